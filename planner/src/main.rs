@@ -1,0 +1,2 @@
+//! The `planner` command line: plan, check and graph a Dockerfile.
+fn main() {}
