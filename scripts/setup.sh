@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Installs and starts everything stageplan's builds and tests need on a fresh Debian machine:
+# Debian packages (docker.io, busybox-static, chromium), the wasm32 target, wasm-bindgen-cli at the
+# version in Cargo.lock, the Python venv for the parser conformance test, npm packages, and dockerd.
+# Idempotent: each step is skipped when its result is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+setup_apt
+setup_rust
+setup_dockerd
