@@ -51,11 +51,19 @@ pub struct Plan {
     /// for this plan; a stage sees one only after declaring it with `ARG`.
     #[serde(default)]
     pub predefined_args: BTreeMap<String, String>,
+    /// The escape character of the file (`\\` or `` ` ``, from `# escape=`); needed to expand
+    /// the plan's unexpanded words with [`crate::expand`].
+    #[serde(default = "default_escape")]
+    pub escape: char,
     /// The parser directives at the top of the file (`syntax`, `escape`, `check`).
     #[serde(default)]
     pub directives: BTreeMap<String, String>,
     /// Warnings and infos about the Dockerfile (a plan is only produced without errors).
     pub diagnostics: Vec<Diagnostic>,
+}
+
+fn default_escape() -> char {
+    '\\'
 }
 
 /// A global ARG and the value it resolved to.
