@@ -41,3 +41,30 @@ setup_dockerd() {
   tail -20 /var/log/stageplan-dockerd.log >&2 || true
   return 1
 }
+
+# Test base images made with `docker import` (nothing can be pulled): stageplan-test/busybox:1 is a
+# busybox-static rootfs (/bin/busybox, every applet as a symlink, /etc/passwd and /etc/group with
+# root and a uid-1000 user "user", /tmp, /root, /home/user). Skipped when the tag exists.
+setup_base_images() {
+  local tag=stageplan-test/busybox:1
+  if /usr/bin/docker image inspect "$tag" >/dev/null 2>&1; then
+    return
+  fi
+  log "docker import $tag"
+  local root
+  root=$(mktemp -d)
+  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" \
+    "$root/root" "$root/home/user" "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in $(/bin/busybox --list-full); do
+    [ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+  done
+  chmod 1777 "$root/tmp"
+  chmod 700 "$root/root"
+  printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
+  chown 1000:1000 "$root/home/user"
+  tar --numeric-owner --mtime=@0 -C "$root" -cf - . | /usr/bin/docker import - "$tag" >/dev/null
+  rm -rf "$root"
+}

@@ -10,3 +10,4 @@ cd "$(dirname "$0")/.."
 setup_apt
 setup_rust
 setup_dockerd
+setup_base_images
