@@ -68,3 +68,17 @@ setup_base_images() {
   tar --numeric-owner --mtime=@0 -C "$root" -cf - . | /usr/bin/docker import - "$tag" >/dev/null
   rm -rf "$root"
 }
+
+# Python venv .venv-conformance with the PyPI package `dockerfile` 3.4.0 (BuildKit v0.12.5's Go
+# parser in a binary abi3 wheel; --only-binary so it never tries to build Go code). The parser
+# conformance test (tests/it/conformance.rs) runs tests/conformance/dump.py with its python.
+setup_conformance_venv() {
+  local venv=.venv-conformance
+  if "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("dockerfile") != "3.4.0")' 2>/dev/null; then
+    return
+  fi
+  log "python3 -m venv $venv; pip install dockerfile==3.4.0"
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: dockerfile==3.4.0
+}

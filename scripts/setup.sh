@@ -9,5 +9,6 @@ cd "$(dirname "$0")/.."
 
 setup_apt
 setup_rust
+setup_conformance_venv
 setup_dockerd
 setup_base_images

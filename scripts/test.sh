@@ -5,5 +5,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 . scripts/lib.sh
 
+# The parser conformance test (tests/it/conformance.rs) finds the reference parser here.
+export STAGEPLAN_CONFORMANCE_PYTHON="$PWD/.venv-conformance/bin/python"
 log "cargo test (workspace)"
 cargo test --workspace --locked
