@@ -8,7 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// The build cannot proceed; no plan is produced.
@@ -67,7 +69,10 @@ impl Span {
     /// A span from `start` to `end` (swapped if given backwards).
     pub fn new(start: usize, end: usize) -> Span {
         if end < start {
-            Span { start: end, end: start }
+            Span {
+                start: end,
+                end: start,
+            }
         } else {
             Span { start, end }
         }
@@ -125,11 +130,20 @@ impl<'a> LineIndex<'a> {
     /// The byte offset where 1-based `line` starts (the text's end past the last line).
     pub fn line_start(&self, line: u32) -> usize {
         let idx = (line.max(1) - 1) as usize;
-        self.line_starts.get(idx).copied().unwrap_or(self.text.len())
+        self.line_starts
+            .get(idx)
+            .copied()
+            .unwrap_or(self.text.len())
     }
 
     /// Builds a diagnostic over `span`.
-    pub fn diagnostic(&self, severity: Severity, code: &str, message: String, span: Span) -> Diagnostic {
+    pub fn diagnostic(
+        &self,
+        severity: Severity,
+        code: &str,
+        message: String,
+        span: Span,
+    ) -> Diagnostic {
         let start = self.position(span.start);
         let end = self.position(span.end);
         Diagnostic {
@@ -166,7 +180,8 @@ pub fn option_diagnostic(severity: Severity, code: &str, message: String) -> Dia
 /// Sorts diagnostics by position, then severity and code, for deterministic output.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.line, a.column, a.severity, &a.code, &a.message).cmp(&(b.line, b.column, b.severity, &b.code, &b.message))
+        (a.line, a.column, a.severity, &a.code, &a.message)
+            .cmp(&(b.line, b.column, b.severity, &b.code, &b.message))
     });
 }
 

@@ -6,7 +6,9 @@
 //! on any input; output is deterministic.
 
 pub mod diagnostics;
+pub mod expand;
 pub mod plan;
+pub mod syntax;
 
 use std::collections::BTreeMap;
 

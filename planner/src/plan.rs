@@ -125,7 +125,9 @@ pub enum Source {
 }
 
 /// The kind of a dependency edge, following dockerfilegraph's conventions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum EdgeKind {
     /// `FROM <stage|image>`: drawn solid.
