@@ -1,0 +1,236 @@
+//! File and source-set digests, remembered between builds.
+//!
+//! Input: the entries of a [`SourceSet`]. Output: a sha256 per regular file, a digest of a whole
+//! set (`sha256:<hex>`) for a step's cache key, and a cache file that maps (path, size, mtime,
+//! inode) to a file's sha256 so a warm build does not read unchanged files again.
+//! Invariant: a file is read at most once per build; a remembered digest is used only when size,
+//! mtime (to the nanosecond) and inode all still agree, and a digest taken less than
+//! [`RACY_WINDOW_NS`] after the file's mtime is never remembered (the file could still change
+//! within the same mtime tick).
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::resolve::{EntryKind, FileMeta, SourceEntry, SourceSet};
+use super::ContextError;
+
+/// Digests of files modified this recently before hashing are not written to the cache.
+pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
+
+/// Version of the cache file format.
+const CACHE_VERSION: u32 = 1;
+
+/// One remembered file digest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Record {
+    size: u64,
+    mtime_ns: i64,
+    ino: u64,
+    sha256: String,
+    /// Not written: whether the digest may be saved (see [`RACY_WINDOW_NS`]).
+    #[serde(skip)]
+    savable: bool,
+}
+
+/// The cache file's contents.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct CacheFile {
+    version: u32,
+    root: String,
+    entries: HashMap<String, Record>,
+}
+
+/// Remembered digests (from the cache file) and the ones of this build.
+#[derive(Debug)]
+pub(super) struct DigestStore {
+    file: Option<PathBuf>,
+    root: PathBuf,
+    remembered: HashMap<String, Record>,
+    this_build: Mutex<HashMap<String, Record>>,
+}
+
+impl DigestStore {
+    /// Loads the cache file; a missing, unreadable or foreign file just means an empty cache.
+    pub(super) fn load(file: Option<PathBuf>, root: &Path) -> Self {
+        let remembered = file
+            .as_ref()
+            .and_then(|path| std::fs::read(path).ok())
+            .and_then(|bytes| serde_json::from_slice::<CacheFile>(&bytes).ok())
+            .filter(|cache| cache.version == CACHE_VERSION && Path::new(&cache.root) == root)
+            .map(|cache| cache.entries)
+            .unwrap_or_default();
+        DigestStore {
+            file,
+            root: root.to_path_buf(),
+            remembered,
+            this_build: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The sha256 (hex) of a regular file, from this build's memo, the cache, or by reading it.
+    pub(super) fn file_digest(&self, entry: &SourceEntry) -> Result<String, ContextError> {
+        let mtime_ns = mtime_ns(&entry.meta);
+        let fits = |record: &Record| {
+            record.size == entry.meta.size && record.mtime_ns == mtime_ns && record.ino == entry.meta.ino
+        };
+        if let Some(record) = self.lock().get(&entry.rel).filter(|r| fits(r)) {
+            return Ok(record.sha256.clone());
+        }
+        if let Some(record) = self.remembered.get(&entry.rel).filter(|r| fits(r)) {
+            let mut record = record.clone();
+            record.savable = true;
+            let sha256 = record.sha256.clone();
+            self.lock().insert(entry.rel.clone(), record);
+            return Ok(sha256);
+        }
+        let hashed_at = now_ns();
+        let sha256 = hash_file(&entry.path)?;
+        let record = Record {
+            size: entry.meta.size,
+            mtime_ns,
+            ino: entry.meta.ino,
+            sha256: sha256.clone(),
+            savable: hashed_at - mtime_ns >= RACY_WINDOW_NS,
+        };
+        self.lock().insert(entry.rel.clone(), record);
+        Ok(sha256)
+    }
+
+    /// Writes the remembered digests, updated with this build's, to the cache file (through a
+    /// temporary file and a rename, so concurrent builds never see a torn file).
+    pub(super) fn save(&self) -> Result<(), ContextError> {
+        let Some(path) = &self.file else {
+            return Ok(());
+        };
+        let mut entries = self.remembered.clone();
+        for (rel, record) in self.lock().iter() {
+            if record.savable {
+                entries.insert(rel.clone(), record.clone());
+            } else {
+                entries.remove(rel);
+            }
+        }
+        let cache = CacheFile {
+            version: CACHE_VERSION,
+            root: self.root.to_string_lossy().into_owned(),
+            entries,
+        };
+        let write_err = |source| ContextError::CacheWrite {
+            path: path.clone(),
+            source,
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(write_err)?;
+        }
+        let bytes = serde_json::to_vec(&cache).map_err(|e| write_err(std::io::Error::other(e)))?;
+        let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+        std::fs::write(&temp, bytes).map_err(write_err)?;
+        std::fs::rename(&temp, path).map_err(write_err)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
+        // A panic while holding the lock cannot leave the map inconsistent (single inserts).
+        self.this_build.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// The digest of a whole source set: file contents are hashed first (in parallel, each file
+/// once), then names, types, modes, link targets and contents are folded in entry order.
+pub(super) fn set_digest(store: &DigestStore, set: &SourceSet) -> Result<String, ContextError> {
+    let files: Vec<&SourceEntry> = set
+        .entries
+        .iter()
+        .filter(|entry| entry.kind == EntryKind::File)
+        .collect();
+    let digests = hash_parallel(store, &files)?;
+    let mut contents = digests.into_iter();
+    let mut hasher = Sha256::new();
+    hasher.update(format!("stageplan-context-v1 parents={}\n", set.parents));
+    for entry in &set.entries {
+        let content = match entry.kind {
+            EntryKind::File => contents.next().unwrap_or_default(),
+            EntryKind::Symlink => entry.link_target.clone().unwrap_or_default(),
+            EntryKind::CharDevice | EntryKind::BlockDevice => entry.meta.rdev.to_string(),
+            EntryKind::Dir | EntryKind::Fifo => String::new(),
+        };
+        let line = format!(
+            "{:?} {} {:o} {} {}\n",
+            entry.kind,
+            u8::from(entry.root_file),
+            entry.meta.mode,
+            content,
+            entry.name.len()
+        );
+        hasher.update(line.as_bytes());
+        hasher.update(entry.name.as_bytes());
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
+}
+
+/// Hashes files on up to `available_parallelism` threads, keeping the input order.
+fn hash_parallel(store: &DigestStore, files: &[&SourceEntry]) -> Result<Vec<String>, ContextError> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(files.len().max(1));
+    if threads <= 1 {
+        return files.iter().map(|entry| store.file_digest(entry)).collect();
+    }
+    let chunk = files.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|e| store.file_digest(e)).collect::<Vec<_>>()))
+            .collect();
+        let mut out = Vec::with_capacity(files.len());
+        for handle in handles {
+            let results = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for result in results {
+                out.push(result?);
+            }
+        }
+        Ok(out)
+    })
+}
+
+/// The sha256 (hex) of a file's contents.
+fn hash_file(path: &Path) -> Result<String, ContextError> {
+    let io_err = |source| ContextError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer).map_err(io_err)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buffer[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// A short stable name for a context root, used as the cache file name.
+pub(super) fn root_key(root: &Path) -> String {
+    let digest = Sha256::digest(root.as_os_str().as_encoded_bytes());
+    hex::encode(&digest[..8])
+}
+
+fn mtime_ns(meta: &FileMeta) -> i64 {
+    i64::from(meta.mtime) * 1_000_000_000 + i64::from(meta.mtime_nsec)
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
