@@ -56,7 +56,9 @@ impl Chmod {
             // Several operations may follow one `who`: `u+x-w`.
             let mut rest = &part[who_len..];
             while let Some(op) = rest.chars().next() {
-                let end = rest[1..].find(['+', '-', '=']).map_or(rest.len(), |i| i + 1);
+                let end = rest[1..]
+                    .find(['+', '-', '='])
+                    .map_or(rest.len(), |i| i + 1);
                 let perms = &rest[1..end];
                 if !perms.chars().all(|c| "rwxXst".contains(c)) {
                     return Err(bad());

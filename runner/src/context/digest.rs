@@ -77,7 +77,9 @@ impl DigestStore {
     pub(super) fn file_digest(&self, entry: &SourceEntry) -> Result<String, ContextError> {
         let mtime_ns = mtime_ns(&entry.meta);
         let fits = |record: &Record| {
-            record.size == entry.meta.size && record.mtime_ns == mtime_ns && record.ino == entry.meta.ino
+            record.size == entry.meta.size
+                && record.mtime_ns == mtime_ns
+                && record.ino == entry.meta.ino
         };
         if let Some(record) = self.lock().get(&entry.rel).filter(|r| fits(r)) {
             return Ok(record.sha256.clone());
@@ -136,7 +138,9 @@ impl DigestStore {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Record>> {
         // A panic while holding the lock cannot leave the map inconsistent (single inserts).
-        self.this_build.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.this_build
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -186,11 +190,19 @@ fn hash_parallel(store: &DigestStore, files: &[&SourceEntry]) -> Result<Vec<Stri
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(|e| store.file_digest(e)).collect::<Vec<_>>()))
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|e| store.file_digest(e))
+                        .collect::<Vec<_>>()
+                })
+            })
             .collect();
         let mut out = Vec::with_capacity(files.len());
         for handle in handles {
-            let results = handle.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            let results = handle
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             for result in results {
                 out.push(result?);
             }
@@ -225,7 +237,7 @@ pub(super) fn root_key(root: &Path) -> String {
 }
 
 fn mtime_ns(meta: &FileMeta) -> i64 {
-    i64::from(meta.mtime) * 1_000_000_000 + i64::from(meta.mtime_nsec)
+    meta.mtime * 1_000_000_000 + meta.mtime_nsec
 }
 
 fn now_ns() -> i64 {

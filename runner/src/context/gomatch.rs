@@ -114,11 +114,7 @@ fn scan_chunk(mut pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'\\' => {
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            b'\\' if i + 1 < pattern.len() => i += 1,
             b'[' => in_range = true,
             b']' => in_range = false,
             b'*' if !in_range => break,
@@ -310,7 +306,11 @@ mod tests {
             ("a[^x]b", "a/b", Ok(true)),
         ];
         for (pattern, name, want) in cases {
-            assert_eq!(go_match(pattern, name), *want, "Match({pattern:?}, {name:?})");
+            assert_eq!(
+                go_match(pattern, name),
+                *want,
+                "Match({pattern:?}, {name:?})"
+            );
         }
     }
 

@@ -50,6 +50,8 @@ mod patterns;
 mod resolve;
 #[cfg(test)]
 mod testdir;
+#[cfg(test)]
+mod tests;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -253,7 +255,11 @@ pub fn default_cache_file(root: &Path) -> Option<PathBuf> {
         None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
     };
     let name = digest::root_key(root);
-    Some(base.join("stageplan").join("context").join(format!("{name}.json")))
+    Some(
+        base.join("stageplan")
+            .join("context")
+            .join(format!("{name}.json")),
+    )
 }
 
 fn canonical_root(root: &Path) -> Result<PathBuf, ContextError> {

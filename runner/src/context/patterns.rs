@@ -49,7 +49,11 @@ pub fn read_ignore_file(text: &str) -> Vec<String> {
                 cleaned.remove(0);
             }
         }
-        patterns.push(if invert { format!("!{cleaned}") } else { cleaned });
+        patterns.push(if invert {
+            format!("!{cleaned}")
+        } else {
+            cleaned
+        });
     }
     patterns
 }
@@ -81,8 +85,7 @@ impl Pattern {
             Kind::Exact => path == self.cleaned,
             Kind::Prefix(prefix) => path.starts_with(prefix.as_str()),
             Kind::Suffix(suffix) => {
-                path.ends_with(suffix.as_str())
-                    || (suffix.starts_with('/') && path == &suffix[1..])
+                path.ends_with(suffix.as_str()) || (suffix.starts_with('/') && path == &suffix[1..])
             }
             Kind::Wildcard(tokens) => match_tokens(tokens, path),
         }
@@ -236,7 +239,9 @@ fn match_tokens(tokens: &[Token], path: &str) -> bool {
                 }
                 Token::Class { negated, ranges } => {
                     if pos < n {
-                        let inside = ranges.iter().any(|(lo, hi)| *lo <= chars[pos] && chars[pos] <= *hi);
+                        let inside = ranges
+                            .iter()
+                            .any(|(lo, hi)| *lo <= chars[pos] && chars[pos] <= *hi);
                         if inside != *negated {
                             next[pos + 1] = true;
                         }
@@ -394,7 +399,10 @@ mod tests {
                 "!"
             ]
         );
-        assert_eq!(read_ignore_file("\u{feff}./x/../y/\n  # not a comment"), vec!["y", "# not a comment"]);
+        assert_eq!(
+            read_ignore_file("\u{feff}./x/../y/\n  # not a comment"),
+            vec!["y", "# not a comment"]
+        );
     }
 
     /// Rows from moby/patternmatcher's TestMatches (Unix).
@@ -466,8 +474,16 @@ mod tests {
             ("a(b)c/def", "a(b)c/def", true),
             ("a(b)c/def", "a(b)c/xyz", false),
             ("a.|)$(}+{bc", "a.|)$(}+{bc", true),
-            ("dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
-            ("dist/*.whl", "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl", true),
+            (
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
+            (
+                "dist/*.whl",
+                "dist/proxy.py-2.4.0rc3.dev36+g08acad9-py3-none-any.whl",
+                true,
+            ),
         ];
         for (pattern, path, want) in cases {
             let got = matcher(&[pattern]).matches(path, None).0;
@@ -479,10 +495,16 @@ mod tests {
     fn exceptions_and_last_match_wins() {
         let m = matcher(&["docs", "!docs/README.md", "*.md"]);
         assert!(m.is_match("docs/guide.txt"));
-        assert!(!m.is_match("docs/README.md"), "'*' does not cross '/', so *.md misses it");
+        assert!(
+            !m.is_match("docs/README.md"),
+            "'*' does not cross '/', so *.md misses it"
+        );
         assert!(m.is_match("top.md"));
         let m = matcher(&["docs", "!docs/README.md", "**/*.md"]);
-        assert!(m.is_match("docs/README.md"), "the later **/*.md re-excludes it");
+        assert!(
+            m.is_match("docs/README.md"),
+            "the later **/*.md re-excludes it"
+        );
         assert!(!m.is_match("src/main.go"));
         let m = matcher(&["*.md", "!README.md"]);
         assert!(!m.is_match("README.md"));
@@ -508,12 +530,18 @@ mod tests {
         let m = PatternMatcher::new(&patterns).expect("valid");
         assert!(m.is_match("secret.txt"));
         assert!(m.is_match("tmp/a"));
-        assert!(!m.is_match("x/secret.txt"), "patterns are anchored at the context root");
+        assert!(
+            !m.is_match("x/secret.txt"),
+            "patterns are anchored at the context root"
+        );
     }
 
     #[test]
     fn rejects_bad_patterns() {
-        assert_eq!(PatternMatcher::new(&["!"]).unwrap_err(), PatternError::LoneExclamation);
+        assert_eq!(
+            PatternMatcher::new(&["!"]).unwrap_err(),
+            PatternError::LoneExclamation
+        );
         assert!(matches!(
             PatternMatcher::new(&["a[b"]).unwrap_err(),
             PatternError::BadSyntax { .. }

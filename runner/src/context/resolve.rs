@@ -136,7 +136,10 @@ struct Position {
     include_info: Option<MatchInfo>,
 }
 
-pub(super) fn resolve(ctx: &BuildContext, request: &CopySources) -> Result<SourceSet, ContextError> {
+pub(super) fn resolve(
+    ctx: &BuildContext,
+    request: &CopySources,
+) -> Result<SourceSet, ContextError> {
     let exclude = compile_patterns(&request.excludes)?;
     let mut set = SourceSet {
         parents: request.parents,
@@ -171,7 +174,11 @@ fn relative_source(source: &str) -> Result<String, ContextError> {
             source_path: source.to_string(),
         });
     }
-    Ok(if cleaned == "." { String::new() } else { cleaned })
+    Ok(if cleaned == "." {
+        String::new()
+    } else {
+        cleaned
+    })
 }
 
 fn resolve_plain(
@@ -185,7 +192,10 @@ fn resolve_plain(
         return add_root(ctx, source, &rel, exclude, set);
     }
     let parts: Vec<&str> = rel.split('/').collect();
-    let split = parts.iter().position(|p| contains_wildcards(p)).unwrap_or(parts.len());
+    let split = parts
+        .iter()
+        .position(|p| contains_wildcards(p))
+        .unwrap_or(parts.len());
     let base_rel = parts[..split].join("/");
     let pattern = parts[split..].join("/");
     let not_found = || ContextError::NotFound {
@@ -194,13 +204,24 @@ fn resolve_plain(
     };
     let base = resolve_in_root(&ctx.root, &base_rel, true)?.ok_or_else(not_found)?;
     let base_host = host_path(&ctx.root, &base);
-    if !std::fs::metadata(&base_host).map(|m| m.is_dir()).unwrap_or(false) {
+    if !std::fs::metadata(&base_host)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+    {
         return Err(not_found());
     }
     // Each `/` in a match comes from a literal `/` or a character class in the pattern.
     let max_depth = pattern.matches('/').count() + pattern.matches('[').count() + 1;
     let mut matches = Vec::new();
-    find_matches(ctx, &base_host, &base, "", &pattern, max_depth, &mut matches)?;
+    find_matches(
+        ctx,
+        &base_host,
+        &base,
+        "",
+        &pattern,
+        max_depth,
+        &mut matches,
+    )?;
     for matched in matches {
         add_root(ctx, &matched, &matched, exclude, set)?;
     }
@@ -232,7 +253,15 @@ fn find_matches(
         if go_match(pattern, &below_rel).unwrap_or(false) {
             out.push(rel);
         } else if is_dir {
-            find_matches(ctx, &dir.join(&name), &rel, &below_rel, pattern, depth_left - 1, out)?;
+            find_matches(
+                ctx,
+                &dir.join(&name),
+                &rel,
+                &below_rel,
+                pattern,
+                depth_left - 1,
+                out,
+            )?;
         }
     }
     Ok(())
@@ -357,7 +386,9 @@ fn resolve_parents(
         None => ("", source),
     };
     let pivot_rel = relative_source(pivot)?;
-    let pattern = clean(&format!("/{pattern}")).trim_start_matches('/').to_string();
+    let pattern = clean(&format!("/{pattern}"))
+        .trim_start_matches('/')
+        .to_string();
     if pattern.is_empty() || pattern == ".." || pattern.starts_with("../") {
         return Err(ContextError::OutsideContext {
             source_path: source.to_string(),
@@ -369,7 +400,10 @@ fn resolve_parents(
     };
     let pivot_real = resolve_in_root(&ctx.root, &pivot_rel, true)?.ok_or_else(not_found)?;
     let pivot_host = host_path(&ctx.root, &pivot_real);
-    if !std::fs::metadata(&pivot_host).map(|m| m.is_dir()).unwrap_or(false) {
+    if !std::fs::metadata(&pivot_host)
+        .map(|m| m.is_dir())
+        .unwrap_or(false)
+    {
         return Err(not_found());
     }
     let include = compile_patterns(std::slice::from_ref(&pattern))?;
