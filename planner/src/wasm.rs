@@ -1,0 +1,104 @@
+//! The WebAssembly interface of the planner (feature `wasm`), used by the playground and the
+//! editor extension through the packages that `web/scripts/build.mjs` makes with wasm-bindgen.
+//!
+//! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
+//! platform? }`, the same names as plan JSON). Output: plain JSON-compatible JavaScript
+//! objects (`{ plan, diagnostics }`, a diagnostics array, graph text, the version).
+//! Invariant: glue only. Every export deserializes its input, calls the library and serializes
+//! the result with [`serde_wasm_bindgen::Serializer::json_compatible`], so the objects a
+//! browser gets are exactly the plan JSON that the `planner` binary prints; bad options become
+//! a JavaScript `Error`, never a panic.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsError, JsValue};
+
+use crate::graph::GraphFormat;
+use crate::Options;
+
+/// Plans a build: `plan(dockerfile, options)` returns `{ plan, diagnostics }`, where `plan` is
+/// null when the file has errors. `options` may be `undefined` or `null` (the default target,
+/// no build arguments, `linux/amd64`).
+#[wasm_bindgen(unchecked_return_type = "Outcome")]
+pub fn plan(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options = options_from_js(options)?;
+    to_js(&crate::plan(dockerfile, &options))
+}
+
+/// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
+#[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
+pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
+    to_js(&crate::check(dockerfile))
+}
+
+/// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
+/// (`"mermaid"`) text. Fails with the first error diagnostic when the file cannot be planned.
+#[wasm_bindgen]
+pub fn graph(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+    #[wasm_bindgen(unchecked_param_type = "\"dot\" | \"mermaid\"")] format: &str,
+) -> Result<String, JsError> {
+    let format = match format {
+        "dot" => GraphFormat::Dot,
+        "mermaid" => GraphFormat::Mermaid,
+        other => {
+            return Err(js_error(format!(
+                "unknown graph format \"{other}\"; use \"dot\" or \"mermaid\""
+            )))
+        }
+    };
+    let options = options_from_js(options)?;
+    let outcome = crate::plan(dockerfile, &options);
+    match outcome.plan {
+        Some(plan) => Ok(crate::graph::render(&plan, format)),
+        None => Err(planning_failed(&outcome.diagnostics)),
+    }
+}
+
+/// The planner's version (the crate version, e.g. `0.1.0`).
+#[wasm_bindgen]
+pub fn version() -> String {
+    env!("CARGO_PKG_VERSION").to_string()
+}
+
+/// The plan JSON format version this planner writes (`1`).
+#[wasm_bindgen(js_name = planVersion)]
+pub fn plan_version() -> u32 {
+    crate::plan::PLAN_VERSION
+}
+
+/// Reads options from JavaScript; `undefined` and `null` mean the defaults.
+fn options_from_js(options: JsValue) -> Result<Options, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(Options::default());
+    }
+    serde_wasm_bindgen::from_value(options).map_err(|err| js_error(format!("invalid options: {err}")))
+}
+
+/// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s).
+fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    value
+        .serialize(&serializer)
+        .map_err(|err| js_error(format!("cannot convert the result to JavaScript: {err}")))
+}
+
+/// The error for a file that has no plan: the first error diagnostic with its line.
+fn planning_failed(diagnostics: &[crate::Diagnostic]) -> JsError {
+    match diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
+        Some(first) => js_error(format!(
+            "the Dockerfile has errors; line {}: {} ({})",
+            first.line, first.message, first.code
+        )),
+        None => js_error("the Dockerfile could not be planned".to_string()),
+    }
+}
+
+/// The one way errors leave this module: a JavaScript `Error` with `message`.
+fn js_error(message: String) -> JsError {
+    JsError::new(&message)
+}

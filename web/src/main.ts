@@ -1,0 +1,257 @@
+// The playground: wires the editor, the planner (WebAssembly), the stage graph and the panels.
+//
+// Input: user actions (typing, choosing targets, clicking nodes, build args, platform), the URL
+// hash and localStorage. Output: a re-plan ~100 ms after each change, drawn as graph, lint
+// markers, diagnostics list, plan JSON and command line; the state saved and shareable.
+// Invariant: every plan comes from the planner itself (no JavaScript re-implementation); when
+// the file has errors, the last good graph stays visible, dimmed, so nothing jumps while typing.
+import "./style.css";
+
+import type { EditorView } from "@codemirror/view";
+
+import { byId, copyText, download } from "./dom";
+import { createEditor, goToLine, setText, showDiagnostics } from "./editor";
+import { EXAMPLES } from "./examples";
+import { renderStageGraph, stageAtLine } from "./graph/index";
+import type { StageClickDetail, StageGraph } from "./graph/index";
+import { commandLines, parseBuildArgs, toOptions } from "./options";
+import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
+import { loadPlanner } from "./planner";
+import type { Planner } from "./planner";
+import { decodeHash, encodeHash, loadState, saveState } from "./share";
+import type { PlaygroundState } from "./share";
+import type { Outcome, Plan } from "./types/planner-types";
+
+const REPLAN_DELAY_MS = 100;
+
+const ui = {
+  editor: byId("editor", HTMLDivElement),
+  examples: byId("examples", HTMLSelectElement),
+  targets: byId("targets", HTMLSelectElement),
+  buildArgs: byId("build-args", HTMLTextAreaElement),
+  buildArgsError: byId("build-args-error", HTMLElement),
+  platform: byId("platform", HTMLInputElement),
+  graph: byId("graph", HTMLDivElement),
+  diagnostics: byId("diagnostics", HTMLUListElement),
+  diagCount: byId("diag-count", HTMLSpanElement),
+  planJson: byId("plan-json", HTMLPreElement),
+  commandLine: byId("command-line", HTMLElement),
+  status: byId("status", HTMLSpanElement),
+  share: byId("share", HTMLButtonElement),
+  exportSvg: byId("export-svg", HTMLButtonElement),
+  copyPlan: byId("copy-plan", HTMLButtonElement),
+  downloadPlan: byId("download-plan", HTMLButtonElement),
+};
+
+/** What the last re-plan produced. */
+interface Current {
+  outcome: Outcome | null;
+  /** The plan drawn: the real one, or the plan without targets when only the targets are wrong. */
+  shown: Plan | null;
+  planText: string;
+  millis: number;
+}
+
+class Playground {
+  private targets: string[] = [];
+  private graph: StageGraph | null = null;
+  private timer: number | undefined;
+  private cursorLine = 1;
+  readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
+  readonly editor: EditorView;
+
+  constructor(
+    readonly planner: Planner,
+    initial: PlaygroundState,
+  ) {
+    this.editor = createEditor(ui.editor, initial.dockerfile, {
+      onText: () => this.schedule(),
+      onCursorLine: (line) => {
+        this.cursorLine = line;
+        this.markCursorStage();
+      },
+    });
+    this.apply(initial, false);
+    this.wire();
+    this.replan();
+  }
+
+  /** The state as the form shows it. */
+  state(): PlaygroundState {
+    return {
+      dockerfile: this.editor.state.doc.toString(),
+      targets: [...this.targets],
+      buildArgs: ui.buildArgs.value,
+      platform: ui.platform.value,
+    };
+  }
+
+  /** Loads a state into the form (and the editor when `withText`). */
+  apply(state: PlaygroundState, withText = true): void {
+    if (withText) setText(this.editor, state.dockerfile);
+    this.targets = [...state.targets];
+    ui.buildArgs.value = state.buildArgs;
+    ui.platform.value = state.platform;
+  }
+
+  private wire(): void {
+    ui.targets.addEventListener("change", () => {
+      this.targets = [...ui.targets.selectedOptions].map((option) => option.value);
+      this.replan();
+    });
+    ui.buildArgs.addEventListener("input", () => this.schedule());
+    ui.platform.addEventListener("input", () => this.schedule());
+    ui.graph.addEventListener("stage-click", (event) => this.onStageClick((event as CustomEvent<StageClickDetail>).detail));
+    ui.examples.addEventListener("change", () => {
+      const example = EXAMPLES.find((item) => item.id === ui.examples.value);
+      ui.examples.value = "";
+      if (!example) return;
+      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "" });
+      this.replan();
+    });
+    ui.share.addEventListener("click", () => void this.share());
+    ui.exportSvg.addEventListener("click", () => {
+      if (this.graph) download("stages.svg", this.graph.toSvgText(), "image/svg+xml");
+    });
+    ui.copyPlan.addEventListener("click", async () => {
+      this.say((await copyText(this.current.planText)) ? "plan JSON copied" : "the browser refused the clipboard; use Download");
+    });
+    ui.downloadPlan.addEventListener("click", () => download("plan.json", this.current.planText + "\n", "application/json"));
+    for (const tab of document.querySelectorAll<HTMLButtonElement>(".tab")) {
+      tab.addEventListener("click", () => selectTab(tab.dataset.tab ?? "diagnostics"));
+    }
+    window.addEventListener("hashchange", async () => {
+      const state = await decodeHash(location.hash);
+      if (state) {
+        this.apply(state);
+        this.replan();
+      }
+    });
+  }
+
+  private schedule(): void {
+    window.clearTimeout(this.timer);
+    this.timer = window.setTimeout(() => this.replan(), REPLAN_DELAY_MS);
+  }
+
+  /** Plans the current text with the current options and redraws everything. */
+  replan(): void {
+    window.clearTimeout(this.timer);
+    const text = this.editor.state.doc.toString();
+    const buildArgs = parseBuildArgs(ui.buildArgs.value);
+    ui.buildArgsError.textContent = buildArgs.errors.join("; ");
+    const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
+    const started = performance.now();
+    const outcome = this.planner.plan(text, options);
+    this.current.millis = performance.now() - started;
+    this.current.outcome = outcome;
+    let shown = outcome.plan ?? null;
+    if (!shown && options.targets && options.targets.length > 0) {
+      // Only the targets may be wrong: draw the file's default plan so the stages stay visible.
+      shown = this.planner.plan(text, { ...options, targets: [] }).plan ?? null;
+    }
+    if (shown) this.current.shown = shown;
+    this.draw(outcome, shown, buildArgs.errors);
+    ui.commandLine.textContent = commandLines(options);
+    saveState(safeStorage(), this.state());
+  }
+
+  private draw(outcome: Outcome, shown: Plan | null, extraErrors: string[]): void {
+    const errors = outcome.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
+    showDiagnostics(this.editor, outcome.diagnostics);
+    renderDiagnostics(ui.diagnostics, outcome.diagnostics, extraErrors, (line, column) => goToLine(this.editor, line, column));
+    ui.diagCount.textContent = String(outcome.diagnostics.length + extraErrors.length);
+    ui.diagCount.dataset.errors = String(errors + extraErrors.length);
+    renderTargets(ui.targets, this.current.shown, this.targets);
+    this.current.planText = renderPlanJson(ui.planJson, outcome.plan ?? null, errors);
+    ui.graph.classList.toggle("stale", !outcome.plan);
+    ui.graph.dataset.state = outcome.plan ? "planned" : shown ? "targets-invalid" : "errors";
+    if (this.current.shown) {
+      if (this.graph) this.graph.update(this.current.shown);
+      else this.graph = renderStageGraph(ui.graph, this.current.shown, { title: "stages of the Dockerfile" });
+    }
+    this.markCursorStage();
+    const plan = outcome.plan;
+    if (plan) {
+      const needed = plan.stages.filter((stage) => stage.needed).length;
+      this.say(`${plan.stages.length} stages, ${needed} needed, ${plan.waves.length} waves · planned in ${this.current.millis.toFixed(1)} ms`);
+    } else {
+      this.say(`${errors} error${errors === 1 ? "" : "s"} · no plan`);
+    }
+  }
+
+  private markCursorStage(): void {
+    if (!this.graph || !this.current.shown) return;
+    this.graph.setCurrentStage(stageAtLine(this.current.shown, this.cursorLine));
+  }
+
+  private onStageClick(detail: StageClickDetail): void {
+    const stage = this.current.shown?.stages[detail.stageIndex];
+    if (detail.stageName) {
+      if (detail.shiftKey) {
+        const lower = this.targets.map((name) => name.toLowerCase());
+        this.targets = lower.includes(detail.stageName)
+          ? this.targets.filter((name) => name.toLowerCase() !== detail.stageName)
+          : [...this.targets, detail.stageName];
+      } else {
+        this.targets = [detail.stageName];
+      }
+      this.replan();
+    } else {
+      this.say(`stage ${detail.stageIndex} has no name, so it cannot be a target; add "AS name" to its FROM`);
+    }
+    if (stage) goToLine(this.editor, stage.location.line);
+  }
+
+  private async share(): Promise<void> {
+    const hash = await encodeHash(this.state());
+    history.replaceState(null, "", hash);
+    const copied = await copyText(location.href);
+    this.say(copied ? "share link copied" : "share link is in the address bar");
+  }
+
+  private say(message: string): void {
+    ui.status.textContent = message;
+  }
+}
+
+function selectTab(name: string): void {
+  for (const tab of document.querySelectorAll<HTMLButtonElement>(".tab")) {
+    tab.setAttribute("aria-selected", String(tab.dataset.tab === name));
+  }
+  ui.diagnostics.hidden = name !== "diagnostics";
+  ui.planJson.hidden = name !== "plan";
+}
+
+function safeStorage(): Storage | null {
+  try {
+    return window.localStorage;
+  } catch {
+    return null;
+  }
+}
+
+function fillExamples(): void {
+  const placeholder = new Option("Load an example…", "");
+  ui.examples.replaceChildren(placeholder, ...EXAMPLES.map((example) => new Option(example.title, example.id)));
+}
+
+async function main(): Promise<void> {
+  fillExamples();
+  ui.status.textContent = "loading the planner…";
+  const planner = await loadPlanner();
+  const fromHash = await decodeHash(location.hash);
+  if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; restored the last session";
+  const seed = EXAMPLES[0];
+  const initial = fromHash ??
+    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
+  const playground = new Playground(planner, initial);
+  document.body.dataset.ready = "true";
+  // A console handle for measuring and scripting: `stageplan.plan(text, options)`.
+  Object.assign(window, { stageplan: { planner, playground } });
+}
+
+main().catch((err: unknown) => {
+  ui.status.textContent = `the planner failed to load: ${err instanceof Error ? err.message : String(err)}`;
+  document.body.dataset.ready = "error";
+});
