@@ -70,16 +70,16 @@ pub(super) fn write_tar<W: Write>(
         || dest.path.ends_with("/.")
         || dest.state == DestState::Directory
         || dest_path == "/";
-    if dest.state == DestState::NotDirectory && (set.has_dir_root || set.parents) {
+    if dest.state == DestState::NotDirectory && (set.has_dir_root() || set.parents) {
         return Err(ContextError::DestNotDirectory {
             dest: dest.path.clone(),
             what: "a directory".to_string(),
         });
     }
-    if !is_dir && !set.parents && set.n_roots > 1 {
+    if !is_dir && !set.parents && set.n_roots() > 1 {
         return Err(ContextError::DestNotDirectory {
             dest: dest.path.clone(),
-            what: format!("{} sources", set.n_roots),
+            what: format!("{} sources", set.n_roots()),
         });
     }
     let mut writer = TarWriter {
@@ -89,7 +89,7 @@ pub(super) fn write_tar<W: Write>(
         links: HashMap::new(),
         summary: TarSummary::default(),
     };
-    let dir_expected = is_dir || set.has_dir_root || set.parents;
+    let dir_expected = is_dir || set.has_dir_root() || set.parents;
     if dest.state == DestState::Missing && dir_expected && dest_path != "/" {
         writer.created_dir(&dest_path)?;
     }

@@ -59,7 +59,7 @@ use std::path::{Path, PathBuf};
 pub use archive::{DestState, Destination, TarOptions, TarSummary};
 pub use chmod::Chmod;
 pub use patterns::{read_ignore_file, PatternError, PatternMatcher};
-pub use resolve::{CopySources, EntryKind, FileMeta, SourceEntry, SourceSet};
+pub use resolve::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
 
 use digest::DigestStore;
 

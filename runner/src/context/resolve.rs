@@ -102,6 +102,23 @@ pub struct SourceEntry {
     /// True for a non-directory named directly as a source (or matched by a wildcard): copied
     /// to the destination itself when that is not a directory.
     pub root_file: bool,
+    /// Index into [`SourceSet::roots`] of the source this entry comes from.
+    pub root: usize,
+}
+
+/// One source after wildcard expansion.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRoot {
+    /// The source relative to the context root, before symlinks are followed.
+    pub rel: String,
+    /// The same after following symlinks.
+    pub real: String,
+    /// Absolute host path (of `real`).
+    pub path: PathBuf,
+    /// Whether it is a directory (its contents are copied).
+    pub is_dir: bool,
+    /// Its metadata (followed).
+    pub meta: FileMeta,
 }
 
 /// Everything one COPY step copies from the context.
@@ -109,12 +126,31 @@ pub struct SourceEntry {
 pub struct SourceSet {
     /// The entries, parents before children.
     pub entries: Vec<SourceEntry>,
-    /// How many sources (after wildcard expansion) contributed.
-    pub n_roots: usize,
-    /// Whether any source was a directory (its contents are copied into the destination).
-    pub has_dir_root: bool,
+    /// The sources after wildcard expansion, in order (for `--parents`: the pivot directories).
+    pub roots: Vec<SourceRoot>,
     /// Whether the set was built with `--parents` (the destination is then always a directory).
     pub parents: bool,
+}
+
+impl SourceSet {
+    /// How many sources (after wildcard expansion) contributed.
+    pub fn n_roots(&self) -> usize {
+        self.roots.len()
+    }
+
+    /// Whether any source is a directory (its contents go into the destination).
+    pub fn has_dir_root(&self) -> bool {
+        self.roots.iter().any(|root| root.is_dir)
+    }
+
+    /// Adds a root and gives every entry appended since `first_entry` its index.
+    fn push_root(&mut self, root: SourceRoot, first_entry: usize) {
+        let index = self.roots.len();
+        for entry in &mut self.entries[first_entry..] {
+            entry.root = index;
+        }
+        self.roots.push(root);
+    }
 }
 
 /// What the walk applies to every path below a source.
@@ -337,7 +373,14 @@ fn add_root(
         source_path: written.to_string(),
         ignore_file: ctx.ignore_file.clone().unwrap_or_default(),
     };
-    set.n_roots += 1;
+    let root = SourceRoot {
+        rel: rel.to_string(),
+        real: real.clone(),
+        path: host.clone(),
+        is_dir: meta.is_dir(),
+        meta: FileMeta::of(&meta),
+    };
+    let before = set.entries.len();
     if !meta.is_dir() {
         if ignored {
             return Err(ignored_error());
@@ -346,12 +389,12 @@ fn add_root(
         let mut entry = make_entry(&host, &real, base, &meta)?;
         entry.root_file = true;
         set.entries.push(entry);
+        set.push_root(root, before);
         return Ok(());
     }
     if ignored && !ctx.ignore.has_exclusions() {
         return Err(ignored_error());
     }
-    set.has_dir_root = true;
     let filters = Filters {
         ignore: &ctx.ignore,
         exclude,
@@ -365,11 +408,11 @@ fn add_root(
         exclude_info: None,
         include_info: None,
     };
-    let before = set.entries.len();
     walk(&filters, &position, &mut set.entries)?;
     if ignored && set.entries.len() == before {
         return Err(ignored_error());
     }
+    set.push_root(root, before);
     Ok(())
 }
 
@@ -400,12 +443,17 @@ fn resolve_parents(
     };
     let pivot_real = resolve_in_root(&ctx.root, &pivot_rel, true)?.ok_or_else(not_found)?;
     let pivot_host = host_path(&ctx.root, &pivot_real);
-    if !std::fs::metadata(&pivot_host)
-        .map(|m| m.is_dir())
-        .unwrap_or(false)
-    {
-        return Err(not_found());
-    }
+    let pivot_meta = match std::fs::metadata(&pivot_host) {
+        Ok(meta) if meta.is_dir() => meta,
+        _ => return Err(not_found()),
+    };
+    let root = SourceRoot {
+        rel: pivot_rel.clone(),
+        real: pivot_real.clone(),
+        path: pivot_host.clone(),
+        is_dir: true,
+        meta: FileMeta::of(&pivot_meta),
+    };
     let include = compile_patterns(std::slice::from_ref(&pattern))?;
     let literal_prefix: Vec<String> = pattern
         .split('/')
@@ -428,11 +476,10 @@ fn resolve_parents(
     };
     let before = set.entries.len();
     walk(&filters, &position, &mut set.entries)?;
-    set.n_roots += 1;
-    set.has_dir_root = true;
     if set.entries.len() == before && !contains_wildcards(&pattern) {
         return Err(not_found());
     }
+    set.push_root(root, before);
     Ok(())
 }
 
@@ -541,6 +588,7 @@ fn make_entry(
         meta: FileMeta::of(meta),
         link_target,
         root_file: false,
+        root: 0,
     })
 }
 

@@ -163,7 +163,7 @@ fn wildcards_follow_go_filepath_match() {
         "'*' does not descend into docs/"
     );
     assert!(set.entries.iter().all(|e| e.root_file));
-    assert_eq!(set.n_roots, 2);
+    assert_eq!(set.n_roots(), 2);
     let set = ctx.resolve(&copy(&["src/*/x.go"])).expect("resolve");
     let rels: Vec<&str> = set.entries.iter().map(|e| e.rel.as_str()).collect();
     assert_eq!(rels, vec!["src/one/x.go", "src/two/x.go"]);
