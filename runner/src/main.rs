@@ -1,1 +1,29 @@
-fn main() {}
+//! The `runner` binary: parses the command line, runs the build, prints the whole error chain
+//! and exits with the documented code (0 built, 1 step failed, 2 usage/plan/engine error,
+//! 130 interrupted).
+
+use clap::Parser;
+
+fn main() {
+    let cli = runner::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            std::process::exit(2);
+        }
+    };
+    let code = match runtime.block_on(runner::cli::run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let code = e.exit_code();
+            let report = anyhow::Error::new(e);
+            eprintln!("error: {report:#}");
+            code
+        }
+    };
+    std::process::exit(code);
+}
