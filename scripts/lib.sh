@@ -69,6 +69,18 @@ setup_base_images() {
   rm -rf "$root"
 }
 
+# The seed example's offline base images (examples/seed/bases.sh): Debian's Go 1.19 toolchain
+# imported as stageplan-seed/golang:1.19 and busybox + CA bundle as stageplan-seed/runtime:1.
+setup_seed() {
+  if ! dpkg-query -W -f='${Status}' golang-1.19-go 2>/dev/null | grep -q 'install ok installed'; then
+    log "apt-get install golang-1.19-go"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends golang-1.19-go >/dev/null
+  fi
+  examples/seed/bases.sh
+}
+
 # Python venv .venv-conformance with the PyPI package `dockerfile` 3.4.0 (BuildKit v0.12.5's Go
 # parser in a binary abi3 wheel; --only-binary so it never tries to build Go code). The parser
 # conformance test (tests/it/conformance.rs) runs tests/conformance/dump.py with its python.

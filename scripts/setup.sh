@@ -12,3 +12,4 @@ setup_rust
 setup_conformance_venv
 setup_dockerd
 setup_base_images
+setup_seed
