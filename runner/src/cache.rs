@@ -22,7 +22,10 @@ pub struct Key(String);
 impl Key {
     /// The key of a stage's starting point (`image:<id>`, `scratch`, `stage:<key>`).
     pub fn root(description: &str) -> Key {
-        Key::from_parts(&["stageplan-v1", description])
+        Key::from_parts(&[
+            concat!("stageplan-runner-", env!("CARGO_PKG_VERSION")),
+            description,
+        ])
     }
 
     /// The key of the next step after `self`, determined by `parts` (each length-prefixed, so

@@ -237,6 +237,16 @@ pub async fn perform(
             || wildcard
             || pieces.len() > 1
             || dest_state == DestState::Directory;
+        if let (Some(owner), true, DestState::Missing) = (owner, dest_is_dir, dest_state) {
+            // BuildKit creates a missing destination directory (and its missing parents) owned
+            // by the --chown user.
+            if !pieces.is_empty() {
+                let missing = crate::stage::missing_components(ctx, &holder, &dest).await?;
+                let tar =
+                    tarx::directories(&missing, owner, 0o755).map_err(|e| fail(e.to_string()))?;
+                ctx.engine.put_archive(&holder, tar).await?;
+            }
+        }
         for piece in &pieces {
             upload_piece(
                 ctx,

@@ -532,6 +532,21 @@ async fn create_missing_dirs(
     Ok(true)
 }
 
+/// The components of absolute path `dir` that do not exist in container `holder`, each relative
+/// to `/`, parents first.
+pub async fn missing_components(ctx: &Ctx, holder: &str, dir: &str) -> Result<Vec<String>> {
+    let mut missing = Vec::new();
+    let mut prefix = String::new();
+    for part in dir.split('/').filter(|p| !p.is_empty()) {
+        prefix = format!("{prefix}/{part}");
+        if missing.is_empty() && ctx.engine.stat_path(holder, &prefix).await?.is_some() {
+            continue;
+        }
+        missing.push(prefix.trim_start_matches('/').to_string());
+    }
+    Ok(missing)
+}
+
 /// Resolves a `user[:group]` spec against the files of the container `holder`.
 pub async fn resolve_owner(
     ctx: &Ctx,

@@ -1,3 +1,6 @@
 //! Cross-crate integration tests.
 
 mod conformance;
+
+mod runner_compare;
+mod runner_support;

@@ -1,0 +1,63 @@
+//! The runner's command line without an engine: plan errors and usage errors exit with code 2
+//! and say what is wrong (the version, the JSON path). Building this test also makes
+//! `cargo test --workspace` build the `runner` binary that tests/it drives.
+
+use std::process::Command;
+
+fn runner(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(args)
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("run the runner");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn plan_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("stageplan-cli-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, text).expect("write plan");
+    path
+}
+
+#[test]
+fn unknown_plan_version_names_both_versions() {
+    let path = plan_file("v9", r#"{"version": 9, "stages": []}"#);
+    let (code, stderr) = runner(&[path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("version 9") && stderr.contains("version 1"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn malformed_plan_names_the_json_path() {
+    let path = plan_file(
+        "bad",
+        r#"{"version": 1, "targets": [0], "stages": [{"index": "zero"}]}"#,
+    );
+    let (code, stderr) = runner(&[path.to_str().unwrap()]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("stages[0]"), "{stderr}");
+}
+
+#[test]
+fn missing_plan_and_unreachable_engine_are_usage_errors() {
+    let (code, stderr) = runner(&[]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("runner build"), "{stderr}");
+    let path = plan_file(
+        "ok",
+        r#"{"version":1,"targets":[0],"stages":[],"images":[],"waves":[],"build_args":{},"platform":"linux/amd64","diagnostics":[]}"#,
+    );
+    let (code, stderr) = runner(&[path.to_str().unwrap(), "--context", "/"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("cannot reach the docker engine"),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,229 @@
+//! The runner against BuildKit on the same engine: the same Dockerfile, built by the runner
+//! (from its plan) and by `DOCKER_BUILDKIT=1 docker build`, must give the same files and config.
+//!
+//! Input: fixture Dockerfiles written with [`Df`] (Dockerfile text and plan side by side) and a
+//! small build context.
+//! Output: failures listing every path whose type, mode, owner, link target or content differs,
+//! and every differing config field (Env, Cmd, Entrypoint, WorkingDir, User, ExposedPorts,
+//! Labels, StopSignal, Volumes).
+//! Invariant: both images come from one engine and one context; the only normalisation is
+//! null = `[]` = `{}` in the config (the runner's commits must write `Entrypoint: []`, see
+//! RUNNER-NOTES P5) and mtimes, which differ between any two builds.
+
+use std::process::Command;
+
+use planner::plan::{Command as PlanCommand, Op, Source};
+
+use crate::runner_support::{
+    config, copy_spec, filesystem, kv, remove_images, require_engine, run_runner, write_plan, Df,
+    TempDir, BASE, DOCKER,
+};
+
+/// Builds `df` for `target` both ways in `dir` and compares the results.
+fn compare(name: &str, df: &Df, target: &str, dir: &TempDir) {
+    require_engine();
+    dir.write("Dockerfile", df.text());
+    let plan_path = write_plan(&dir.0, &df.plan(target));
+    let ours = format!("stageplan-it/{name}-runner:{}", std::process::id());
+    let theirs = format!("stageplan-it/{name}-buildkit:{}", std::process::id());
+    let context = dir.0.to_string_lossy().into_owned();
+    let out = run_runner(&[
+        plan_path.to_str().expect("utf-8 path"),
+        "--context",
+        &context,
+        "--dockerfile",
+        &dir.0.join("Dockerfile").to_string_lossy(),
+        "-t",
+        &ours,
+        "--progress",
+        "plain",
+        "--no-cache",
+    ]);
+    assert!(
+        out.status.success(),
+        "runner failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args([
+            "build",
+            "-q",
+            "--no-cache",
+            "--target",
+            target,
+            "-t",
+            &theirs,
+            &context,
+        ])
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "docker build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let (fs_ours, fs_theirs) = (filesystem(None, &ours), filesystem(None, &theirs));
+    let (cfg_ours, cfg_theirs) = (config(None, &ours), config(None, &theirs));
+    remove_images(None, &[&ours, &theirs]);
+    let mut problems = Vec::new();
+    for path in fs_ours
+        .keys()
+        .chain(fs_theirs.keys())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        match (fs_ours.get(path), fs_theirs.get(path)) {
+            (Some(a), Some(b)) if a == b => {}
+            (a, b) => problems.push(format!("{path}: runner {a:?}, buildkit {b:?}")),
+        }
+    }
+    for (key, value) in &cfg_theirs {
+        if cfg_ours.get(key) != Some(value) {
+            problems.push(format!(
+                "config {key}: runner {:?}, buildkit {value}",
+                cfg_ours.get(key)
+            ));
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{name}: the runner's image differs from BuildKit's:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn runner_matches_buildkit_on_a_multi_stage_build() {
+    let dir = TempDir::new("compare-multi");
+    dir.write("src/main.txt", "main\n");
+    dir.write("src/lib/util.txt", "util\n");
+    dir.write("top.txt", "top\n");
+    let mut df = Df::new();
+    df.from(BASE, "builder")
+        .arg("VERSION", Some("1.2"))
+        .env(&[("APP_HOME", "/opt/app"), ("PATH", "/opt/app/bin:$PATH")])
+        .ins("WORKDIR $APP_HOME", Op::Workdir { path: "$APP_HOME".into() })
+        .copy("", &["src/"], "./src/", copy_spec())
+        .copy("", &["top.txt"], ".", copy_spec())
+        .copy("", &["top.txt"], "src", copy_spec())
+        .run(
+            "mkdir -p bin out/private && echo \"v$VERSION\" > out/version && chmod 700 out/private \
+             && echo s > out/private/s && ln -s version out/link && ln out/version out/hard \
+             && chown -R 1000:1000 out/private && rm /usr/bin/wc",
+        )
+        .ins("USER user", Op::User { user: "user".into() })
+        .run("echo \"$(id -u) $VERSION $APP_HOME\" > /tmp/who");
+    df.from(BASE, "unused").run("exit 1");
+    let from_builder = || {
+        let mut spec = copy_spec();
+        spec.from = Some(Source::Stage { stage: 0 });
+        spec
+    };
+    let mut chowned = from_builder();
+    chowned.chown = Some("1000:1000".into());
+    df.from("scratch", "prod")
+        .copy(
+            "--from=builder",
+            &["/opt/app/out/"],
+            "/out/",
+            from_builder(),
+        )
+        .copy(
+            "--from=builder",
+            &["/opt/app/out/link"],
+            "/linked",
+            from_builder(),
+        )
+        .copy(
+            "--from=builder --chown=1000:1000",
+            &["/opt/app/top.txt"],
+            "/srv/",
+            chowned,
+        )
+        .copy("--from=builder", &["/tmp/who"], "/who", from_builder())
+        .ins(
+            "LABEL org.example.name=\"demo app\" version=$VERSION",
+            Op::Label {
+                pairs: vec![
+                    kv("org.example.name", "\"demo app\""),
+                    kv("version", "$VERSION"),
+                ],
+            },
+        )
+        .ins(
+            "EXPOSE 8080 53/udp",
+            Op::Expose {
+                ports: vec!["8080".into(), "53/udp".into()],
+            },
+        )
+        .ins(
+            "VOLUME /data",
+            Op::Volume {
+                paths: vec!["/data".into()],
+            },
+        )
+        .ins(
+            "STOPSIGNAL SIGTERM",
+            Op::Stopsignal {
+                signal: "SIGTERM".into(),
+            },
+        )
+        .ins(
+            "WORKDIR /srv",
+            Op::Workdir {
+                path: "/srv".into(),
+            },
+        )
+        .ins(
+            "ENTRYPOINT [\"/bin/app\"]",
+            Op::Entrypoint {
+                command: PlanCommand::Exec {
+                    args: vec!["/bin/app".into()],
+                },
+            },
+        )
+        .ins(
+            "CMD [\"--serve\"]",
+            Op::Cmd {
+                command: PlanCommand::Exec {
+                    args: vec!["--serve".into()],
+                },
+            },
+        );
+    compare("multi", &df, "prod", &dir);
+}
+
+#[test]
+fn runner_matches_buildkit_on_a_stage_built_on_a_stage() {
+    let dir = TempDir::new("compare-chain");
+    dir.write("a.txt", "a\n");
+    let mut df = Df::new();
+    df.from(BASE, "base")
+        .env(&[("MODE", "base")])
+        .ins(
+            "WORKDIR /work",
+            Op::Workdir {
+                path: "/work".into(),
+            },
+        )
+        .run("echo base > marker");
+    df.from("base", "child")
+        .copy("", &["a.txt"], "/work/", copy_spec())
+        .env(&[("MODE", "child")])
+        .run("echo \"$MODE\" >> marker && mkdir -p /etc/app && echo x > /etc/app/conf")
+        .ins(
+            "USER 1000:1000",
+            Op::User {
+                user: "1000:1000".into(),
+            },
+        )
+        .ins(
+            "CMD echo hello",
+            Op::Cmd {
+                command: PlanCommand::Shell {
+                    script: "echo hello".into(),
+                },
+            },
+        );
+    compare("chain", &df, "child", &dir);
+}
