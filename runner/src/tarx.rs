@@ -79,7 +79,7 @@ pub fn rewrite(
             let _ = header.set_groupname("");
         }
         if let Some(mode) = overrides.mode {
-            let kept = header.mode().map_err(TarError::Read)? & !0o7777;
+            let kept = header.mode().unwrap_or(0) & !0o7777;
             header.set_mode(kept | mode);
         }
         forward_pax(&mut entry, &mut builder)?;
@@ -244,24 +244,32 @@ mod tests {
 
     fn sample() -> Vec<u8> {
         let mut builder = Builder::new(Vec::new());
-        let mut dir = Header::new_gnu();
+        let fresh = || {
+            let mut header = Header::new_gnu();
+            header.set_mode(0o755);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            header
+        };
+        let mut dir = fresh();
         dir.set_entry_type(EntryType::Directory);
         dir.set_mode(0o700);
         dir.set_size(0);
         builder
             .append_data(&mut dir, "out/", std::io::empty())
             .unwrap();
-        let mut file = Header::new_gnu();
+        let mut file = fresh();
         file.set_mode(0o644);
         file.set_uid(1000);
         file.set_gid(1000);
         file.set_size(2);
         builder.append_data(&mut file, "out/a", &b"hi"[..]).unwrap();
-        let mut link = Header::new_gnu();
+        let mut link = fresh();
         link.set_entry_type(EntryType::Link);
         link.set_size(0);
         builder.append_link(&mut link, "out/b", "out/a").unwrap();
-        let mut sym = Header::new_gnu();
+        let mut sym = fresh();
         sym.set_entry_type(EntryType::Symlink);
         sym.set_size(0);
         builder.append_link(&mut sym, "out/c", "../etc/x").unwrap();
@@ -292,7 +300,7 @@ mod tests {
         assert_eq!(
             seen,
             vec![
-                ("app".to_string(), 0, None),
+                ("app/".to_string(), 0, None),
                 ("app/a".to_string(), 1000, None),
                 ("app/b".to_string(), 0, Some("app/a".to_string())),
                 ("app/c".to_string(), 0, Some("../etc/x".to_string())),
