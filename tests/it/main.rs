@@ -2,5 +2,6 @@
 
 mod conformance;
 
+mod runner_behaviour;
 mod runner_compare;
 mod runner_support;
