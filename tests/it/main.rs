@@ -4,4 +4,5 @@ mod conformance;
 
 mod runner_behaviour;
 mod runner_compare;
+mod runner_remote;
 mod runner_support;
