@@ -94,3 +94,31 @@ setup_conformance_venv() {
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check --only-binary=:all: dockerfile==3.4.0
 }
+
+# The WebAssembly toolchain of web/: the wasm32 target and wasm-bindgen-cli at exactly the
+# wasm-bindgen version in Cargo.lock (`--locked` is left out on purpose: one of the CLI's pinned
+# dependencies is not served by the registry reachable here).
+setup_wasm() {
+  if ! rustup target list --installed | grep -q wasm32-unknown-unknown; then
+    log "rustup target add wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+  local version
+  version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+  if [ -z "$version" ]; then
+    echo "Cargo.lock has no wasm-bindgen package" >&2
+    return 1
+  fi
+  if [ "$(wasm-bindgen --version 2>/dev/null)" != "wasm-bindgen $version" ]; then
+    log "cargo install wasm-bindgen-cli --version $version"
+    cargo install wasm-bindgen-cli --version "$version" --force
+  fi
+}
+
+# The npm packages of web/ (Vite, CodeMirror, dagre, binaryen, playwright-core), from package-lock.json.
+setup_node() {
+  if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
+    log "npm ci (web)"
+    npm --prefix web ci --no-audit --no-fund
+  fi
+}

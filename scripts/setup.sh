@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 setup_apt
 setup_rust
+setup_wasm
+setup_node
 setup_conformance_venv
 setup_dockerd
 setup_base_images

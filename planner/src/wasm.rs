@@ -9,6 +9,9 @@
 //! browser gets are exactly the plan JSON that the `planner` binary prints; bad options become
 //! a JavaScript `Error`, never a panic.
 
+use std::collections::BTreeMap;
+
+use serde::de::IgnoredAny;
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsError, JsValue};
@@ -71,10 +74,22 @@ pub fn plan_version() -> u32 {
     crate::plan::PLAN_VERSION
 }
 
-/// Reads options from JavaScript; `undefined` and `null` mean the defaults.
+/// The option names `plan` and `graph` accept (the fields of [`Options`]).
+const OPTION_NAMES: [&str; 3] = ["targets", "build_args", "platform"];
+
+/// Reads options from JavaScript; `undefined` and `null` mean the defaults. Unknown names are
+/// refused here because serde-wasm-bindgen only looks up the known fields of a struct and would
+/// silently ignore a misspelled `target`.
 fn options_from_js(options: JsValue) -> Result<Options, JsError> {
     if options.is_undefined() || options.is_null() {
         return Ok(Options::default());
+    }
+    let names: BTreeMap<String, IgnoredAny> = serde_wasm_bindgen::from_value(options.clone())
+        .map_err(|err| js_error(format!("invalid options: {err}")))?;
+    if let Some(unknown) = names.keys().find(|name| !OPTION_NAMES.contains(&name.as_str())) {
+        return Err(js_error(format!(
+            "invalid options: unknown option \"{unknown}\"; use targets, build_args or platform"
+        )));
     }
     serde_wasm_bindgen::from_value(options).map_err(|err| js_error(format!("invalid options: {err}")))
 }

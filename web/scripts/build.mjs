@@ -7,7 +7,8 @@
 // Invariant: uses wasm-bindgen-cli at exactly the wasm-bindgen version in Cargo.lock and fails
 // with a message saying how to install it otherwise; never downloads anything itself.
 //
-// Usage: node scripts/build.mjs [--wasm-only | --site-only]
+// Usage: node scripts/build.mjs [--wasm-only | --site-only] [--wasm-file PATH]
+// (--wasm-file packages an already compiled planner.wasm instead of running cargo.)
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -17,7 +18,10 @@ import { gzipSync } from "node:zlib";
 const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const rootDir = resolve(webDir, "..");
 const pkgDir = join(webDir, "pkg");
-const wasmIn = join(rootDir, "target", "wasm32-unknown-unknown", "wasm", "planner.wasm");
+const wasmFileArg = process.argv.indexOf("--wasm-file");
+const wasmIn = wasmFileArg > 0
+  ? resolve(process.argv[wasmFileArg + 1])
+  : join(rootDir, "target", "wasm32-unknown-unknown", "wasm", "planner.wasm");
 const typesFile = join(webDir, "src", "types", "planner-types.d.ts");
 
 /** Runs a program, inheriting stdio; throws with the command line when it fails. */
@@ -95,7 +99,7 @@ function main() {
   if (!args.has("--site-only")) {
     const version = lockedWasmBindgenVersion();
     checkWasmBindgen(version);
-    cargoBuild();
+    if (wasmFileArg < 0) cargoBuild();
     if (!existsSync(wasmIn)) throw new Error(`cargo did not produce ${wasmIn}`);
     const webWasm = bindgen("web", "web");
     bindgen("nodejs", "node");

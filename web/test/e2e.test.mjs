@@ -126,7 +126,7 @@ describe("playground", () => {
     await expectNodes(page, { base: true, tools: false, app: true });
     await page.click(".cm-content");
     await page.keyboard.press("ControlOrMeta+End");
-    await page.keyboard.type("COPY --from=nosuchstage /a /b\n");
+    await page.keyboard.type("COPY --from=9 /a /b\n");
     await page.waitForSelector('[data-testid="diagnostics"] li.diag.error');
     const items = await page.$$eval('[data-testid="diagnostics"] li.diag.error', (list) => list.map((li) => li.dataset.line));
     assert.ok(items.includes("10"), `an error on line 10 in ${JSON.stringify(items)}`);
@@ -136,7 +136,7 @@ describe("playground", () => {
     assert.match(await page.textContent('[data-testid="plan-json"]'), /no plan/);
     // Clicking the diagnostic moves the cursor to its line.
     await page.click('[data-testid="diagnostics"] li.diag.error[data-line="10"]');
-    assert.match(await page.textContent(".cm-activeLine"), /nosuchstage/);
+    assert.match(await page.textContent(".cm-activeLine"), /--from=9/);
     await context.close();
   });
 
@@ -189,6 +189,7 @@ describe("playground", () => {
     assert.deepEqual(plan.images, ["debian:12"]);
     assert.match(await page.textContent('[data-testid="command-line"]'), /--build-arg BASE=debian:12 --platform linux\/arm64/);
     await page.fill('[data-testid="build-args"]', "NOEQUALS\n");
+    await page.waitForFunction(() => document.querySelector('[data-testid="build-args-error"]').textContent !== "");
     assert.match(await page.textContent('[data-testid="build-args-error"]'), /line 1: expected KEY=VALUE/);
     await context.close();
   });

@@ -29,6 +29,10 @@ export interface StageGraphOptions {
   title?: string;
   /** Stage to mark as the one under the editor's cursor. */
   currentStage?: number | null;
+  /** Shrink a large drawing to fit the host (down to `minScale`), then scroll. Default true. */
+  fit?: boolean;
+  /** The smallest scale `fit` uses (default 0.6), so labels stay readable. */
+  minScale?: number;
 }
 
 /** A graph drawn into a host element. */
@@ -61,14 +65,29 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
       node.classList.toggle("sp-current", current !== null && node.dataset.stageIndex === String(current));
     }
   };
+  const fit = () => {
+    if (!svg || !lastLayout || options.fit === false) return;
+    const style = doc.defaultView?.getComputedStyle(host);
+    const padX = style ? parseFloat(style.paddingLeft) + parseFloat(style.paddingRight) : 0;
+    const padY = style ? parseFloat(style.paddingTop) + parseFloat(style.paddingBottom) : 0;
+    const room = { width: host.clientWidth - padX, height: host.clientHeight - padY };
+    const { width, height } = lastLayout;
+    if (room.width <= 0 || room.height <= 0 || width === 0) return;
+    const scale = Math.max(Math.min(1, room.width / width, room.height / height), options.minScale ?? 0.6);
+    svg.setAttribute("width", String(Math.round(width * scale)));
+    svg.setAttribute("height", String(Math.round(height * scale)));
+  };
   const draw = (next: Plan) => {
     lastLayout = layoutGraph(buildModel(next));
     const fresh = drawSvg(doc, lastLayout, prefix, options.title ?? "stage graph");
     if (svg) svg.replaceWith(fresh);
     else host.append(fresh);
     svg = fresh;
+    fit();
     markCurrent();
   };
+  const resizeObserver = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => fit());
+  resizeObserver?.observe(host);
   const activate = (target: EventTarget | null, shiftKey: boolean) => {
     const node = target instanceof Element ? target.closest<SVGGElement>("[data-stage-index]") : null;
     if (!node || !host.contains(node)) return;
@@ -98,6 +117,10 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
     toSvgText() {
       if (!svg) return "";
       const copy = svg.cloneNode(true) as SVGSVGElement;
+      if (lastLayout) {
+        copy.setAttribute("width", String(lastLayout.width));
+        copy.setAttribute("height", String(lastLayout.height));
+      }
       copy.querySelectorAll(".sp-current").forEach((node) => node.classList.remove("sp-current"));
       return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(copy)}\n`;
     },
@@ -105,6 +128,7 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
     destroy() {
       host.removeEventListener("click", onClick);
       host.removeEventListener("keydown", onKey);
+      resizeObserver?.disconnect();
       svg?.remove();
       svg = null;
     },

@@ -21,6 +21,9 @@ export const METRICS = {
   maxLabelChars: 30,
 };
 
+/** Space around the drawing. */
+const MARGIN = 12;
+
 export interface NodeBox extends GraphNode {
   /** Top-left corner and size. */
   x: number;
@@ -55,7 +58,7 @@ function textWidth(text: string, size: number): number {
 /** Lays out a model; an empty model gives an empty layout. */
 export function layoutGraph(model: GraphModel): GraphLayout {
   const graph = new Graph({ multigraph: true });
-  graph.setGraph({ rankdir: "LR", nodesep: 16, ranksep: 56, edgesep: 12, marginx: 12, marginy: 12 });
+  graph.setGraph({ rankdir: "LR", nodesep: 16, ranksep: 56, edgesep: 12, marginx: 0, marginy: 0 });
   graph.setDefaultEdgeLabel(() => ({}));
   const texts = new Map<string, { labelText: string; detailText: string }>();
   for (const node of model.nodes) {
@@ -86,8 +89,41 @@ export function layoutGraph(model: GraphModel): GraphLayout {
   });
   const edges: EdgePath[] = model.edges.map((edge) => {
     const placed = graph.edge({ v: edge.from, w: edge.to, name: edge.id }) as { points?: { x: number; y: number }[] };
-    return { ...edge, points: placed.points ?? [] };
+    return { ...edge, points: (placed.points ?? []).map((point) => ({ x: point.x, y: point.y })) };
   });
-  const size = graph.graph() as { width?: number; height?: number };
-  return { nodes, edges, width: Math.ceil(size.width ?? 0), height: Math.ceil(size.height ?? 0) };
+  return fitBounds(nodes, edges);
+}
+
+/** Moves everything so the boxes and the edge curves (which dagre may route outside its own
+ * size) start at the margin, and measures the drawing. */
+function fitBounds(nodes: NodeBox[], edges: EdgePath[]): GraphLayout {
+  if (nodes.length === 0) return { nodes, edges, width: 0, height: 0 };
+  let minX = Infinity;
+  let minY = Infinity;
+  let maxX = -Infinity;
+  let maxY = -Infinity;
+  const grow = (x: number, y: number) => {
+    minX = Math.min(minX, x);
+    minY = Math.min(minY, y);
+    maxX = Math.max(maxX, x);
+    maxY = Math.max(maxY, y);
+  };
+  for (const node of nodes) {
+    grow(node.x, node.y);
+    grow(node.x + node.width, node.y + node.height);
+  }
+  for (const edge of edges) for (const point of edge.points) grow(point.x, point.y);
+  const dx = MARGIN - minX;
+  const dy = MARGIN - minY;
+  for (const node of nodes) {
+    node.x += dx;
+    node.y += dy;
+  }
+  for (const edge of edges) {
+    for (const point of edge.points) {
+      point.x += dx;
+      point.y += dy;
+    }
+  }
+  return { nodes, edges, width: Math.ceil(maxX - minX + 2 * MARGIN), height: Math.ceil(maxY - minY + 2 * MARGIN) };
 }
