@@ -95,7 +95,7 @@ pub async fn build(
         }
     };
     let by_index: HashMap<usize, Arc<StageResult>> =
-        futures.keys().copied().zip(results.into_iter()).collect();
+        futures.keys().copied().zip(results).collect();
     finish(&ctx, &by_index, &options).await
 }
 

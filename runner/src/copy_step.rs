@@ -136,7 +136,7 @@ pub async fn perform(
     ]);
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
-        state.config_dirty = true;
+        state.config_dirty = false;
         ctx.progress
             .step_cached(&state.name, state.step, instruction.line, &instruction.text);
         return Ok(());
@@ -363,7 +363,7 @@ async fn upload_piece(
         let content = piece.tar.clone();
         let dir = tarx::join_dest(dest, "");
         if !dir.is_empty() {
-            let tar = tarx::directories(&[dir.clone()], (0, 0), 0o755)
+            let tar = tarx::directories(std::slice::from_ref(&dir), (0, 0), 0o755)
                 .map_err(|e| PieceError::Message(e.to_string()))?;
             if ctx
                 .engine

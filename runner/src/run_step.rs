@@ -49,7 +49,8 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
     ]);
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
-        state.config_dirty = true;
+        // The cached image was committed with exactly this config (the key covers it).
+        state.config_dirty = false;
         ctx.progress
             .step_cached(&state.name, state.step, instruction.line, &instruction.text);
         return Ok(());

@@ -83,6 +83,8 @@ pub struct StageState {
     pub step: usize,
     /// Results of the stages this one depends on.
     pub deps: HashMap<usize, Arc<StageResult>>,
+    /// Whether the current step did work (was not a cache hit or a metadata fold).
+    pub executed: bool,
 }
 
 impl StageState {
@@ -125,8 +127,9 @@ pub async fn run_stage(
     for instruction in &stage.instructions {
         state.step += 1;
         let started = Instant::now();
-        let performed = perform(&ctx, &mut state, stage, instruction, &deps).await?;
-        if performed {
+        state.executed = false;
+        perform(&ctx, &mut state, stage, instruction, &deps).await?;
+        if state.executed {
             ctx.progress.step_done(&name, state.step, started.elapsed());
         }
     }
@@ -181,6 +184,7 @@ async fn start_state(
         all_cached: true,
         step: 0,
         deps: deps.clone(),
+        executed: false,
     })
 }
 
@@ -474,13 +478,18 @@ async fn workdir(
         ctx.progress.step_meta(&state.name, state.step);
         return Ok(());
     }
+    ctx.progress
+        .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let holder = create_holder(ctx, state).await?;
     let result = create_missing_dirs(ctx, state, &holder, &dir, instruction).await;
     let result = match result {
         Ok(true) => commit_step(ctx, state, &holder, instruction).await,
         Ok(false) => match state.image.clone() {
             // Nothing to create: remember the unchanged image under this key.
-            Some(image) => ctx.cache.store(&state.key, &image).await,
+            Some(image) => {
+                state.executed = true;
+                ctx.cache.store(&state.key, &image).await
+            }
             None => commit_step(ctx, state, &holder, instruction).await,
         },
         Err(e) => Err(e),
@@ -605,6 +614,7 @@ pub async fn commit_step(
     state.image = Some(image);
     state.config_dirty = false;
     state.all_cached = false;
+    state.executed = true;
     Ok(())
 }
 

@@ -556,3 +556,17 @@ fn tar_keeps_hard_links_and_long_names() {
     let long_name = long.trim_start_matches("d/");
     assert_eq!(rows[long_name].5, "long");
 }
+
+#[test]
+fn zz_parity_dump() {
+    let Some(dir) = std::env::var_os("PARITY_DIR") else {
+        return;
+    };
+    let ctx = BuildContext::open_with_cache(std::path::Path::new(&dir), None, None).unwrap();
+    let set = ctx.resolve(&copy(&["."])).unwrap();
+    let mut out = String::from("/ctx\n");
+    for e in &set.entries {
+        out.push_str(&format!("/ctx/{}\n", e.name));
+    }
+    std::fs::write("/tmp/parity-mine.txt", out).unwrap();
+}
