@@ -97,7 +97,7 @@ fn reference_python() -> PathBuf {
 }
 
 /// Runs dump.py once over all fixtures; returns the reference dump per fixture path.
-fn reference_dumps(fixtures: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
+pub fn reference_dumps(fixtures: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
     let python = reference_python();
     let script = repo_root().join("tests/conformance/dump.py");
     let output = Command::new(&python)
@@ -141,7 +141,7 @@ fn reference_dumps(fixtures: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
 /// - `ONBUILD ONBUILD ...`: the inner `ONBUILD` node's only argument is a node holding the
 ///   trigger as a child, with an empty value, so the package shows `[""]`;
 /// - the package passes strings through C strings, so each string ends at its first NUL.
-fn to_reference_shape(ours: &Value) -> Value {
+pub fn to_reference_shape(ours: &Value) -> Value {
     if let Some(error) = ours.get("error") {
         let message = error
             .get("message")
@@ -249,7 +249,7 @@ fn drop_key_value_separators(value: &Value) -> Value {
 
 /// A line diff of two texts (longest common subsequence), `-` for the reference, `+` for
 /// ours, with two lines of context around each change.
-fn line_diff(reference: &str, ours: &str) -> String {
+pub fn line_diff(reference: &str, ours: &str) -> String {
     let a: Vec<&str> = reference.lines().collect();
     let b: Vec<&str> = ours.lines().collect();
     let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
@@ -296,7 +296,7 @@ fn line_diff(reference: &str, ours: &str) -> String {
     out
 }
 
-fn pretty(value: &Value) -> String {
+pub fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
 

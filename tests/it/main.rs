@@ -1,6 +1,7 @@
 //! Cross-crate integration tests.
 
 mod conformance;
+mod conformance_generated;
 
 mod runner_behaviour;
 mod runner_compare;
