@@ -4,9 +4,10 @@
 //! Output: [`MountSpec`]s for the RUN container and the temporary volumes to remove afterwards.
 //! `bind` (from the context, a stage or an image) = a temporary volume filled through a holder
 //! container's archive upload; `cache` = a named volume kept between builds
-//! (`stageplan-cache-<id hash>`); `tmpfs` = tmpfs; `secret` = the file bound read-only (local
-//! engine) or a temporary volume at its directory (remote engine); a heredoc with `#!` = a
-//! temporary volume at [`PIPES_DIR`].
+//! (`stageplan-cache-<id hash>`); `tmpfs` = tmpfs; `secret` = a temporary volume holding the
+//! secrets of `/run/secrets` (a custom path: the file bound read-only on a local engine, a
+//! volume at its directory on a remote one); a heredoc with `#!` = a temporary volume at
+//! [`PIPES_DIR`].
 //! Invariant: a mount's content never enters the commit: volumes and tmpfs are outside the
 //! container's writable layer.
 
@@ -36,6 +37,8 @@ pub struct Prepared {
     pub mounts: Vec<MountSpec>,
     /// Temporary volumes to remove after the RUN.
     pub temp_volumes: Vec<String>,
+    /// Secret files to serve from one volume per directory: dir -> (name, content).
+    secret_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>>,
 }
 
 /// What of the mounts a cache key must cover: the mount options and the digests of bind
@@ -108,6 +111,22 @@ pub async fn prepare(
         }
         for mount in mounts {
             prepare_one(ctx, state, instruction, mount, &mut prepared).await?;
+        }
+        // Secrets sharing a directory share one volume mounted there, so the image keeps at
+        // most the empty mount-point directory.
+        for (dir, files) in std::mem::take(&mut prepared.secret_dirs) {
+            let entries: Vec<(String, Vec<u8>, u32)> = files
+                .into_iter()
+                .map(|(name, content)| (name, content, 0o400))
+                .collect();
+            let tar = tarx::files(&entries, (0, 0))
+                .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
+            let volume = filled_volume(ctx, &mut prepared, tar).await?;
+            prepared.mounts.push(MountSpec::Volume {
+                name: volume,
+                target: dir,
+                read_only: true,
+            });
         }
         Ok(())
     }
@@ -210,7 +229,16 @@ async fn prepare_secret(
         }
         return Ok(());
     };
-    if ctx.engine.host().starts_with("unix://") || ctx.engine.host().starts_with('/') {
+    let (dir, name) = target.rsplit_once('/').unwrap_or(("", target.as_str()));
+    let dir = if dir.is_empty() {
+        "/".to_string()
+    } else {
+        dir.to_string()
+    };
+    let local = ctx.engine.host().starts_with("unix://") || ctx.engine.host().starts_with('/');
+    if dir != "/run/secrets" && local {
+        // A custom path: bind the file itself rather than hide its directory (the engine leaves
+        // an empty mount-point file behind).
         let source = std::fs::canonicalize(path)
             .map_err(|e| RunnerError::io(format!("secret \"{id}\" ({})", path.display()), e))?;
         prepared.mounts.push(MountSpec::Bind {
@@ -222,19 +250,11 @@ async fn prepare_secret(
     }
     let content = std::fs::read(path)
         .map_err(|e| RunnerError::io(format!("secret \"{id}\" ({})", path.display()), e))?;
-    let (dir, name) = target.rsplit_once('/').unwrap_or(("", target.as_str()));
-    let tar = tarx::files(&[(name.to_string(), content, 0o400)], (0, 0))
-        .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
-    let volume = filled_volume(ctx, prepared, tar).await?;
-    prepared.mounts.push(MountSpec::Volume {
-        name: volume,
-        target: if dir.is_empty() {
-            "/".to_string()
-        } else {
-            dir.to_string()
-        },
-        read_only: true,
-    });
+    prepared
+        .secret_dirs
+        .entry(dir)
+        .or_default()
+        .push((name.to_string(), content));
     Ok(())
 }
 

@@ -5,5 +5,6 @@ mod conformance_generated;
 
 mod runner_behaviour;
 mod runner_compare;
+mod runner_mounts;
 mod runner_remote;
 mod runner_support;

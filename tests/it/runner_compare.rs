@@ -227,3 +227,53 @@ fn runner_matches_buildkit_on_a_stage_built_on_a_stage() {
         );
     compare("chain", &df, "child", &dir);
 }
+
+#[test]
+fn runner_matches_buildkit_on_add_archives_and_named_chown() {
+    let dir = TempDir::new("compare-add");
+    dir.write("pkg/bin/tool", "#!/bin/sh\necho tool\n");
+    dir.write("pkg/share/doc.txt", "doc\n");
+    dir.write("plain.txt", "plain\n");
+    let packed = Command::new("tar")
+        .args([
+            "czf",
+            "pkg.tar.gz",
+            "--owner=42",
+            "--group=43",
+            "-C",
+            "pkg",
+            ".",
+        ])
+        .current_dir(&dir.0)
+        .status()
+        .expect("tar");
+    assert!(packed.success());
+    let mut chowned = copy_spec();
+    chowned.chown = Some("user:user".into());
+    let mut df = Df::new();
+    df.from(BASE, "add")
+        .ins(
+            "ADD pkg.tar.gz /opt/pkg/",
+            Op::Add(planner::plan::CopySpec {
+                sources: vec!["pkg.tar.gz".into()],
+                dest: "/opt/pkg/".into(),
+                ..copy_spec()
+            }),
+        )
+        .ins(
+            "ADD plain.txt /opt/",
+            Op::Add(planner::plan::CopySpec {
+                sources: vec!["plain.txt".into()],
+                dest: "/opt/".into(),
+                ..copy_spec()
+            }),
+        )
+        .copy(
+            "--chown=user:user",
+            &["plain.txt"],
+            "/home/user/notes/",
+            chowned,
+        )
+        .run("ls -ln /opt/pkg > /opt/listing");
+    compare("add", &df, "add", &dir);
+}
