@@ -96,13 +96,13 @@ fn reference_python() -> PathBuf {
     python
 }
 
-/// Runs dump.py once over all fixtures; returns the reference dump per fixture path.
-pub fn reference_dumps(fixtures: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
+/// Runs dump.py once over `files`; returns the reference dump per path.
+pub fn reference_dumps(files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
     let python = reference_python();
     let script = repo_root().join("tests/conformance/dump.py");
     let output = Command::new(&python)
         .arg(&script)
-        .args(fixtures)
+        .args(files)
         .output()
         .unwrap_or_else(|err| {
             panic!(
@@ -296,6 +296,7 @@ pub fn line_diff(reference: &str, ours: &str) -> String {
     out
 }
 
+/// `value` as indented JSON text (for diffs).
 pub fn pretty(value: &Value) -> String {
     serde_json::to_string_pretty(value).unwrap_or_default()
 }
