@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     /// `--secret` id to file.
     pub secrets: BTreeMap<String, PathBuf>,
+    /// Run every RUN in its own fresh container instead of a per-stage keeper.
+    pub isolate_runs: bool,
 }
 
 /// What a successful build produced.
@@ -78,6 +80,7 @@ pub async fn build(
         build_args,
         secrets: options.secrets.clone(),
         jobs: Arc::new(Semaphore::new(options.jobs.max(1))),
+        isolate_runs: options.isolate_runs,
     });
     let futures = stage_futures(&ctx);
     let all = futures_util::future::try_join_all(futures.values().cloned());
@@ -94,8 +97,7 @@ pub async fn build(
             return Err(e);
         }
     };
-    let by_index: HashMap<usize, Arc<StageResult>> =
-        futures.keys().copied().zip(results).collect();
+    let by_index: HashMap<usize, Arc<StageResult>> = futures.keys().copied().zip(results).collect();
     finish(&ctx, &by_index, &options).await
 }
 

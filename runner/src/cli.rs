@@ -81,6 +81,10 @@ pub struct CommonArgs {
     /// Do not use cached steps.
     #[arg(long = "no-cache")]
     pub no_cache: bool,
+    /// Run every RUN step in its own fresh container (default: consecutive RUN steps of a
+    /// stage share one container, each as an exec, which is faster).
+    #[arg(long = "isolate-runs")]
+    pub isolate_runs: bool,
     /// Progress output.
     #[arg(long = "progress", value_enum, default_value = "auto")]
     pub progress: ProgressMode,
@@ -112,6 +116,7 @@ pub async fn run(cli: Cli) -> Result<i32> {
         tags: common.tags.clone(),
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
+        isolate_runs: common.isolate_runs,
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())
         .map_err(|e| RunnerError::Context(e.to_string()))?;

@@ -9,6 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
+use bollard::exec::StartExecResults;
+use bollard::models::ExecConfig;
 use bollard::models::{
     ContainerConfig, ContainerCreateBody, HealthConfig, HostConfig, Mount, MountTmpfsOptions,
     MountType, VolumeCreateRequest,
@@ -61,6 +63,8 @@ pub struct ContainerSpec {
     pub mounts: Vec<MountSpec>,
     /// Whether to run privileged (`RUN --security=insecure`).
     pub privileged: bool,
+    /// Keep stdin open (without attaching), so a `read` in the process blocks forever.
+    pub open_stdin: bool,
 }
 
 /// One mount of a RUN container.
@@ -223,6 +227,7 @@ impl Engine {
             user: spec.user.clone(),
             attach_stdout: Some(true),
             attach_stderr: Some(true),
+            open_stdin: spec.open_stdin.then_some(true),
             host_config: Some(host_config),
             ..ContainerCreateBody::default()
         };
@@ -286,6 +291,71 @@ impl Engine {
                 "the engine closed the wait stream without an exit code",
             )),
         }
+    }
+
+    /// Runs `argv` in a running container (an exec) and returns the exec id and its output
+    /// stream; the stream ends when the process exits.
+    pub async fn exec(
+        &self,
+        id: &str,
+        argv: &[String],
+        env: &[String],
+        working_dir: Option<&str>,
+        user: Option<&str>,
+    ) -> Result<(String, LogStream)> {
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(argv.to_vec()),
+            env: Some(env.to_vec()),
+            working_dir: working_dir.map(str::to_string),
+            user: user.map(str::to_string),
+            ..ExecConfig::default()
+        };
+        let created = self
+            .docker
+            .create_exec(id, config)
+            .await
+            .map_err(|e| RunnerError::engine("create exec", e))?;
+        let started = self
+            .docker
+            .start_exec(&created.id, None)
+            .await
+            .map_err(|e| RunnerError::engine("start exec", e))?;
+        let StartExecResults::Attached { output, .. } = started else {
+            return Err(RunnerError::engine(
+                "start exec",
+                "the engine detached the exec",
+            ));
+        };
+        let stream = output.filter_map(|item| async { log_chunk(item) });
+        Ok((created.id, Box::pin(stream)))
+    }
+
+    /// The exit code of a finished exec.
+    pub async fn exec_exit_code(&self, exec_id: &str) -> Result<i64> {
+        let inspected = self
+            .docker
+            .inspect_exec(exec_id)
+            .await
+            .map_err(|e| RunnerError::engine("inspect exec", e))?;
+        match (inspected.running, inspected.exit_code) {
+            (Some(true), _) | (_, None) => Err(RunnerError::engine(
+                "inspect exec",
+                "the process has no exit code yet",
+            )),
+            (_, Some(code)) => Ok(code),
+        }
+    }
+
+    /// How many processes run in a container.
+    pub async fn process_count(&self, id: &str) -> Result<usize> {
+        let top = self
+            .docker
+            .top_processes(id, None::<bollard::query_parameters::TopOptions>)
+            .await
+            .map_err(|e| RunnerError::engine("list container processes", e))?;
+        Ok(top.processes.map_or(0, |p| p.len()))
     }
 
     /// Commits a container's filesystem as a new image with exactly `config`; returns the id.
@@ -543,6 +613,25 @@ impl Engine {
             }) => Ok(()),
             Err(e) => Err(RunnerError::engine(format!("remove image {reference}"), e)),
         }
+    }
+}
+
+/// A stream of a process's output.
+pub type LogStream = std::pin::Pin<Box<dyn Stream<Item = Result<LogChunk>> + Send>>;
+
+fn log_chunk(
+    item: std::result::Result<bollard::container::LogOutput, bollard::errors::Error>,
+) -> Option<Result<LogChunk>> {
+    match item {
+        Ok(bollard::container::LogOutput::StdOut { message })
+        | Ok(bollard::container::LogOutput::Console { message }) => {
+            Some(Ok(LogChunk::Stdout(message)))
+        }
+        Ok(bollard::container::LogOutput::StdErr { message }) => {
+            Some(Ok(LogChunk::Stderr(message)))
+        }
+        Ok(bollard::container::LogOutput::StdIn { .. }) => None,
+        Err(e) => Some(Err(RunnerError::engine("read output", e))),
     }
 }
 

@@ -8,13 +8,13 @@
 //! every path.
 
 use std::collections::VecDeque;
-use std::time::Instant;
 
 use futures_util::StreamExt;
 use planner::plan::{Command, Heredoc, Instruction, Op};
 
-use crate::engine::{ContainerSpec, LogChunk};
+use crate::engine::{ContainerSpec, LogChunk, LogStream};
 use crate::error::{Result, RunnerError};
+use crate::keeper;
 use crate::mounts::{self, Prepared};
 use crate::progress::Stream;
 use crate::stage::{commit_step, Ctx, StageState};
@@ -68,10 +68,84 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         .acquire()
         .await
         .map_err(|e| RunnerError::engine("acquire a job slot", e))?;
+    if state.keeper_enabled && keeper_eligible(instruction) {
+        if let Some(keeper) = keeper::ensure(ctx, state).await? {
+            return run_in_keeper(ctx, state, instruction, &keeper, &argv).await;
+        }
+    }
     let prepared = mounts::prepare(ctx, state, instruction, mount_specs, shebang.as_ref()).await?;
     let result = run_container(ctx, state, instruction, argv, network, security, &prepared).await;
     mounts::release(ctx, &prepared).await;
     result
+}
+
+/// Whether a RUN can be an exec in the stage's keeper: no mounts, the default network and
+/// security, and no heredoc script file to mount.
+pub fn keeper_eligible(instruction: &Instruction) -> bool {
+    let Op::Run {
+        command,
+        mounts,
+        network,
+        security,
+        heredocs,
+    } = &instruction.op
+    else {
+        return false;
+    };
+    let shebang = matches!(command, Command::Shell { script } if heredocs.len() == 1
+        && is_lone_heredoc(script, &heredocs[0].name)
+        && heredocs[0].body.starts_with("#!"));
+    mounts.is_empty()
+        && matches!(network.as_deref(), None | Some("default"))
+        && matches!(security.as_deref(), None | Some("sandbox"))
+        && !shebang
+}
+
+/// Runs the RUN as an exec in the stage's keeper and commits the keeper.
+async fn run_in_keeper(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    keeper_id: &str,
+    argv: &[String],
+) -> Result<()> {
+    let working_dir = if state.config.working_dir.is_empty() {
+        "/"
+    } else {
+        &state.config.working_dir
+    };
+    let user = Some(state.config.user.as_str()).filter(|u| !u.is_empty());
+    let (exec_id, output) = ctx
+        .engine
+        .exec(keeper_id, argv, &state.config.env, Some(working_dir), user)
+        .await?;
+    let tail = collect_output(ctx, &state.name, output).await?;
+    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    if code != 0 {
+        return Err(step_failed(state, instruction, code, tail));
+    }
+    commit_step(ctx, state, keeper_id, instruction).await?;
+    keeper::after_commit(ctx, state).await
+}
+
+fn step_failed(
+    state: &StageState,
+    instruction: &Instruction,
+    code: i64,
+    tail: Vec<String>,
+) -> RunnerError {
+    let tail = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\nlast lines of output:\n  {}", tail.join("\n  "))
+    };
+    RunnerError::StepFailed {
+        stage: state.name.clone(),
+        line: instruction.line,
+        text: instruction.text.clone(),
+        code,
+        tail,
+    }
 }
 
 /// Creates, runs and commits the RUN container; removes it on every path.
@@ -103,21 +177,10 @@ async fn run_container(
     let id = ctx.reaper.create(spec).await?;
     let outcome = async {
         ctx.engine.start_container(&id).await?;
-        let tail = stream_output(ctx, &state.name, &id).await?;
+        let tail = collect_output(ctx, &state.name, Box::pin(ctx.engine.logs(&id))).await?;
         let code = ctx.engine.wait_container(&id).await?;
         if code != 0 {
-            let tail = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("\nlast lines of output:\n  {}", tail.join("\n  "))
-            };
-            return Err(RunnerError::StepFailed {
-                stage: state.name.clone(),
-                line: instruction.line,
-                text: instruction.text.clone(),
-                code,
-                tail,
-            });
+            return Err(step_failed(state, instruction, code, tail));
         }
         commit_step(ctx, state, &id, instruction).await
     }
@@ -128,9 +191,7 @@ async fn run_container(
 
 /// Streams a started container's output to the progress sink, line by line; returns the last
 /// lines for a failure message.
-async fn stream_output(ctx: &Ctx, stage: &str, id: &str) -> Result<Vec<String>> {
-    let started = Instant::now();
-    let mut logs = Box::pin(ctx.engine.logs(id));
+async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<Vec<String>> {
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut partial = [String::new(), String::new()];
     while let Some(chunk) = logs.next().await {
@@ -155,7 +216,6 @@ async fn stream_output(ctx: &Ctx, stage: &str, id: &str) -> Result<Vec<String>> 
             emit_line(ctx, stage, which, rest, &mut tail);
         }
     }
-    let _ = started;
     Ok(tail.into_iter().collect())
 }
 

@@ -46,6 +46,8 @@ pub struct Ctx {
     pub secrets: BTreeMap<String, PathBuf>,
     /// Limits how many containers run at once (`--jobs`).
     pub jobs: Arc<Semaphore>,
+    /// Run every RUN in a fresh container (no keeper).
+    pub isolate_runs: bool,
 }
 
 /// What a finished stage hands to the stages that use it.
@@ -85,6 +87,10 @@ pub struct StageState {
     pub deps: HashMap<usize, Arc<StageResult>>,
     /// Whether the current step did work (was not a cache hit or a metadata fold).
     pub executed: bool,
+    /// The stage's keeper container, when RUN steps share one (see [`crate::keeper`]).
+    pub keeper: Option<crate::keeper::Keeper>,
+    /// Whether RUN steps may use a keeper.
+    pub keeper_enabled: bool,
 }
 
 impl StageState {
@@ -128,11 +134,16 @@ pub async fn run_stage(
         state.step += 1;
         let started = Instant::now();
         state.executed = false;
-        perform(&ctx, &mut state, stage, instruction, &deps).await?;
+        let performed = perform(&ctx, &mut state, stage, instruction, &deps).await;
+        if let Err(e) = performed {
+            let _ = crate::keeper::retire(&ctx, &mut state).await;
+            return Err(e);
+        }
         if state.executed {
             ctx.progress.step_done(&name, state.step, started.elapsed());
         }
     }
+    crate::keeper::retire(&ctx, &mut state).await?;
     if is_target && (state.config_dirty || state.image.is_none()) {
         finish_config(&ctx, &mut state).await?;
     }
@@ -185,6 +196,14 @@ async fn start_state(
         step: 0,
         deps: deps.clone(),
         executed: false,
+        keeper: None,
+        keeper_enabled: !ctx.isolate_runs
+            && stage
+                .instructions
+                .iter()
+                .filter(|i| crate::run_step::keeper_eligible(i))
+                .count()
+                >= 2,
     })
 }
 

@@ -19,26 +19,30 @@ use crate::runner_support::{
     TempDir, BASE, DOCKER,
 };
 
-/// Builds `df` for `target` both ways in `dir` and compares the results.
-fn compare(name: &str, df: &Df, target: &str, dir: &TempDir) {
+/// Builds `df` for `target` both ways in `dir` and compares the results; `extra` are more
+/// runner arguments.
+fn compare_with(name: &str, df: &Df, target: &str, dir: &TempDir, extra: &[&str]) {
     require_engine();
     dir.write("Dockerfile", df.text());
     let plan_path = write_plan(&dir.0, &df.plan(target));
     let ours = format!("stageplan-it/{name}-runner:{}", std::process::id());
     let theirs = format!("stageplan-it/{name}-buildkit:{}", std::process::id());
     let context = dir.0.to_string_lossy().into_owned();
-    let out = run_runner(&[
+    let dockerfile = dir.0.join("Dockerfile").to_string_lossy().into_owned();
+    let mut args = vec![
         plan_path.to_str().expect("utf-8 path"),
         "--context",
         &context,
         "--dockerfile",
-        &dir.0.join("Dockerfile").to_string_lossy(),
+        &dockerfile,
         "-t",
         &ours,
         "--progress",
         "plain",
         "--no-cache",
-    ]);
+    ];
+    args.extend_from_slice(extra);
+    let out = run_runner(&args);
     assert!(
         out.status.success(),
         "runner failed:\n{}",
@@ -90,6 +94,11 @@ fn compare(name: &str, df: &Df, target: &str, dir: &TempDir) {
         "{name}: the runner's image differs from BuildKit's:\n{}",
         problems.join("\n")
     );
+}
+
+/// [`compare_with`] in the default mode (RUN steps of a stage share a keeper container).
+fn compare(name: &str, df: &Df, target: &str, dir: &TempDir) {
+    compare_with(name, df, target, dir, &[]);
 }
 
 #[test]
@@ -191,6 +200,7 @@ fn runner_matches_buildkit_on_a_multi_stage_build() {
             },
         );
     compare("multi", &df, "prod", &dir);
+    compare_with("multi-isolated", &df, "prod", &dir, &["--isolate-runs"]);
 }
 
 #[test]

@@ -1,0 +1,90 @@
+//! One long-lived container per stage that runs consecutive RUN steps as execs (RUNNER-NOTES
+//! §7): an exec plus a commit of the running container costs about a third of a fresh
+//! container's create/start/wait/commit/remove.
+//!
+//! Input: the stage state (image, config) and a RUN's argv.
+//! Output: the RUN's exit code and output, the keeper's filesystem committed as the step's image.
+//! Invariant: a RUN sees exactly what a fresh container would: the keeper is recreated whenever
+//! the stage's image changed by anything but its own commit, every exec gets the step's Env,
+//! WorkingDir and User, and a RUN that leaves processes behind retires the keeper so the next
+//! RUN starts clean. Stages whose image has no `/bin/sh` fall back to one container per RUN.
+
+use crate::engine::ContainerSpec;
+use crate::error::Result;
+use crate::stage::{Ctx, StageState};
+
+/// The command that keeps a keeper alive without doing anything: `read` on a stdin that is
+/// held open by the engine and never written.
+const KEEP_ALIVE: &str = "read _";
+
+/// A running keeper container.
+#[derive(Debug, Clone)]
+pub struct Keeper {
+    /// Container id.
+    pub id: String,
+    /// The image its filesystem currently equals.
+    pub synced: Option<String>,
+}
+
+/// Returns the id of a keeper whose filesystem equals the stage's current image, creating and
+/// starting one when needed; `None` when the image cannot run one (no `/bin/sh`).
+pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>> {
+    if let Some(keeper) = &state.keeper {
+        if keeper.synced == state.image {
+            return Ok(Some(keeper.id.clone()));
+        }
+    }
+    retire(ctx, state).await?;
+    let Some(image) = state.image.clone() else {
+        return Ok(None);
+    };
+    let spec = ContainerSpec {
+        image: Some(image.clone()),
+        entrypoint: vec![
+            "/bin/sh".to_string(),
+            "-c".to_string(),
+            KEEP_ALIVE.to_string(),
+        ],
+        env: state.config.env.clone(),
+        working_dir: Some(state.config.working_dir.clone()).filter(|w| !w.is_empty()),
+        open_stdin: true,
+        ..ContainerSpec::default()
+    };
+    let id = ctx.reaper.create(spec).await?;
+    if ctx.engine.start_container(&id).await.is_err()
+        || ctx.engine.process_count(&id).await.unwrap_or(0) == 0
+    {
+        ctx.reaper.remove(&id).await?;
+        state.keeper_enabled = false;
+        return Ok(None);
+    }
+    state.keeper = Some(Keeper {
+        id: id.clone(),
+        synced: Some(image),
+    });
+    Ok(Some(id))
+}
+
+/// After a committed RUN: the keeper now equals `state.image`, unless the RUN left processes
+/// running, in which case the keeper is retired.
+pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+    let Some(keeper) = state.keeper.clone() else {
+        return Ok(());
+    };
+    if ctx.engine.process_count(&keeper.id).await? > 1 {
+        return retire(ctx, state).await;
+    }
+    state.keeper = Some(Keeper {
+        id: keeper.id,
+        synced: state.image.clone(),
+    });
+    Ok(())
+}
+
+/// Stops and removes the stage's keeper, if any.
+pub async fn retire(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+    if let Some(keeper) = state.keeper.take() {
+        ctx.reaper.remove(&keeper.id).await?;
+    }
+    Ok(())
+}
