@@ -192,23 +192,7 @@ fn stage_futures(ctx: &Arc<Ctx>) -> BTreeMap<usize, StageFuture> {
 }
 
 fn unwrap_shared(error: Arc<RunnerError>) -> RunnerError {
-    Arc::try_unwrap(error).unwrap_or_else(|shared| match &*shared {
-        RunnerError::StepFailed {
-            stage,
-            line,
-            text,
-            code,
-            tail,
-        } => RunnerError::StepFailed {
-            stage: stage.clone(),
-            line: *line,
-            text: text.clone(),
-            code: *code,
-            tail: tail.clone(),
-        },
-        RunnerError::Interrupted => RunnerError::Interrupted,
-        other => RunnerError::Plan(other.to_string()),
-    })
+    Arc::try_unwrap(error).unwrap_or_else(RunnerError::Shared)
 }
 
 /// Tags the target and writes the size summary.

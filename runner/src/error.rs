@@ -70,6 +70,9 @@ pub enum RunnerError {
     /// The build was interrupted (Ctrl-C).
     #[error("interrupted; every temporary container was removed")]
     Interrupted,
+    /// An error raised in a stage that several waiting stages share.
+    #[error(transparent)]
+    Shared(std::sync::Arc<RunnerError>),
     /// A local I/O error (reading the plan, a secret, ...).
     #[error("{what}: {source}")]
     Io {
@@ -85,6 +88,7 @@ impl RunnerError {
     /// The process exit code for this error: 1 for a failed step, 130 for Ctrl-C, 2 otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
+            RunnerError::Shared(inner) => inner.exit_code(),
             RunnerError::StepFailed { .. } => 1,
             RunnerError::Interrupted => 130,
             _ => 2,

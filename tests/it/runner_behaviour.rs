@@ -246,3 +246,26 @@ fn heredocs_parents_exclude_and_link_produce_the_expected_files() {
         "hello world\nline1\nline2\nname=world\n/filtered/one.txt\n/tree/src/a/one.txt\n/tree/src/b/two.txt\ntwo\n"
     );
 }
+
+#[test]
+fn a_missing_base_image_that_cannot_be_pulled_is_an_error_naming_it() {
+    require_engine();
+    let dir = TempDir::new("nopull");
+    let missing = format!("stageplan-it/not-there-{}:1", std::process::id());
+    let mut df = Df::new();
+    df.from(&missing, "x").run("true");
+    let plan = write_plan(&dir.0, &df.plan("x"));
+    let out = run_runner(&[
+        plan.to_str().unwrap(),
+        "--context",
+        dir.0.to_str().unwrap(),
+        "--progress",
+        "plain",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("image \"{missing}\" is not present")),
+        "{stderr}"
+    );
+}
