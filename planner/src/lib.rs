@@ -5,17 +5,28 @@
 //! Invariant: a pure function of its input; no I/O, clock, threads or environment; never panics
 //! on any input; output is deterministic.
 
+mod args;
+mod assemble;
+pub mod checks;
 pub mod diagnostics;
 pub mod expand;
+mod flags;
+pub mod graph;
+mod instructions;
 pub mod plan;
+mod render;
+pub mod schema;
+mod stage;
+mod suggest;
 pub mod syntax;
+mod target;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 pub use diagnostics::{Diagnostic, Severity};
-pub use plan::Plan;
+pub use plan::{Plan, PLAN_VERSION};
 
 /// What to plan: the targets, build arguments and platform (the same names as plan JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -36,4 +47,15 @@ pub struct Outcome {
     pub plan: Option<Plan>,
     /// Errors, warnings and infos, sorted by position.
     pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Plans a build of `options.targets` (default: the last stage) of the Dockerfile `text`.
+pub fn plan(text: &str, options: &Options) -> Outcome {
+    assemble::run(text, options, false)
+}
+
+/// Checks the whole Dockerfile as `docker build --check` does without a target: every stage
+/// is examined, and the diagnostics are returned.
+pub fn check(text: &str) -> Vec<Diagnostic> {
+    assemble::run(text, &Options::default(), true).diagnostics
 }

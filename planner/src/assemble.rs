@@ -1,0 +1,295 @@
+//! The planning pipeline in BuildKit's phase order (dockerfile2llb `toDispatchState`) and the
+//! assembly of plan JSON: parse, check config, stages, names and casing, platform and
+//! predefined ARGs, global ARGs, graph, targets, reachability, forward references, the checks
+//! of built stages, then the [`Plan`].
+//!
+//! Input: text, [`Options`], and whether to examine all stages. Output: an [`Outcome`].
+//! Invariant: a plan exists exactly when no error was reported.
+
+use std::collections::BTreeMap;
+
+use crate::args::{build_meta_args, predefined_args, validate_reference, Platform};
+use crate::checks::{CheckConfig, Rule, Sink};
+use crate::diagnostics::{option_diagnostic, sort, LineIndex, Severity, Span};
+use crate::expand::Lexer;
+use crate::graph::{self, Graph};
+use crate::plan::{Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, PLAN_VERSION};
+use crate::stage::{self, Dockerfile};
+use crate::syntax;
+use crate::target;
+use crate::{Options, Outcome};
+
+/// The platform used for `BUILDPLATFORM` and as the default target platform.
+const DEFAULT_PLATFORM: &str = "linux/amd64";
+
+fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
+    sort(&mut sink.list);
+    let plan = if sink.has_errors() { None } else { plan };
+    let plan = plan.map(|mut plan| {
+        plan.diagnostics = sink.list.clone();
+        plan
+    });
+    Outcome {
+        plan,
+        diagnostics: sink.list,
+    }
+}
+
+fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
+    let from_arg = options.build_args.get("BUILDKIT_DOCKERFILE_CHECK");
+    let directive = parsed.directives.iter().find(|d| d.name == "check");
+    let (value, span) = match (from_arg, directive) {
+        (Some(value), _) => (value.clone(), Span::default()),
+        (None, Some(d)) => (d.value.clone(), Span::new(0, 0)),
+        (None, None) => return,
+    };
+    match CheckConfig::parse(&value) {
+        Ok(config) => sink.config = config,
+        Err(message) => sink.error(
+            "InvalidCheckDirective",
+            format!("{message}; use check=skip=Rule1,Rule2;error=true"),
+            span,
+        ),
+    }
+}
+
+/// Runs the pipeline.
+pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
+    let mut sink = Sink::new(text);
+    if text.is_empty() {
+        sink.error(
+            "EmptyDockerfile",
+            "the Dockerfile cannot be empty",
+            Span::default(),
+        );
+        return finish(sink, None);
+    }
+    let parsed = syntax::parse(text);
+    check_config(&parsed, options, &mut sink);
+    for span in &parsed.empty_continuations {
+        let config = sink.config.clone();
+        sink.lint(
+            &config,
+            Rule::NoEmptyContinuation,
+            "Empty continuation line",
+            *span,
+        );
+    }
+    if let Some(error) = &parsed.error {
+        sink.error("ParseError", error.message.clone(), error.span);
+        return finish(sink, None);
+    }
+    let file = stage::build(&parsed, text, &mut sink);
+    if file.stages.is_empty() {
+        if !sink.has_errors() {
+            sink.error(
+                "NoStages",
+                "dockerfile contains no stages to build",
+                Span::new(0, text.len().min(1)),
+            );
+        }
+        return finish(sink, None);
+    }
+    stage::validate_stage_names(&file, text, &mut sink);
+    stage::validate_command_casing(&file, &mut sink);
+
+    let target_platform =
+        match Platform::parse(options.platform.as_deref().unwrap_or(DEFAULT_PLATFORM)) {
+            Ok(platform) => platform,
+            Err(reason) => {
+                let message = format!(
+                    "invalid --platform: {reason}; use os/arch[/variant], e.g. linux/arm64"
+                );
+                sink.list.push(option_diagnostic(
+                    Severity::Error,
+                    "InvalidPlatform",
+                    message,
+                ));
+                return finish(sink, None);
+            }
+        };
+    let build_platform =
+        Platform::parse(DEFAULT_PLATFORM).unwrap_or_else(|_| target_platform.clone());
+    let first_target = options
+        .targets
+        .iter()
+        .find(|t| !t.is_empty())
+        .map(|t| t.to_lowercase());
+    let target_stage = first_target
+        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
+        .unwrap_or_else(|| "default".to_string());
+    let predefined = predefined_args(
+        &build_platform,
+        &target_platform,
+        &target_stage,
+        &options.build_args,
+    );
+    let lexer = Lexer::new(parsed.escape);
+
+    check_default_args(&file, &predefined, &lexer, &mut sink);
+    let meta = match build_meta_args(
+        &predefined,
+        &file.meta_args,
+        Some(&options.build_args),
+        &lexer,
+    ) {
+        Ok(meta) => meta,
+        Err((idx, e)) => {
+            sink.error("ExpansionError", e.message, file.meta_args[idx].span);
+            return finish(sink, None);
+        }
+    };
+    let graph = graph::build(&file, &meta, &lexer, text, &mut sink);
+    let targets = target::resolve_targets(&file, &options.targets, &mut sink);
+    let needed = target::needed_stages(&graph, &targets);
+    let examined: Vec<bool> = if all_stages {
+        vec![true; needed.len()]
+    } else {
+        needed.clone()
+    };
+    target::check_forward_references(&file, &graph, &examined, &mut sink);
+    dispatch_checks(&file, &graph, &examined, &mut sink);
+    if sink.has_errors() {
+        return finish(sink, None);
+    }
+
+    let index = LineIndex::new(text);
+    let plan = Plan {
+        version: PLAN_VERSION,
+        targets: targets.clone(),
+        stages: plan_stages(&file, &graph, &needed, &index),
+        images: images(&graph, &needed),
+        waves: target::waves(&graph, &needed),
+        build_args: options.build_args.clone(),
+        platform: target_platform.format(),
+        global_args: file
+            .meta_args
+            .iter()
+            .zip(&meta.values)
+            .map(|(arg, value)| GlobalArg {
+                name: arg.name.clone(),
+                value: value.clone(),
+                line: arg.line,
+            })
+            .collect(),
+        predefined_args: predefined,
+        escape: parsed.escape,
+        directives: parsed
+            .directives
+            .iter()
+            .map(|d| (d.name.clone(), d.value.clone()))
+            .collect(),
+        diagnostics: Vec::new(),
+    };
+    finish(sink, Some(plan))
+}
+
+/// `InvalidDefaultArgInFrom`: with default values only, every base name must be a valid
+/// image reference.
+fn check_default_args(
+    file: &Dockerfile,
+    predefined: &BTreeMap<String, String>,
+    lexer: &Lexer,
+    sink: &mut Sink,
+) {
+    let Ok(defaults) = build_meta_args(predefined, &file.meta_args, None, lexer) else {
+        return;
+    };
+    for stage in &file.stages {
+        let Ok(expanded) = lexer.process_word(&stage.base_text, &defaults.env) else {
+            return;
+        };
+        if validate_reference(&expanded.word).is_err() {
+            let config = sink.config.for_comments(&stage.comments);
+            let message = format!(
+                "Default value for ARG {} results in empty or invalid base image name",
+                stage.base_text
+            );
+            sink.lint(&config, Rule::InvalidDefaultArgInFrom, message, stage.span);
+        }
+    }
+}
+
+/// The checks BuildKit runs while dispatching, for the examined stages in file order; an
+/// absolute WORKDIR set by a parent stage counts for its children.
+fn dispatch_checks(file: &Dockerfile, graph: &Graph, examined: &[bool], sink: &mut Sink) {
+    let mut workdir_set = vec![false; file.stages.len()];
+    for (idx, stage) in file.stages.iter().enumerate() {
+        let inherited = match graph.nodes[idx].base {
+            Source::Stage { stage: parent } => workdir_set[parent],
+            _ => false,
+        };
+        workdir_set[idx] = if examined[idx] {
+            stage::dispatch_checks(stage, inherited, sink)
+        } else {
+            inherited
+        };
+    }
+}
+
+fn location(index: &LineIndex, span: Span) -> Location {
+    let start = index.position(span.start);
+    let end = index.position(span.end);
+    Location {
+        line: start.line,
+        column: start.column,
+        end_line: end.line,
+        end_column: end.column,
+    }
+}
+
+fn plan_stages(file: &Dockerfile, graph: &Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+    file.stages
+        .iter()
+        .zip(&graph.nodes)
+        .enumerate()
+        .map(|(idx, (decl, node))| Stage {
+            index: idx,
+            name: decl.name.clone(),
+            needed: needed[idx],
+            base: node.base.clone(),
+            base_text: decl.base_text.clone(),
+            platform: node.platform.clone(),
+            depends_on: graph.depends_on(idx),
+            edges: node
+                .edges
+                .iter()
+                .map(|e| Edge {
+                    kind: e.kind,
+                    source: e.source.clone(),
+                    onbuild: e.onbuild,
+                    line: e.line,
+                })
+                .collect(),
+            location: location(index, decl.span),
+            instructions: node
+                .instructions
+                .iter()
+                .map(|(instr, origin)| Instruction {
+                    line: instr.line,
+                    end_line: instr.end_line,
+                    text: instr.text.clone(),
+                    onbuild_from: *origin,
+                    op: instr.op.clone(),
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+fn images(graph: &Graph, needed: &[bool]) -> Vec<String> {
+    let mut images: Vec<String> = graph
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(idx, _)| needed[*idx])
+        .flat_map(|(_, node)| node.edges.iter())
+        .filter_map(|edge| match &edge.source {
+            Source::Image { image } => Some(image.clone()),
+            _ => None,
+        })
+        .collect();
+    images.sort();
+    images.dedup();
+    images
+}

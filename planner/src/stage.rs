@@ -1,0 +1,377 @@
+//! Stages: the typed instructions grouped under their `FROM`, the global ARGs kept apart, and
+//! the checks BuildKit runs on every stage at parse time (frontend/dockerfile/instructions
+//! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`).
+//!
+//! Input: the syntax layer's [`Parsed`] file. Output: a [`Dockerfile`] of stages, with errors
+//! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
+
+use crate::checks::{CheckConfig, Rule, Sink};
+use crate::diagnostics::Span;
+use crate::flags::{FlagKind, Flags};
+use crate::instructions::{type_arg, type_instruction, Instr};
+use crate::plan::Op;
+use crate::syntax::{Parsed, RawInstruction};
+
+/// A global ARG (declared before the first `FROM`).
+#[derive(Debug, Clone)]
+pub struct MetaArg {
+    /// The name.
+    pub name: String,
+    /// The default, unexpanded.
+    pub default: Option<String>,
+    /// 1-based line.
+    pub line: u32,
+    /// Bytes of the instruction.
+    pub span: Span,
+}
+
+/// One stage as declared.
+#[derive(Debug, Clone)]
+pub struct StageDecl {
+    /// The `FROM` keyword as written.
+    pub keyword: String,
+    /// The name, lower-cased.
+    pub name: Option<String>,
+    /// The base word as written.
+    pub base_text: String,
+    /// `--platform=` as written.
+    pub platform_text: Option<String>,
+    /// 1-based line of `FROM`.
+    pub line: u32,
+    /// 1-based last line of `FROM`.
+    pub end_line: u32,
+    /// Bytes of the `FROM` instruction.
+    pub span: Span,
+    /// Bytes of the `FROM` keyword.
+    pub keyword_span: Span,
+    /// Comments directly above `FROM`.
+    pub comments: Vec<String>,
+    /// The stage's instructions in order.
+    pub instructions: Vec<Instr>,
+}
+
+/// A Dockerfile typed into stages.
+#[derive(Debug, Clone, Default)]
+pub struct Dockerfile {
+    /// The global ARGs in order.
+    pub meta_args: Vec<MetaArg>,
+    /// The stages in order.
+    pub stages: Vec<StageDecl>,
+}
+
+/// Finds `needle` within `span` of `text` (for precise diagnostic ranges); the span itself
+/// when it is not there.
+pub fn locate(text: &str, span: Span, needle: &str) -> Span {
+    let haystack = text.get(span.start..span.end.min(text.len())).unwrap_or("");
+    match haystack.find(needle).filter(|_| !needle.is_empty()) {
+        Some(offset) => Span::new(span.start + offset, span.start + offset + needle.len()),
+        None => span,
+    }
+}
+
+fn is_valid_stage_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some('a'..='z'))
+        && chars.all(|ch| {
+            ch.is_ascii_lowercase() || ch.is_ascii_digit() || matches!(ch, '-' | '_' | '.')
+        })
+}
+
+fn parse_from(
+    raw: &RawInstruction,
+    text: &str,
+    config: &CheckConfig,
+    sink: &mut Sink,
+) -> Result<StageDecl, String> {
+    let args = &raw.args;
+    if args.len() == 3 && args[2] != args[2].to_lowercase() {
+        let span = locate(text, raw.span, &args[2]);
+        sink.lint(
+            config,
+            Rule::StageNameCasing,
+            format!("Stage name '{}' should be lowercase", args[2]),
+            span,
+        );
+    }
+    if args.len() >= 3 {
+        let keyword = &raw.keyword;
+        let (lower, upper) = (
+            keyword == &keyword.to_lowercase(),
+            keyword == &keyword.to_uppercase(),
+        );
+        let as_word = &args[1];
+        let mismatch = (lower && as_word != &as_word.to_lowercase())
+            || (upper && as_word != &as_word.to_uppercase());
+        if (lower || upper) && mismatch {
+            let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
+            sink.lint(config, Rule::FromAsCasing, message, raw.span);
+        }
+    }
+    let name = match args.len() {
+        3 if args[1].eq_ignore_ascii_case("as") => {
+            let lowered = args[2].to_lowercase();
+            if !is_valid_stage_name(&lowered) {
+                return Err(format!(
+                    "invalid name for build stage: {:?}, name can't start with a number or contain symbols",
+                    args[2]
+                ));
+            }
+            Some(lowered)
+        }
+        1 => None,
+        _ => return Err("FROM requires either one or three arguments".to_string()),
+    };
+    let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
+    Ok(StageDecl {
+        keyword: raw.keyword.clone(),
+        name,
+        base_text: args[0].clone(),
+        platform_text: flags.string("platform").filter(|p| !p.is_empty()),
+        line: raw.start_line,
+        end_line: raw.end_line,
+        span: raw.span,
+        keyword_span: raw.keyword_span,
+        comments: raw.comments.clone(),
+        instructions: Vec::new(),
+    })
+}
+
+/// Groups the parsed instructions into stages, reporting parse-time errors and checks.
+pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
+    let mut file = Dockerfile::default();
+    // After a FROM that failed, its instructions belong to no stage; do not report that too.
+    let mut from_failed = false;
+    for raw in &parsed.instructions {
+        let config = sink.config.for_comments(&raw.comments);
+        let keyword = raw.command();
+        if keyword == "maintainer" {
+            let message = "Maintainer instruction is deprecated in favor of using label";
+            sink.lint(&config, Rule::MaintainerDeprecated, message, raw.span);
+        }
+        if keyword == "from" {
+            match parse_from(raw, text, &config, sink) {
+                Ok(stage) => file.stages.push(stage),
+                Err(message) => {
+                    sink.error("ParseError", message, raw.span);
+                    from_failed = true;
+                }
+            }
+            continue;
+        }
+        if file.stages.is_empty() && keyword == "arg" {
+            match type_arg(raw) {
+                Ok(args) => file.meta_args.extend(args.into_iter().map(|arg| MetaArg {
+                    name: arg.name,
+                    default: arg.default,
+                    line: raw.start_line,
+                    span: raw.span,
+                })),
+                Err(message) => sink.error("ParseError", message, raw.span),
+            }
+            continue;
+        }
+        match type_instruction(raw) {
+            Err(message) => sink.error("ParseError", message, raw.span),
+            Ok(instr) => match file.stages.last_mut() {
+                Some(stage) => stage.instructions.push(instr),
+                None if from_failed => {}
+                None => sink.error("ParseError", "no build stage in current context", raw.span),
+            },
+        }
+    }
+    file
+}
+
+/// `ReservedStageName` and `DuplicateStageName` over all stages.
+pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
+    let mut seen: Vec<&str> = Vec::new();
+    for stage in &file.stages {
+        let Some(name) = stage.name.as_deref() else {
+            continue;
+        };
+        let config = sink.config.for_comments(&stage.comments);
+        let span = locate(text, stage.span, name);
+        if name == "scratch" || name == "context" {
+            let message =
+                format!("Stage name should not use the same name as reserved stage {name:?}");
+            sink.lint(&config, Rule::ReservedStageName, message, span);
+        }
+        if seen.contains(&name) {
+            let message = format!("Duplicate stage name {name:?}, stage names should be unique");
+            sink.lint(&config, Rule::DuplicateStageName, message, span);
+        }
+        seen.push(name);
+    }
+}
+
+/// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit).
+pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
+    let self_consistent = |s: &str| s == s.to_lowercase() || s == s.to_uppercase();
+    let keywords = file.stages.iter().flat_map(|stage| {
+        std::iter::once((stage.keyword.as_str(), stage.keyword_span, &stage.comments)).chain(
+            stage
+                .instructions
+                .iter()
+                .map(|i| (i.keyword.as_str(), i.keyword_span, &i.comments)),
+        )
+    });
+    let (mut lower, mut upper) = (0usize, 0usize);
+    for (keyword, _, _) in keywords.clone() {
+        if self_consistent(keyword) {
+            if keyword == keyword.to_lowercase() {
+                lower += 1;
+            } else {
+                upper += 1;
+            }
+        }
+    }
+    let majority_lower = lower > upper;
+    for (keyword, span, comments) in keywords {
+        let wanted = if majority_lower && keyword != keyword.to_lowercase() {
+            "lowercase"
+        } else if !majority_lower && keyword != keyword.to_uppercase() {
+            "uppercase"
+        } else {
+            continue;
+        };
+        let config = sink.config.for_comments(comments);
+        let message =
+            format!("Command '{keyword}' should match the case of the command majority ({wanted})");
+        sink.lint(&config, Rule::ConsistentInstructionCasing, message, span);
+    }
+}
+
+/// The checks BuildKit runs while dispatching a stage: `JSONArgsRecommended`,
+/// `LegacyKeyValueFormat`, `WorkdirRelativePath` and `MultipleInstructionsDisallowed`.
+/// `workdir_set` says whether an absolute WORKDIR was set by the parent stage.
+pub fn dispatch_checks(stage: &StageDecl, workdir_set: bool, sink: &mut Sink) -> bool {
+    let mut workdir_set = workdir_set;
+    let mut last_seen: [Option<Span>; 3] = [None, None, None];
+    for instr in &stage.instructions {
+        let config = sink.config.for_comments(&instr.comments);
+        let slot = match &instr.op {
+            Op::Cmd { .. } => Some(0),
+            Op::Entrypoint { .. } => Some(1),
+            Op::Healthcheck { .. } => Some(2),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            if let Some(previous) = last_seen[slot] {
+                let message = format!(
+                    "Multiple {} instructions should not be used in the same stage because only the last one will be used",
+                    instr.keyword.to_ascii_uppercase()
+                );
+                sink.lint(
+                    &config,
+                    Rule::MultipleInstructionsDisallowed,
+                    message,
+                    previous,
+                );
+            }
+            last_seen[slot] = Some(instr.span);
+        }
+        match &instr.op {
+            Op::Cmd {
+                command: crate::plan::Command::Shell { .. },
+            }
+            | Op::Entrypoint {
+                command: crate::plan::Command::Shell { .. },
+            } => {
+                let message = format!(
+                    "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
+                    instr.keyword.to_ascii_uppercase()
+                );
+                sink.lint(&config, Rule::JsonArgsRecommended, message, instr.span);
+            }
+            Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
+                let name = instr.keyword.to_ascii_uppercase();
+                let message = format!("\"{name} key=value\" should be used instead of legacy \"{name} key value\" format");
+                sink.lint(&config, Rule::LegacyKeyValueFormat, message, instr.span);
+            }
+            Op::Workdir { path } => {
+                let absolute = path.starts_with('/') || path.starts_with('$');
+                if !absolute && !workdir_set {
+                    let message = format!("Relative workdir {path:?} can have unexpected results if the base image changes");
+                    sink.lint(&config, Rule::WorkdirRelativePath, message, instr.span);
+                }
+                workdir_set = true;
+            }
+            _ => {}
+        }
+    }
+    workdir_set
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::syntax::parse;
+
+    fn codes(text: &str) -> Vec<String> {
+        let parsed = parse(text);
+        let mut sink = Sink::new(text);
+        let file = build(&parsed, text, &mut sink);
+        validate_stage_names(&file, text, &mut sink);
+        validate_command_casing(&file, &mut sink);
+        for stage in &file.stages {
+            dispatch_checks(stage, false, &mut sink);
+        }
+        crate::diagnostics::sort(&mut sink.list);
+        sink.list
+            .iter()
+            .map(|d| format!("{}:{}", d.code, d.line))
+            .collect()
+    }
+
+    #[test]
+    fn stage_checks() {
+        assert_eq!(
+            codes("FROM a AS Build\nFROM b as x\n"),
+            vec!["StageNameCasing:1", "FromAsCasing:2"]
+        );
+        assert_eq!(
+            codes("FROM a AS x\nFROM b AS x\nFROM c AS scratch\n"),
+            vec!["DuplicateStageName:2", "ReservedStageName:3"]
+        );
+        assert_eq!(
+            codes("FROM a\nRUN x\nrun y\nCOPY a b\n"),
+            vec!["ConsistentInstructionCasing:3"]
+        );
+        assert_eq!(
+            codes("FROM a\nRUN x\nrun y\ncopy a b\n"),
+            vec![
+                "ConsistentInstructionCasing:3",
+                "ConsistentInstructionCasing:4"
+            ]
+        );
+        assert_eq!(
+            codes("FROM a\nCMD x\nCMD [\"y\"]\nENV A 1\nWORKDIR app\nMAINTAINER me\n"),
+            vec![
+                "JSONArgsRecommended:2",
+                "MultipleInstructionsDisallowed:2",
+                "LegacyKeyValueFormat:4",
+                "WorkdirRelativePath:5",
+                "MaintainerDeprecated:6"
+            ]
+        );
+    }
+
+    #[test]
+    fn from_errors() {
+        let text = "FROM a b\nFROM a AS 1x\nRUN x\n";
+        let mut sink = Sink::new(text);
+        build(&parse(text), text, &mut sink);
+        let messages: Vec<&str> = sink.list.iter().map(|d| d.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            vec![
+                "FROM requires either one or three arguments",
+                "invalid name for build stage: \"1x\", name can't start with a number or contain symbols"
+            ]
+        );
+        let text = "ENV A=1\nFROM a\n";
+        let mut sink = Sink::new(text);
+        build(&parse(text), text, &mut sink);
+        assert_eq!(sink.list[0].message, "no build stage in current context");
+    }
+}
