@@ -2,6 +2,7 @@
 
 mod conformance;
 mod conformance_generated;
+mod semantics;
 
 mod runner_behaviour;
 mod runner_compare;
