@@ -51,7 +51,7 @@ pub struct Ctx {
 }
 
 /// What a finished stage hands to the stages that use it.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct StageResult {
     /// The stage's display name.
     pub name: String,
@@ -63,6 +63,8 @@ pub struct StageResult {
     pub key: Key,
     /// Whether every step came from the cache.
     pub cached: bool,
+    /// The stage's keeper, handed to the first stage built on this one.
+    pub keeper: std::sync::Mutex<Option<crate::keeper::Keeper>>,
 }
 
 /// The evolving state of a stage being built.
@@ -143,6 +145,21 @@ pub async fn run_stage(
             ctx.progress.step_done(&name, state.step, started.elapsed());
         }
     }
+    // Hand the keeper to a stage built on this one (it continues from this image), or stop it.
+    let has_child = ctx
+        .plan
+        .stages
+        .iter()
+        .any(|s| s.needed && matches!(s.base, Source::Stage { stage } if stage == index));
+    let in_sync = state
+        .keeper
+        .as_ref()
+        .is_some_and(|k| k.synced == state.image);
+    let handed = if has_child && in_sync {
+        state.keeper.take()
+    } else {
+        None
+    };
     crate::keeper::retire(&ctx, &mut state).await?;
     if is_target && (state.config_dirty || state.image.is_none()) {
         finish_config(&ctx, &mut state).await?;
@@ -155,7 +172,29 @@ pub async fn run_stage(
         config: state.config,
         key: state.key,
         cached: state.all_cached,
+        keeper: std::sync::Mutex::new(handed),
     })
+}
+
+/// How many RUN steps could share a keeper along the chain of stages that start from this one
+/// (this stage's eligible RUNs plus the most of any needed stage built on it).
+fn keeper_chain(plan: &Plan, index: usize, depth: usize) -> usize {
+    let own = plan.stages[index]
+        .instructions
+        .iter()
+        .filter(|i| crate::run_step::keeper_eligible(i))
+        .count();
+    if depth > plan.stages.len() {
+        return own;
+    }
+    let children = plan
+        .stages
+        .iter()
+        .filter(|s| s.needed && matches!(s.base, Source::Stage { stage } if stage == index))
+        .map(|s| keeper_chain(plan, s.index, depth + 1))
+        .max()
+        .unwrap_or(0);
+    own + children
 }
 
 /// Resolves the stage's base into its starting state.
@@ -165,6 +204,7 @@ async fn start_state(
     name: &str,
     deps: &HashMap<usize, Arc<StageResult>>,
 ) -> Result<StageState> {
+    let mut inherited = None;
     let (image, mut config, key) = match &stage.base {
         Source::Scratch => (None, ImageConfig::default(), Key::root("scratch")),
         Source::Stage { stage: parent } => {
@@ -172,6 +212,7 @@ async fn start_state(
                 RunnerError::Plan(format!("stage {} depends on stage {parent}, which the plan does not list in depends_on", stage.index))
             })?;
             let key = Key::root(&format!("stage:{}", result.key.as_str()));
+            inherited = result.keeper.lock().ok().and_then(|mut k| k.take());
             (result.image.clone(), result.config.clone(), key)
         }
         Source::Image { image } => {
@@ -196,14 +237,8 @@ async fn start_state(
         step: 0,
         deps: deps.clone(),
         executed: false,
-        keeper: None,
-        keeper_enabled: !ctx.isolate_runs
-            && stage
-                .instructions
-                .iter()
-                .filter(|i| crate::run_step::keeper_eligible(i))
-                .count()
-                >= 2,
+        keeper: inherited,
+        keeper_enabled: !ctx.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
     })
 }
 

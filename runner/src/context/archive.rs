@@ -90,7 +90,9 @@ pub(super) fn write_tar<W: Write>(
         summary: TarSummary::default(),
     };
     let dir_expected = is_dir || set.has_dir_root() || set.parents;
-    if dest.state == DestState::Missing && dir_expected && dest_path != "/" {
+    // A wildcard that matched nothing copies nothing, not even the destination directory.
+    let copies_something = set.n_roots() > 0;
+    if dest.state == DestState::Missing && dir_expected && copies_something && dest_path != "/" {
         writer.created_dir(&dest_path)?;
     }
     for entry in &set.entries {
