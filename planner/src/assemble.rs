@@ -149,6 +149,9 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
     };
     target::check_forward_references(&file, &graph, &examined, &mut sink);
     dispatch_checks(&file, &graph, &examined, &mut sink);
+    if !all_stages {
+        lint_error(&mut sink);
+    }
     if sink.has_errors() {
         return finish(sink, None);
     }
@@ -210,20 +213,40 @@ fn check_default_args(
     }
 }
 
-/// The checks BuildKit runs while dispatching, for the examined stages in file order; an
-/// absolute WORKDIR set by a parent stage counts for its children.
+/// The checks BuildKit runs while dispatching, for the examined stages in file order; a
+/// stage inherits the parent stage's absolute WORKDIR and SHELL.
 fn dispatch_checks(file: &Dockerfile, graph: &Graph, examined: &[bool], sink: &mut Sink) {
-    let mut workdir_set = vec![false; file.stages.len()];
+    let mut passed_on = vec![stage::Inherited::default(); file.stages.len()];
     for (idx, stage) in file.stages.iter().enumerate() {
         let inherited = match graph.nodes[idx].base {
-            Source::Stage { stage: parent } => workdir_set[parent],
-            _ => false,
+            Source::Stage { stage: parent } => passed_on[parent],
+            _ => stage::Inherited::default(),
         };
-        workdir_set[idx] = if examined[idx] {
+        passed_on[idx] = if examined[idx] {
             stage::dispatch_checks(stage, inherited, sink)
         } else {
             inherited
         };
+    }
+}
+
+/// `# check=error=true`: any reported check fails the build (BuildKit `lint.Error()`).
+fn lint_error(sink: &mut Sink) {
+    if !sink.config.error {
+        return;
+    }
+    let mut rules: Vec<String> = sink
+        .list
+        .iter()
+        .filter(|d| d.severity == Severity::Warning && d.url.is_some())
+        .map(|d| d.code.clone())
+        .collect();
+    rules.sort();
+    rules.dedup();
+    if !rules.is_empty() {
+        let message = format!("lint violation found for rules: {}", rules.join(", "));
+        sink.list
+            .push(option_diagnostic(Severity::Error, "LintViolation", message));
     }
 }
 

@@ -397,7 +397,7 @@ fn check_cycles(file: &Dockerfile, graph: &Graph, sink: &mut Sink) {
             let names: Vec<String> = cycle.iter().map(|idx| quoted_name(file, *idx)).collect();
             let message = format!(
                 "circular dependency detected on stage: {} (cycle: {})",
-                display_name(file, root),
+                quoted_name(file, root),
                 names.join(" -> ")
             );
             sink.error("CircularDependency", message, file.stages[root].span);
@@ -406,6 +406,7 @@ fn check_cycles(file: &Dockerfile, graph: &Graph, sink: &mut Sink) {
     }
 }
 
+/// The name BuildKit uses here (checked before a single-stage file's display name is cleared).
 fn quoted_name(file: &Dockerfile, idx: usize) -> String {
     match &file.stages[idx].name {
         Some(name) => name.clone(),

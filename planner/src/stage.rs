@@ -9,7 +9,7 @@ use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::Span;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
-use crate::plan::Op;
+use crate::plan::{Command, Op};
 use crate::syntax::{Parsed, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
@@ -182,14 +182,15 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
     file
 }
 
-/// `ReservedStageName` and `DuplicateStageName` over all stages.
+/// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
+/// configuration (BuildKit does not apply comments above `FROM` here).
 pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
+    let config = sink.config.clone();
     let mut seen: Vec<&str> = Vec::new();
     for stage in &file.stages {
         let Some(name) = stage.name.as_deref() else {
             continue;
         };
-        let config = sink.config.for_comments(&stage.comments);
         let span = locate(text, stage.span, name);
         if name == "scratch" || name == "context" {
             let message =
@@ -204,19 +205,21 @@ pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
     }
 }
 
-/// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit).
+/// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit),
+/// with the file-level check configuration.
 pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
+    let config = sink.config.clone();
     let self_consistent = |s: &str| s == s.to_lowercase() || s == s.to_uppercase();
     let keywords = file.stages.iter().flat_map(|stage| {
-        std::iter::once((stage.keyword.as_str(), stage.keyword_span, &stage.comments)).chain(
+        std::iter::once((stage.keyword.as_str(), stage.keyword_span)).chain(
             stage
                 .instructions
                 .iter()
-                .map(|i| (i.keyword.as_str(), i.keyword_span, &i.comments)),
+                .map(|i| (i.keyword.as_str(), i.keyword_span)),
         )
     });
     let (mut lower, mut upper) = (0usize, 0usize);
-    for (keyword, _, _) in keywords.clone() {
+    for (keyword, _) in keywords.clone() {
         if self_consistent(keyword) {
             if keyword == keyword.to_lowercase() {
                 lower += 1;
@@ -226,7 +229,7 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         }
     }
     let majority_lower = lower > upper;
-    for (keyword, span, comments) in keywords {
+    for (keyword, span) in keywords {
         let wanted = if majority_lower && keyword != keyword.to_lowercase() {
             "lowercase"
         } else if !majority_lower && keyword != keyword.to_uppercase() {
@@ -234,21 +237,30 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         } else {
             continue;
         };
-        let config = sink.config.for_comments(comments);
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
         sink.lint(&config, Rule::ConsistentInstructionCasing, message, span);
     }
 }
 
+/// What a stage passes on to stages built `FROM` it, for the dispatch-time checks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Inherited {
+    /// An absolute WORKDIR was set in this file.
+    pub workdir_set: bool,
+    /// A `SHELL` is in the image config (shell-form CMD/ENTRYPOINT are then intended).
+    pub shell_set: bool,
+}
+
 /// The checks BuildKit runs while dispatching a stage: `JSONArgsRecommended`,
 /// `LegacyKeyValueFormat`, `WorkdirRelativePath` and `MultipleInstructionsDisallowed`.
-/// `workdir_set` says whether an absolute WORKDIR was set by the parent stage.
-pub fn dispatch_checks(stage: &StageDecl, workdir_set: bool, sink: &mut Sink) -> bool {
-    let mut workdir_set = workdir_set;
+/// Returns what the stage passes on to its children.
+pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink) -> Inherited {
+    let mut state = inherited;
     let mut last_seen: [Option<Span>; 3] = [None, None, None];
     for instr in &stage.instructions {
         let config = sink.config.for_comments(&instr.comments);
+        let name = instr.keyword.to_ascii_uppercase();
         let slot = match &instr.op {
             Op::Cmd { .. } => Some(0),
             Op::Entrypoint { .. } => Some(1),
@@ -258,8 +270,7 @@ pub fn dispatch_checks(stage: &StageDecl, workdir_set: bool, sink: &mut Sink) ->
         if let Some(slot) = slot {
             if let Some(previous) = last_seen[slot] {
                 let message = format!(
-                    "Multiple {} instructions should not be used in the same stage because only the last one will be used",
-                    instr.keyword.to_ascii_uppercase()
+                    "Multiple {name} instructions should not be used in the same stage because only the last one will be used"
                 );
                 sink.lint(
                     &config,
@@ -272,34 +283,37 @@ pub fn dispatch_checks(stage: &StageDecl, workdir_set: bool, sink: &mut Sink) ->
         }
         match &instr.op {
             Op::Cmd {
-                command: crate::plan::Command::Shell { .. },
+                command: Command::Shell { .. },
             }
             | Op::Entrypoint {
-                command: crate::plan::Command::Shell { .. },
-            } => {
+                command: Command::Shell { .. },
+            } if !state.shell_set => {
                 let message = format!(
-                    "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
-                    instr.keyword.to_ascii_uppercase()
+                    "JSON arguments recommended for {name} to prevent unintended behavior related to OS signals"
                 );
                 sink.lint(&config, Rule::JsonArgsRecommended, message, instr.span);
             }
+            Op::Shell { .. } => state.shell_set = true,
             Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
-                let name = instr.keyword.to_ascii_uppercase();
-                let message = format!("\"{name} key=value\" should be used instead of legacy \"{name} key value\" format");
+                let message = format!(
+                    "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
+                );
                 sink.lint(&config, Rule::LegacyKeyValueFormat, message, instr.span);
             }
             Op::Workdir { path } => {
                 let absolute = path.starts_with('/') || path.starts_with('$');
-                if !absolute && !workdir_set {
-                    let message = format!("Relative workdir {path:?} can have unexpected results if the base image changes");
+                if !absolute && !state.workdir_set {
+                    let message = format!(
+                        "Relative workdir {path:?} can have unexpected results if the base image changes"
+                    );
                     sink.lint(&config, Rule::WorkdirRelativePath, message, instr.span);
                 }
-                workdir_set = true;
+                state.workdir_set = true;
             }
             _ => {}
         }
     }
-    workdir_set
+    state
 }
 
 #[cfg(test)]
@@ -314,7 +328,7 @@ mod tests {
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
         for stage in &file.stages {
-            dispatch_checks(stage, false, &mut sink);
+            dispatch_checks(stage, Inherited::default(), &mut sink);
         }
         crate::diagnostics::sort(&mut sink.list);
         sink.list

@@ -1,0 +1,133 @@
+//! The `planner` binary: exit codes, plan JSON on stdout, diagnostics on stderr in
+//! `file:line:col: severity[Code]: message` form, check and graph output.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn planner(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_planner"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("planner runs");
+    if let Some(text) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn write_temp(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("planner-cli-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("Dockerfile");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+const FILE: &str = "ARG GO_VERSION=1.21\nFROM golang:${GO_VERSION} AS Builder\nRUN go build\nFROM alpine AS prod\nCOPY --from=builder /app /app\n";
+
+#[test]
+fn plan_prints_json_and_warnings() {
+    let path = write_temp("plan", FILE);
+    let out = planner(
+        &[
+            "plan",
+            path.to_str().unwrap(),
+            "--target",
+            "prod",
+            "--build-arg",
+            "GO_VERSION=1.22",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(plan["version"], 1);
+    assert_eq!(plan["images"], serde_json::json!(["alpine", "golang:1.22"]));
+    assert_eq!(plan["waves"], serde_json::json!([[0], [1]]));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr
+            .contains(":2:30: warning[StageNameCasing]: Stage name 'Builder' should be lowercase"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn errors_go_to_stderr_with_exit_1() {
+    let out = planner(&["plan", "-", "--target", "prd"], Some(FILE));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("<stdin>: error[UnknownTarget]: target stage \"prd\" could not be found (did you mean prod?)"), "{stderr}");
+    let out = planner(&["plan", "-"], Some("FROM a\nCOPY --from=9 /a /a\n"));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("<stdin>:2:1: error[InvalidStageIndex]: invalid stage index 9"));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    assert_eq!(planner(&["plan"], None).status.code(), Some(2));
+    assert_eq!(planner(&["bogus"], None).status.code(), Some(2));
+    let out = planner(&["plan", "/nonexistent/Dockerfile"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("cannot read Dockerfile \"/nonexistent/Dockerfile\""));
+}
+
+#[test]
+fn check_reports_every_stage() {
+    let out = planner(
+        &["check", "-", "--format", "json"],
+        Some("FROM a AS Unused\nCMD run\nFROM b\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let diagnostics: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = diagnostics
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, vec!["StageNameCasing", "JSONArgsRecommended"]);
+    assert_eq!(
+        planner(&["check", "-"], Some("FROM a\nCMD [\"x\"]\n"))
+            .status
+            .code(),
+        Some(0)
+    );
+}
+
+#[test]
+fn graph_formats() {
+    let out = planner(
+        &["graph", "-", "--target", "builder", "--format", "dot"],
+        Some(FILE),
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let dot = String::from_utf8(out.stdout).unwrap();
+    assert!(dot.starts_with("digraph stages {"));
+    assert!(
+        dot.contains("stage_1 [label=\"prod\", style=\"rounded\", color=\"grey60\""),
+        "{dot}"
+    );
+    assert!(
+        dot.contains("stage_0 -> stage_1 [style=dashed, arrowhead=empty"),
+        "{dot}"
+    );
+    let out = planner(&["graph", "-", "--format", "mermaid"], Some(FILE));
+    let mermaid = String::from_utf8(out.stdout).unwrap();
+    assert!(mermaid.starts_with("flowchart LR"));
+    assert!(mermaid.contains("stage_0 -.-> stage_1"));
+}
