@@ -46,11 +46,17 @@ fn match_directive(text: &str) -> Option<(&str, &str)> {
     let key = &text[..key_len];
     let rest = text[key_len..].trim_start_matches(is_go_space);
     let rest = rest.strip_prefix('=')?;
+    if rest.is_empty() || rest.contains('\n') {
+        return None;
+    }
     let value = rest
         .trim_start_matches(is_go_space)
         .trim_end_matches(is_go_space);
-    if value.is_empty() || value.contains('\n') {
-        return None;
+    if value.is_empty() {
+        // `(.+?)` must take one character: with only white space after `=`, the regexp's
+        // value is the last white-space character.
+        let last_len = rest.chars().last().map_or(0, char::len_utf8);
+        return Some((key, &rest[rest.len() - last_len..]));
     }
     Some((key, value))
 }
@@ -108,6 +114,12 @@ mod tests {
         );
         assert!(parser.parse_line("# a comment", 3).unwrap().is_none());
         assert!(parser.parse_line("# check=skip=all", 4).unwrap().is_none());
+    }
+
+    #[test]
+    fn blank_value_is_the_last_space() {
+        let mut parser = DirectiveParser::default();
+        assert_eq!(parser.parse_line("#escape = ", 1).unwrap().unwrap().value, " ");
     }
 
     #[test]
