@@ -96,15 +96,28 @@ pub struct CommonArgs {
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
     let (plan, context_dir, dockerfile, common) = match cli.command {
-        Some(CliCommand::Build(_)) => {
-            return Err(RunnerError::Usage("`runner build` needs the planner library's plan(); until it lands use `planner plan` and `runner PLAN.json`".to_string()))
+        Some(CliCommand::Build(args)) => {
+            let dockerfile = args
+                .file
+                .clone()
+                .unwrap_or_else(|| args.dir.join("Dockerfile"));
+            let build_args = parse_build_args(&args.common.build_args)?;
+            let plan = plan_dockerfile(&dockerfile, &args.targets, &build_args)?;
+            (plan, args.dir.clone(), Some(dockerfile), args.common)
         }
         None => {
             let path = cli.plan.ok_or_else(|| {
-                RunnerError::Usage("give a plan file (runner PLAN.json) or use `runner build DIR`; see --help".to_string())
+                RunnerError::Usage(
+                    "give a plan file (runner PLAN.json) or use `runner build DIR`; see --help"
+                        .to_string(),
+                )
             })?;
             let plan = load_plan(&path)?;
-            let context = cli.common.context.clone().unwrap_or_else(|| PathBuf::from("."));
+            let context = cli
+                .common
+                .context
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("."));
             (plan, context, cli.common.dockerfile.clone(), cli.common)
         }
     };
@@ -175,6 +188,34 @@ pub fn parse_plan(text: &str, origin: &str) -> Result<Plan> {
         let path = e.path().to_string();
         RunnerError::Plan(format!("{origin}: at {path}: {}", e.into_inner()))
     })
+}
+
+/// Plans a Dockerfile with the planner library.
+fn plan_dockerfile(
+    dockerfile: &Path,
+    targets: &[String],
+    build_args: &BTreeMap<String, String>,
+) -> Result<Plan> {
+    let text = std::fs::read_to_string(dockerfile)
+        .map_err(|e| RunnerError::io(format!("reading {}", dockerfile.display()), e))?;
+    let options = planner::Options {
+        targets: targets.to_vec(),
+        build_args: build_args.clone(),
+        platform: None,
+    };
+    let outcome = planner::plan(&text, &options);
+    match outcome.plan {
+        Some(plan) => Ok(plan),
+        None => {
+            let errors: Vec<String> = outcome
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == planner::Severity::Error)
+                .map(|d| format!("{}:{}: {}", dockerfile.display(), d.line, d.message))
+                .collect();
+            Err(RunnerError::Plan(errors.join("\n")))
+        }
+    }
 }
 
 fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>> {
