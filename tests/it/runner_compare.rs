@@ -67,9 +67,19 @@ fn compare_with(name: &str, df: &Df, target: &str, dir: &TempDir, extra: &[&str]
         "docker build failed:\n{}",
         String::from_utf8_lossy(&built.stderr)
     );
-    let (fs_ours, fs_theirs) = (filesystem(None, &ours), filesystem(None, &theirs));
-    let (cfg_ours, cfg_theirs) = (config(None, &ours), config(None, &theirs));
+    let problems = differences(&ours, &theirs);
     remove_images(None, &[&ours, &theirs]);
+    assert!(
+        problems.is_empty(),
+        "{name}: the runner's image differs from BuildKit's:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Every difference in files and config between two images of the local engine.
+fn differences(ours: &str, theirs: &str) -> Vec<String> {
+    let (fs_ours, fs_theirs) = (filesystem(None, ours), filesystem(None, theirs));
+    let (cfg_ours, cfg_theirs) = (config(None, ours), config(None, theirs));
     let mut problems = Vec::new();
     for path in fs_ours
         .keys()
@@ -89,11 +99,7 @@ fn compare_with(name: &str, df: &Df, target: &str, dir: &TempDir, extra: &[&str]
             ));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{name}: the runner's image differs from BuildKit's:\n{}",
-        problems.join("\n")
-    );
+    problems
 }
 
 /// [`compare_with`] in the default mode (RUN steps of a stage share a keeper container).
@@ -286,4 +292,89 @@ fn runner_matches_buildkit_on_add_archives_and_named_chown() {
         )
         .run("ls -ln /opt/pkg > /opt/listing");
     compare("add", &df, "add", &dir);
+}
+
+#[test]
+fn runner_build_of_a_dockerfile_matches_buildkit() {
+    require_engine();
+    let dir = TempDir::new("compare-build");
+    dir.write("app/main.sh", "#!/bin/sh\necho app\n");
+    dir.write("app/.hidden", "hidden\n");
+    dir.write("app/debug.log", "noise\n");
+    dir.write(".dockerignore", "**/*.log\n");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "ARG BASE={BASE}\n\
+             ARG FLAVOUR=plain\n\
+             FROM $BASE AS deps\n\
+             ARG FLAVOUR\n\
+             ENV FLAVOUR=$FLAVOUR HOME_DIR=/home/user\n\
+             RUN mkdir -p /deps && echo \"$FLAVOUR\" > /deps/flavour\n\
+             \n\
+             FROM $BASE AS build\n\
+             WORKDIR /build\n\
+             COPY app/ ./app/\n\
+             COPY --from=deps /deps /deps\n\
+             RUN chmod 755 app/main.sh && ls -A app > manifest && cat /deps/flavour >> manifest\n\
+             \n\
+             FROM $BASE AS final\n\
+             COPY --from=1 --chown=user /build/ /srv/\n\
+             COPY --from=deps /deps/flavour /etc/flavour\n\
+             USER user\n\
+             WORKDIR /srv\n\
+             ENV PATH=/srv/app:$PATH\n\
+             EXPOSE 80/tcp\n\
+             ENTRYPOINT [\"main.sh\"]\n"
+        ),
+    );
+    let ours = format!("stageplan-it/build-runner:{}", std::process::id());
+    let theirs = format!("stageplan-it/build-buildkit:{}", std::process::id());
+    let context = dir.0.to_string_lossy().into_owned();
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--target",
+        "final",
+        "--build-arg",
+        "FLAVOUR=spicy",
+        "-t",
+        &ours,
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    assert!(
+        out.status.success(),
+        "runner build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args([
+            "build",
+            "-q",
+            "--no-cache",
+            "--target",
+            "final",
+            "--build-arg",
+            "FLAVOUR=spicy",
+            "-t",
+            &theirs,
+            &context,
+        ])
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "docker build failed:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let problems = differences(&ours, &theirs);
+    remove_images(None, &[&ours, &theirs]);
+    assert!(
+        problems.is_empty(),
+        "runner build differs from BuildKit:\n{}",
+        problems.join("\n")
+    );
 }
