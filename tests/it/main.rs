@@ -2,6 +2,7 @@
 
 mod conformance;
 mod conformance_generated;
+mod roundtrip;
 mod semantics;
 
 mod runner_behaviour;
