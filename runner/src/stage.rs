@@ -131,8 +131,9 @@ pub async fn run_stage(
     let stage = &ctx.plan.stages[index];
     let name = display_name(stage);
     ctx.progress.stage_started(&name, stage.instructions.len());
-    let mut state = start_state(&ctx, stage, &name, &deps).await?;
-    for instruction in &stage.instructions {
+    let (mut state, triggers) = start_state(&ctx, stage, &name, &deps).await?;
+    let triggers = onbuild_instructions(stage, &name, &triggers)?;
+    for instruction in triggers.iter().chain(&stage.instructions) {
         state.step += 1;
         let started = Instant::now();
         state.executed = false;
@@ -203,7 +204,7 @@ async fn start_state(
     stage: &Stage,
     name: &str,
     deps: &HashMap<usize, Arc<StageResult>>,
-) -> Result<StageState> {
+) -> Result<(StageState, Vec<String>)> {
     let mut inherited = None;
     let (image, mut config, key) = match &stage.base {
         Source::Scratch => (None, ImageConfig::default(), Key::root("scratch")),
@@ -221,12 +222,18 @@ async fn start_state(
             (Some(info.id), info.config, key)
         }
     };
+    // ONBUILD triggers of an external base run first; a stage base's triggers are already in
+    // the plan (as instructions with `onbuild_from`).
+    let triggers = match &stage.base {
+        Source::Image { .. } => config.on_build.clone(),
+        _ => Vec::new(),
+    };
     let base_config = config.clone();
     config.ensure_path();
     // Triggers of the base are consumed by this stage, not inherited.
     config.on_build.clear();
     let config_dirty = config != base_config || image.is_none();
-    Ok(StageState {
+    let state = StageState {
         name: name.to_string(),
         image,
         config,
@@ -239,7 +246,45 @@ async fn start_state(
         executed: false,
         keeper: inherited,
         keeper_enabled: !ctx.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
-    })
+    };
+    Ok((state, triggers))
+}
+
+/// Parses the ONBUILD triggers of an external base image with the planner library (each as
+/// the one instruction of a `FROM scratch` file); they report the stage's FROM line.
+fn onbuild_instructions(
+    stage: &Stage,
+    name: &str,
+    triggers: &[String],
+) -> Result<Vec<Instruction>> {
+    let mut parsed = Vec::new();
+    for trigger in triggers {
+        let text = format!("FROM scratch\n{trigger}\n");
+        let outcome = planner::plan(&text, &planner::Options::default());
+        let instruction = outcome
+            .plan
+            .and_then(|plan| plan.stages.into_iter().next())
+            .and_then(|s| s.instructions.into_iter().next())
+            .ok_or_else(|| RunnerError::Instruction {
+                stage: name.to_string(),
+                line: stage.location.line,
+                message: format!(
+                    "the base image's ONBUILD trigger {trigger:?} cannot be performed: {}",
+                    outcome
+                        .diagnostics
+                        .iter()
+                        .map(|d| d.message.clone())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ),
+            })?;
+        parsed.push(Instruction {
+            line: stage.location.line,
+            end_line: stage.location.line,
+            ..instruction
+        });
+    }
+    Ok(parsed)
 }
 
 /// Inspects an external image, pulling it when the engine does not have it.

@@ -66,7 +66,7 @@ fn sigint_mid_build_stops_and_removes_every_container() {
         .copy("--from=slow", &["/bin/busybox"], "/a", from(0))
         .copy("--from=slow2", &["/bin/busybox"], "/b", from(1));
     let plan = write_plan(&dir.0, &df.plan("all"));
-    let mut child = Command::new(runner_bin())
+    let child = Command::new(runner_bin())
         .args([
             plan.to_str().unwrap(),
             "--context",

@@ -378,3 +378,69 @@ fn runner_build_of_a_dockerfile_matches_buildkit() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn onbuild_triggers_of_an_external_base_run_as_in_buildkit() {
+    require_engine();
+    let dir = TempDir::new("compare-onbuild");
+    let base = format!("stageplan-it/onbuild-base:{}", std::process::id());
+    dir.write(
+        "base/Dockerfile",
+        &format!("FROM {BASE}\nONBUILD ARG WHO=child\nONBUILD RUN echo \"triggered by $WHO\" > /t\nONBUILD COPY in.txt /in/\n"),
+    );
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args([
+            "build",
+            "-q",
+            "-t",
+            &base,
+            &dir.0.join("base").to_string_lossy(),
+        ])
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    dir.write("child/in.txt", "input\n");
+    dir.write(
+        "child/Dockerfile",
+        &format!("FROM {base} AS child\nRUN cat /t /in/in.txt > /both\n"),
+    );
+    let ours = format!("stageplan-it/onbuild-runner:{}", std::process::id());
+    let theirs = format!("stageplan-it/onbuild-buildkit:{}", std::process::id());
+    let context = dir.0.join("child").to_string_lossy().into_owned();
+    let out = run_runner(&[
+        "build",
+        &context,
+        "-t",
+        &ours,
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    assert!(
+        out.status.success(),
+        "runner build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "--no-cache", "-t", &theirs, &context])
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let problems = differences(&ours, &theirs);
+    remove_images(None, &[&ours, &theirs, &base]);
+    assert!(
+        problems.is_empty(),
+        "ONBUILD differs from BuildKit:\n{}",
+        problems.join("\n")
+    );
+}
