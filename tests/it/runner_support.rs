@@ -499,6 +499,9 @@ pub fn config(host: Option<&str>, image: &str) -> BTreeMap<String, serde_json::V
         "Labels",
         "StopSignal",
         "Volumes",
+        "OnBuild",
+        "Healthcheck",
+        "Shell",
     ] {
         let v = value.get(key).cloned().unwrap_or(serde_json::Value::Null);
         let empty = match &v {
