@@ -325,6 +325,13 @@ fn runner_build_of_a_dockerfile_matches_buildkit() {
              WORKDIR /srv\n\
              ENV PATH=/srv/app:$PATH\n\
              EXPOSE 80/tcp\n\
+             SHELL [\"/bin/sh\", \"-ec\"]\n\
+             RUN echo \"shell $FLAVOUR\" > /tmp/shell-form\n\
+             HEALTHCHECK --interval=30s --timeout=3s --retries=2 CMD [\"true\"]\n\
+             STOPSIGNAL SIGINT\n\
+             LABEL maintainer=\"x y\" flavour=\"${{FLAVOUR:-none}}\"\n\
+             VOLUME [\"/data\", \"/cache\"]\n\
+             CMD echo default\n\
              ENTRYPOINT [\"main.sh\"]\n"
         ),
     );
