@@ -51,7 +51,18 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
     let mut bind = mount("bind", "/data", &[]);
     bind.source = Some("data".into());
     let mut df = Df::new();
+    df.from(BASE, "tools")
+        .run("mkdir -p /opt/tool && echo from-a-stage > /opt/tool/msg");
     df.from(BASE, "m");
+    let mut from_stage = mount("bind", "/tool", &[]);
+    from_stage.from = Some(planner::plan::Source::Stage { stage: 0 });
+    from_stage.source = Some("/opt/tool".into());
+    run_with(
+        &mut df,
+        "--mount=type=bind,from=tools,source=/opt/tool,target=/tool",
+        "cat /tool/msg > /from-stage",
+        vec![from_stage],
+    );
     run_with(
         &mut df,
         "--mount=type=bind,source=data,target=/data",
@@ -108,10 +119,13 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
     }
     let shown = docker(&[
         "run", "--rm", &image, "sh", "-c",
-        "cat /copied /cachecount /tmpfs-ok /secret-ok; ls -A /data /cache /scratch /run/secrets 2>/dev/null | grep -v ':$' | grep . || echo no-mount-content",
+        "cat /copied /cachecount /tmpfs-ok /secret-ok /from-stage; ls -A /data /cache /scratch /run/secrets /tool 2>/dev/null | grep -v ':$' | grep . || echo no-mount-content",
     ]);
     remove_images(None, &[&image]);
-    assert_eq!(shown, "from the context\n2\nt\nok\nno-mount-content\n");
+    assert_eq!(
+        shown,
+        "from the context\n2\nt\nok\nfrom-a-stage\nno-mount-content\n"
+    );
     // A required secret that is not given is an error naming it.
     let missing = run_runner(&[
         plan.to_str().unwrap(),

@@ -165,11 +165,18 @@ impl Df {
     pub fn ins(&mut self, text: &str, op: Op) -> &mut Df {
         let line = self.next_line(text);
         let end_line = self.line;
+        let mut sources: Vec<&Source> = Vec::new();
         if let Op::Copy(spec) | Op::Add(spec) = &op {
-            if let Some(Source::Stage { stage }) = spec.from {
+            sources.extend(spec.from.iter());
+        }
+        if let Op::Run { mounts, .. } = &op {
+            sources.extend(mounts.iter().filter_map(|m| m.from.as_ref()));
+        }
+        for source in sources {
+            if let Source::Stage { stage } = source {
                 let deps = &mut self.stages.last_mut().expect("FROM first").depends_on;
-                if !deps.contains(&stage) {
-                    deps.push(stage);
+                if !deps.contains(stage) {
+                    deps.push(*stage);
                     deps.sort();
                 }
             }
