@@ -17,7 +17,7 @@
 # Usage: bench/runner-vs-docker.sh [--reps N] [--cases a,b] [--scenarios a,b]
 #                                  [--builders runner,buildkit,classic] [--markdown FILE] [--keep]
 # Sets up with scripts/lib.sh (apt packages, dockerd, the busybox test base, the seed bases) and a release runner
-# (built here with cargo). Work files live in ${STAGEPLAN_BENCH_DIR:-/tmp/stageplan-bench};
+# (built here with cargo, or STAGEPLAN_RUNNER=/path/to/runner). Work files live in ${STAGEPLAN_BENCH_DIR:-/tmp/stageplan-bench};
 # images are tagged stageplan-bench/* and removed at the end unless --keep.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +55,8 @@ setup_apt
 setup_dockerd
 setup_base_images
 setup_seed
-runner=$repo/target/release/runner
-if [[ ",$builders," == *,runner,* ]]; then
+runner=${STAGEPLAN_RUNNER:-$repo/target/release/runner}
+if [[ ",$builders," == *,runner,* ]] && [ -z "${STAGEPLAN_RUNNER:-}" ]; then
   log "cargo build --release -p runner"
   cargo build --release --locked -p runner 2>&1 | tail -1
 fi

@@ -7,7 +7,8 @@
 # Form 3 is built with stageplan's runner (`runner build`) and, for comparison, with BuildKit
 # (`DOCKER_BUILDKIT=1 /usr/bin/docker build`) on the same engine.
 # Sets up what it needs with scripts/setup.sh (dockerd, busybox-static, Debian's Go toolchain, and
-# the two imported base images). Options: --no-runner builds form 3 with BuildKit only.
+# the two imported base images). Options: --no-runner builds form 3 with BuildKit only;
+# STAGEPLAN_RUNNER=/path/to/runner uses that binary instead of building target/release/runner.
 # Leaves the images tagged stageplan-seed/href-counter:* for inspection; removes its containers.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -19,7 +20,7 @@ use_runner=1
 for arg in "$@"; do
   case "$arg" in
     --no-runner) use_runner=0 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "run.sh: unknown option $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,9 +30,13 @@ scripts/setup.sh
 
 img=stageplan-seed/href-counter
 if [ "$use_runner" = 1 ]; then
-  log "cargo build --release -p runner"
-  cargo build --release --locked -p runner
-  runner=$repo/target/release/runner
+  if [ -n "${STAGEPLAN_RUNNER:-}" ]; then
+    runner=$STAGEPLAN_RUNNER
+  else
+    log "cargo build --release -p runner"
+    cargo build --release --locked -p runner
+    runner=$repo/target/release/runner
+  fi
 fi
 
 log "form 1: fat image (Dockerfile.fat)"
