@@ -1,0 +1,91 @@
+// The messages between the extension host and the preview's webview.
+//
+// Input/output: plain JSON objects sent with `webview.postMessage` and `vscode.postMessage`.
+// Invariant: the only contract between the two sides; both import these types, and every message
+// has a `type` tag.
+import type { Diagnostic, Options, Plan } from "./planner";
+
+/** Host → webview: the plan of the Dockerfile the preview follows. */
+export interface PlanMessage {
+  type: "plan";
+  /** The file's base name, for the header. */
+  fileName: string;
+  /** The plan for the chosen options, or null when the file (or the options) have errors. */
+  plan: Plan | null;
+  /** The last plan that had no errors, drawn greyed while `plan` is null; null when there is none. */
+  lastGoodPlan: Plan | null;
+  /** The diagnostics of this planning. */
+  diagnostics: Diagnostic[];
+  /** The options the preview chose (targets, build args). */
+  options: Required<Pick<Options, "targets" | "build_args">>;
+  /** The stage under the editor's cursor. */
+  currentStage: number | null;
+}
+
+/** Host → webview: the editor's cursor moved into another stage. */
+export interface CursorMessage {
+  type: "cursor";
+  currentStage: number | null;
+}
+
+/** Everything the host sends. */
+export type HostMessage = PlanMessage | CursorMessage;
+
+/** Webview → host: the script has loaded and wants the current plan. */
+export interface ReadyMessage {
+  type: "ready";
+}
+
+/** Webview → host: a stage node was clicked; show its FROM line. */
+export interface RevealMessage {
+  type: "reveal";
+  stageIndex: number;
+  /** 1-based line of the stage's FROM. */
+  line: number;
+}
+
+/** Webview → host: a diagnostic was clicked; move the cursor there. */
+export interface GotoMessage {
+  type: "goto";
+  /** 1-based line. */
+  line: number;
+  /** 1-based UTF-16 column. */
+  column: number;
+}
+
+/** Webview → host: the user changed the targets or build args. */
+export interface OptionsMessage {
+  type: "options";
+  targets: string[];
+  build_args: Record<string, string>;
+}
+
+/** Everything the webview sends. */
+export type WebviewMessage = ReadyMessage | RevealMessage | GotoMessage | OptionsMessage;
+
+/** Narrows an unknown value received from the webview to a message, or null when it is not one. */
+export function parseWebviewMessage(value: unknown): WebviewMessage | null {
+  if (typeof value !== "object" || value === null) return null;
+  const message = value as Record<string, unknown>;
+  switch (message.type) {
+    case "ready":
+      return { type: "ready" };
+    case "reveal":
+      return typeof message.stageIndex === "number" && typeof message.line === "number"
+        ? { type: "reveal", stageIndex: message.stageIndex, line: message.line }
+        : null;
+    case "goto":
+      return typeof message.line === "number" && typeof message.column === "number"
+        ? { type: "goto", line: message.line, column: message.column }
+        : null;
+    case "options": {
+      const targets = Array.isArray(message.targets) ? message.targets.filter((item): item is string => typeof item === "string") : [];
+      const args = typeof message.build_args === "object" && message.build_args !== null ? (message.build_args as Record<string, unknown>) : {};
+      const buildArgs: Record<string, string> = {};
+      for (const [key, item] of Object.entries(args)) if (typeof item === "string") buildArgs[key] = item;
+      return { type: "options", targets, build_args: buildArgs };
+    }
+    default:
+      return null;
+  }
+}

@@ -1,0 +1,178 @@
+// The Stage Preview webview panel: follows the active Dockerfile, re-plans as the user types, and
+// turns node clicks into "show that FROM line" in the editor.
+//
+// Input: editor events (active editor, text changes, selections) and the webview's messages.
+// Output: PlanMessage/CursorMessage posts to the webview; selections and reveals in the editor.
+// Invariant: one preview panel at a time (like the Markdown preview's "to the side"); it never
+// plans itself: PlanState does, once per text and options change.
+import * as vscode from "vscode";
+
+import { stageAtEditorLine } from "./analysis";
+import { makeNonce, previewHtml } from "./html";
+import { parseWebviewMessage } from "./messages";
+import type { HostMessage, PlanMessage, WebviewMessage } from "./messages";
+import type { PlanState } from "./state";
+
+/** Whether a document is a Dockerfile: language `dockerfile`, or named `Dockerfile`, `*.Dockerfile`, `Dockerfile.*`. */
+export function isDockerfile(document: vscode.TextDocument): boolean {
+  return document.languageId === "dockerfile" || /(^|[\\/])(Dockerfile(\.[^\\/]+)?|[^\\/]+\.Dockerfile)$/.test(document.fileName);
+}
+
+/** The file's base name. */
+export function baseName(document: vscode.TextDocument): string {
+  return document.fileName.split(/[\\/]/).pop() || document.fileName;
+}
+
+/** How long typing may pause before the preview re-plans (the planner itself takes about a millisecond). */
+const REPLAN_DELAY_MS = 60;
+
+/** The preview panel and the document it shows. */
+export class PreviewController implements vscode.Disposable {
+  private panel: vscode.WebviewPanel | null = null;
+  private document: vscode.TextDocument | null = null;
+  private ready = false;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private readonly subscriptions: vscode.Disposable[] = [];
+
+  constructor(
+    private readonly extensionUri: vscode.Uri,
+    private readonly state: PlanState,
+    private readonly onOptionsChanged: (document: vscode.TextDocument) => void,
+  ) {
+    this.subscriptions.push(
+      vscode.window.onDidChangeActiveTextEditor((editor) => {
+        if (this.panel && editor && isDockerfile(editor.document) && editor.document !== this.document) {
+          this.document = editor.document;
+          this.post();
+        }
+      }),
+      vscode.workspace.onDidChangeTextDocument((event) => {
+        if (event.document === this.document) this.schedule();
+      }),
+      vscode.window.onDidChangeTextEditorSelection((event) => {
+        if (event.textEditor.document === this.document) this.postCursor(event.selections[0]?.active.line ?? 0);
+      }),
+    );
+  }
+
+  /** The document the preview shows, if it is open. */
+  get shownDocument(): vscode.TextDocument | null {
+    return this.panel ? this.document : null;
+  }
+
+  /** Opens (or reveals) the preview beside the editor, showing `document`. */
+  show(document: vscode.TextDocument): void {
+    this.document = document;
+    if (this.panel) {
+      this.panel.reveal(vscode.ViewColumn.Beside, true);
+      this.post();
+      return;
+    }
+    const distUri = vscode.Uri.joinPath(this.extensionUri, "dist");
+    const mediaUri = vscode.Uri.joinPath(this.extensionUri, "media");
+    const panel = vscode.window.createWebviewPanel(
+      "stageplan.preview",
+      `Stages: ${baseName(document)}`,
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { enableScripts: true, localResourceRoots: [distUri, mediaUri] },
+    );
+    this.panel = panel;
+    this.ready = false;
+    panel.webview.html = previewHtml({
+      cspSource: panel.webview.cspSource,
+      nonce: makeNonce(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(distUri, "webview.js")).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(mediaUri, "preview.css")).toString(),
+    });
+    panel.webview.onDidReceiveMessage((raw: unknown) => {
+      const message = parseWebviewMessage(raw);
+      if (message) void this.handle(message);
+    });
+    panel.onDidDispose(() => {
+      this.panel = null;
+      this.ready = false;
+    });
+  }
+
+  /** Re-sends the plan (after the options or settings changed). */
+  refresh(): void {
+    this.post();
+  }
+
+  private schedule(): void {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.post(), REPLAN_DELAY_MS);
+  }
+
+  private send(message: HostMessage): void {
+    if (this.panel && this.ready) void this.panel.webview.postMessage(message);
+  }
+
+  private post(): void {
+    clearTimeout(this.timer);
+    if (!this.panel || !this.document) return;
+    const document = this.document;
+    const uri = document.uri.toString();
+    const planned = this.state.get(uri, document.getText());
+    this.panel.title = `Stages: ${baseName(document)}`;
+    const shown = planned.outcome.plan ?? planned.lastGoodPlan;
+    const editor = vscode.window.visibleTextEditors.find((candidate) => candidate.document === document);
+    const message: PlanMessage = {
+      type: "plan",
+      fileName: baseName(document),
+      plan: planned.outcome.plan ?? null,
+      lastGoodPlan: planned.outcome.plan ? null : planned.lastGoodPlan,
+      diagnostics: planned.outcome.diagnostics,
+      options: { targets: planned.options.targets, build_args: planned.options.build_args },
+      currentStage: shown && editor ? stageAtEditorLine(shown, editor.selection.active.line) : null,
+    };
+    this.send(message);
+  }
+
+  private postCursor(line: number): void {
+    if (!this.document) return;
+    const planned = this.state.get(this.document.uri.toString(), this.document.getText());
+    const shown = planned.outcome.plan ?? planned.lastGoodPlan;
+    this.send({ type: "cursor", currentStage: shown ? stageAtEditorLine(shown, line) : null });
+  }
+
+  private async handle(message: WebviewMessage): Promise<void> {
+    const document = this.document;
+    switch (message.type) {
+      case "ready":
+        this.ready = true;
+        this.post();
+        return;
+      case "reveal":
+        if (document) await revealLine(document, message.line - 1, 0);
+        return;
+      case "goto":
+        if (document) await revealLine(document, message.line - 1, Math.max(message.column - 1, 0));
+        return;
+      case "options":
+        if (!document) return;
+        this.state.setOptions(document.uri.toString(), { targets: message.targets, build_args: message.build_args });
+        this.post();
+        this.onOptionsChanged(document);
+        return;
+    }
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.panel?.dispose();
+    for (const subscription of this.subscriptions) subscription.dispose();
+  }
+}
+
+/** Shows `document` in its editor (or the first column), puts the cursor at (line, character) and scrolls to it. */
+export async function revealLine(document: vscode.TextDocument, line: number, character: number): Promise<void> {
+  const visible = vscode.window.visibleTextEditors.find((candidate) => candidate.document === document);
+  const editor = await vscode.window.showTextDocument(document, {
+    viewColumn: visible?.viewColumn ?? vscode.ViewColumn.One,
+    preserveFocus: false,
+  });
+  const position = new vscode.Position(line, character);
+  editor.selection = new vscode.Selection(position, position);
+  editor.revealRange(new vscode.Range(position, position), vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+}

@@ -1,0 +1,91 @@
+// Per-document planning state shared by the language features and the preview: the options the
+// preview chose, and the latest plans, recomputed only when the text or the options change.
+//
+// Input: document texts keyed by URI, a PlannerApi and the platform setting. Output: Planned
+// snapshots (the outcome for the chosen options, the default-target plan, the last good plan).
+// Invariant: no `vscode` import; one planner call per (text, options) change, never per request.
+import type { Diagnostic, Options, Outcome, Plan, PlannerApi } from "./planner";
+
+/** Targets and build args chosen in the preview for one document. */
+export interface ChosenOptions {
+  targets: string[];
+  build_args: Record<string, string>;
+}
+
+/** What is known about one version of a document. */
+export interface Planned {
+  text: string;
+  /** The plan for the chosen options (what the preview draws). */
+  outcome: Outcome;
+  /** Every stage, planned for the default target with the chosen build args (outline, definitions, lenses). */
+  stagesPlan: Plan | null;
+  /** The most recent plan without errors, kept while the user is mid-edit. */
+  lastGoodPlan: Plan | null;
+  /** `planner.check`: every stage, no target (the Problems panel). */
+  checkDiagnostics: Diagnostic[];
+  options: ChosenOptions;
+  /** The platform setting it was planned for ("" = the default). */
+  platform: string;
+}
+
+/** Plans documents on demand and caches the result per text and options. */
+export class PlanState {
+  private readonly chosen = new Map<string, ChosenOptions>();
+  private readonly planned = new Map<string, Planned>();
+
+  constructor(private readonly planner: PlannerApi, private readonly platform: () => string) {}
+
+  /** The options chosen for `uri` (none chosen: the last stage, no build args). */
+  optionsFor(uri: string): ChosenOptions {
+    return this.chosen.get(uri) ?? { targets: [], build_args: {} };
+  }
+
+  /** Records new options for `uri`; the next `get` re-plans. */
+  setOptions(uri: string, options: ChosenOptions): void {
+    this.chosen.set(uri, { targets: [...options.targets], build_args: { ...options.build_args } });
+  }
+
+  /** The planner options for `uri`, with the platform setting. */
+  plannerOptions(uri: string, targets?: string[]): Options {
+    const chosen = this.optionsFor(uri);
+    const options: Options = { targets: targets ?? chosen.targets, build_args: chosen.build_args };
+    const platform = this.platform().trim();
+    if (platform !== "") options.platform = platform;
+    return options;
+  }
+
+  /** The plans of `text` for `uri`, computed when the text, options or platform changed. */
+  get(uri: string, text: string): Planned {
+    const known = this.planned.get(uri);
+    const options = this.plannerOptions(uri);
+    const chosen = this.optionsFor(uri);
+    if (known && known.text === text && JSON.stringify(known.options) === JSON.stringify(chosen) && known.platform === (options.platform ?? "")) {
+      return known;
+    }
+    const outcome = this.planner.plan(text, options);
+    const stagesPlan = options.targets && options.targets.length > 0 ? (this.planner.plan(text, { ...options, targets: [] }).plan ?? null) : (outcome.plan ?? null);
+    const planned: Planned = {
+      text,
+      outcome,
+      stagesPlan,
+      lastGoodPlan: outcome.plan ?? stagesPlan ?? known?.lastGoodPlan ?? null,
+      checkDiagnostics: this.planner.check(text),
+      options: chosen,
+      platform: options.platform ?? "",
+    };
+    this.planned.set(uri, planned);
+    return planned;
+  }
+
+  /** The plan the outline and definitions use: every stage of the current text, or the last good one. */
+  stagesPlan(uri: string, text: string): Plan | null {
+    const planned = this.get(uri, text);
+    return planned.stagesPlan ?? planned.lastGoodPlan;
+  }
+
+  /** Forgets a closed document. */
+  forget(uri: string): void {
+    this.planned.delete(uri);
+    this.chosen.delete(uri);
+  }
+}

@@ -1,0 +1,130 @@
+// The preview's script, running in the webview: draws the shared stage graph for each plan the
+// extension sends, and reports clicks, target and build-arg changes back.
+//
+// Input: HostMessage events on `window` (from `webview.postMessage`). Output: WebviewMessage posts
+// through `acquireVsCodeApi()`; DOM updates of the toolbar, diagnostics and graph.
+// Invariant: no planner here (the extension host plans); the graph, target list, diagnostics list
+// and build-args parser are the playground's own modules, imported, not copied.
+import { renderStageGraph } from "../../../src/graph/index";
+import type { StageClickDetail, StageGraph } from "../../../src/graph/index";
+import { parseBuildArgs } from "../../../src/options";
+import { renderDiagnostics, renderTargets } from "../../../src/panels";
+import type { HostMessage, PlanMessage, WebviewMessage } from "../messages";
+import type { Plan } from "../planner";
+
+/** The part of the VS Code webview API this script uses. */
+interface VsCodeApi {
+  postMessage(message: WebviewMessage): void;
+  getState(): unknown;
+  setState(state: unknown): void;
+}
+
+declare function acquireVsCodeApi(): VsCodeApi;
+
+/** The page's elements, found once. */
+interface Ui {
+  fileName: HTMLElement;
+  targets: HTMLSelectElement;
+  buildArgs: HTMLTextAreaElement;
+  summary: HTMLElement;
+  diagnostics: HTMLElement;
+  graph: HTMLElement;
+}
+
+function findUi(): Ui {
+  const get = <T extends HTMLElement>(testId: string) => {
+    const found = document.querySelector<T>(`[data-testid="${testId}"]`);
+    if (!found) throw new Error(`the preview page has no [data-testid="${testId}"]`);
+    return found;
+  };
+  return {
+    fileName: get("file-name"),
+    targets: get<HTMLSelectElement>("target-select"),
+    buildArgs: get<HTMLTextAreaElement>("build-args"),
+    summary: get("summary"),
+    diagnostics: get("diagnostics"),
+    graph: get("graph"),
+  };
+}
+
+/** One line on what the plan builds: targets, needed and skipped stages, waves. */
+function summarize(plan: Plan): string {
+  const needed = plan.stages.filter((stage) => stage.needed).length;
+  const skipped = plan.stages.length - needed;
+  const targets = plan.targets.map((index) => plan.stages[index]?.name ?? `stage ${index}`).join(", ");
+  return `target ${targets}: ${needed} of ${plan.stages.length} stages in ${plan.waves.length} waves` + (skipped ? `, ${skipped} skipped` : "");
+}
+
+class Preview {
+  private graph: StageGraph | null = null;
+  private shown: Plan | null = null;
+  private buildArgsTimer: number | undefined;
+
+  constructor(private readonly ui: Ui, private readonly vscode: VsCodeApi) {
+    ui.graph.addEventListener("stage-click", (event) => {
+      const detail = (event as CustomEvent<StageClickDetail>).detail;
+      const stage = this.shown?.stages[detail.stageIndex];
+      if (stage) vscode.postMessage({ type: "reveal", stageIndex: stage.index, line: stage.location.line });
+    });
+    ui.targets.addEventListener("change", () => this.sendOptions());
+    ui.buildArgs.addEventListener("input", () => {
+      window.clearTimeout(this.buildArgsTimer);
+      this.buildArgsTimer = window.setTimeout(() => this.sendOptions(), 250);
+    });
+  }
+
+  private sendOptions(): void {
+    const targets = [...this.ui.targets.selectedOptions].map((option) => option.value);
+    const parsed = parseBuildArgs(this.ui.buildArgs.value);
+    this.ui.buildArgs.classList.toggle("invalid", parsed.errors.length > 0);
+    this.ui.buildArgs.title = parsed.errors.join("\n");
+    this.vscode.postMessage({ type: "options", targets, build_args: parsed.values });
+  }
+
+  /** Draws a plan message: the plan, or the last good plan greyed out when there are errors. */
+  showPlan(message: PlanMessage): void {
+    this.ui.fileName.textContent = message.fileName;
+    const plan = message.plan ?? message.lastGoodPlan;
+    renderTargets(this.ui.targets, plan, message.options.targets);
+    if (document.activeElement !== this.ui.buildArgs) {
+      const text = Object.entries(message.options.build_args).map(([key, value]) => `${key}=${value}`).join("\n");
+      if (parseBuildArgs(this.ui.buildArgs.value).errors.length === 0 && this.ui.buildArgs.value.trim() !== text) this.ui.buildArgs.value = text;
+    }
+    const errors = message.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
+    this.ui.summary.textContent = message.plan
+      ? summarize(message.plan)
+      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${plan ? " (showing the last plan that worked)" : ""}`;
+    document.body.classList.toggle("stale", message.plan === null);
+    renderDiagnostics(this.ui.diagnostics, message.diagnostics, [], (line, column) =>
+      this.vscode.postMessage({ type: "goto", line, column }),
+    );
+    this.shown = plan;
+    if (plan) {
+      if (this.graph) this.graph.update(plan);
+      else this.graph = renderStageGraph(this.ui.graph, plan, { title: `stages of ${message.fileName}`, minScale: 0.5 });
+      this.graph.setCurrentStage(message.currentStage);
+    } else {
+      this.graph?.destroy();
+      this.graph = null;
+    }
+    this.vscode.setState({ fileName: message.fileName });
+    document.body.dataset.ready = "true";
+  }
+
+  setCursor(stageIndex: number | null): void {
+    this.graph?.setCurrentStage(stageIndex);
+  }
+}
+
+function main(): void {
+  const vscode = acquireVsCodeApi();
+  const preview = new Preview(findUi(), vscode);
+  window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
+    const message = event.data;
+    if (message?.type === "plan") preview.showPlan(message);
+    else if (message?.type === "cursor") preview.setCursor(message.currentStage);
+  });
+  vscode.postMessage({ type: "ready" });
+}
+
+main();
