@@ -1,0 +1,258 @@
+// Activation of the desktop bundle (dist/extension.js, with the real nodejs WASM planner inside)
+// against the `vscode` stand-in: what it registers, what the preview panel is sent, and what the
+// code lenses, commands and webview messages do.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import { before, describe, it } from "node:test";
+
+import { extensionDir, installVscodeStub, SAMPLE, tempFolder } from "./helpers.mjs";
+
+const require = createRequire(import.meta.url);
+const manifest = JSON.parse(readFileSync(join(extensionDir, "package.json"), "utf8"));
+
+let vscode;
+let recorded;
+let document;
+let folder;
+let context;
+const lines = SAMPLE.split("\n");
+
+before(() => {
+  vscode = installVscodeStub();
+  recorded = vscode.__test.recorded;
+  folder = tempFolder({ Dockerfile: SAMPLE, "notes.txt": "not a Dockerfile\n" });
+  document = vscode.__test.openDocument(join(folder, "Dockerfile"), SAMPLE);
+  vscode.__test.openDocument(join(folder, "notes.txt"), "FROM x\n", { languageId: "plaintext", background: true });
+  const extension = require(join(extensionDir, "dist", "extension.js"));
+  context = vscode.__test.context(extensionDir);
+  extension.activate(context);
+});
+
+const provider = (kind) => {
+  const found = recorded.providers.find((candidate) => candidate.kind === kind);
+  assert.ok(found, `no ${kind} provider registered`);
+  return found;
+};
+const lastPlan = (panel) => [...panel.posted].reverse().find((message) => message.type === "plan");
+
+describe("activation", () => {
+  it("registers exactly the commands the manifest declares", () => {
+    const declared = manifest.contributes.commands.map((command) => command.command).sort();
+    assert.deepEqual([...recorded.commands.keys()].sort(), declared);
+    assert.ok(context.subscriptions.length >= 10, "every registration is disposed with the extension");
+  });
+
+  it("declares the preview on the editor title and context menus of Dockerfiles", () => {
+    for (const menu of ["editor/title", "editor/context"]) {
+      const item = manifest.contributes.menus[menu].find((entry) => entry.command === "stageplan.openPreviewToSide");
+      assert.ok(item, `${menu} has the preview command`);
+      assert.match(item.when, /editorLangId == dockerfile/);
+      const pattern = new RegExp(/resourceFilename =~ \/(.+)\/$/.exec(item.when)[1]);
+      for (const name of ["Dockerfile", "api.Dockerfile", "Dockerfile.prod"]) assert.ok(pattern.test(name), `${menu} matches ${name}`);
+      for (const name of ["Dockerfile.", "notes.txt", "xDockerfile"]) assert.ok(!pattern.test(name), `${menu} does not match ${name}`);
+    }
+    assert.equal(manifest.contributes.commands.find((command) => command.command === "stageplan.openPreviewToSide").title, "Open Stage Preview to the Side");
+    assert.equal(manifest.engines.vscode, `^${manifest.devDependencies["@types/vscode"]}`, "@types/vscode is pinned to engines.vscode");
+    assert.ok(manifest.main && manifest.browser, "desktop and browser entries");
+  });
+
+  it("registers symbols, definitions and code lenses for Dockerfiles", () => {
+    for (const kind of ["documentSymbol", "definition", "codeLens"]) {
+      const { selector } = provider(kind);
+      assert.deepEqual(selector[0], { language: "dockerfile" });
+      assert.deepEqual(selector.slice(1).map((filter) => filter.pattern), ["**/Dockerfile", "**/*.Dockerfile", "**/Dockerfile.*"]);
+    }
+  });
+
+  it("puts check diagnostics of open Dockerfiles into one collection, and none for other files", () => {
+    assert.equal(recorded.diagnosticCollections.length, 1);
+    const collection = recorded.diagnosticCollections[0];
+    assert.deepEqual(collection.get(document.uri), [], "the sample has no findings");
+    assert.equal(collection.get(vscode.Uri.file(join(folder, "notes.txt"))), undefined);
+    const other = vscode.__test.openDocument(join(folder, "api.Dockerfile"), "FROM alpine AS Builder\nFROM scratch\nCOPY --from=builder /a /b\n", { languageId: "plaintext" });
+    const [warning] = collection.get(other.uri);
+    assert.equal(warning.code.value, "StageNameCasing");
+    assert.match(warning.code.target.toString(), /^https:\/\/docs\.docker\.com/);
+    assert.equal(warning.severity, vscode.DiagnosticSeverity.Warning);
+    assert.equal(warning.source, "stageplan");
+    assert.deepEqual([warning.range.start.line, warning.range.start.character, warning.range.end.character], [0, 15, 22]);
+    vscode.__test.activate(document);
+  });
+
+  it("outlines the stages", async () => {
+    const symbols = await provider("documentSymbol").provider.provideDocumentSymbols(document);
+    assert.deepEqual(symbols.map((symbol) => symbol.name), ["tools", "build", "test", "docs", "prod"]);
+    assert.ok(symbols.every((symbol) => symbol instanceof vscode.DocumentSymbol && symbol.kind === vscode.SymbolKind.Class));
+  });
+
+  it("goes to the stage from COPY --from", async () => {
+    const line = 13;
+    const [link] = await provider("definition").provider.provideDefinition(document, new vscode.Position(line, lines[line].indexOf("build") + 1));
+    assert.equal(link.targetUri, document.uri);
+    assert.equal(link.targetRange.start.line, 4);
+    assert.equal(lines[4].slice(link.targetRange.start.character, link.targetRange.end.character), "build");
+    assert.equal(await provider("definition").provider.provideDefinition(document, new vscode.Position(0, 2)), null);
+  });
+
+  it("shows a build lens and a copy lens above each named stage", async () => {
+    const lenses = await provider("codeLens").provider.provideCodeLenses(document);
+    assert.equal(lenses.length, 10);
+    const test = lenses.filter((lens) => lens.range.start.line === 8);
+    assert.deepEqual(test.map((lens) => lens.command.title), ["Build this stage (3 stages)", "Copy plan JSON"]);
+    assert.deepEqual(test.map((lens) => lens.command.command), ["stageplan.buildStage", "stageplan.copyPlanJson"]);
+    assert.equal(test[0].command.arguments[1], "test");
+  });
+
+  it("runs runner build for the lens's stage in a terminal in the Dockerfile's folder", async () => {
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+    const terminal = recorded.terminals.at(-1);
+    assert.equal(terminal.cwd.fsPath, folder);
+    assert.ok(terminal.shown);
+    assert.deepEqual(terminal.sent, ["runner build . -f Dockerfile --target test"]);
+  });
+
+  it("copies the plan JSON of the lens's target", async () => {
+    await vscode.commands.executeCommand("stageplan.copyPlanJson", document.uri, "docs");
+    const plan = JSON.parse(recorded.clipboard);
+    assert.equal(plan.version, 1);
+    assert.deepEqual(plan.targets, [3]);
+    assert.deepEqual(plan.stages.filter((stage) => stage.needed).map((stage) => stage.name), ["tools", "docs"]);
+    assert.match(recorded.infoMessages.at(-1), /2 of 5 stages/);
+  });
+});
+
+describe("preview", () => {
+  let panel;
+  it("opens beside the editor with scripts, local resources only and a nonce CSP", async () => {
+    await vscode.commands.executeCommand("stageplan.openPreviewToSide");
+    assert.equal(recorded.panels.length, 1);
+    panel = recorded.panels[0];
+    assert.equal(panel.showOptions.viewColumn, vscode.ViewColumn.Beside);
+    assert.equal(panel.showOptions.preserveFocus, true);
+    assert.equal(panel.options.enableScripts, true);
+    assert.deepEqual(panel.options.localResourceRoots.map((uri) => uri.path.slice(extensionDir.length)), ["/dist", "/media"]);
+    const csp = /content="([^"]+)"/.exec(panel.webview.html)[1];
+    const nonce = /script-src 'nonce-([A-Za-z0-9]+)'/.exec(csp)[1];
+    assert.match(panel.webview.html, new RegExp(`<script nonce="${nonce}" src="https://file\\+\\.vscode-resource\\.vscode-cdn\\.net${extensionDir}/dist/webview\\.js">`));
+    assert.doesNotMatch(csp, /unsafe-eval/);
+    assert.equal(panel.title, "Stages: Dockerfile");
+    assert.equal(panel.posted.length, 0, "nothing is sent before the script says it is ready");
+  });
+
+  it("sends the plan when the webview is ready", () => {
+    panel.receive({ type: "ready" });
+    const message = lastPlan(panel);
+    assert.equal(message.fileName, "Dockerfile");
+    assert.equal(message.plan.stages.length, 5);
+    assert.deepEqual(message.plan.targets, [4]);
+    assert.deepEqual(message.options, { targets: [], build_args: {} });
+    assert.equal(message.currentStage, null, "the cursor is on line 1, above the first stage");
+  });
+
+  it("re-plans as the user types", async () => {
+    const before = panel.posted.length;
+    vscode.__test.editDocument(document, SAMPLE + "FROM prod AS final\n");
+    vscode.__test.editDocument(document, SAMPLE + "FROM prod AS final2\n");
+    await sleep(200);
+    const sent = panel.posted.slice(before).filter((message) => message.type === "plan");
+    assert.equal(sent.length, 1, "a burst of edits is planned once");
+    assert.deepEqual(sent[0].plan.stages.map((stage) => stage.name).at(-1), "final2");
+  });
+
+  it("keeps the last good plan while the file has errors", async () => {
+    vscode.__test.editDocument(document, SAMPLE + "FROM\n");
+    await sleep(200);
+    const message = lastPlan(panel);
+    assert.equal(message.plan, null);
+    assert.equal(message.lastGoodPlan.stages.length, 6);
+    assert.ok(message.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    vscode.__test.editDocument(document, SAMPLE);
+    await sleep(200);
+    assert.equal(lastPlan(panel).plan.stages.length, 5);
+  });
+
+  it("highlights the stage under the cursor", () => {
+    vscode.__test.moveCursor(document, 9);
+    assert.deepEqual(panel.posted.at(-1), { type: "cursor", currentStage: 2 });
+  });
+
+  it("reveals the FROM line of a clicked node", async () => {
+    panel.receive({ type: "reveal", stageIndex: 1, line: 5 });
+    await sleep(10);
+    const editor = vscode.window.activeTextEditor;
+    assert.equal(editor.document, document);
+    assert.deepEqual([editor.selection.active.line, editor.selection.active.character], [4, 0]);
+    assert.equal(editor.revealed.at(-1).revealType, vscode.TextEditorRevealType.InCenterIfOutsideViewport);
+    assert.deepEqual(panel.posted.at(-1), { type: "cursor", currentStage: 1 }, "the moved cursor highlights the stage");
+  });
+
+  it("re-plans for the targets and build args chosen in the preview, and refreshes the lenses", async () => {
+    let lensEvents = 0;
+    provider("codeLens").provider.onDidChangeCodeLenses(() => lensEvents++);
+    panel.receive({ type: "options", targets: ["docs"], build_args: { GO_VERSION: "1.23" } });
+    const message = lastPlan(panel);
+    assert.deepEqual(message.plan.targets, [3]);
+    assert.deepEqual(message.options, { targets: ["docs"], build_args: { GO_VERSION: "1.23" } });
+    assert.deepEqual(message.plan.build_args, { GO_VERSION: "1.23" });
+    assert.equal(lensEvents, 1);
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "build");
+    assert.equal(recorded.terminals.at(-1).sent[0], "runner build . -f Dockerfile --target build --build-arg GO_VERSION=1.23");
+  });
+
+  it("reports an unknown target chosen in the preview", () => {
+    panel.receive({ type: "options", targets: ["gone"], build_args: {} });
+    const message = lastPlan(panel);
+    assert.equal(message.plan, null);
+    assert.equal(message.diagnostics.find((diagnostic) => diagnostic.code === "UnknownTarget")?.line, 0);
+    panel.receive({ type: "options", targets: [], build_args: {} });
+  });
+
+  it("follows the active Dockerfile and ignores other files", () => {
+    const other = vscode.__test.openDocument(join(folder, "Dockerfile.dev"), "FROM node:22 AS dev\nRUN npm ci\n", { languageId: "plaintext" });
+    let message = lastPlan(panel);
+    assert.equal(message.fileName, "Dockerfile.dev");
+    assert.deepEqual(message.plan.stages.map((stage) => stage.name), ["dev"]);
+    assert.equal(panel.title, "Stages: Dockerfile.dev");
+    vscode.__test.openDocument(join(folder, "README.md"), "# hi\n", { languageId: "markdown" });
+    assert.equal(lastPlan(panel).fileName, "Dockerfile.dev");
+    vscode.__test.activate(document);
+    message = lastPlan(panel);
+    assert.equal(message.fileName, "Dockerfile");
+    assert.ok(other);
+  });
+
+  it("moves the cursor to a clicked diagnostic", async () => {
+    panel.receive({ type: "goto", line: 3, column: 6 });
+    await sleep(10);
+    const { active } = vscode.window.activeTextEditor.selection;
+    assert.deepEqual([active.line, active.character], [2, 5]);
+  });
+
+  it("ignores malformed webview messages", () => {
+    const before = panel.posted.length;
+    panel.receive({ type: "reveal", stageIndex: "1" });
+    panel.receive(null);
+    assert.equal(panel.posted.length, before);
+  });
+
+  it("reveals the one panel instead of opening a second", async () => {
+    await vscode.commands.executeCommand("stageplan.openPreviewToSide");
+    assert.equal(recorded.panels.length, 1);
+    assert.equal(panel.revealed.length, 1);
+  });
+
+  it("tells the user to open a Dockerfile when the active file is something else", async () => {
+    vscode.__test.openDocument(join(folder, "notes2.txt"), "hello\n", { languageId: "plaintext" });
+    await vscode.commands.executeCommand("stageplan.openPreviewToSide");
+    assert.match(recorded.infoMessages.at(-1), /Open a Dockerfile/);
+  });
+
+  it("disposes everything with the extension", () => {
+    for (const subscription of context.subscriptions) subscription.dispose();
+    assert.equal(recorded.commands.size, 0);
+    assert.ok(panel.disposed);
+  });
+});

@@ -1,0 +1,254 @@
+// The preview's webview bundle (dist/webview.js) in headless Debian Chromium, under the page and
+// Content-Security-Policy the extension really sets, with `acquireVsCodeApi` stubbed: post the
+// messages the extension sends, check the drawn graph, click a node and check the `reveal` message.
+//
+// Input: dist/ and media/ served on 127.0.0.1, /usr/bin/chromium (or $CHROMIUM), the nodejs WASM
+// planner for the plan messages. Output: test results and tests/artifacts/vscode-preview.png.
+// Invariant: nothing is downloaded; the browser runs headless, no sandbox, no background
+// networking, in a fresh temporary profile.
+import assert from "node:assert/strict";
+import { createReadStream, existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createServer } from "node:http";
+import { tmpdir } from "node:os";
+import { extname, join, normalize } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium } from "playwright-core";
+
+import { extensionDir, loadPlanner, loadSource, rootDir, SAMPLE } from "./helpers.mjs";
+
+const TYPES = { ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
+
+/** VS Code's Dark Modern colours, as VS Code sets them on the webview's <html> element. */
+const DARK_THEME = {
+  "--vscode-font-family": "system-ui, sans-serif",
+  "--vscode-font-size": "13px",
+  "--vscode-editor-font-family": "'DejaVu Sans Mono', monospace",
+  "--vscode-editor-font-size": "13px",
+  "--vscode-foreground": "#cccccc",
+  "--vscode-editor-background": "#1f1f1f",
+  "--vscode-editor-foreground": "#cccccc",
+  "--vscode-descriptionForeground": "#9d9d9d",
+  "--vscode-disabledForeground": "#cccccc80",
+  "--vscode-textLink-foreground": "#4daafc",
+  "--vscode-textLink-activeForeground": "#4daafc",
+  "--vscode-input-background": "#313131",
+  "--vscode-input-foreground": "#cccccc",
+  "--vscode-input-border": "#3c3c3c",
+  "--vscode-focusBorder": "#0078d4",
+  "--vscode-errorForeground": "#f85149",
+  "--vscode-editorError-foreground": "#f14c4c",
+  "--vscode-editorWarning-foreground": "#cca700",
+  "--vscode-editorInfo-foreground": "#3794ff",
+  "--vscode-charts-orange": "#d18616",
+  "--vscode-charts-purple": "#b180d7",
+  "--vscode-editorCursor-foreground": "#aeafad",
+  "--vscode-editor-inactiveSelectionBackground": "#3a3d41",
+  "--vscode-panel-border": "#2b2b2b",
+  "--vscode-list-hoverBackground": "#2a2d2e",
+};
+
+let server;
+let origin;
+let context;
+let profileDir;
+let page;
+let planner;
+let html;
+const problems = [];
+
+/** Serves the page at / and the extension's dist/ and media/ files. */
+function serve(pageText) {
+  server = createServer((req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://localhost").pathname);
+    if (path === "/") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(pageText());
+      return;
+    }
+    const file = normalize(join(extensionDir, path));
+    const allowed = [join(extensionDir, "dist"), join(extensionDir, "media")].some((dir) => file.startsWith(dir + "/"));
+    if (!allowed || !existsSync(file) || !statSync(file).isFile()) {
+      res.writeHead(404).end("not found");
+      return;
+    }
+    res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+    createReadStream(file).pipe(res);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(`http://127.0.0.1:${server.address().port}`)));
+}
+
+const posted = () => page.evaluate(() => window.__posted);
+const postToWebview = (message) => page.evaluate((data) => window.postMessage(data, "*"), message);
+
+function planMessage(options = {}, extra = {}) {
+  const outcome = planner.plan(SAMPLE, options);
+  return {
+    type: "plan",
+    fileName: "Dockerfile",
+    plan: outcome.plan,
+    lastGoodPlan: null,
+    diagnostics: outcome.diagnostics,
+    options: { targets: options.targets ?? [], build_args: options.build_args ?? {} },
+    currentStage: null,
+    ...extra,
+  };
+}
+
+before(async () => {
+  assert.ok(existsSync(join(extensionDir, "dist", "webview.js")), "dist/webview.js is missing; run `npm --prefix web/extension run build`");
+  planner = loadPlanner();
+  html = await loadSource("html.ts");
+  origin = await serve(() =>
+    html.previewHtml({
+      cspSource: origin,
+      nonce: currentNonce,
+      scriptUri: `${origin}/dist/webview.js`,
+      styleUri: `${origin}/media/preview.css`,
+    }),
+  );
+  const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  assert.ok(existsSync(executablePath), `${executablePath} is missing; run scripts/setup.sh (apt-get install chromium)`);
+  profileDir = mkdtempSync(join(tmpdir(), "stageplan-chromium-"));
+  context = await chromium.launchPersistentContext(profileDir, {
+    executablePath,
+    headless: true,
+    args: ["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage", "--no-first-run"],
+    viewport: { width: 900, height: 720 },
+    colorScheme: "dark",
+  });
+  await context.addInitScript((theme) => {
+    window.__posted = [];
+    window.__cspViolations = [];
+    let state;
+    window.acquireVsCodeApi = () => ({
+      postMessage: (message) => window.__posted.push(JSON.parse(JSON.stringify(message))),
+      getState: () => state,
+      setState: (next) => (state = next),
+    });
+    document.addEventListener("securitypolicyviolation", (event) => window.__cspViolations.push(`${event.violatedDirective}: ${event.blockedURI}`));
+    document.addEventListener("DOMContentLoaded", () => {
+      document.body.classList.add("vscode-dark");
+      for (const [name, value] of Object.entries(theme)) document.documentElement.style.setProperty(name, value);
+    });
+  }, DARK_THEME);
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on("pageerror", (err) => problems.push(err.message));
+  page.on("console", (msg) => {
+    // Chromium asks every page for /favicon.ico; a VS Code webview does not.
+    if (msg.type() === "error" && !msg.location().url.endsWith("/favicon.ico")) problems.push(msg.text());
+  });
+  await page.goto(origin + "/");
+});
+
+let currentNonce = "N0nce0fTheTest0000000000000000aa";
+
+after(async () => {
+  await context?.close();
+  await new Promise((resolve) => (server ? server.close(resolve) : resolve()));
+  if (profileDir) rmSync(profileDir, { recursive: true, force: true });
+});
+
+describe("preview webview in Chromium", () => {
+  it("loads under the CSP and says it is ready", async () => {
+    await page.waitForFunction(() => window.__posted.some((message) => message.type === "ready"));
+    assert.deepEqual(await posted(), [{ type: "ready" }]);
+  });
+
+  it("draws the plan it is sent: needed and skipped stages, images, targets", async () => {
+    await postToWebview(planMessage());
+    await page.waitForSelector("body[data-ready='true'] [data-stage-index]");
+    const nodes = await page.$$eval("[data-stage-index]", (elements) =>
+      elements.map((element) => [element.dataset.stageName, element.dataset.needed, element.classList.contains("sp-target")]),
+    );
+    assert.deepEqual(nodes, [
+      ["tools", "true", false],
+      ["build", "true", false],
+      ["test", "false", false],
+      ["docs", "false", false],
+      ["prod", "true", true],
+    ]);
+    const images = await page.$$eval(".sp-image", (elements) => elements.map((element) => element.textContent));
+    assert.ok(images.some((text) => text.includes("golang:1.22")), `image nodes: ${images}`);
+    assert.match(await page.textContent("[data-testid='summary']"), /target prod: 3 of 5 stages in 3 waves, 2 skipped/);
+    assert.equal(await page.textContent("[data-testid='file-name']"), "Dockerfile");
+    const options = await page.$$eval("[data-testid='target-select'] option", (elements) => elements.map((element) => element.value));
+    assert.deepEqual(options, ["tools", "build", "test", "docs", "prod"]);
+  });
+
+  it("posts reveal with the FROM line when a node is clicked", async () => {
+    await page.click("[data-stage-name='build']");
+    assert.deepEqual((await posted()).at(-1), { type: "reveal", stageIndex: 1, line: 5 });
+    await page.focus("[data-stage-name='docs']");
+    await page.keyboard.press("Enter");
+    assert.deepEqual((await posted()).at(-1), { type: "reveal", stageIndex: 3, line: 11 });
+  });
+
+  it("highlights the stage under the editor's cursor", async () => {
+    await postToWebview({ type: "cursor", currentStage: 2 });
+    await page.waitForSelector("[data-stage-name='test'].sp-current");
+    assert.equal(await page.$$eval(".sp-current", (elements) => elements.length), 1);
+  });
+
+  it("posts the targets and build args chosen in the toolbar", async () => {
+    await page.selectOption("[data-testid='target-select']", ["test"]);
+    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["test"], build_args: {} });
+    await page.fill("[data-testid='build-args']", "GO_VERSION=1.23\n# comment\n");
+    await page.waitForFunction(() => window.__posted.at(-1).build_args?.GO_VERSION === "1.23");
+    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["test"], build_args: { GO_VERSION: "1.23" } });
+    await page.fill("[data-testid='build-args']", "oops");
+    await page.waitForSelector("[data-testid='build-args'].invalid");
+  });
+
+  it("redraws for the chosen target", async () => {
+    await page.fill("[data-testid='build-args']", "");
+    await postToWebview(planMessage({ targets: ["test"] }, { currentStage: 2 }));
+    await page.waitForSelector("[data-stage-name='test'][data-needed='true']");
+    assert.equal(await page.getAttribute("[data-stage-name='prod']", "data-needed"), "false");
+    assert.deepEqual(await page.$$eval("[data-testid='target-select'] option:checked", (elements) => elements.map((element) => element.value)), ["test"]);
+  });
+
+  it("shows errors with the last good plan greyed, and a clicked diagnostic posts goto", async () => {
+    const broken = planner.plan(SAMPLE + "FROM\n", {});
+    assert.equal(broken.plan, null);
+    await postToWebview({ ...planMessage(), plan: null, lastGoodPlan: planner.plan(SAMPLE, {}).plan, diagnostics: broken.diagnostics });
+    await page.waitForSelector("body.stale");
+    assert.match(await page.textContent("[data-testid='summary']"), /no plan: 1 error \(showing the last plan that worked\)/);
+    assert.equal(await page.$$eval("[data-stage-index]", (elements) => elements.length), 5);
+    await page.click("[data-testid='diagnostics'] li.error");
+    assert.equal((await posted()).at(-1).type, "goto");
+    assert.equal((await posted()).at(-1).line, 16);
+  });
+
+  it("keeps a strict CSP: the page has no violations, and an injected inline script does not run", async () => {
+    await postToWebview(planMessage({}, { currentStage: 1 }));
+    await page.waitForFunction(() => !document.body.classList.contains("stale"));
+    assert.deepEqual(await page.evaluate(() => window.__cspViolations), []);
+    assert.deepEqual(problems, [], "no errors on the console or in the page so far");
+    await page.evaluate(() => {
+      const script = document.createElement("script");
+      script.textContent = "window.__injected = true";
+      document.body.append(script);
+    });
+    await page.waitForFunction(() => window.__cspViolations.length > 0);
+    assert.equal(await page.evaluate(() => window.__injected ?? false), false);
+    assert.match((await page.evaluate(() => window.__cspViolations))[0], /^script-src/);
+    // A script the page's own nonce allows still may not eval (no 'unsafe-eval'). The eval runs from
+    // a timer: during page.evaluate itself, DevTools lets code generation through.
+    await page.evaluate((nonce) => {
+      const script = document.createElement("script");
+      script.nonce = nonce;
+      script.textContent = "setTimeout(() => { try { window.__evaluated = eval('1 + 1'); } catch (err) { window.__evaluated = err.name; } }, 50);";
+      document.body.append(script);
+    }, currentNonce);
+    await page.waitForFunction(() => window.__evaluated !== undefined);
+    assert.equal(await page.evaluate(() => window.__evaluated), "EvalError");
+  });
+
+  it("uses the theme's colours", async () => {
+    const fill = await page.$eval("[data-stage-name='prod'] rect", (element) => getComputedStyle(element).stroke);
+    assert.equal(fill, "rgb(209, 134, 22)", "the target outline is --vscode-charts-orange");
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    assert.equal(background, "rgb(31, 31, 31)");
+    mkdirSync(join(rootDir, "tests", "artifacts"), { recursive: true });
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview.png") });
+  });
+});
