@@ -132,6 +132,19 @@ impl<W: Write> TarWriter<'_, W> {
         header
     }
 
+    /// Writes a PAX extended header carrying the nanoseconds of the next entry's mtime (the
+    /// ustar field holds whole seconds; BuildKit keeps the context's full precision).
+    fn pax_mtime(&mut self, secs: i64, nsec: i64) -> std::io::Result<()> {
+        let record = pax_record("mtime", &format!("{secs}.{nsec:09}"));
+        let mut header = Header::new_ustar();
+        header.set_entry_type(EntryType::XHeader);
+        header.set_path("PaxHeaders/mtime")?;
+        header.set_mode(0o644);
+        header.set_size(record.len() as u64);
+        header.set_cksum();
+        self.builder.append(&header, record.as_bytes())
+    }
+
     /// The destination directory the copy creates.
     fn created_dir(&mut self, path: &str) -> Result<(), ContextError> {
         let mode = self.chmod.map_or(0o755, Chmod::created_dir_mode);
@@ -172,6 +185,10 @@ impl<W: Write> TarWriter<'_, W> {
         };
         let mut header = self.header(kind, mode, entry.meta.mtime);
         self.summary.entries += 1;
+        if entry.meta.mtime_nsec != 0 {
+            self.pax_mtime(entry.meta.mtime, entry.meta.mtime_nsec)
+                .map_err(io_err)?;
+        }
         match entry.kind {
             EntryKind::File => {
                 let key = (entry.meta.dev, entry.meta.ino);
@@ -243,6 +260,16 @@ impl<R: Read> Read for ExactReader<R> {
         self.left -= n as u64;
         Ok(n)
     }
+}
+
+/// One PAX record, `"<length> <key>=<value>\n"`, where the length counts the whole record.
+pub(super) fn pax_record(key: &str, value: &str) -> String {
+    let body = format!(" {key}={value}\n");
+    let mut length = body.len() + 1;
+    while format!("{length}{body}").len() != length {
+        length += 1;
+    }
+    format!("{length}{body}")
 }
 
 /// An image path as a tar entry name: no leading `/`, directories with a trailing `/`.

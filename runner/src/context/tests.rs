@@ -621,3 +621,53 @@ fn dockerignore_matches_what_the_engines_send() {
     ];
     assert_eq!(got, want);
 }
+
+#[test]
+fn tar_keeps_sub_second_mtimes() {
+    let dir = TestDir::new();
+    dir.file("f", "x");
+    let mtime = std::time::UNIX_EPOCH + Duration::new(1_600_000_000, 123_456_789);
+    File::options()
+        .write(true)
+        .open(dir.path().join("f"))
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let ctx = open(&dir);
+    let set = ctx.resolve(&copy(&["f"])).unwrap();
+    let mut bytes = Vec::new();
+    ctx.write_tar(
+        &set,
+        &dest("/f", DestState::Missing),
+        &TarOptions::default(),
+        &mut bytes,
+    )
+    .unwrap();
+    let mut archive = tar::Archive::new(bytes.as_slice());
+    let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(entry.path().unwrap().to_string_lossy(), "f");
+    assert_eq!(entry.header().mtime().unwrap(), 1_600_000_000);
+    let pax: Vec<(String, String)> = entry
+        .pax_extensions()
+        .unwrap()
+        .expect("a PAX header")
+        .map(|ext| {
+            let ext = ext.unwrap();
+            (
+                ext.key().unwrap().to_string(),
+                ext.value().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pax,
+        vec![("mtime".to_string(), "1600000000.123456789".to_string())]
+    );
+}
+
+#[test]
+fn pax_record_length_counts_itself() {
+    assert_eq!(super::archive::pax_record("mtime", "1.5"), "13 mtime=1.5\n");
+    let long = super::archive::pax_record("mtime", "1600000000.123456789");
+    assert_eq!(long.len().to_string(), long.split(' ').next().unwrap());
+}
