@@ -122,3 +122,12 @@ setup_node() {
     npm --prefix web ci --no-audit --no-fund
   fi
 }
+
+# The npm packages of the VS Code extension (web/extension: esbuild, @vscode/vsce, @types/vscode),
+# from its own package-lock.json; install scripts are skipped (esbuild's binary comes as a package).
+setup_vscode_extension() {
+  if [ ! -d web/extension/node_modules ] || [ web/extension/package-lock.json -nt web/extension/node_modules/.package-lock.json ]; then
+    log "npm ci (web/extension)"
+    npm --prefix web/extension ci --no-audit --no-fund --ignore-scripts
+  fi
+}

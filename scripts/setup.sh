@@ -11,6 +11,7 @@ setup_apt
 setup_rust
 setup_wasm
 setup_node
+setup_vscode_extension
 setup_conformance_venv
 setup_dockerd
 setup_base_images
