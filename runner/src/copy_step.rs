@@ -9,7 +9,7 @@
 //! another stage keep their owner (P10b), `--chown` overrides both; symlinked sources are
 //! followed (P10c); the init layer's placeholders are never copied (P11).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use planner::plan::{CopySpec, Instruction, Source};
@@ -20,6 +20,7 @@ use crate::context::{
 };
 use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError};
+use crate::init_files::{self, RealEntry};
 use crate::stage::{
     commit_step, create_holder, ensure_image, resolve_owner, Ctx, StageResult, StageState,
 };
@@ -427,14 +428,19 @@ async fn image_pieces(
             ..ContainerSpec::default()
         })
         .await?;
+    let mut source_image = SourceImage {
+        holder: holder.clone(),
+        image: image.to_string(),
+        real: None,
+    };
     let mut pieces = Vec::new();
     let mut result = Ok(());
     for source in sources {
         let path = format!("/{}", tarx::join_dest(source, ""));
         let found = if glob::has_wildcard(&path) {
-            glob_pieces(ctx, &holder, &path, excludes).await
+            glob_pieces(ctx, &mut source_image, &path, excludes).await
         } else {
-            one_piece(ctx, &holder, &path, excludes)
+            one_piece(ctx, &mut source_image, &path, excludes)
                 .await
                 .map(|p| vec![p])
         };
@@ -451,12 +457,40 @@ async fn image_pieces(
 }
 
 /// One named source path of a holder: followed through symlinks, downloaded, filtered.
+/// A holder of a COPY --from source image, and the image's own copies of the files the
+/// holder's init layer masks (read only when a copy touches them).
+struct SourceImage {
+    holder: String,
+    image: String,
+    real: Option<BTreeMap<String, RealEntry>>,
+}
+
+impl SourceImage {
+    async fn real_entries(
+        &mut self,
+        ctx: &Ctx,
+    ) -> std::result::Result<&BTreeMap<String, RealEntry>, PieceError> {
+        if self.real.is_none() {
+            let saved = ctx.engine.save_image(&self.image).await?;
+            let real = init_files::real_entries(&saved).map_err(|e| {
+                PieceError::Message(format!(
+                    "reading the masked /etc files of the source image: {e}"
+                ))
+            })?;
+            self.real = Some(real);
+        }
+        Ok(self.real.get_or_insert_with(BTreeMap::new))
+    }
+}
+
 async fn one_piece(
     ctx: &Ctx,
-    holder: &str,
+    source: &mut SourceImage,
     path: &str,
     excludes: &[String],
 ) -> std::result::Result<Piece, PieceError> {
+    let holder = source.holder.clone();
+    let holder = holder.as_str();
     let mut path = path.to_string();
     let mut stat = ctx.engine.stat_path(holder, &path).await?;
     for _ in 0..16 {
@@ -489,9 +523,46 @@ async fn one_piece(
             ))
         })?;
     let root_level = path == "/" || path.is_empty();
+    let rel_path = path
+        .trim_start_matches('/')
+        .trim_end_matches('/')
+        .to_string();
+    // Masked files inside the copied tree (or the file itself), relative to the piece.
+    let masked: Vec<(String, String)> = init_files::MASKED
+        .iter()
+        .filter_map(|m| {
+            if !is_dir {
+                return (*m == rel_path)
+                    .then(|| (m.to_string(), m.rsplit('/').next().unwrap_or(m).to_string()));
+            }
+            if rel_path.is_empty() {
+                return Some((m.to_string(), m.to_string()));
+            }
+            m.strip_prefix(&format!("{rel_path}/"))
+                .map(|rest| (m.to_string(), rest.to_string()))
+        })
+        .collect();
+    let mut extra = Vec::new();
+    if !masked.is_empty() {
+        let real = source.real_entries(ctx).await?;
+        for (absolute, relative) in &masked {
+            if let Some(entry) = real.get(absolute) {
+                extra.push((relative.clone(), entry.header.clone(), entry.data.clone()));
+            }
+        }
+        if !is_dir && extra.is_empty() {
+            return Err(PieceError::Message(format!(
+                "COPY --from source {path} does not exist in the source image"
+            )));
+        }
+    }
     let excludes = excludes.to_vec();
+    let masked_names: Vec<String> = masked.iter().map(|(_, r)| r.clone()).collect();
     let keep = move |name: &str| -> Option<String> {
         if root_level && is_init_placeholder(name) {
+            return None;
+        }
+        if masked_names.iter().any(|m| m == name) {
             return None;
         }
         if excludes.iter().any(|p| glob::matches_path(p, name)) {
@@ -499,9 +570,13 @@ async fn one_piece(
         }
         Some(name.to_string())
     };
-    let tar = tarx::rewrite(&raw, &keep, Overrides::default())
-        .map_err(|e| PieceError::Message(e.to_string()))?;
-    let rel_path = path.trim_start_matches('/').to_string();
+    let tar = if !is_dir && !extra.is_empty() {
+        tarx::with_entries(Vec::new(), &extra)
+    } else {
+        tarx::rewrite(&raw, &keep, Overrides::default())
+            .and_then(|tar| tarx::with_entries(tar, &extra))
+    }
+    .map_err(|e| PieceError::Message(e.to_string()))?;
     Ok(Piece {
         is_dir,
         rel_path,
@@ -514,7 +589,7 @@ async fn one_piece(
 /// Sources with a wildcard in the last component: every match in the parent directory.
 async fn glob_pieces(
     ctx: &Ctx,
-    holder: &str,
+    source: &mut SourceImage,
     path: &str,
     excludes: &[String],
 ) -> std::result::Result<Vec<Piece>, PieceError> {
@@ -527,7 +602,10 @@ async fn glob_pieces(
     let parent = if parent.is_empty() { "/" } else { parent };
     let listing = ctx
         .engine
-        .get_archive(holder, &format!("{}/.", parent.trim_end_matches('/')))
+        .get_archive(
+            &source.holder,
+            &format!("{}/.", parent.trim_end_matches('/')),
+        )
         .await?
         .ok_or_else(|| {
             PieceError::Message(format!(
@@ -550,20 +628,19 @@ async fn glob_pieces(
     let mut pieces = Vec::new();
     for name in matched {
         let full = format!("{}/{name}", parent.trim_end_matches('/'));
-        pieces.push(one_piece(ctx, holder, &full, excludes).await?);
+        pieces.push(one_piece(ctx, source, &full, excludes).await?);
     }
     Ok(pieces)
 }
 
-/// Entries a holder's merged view shows that come from the container's init layer, not the
-/// image (RUNNER-NOTES P11, P18).
+/// Entries a holder's merged view of `/` shows that come from the container's init layer and
+/// its mounts, not the image (RUNNER-NOTES P11, P18): the contents of `dev`, `proc` and `sys`.
+/// The directories themselves are kept, as BuildKit's copy of a stage that ran a RUN has them
+/// (the masked files are replaced by [`init_files`]).
 fn is_init_placeholder(name: &str) -> bool {
-    matches!(
-        name,
-        ".dockerenv" | "etc/hosts" | "etc/hostname" | "etc/resolv.conf" | "etc/mtab"
-    ) || ["dev", "proc", "sys"]
+    ["dev", "proc", "sys"]
         .iter()
-        .any(|d| name == *d || name.starts_with(&format!("{d}/")))
+        .any(|d| name.starts_with(&format!("{d}/")))
 }
 
 /// Splits expanded sources into heredocs (name, body), URLs and context/image paths.

@@ -583,6 +583,18 @@ impl Engine {
         Ok(())
     }
 
+    /// The image as a `docker save` tar (manifest and layer tars).
+    pub async fn save_image(&self, id: &str) -> Result<Vec<u8>> {
+        self.docker
+            .export_image(id)
+            .try_fold(Vec::new(), |mut all, chunk| async move {
+                all.extend_from_slice(&chunk);
+                Ok(all)
+            })
+            .await
+            .map_err(|e| RunnerError::engine(format!("save image {id}"), e))
+    }
+
     /// Tags image `id` as `repo:tag`.
     pub async fn tag_image(&self, id: &str, repo: &str, tag: &str) -> Result<()> {
         let options = TagImageOptions {

@@ -16,6 +16,7 @@ pub mod engine;
 pub mod error;
 pub mod glob;
 pub mod image_config;
+pub mod init_files;
 pub mod keeper;
 pub mod mounts;
 pub mod progress;

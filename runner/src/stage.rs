@@ -207,7 +207,15 @@ async fn start_state(
 ) -> Result<(StageState, Vec<String>)> {
     let mut inherited = None;
     let (image, mut config, key) = match &stage.base {
-        Source::Scratch => (None, ImageConfig::default(), Key::root("scratch")),
+        // BuildKit's empty image: WorkingDir "/" (PATH is added below).
+        Source::Scratch => (
+            None,
+            ImageConfig {
+                working_dir: "/".to_string(),
+                ..ImageConfig::default()
+            },
+            Key::root("scratch"),
+        ),
         Source::Stage { stage: parent } => {
             let result = deps.get(parent).ok_or_else(|| {
                 RunnerError::Plan(format!("stage {} depends on stage {parent}, which the plan does not list in depends_on", stage.index))

@@ -167,6 +167,44 @@ fn clean_name(raw: &[u8]) -> String {
     name.trim_end_matches('/').to_string()
 }
 
+/// Appends `entries` (name, header, content) to the tar `archive` (an empty one for an empty
+/// vector). Names are written as given; headers keep their type, mode, owner and link name.
+pub fn with_entries(
+    archive: Vec<u8>,
+    entries: &[(String, Header, Vec<u8>)],
+) -> Result<Vec<u8>, TarError> {
+    if entries.is_empty() && !archive.is_empty() {
+        return Ok(archive);
+    }
+    let mut archive = archive;
+    // Drop the end-of-archive marker (the two zero blocks this module's builders write, no
+    // more: a file's content may end in zero blocks too) so the new entries follow on.
+    if archive.len() >= 1024 && archive[archive.len() - 1024..].iter().all(|&b| b == 0) {
+        archive.truncate(archive.len() - 1024);
+    }
+    let mut builder = Builder::new(archive);
+    for (name, header, data) in entries {
+        let mut header = header.clone();
+        if header.entry_type() == EntryType::Symlink || header.entry_type() == EntryType::Link {
+            let link = header
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|l| l.into_owned())
+                .unwrap_or_default();
+            builder
+                .append_link(&mut header, name, link)
+                .map_err(TarError::Write)?;
+        } else {
+            header.set_size(data.len() as u64);
+            builder
+                .append_data(&mut header, name, data.as_slice())
+                .map_err(TarError::Write)?;
+        }
+    }
+    builder.into_inner().map_err(TarError::Write)
+}
+
 /// A tar holding one directory entry per path (each relative to `/`), e.g. for `WORKDIR`.
 pub fn directories(paths: &[String], owner: (u64, u64), mode: u32) -> Result<Vec<u8>, TarError> {
     let mut builder = Builder::new(Vec::new());

@@ -451,3 +451,57 @@ fn onbuild_triggers_of_an_external_base_run_as_in_buildkit() {
         problems.join("\n")
     );
 }
+
+#[test]
+fn copies_from_a_stage_see_its_real_etc_files_not_the_init_layer() {
+    require_engine();
+    let dir = TempDir::new("compare-masked");
+    dir.write("hosts", "127.0.0.1 real-hosts-content\n");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS a\n\
+             COPY hosts /etc/hosts\n\
+             RUN echo marker > /etc/marker\n\
+             \n\
+             FROM scratch AS out\n\
+             COPY --from=a /etc/hosts /h\n\
+             COPY --from=a /etc/ /e/\n\
+             COPY --from=a / /all/\n"
+        ),
+    );
+    let ours = format!("stageplan-it/masked-runner:{}", std::process::id());
+    let theirs = format!("stageplan-it/masked-buildkit:{}", std::process::id());
+    let context = dir.0.to_string_lossy().into_owned();
+    let out = run_runner(&[
+        "build",
+        &context,
+        "-t",
+        &ours,
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    assert!(
+        out.status.success(),
+        "runner build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "--no-cache", "-t", &theirs, &context])
+        .output()
+        .expect("docker build");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let problems = differences(&ours, &theirs);
+    remove_images(None, &[&ours, &theirs]);
+    assert!(
+        problems.is_empty(),
+        "masked files differ from BuildKit:\n{}",
+        problems.join("\n")
+    );
+}
