@@ -33,6 +33,8 @@ export interface StageGraphOptions {
   fit?: boolean;
   /** The smallest scale `fit` uses (default 0.6), so labels stay readable. */
   minScale?: number;
+  /** A CSP nonce for the drawing's own <style>, for hosts whose style-src has no 'unsafe-inline'. */
+  styleNonce?: string;
 }
 
 /** A graph drawn into a host element. */
@@ -80,6 +82,8 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   const draw = (next: Plan) => {
     lastLayout = layoutGraph(buildModel(next));
     const fresh = drawSvg(doc, lastLayout, prefix, options.title ?? "stage graph");
+    // Set before the drawing enters the document: CSP checks a <style> when it is connected.
+    if (options.styleNonce) fresh.querySelector("style")?.setAttribute("nonce", options.styleNonce);
     if (svg) svg.replaceWith(fresh);
     else host.append(fresh);
     svg = fresh;
