@@ -2,25 +2,26 @@
 //
 // Input: the webview's CSP source, a fresh nonce and the URIs of the script and stylesheet.
 // Output: the page text set as `webview.html`.
-// Invariant: scripts run only with the nonce (no inline handlers, no `unsafe-eval`); nothing is
-// loaded from outside the extension. Styles allow 'unsafe-inline' because the shared graph component
-// puts its own <style> inside the SVG (so an exported SVG looks like the drawing).
+// Invariant: scripts and inline styles run only with the nonce (no inline handlers, no
+// 'unsafe-inline', no 'unsafe-eval'); nothing is loaded from outside the extension. The shared graph
+// component's own <style> inside the SVG gets the same nonce (StageGraphOptions.styleNonce).
 
 /** What the page needs. */
 export interface PreviewPage {
   /** `webview.cspSource`. */
   cspSource: string;
-  /** A fresh random nonce for the script tag. */
+  /** A fresh random nonce for the script tag (and the graph's <style>). */
   nonce: string;
   scriptUri: string;
   styleUri: string;
 }
 
-/** A 32-character random nonce (letters and digits). */
-export function makeNonce(random: () => number = Math.random): string {
+/** A 32-character nonce of letters and digits from the platform's cryptographic random source. */
+export function makeNonce(): string {
   const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(32));
   let nonce = "";
-  for (let i = 0; i < 32; i++) nonce += alphabet[Math.floor(random() * alphabet.length)];
+  for (const byte of bytes) nonce += alphabet[byte % alphabet.length];
   return nonce;
 }
 
@@ -29,7 +30,7 @@ export function contentSecurityPolicy(cspSource: string, nonce: string): string 
   return [
     "default-src 'none'",
     `img-src ${cspSource} data:`,
-    `style-src ${cspSource} 'unsafe-inline'`,
+    `style-src ${cspSource} 'nonce-${nonce}'`,
     `font-src ${cspSource}`,
     `script-src 'nonce-${nonce}'`,
   ].join("; ");

@@ -150,11 +150,13 @@ describe("webview page and messages", () => {
   it("allows scripts only with the nonce and never eval", () => {
     const nonce = html.makeNonce();
     assert.match(nonce, /^[A-Za-z0-9]{32}$/);
+    assert.notEqual(html.makeNonce(), nonce, "a fresh nonce each time");
     const page = html.previewHtml({ cspSource: "https://x.vscode-cdn.net", nonce, scriptUri: "https://x/webview.js", styleUri: "https://x/p.css" });
     const csp = /http-equiv="Content-Security-Policy" content="([^"]+)"/.exec(page)[1];
     assert.match(csp, /default-src 'none'/);
     assert.match(csp, new RegExp(`script-src 'nonce-${nonce}'(;|$)`));
-    assert.doesNotMatch(csp, /unsafe-eval/);
+    assert.match(csp, new RegExp(`style-src https://x\\.vscode-cdn\\.net 'nonce-${nonce}'(;|$)`));
+    assert.doesNotMatch(csp, /unsafe-eval|unsafe-inline/);
     const scripts = [...page.matchAll(/<script([^>]*)>/g)].map((match) => match[1]);
     assert.equal(scripts.length, 1);
     assert.match(scripts[0], new RegExp(`nonce="${nonce}"`));

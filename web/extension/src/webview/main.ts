@@ -60,7 +60,12 @@ class Preview {
   private shown: Plan | null = null;
   private buildArgsTimer: number | undefined;
 
-  constructor(private readonly ui: Ui, private readonly vscode: VsCodeApi) {
+  constructor(
+    private readonly ui: Ui,
+    private readonly vscode: VsCodeApi,
+    /** The page's nonce (the CSP allows the graph's <style> only with it). */
+    private readonly nonce: string,
+  ) {
     ui.graph.addEventListener("stage-click", (event) => {
       const detail = (event as CustomEvent<StageClickDetail>).detail;
       const stage = this.shown?.stages[detail.stageIndex];
@@ -101,7 +106,7 @@ class Preview {
     this.shown = plan;
     if (plan) {
       if (this.graph) this.graph.update(plan);
-      else this.graph = renderStageGraph(this.ui.graph, plan, { title: `stages of ${message.fileName}`, minScale: 0.5 });
+      else this.graph = renderStageGraph(this.ui.graph, plan, { title: `stages of ${message.fileName}`, minScale: 0.5, styleNonce: this.nonce });
       this.graph.setCurrentStage(message.currentStage);
     } else {
       this.graph?.destroy();
@@ -118,7 +123,9 @@ class Preview {
 
 function main(): void {
   const vscode = acquireVsCodeApi();
-  const preview = new Preview(findUi(), vscode);
+  // The script's own nonce: the IDL property keeps it after the browser hides the attribute.
+  const nonce = document.currentScript instanceof HTMLScriptElement ? document.currentScript.nonce ?? "" : "";
+  const preview = new Preview(findUi(), vscode, nonce);
   window.addEventListener("message", (event: MessageEvent<HostMessage>) => {
     const message = event.data;
     if (message?.type === "plan") preview.showPlan(message);
