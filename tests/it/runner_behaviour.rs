@@ -74,6 +74,8 @@ fn sigint_mid_build_stops_and_removes_every_container() {
             "--progress",
             "plain",
             "--no-cache",
+            "--jobs",
+            "2",
         ])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
