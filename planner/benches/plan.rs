@@ -57,9 +57,15 @@ fn generated(n_stages: usize) -> String {
             text.push_str(&format!("FROM ${{BASE}} AS s{idx}\n"));
         }
         text.push_str("WORKDIR /work\n");
-        text.push_str(&format!("RUN --mount=type=cache,target=/cache echo building {idx} > /work/out-{idx}\n"));
+        text.push_str(&format!(
+            "RUN --mount=type=cache,target=/cache echo building {idx} > /work/out-{idx}\n"
+        ));
         if idx > 0 {
-            text.push_str(&format!("COPY --from=s{} /work/out-{} /work/\n", idx / 2, idx / 2));
+            text.push_str(&format!(
+                "COPY --from=s{} /work/out-{} /work/\n",
+                idx / 2,
+                idx / 2
+            ));
         }
         text.push_str("ENV STAGE=\"done\"\n");
     }
@@ -68,9 +74,13 @@ fn generated(n_stages: usize) -> String {
 
 fn bench(c: &mut Criterion) {
     let options = planner::Options::default();
-    c.bench_function("plan typical 40-line Dockerfile", |b| b.iter(|| planner::plan(black_box(TYPICAL), &options)));
+    c.bench_function("plan typical 40-line Dockerfile", |b| {
+        b.iter(|| planner::plan(black_box(TYPICAL), &options))
+    });
     let big = generated(300);
-    c.bench_function("plan 300-stage Dockerfile", |b| b.iter(|| planner::plan(black_box(&big), &options)));
+    c.bench_function("plan 300-stage Dockerfile", |b| {
+        b.iter(|| planner::plan(black_box(&big), &options))
+    });
 
     let mut group = c.benchmark_group("throughput");
     let mut mb = String::new();
@@ -78,8 +88,12 @@ fn bench(c: &mut Criterion) {
         mb.push_str(TYPICAL);
     }
     group.throughput(Throughput::Bytes(mb.len() as u64));
-    group.bench_function("syntax layer, 1 MB", |b| b.iter(|| planner::syntax::parse(black_box(&mb))));
-    group.bench_function("plan, 1 MB", |b| b.iter(|| planner::plan(black_box(&mb), &options)));
+    group.bench_function("syntax layer, 1 MB", |b| {
+        b.iter(|| planner::syntax::parse(black_box(&mb)))
+    });
+    group.bench_function("plan, 1 MB", |b| {
+        b.iter(|| planner::plan(black_box(&mb), &options))
+    });
     group.finish();
 }
 

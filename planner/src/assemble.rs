@@ -157,12 +157,14 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
     }
 
     let index = LineIndex::new(text);
+    let images = images(&graph, &needed);
+    let waves = target::waves(&graph, &needed);
     let plan = Plan {
         version: PLAN_VERSION,
         targets: targets.clone(),
-        stages: plan_stages(&file, &graph, &needed, &index),
-        images: images(&graph, &needed),
-        waves: target::waves(&graph, &needed),
+        stages: plan_stages(&file, graph, &needed, &index),
+        images,
+        waves,
         build_args: options.build_args.clone(),
         platform: target_platform.format(),
         global_args: file
@@ -261,25 +263,30 @@ fn location(index: &LineIndex, span: Span) -> Location {
     }
 }
 
-fn plan_stages(file: &Dockerfile, graph: &Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+/// The plan's stages; consumes the graph so the instructions move rather than copy.
+fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+    let depends_on: Vec<Vec<usize>> = (0..graph.nodes.len())
+        .map(|idx| graph.depends_on(idx))
+        .collect();
     file.stages
         .iter()
-        .zip(&graph.nodes)
+        .zip(graph.nodes)
+        .zip(depends_on)
         .enumerate()
-        .map(|(idx, (decl, node))| Stage {
+        .map(|(idx, ((decl, node), depends_on))| Stage {
             index: idx,
             name: decl.name.clone(),
             needed: needed[idx],
-            base: node.base.clone(),
+            base: node.base,
             base_text: decl.base_text.clone(),
-            platform: node.platform.clone(),
-            depends_on: graph.depends_on(idx),
+            platform: node.platform,
+            depends_on,
             edges: node
                 .edges
-                .iter()
+                .into_iter()
                 .map(|e| Edge {
                     kind: e.kind,
-                    source: e.source.clone(),
+                    source: e.source,
                     onbuild: e.onbuild,
                     line: e.line,
                 })
@@ -287,13 +294,13 @@ fn plan_stages(file: &Dockerfile, graph: &Graph, needed: &[bool], index: &LineIn
             location: location(index, decl.span),
             instructions: node
                 .instructions
-                .iter()
+                .into_iter()
                 .map(|(instr, origin)| Instruction {
                     line: instr.line,
                     end_line: instr.end_line,
-                    text: instr.text.clone(),
-                    onbuild_from: *origin,
-                    op: instr.op.clone(),
+                    text: instr.text,
+                    onbuild_from: origin,
+                    op: instr.op,
                 })
                 .collect(),
         })

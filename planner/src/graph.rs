@@ -8,6 +8,8 @@
 //! Invariant: errors go to the sink and never stop the walk; a stage whose base cannot be
 //! resolved still gets a node (as an image of its raw text) so later stages stay indexed.
 
+use std::collections::BTreeMap;
+
 use crate::args::{validate_reference, MetaArgs, Platform};
 use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
@@ -86,11 +88,38 @@ pub fn display_name(file: &Dockerfile, stage_idx: usize) -> String {
     }
 }
 
-fn lookup_name(file: &Dockerfile, name: &str) -> Option<usize> {
-    let lowered = name.to_lowercase();
-    file.stages
-        .iter()
-        .rposition(|stage| stage.name.as_deref() == Some(lowered.as_str()))
+/// Stage names (lower-cased) to their indices in file order, so lookups do not scan the file.
+struct NameIndex<'a> {
+    by_name: BTreeMap<&'a str, Vec<usize>>,
+}
+
+impl<'a> NameIndex<'a> {
+    fn new(file: &'a Dockerfile) -> NameIndex<'a> {
+        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for (idx, stage) in file.stages.iter().enumerate() {
+            if let Some(name) = &stage.name {
+                by_name.entry(name.as_str()).or_default().push(idx);
+            }
+        }
+        NameIndex { by_name }
+    }
+
+    /// The last stage called `name` (case-insensitive): what `COPY --from`, mounts and
+    /// `--target` bind to.
+    fn last(&self, name: &str) -> Option<usize> {
+        let found = match self.by_name.get(name) {
+            Some(found) => Some(found),
+            None => self.by_name.get(name.to_lowercase().as_str()),
+        };
+        found.and_then(|indices| indices.last().copied())
+    }
+
+    /// The last stage called exactly `name` before `before`: what `FROM` binds to.
+    fn last_before(&self, name: &str, before: usize) -> Option<usize> {
+        let indices = self.by_name.get(name)?;
+        let count = indices.partition_point(|idx| *idx < before);
+        count.checked_sub(1).map(|pos| indices[pos])
+    }
 }
 
 /// Resolves every stage's base and dependencies.
@@ -102,9 +131,11 @@ pub fn build(
     sink: &mut Sink,
 ) -> Graph {
     let mut graph = Graph::default();
+    let names = NameIndex::new(file);
     for (stage_idx, stage) in file.stages.iter().enumerate() {
         let config = sink.config.for_comments(&stage.comments);
-        let (base, platform) = resolve_from(file, stage_idx, meta, lexer, text, &config, sink);
+        let (base, platform) =
+            resolve_from(file, &names, stage_idx, meta, lexer, text, &config, sink);
         let mut node = StageNode {
             base: base.clone(),
             platform,
@@ -136,7 +167,15 @@ pub fn build(
                 .map(|instr| (instr, None)),
         );
         for (instr_idx, (instr, origin)) in node.instructions.iter_mut().enumerate() {
-            let edges = instruction_edges(file, instr, origin.is_some(), instr_idx, lexer, sink);
+            let edges = instruction_edges(
+                file,
+                &names,
+                instr,
+                origin.is_some(),
+                instr_idx,
+                lexer,
+                sink,
+            );
             node.edges.extend(edges);
         }
         graph.nodes.push(node);
@@ -145,8 +184,10 @@ pub fn build(
     graph
 }
 
+#[allow(clippy::too_many_arguments)]
 fn resolve_from(
     file: &Dockerfile,
+    names: &NameIndex,
     stage_idx: usize,
     meta: &MetaArgs,
     lexer: &Lexer,
@@ -173,10 +214,7 @@ fn resolve_from(
                     stage.span,
                 );
                 fallback
-            } else if let Some(parent) = file.stages[..stage_idx]
-                .iter()
-                .rposition(|s| s.name.as_deref() == Some(name.as_str()))
-            {
+            } else if let Some(parent) = names.last_before(&name, stage_idx) {
                 Source::Stage { stage: parent }
             } else if name == "scratch" {
                 Source::Scratch
@@ -268,6 +306,7 @@ fn atoi(text: &str) -> Option<i64> {
 /// `from` and each mount's `from`).
 fn instruction_edges(
     file: &Dockerfile,
+    names: &NameIndex,
     instr: &mut Instr,
     onbuild: bool,
     instr_idx: usize,
@@ -314,7 +353,7 @@ fn instruction_edges(
                     None,
                 ));
             }
-        } else if let Some(found) = lookup_name(file, from) {
+        } else if let Some(found) = names.last(from) {
             edges.push(edge(
                 EdgeKind::Copy,
                 Source::Stage { stage: found },
@@ -357,7 +396,7 @@ fn instruction_edges(
             let target = mount.target.clone();
             match from {
                 Some(from) => {
-                    let source = match lookup_name(file, from) {
+                    let source = match names.last(from) {
                         Some(found) => Source::Stage { stage: found },
                         None if from == "scratch" => Source::Scratch,
                         None => Source::Image {
@@ -370,7 +409,7 @@ fn instruction_edges(
                 // A mount without `from` looks up the name "scratch": it only matters when a
                 // stage is called that.
                 None => {
-                    if let Some(found) = lookup_name(file, "scratch") {
+                    if let Some(found) = names.last("scratch") {
                         edges.push(edge(
                             EdgeKind::Mount,
                             Source::Stage { stage: found },
@@ -390,9 +429,9 @@ fn instruction_edges(
 fn check_cycles(file: &Dockerfile, graph: &Graph, sink: &mut Sink) {
     let n_stages = graph.nodes.len();
     let mut visited = vec![false; n_stages];
+    let mut on_path = vec![false; n_stages];
+    let mut path = Vec::new();
     for root in 0..n_stages {
-        let mut on_path = vec![false; n_stages];
-        let mut path = Vec::new();
         if let Some(cycle) = visit(graph, root, &mut visited, &mut on_path, &mut path) {
             let names: Vec<String> = cycle.iter().map(|idx| quoted_name(file, *idx)).collect();
             let message = format!(

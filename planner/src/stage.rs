@@ -209,7 +209,9 @@ pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
 /// with the file-level check configuration.
 pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
     let config = sink.config.clone();
-    let self_consistent = |s: &str| s == s.to_lowercase() || s == s.to_uppercase();
+    // Keywords are ASCII (others are rejected as unknown instructions before this).
+    let is_lower = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
+    let is_upper = |s: &str| !s.bytes().any(|b| b.is_ascii_lowercase());
     let keywords = file.stages.iter().flat_map(|stage| {
         std::iter::once((stage.keyword.as_str(), stage.keyword_span)).chain(
             stage
@@ -220,19 +222,17 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
     });
     let (mut lower, mut upper) = (0usize, 0usize);
     for (keyword, _) in keywords.clone() {
-        if self_consistent(keyword) {
-            if keyword == keyword.to_lowercase() {
-                lower += 1;
-            } else {
-                upper += 1;
-            }
+        if is_lower(keyword) {
+            lower += 1;
+        } else if is_upper(keyword) {
+            upper += 1;
         }
     }
     let majority_lower = lower > upper;
     for (keyword, span) in keywords {
-        let wanted = if majority_lower && keyword != keyword.to_lowercase() {
+        let wanted = if majority_lower && !is_lower(keyword) {
             "lowercase"
-        } else if !majority_lower && keyword != keyword.to_uppercase() {
+        } else if !majority_lower && !is_upper(keyword) {
             "uppercase"
         } else {
             continue;

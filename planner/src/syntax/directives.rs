@@ -119,7 +119,10 @@ mod tests {
     #[test]
     fn blank_value_is_the_last_space() {
         let mut parser = DirectiveParser::default();
-        assert_eq!(parser.parse_line("#escape = ", 1).unwrap().unwrap().value, " ");
+        assert_eq!(
+            parser.parse_line("#escape = ", 1).unwrap().unwrap().value,
+            " "
+        );
     }
 
     #[test]

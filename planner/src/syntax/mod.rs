@@ -103,11 +103,14 @@ impl RawInstruction {
     }
 
     fn can_contain_heredoc(&self) -> bool {
-        let node = match (self.command().as_str(), &self.sub) {
-            ("onbuild", Some(sub)) => sub.as_ref(),
+        let node = match &self.sub {
+            Some(sub) if self.keyword.eq_ignore_ascii_case("onbuild") => sub.as_ref(),
             _ => self,
         };
-        matches!(node.command().as_str(), "run" | "copy" | "add") && !node.json
+        ["run", "copy", "add"]
+            .iter()
+            .any(|k| node.keyword.eq_ignore_ascii_case(k))
+            && !node.json
     }
 }
 
@@ -118,7 +121,7 @@ struct Line<'a> {
 }
 
 fn physical_lines(text: &str) -> Vec<Line<'_>> {
-    let mut lines = Vec::new();
+    let mut lines = Vec::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + 1);
     let mut start = 0;
     for (idx, byte) in text.bytes().enumerate() {
         if byte == b'\n' {
@@ -174,13 +177,16 @@ struct Parser<'a> {
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Parser<'a> {
+        let lines = physical_lines(text);
+        let instructions: Vec<RawInstruction> = Vec::with_capacity(lines.len() / 2 + 1);
         Parser {
-            lines: physical_lines(text),
+            lines,
             next: 0,
             escape: '\\',
             directive_parser: directives::DirectiveParser::default(),
             parsed: Parsed {
                 escape: '\\',
+                instructions,
                 ..Parsed::default()
             },
         }
@@ -306,12 +312,12 @@ impl<'a> Parser<'a> {
                 ended = piece_ended;
             }
             let start_span = Span::new(content_start, content_start);
-            let mut node = match self.node_from_line(&line, std::mem::take(&mut comments)) {
+            let mut node = match self.node_from_line(line, std::mem::take(&mut comments)) {
                 Ok(node) => node,
                 Err(message) => return self.fail(message, idx, last_idx),
             };
-            if node.can_contain_heredoc() && line.contains("<<") {
-                match heredocs_from_line(&line) {
+            if node.can_contain_heredoc() && node.original.contains("<<") {
+                match heredocs_from_line(&node.original) {
                     Err(message) => return self.fail(message, idx, last_idx),
                     Ok(heredocs) => {
                         for mut heredoc in heredocs {
@@ -379,19 +385,24 @@ impl<'a> Parser<'a> {
     }
 
     /// BuildKit `newNodeFromLine`: keyword, flags and the per-instruction argument form.
-    fn node_from_line(&self, line: &str, comments: Vec<String>) -> Result<RawInstruction, String> {
-        let (keyword, rest) = split::split_keyword(line);
+    fn node_from_line(
+        &self,
+        line: String,
+        comments: Vec<String>,
+    ) -> Result<RawInstruction, String> {
+        let (keyword, rest) = split::split_keyword(&line);
         let (args_text, flags) = match rest {
             Some(rest) => split::extract_flags(rest, self.escape),
-            None => (String::new(), Vec::new()),
+            None => ("", Vec::new()),
         };
         let rest = args_text.trim_matches(char::is_whitespace);
+        let command = keyword.to_ascii_lowercase();
         let mut node = RawInstruction {
             keyword: keyword.to_string(),
             flags,
             args: Vec::new(),
             json: false,
-            original: line.to_string(),
+            original: String::new(),
             start_line: 0,
             end_line: 0,
             heredocs: Vec::new(),
@@ -400,7 +411,7 @@ impl<'a> Parser<'a> {
             span: Span::default(),
             keyword_span: Span::default(),
         };
-        match node.command().as_str() {
+        match command.as_str() {
             "add" | "copy" | "volume" => match split::parse_json(rest) {
                 JsonForm::Array(args) => {
                     node.args = args;
@@ -410,13 +421,11 @@ impl<'a> Parser<'a> {
                 JsonForm::NotJson => node.args = whitespace_list(rest),
             },
             "arg" => node.args = split::parse_words(rest, self.escape),
-            "cmd" | "entrypoint" | "run" | "shell" => self.maybe_json(rest, &mut node)?,
+            "cmd" | "entrypoint" | "run" | "shell" => {
+                (node.args, node.json) = Self::maybe_json(rest)?
+            }
             "env" | "label" => {
-                let keyword = if node.command() == "env" {
-                    "ENV"
-                } else {
-                    "LABEL"
-                };
+                let keyword = if command == "env" { "ENV" } else { "LABEL" };
                 for (key, value, has_equals) in split::parse_name_val(rest, keyword, self.escape)? {
                     node.args.push(key);
                     node.args.push(value);
@@ -431,13 +440,11 @@ impl<'a> Parser<'a> {
             "healthcheck" => {
                 let sep = rest.find(char::is_whitespace).unwrap_or(rest.len());
                 if sep > 0 {
+                    let (cmd, json) =
+                        Self::maybe_json(rest[sep..].trim_start_matches(char::is_whitespace))?;
                     node.args.push(rest[..sep].to_string());
-                    let cmd = rest[sep..].trim_start_matches(char::is_whitespace);
-                    let mut inner = node.clone();
-                    inner.args.clear();
-                    self.maybe_json(cmd, &mut inner)?;
-                    node.json = inner.json;
-                    node.args.extend(inner.args);
+                    node.args.extend(cmd);
+                    node.json = json;
                 }
             }
             "maintainer" | "stopsignal" | "user" | "workdir" => {
@@ -447,7 +454,7 @@ impl<'a> Parser<'a> {
             }
             "onbuild" => {
                 if !rest.is_empty() {
-                    let sub = self.node_from_line(rest, Vec::new())?;
+                    let sub = self.node_from_line(rest.to_string(), Vec::new())?;
                     node.args.push(sub.keyword.clone());
                     node.args.extend(sub.args.iter().cloned());
                     node.json = false;
@@ -458,22 +465,20 @@ impl<'a> Parser<'a> {
             // are rejected when instructions are typed.
             _ => node.args.push(String::new()),
         }
+        node.original = line;
         Ok(node)
     }
 
-    fn maybe_json(&self, rest: &str, node: &mut RawInstruction) -> Result<(), String> {
+    /// BuildKit `parseMaybeJSON`: the JSON array, or the whole rest as one shell-form word.
+    fn maybe_json(rest: &str) -> Result<(Vec<String>, bool), String> {
         if rest.is_empty() {
-            return Ok(());
+            return Ok((Vec::new(), false));
         }
         match split::parse_json(rest) {
-            JsonForm::Array(args) => {
-                node.args = args;
-                node.json = true;
-            }
-            JsonForm::NotStrings => return Err(split::NOT_STRING_ARRAY.to_string()),
-            JsonForm::NotJson => node.args = vec![rest.to_string()],
+            JsonForm::Array(args) => Ok((args, true)),
+            JsonForm::NotStrings => Err(split::NOT_STRING_ARRAY.to_string()),
+            JsonForm::NotJson => Ok((vec![rest.to_string()], false)),
         }
-        Ok(())
     }
 }
 

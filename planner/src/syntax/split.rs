@@ -42,36 +42,52 @@ pub fn split_keyword(line: &str) -> (&str, Option<&str>) {
     }
 }
 
+/// Go's `unicode.IsSpace` applied to a single byte, as BuildKit's flag extraction does
+/// (`rune(line[pos])`): the ASCII spaces plus 0x85 and 0xA0.
+fn is_go_byte_space(byte: u8) -> bool {
+    matches!(
+        byte,
+        b'\t' | b'\n' | 0x0b | 0x0c | b'\r' | b' ' | 0x85 | 0xa0
+    )
+}
+
 /// Extracts leading `--flag[=value]` words (BuildKit `extractBuilderFlags`): returns the rest of
-/// the line and the flags with quotes and escapes processed.
-pub fn extract_flags(line: &str, escape: char) -> (String, Vec<String>) {
+/// the line and the flags with quotes and escapes processed. Like BuildKit it walks bytes, so
+/// a non-ASCII byte in a flag is taken as a Latin-1 character.
+pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
+    let trimmed = line.trim_start_matches(char::is_whitespace);
+    if !trimmed.starts_with("--") {
+        // No flags (the common case): nothing to split.
+        return (trimmed, Vec::new());
+    }
     #[derive(PartialEq)]
     enum Phase {
         Spaces,
         Word,
         Quote,
     }
-    let chars: Vec<(usize, char)> = line.char_indices().collect();
+    let bytes = line.as_bytes();
+    // The escape character is ASCII (`\` or `` ` ``); anything else never matches a byte.
+    let escape = u8::try_from(u32::from(escape)).unwrap_or(0);
     let mut words = Vec::new();
     let mut phase = Phase::Spaces;
     let mut word = String::new();
-    let mut quote = '\0';
+    let mut quote = 0u8;
     let mut blank_ok = false;
-    let mut idx = 0;
+    let mut pos = 0;
     loop {
-        let at_end = idx >= chars.len();
-        let ch = chars.get(idx).map(|(_, c)| *c).unwrap_or('\0');
+        let at_end = pos >= bytes.len();
+        let mut ch = bytes.get(pos).copied().unwrap_or(0);
         if phase == Phase::Spaces {
             if at_end {
                 break;
             }
-            if ch.is_whitespace() {
-                idx += 1;
+            if is_go_byte_space(ch) {
+                pos += 1;
                 continue;
             }
-            let next_is_dash = chars.get(idx + 1).is_some_and(|(_, c)| *c == '-');
-            if ch != '-' || !next_is_dash {
-                return (line[chars[idx].0..].to_string(), words);
+            if ch != b'-' || bytes.get(pos + 1) != Some(&b'-') {
+                return (line.get(pos..).unwrap_or(""), words);
             }
             phase = Phase::Word;
         }
@@ -82,59 +98,56 @@ pub fn extract_flags(line: &str, escape: char) -> (String, Vec<String>) {
             break;
         }
         if phase == Phase::Word {
-            if ch.is_whitespace() {
+            if is_go_byte_space(ch) {
                 phase = Phase::Spaces;
                 if word == "--" {
-                    return (line[chars[idx].0..].to_string(), words);
+                    return (line.get(pos..).unwrap_or(""), words);
                 }
                 if blank_ok || !word.is_empty() {
                     words.push(std::mem::take(&mut word));
                 }
-                word.clear();
                 blank_ok = false;
-                idx += 1;
+                pos += 1;
                 continue;
             }
-            if ch == '\'' || ch == '"' {
+            if ch == b'\'' || ch == b'"' {
                 quote = ch;
                 blank_ok = true;
                 phase = Phase::Quote;
-                idx += 1;
+                pos += 1;
                 continue;
             }
-            let mut ch = ch;
             if ch == escape {
-                if idx + 1 == chars.len() {
-                    idx += 1;
+                if pos + 1 == bytes.len() {
+                    pos += 1;
                     continue;
                 }
-                idx += 1;
-                ch = chars[idx].1;
+                pos += 1;
+                ch = bytes[pos];
             }
-            word.push(ch);
-            idx += 1;
+            word.push(char::from(ch));
+            pos += 1;
             continue;
         }
         // Phase::Quote
         if ch == quote {
             phase = Phase::Word;
-            idx += 1;
+            pos += 1;
             continue;
         }
-        let mut ch = ch;
         if ch == escape {
-            if idx + 1 == chars.len() {
+            if pos + 1 == bytes.len() {
                 phase = Phase::Word;
-                idx += 1;
+                pos += 1;
                 continue;
             }
-            idx += 1;
-            ch = chars[idx].1;
+            pos += 1;
+            ch = bytes[pos];
         }
-        word.push(ch);
-        idx += 1;
+        word.push(char::from(ch));
+        pos += 1;
     }
-    (String::new(), words)
+    ("", words)
 }
 
 /// BuildKit `parseWords`: splits on white space, keeping quotes and escapes in the words.
