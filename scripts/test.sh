@@ -9,3 +9,10 @@ scripts/setup.sh
 export STAGEPLAN_CONFORMANCE_PYTHON="$PWD/.venv-conformance/bin/python"
 log "cargo test (workspace)"
 cargo test --workspace --locked
+
+# The playground and the WASM package (web/): build, then schema-types staleness, typecheck,
+# wasm-bindgen-test, the nodejs package and its parity with the native planner, and the
+# end-to-end tests in headless Chromium.
+log "web: build and test"
+npm --prefix web run build
+npm --prefix web test

@@ -20,6 +20,8 @@ mod stage;
 mod suggest;
 pub mod syntax;
 mod target;
+#[cfg(feature = "wasm")]
+pub mod wasm;
 
 use std::collections::BTreeMap;
 

@@ -86,12 +86,16 @@ fn options_from_js(options: JsValue) -> Result<Options, JsError> {
     }
     let names: BTreeMap<String, IgnoredAny> = serde_wasm_bindgen::from_value(options.clone())
         .map_err(|err| js_error(format!("invalid options: {err}")))?;
-    if let Some(unknown) = names.keys().find(|name| !OPTION_NAMES.contains(&name.as_str())) {
+    if let Some(unknown) = names
+        .keys()
+        .find(|name| !OPTION_NAMES.contains(&name.as_str()))
+    {
         return Err(js_error(format!(
             "invalid options: unknown option \"{unknown}\"; use targets, build_args or platform"
         )));
     }
-    serde_wasm_bindgen::from_value(options).map_err(|err| js_error(format!("invalid options: {err}")))
+    serde_wasm_bindgen::from_value(options)
+        .map_err(|err| js_error(format!("invalid options: {err}")))
 }
 
 /// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s).

@@ -15,7 +15,7 @@ const webDir = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 const rootDir = resolve(webDir, "..");
 const bin = (name) => join(webDir, "node_modules", ".bin", name);
 
-const wasmTest = ["test", "-p", "wasm-test", "--target", "wasm32-unknown-unknown", "--locked"];
+const wasmTest = ["test", "-p", "wasm-test", "--lib", "--target", "wasm32-unknown-unknown", "--locked"];
 const steps = [
   { name: "generated types match planner/schema", cmd: "node", args: ["scripts/gen-types.mjs", "--check"] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },

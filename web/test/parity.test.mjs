@@ -2,7 +2,7 @@
 // `planner` binary gives the identical plan (and both refuse the same files).
 //
 // Input: Dockerfiles under tests/fixtures/ and planner/tests/fixtures/ (whatever exists),
-// target/release/planner (built here with cargo when stale), web/pkg/node.
+// target/release/planner (built here with cargo when stale, or $STAGEPLAN_PLANNER_BIN), web/pkg/node.
 // Output: one test per fixture.
 // Invariant: compares whole plans as parsed JSON values, with the default target and with the
 // first named stage as target, so any divergence of the two builds shows.
@@ -17,7 +17,9 @@ import { rootDir } from "./harness.mjs";
 
 const require = createRequire(join(rootDir, "package.json"));
 const planner = require("./web/pkg/node");
-const nativeBin = join(rootDir, "target", "release", "planner");
+// STAGEPLAN_PLANNER_BIN names a prebuilt native planner; otherwise cargo builds target/release/planner.
+const prebuilt = process.env.STAGEPLAN_PLANNER_BIN;
+const nativeBin = prebuilt ?? join(rootDir, "target", "release", "planner");
 
 /** Every file named Dockerfile* below `dir` (sorted), or none when `dir` is missing. */
 function findDockerfiles(dir) {
@@ -43,6 +45,7 @@ function nativePlan(file, target) {
 
 describe("parity of the nodejs package with the native planner", () => {
   before(() => {
+    if (prebuilt) return;
     execFileSync("cargo", ["build", "--release", "-p", "planner", "--bin", "planner", "--locked"], { cwd: rootDir, stdio: "inherit" });
   });
 

@@ -18,7 +18,7 @@ export const GRAPH_CSS = `
   --sp-needed-fill: #e7efff; --sp-needed-stroke: #3867d6;
   --sp-skipped-fill: #f2f3f5; --sp-skipped-stroke: #c2c6ce; --sp-skipped-fg: #9aa0ab;
   --sp-image-fill: #ffffff; --sp-image-stroke: #7a8294;
-  --sp-target: #e8590c; --sp-current: #f59f00; --sp-edge: #5d6679; --sp-onbuild: #ae3ec9;
+  --sp-target: #e8590c; --sp-current: #0ca678; --sp-edge: #5d6679; --sp-onbuild: #ae3ec9;
   font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace;
 }
 @media (prefers-color-scheme: dark) {
@@ -27,7 +27,7 @@ export const GRAPH_CSS = `
     --sp-needed-fill: #1f3157; --sp-needed-stroke: #6d9bff;
     --sp-skipped-fill: #23262d; --sp-skipped-stroke: #454a55; --sp-skipped-fg: #757c89;
     --sp-image-fill: #1a1d23; --sp-image-stroke: #8a93a6;
-    --sp-target: #ff922b; --sp-current: #fcc419; --sp-edge: #9aa3b5; --sp-onbuild: #da77f2;
+    --sp-target: #ff922b; --sp-current: #38d9a9; --sp-edge: #9aa3b5; --sp-onbuild: #da77f2;
   }
 }
 .sp-node rect { stroke-width: 1.4; }
@@ -39,7 +39,7 @@ export const GRAPH_CSS = `
 .sp-stage.sp-skipped rect { fill: var(--sp-skipped-fill); stroke: var(--sp-skipped-stroke); }
 .sp-stage.sp-skipped text { fill: var(--sp-skipped-fg); }
 .sp-stage.sp-target rect { stroke: var(--sp-target); stroke-width: 3; }
-.sp-stage.sp-current rect { stroke: var(--sp-current); stroke-width: 3; }
+.sp-stage.sp-current rect { filter: drop-shadow(0 0 3px var(--sp-current)) drop-shadow(0 0 1px var(--sp-current)); }
 .sp-image rect { fill: var(--sp-image-fill); stroke: var(--sp-image-stroke); stroke-dasharray: 5 3; }
 .sp-image.sp-skipped rect { stroke: var(--sp-skipped-stroke); }
 .sp-image.sp-skipped text { fill: var(--sp-skipped-fg); }

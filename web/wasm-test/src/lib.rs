@@ -1,0 +1,164 @@
+//! wasm-bindgen-test tests of the planner's WebAssembly exports (`planner::wasm`), compiled for
+//! wasm32-unknown-unknown and run by `wasm-bindgen-test-runner` in Node (the default) and in
+//! headless Chromium (`WASM_BINDGEN_USE_BROWSER=1`, `CHROMEDRIVER=/usr/bin/chromedriver`);
+//! `web/scripts/test.mjs` runs both.
+//!
+//! Input: Dockerfile texts and option objects built as JavaScript values. Output: test results.
+//! Invariant: the exports are called exactly as JavaScript calls them (JsValue in, JsValue out),
+//! and their results must equal the library's own [`planner::plan`] on the same input, so the
+//! glue can neither lose nor invent anything. The crate has no code of its own: natively it
+//! compiles to nothing.
+
+#[cfg(all(test, target_arch = "wasm32"))]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use js_sys::{Array, Object, Reflect, JSON};
+    use planner::{Options, Outcome};
+    use wasm_bindgen::{JsCast, JsValue};
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    const SEED: &str = "FROM golang:1.23 AS builder\nWORKDIR /src\nRUN go build -o /bin/hello .\n\n\
+                        FROM scratch\nCOPY --from=builder /bin/hello /bin/hello\nCMD [\"/bin/hello\"]\n";
+
+    fn options_value(targets: &[&str]) -> JsValue {
+        let options = Options {
+            targets: targets.iter().map(|target| target.to_string()).collect(),
+            build_args: BTreeMap::from([("GO".to_string(), "1".to_string())]),
+            platform: Some("linux/arm64".to_string()),
+        };
+        serde_wasm_bindgen::to_value(&options).expect("options convert")
+    }
+
+    fn error_message(err: JsValue) -> String {
+        Reflect::get(&err, &JsValue::from_str("message"))
+            .ok()
+            .and_then(|message| message.as_string())
+            .unwrap_or_default()
+    }
+
+    #[wasm_bindgen_test]
+    fn plan_equals_the_library_and_is_plain_json() {
+        let value = planner::wasm::plan(SEED, options_value(&["builder"]))
+            .map_err(JsValue::from)
+            .unwrap();
+        // Plain objects (json_compatible): JSON.stringify sees every field; a Map would print {}.
+        let json = JSON::stringify(&value).unwrap().as_string().unwrap();
+        let from_js: Outcome = serde_wasm_bindgen::from_value(value).unwrap();
+        let native = planner::plan(
+            SEED,
+            &Options {
+                targets: vec!["builder".into()],
+                build_args: BTreeMap::from([("GO".into(), "1".into())]),
+                platform: Some("linux/arm64".into()),
+            },
+        );
+        assert_eq!(from_js, native);
+        let plan = native.plan.expect("the seed plans");
+        assert_eq!(plan.targets, vec![0]);
+        assert!(json.contains("\"build_args\":{\"GO\":\"1\"}"), "{json}");
+        assert!(json.contains("\"platform\":\"linux/arm64\""), "{json}");
+    }
+
+    #[wasm_bindgen_test]
+    fn plan_accepts_undefined_and_null_options() {
+        let undefined: Outcome = serde_wasm_bindgen::from_value(
+            planner::wasm::plan(SEED, JsValue::UNDEFINED)
+                .map_err(JsValue::from)
+                .unwrap(),
+        )
+        .unwrap();
+        let null: Outcome = serde_wasm_bindgen::from_value(
+            planner::wasm::plan(SEED, JsValue::NULL)
+                .map_err(JsValue::from)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(undefined, planner::plan(SEED, &Options::default()));
+        assert_eq!(undefined, null);
+        assert_eq!(undefined.plan.unwrap().targets, vec![1]);
+    }
+
+    #[wasm_bindgen_test]
+    fn errors_give_a_null_plan_and_diagnostics() {
+        let value = planner::wasm::plan("FROM\n", JsValue::UNDEFINED)
+            .map_err(JsValue::from)
+            .unwrap();
+        let plan = Reflect::get(&value, &JsValue::from_str("plan")).unwrap();
+        assert!(plan.is_null());
+        let diagnostics: Array = Reflect::get(&value, &JsValue::from_str("diagnostics"))
+            .unwrap()
+            .dyn_into()
+            .unwrap();
+        assert!(diagnostics.length() > 0);
+    }
+
+    #[wasm_bindgen_test]
+    fn unknown_or_mistyped_options_are_js_errors() {
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("target"),
+            &JsValue::from_str("builder"),
+        )
+        .unwrap();
+        let err = planner::wasm::plan(SEED, options.into())
+            .map_err(JsValue::from)
+            .unwrap_err();
+        assert!(err.is_instance_of::<js_sys::Error>());
+        assert!(error_message(err).contains("unknown option \"target\""));
+
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("targets"),
+            &JsValue::from_f64(3.0),
+        )
+        .unwrap();
+        let err = planner::wasm::plan(SEED, options.into())
+            .map_err(JsValue::from)
+            .unwrap_err();
+        assert!(error_message(err).starts_with("invalid options"));
+    }
+
+    #[wasm_bindgen_test]
+    fn check_equals_the_library() {
+        let text = "FROM alpine AS Builder\nRUN true\n";
+        let value = planner::wasm::check(text).map_err(JsValue::from).unwrap();
+        let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
+        assert_eq!(from_js, planner::check(text));
+    }
+
+    #[wasm_bindgen_test]
+    fn graph_renders_both_formats_and_refuses_others() {
+        let dot = planner::wasm::graph(SEED, JsValue::UNDEFINED, "dot")
+            .map_err(JsValue::from)
+            .unwrap();
+        let plan = planner::plan(SEED, &Options::default()).plan.unwrap();
+        assert_eq!(
+            dot,
+            planner::graph::render(&plan, planner::graph::GraphFormat::Dot)
+        );
+        let mermaid = planner::wasm::graph(SEED, JsValue::UNDEFINED, "mermaid")
+            .map_err(JsValue::from)
+            .unwrap();
+        assert_eq!(
+            mermaid,
+            planner::graph::render(&plan, planner::graph::GraphFormat::Mermaid)
+        );
+        let err = planner::wasm::graph(SEED, JsValue::UNDEFINED, "svg")
+            .map_err(JsValue::from)
+            .unwrap_err();
+        assert!(error_message(err).contains("unknown graph format \"svg\""));
+        let err = planner::wasm::graph("FROM\n", JsValue::UNDEFINED, "dot")
+            .map_err(JsValue::from)
+            .unwrap_err();
+        assert!(error_message(err).starts_with("the Dockerfile has errors; line 1"));
+    }
+
+    #[wasm_bindgen_test]
+    fn versions() {
+        assert_eq!(planner::wasm::version(), env!("CARGO_PKG_VERSION"));
+        assert_eq!(planner::wasm::plan_version(), planner::plan::PLAN_VERSION);
+    }
+}
