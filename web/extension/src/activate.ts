@@ -7,7 +7,7 @@
 // vscode types here; nothing runs Docker or touches the network.
 import * as vscode from "vscode";
 
-import { buildCommand, definitionAt, splitLines, stageLenses, stageSymbols, toEditorDiagnostics } from "./analysis";
+import { buildCommand, definitionAt, graphDependsOnTarget, splitLines, stageLenses, stageSymbols, toEditorDiagnostics } from "./analysis";
 import type { EditorDiagnostic, Range } from "./analysis";
 import type { PlannerApi } from "./planner";
 import { baseName, isDockerfile, PreviewController } from "./preview";
@@ -58,8 +58,8 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
 
   const refreshDiagnostics = (document: vscode.TextDocument) => {
     if (!isDockerfile(document)) return;
-    const planned = state.get(document.uri.toString(), document.getText());
-    diagnostics.set(document.uri, toEditorDiagnostics(planned.checkDiagnostics).map(toDiagnostic));
+    const found = state.checkDiagnostics(document.uri.toString(), document.getText());
+    diagnostics.set(document.uri, toEditorDiagnostics(found).map(toDiagnostic));
   };
   const preview = new PreviewController(context.extensionUri, state, (document) => {
     refreshDiagnostics(document);
@@ -118,7 +118,10 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
         const text = document.getText();
         const plan = state.stagesPlan(uri, text);
         if (!plan) return [];
-        return stageLenses(planner, text, plan, state.plannerOptions(uri)).flatMap((lens) => [
+        const planTarget = graphDependsOnTarget(text)
+          ? (name: string) => planner.plan(text, state.plannerOptions(uri, [name])).plan ?? null
+          : null;
+        return stageLenses(plan, planTarget).flatMap((lens) => [
           new vscode.CodeLens(toRange(lens.range), { title: lens.buildTitle, command: COMMANDS.buildStage, arguments: [document.uri, lens.stageName] }),
           new vscode.CodeLens(toRange(lens.range), { title: "Copy plan JSON", command: COMMANDS.copyPlanJson, arguments: [document.uri, lens.stageName] }),
         ]);

@@ -1,11 +1,11 @@
 // The language features computed from plans: diagnostics, the outline of stages, references from
 // `FROM name` / `COPY --from=name` / `RUN --mount=from=name` to stages, and the per-stage code lenses.
 //
-// Input: the Dockerfile text, a PlannerApi and the chosen options. Output: plain data with 0-based
+// Input: the Dockerfile text, its plan and the chosen options. Output: plain data with 0-based
 // lines and UTF-16 columns (VS Code's positions), converted to vscode types by the glue.
 // Invariant: pure (no `vscode` import, no I/O), so it is tested against the real WASM planner.
 import { shellQuote } from "../../src/options";
-import type { Diagnostic, Options, Plan, PlannerApi, Stage } from "./planner";
+import type { Diagnostic, Options, Plan, Stage } from "./planner";
 
 /** A position: 0-based line, 0-based UTF-16 column. */
 export interface Position {
@@ -194,24 +194,62 @@ export interface StageLens {
   buildTitle: string;
 }
 
-/** One lens per `FROM … AS name` stage: how many stages building it as the target needs. */
-export function stageLenses(planner: PlannerApi, text: string, plan: Plan, options: Options): StageLens[] {
-  const lenses: StageLens[] = [];
-  for (const stage of plan.stages) {
-    if (!stage.name) continue;
-    const outcome = planner.plan(text, { ...options, targets: [stage.name] });
-    if (!outcome.plan) continue;
-    const nStages = outcome.plan.stages.filter((candidate) => candidate.needed).length;
-    const line = stage.location.line - 1;
-    lenses.push({
-      stageIndex: stage.index,
-      stageName: stage.name,
-      range: { start: { line, character: 0 }, end: { line, character: 0 } },
-      nStages,
-      buildTitle: `Build this stage (${nStages} ${nStages === 1 ? "stage" : "stages"})`,
-    });
+/** The stage `--target name` builds: the last one with that name (case-insensitive), or null. */
+export function targetStage(plan: Plan, name: string): number | null {
+  const lower = name.toLowerCase();
+  const found = plan.stages.filter((stage) => stage.name === lower).at(-1);
+  return found ? found.index : null;
+}
+
+/** The stages a build of `target` needs: the target and everything it depends on, transitively. */
+export function neededStages(plan: Plan, target: number): number[] {
+  const needed = new Set<number>();
+  const pending = [target];
+  while (pending.length > 0) {
+    const stageIndex = pending.pop() as number;
+    if (needed.has(stageIndex)) continue;
+    needed.add(stageIndex);
+    pending.push(...(plan.stages[stageIndex]?.depends_on ?? []));
   }
-  return lenses;
+  return [...needed].sort((a, b) => a - b);
+}
+
+/**
+ * Whether the stage graph itself changes with the target: the predefined ARG TARGETSTAGE holds the
+ * target's name, so `FROM base-${TARGETSTAGE}` depends on a different stage for each target.
+ */
+export function graphDependsOnTarget(text: string): boolean {
+  return /\bTARGETSTAGE\b/.test(text);
+}
+
+/**
+ * One lens per `FROM … AS name` stage, with how many stages building it as the target needs.
+ * Counted over the plan's `depends_on` (the planner's own edges) rather than by planning once per
+ * stage: on a 1,000-line file one plan takes tens of milliseconds, and VS Code asks for lenses after
+ * every edit. When the graph depends on the target (see graphDependsOnTarget), pass `planTarget`
+ * and each target is planned.
+ */
+export function stageLenses(plan: Plan, planTarget: ((name: string) => Plan | null) | null = null): StageLens[] {
+  return plan.stages.flatMap((stage) => {
+    // `--target name` builds the last stage of that name (BuildKit's rule): no lens on the others.
+    if (!stage.name || targetStage(plan, stage.name) !== stage.index) return [];
+    let nStages = neededStages(plan, stage.index).length;
+    if (planTarget) {
+      const targeted = planTarget(stage.name);
+      if (!targeted) return [];
+      nStages = targeted.stages.filter((candidate) => candidate.needed).length;
+    }
+    const line = stage.location.line - 1;
+    return [
+      {
+        stageIndex: stage.index,
+        stageName: stage.name,
+        range: { start: { line, character: 0 }, end: { line, character: 0 } },
+        nStages,
+        buildTitle: `Build this stage (${nStages} ${nStages === 1 ? "stage" : "stages"})`,
+      },
+    ];
+  });
 }
 
 /** The stage whose lines hold 0-based `line` (the last stage whose FROM is at or above it). */

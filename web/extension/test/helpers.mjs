@@ -4,7 +4,7 @@
 // Input: web/pkg/node (built by `npm --prefix web run build:wasm`) and web/extension/src.
 // Output: loaded modules for node:test files.
 // Invariant: the planner is the real WASM package, never a mock.
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -77,3 +77,18 @@ export const SAMPLE = [
   'ENTRYPOINT ["/app"]', // 15
   "",
 ].join("\n");
+
+/** Every fixture Dockerfile of the planner and the integration tests (files named Dockerfile* or *.Dockerfile). */
+export function fixtureDockerfiles() {
+  const walk = (dir) => {
+    if (!existsSync(dir)) return [];
+    return readdirSync(dir)
+      .sort()
+      .flatMap((entry) => {
+        const path = join(dir, entry);
+        if (statSync(path).isDirectory()) return walk(path);
+        return /^Dockerfile/.test(entry) || /\.Dockerfile$/.test(entry) ? [path] : [];
+      });
+  };
+  return [join(rootDir, "tests", "fixtures"), join(rootDir, "planner", "tests", "fixtures")].flatMap(walk);
+}

@@ -1,9 +1,10 @@
 // The extension's logic against the real nodejs WASM planner: diagnostics conversion, the outline,
 // Go to Definition, code lenses, the build command, the plan cache and the webview page's CSP.
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { before, describe, it } from "node:test";
 
-import { loadPlanner, loadSource, SAMPLE } from "./helpers.mjs";
+import { fixtureDockerfiles, loadPlanner, loadSource, SAMPLE } from "./helpers.mjs";
 
 let planner;
 let analysis;
@@ -102,7 +103,7 @@ describe("definitions", () => {
 describe("code lenses", () => {
   it("counts the stages each named target builds", () => {
     const plan = planner.plan(SAMPLE, {}).plan;
-    const lenses = analysis.stageLenses(planner, SAMPLE, plan, { targets: [], build_args: {} });
+    const lenses = analysis.stageLenses(plan);
     const titles = Object.fromEntries(lenses.map((lens) => [lens.stageName, lens.buildTitle]));
     assert.deepEqual(titles, {
       tools: "Build this stage (1 stage)",
@@ -114,6 +115,32 @@ describe("code lenses", () => {
     assert.deepEqual(lenses[1].range.start, { line: 4, character: 0 });
   });
 
+  it("counts the same stages as planning each target, on every fixture Dockerfile", () => {
+    let compared = 0;
+    let targetDependent = 0;
+    for (const file of fixtureDockerfiles()) {
+      const text = readFileSync(file, "utf8");
+      if (analysis.graphDependsOnTarget(text)) targetDependent++;
+      const plan = planner.plan(text, {}).plan;
+      if (!plan) continue;
+      const planTarget = (name) => planner.plan(text, { targets: [name] }).plan;
+      const lenses = analysis.stageLenses(plan, analysis.graphDependsOnTarget(text) ? planTarget : null);
+      for (const name of new Set(plan.stages.flatMap((stage) => (stage.name ? [stage.name] : [])))) {
+        const targeted = planner.plan(text, { targets: [name] }).plan;
+        if (!targeted) continue; // an error only a build of that target reports: no lens count to compare
+        const needed = targeted.stages.filter((candidate) => candidate.needed).map((candidate) => candidate.index);
+        const lens = lenses.filter((candidate) => candidate.stageName === name);
+        assert.equal(lens.length, 1, `${file}: one lens for target ${name}`);
+        assert.deepEqual(targeted.targets, [lens[0].stageIndex], `${file}: the lens sits on the stage --target ${name} builds`);
+        assert.equal(lens[0].nStages, needed.length, `${file}: target ${name}`);
+        if (!analysis.graphDependsOnTarget(text)) assert.deepEqual(analysis.neededStages(plan, lens[0].stageIndex), needed, `${file}: target ${name}`);
+        compared++;
+      }
+    }
+    assert.ok(compared >= 50, `compared ${compared} targets`);
+    assert.ok(targetDependent > 0, "some fixture uses TARGETSTAGE");
+  });
+
   it("builds a pasteable runner command with the preview's build args", () => {
     assert.equal(
       analysis.buildCommand("runner", "Dockerfile.prod", "build", { build_args: { GO_VERSION: "1.23", MSG: "a b" } }),
@@ -123,6 +150,17 @@ describe("code lenses", () => {
 });
 
 describe("plan state", () => {
+  it("checks once per text", () => {
+    let calls = 0;
+    const counting = { plan: planner.plan, check: (...args) => (calls++, planner.check(...args)), version: planner.version };
+    const state = new stateModule.PlanState(counting, () => "");
+    assert.deepEqual(state.checkDiagnostics("file:///D", SAMPLE), []);
+    state.checkDiagnostics("file:///D", SAMPLE);
+    assert.equal(calls, 1);
+    assert.ok(state.checkDiagnostics("file:///D", "FROM\n").some((diagnostic) => diagnostic.severity === "error"));
+    assert.equal(calls, 2);
+  });
+
   it("plans once per text and options and keeps the last good plan through errors", () => {
     let calls = 0;
     const counting = { plan: (...args) => (calls++, planner.plan(...args)), check: planner.check, version: planner.version };
@@ -137,7 +175,7 @@ describe("plan state", () => {
     const bad = state.get("file:///Dockerfile", "FROM\n");
     assert.equal(bad.outcome.plan, null);
     assert.ok(bad.lastGoodPlan, "the last good plan survives an error");
-    assert.ok(bad.checkDiagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    assert.ok(bad.outcome.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
   });
 
   it("passes the platform setting to the planner", () => {
