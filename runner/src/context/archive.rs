@@ -15,8 +15,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tar::{Builder, EntryType, Header};
 
 use super::chmod::Chmod;
+use super::entries::{EntryKind, SourceEntry, SourceSet};
 use super::gomatch::clean;
-use super::resolve::{EntryKind, SourceEntry, SourceSet};
 use super::ContextError;
 
 /// What the destination path is in the target image before the copy (the executor finds out

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::resolve::{EntryKind, FileMeta, SourceEntry, SourceSet};
+use super::entries::{EntryKind, FileMeta, SourceEntry, SourceSet};
 use super::ContextError;
 
 /// Digests of files modified this recently before hashing are not written to the cache.

@@ -45,6 +45,7 @@
 mod archive;
 mod chmod;
 mod digest;
+mod entries;
 mod gomatch;
 mod patterns;
 mod resolve;
@@ -52,14 +53,17 @@ mod resolve;
 mod testdir;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_archive;
+mod walk;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use archive::{DestState, Destination, TarOptions, TarSummary};
 pub use chmod::Chmod;
+pub use entries::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
 pub use patterns::{read_ignore_file, PatternError, PatternMatcher};
-pub use resolve::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
 
 use digest::DigestStore;
 
