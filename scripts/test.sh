@@ -16,3 +16,9 @@ cargo test --workspace --locked
 log "web: build and test"
 npm --prefix web run build
 npm --prefix web test
+
+# The README's main job as a smoke test: the seed's three forms build offline and run, and the
+# size table prints (examples/seed/run.sh; the debug runner saves a release build here).
+log "examples/seed/run.sh"
+cargo build --locked -p runner
+STAGEPLAN_RUNNER="$PWD/target/debug/runner" examples/seed/run.sh
