@@ -82,6 +82,16 @@ describe("activation", () => {
     vscode.__test.activate(document);
   });
 
+  it("drops a closed document's diagnostics, also when an edit was pending", async () => {
+    const collection = recorded.diagnosticCollections[0];
+    const doomed = vscode.__test.openDocument(join(folder, "old.Dockerfile"), "FROM alpine AS A\n", { languageId: "plaintext", background: true });
+    assert.equal(collection.get(doomed.uri).length, 1);
+    vscode.__test.editDocument(doomed, "FROM alpine AS B\n");
+    vscode.__test.closeDocument(doomed);
+    await sleep(300);
+    assert.equal(collection.get(doomed.uri), undefined);
+  });
+
   it("outlines the stages", async () => {
     const symbols = await provider("documentSymbol").provider.provideDocumentSymbols(document);
     assert.deepEqual(symbols.map((symbol) => symbol.name), ["tools", "build", "test", "docs", "prod"]);

@@ -105,7 +105,7 @@ const events = {
 
 class TextDocument {
   constructor(uri, text, languageId) {
-    Object.assign(this, { uri, languageId, version: 1, isDirty: false, isUntitled: false, _text: text });
+    Object.assign(this, { uri, languageId, version: 1, isDirty: false, isUntitled: false, isClosed: false, _text: text });
   }
   get fileName() { return this.uri.fsPath; }
   get lineCount() { return this._text.split(/\r?\n/).length; }
@@ -280,6 +280,17 @@ vscode.__test = {
     document.version += 1;
     document.isDirty = true;
     events.change.fire({ document, contentChanges: [{ text }], reason: undefined });
+  },
+  /** Closes a document (its editors go; fires onDidCloseTextDocument). */
+  closeDocument(document) {
+    document.isClosed = true;
+    state.documents = state.documents.filter((candidate) => candidate !== document);
+    state.editors = state.editors.filter((candidate) => candidate.document !== document);
+    if (state.activeEditor?.document === document) {
+      state.activeEditor = state.editors[0];
+      events.activeEditor.fire(state.activeEditor);
+    }
+    events.close.fire(document);
   },
   /** Makes the editor of `document` the active one. */
   activate(document) {
