@@ -8,6 +8,8 @@
 //! the stage's image changed by anything but its own commit, every exec gets the step's Env,
 //! WorkingDir and User, and a RUN that leaves processes behind retires the keeper so the next
 //! RUN starts clean. Stages whose image has no `/bin/sh` fall back to one container per RUN.
+//! A keeper's commits are cumulative (each holds every change since the keeper started), so a
+//! keeper is also retired once those changes pass [`MAX_CUMULATIVE_BYTES`].
 
 use crate::engine::ContainerSpec;
 use crate::error::Result;
@@ -17,6 +19,11 @@ use crate::stage::{Ctx, StageState};
 /// held open by the engine and never written.
 const KEEP_ALIVE: &str = "read _";
 
+/// Once a keeper's commits carry more than this many bytes on top of the image it started
+/// from, it is retired: every commit of a keeper writes all its changes again, so a big change
+/// must not be re-committed by every later step.
+const MAX_CUMULATIVE_BYTES: u64 = 32 * 1024 * 1024;
+
 /// A running keeper container.
 #[derive(Debug, Clone)]
 pub struct Keeper {
@@ -24,6 +31,8 @@ pub struct Keeper {
     pub id: String,
     /// The image its filesystem currently equals.
     pub synced: Option<String>,
+    /// Size of the image the keeper was created from.
+    pub base_size: u64,
 }
 
 /// Returns the id of a keeper whose filesystem equals the stage's current image, creating and
@@ -50,6 +59,11 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         open_stdin: true,
         ..ContainerSpec::default()
     };
+    let base_size = ctx
+        .engine
+        .inspect_image(&image)
+        .await?
+        .map_or(0, |info| info.size);
     let id = ctx.reaper.create(spec).await?;
     if ctx.engine.start_container(&id).await.is_err()
         || ctx.engine.process_count(&id).await.unwrap_or(0) == 0
@@ -61,6 +75,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
     state.keeper = Some(Keeper {
         id: id.clone(),
         synced: Some(image),
+        base_size,
     });
     Ok(Some(id))
 }
@@ -74,9 +89,21 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     if ctx.engine.process_count(&keeper.id).await? > 1 {
         return retire(ctx, state).await;
     }
+    let size = match &state.image {
+        Some(image) => ctx
+            .engine
+            .inspect_image(image)
+            .await?
+            .map_or(0, |info| info.size),
+        None => 0,
+    };
+    if size.saturating_sub(keeper.base_size) > MAX_CUMULATIVE_BYTES {
+        return retire(ctx, state).await;
+    }
     state.keeper = Some(Keeper {
         id: keeper.id,
         synced: state.image.clone(),
+        base_size: keeper.base_size,
     });
     Ok(())
 }
