@@ -9,12 +9,22 @@ import * as vscode from "vscode";
 import { toEditorDiagnostics } from "./analysis";
 import { registerCommands } from "./commands";
 import type { PlannerApi } from "./planner";
-import { isDockerfile, PreviewController } from "./preview";
+import { parsePreviewState } from "./messages";
+import { isDockerfile, PREVIEW_VIEW_TYPE, PreviewController } from "./preview";
 import { registerProviders, toDiagnostic } from "./providers";
 import { PlanState } from "./state";
 
 /** How long typing may pause before diagnostics are recomputed. */
 const DIAGNOSTICS_DELAY_MS = 150;
+
+/** Opens the document at `uri`, or null when it is gone. */
+async function openDocument(uri: string): Promise<vscode.TextDocument | null> {
+  try {
+    return await vscode.workspace.openTextDocument(vscode.Uri.parse(uri));
+  } catch {
+    return null;
+  }
+}
 
 /** Registers everything; returns the plan state (for tests and other extensions). */
 export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi): { state: PlanState } {
@@ -56,6 +66,19 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       vscode.workspace.textDocuments.forEach(refreshDiagnostics);
       lensesChanged.fire();
       preview.refresh();
+    }),
+    vscode.window.registerWebviewPanelSerializer(PREVIEW_VIEW_TYPE, {
+      async deserializeWebviewPanel(panel, saved: unknown) {
+        // A preview open when the window closed comes back showing the same file and options.
+        const restored = parsePreviewState(saved);
+        const document = restored ? await openDocument(restored.uri) : null;
+        if (!restored || !document) {
+          panel.dispose();
+          return;
+        }
+        state.setOptions(document.uri.toString(), restored.options);
+        preview.restore(panel, document);
+      },
     }),
     ...registerProviders(state, planner, lensesChanged.event),
     ...registerCommands({ state, planner, preview, settings }),

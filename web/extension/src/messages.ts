@@ -3,11 +3,13 @@
 // Input/output: plain JSON objects sent with `webview.postMessage` and `vscode.postMessage`.
 // Invariant: the only contract between the two sides; both import these types, and every message
 // has a `type` tag.
-import type { Diagnostic, Options, Plan } from "./planner";
+import type { Diagnostic, Plan } from "./planner";
 
 /** Host → webview: the plan of the Dockerfile the preview follows. */
 export interface PlanMessage {
   type: "plan";
+  /** The document's URI (kept in the webview's state, so a reload restores the preview). */
+  uri: string;
   /** The file's base name, for the header. */
   fileName: string;
   /** The plan for the chosen options, or null when the file (or the options) have errors. */
@@ -17,7 +19,7 @@ export interface PlanMessage {
   /** The diagnostics of this planning. */
   diagnostics: Diagnostic[];
   /** The options the preview chose (targets, build args). */
-  options: Required<Pick<Options, "targets" | "build_args">>;
+  options: { targets: string[]; build_args: Record<string, string> };
   /** The stage under the editor's cursor. */
   currentStage: number | null;
 }
@@ -26,6 +28,13 @@ export interface PlanMessage {
 export interface CursorMessage {
   type: "cursor";
   currentStage: number | null;
+}
+
+/** What the webview keeps with `setState` and VS Code hands back to the serializer after a reload. */
+export interface PreviewState {
+  uri: string;
+  fileName: string;
+  options: { targets: string[]; build_args: Record<string, string> };
 }
 
 /** Everything the host sends. */
@@ -88,4 +97,14 @@ export function parseWebviewMessage(value: unknown): WebviewMessage | null {
     default:
       return null;
   }
+}
+
+/** Narrows a saved webview state to a PreviewState, or null when it is not one (an older or foreign state). */
+export function parsePreviewState(value: unknown): PreviewState | null {
+  if (typeof value !== "object" || value === null) return null;
+  const saved = value as Record<string, unknown>;
+  if (typeof saved.uri !== "string" || typeof saved.fileName !== "string") return null;
+  const options = parseWebviewMessage({ type: "options", ...(typeof saved.options === "object" ? saved.options : {}) });
+  if (options?.type !== "options") return null;
+  return { uri: saved.uri, fileName: saved.fileName, options: { targets: options.targets, build_args: options.build_args } };
 }

@@ -23,6 +23,9 @@ export function baseName(document: vscode.TextDocument): string {
   return document.fileName.split(/[\\/]/).pop() || document.fileName;
 }
 
+/** The preview's webview type (also in package.json's `onWebviewPanel:` activation event). */
+export const PREVIEW_VIEW_TYPE = "stageplan.preview";
+
 /** How long typing may pause before the preview re-plans (the planner itself takes about a millisecond). */
 const REPLAN_DELAY_MS = 60;
 
@@ -62,33 +65,57 @@ export class PreviewController implements vscode.Disposable {
 
   /** Opens (or reveals) the preview beside the editor, showing `document`. */
   show(document: vscode.TextDocument): void {
-    this.document = document;
     if (this.panel) {
+      this.document = document;
       this.panel.reveal(vscode.ViewColumn.Beside, true);
       this.post();
       return;
     }
-    const distUri = vscode.Uri.joinPath(this.extensionUri, "dist");
-    const mediaUri = vscode.Uri.joinPath(this.extensionUri, "media");
     const panel = vscode.window.createWebviewPanel(
-      "stageplan.preview",
+      PREVIEW_VIEW_TYPE,
       `Stages: ${baseName(document)}`,
       { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
-      { enableScripts: true, localResourceRoots: [distUri, mediaUri] },
+      this.webviewOptions(),
     );
+    this.adopt(panel, document);
+  }
+
+  /** Takes over a panel VS Code restored after a reload; false (and the panel closed) when a preview is already open. */
+  restore(panel: vscode.WebviewPanel, document: vscode.TextDocument): boolean {
+    if (this.panel) {
+      panel.dispose();
+      return false;
+    }
+    panel.webview.options = this.webviewOptions();
+    this.adopt(panel, document);
+    return true;
+  }
+
+  private webviewOptions(): vscode.WebviewOptions {
+    return {
+      enableScripts: true,
+      localResourceRoots: [vscode.Uri.joinPath(this.extensionUri, "dist"), vscode.Uri.joinPath(this.extensionUri, "media")],
+    };
+  }
+
+  /** Shows `document` in `panel`: the page, the message handler and the disposal. */
+  private adopt(panel: vscode.WebviewPanel, document: vscode.TextDocument): void {
     this.panel = panel;
+    this.document = document;
     this.ready = false;
+    panel.title = `Stages: ${baseName(document)}`;
     panel.webview.html = previewHtml({
       cspSource: panel.webview.cspSource,
       nonce: makeNonce(),
-      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(distUri, "webview.js")).toString(),
-      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(mediaUri, "preview.css")).toString(),
+      scriptUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, "dist", "webview.js")).toString(),
+      styleUri: panel.webview.asWebviewUri(vscode.Uri.joinPath(this.extensionUri, "media", "preview.css")).toString(),
     });
     panel.webview.onDidReceiveMessage((raw: unknown) => {
       const message = parseWebviewMessage(raw);
       if (message) void this.handle(message);
     });
     panel.onDidDispose(() => {
+      if (this.panel !== panel) return;
       this.panel = null;
       this.ready = false;
     });
@@ -119,6 +146,7 @@ export class PreviewController implements vscode.Disposable {
     const editor = vscode.window.visibleTextEditors.find((candidate) => candidate.document === document);
     const message: PlanMessage = {
       type: "plan",
+      uri: document.uri.toString(),
       fileName: baseName(document),
       plan: planned.outcome.plan ?? null,
       lastGoodPlan: planned.outcome.plan ? null : planned.lastGoodPlan,

@@ -156,6 +156,7 @@ describe("preview", () => {
     panel.receive({ type: "ready" });
     const message = lastPlan(panel);
     assert.equal(message.fileName, "Dockerfile");
+    assert.equal(message.uri, document.uri.toString());
     assert.equal(message.plan.stages.length, 5);
     assert.deepEqual(message.plan.targets, [4]);
     assert.deepEqual(message.options, { targets: [], build_args: {} });
@@ -260,9 +261,39 @@ describe("preview", () => {
     assert.match(recorded.infoMessages.at(-1), /Open a Dockerfile/);
   });
 
+  it("is restored after a reload with the same file and options", async () => {
+    const serializer = recorded.serializers.get("stageplan.preview");
+    assert.ok(serializer, "a serializer for the preview's view type");
+    assert.ok(manifest.activationEvents.includes("onWebviewPanel:stageplan.preview"));
+    const saved = { uri: document.uri.toString(), fileName: "Dockerfile", options: { targets: ["docs"], build_args: { A: "1" } } };
+    // While a preview is open, a restored one is closed instead of competing with it.
+    const extra = vscode.__test.restoredPanel("stageplan.preview", "old");
+    await serializer.deserializeWebviewPanel(extra, saved);
+    assert.ok(extra.disposed);
+    panel.dispose();
+    const restored = vscode.__test.restoredPanel("stageplan.preview", "Stages: Dockerfile");
+    await serializer.deserializeWebviewPanel(restored, saved);
+    assert.equal(restored.disposed, false);
+    assert.equal(restored.webview.options.enableScripts, true);
+    assert.match(restored.webview.html, /script-src 'nonce-/);
+    restored.receive({ type: "ready" });
+    const message = lastPlan(restored);
+    assert.equal(message.uri, document.uri.toString());
+    assert.deepEqual(message.options, saved.options);
+    assert.deepEqual(message.plan.targets, [3]);
+    const gone = vscode.__test.restoredPanel("stageplan.preview", "gone");
+    await serializer.deserializeWebviewPanel(gone, { ...saved, uri: "file:///nowhere/Dockerfile" });
+    assert.ok(gone.disposed, "a preview of a file that is gone is closed");
+    const foreign = vscode.__test.restoredPanel("stageplan.preview", "foreign");
+    await serializer.deserializeWebviewPanel(foreign, { something: "else" });
+    assert.ok(foreign.disposed);
+    panel = restored;
+  });
+
   it("disposes everything with the extension", () => {
     for (const subscription of context.subscriptions) subscription.dispose();
     assert.equal(recorded.commands.size, 0);
+    assert.equal(recorded.serializers.size, 0);
     assert.ok(panel.disposed);
   });
 });

@@ -91,6 +91,7 @@ const recorded = {
   clipboard: "",
   infoMessages: [],
   errorMessages: [],
+  serializers: new Map(),
   shownDocuments: [],
   configuration: { "stageplan.runnerPath": "runner", "stageplan.platform": "" },
 };
@@ -144,7 +145,7 @@ function createWebviewPanel(viewType, title, showOptions, options) {
     disposed: false,
     webview: {
       html: "",
-      options,
+      options: options ?? {},
       cspSource: "https://stub.vscode-cdn.net",
       asWebviewUri: (uri) => Uri.parse(`https://file+.vscode-resource.vscode-cdn.net${uri.path}`),
       postMessage: async (message) => {
@@ -209,6 +210,11 @@ const vscode = {
     onDidChangeActiveTextEditor: events.activeEditor.event,
     onDidChangeTextEditorSelection: events.selection.event,
     createWebviewPanel,
+    registerWebviewPanelSerializer(viewType, serializer) {
+      if (recorded.serializers.has(viewType)) throw new Error(`a serializer for '${viewType}' is already registered`);
+      recorded.serializers.set(viewType, serializer);
+      return new Disposable(() => recorded.serializers.delete(viewType));
+    },
     async showTextDocument(document, options = {}) {
       recorded.shownDocuments.push({ uri: document.uri.toString(), options });
       let editor = state.editors.find((candidate) => candidate.document === document);
@@ -306,6 +312,10 @@ vscode.__test = {
     if (!editor) throw new Error("no editor shows that document");
     editor.selection = new Selection(new Position(line, character), new Position(line, character));
     return editor;
+  },
+  /** A panel as VS Code restores it after a reload (to hand to a registered serializer). */
+  restoredPanel(viewType, title) {
+    return createWebviewPanel(viewType, title, { viewColumn: 2 }, undefined);
   },
   /** A minimal ExtensionContext. */
   context(extensionPath) {

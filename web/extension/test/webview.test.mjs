@@ -83,6 +83,7 @@ function planMessage(options = {}, extra = {}) {
   const outcome = planner.plan(SAMPLE, options);
   return {
     type: "plan",
+    uri: "file:///work/app/Dockerfile",
     fileName: "Dockerfile",
     plan: outcome.plan,
     lastGoodPlan: null,
@@ -122,7 +123,8 @@ before(async () => {
     window.acquireVsCodeApi = () => ({
       postMessage: (message) => window.__posted.push(JSON.parse(JSON.stringify(message))),
       getState: () => state,
-      setState: (next) => (state = next),
+      // Recorded for the test: what VS Code would hand back to the serializer after a reload.
+      setState: (next) => (state = window.__state = JSON.parse(JSON.stringify(next))),
     });
     document.addEventListener("securitypolicyviolation", (event) => window.__cspViolations.push(`${event.violatedDirective}: ${event.blockedURI}`));
     document.addEventListener("DOMContentLoaded", () => {
@@ -172,6 +174,14 @@ describe("preview webview in Chromium", () => {
     assert.equal(await page.textContent("[data-testid='file-name']"), "Dockerfile");
     const options = await page.$$eval("[data-testid='target-select'] option", (elements) => elements.map((element) => element.value));
     assert.deepEqual(options, ["tools", "build", "test", "docs", "prod"]);
+  });
+
+  it("keeps the file and options in the webview state, for a reload", async () => {
+    assert.deepEqual(await page.evaluate(() => window.__state), {
+      uri: "file:///work/app/Dockerfile",
+      fileName: "Dockerfile",
+      options: { targets: [], build_args: {} },
+    });
   });
 
   it("posts reveal with the FROM line when a node is clicked", async () => {

@@ -9,7 +9,7 @@ import { renderStageGraph } from "../../../src/graph/index";
 import type { StageClickDetail, StageGraph } from "../../../src/graph/index";
 import { parseBuildArgs } from "../../../src/options";
 import { renderDiagnostics, renderTargets } from "../../../src/panels";
-import type { HostMessage, PlanMessage, WebviewMessage } from "../messages";
+import type { HostMessage, PlanMessage, PreviewState, WebviewMessage } from "../messages";
 import type { Plan } from "../planner";
 
 /** The part of the VS Code webview API this script uses. */
@@ -112,7 +112,8 @@ class Preview {
       this.graph?.destroy();
       this.graph = null;
     }
-    this.vscode.setState({ fileName: message.fileName });
+    const saved: PreviewState = { uri: message.uri, fileName: message.fileName, options: message.options };
+    this.vscode.setState(saved);
     document.body.dataset.ready = "true";
   }
 
