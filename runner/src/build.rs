@@ -81,6 +81,7 @@ pub async fn build(
         secrets: options.secrets.clone(),
         jobs: Arc::new(Semaphore::new(options.jobs.max(1))),
         isolate_runs: options.isolate_runs,
+        source_holders: tokio::sync::Mutex::new(HashMap::new()),
     });
     let futures = stage_futures(&ctx);
     let all = futures_util::future::try_join_all(futures.values().cloned());
@@ -97,6 +98,7 @@ pub async fn build(
             return Err(e);
         }
     };
+    ctx.remove_source_holders().await?;
     let by_index: HashMap<usize, Arc<StageResult>> = futures.keys().copied().zip(results).collect();
     finish(&ctx, &by_index, &options).await
 }

@@ -18,11 +18,11 @@ use sha2::{Digest, Sha256};
 use crate::context::{
     BuildContext, Chmod, CopySources, DestState, Destination, EntryKind, SourceSet, TarOptions,
 };
-use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError};
 use crate::init_files::{self, RealEntry};
 use crate::stage::{
-    commit_step, create_holder, ensure_image, resolve_owner, Ctx, StageResult, StageState,
+    after_target, commit_step, ensure_image, resolve_owner, target_container, Ctx, StageResult,
+    StageState,
 };
 use crate::tarx::{self, Overrides};
 use crate::{add_source, glob, vars};
@@ -144,7 +144,7 @@ pub async fn perform(
     }
     ctx.progress
         .step_started(&state.name, state.step, instruction.line, &instruction.text);
-    let holder = create_holder(ctx, state).await?;
+    let holder = target_container(ctx, state).await?;
     let result = async {
         let owner = match &chown {
             Some(spec_text) => {
@@ -268,8 +268,8 @@ pub async fn perform(
         commit_step(ctx, state, &holder, instruction).await
     }
     .await;
-    let removed = ctx.reaper.remove(&holder).await;
-    result.and(removed)
+    let settled = after_target(ctx, state, &holder, result.is_ok()).await;
+    result.and(settled)
 }
 
 /// Resolves and digests a step's context sources (blocking file I/O on a worker thread).
@@ -419,15 +419,7 @@ async fn image_pieces(
     sources: &[String],
     excludes: &[String],
 ) -> std::result::Result<Vec<Piece>, PieceError> {
-    let holder = ctx
-        .reaper
-        .create(ContainerSpec {
-            image: Some(image.to_string()),
-            entrypoint: vec!["/.stageplan-holder".to_string()],
-            network_mode: Some("none".to_string()),
-            ..ContainerSpec::default()
-        })
-        .await?;
+    let holder = ctx.source_holder(image).await?;
     let mut source_image = SourceImage {
         holder: holder.clone(),
         image: image.to_string(),
@@ -452,7 +444,6 @@ async fn image_pieces(
             }
         }
     }
-    ctx.reaper.remove(&holder).await?;
     result.map(|_| pieces)
 }
 

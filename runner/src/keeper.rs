@@ -22,7 +22,7 @@ const KEEP_ALIVE: &str = "read _";
 /// Once a keeper's commits carry more than this many bytes on top of the image it started
 /// from, it is retired: every commit of a keeper writes all its changes again, so a big change
 /// must not be re-committed by every later step.
-const MAX_CUMULATIVE_BYTES: u64 = 32 * 1024 * 1024;
+pub const MAX_CUMULATIVE_BYTES: u64 = 32 * 1024 * 1024;
 
 /// A running keeper container.
 #[derive(Debug, Clone)]

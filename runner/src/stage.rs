@@ -48,6 +48,44 @@ pub struct Ctx {
     pub jobs: Arc<Semaphore>,
     /// Run every RUN in a fresh container (no keeper).
     pub isolate_runs: bool,
+    /// Never-started holders of COPY --from source images, one per image for the whole build.
+    pub source_holders: tokio::sync::Mutex<HashMap<String, String>>,
+}
+
+impl Ctx {
+    /// The build's holder container of `image` (created on first use), for reading its files.
+    pub async fn source_holder(&self, image: &str) -> Result<String> {
+        let mut holders = self.source_holders.lock().await;
+        if let Some(id) = holders.get(image) {
+            return Ok(id.clone());
+        }
+        let id = self
+            .reaper
+            .create(ContainerSpec {
+                image: Some(image.to_string()),
+                entrypoint: vec!["/.stageplan-holder".to_string()],
+                network_mode: Some("none".to_string()),
+                ..ContainerSpec::default()
+            })
+            .await?;
+        holders.insert(image.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// Removes the source holders (at the end of a successful build).
+    pub async fn remove_source_holders(&self) -> Result<()> {
+        let holders: Vec<String> = self
+            .source_holders
+            .lock()
+            .await
+            .drain()
+            .map(|(_, id)| id)
+            .collect();
+        for id in holders {
+            self.reaper.remove(&id).await?;
+        }
+        Ok(())
+    }
 }
 
 /// What a finished stage hands to the stages that use it.
@@ -93,6 +131,8 @@ pub struct StageState {
     pub keeper: Option<crate::keeper::Keeper>,
     /// Whether RUN steps may use a keeper.
     pub keeper_enabled: bool,
+    /// A never-started holder reused by consecutive COPY/WORKDIR steps.
+    pub holder: Option<crate::keeper::Keeper>,
 }
 
 impl StageState {
@@ -140,6 +180,7 @@ pub async fn run_stage(
         let performed = perform(&ctx, &mut state, stage, instruction, &deps).await;
         if let Err(e) = performed {
             let _ = crate::keeper::retire(&ctx, &mut state).await;
+            let _ = drop_holder(&ctx, &mut state).await;
             return Err(e);
         }
         if state.executed {
@@ -162,6 +203,7 @@ pub async fn run_stage(
         None
     };
     crate::keeper::retire(&ctx, &mut state).await?;
+    drop_holder(&ctx, &mut state).await?;
     if is_target && (state.config_dirty || state.image.is_none()) {
         finish_config(&ctx, &mut state).await?;
     }
@@ -253,6 +295,7 @@ async fn start_state(
         deps: deps.clone(),
         executed: false,
         keeper: inherited,
+        holder: None,
         keeper_enabled: !ctx.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
     };
     Ok((state, triggers))
@@ -587,7 +630,7 @@ async fn workdir(
     }
     ctx.progress
         .step_started(&state.name, state.step, instruction.line, &instruction.text);
-    let holder = create_holder(ctx, state).await?;
+    let holder = target_container(ctx, state).await?;
     let result = create_missing_dirs(ctx, state, &holder, &dir, instruction).await;
     let result = match result {
         Ok(true) => commit_step(ctx, state, &holder, instruction).await,
@@ -601,7 +644,7 @@ async fn workdir(
         },
         Err(e) => Err(e),
     };
-    ctx.reaper.remove(&holder).await?;
+    after_target(ctx, state, &holder, result.is_ok()).await?;
     result
 }
 
@@ -689,6 +732,74 @@ pub async fn resolve_owner(
         line: instruction.line,
         message,
     })
+}
+
+/// The container a COPY/WORKDIR step writes into: the stage's keeper or reusable holder when
+/// its filesystem equals the current image, else a new never-started holder that the stage
+/// keeps for its next steps (its commits are cumulative, like a keeper's).
+pub async fn target_container(ctx: &Ctx, state: &mut StageState) -> Result<String> {
+    if let Some(keeper) = &state.keeper {
+        if keeper.synced == state.image && state.image.is_some() {
+            return Ok(keeper.id.clone());
+        }
+    }
+    if let Some(holder) = &state.holder {
+        if holder.synced == state.image {
+            return Ok(holder.id.clone());
+        }
+    }
+    drop_holder(ctx, state).await?;
+    let base_size = match &state.image {
+        Some(image) => ctx.engine.inspect_image(image).await?.map_or(0, |i| i.size),
+        None => 0,
+    };
+    let id = create_holder(ctx, state).await?;
+    state.holder = Some(crate::keeper::Keeper {
+        id: id.clone(),
+        synced: state.image.clone(),
+        base_size,
+    });
+    Ok(id)
+}
+
+/// After a step wrote into `container` (from [`target_container`]): on success the container
+/// equals the new image; on failure it is discarded.
+pub async fn after_target(
+    ctx: &Ctx,
+    state: &mut StageState,
+    container: &str,
+    ok: bool,
+) -> Result<()> {
+    let is_keeper = state.keeper.as_ref().is_some_and(|k| k.id == container);
+    if is_keeper {
+        if ok {
+            return crate::keeper::after_commit(ctx, state).await;
+        }
+        return crate::keeper::retire(ctx, state).await;
+    }
+    let Some(holder) = state.holder.clone() else {
+        return Ok(());
+    };
+    let size = match (&state.image, ok) {
+        (Some(image), true) => ctx.engine.inspect_image(image).await?.map_or(0, |i| i.size),
+        _ => 0,
+    };
+    if !ok || size.saturating_sub(holder.base_size) > crate::keeper::MAX_CUMULATIVE_BYTES {
+        return drop_holder(ctx, state).await;
+    }
+    state.holder = Some(crate::keeper::Keeper {
+        synced: state.image.clone(),
+        ..holder
+    });
+    Ok(())
+}
+
+/// Removes the stage's reusable holder, if any.
+pub async fn drop_holder(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+    if let Some(holder) = state.holder.take() {
+        ctx.reaper.remove(&holder.id).await?;
+    }
+    Ok(())
 }
 
 /// Creates a never-started holder container of the current image (an empty one for scratch).

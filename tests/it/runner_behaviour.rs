@@ -13,7 +13,7 @@ use planner::plan::{CopySpec, Op};
 
 use crate::runner_support::{
     containers_named, copy_spec, docker, heredoc, remove_images, require_engine, run_runner,
-    runner_bin, write_plan, Df, TempDir, BASE,
+    run_runner_tracked, runner_bin, write_plan, Df, TempDir, BASE,
 };
 
 fn tag(name: &str) -> String {
@@ -140,11 +140,16 @@ fn a_second_build_takes_every_step_from_the_cache() {
         "-t",
         &image,
     ];
-    let first = run_runner(&args);
+    let (first, pid) = run_runner_tracked(&args);
     assert!(
         first.status.success(),
         "{}",
         String::from_utf8_lossy(&first.stderr)
+    );
+    // A successful build leaves no temporary container (keepers, holders) behind either.
+    assert_eq!(
+        containers_named(None, &format!("stageplan-{pid}-")),
+        Vec::<String>::new()
     );
     let second = run_runner(&args);
     assert!(

@@ -383,6 +383,19 @@ pub fn run_runner(args: &[&str]) -> Output {
         .expect("run the runner")
 }
 
+/// Runs the runner with `args`; returns its output and its pid (temporary containers are named
+/// `stageplan-<pid>-<n>`).
+pub fn run_runner_tracked(args: &[&str]) -> (Output, u32) {
+    let child = Command::new(runner_bin())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run the runner");
+    let pid = child.id();
+    (child.wait_with_output().expect("wait for the runner"), pid)
+}
+
 /// One file of an image, as compared between builders.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileEntry {
