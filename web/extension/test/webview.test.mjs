@@ -3,7 +3,7 @@
 // messages the extension sends, check the drawn graph, click a node and check the `reveal` message.
 //
 // Input: dist/ and media/ served on 127.0.0.1, /usr/bin/chromium (or $CHROMIUM), the nodejs WASM
-// planner for the plan messages. Output: test results and tests/artifacts/vscode-preview.png.
+// planner for the plan messages. Output: test results and tests/artifacts/vscode-preview{,-light}.png.
 // Invariant: nothing is downloaded; the browser runs headless, no sandbox, no background
 // networking, in a fresh temporary profile.
 import assert from "node:assert/strict";
@@ -45,6 +45,29 @@ const DARK_THEME = {
   "--vscode-editor-inactiveSelectionBackground": "#3a3d41",
   "--vscode-panel-border": "#2b2b2b",
   "--vscode-list-hoverBackground": "#2a2d2e",
+};
+
+/** VS Code's Light Modern colours (the ones that differ from DARK_THEME's names). */
+const LIGHT_THEME = {
+  ...DARK_THEME,
+  "--vscode-foreground": "#3b3b3b",
+  "--vscode-editor-background": "#ffffff",
+  "--vscode-editor-foreground": "#3b3b3b",
+  "--vscode-descriptionForeground": "#3b3b3b",
+  "--vscode-disabledForeground": "#61616180",
+  "--vscode-textLink-foreground": "#005fb8",
+  "--vscode-textLink-activeForeground": "#005fb8",
+  "--vscode-input-background": "#ffffff",
+  "--vscode-input-foreground": "#3b3b3b",
+  "--vscode-input-border": "#cecece",
+  "--vscode-focusBorder": "#005fb8",
+  "--vscode-errorForeground": "#f85149",
+  "--vscode-charts-orange": "#d18616",
+  "--vscode-charts-purple": "#652d90",
+  "--vscode-editorCursor-foreground": "#000000",
+  "--vscode-editor-inactiveSelectionBackground": "#e5ebf1",
+  "--vscode-panel-border": "#e5e5e5",
+  "--vscode-list-hoverBackground": "#f2f2f2",
 };
 
 let server;
@@ -260,5 +283,14 @@ describe("preview webview in Chromium", () => {
     assert.equal(background, "rgb(31, 31, 31)");
     mkdirSync(join(rootDir, "tests", "artifacts"), { recursive: true });
     await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview.png") });
+    // VS Code swaps the variables when the theme changes; the preview follows without a redraw.
+    await page.evaluate((theme) => {
+      document.body.classList.replace("vscode-dark", "vscode-light");
+      for (const [name, value] of Object.entries(theme)) document.documentElement.style.setProperty(name, value);
+    }, LIGHT_THEME);
+    assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), "rgb(255, 255, 255)");
+    const needed = await page.$eval("[data-stage-name='build'] rect", (element) => getComputedStyle(element).fill);
+    assert.equal(needed, "rgb(229, 235, 241)", "needed stages are filled with --vscode-editor-inactiveSelectionBackground");
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-light.png") });
   });
 });
