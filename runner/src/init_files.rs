@@ -32,7 +32,7 @@ pub struct RealEntry {
 }
 
 enum Change {
-    Put(RealEntry),
+    Put(Box<RealEntry>),
     Delete,
 }
 
@@ -73,7 +73,7 @@ pub fn real_entries(saved: &[u8]) -> Result<BTreeMap<String, RealEntry>, String>
         for (path, change) in per_layer.remove(&layer).unwrap_or_default() {
             match change {
                 Change::Put(entry) => {
-                    state.insert(path, entry);
+                    state.insert(path, *entry);
                 }
                 Change::Delete => {
                     state.remove(&path);
@@ -133,7 +133,7 @@ fn scan_layer(layer: &[u8]) -> Result<Vec<(String, Change)>, String> {
             let header = entry.header().clone();
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-            changes.push((name, Change::Put(RealEntry { header, data })));
+            changes.push((name, Change::Put(Box::new(RealEntry { header, data }))));
         }
     }
     Ok(changes)
