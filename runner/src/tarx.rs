@@ -366,6 +366,47 @@ mod tests {
     }
 
     #[test]
+    fn keeps_xattrs_and_subsecond_times_from_pax_records() {
+        let mut builder = Builder::new(Vec::new());
+        builder
+            .append_pax_extensions([
+                ("SCHILY.xattr.security.capability", &b"\x01\x00\x00\x02"[..]),
+                ("mtime", &b"1700000000.123456789"[..]),
+            ])
+            .unwrap();
+        let mut header = Header::new_gnu();
+        header.set_mode(0o755);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(1_700_000_000);
+        header.set_size(1);
+        builder
+            .append_data(&mut header, "bin/ping", &b"x"[..])
+            .unwrap();
+        let input = builder.into_inner().unwrap();
+        let out = rewrite(&input, &|n| Some(format!("app/{n}")), Overrides::default()).unwrap();
+        let mut archive = Archive::new(out.as_slice());
+        let mut entry = archive.entries().unwrap().next().unwrap().unwrap();
+        assert_eq!(entry.path().unwrap().to_string_lossy(), "app/bin/ping");
+        let records: Vec<(String, Vec<u8>)> = entry
+            .pax_extensions()
+            .unwrap()
+            .expect("pax records kept")
+            .map(|e| {
+                let e = e.unwrap();
+                (e.key().unwrap().to_string(), e.value_bytes().to_vec())
+            })
+            .collect();
+        assert!(records.contains(&(
+            "SCHILY.xattr.security.capability".to_string(),
+            b"\x01\x00\x00\x02".to_vec()
+        )));
+        assert!(records
+            .iter()
+            .any(|(k, v)| k == "mtime" && v == b"1700000000.123456789"));
+    }
+
+    #[test]
     fn join_dest_normalises() {
         assert_eq!(join_dest("/app/", "x/y"), "app/x/y");
         assert_eq!(join_dest("/", ""), "");
