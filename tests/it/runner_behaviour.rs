@@ -276,3 +276,60 @@ fn a_missing_base_image_that_cannot_be_pulled_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn containers_of_a_killed_runner_are_swept_by_the_next_one() {
+    require_engine();
+    let dir = TempDir::new("sweep");
+    let mut df = Df::new();
+    df.from(BASE, "slow").run("sleep 120");
+    let plan = write_plan(&dir.0, &df.plan("slow"));
+    let mut child = Command::new(runner_bin())
+        .args([
+            plan.to_str().unwrap(),
+            "--context",
+            dir.0.to_str().unwrap(),
+            "--progress",
+            "plain",
+            "--no-cache",
+        ])
+        .stderr(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn runner");
+    let prefix = format!("stageplan-{}-", child.id());
+    let started = Instant::now();
+    while containers_named(None, &prefix).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the RUN container never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    child.kill().expect("SIGKILL the runner");
+    child.wait().expect("reap");
+    // SIGKILL gives the runner no chance to clean up: its RUN container keeps running until a
+    // runner starts (any concurrent test's runner may be the one that sweeps it).
+    let mut next = Df::new();
+    next.from(BASE, "quick").ins(
+        "LABEL swept=yes",
+        Op::Label {
+            pairs: vec![crate::runner_support::kv("swept", "yes")],
+        },
+    );
+    let dir2 = TempDir::new("sweep-next");
+    let plan2 = write_plan(&dir2.0, &next.plan("quick"));
+    let out = run_runner(&[
+        plan2.to_str().unwrap(),
+        "--context",
+        dir2.0.to_str().unwrap(),
+        "--progress",
+        "plain",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(containers_named(None, &prefix), Vec::<String>::new());
+}
