@@ -99,6 +99,14 @@ pub async fn perform(
     if !url_sources.is_empty() && !is_add {
         return Err(fail("COPY does not accept URLs; use ADD".into()));
     }
+    if let Some(git) = url_sources.iter().find(|u| {
+        let path = u.split(['#', '?']).next().unwrap_or(u);
+        path.ends_with(".git") || spec.keep_git_dir
+    }) {
+        return Err(fail(format!(
+            "ADD of a git repository ({git}) is not supported by the runner; clone it in a RUN step or add a release archive"
+        )));
+    }
     // The cache key: everything that determines the files written.
     let context_set = match &spec.from {
         None if !path_sources.is_empty() => Some(
