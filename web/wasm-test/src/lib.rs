@@ -61,6 +61,23 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    fn plan_gives_the_objects_of_the_json_compatible_serializer() {
+        use serde::Serialize;
+        let text = "ARG V=1\nFROM alpine:${V} AS a\nRUN --mount=type=cache,target=/c true\n\
+                    FROM a\nCOPY --from=a /x /y\nHEALTHCHECK NONE\n";
+        let value = planner::wasm::plan(text, JsValue::UNDEFINED)
+            .map_err(JsValue::from)
+            .unwrap();
+        let reference = planner::plan(text, &Options::default())
+            .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+            .unwrap();
+        assert_eq!(
+            JSON::stringify(&value).unwrap().as_string(),
+            JSON::stringify(&reference).unwrap().as_string()
+        );
+    }
+
+    #[wasm_bindgen_test]
     fn plan_accepts_undefined_and_null_options() {
         let undefined: Outcome = serde_wasm_bindgen::from_value(
             planner::wasm::plan(SEED, JsValue::UNDEFINED)
