@@ -94,8 +94,11 @@ fn options_from_js(options: JsValue) -> Result<Options, JsError> {
             "invalid options: unknown option \"{unknown}\"; use targets, build_args or platform"
         )));
     }
-    serde_wasm_bindgen::from_value(options)
-        .map_err(|err| js_error(format!("invalid options: {err}")))
+    serde_wasm_bindgen::from_value(options).map_err(|err| {
+        js_error(format!(
+            "invalid options: {err}; expected {{ targets?: string[], build_args?: {{ [name]: string }}, platform?: string }}"
+        ))
+    })
 }
 
 /// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s): the

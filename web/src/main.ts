@@ -241,11 +241,11 @@ async function main(): Promise<void> {
   ui.status.textContent = "loading the planner…";
   const planner = await loadPlanner();
   const fromHash = await decodeHash(location.hash);
-  if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; restored the last session";
   const seed = EXAMPLES[0];
   const initial = fromHash ??
     loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
   const playground = new Playground(planner, initial);
+  if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";
   document.body.dataset.ready = "true";
   // A console handle for measuring and scripting: `stageplan.plan(text, options)`.
   Object.assign(window, { stageplan: { planner, playground } });

@@ -214,7 +214,8 @@ describe("playground", () => {
     await second.page.goto(server.url + "#s=not-valid");
     await second.page.reload();
     await second.page.waitForSelector('body[data-ready="true"]');
-    assert.match(await second.page.textContent('[data-testid="status"]'), /stages|damaged/);
+    assert.match(await second.page.textContent('[data-testid="status"]'), /the share link is damaged/);
+    await expectNodes(second.page, { base: true, tools: true, app: true });
     await second.context.close();
   });
 
