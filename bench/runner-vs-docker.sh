@@ -211,6 +211,7 @@ ratio() {
 }
 
 write_cases
+load_start=$(cut -d' ' -f1-3 /proc/loadavg)
 log "engine: $("$DOCKER" version -f '{{.Server.Version}} (API {{.Server.APIVersion}})'), $(nproc) CPUs, $reps repetitions"
 for name in "${case_list[@]}"; do
   for scenario in "${scenario_list[@]}"; do
@@ -247,7 +248,8 @@ echo "$result"
 if [ -n "$markdown" ]; then
   {
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/runner-vs-docker.sh --reps $reps\` on $(nproc) CPUs,"
-    echo "dockerd $("$DOCKER" version -f '{{.Server.Version}}'), $("$DOCKER" info -f '{{.Images}}') images in the store. Median wall time of $reps runs;"
+    echo "dockerd $("$DOCKER" version -f '{{.Server.Version}}'), $("$DOCKER" info -f '{{.Images}}') images in the store, load average $load_start at the"
+    echo "start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (1, 5, 15 min). Median wall time of $reps runs;"
     echo "ratios are medians of per-run ratios (below 1: the runner is faster)."
     echo
     echo "$result"
