@@ -10,5 +10,6 @@ export default defineConfig({
     target: "es2022",
     chunkSizeWarningLimit: 1024,
   },
-  server: { host: "127.0.0.1" },
+  // The examples menu reads the seed's Dockerfiles from ../examples/seed/ (see src/examples.ts).
+  server: { host: "127.0.0.1", fs: { allow: [".."] } },
 });

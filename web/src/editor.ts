@@ -70,6 +70,7 @@ export function createEditor(host: HTMLElement, text: string, callbacks: EditorC
         syntaxHighlighting(highlight),
         lintGutter(),
         theme,
+        EditorView.lineWrapping,
         listener,
         EditorView.contentAttributes.of({ "aria-label": "Dockerfile editor" }),
       ],

@@ -1,7 +1,13 @@
-// The examples menu: realistic multi-stage Dockerfiles, the seed's Go hello world first.
+// The examples menu: the seed's Dockerfiles first (read from examples/seed/ at build time, so
+// they never drift), then realistic multi-stage files for Go, Node.js and Rust.
 //
-// Input: nothing. Output: the list of examples with the targets each suggests.
+// Input: examples/seed/Dockerfile{,.fat,.build,.run}. Output: the list of examples with the
+// targets each suggests.
 // Invariant: plain data; every example plans without errors (the end-to-end tests load each one).
+import seedBuild from "../../examples/seed/Dockerfile.build?raw";
+import seedFat from "../../examples/seed/Dockerfile.fat?raw";
+import seedMultiStage from "../../examples/seed/Dockerfile?raw";
+import seedRun from "../../examples/seed/Dockerfile.run?raw";
 
 export interface Example {
   id: string;
@@ -162,7 +168,11 @@ COPY --from=3 /srv /debug
 
 /** The examples, in menu order. */
 export const EXAMPLES: Example[] = [
-  { id: "go-hello", title: "Go hello world (seed)", dockerfile: goHello, targets: [] },
+  { id: "seed", title: "Seed: multi-stage (examples/seed/Dockerfile)", dockerfile: seedMultiStage, targets: [] },
+  { id: "seed-fat", title: "Seed: one fat Dockerfile", dockerfile: seedFat, targets: [] },
+  { id: "seed-build", title: "Seed: Dockerfile.build (build.sh pattern)", dockerfile: seedBuild, targets: [] },
+  { id: "seed-run", title: "Seed: Dockerfile.run (build.sh pattern)", dockerfile: seedRun, targets: [] },
+  { id: "go-hello", title: "Go hello world with a heredoc", dockerfile: goHello, targets: [] },
   { id: "go-service", title: "Go service: test, lint, final", dockerfile: goService, targets: ["final"] },
   { id: "node", title: "Node.js app: dev and production", dockerfile: node, targets: ["runner"] },
   { id: "rust", title: "Rust with cargo-chef", dockerfile: rust, targets: ["runtime"] },

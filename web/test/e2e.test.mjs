@@ -72,11 +72,17 @@ async function selectedTargets(page) {
 }
 
 describe("playground", () => {
-  test("loads the seed example and draws both stages as needed", async () => {
+  test("loads the seed's multi-stage Dockerfile and draws both stages as needed", async () => {
     const { page, context, errors } = await openPlayground(browser, server.url);
     await expectNodes(page, { builder: true, 1: true });
-    const image = await page.getAttribute('#graph [data-image="golang:1.23"]', "data-needed");
+    const image = await page.getAttribute('#graph [data-image="stageplan-seed/golang:1.19"]', "data-needed");
     assert.equal(image, "true");
+    // --target builder (the seed's first stage) skips the runtime stage.
+    await page.selectOption('[data-testid="target-select"]', ["builder"]);
+    await expectNodes(page, { builder: true, 1: false });
+    assert.equal(await page.getAttribute('#graph [data-image="stageplan-seed/runtime:1"]', "data-needed"), "false");
+    await page.selectOption('[data-testid="target-select"]', []);
+    await expectNodes(page, { builder: true, 1: true });
     assert.match(await page.textContent('[data-testid="status"]'), /2 stages, 2 needed/);
     await page.screenshot({ path: join(artifactsDir, "playground-seed.png") });
     assert.deepEqual(errors, []);
