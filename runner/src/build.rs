@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::future::FutureExt;
 use planner::Plan;
 use tokio::sync::Semaphore;
 
@@ -20,7 +20,7 @@ use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
 use crate::progress::Progress;
 use crate::reaper::Reaper;
-use crate::stage::{display_name, run_stage, Ctx, StageResult};
+use crate::stage::{display_name, run_stage, Ctx, StageFuture, StageResult};
 
 /// How to build.
 #[derive(Debug, Clone, Default)]
@@ -47,9 +47,6 @@ pub struct BuildOutcome {
     /// Human-readable summary lines (sizes, layers).
     pub summary: Vec<String>,
 }
-
-type StageFuture =
-    Shared<BoxFuture<'static, std::result::Result<Arc<StageResult>, Arc<RunnerError>>>>;
 
 /// Builds the plan's targets.
 pub async fn build(
@@ -156,16 +153,12 @@ fn stage_futures(ctx: &Arc<Ctx>) -> BTreeMap<usize, StageFuture> {
             if !deps.iter().all(|d| futures.contains_key(d)) {
                 return true;
             }
-            let dep_futures: Vec<(usize, StageFuture)> =
+            let dep_futures: HashMap<usize, StageFuture> =
                 deps.iter().map(|d| (*d, futures[d].clone())).collect();
             let ctx = ctx.clone();
             let is_target = plan.targets.contains(&index);
             let future = async move {
-                let mut results = HashMap::new();
-                for (dep, future) in dep_futures {
-                    results.insert(dep, future.await?);
-                }
-                run_stage(ctx, index, results, is_target)
+                run_stage(ctx, index, dep_futures, is_target)
                     .await
                     .map(Arc::new)
                     .map_err(Arc::new)

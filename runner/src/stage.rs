@@ -162,19 +162,45 @@ pub fn display_name(stage: &Stage) -> String {
         .unwrap_or_else(|| format!("stage {}", stage.index))
 }
 
-/// Performs stage `index` of the plan; `deps` holds the results of every stage it depends on.
+/// A stage's eventual result, shared by every stage that waits for it.
+pub type StageFuture = futures_util::future::Shared<
+    futures_util::future::BoxFuture<
+        'static,
+        std::result::Result<Arc<StageResult>, Arc<RunnerError>>,
+    >,
+>;
+
+/// Performs stage `index` of the plan. `dep_futures` are the stages it depends on; it waits for
+/// its base before starting and for a `COPY --from`/`RUN --mount from=` stage only when it
+/// reaches that instruction, so its other steps overlap with those stages.
 pub async fn run_stage(
     ctx: Arc<Ctx>,
     index: usize,
-    deps: HashMap<usize, Arc<StageResult>>,
+    dep_futures: HashMap<usize, StageFuture>,
     is_target: bool,
 ) -> Result<StageResult> {
     let stage = &ctx.plan.stages[index];
     let name = display_name(stage);
+    let mut deps: HashMap<usize, Arc<StageResult>> = HashMap::new();
+    if let Source::Stage { stage: parent } = stage.base {
+        await_dep(&dep_futures, &mut deps, parent).await?;
+    }
     ctx.progress.stage_started(&name, stage.instructions.len());
     let (mut state, triggers) = start_state(&ctx, stage, &name, &deps).await?;
     let triggers = onbuild_instructions(stage, &name, &triggers)?;
     for instruction in triggers.iter().chain(&stage.instructions) {
+        for needed in instruction_stage_deps(instruction) {
+            if !deps.contains_key(&needed) {
+                if let Err(e) = await_dep(&dep_futures, &mut deps, needed).await {
+                    let _ = crate::keeper::retire(&ctx, &mut state).await;
+                    let _ = drop_holder(&ctx, &mut state).await;
+                    return Err(e);
+                }
+                if let Some(result) = deps.get(&needed) {
+                    state.deps.insert(needed, result.clone());
+                }
+            }
+        }
         state.step += 1;
         let started = Instant::now();
         state.executed = false;
@@ -218,6 +244,36 @@ pub async fn run_stage(
         cached: state.all_cached,
         keeper: std::sync::Mutex::new(handed),
     })
+}
+
+/// Waits for stage `index` (if this stage depends on it) and records its result.
+async fn await_dep(
+    futures: &HashMap<usize, StageFuture>,
+    deps: &mut HashMap<usize, Arc<StageResult>>,
+    index: usize,
+) -> Result<()> {
+    if let Some(future) = futures.get(&index) {
+        let result = future.clone().await.map_err(RunnerError::Shared)?;
+        deps.insert(index, result);
+    }
+    Ok(())
+}
+
+/// The stages an instruction reads from (`COPY --from`, `RUN --mount from=`).
+fn instruction_stage_deps(instruction: &Instruction) -> Vec<usize> {
+    let mut sources: Vec<&Source> = Vec::new();
+    match &instruction.op {
+        Op::Copy(spec) | Op::Add(spec) => sources.extend(spec.from.iter()),
+        Op::Run { mounts, .. } => sources.extend(mounts.iter().filter_map(|m| m.from.as_ref())),
+        _ => {}
+    }
+    sources
+        .into_iter()
+        .filter_map(|s| match s {
+            Source::Stage { stage } => Some(*stage),
+            _ => None,
+        })
+        .collect()
 }
 
 /// How many RUN steps could share a keeper along the chain of stages that start from this one
