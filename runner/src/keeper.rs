@@ -65,8 +65,10 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         .await?
         .map_or(0, |info| info.size);
     let id = ctx.reaper.create(spec).await?;
+    // A keeper that died at once (no `/bin/sh`, stdin closed) has no process left; when the
+    // engine cannot list processes (`docker top` needs `ps` on the engine's host) assume it runs.
     if ctx.engine.start_container(&id).await.is_err()
-        || ctx.engine.process_count(&id).await.unwrap_or(0) == 0
+        || matches!(ctx.engine.process_count(&id).await, Ok(0))
     {
         ctx.reaper.remove(&id).await?;
         state.keeper_enabled = false;
@@ -86,7 +88,13 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     let Some(keeper) = state.keeper.clone() else {
         return Ok(());
     };
-    if ctx.engine.process_count(&keeper.id).await? > 1 {
+    // Processes left behind (or an engine that cannot tell): start the next RUN afresh.
+    if ctx
+        .engine
+        .process_count(&keeper.id)
+        .await
+        .map_or(true, |n| n > 1)
+    {
         return retire(ctx, state).await;
     }
     let size = match &state.image {
