@@ -4,7 +4,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 # Debian packages the builds and tests use.
 setup_apt() {
-  local pkgs=(docker.io busybox-static chromium chromium-driver python3-venv)
+  local pkgs=(docker.io busybox-static chromium chromium-driver python3-venv iproute2)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
