@@ -140,15 +140,9 @@ pub async fn perform(
         &heredoc_text.join("\0"),
         &state.config.user,
     ]);
-    if let Some(image) = ctx.cache.lookup(&state.key).await? {
-        state.image = Some(image);
-        state.config_dirty = false;
-        ctx.progress
-            .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+    if crate::stage::cached_or_started(ctx, state, instruction).await? {
         return Ok(());
     }
-    ctx.progress
-        .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let holder = target_container(ctx, state).await?;
     let result = async {
         let owner = match &chown {

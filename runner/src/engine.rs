@@ -261,19 +261,7 @@ impl Engine {
         };
         self.docker
             .logs(id, Some(options))
-            .filter_map(|item| async {
-                match item {
-                    Ok(bollard::container::LogOutput::StdOut { message })
-                    | Ok(bollard::container::LogOutput::Console { message }) => {
-                        Some(Ok(LogChunk::Stdout(message)))
-                    }
-                    Ok(bollard::container::LogOutput::StdErr { message }) => {
-                        Some(Ok(LogChunk::Stderr(message)))
-                    }
-                    Ok(bollard::container::LogOutput::StdIn { .. }) => None,
-                    Err(e) => Some(Err(RunnerError::engine("read logs", e))),
-                }
-            })
+            .filter_map(|item| std::future::ready(log_chunk(item)))
     }
 
     /// Waits until a started container is no longer running; returns its exit code.

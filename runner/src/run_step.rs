@@ -47,16 +47,9 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         network.as_deref().unwrap_or(""),
         security.as_deref().unwrap_or(""),
     ]);
-    if let Some(image) = ctx.cache.lookup(&state.key).await? {
-        state.image = Some(image);
-        // The cached image was committed with exactly this config (the key covers it).
-        state.config_dirty = false;
-        ctx.progress
-            .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+    if crate::stage::cached_or_started(ctx, state, instruction).await? {
         return Ok(());
     }
-    ctx.progress
-        .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let (argv, shebang) = command_line(
         command,
         heredocs,

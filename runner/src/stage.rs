@@ -490,6 +490,26 @@ pub async fn commit_step(
     Ok(())
 }
 
+/// Looks the step's key (already in `state.key`) up in the cache. On a hit the stage takes the
+/// cached image, which was committed with exactly this config (the key covers it), and the step
+/// shows as cached; on a miss it shows as started. Returns whether it was a hit.
+pub async fn cached_or_started(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+) -> Result<bool> {
+    if let Some(image) = ctx.cache.lookup(&state.key).await? {
+        state.image = Some(image);
+        state.config_dirty = false;
+        ctx.progress
+            .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+        return Ok(true);
+    }
+    ctx.progress
+        .step_started(&state.name, state.step, instruction.line, &instruction.text);
+    Ok(false)
+}
+
 /// Gives a target stage an image carrying its final config (a commit with no layer).
 async fn finish_config(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     state.key = state.key.next(&["final-config"]);
