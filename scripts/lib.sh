@@ -42,6 +42,22 @@ setup_dockerd() {
   return 1
 }
 
+# Fills $1 with busybox and a symlink per applet, /tmp, /root and a passwd/group file with
+# root and nobody (used here and by examples/seed/bases.sh).
+busybox_root() {
+  local root=$1
+  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" "$root/root" "$root/tmp"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in $(/bin/busybox --list-full); do
+    [ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
+  done
+  chmod 1777 "$root/tmp"
+  chmod 700 "$root/root"
+  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+}
+
 # Test base images made with `docker import` (nothing can be pulled): stageplan-test/busybox:1 is a
 # busybox-static rootfs (/bin/busybox, every applet as a symlink, /etc/passwd and /etc/group with
 # root and a uid-1000 user "user", /tmp, /root, /home/user). Skipped when the tag exists.
@@ -53,15 +69,9 @@ setup_base_images() {
   log "docker import $tag"
   local root
   root=$(mktemp -d)
-  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" \
-    "$root/root" "$root/home/user" "$root/tmp"
-  cp /bin/busybox "$root/bin/busybox"
-  local applet
-  for applet in $(/bin/busybox --list-full); do
-    [ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
-  done
-  chmod 1777 "$root/tmp"
-  chmod 700 "$root/root"
+  busybox_root "$root"
+  # A uid-1000 user for the --chown and USER tests.
+  mkdir -p "$root/home/user"
   printf 'root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
   printf 'root:x:0:\nuser:x:1000:\nnogroup:x:65534:\n' >"$root/etc/group"
   chown 1000:1000 "$root/home/user"

@@ -12,22 +12,8 @@ DOCKER=${DOCKER:-/usr/bin/docker}
 GO_ROOT=/usr/lib/go-1.19
 GO_SHARE=/usr/share/go-1.19
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-# Fills $1 with busybox and a symlink per applet, /tmp, /root and a passwd/group file.
-busybox_root() {
-  local root=$1
-  mkdir -p "$root/bin" "$root/sbin" "$root/usr/bin" "$root/usr/sbin" "$root/etc" "$root/root" "$root/tmp"
-  cp /bin/busybox "$root/bin/busybox"
-  local applet
-  for applet in $(/bin/busybox --list-full); do
-    [ -e "$root/$applet" ] || [ -L "$root/$applet" ] || ln -s /bin/busybox "$root/$applet"
-  done
-  chmod 1777 "$root/tmp"
-  chmod 700 "$root/root"
-  printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
-  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
-}
+# log and busybox_root (the busybox rootfs the test base image uses too).
+. "$(dirname "${BASH_SOURCE[0]}")/../../scripts/lib.sh"
 
 # Copies every shared library the toolchain's dynamically linked binaries need into $1.
 copy_libraries() {
