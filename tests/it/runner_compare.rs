@@ -102,6 +102,47 @@ fn differences(ours: &str, theirs: &str) -> Vec<String> {
     problems
 }
 
+/// Builds the Dockerfile in `context` with `runner build` and with BuildKit, both given the same
+/// `options` (`--target`, `--build-arg`, ...), removes both images and returns how they differ.
+fn build_dir_both(name: &str, context: &str, options: &[&str]) -> Vec<String> {
+    let ours = format!("stageplan-it/{name}-runner:{}", std::process::id());
+    let theirs = format!("stageplan-it/{name}-buildkit:{}", std::process::id());
+    let mut runner_args = vec![
+        "build",
+        context,
+        "-t",
+        &ours,
+        "--no-cache",
+        "--progress",
+        "plain",
+    ];
+    runner_args.extend_from_slice(options);
+    let out = run_runner(&runner_args);
+    assert!(
+        out.status.success(),
+        "runner build failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut docker_args = vec!["build", "-q", "--no-cache", "-t", &theirs];
+    docker_args.extend_from_slice(options);
+    docker_args.push(context);
+    let built = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(&docker_args)
+        .output()
+        .expect("docker build");
+    if !built.status.success() {
+        remove_images(None, &[&ours]);
+        panic!(
+            "docker build failed:\n{}",
+            String::from_utf8_lossy(&built.stderr)
+        );
+    }
+    let problems = differences(&ours, &theirs);
+    remove_images(None, &[&ours, &theirs]);
+    problems
+}
+
 /// [`compare_with`] in the default mode (RUN steps of a stage share a keeper container).
 fn compare(name: &str, df: &Df, target: &str, dir: &TempDir) {
     compare_with(name, df, target, dir, &[]);
@@ -335,50 +376,12 @@ fn runner_build_of_a_dockerfile_matches_buildkit() {
              ENTRYPOINT [\"main.sh\"]\n"
         ),
     );
-    let ours = format!("stageplan-it/build-runner:{}", std::process::id());
-    let theirs = format!("stageplan-it/build-buildkit:{}", std::process::id());
     let context = dir.0.to_string_lossy().into_owned();
-    let out = run_runner(&[
+    let problems = build_dir_both(
         "build",
         &context,
-        "--target",
-        "final",
-        "--build-arg",
-        "FLAVOUR=spicy",
-        "-t",
-        &ours,
-        "--no-cache",
-        "--progress",
-        "plain",
-    ]);
-    assert!(
-        out.status.success(),
-        "runner build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        &["--target", "final", "--build-arg", "FLAVOUR=spicy"],
     );
-    let built = Command::new(DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args([
-            "build",
-            "-q",
-            "--no-cache",
-            "--target",
-            "final",
-            "--build-arg",
-            "FLAVOUR=spicy",
-            "-t",
-            &theirs,
-            &context,
-        ])
-        .output()
-        .expect("docker build");
-    assert!(
-        built.status.success(),
-        "docker build failed:\n{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let problems = differences(&ours, &theirs);
-    remove_images(None, &[&ours, &theirs]);
     assert!(
         problems.is_empty(),
         "runner build differs from BuildKit:\n{}",
@@ -416,35 +419,9 @@ fn onbuild_triggers_of_an_external_base_run_as_in_buildkit() {
         "child/Dockerfile",
         &format!("FROM {base} AS child\nRUN cat /t /in/in.txt > /both\n"),
     );
-    let ours = format!("stageplan-it/onbuild-runner:{}", std::process::id());
-    let theirs = format!("stageplan-it/onbuild-buildkit:{}", std::process::id());
     let context = dir.0.join("child").to_string_lossy().into_owned();
-    let out = run_runner(&[
-        "build",
-        &context,
-        "-t",
-        &ours,
-        "--no-cache",
-        "--progress",
-        "plain",
-    ]);
-    assert!(
-        out.status.success(),
-        "runner build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built = Command::new(DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "--no-cache", "-t", &theirs, &context])
-        .output()
-        .expect("docker build");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let problems = differences(&ours, &theirs);
-    remove_images(None, &[&ours, &theirs, &base]);
+    let problems = build_dir_both("onbuild", &context, &[]);
+    remove_images(None, &[&base]);
     assert!(
         problems.is_empty(),
         "ONBUILD differs from BuildKit:\n{}",
@@ -470,35 +447,8 @@ fn copies_from_a_stage_see_its_real_etc_files_not_the_init_layer() {
              COPY --from=a / /all/\n"
         ),
     );
-    let ours = format!("stageplan-it/masked-runner:{}", std::process::id());
-    let theirs = format!("stageplan-it/masked-buildkit:{}", std::process::id());
     let context = dir.0.to_string_lossy().into_owned();
-    let out = run_runner(&[
-        "build",
-        &context,
-        "-t",
-        &ours,
-        "--no-cache",
-        "--progress",
-        "plain",
-    ]);
-    assert!(
-        out.status.success(),
-        "runner build failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let built = Command::new(DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "--no-cache", "-t", &theirs, &context])
-        .output()
-        .expect("docker build");
-    assert!(
-        built.status.success(),
-        "{}",
-        String::from_utf8_lossy(&built.stderr)
-    );
-    let problems = differences(&ours, &theirs);
-    remove_images(None, &[&ours, &theirs]);
+    let problems = build_dir_both("masked", &context, &[]);
     assert!(
         problems.is_empty(),
         "masked files differ from BuildKit:\n{}",
