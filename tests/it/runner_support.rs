@@ -138,6 +138,7 @@ impl Df {
         self.stages.push(Stage {
             index: self.stages.len(),
             name: Some(name.to_string()),
+            display_name: name.to_string(),
             needed: false,
             base: source,
             base_text: base.to_string(),
@@ -324,6 +325,7 @@ impl Df {
             escape: '\\',
             directives: BTreeMap::new(),
             diagnostics: Vec::new(),
+            dockerfile: None,
         }
     }
 }
