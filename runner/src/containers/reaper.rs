@@ -1,143 +1,255 @@
-//! Temporary containers: naming, tracking and removal.
+//! Temporary containers and volumes: naming, tracking and removal on every path.
 //!
-//! Input: every container the runner creates goes through [`Reaper::create`].
-//! Output: containers named `stageplan-<pid>-<n>`, removed by [`Reaper::remove`], by
-//! [`Reaper::remove_all`] on failure or Ctrl-C, and by [`Reaper::sweep_dead`] at the next
-//! start-up when a runner was killed (RUNNER-NOTES P15: a SIGKILLed runner leaves its RUN
-//! container running).
-//! Invariant: temporary containers carry no labels (they would leak into commits, P5); the
-//! name prefix is the only mark, so only names with a dead runner's pid are swept.
+//! Input: every temporary container and volume the runner makes goes through [`Reaper`].
+//! Output: objects named `stageplan-tmp-<boot>-<pidns>-<pid>-<start>-<n>` (see
+//! [`RunnerIdentity`]); [`Reaper::remove`] for one, [`Reaper::shutdown`] for all of them on
+//! failure or interrupt, [`Reaper::sweep_dead`] at start-up for the debris of runners that were
+//! killed.
+//! Invariant: an engine request that creates an object runs in its own task, so dropping the
+//! build (an interrupt) cannot abandon a half-made object: [`Reaper::shutdown`] refuses new
+//! objects, waits for every creation in flight, then removes everything this process made.
+//! Temporary containers carry no labels (they would leak into commits); the name is the only
+//! mark, and only names that prove a dead runner of this host and PID namespace are swept.
+//! Temporary host files (secrets in `/dev/shm`, copies of bind sources) are tracked the same
+//! way.
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::engine::{ContainerSpec, Engine};
-use crate::error::Result;
+use tokio::task::JoinHandle;
 
-/// The name prefix of every temporary container.
-pub const NAME_PREFIX: &str = "stageplan-";
+use super::identity::{RunnerIdentity, TEMP_PREFIX};
+use crate::engine::{ContainerSpec, Engine, EngineError, EngineResult};
 
-/// Tracks the temporary containers of this process.
+/// Why the reaper refused or failed to make an object.
+#[derive(Debug, thiserror::Error)]
+pub enum ReapError {
+    /// The build is shutting down; no new object may be made.
+    #[error("the build is being stopped; no new container or volume is made")]
+    ShuttingDown,
+    /// The engine refused.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Tracks the temporary objects of this process. Cheap to clone.
 #[derive(Clone)]
 pub struct Reaper {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     engine: Engine,
-    live: Arc<Mutex<BTreeSet<String>>>,
-    counter: Arc<AtomicU64>,
+    prefix: String,
+    identity: Option<RunnerIdentity>,
+    counter: AtomicU64,
+    closing: AtomicBool,
+    containers: Mutex<BTreeSet<String>>,
+    volumes: Mutex<BTreeSet<String>>,
+    host_files: Mutex<BTreeSet<PathBuf>>,
+    in_flight: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Reaper {
-    /// A reaper for containers created on `engine`.
+    /// A reaper for objects made on `engine` by this process.
     pub fn new(engine: Engine) -> Reaper {
+        let identity = RunnerIdentity::current().cloned();
+        let prefix = match &identity {
+            Some(identity) => identity.prefix(),
+            // Without /proc there is no provable identity: name by pid, never sweep.
+            None => format!("{TEMP_PREFIX}unknown-{}-", std::process::id()),
+        };
         Reaper {
-            engine,
-            live: Arc::new(Mutex::new(BTreeSet::new())),
-            counter: Arc::new(AtomicU64::new(0)),
+            inner: Arc::new(Inner {
+                engine,
+                prefix,
+                identity,
+                counter: AtomicU64::new(0),
+                closing: AtomicBool::new(false),
+                containers: Mutex::new(BTreeSet::new()),
+                volumes: Mutex::new(BTreeSet::new()),
+                host_files: Mutex::new(BTreeSet::new()),
+                in_flight: Mutex::new(Vec::new()),
+            }),
         }
     }
 
-    /// Creates a container named `stageplan-<pid>-<n>`; returns its id.
-    pub async fn create(&self, mut spec: ContainerSpec) -> Result<String> {
-        let n = self.counter.fetch_add(1, Ordering::Relaxed);
-        spec.name = format!("{NAME_PREFIX}{}-{n}", std::process::id());
-        // Track the name before the request so a Ctrl-C during it still finds the container.
-        self.lock().insert(spec.name.clone());
-        match self.engine.create_container(&spec).await {
+    /// The name prefix of this process's objects.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn next_name(&self, kind: &str) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}{kind}{n}", self.inner.prefix)
+    }
+
+    /// Creates a temporary container; returns its id.
+    pub async fn create(&self, mut spec: ContainerSpec) -> Result<String, ReapError> {
+        spec.name = self.next_name("c");
+        let name = spec.name.clone();
+        lock(&self.inner.containers).insert(name.clone());
+        let engine = self.inner.engine.clone();
+        let result = self
+            .in_flight(async move { engine.create_container(&spec).await })
+            .await?;
+        let mut containers = lock(&self.inner.containers);
+        containers.remove(&name);
+        match result {
             Ok(id) => {
-                let mut live = self.lock();
-                live.remove(&spec.name);
-                live.insert(id.clone());
+                containers.insert(id.clone());
                 Ok(id)
             }
-            Err(e) => {
-                self.lock().remove(&spec.name);
-                Err(e)
-            }
+            Err(e) => Err(ReapError::Engine(e)),
         }
+    }
+
+    /// Creates a temporary volume; returns its name.
+    pub async fn create_volume(&self) -> Result<String, ReapError> {
+        let name = self.next_name("v");
+        lock(&self.inner.volumes).insert(name.clone());
+        let engine = self.inner.engine.clone();
+        let volume = name.clone();
+        self.in_flight(async move { engine.create_volume(&volume).await })
+            .await?
+            .map_err(ReapError::Engine)?;
+        Ok(name)
+    }
+
+    /// Runs a creating request in its own task, registered so that [`Reaper::shutdown`] waits
+    /// for it; refuses when shutting down.
+    async fn in_flight<T: Send + 'static>(
+        &self,
+        request: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, ReapError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            // Checked under the lock that shutdown takes, so no creation can slip past it.
+            if self.inner.closing.load(Ordering::SeqCst) {
+                return Err(ReapError::ShuttingDown);
+            }
+            in_flight.retain(|handle| !handle.is_finished());
+            in_flight.push(tokio::spawn(async move {
+                let _ = sender.send(request.await);
+            }));
+        }
+        receiver.await.map_err(|_| ReapError::ShuttingDown)
+    }
+
+    /// A fresh, tracked path in host directory `dir` for a temporary file (a secret in memory,
+    /// a copy of a bind source); removed by [`Reaper::remove_host_file`] or at shutdown.
+    pub fn host_file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(self.next_name("f"));
+        lock(&self.inner.host_files).insert(path.clone());
+        path
+    }
+
+    /// Removes a temporary host file.
+    pub fn remove_host_file(&self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+        lock(&self.inner.host_files).remove(path);
     }
 
     /// Removes one container.
-    pub async fn remove(&self, id: &str) -> Result<()> {
-        let result = self.engine.remove_container(id).await;
-        if result.is_ok() {
-            self.lock().remove(id);
-        }
-        result
+    pub async fn remove(&self, id: &str) -> EngineResult<()> {
+        self.inner.engine.remove_container(id).await?;
+        lock(&self.inner.containers).remove(id);
+        Ok(())
     }
 
-    /// Force-removes every container this process still tracks; returns how many.
-    pub async fn remove_all(&self) -> usize {
-        let ids: Vec<String> = std::mem::take(&mut *self.lock()).into_iter().collect();
-        let removals = ids.iter().map(|id| self.engine.remove_container(id));
-        futures_util::future::join_all(removals).await;
-        // A create that was in flight may have finished meanwhile; sweep by name as well.
-        let mine = format!("{NAME_PREFIX}{}-", std::process::id());
-        let mut count = ids.len();
-        if let Ok(left) = self.engine.list_containers_by_prefix(&mine).await {
-            count += left.len();
-            for container in left {
-                let _ = self.engine.remove_container(&container.id).await;
+    /// Removes one temporary volume.
+    pub async fn remove_volume(&self, name: &str) -> EngineResult<()> {
+        self.inner.engine.remove_volume(name).await?;
+        lock(&self.inner.volumes).remove(name);
+        Ok(())
+    }
+
+    /// Stops making objects, waits for every creation in flight, then force-removes every
+    /// container and volume this process made (tracked, or found by its name prefix); returns
+    /// how many objects it removed.
+    pub async fn shutdown(&self) -> usize {
+        let handles: Vec<JoinHandle<()>> = {
+            let mut in_flight = lock(&self.inner.in_flight);
+            self.inner.closing.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *in_flight)
+        };
+        for handle in handles {
+            let _ = handle.await;
+        }
+        let engine = &self.inner.engine;
+        let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
+        if let Ok(listed) = engine.list_containers_by_prefix(&self.inner.prefix).await {
+            containers.extend(listed.into_iter().map(|c| c.id));
+        }
+        let removals = containers.iter().map(|id| engine.remove_container(id));
+        let removed = futures_util::future::join_all(removals)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+        // Volumes are removed after the containers that use them.
+        let mut volumes: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.volumes));
+        if let Ok(listed) = engine.list_volumes_by_prefix(&self.inner.prefix).await {
+            volumes.extend(listed);
+        }
+        let removals = volumes.iter().map(|name| engine.remove_volume(name));
+        let removed = removed
+            + futures_util::future::join_all(removals)
+                .await
+                .into_iter()
+                .filter(Result::is_ok)
+                .count();
+        let files: BTreeSet<PathBuf> = std::mem::take(&mut *lock(&self.inner.host_files));
+        removed
+            + files
+                .iter()
+                .filter(|path| std::fs::remove_file(path).is_ok())
+                .count()
+    }
+
+    /// Removes the containers and volumes of runners that provably died (see
+    /// [`RunnerIdentity::proves_dead`]); returns how many.
+    pub async fn sweep_dead(&self) -> EngineResult<usize> {
+        let Some(me) = &self.inner.identity else {
+            return Ok(0);
+        };
+        let engine = &self.inner.engine;
+        let dead = |name: &str| {
+            RunnerIdentity::from_name(name).is_some_and(|owner| me.proves_dead(&owner))
+        };
+        let mut swept = 0;
+        for container in engine.list_containers_by_prefix(TEMP_PREFIX).await? {
+            if container.names.iter().any(|n| dead(n)) {
+                engine.remove_container(&container.id).await?;
+                swept += 1;
             }
         }
-        count
-    }
-
-    /// Removes containers left by runners whose process no longer exists on this machine.
-    pub async fn sweep_dead(&self) -> Result<usize> {
-        let mut swept = 0;
-        for container in self.engine.list_containers_by_prefix(NAME_PREFIX).await? {
-            let dead = container
-                .names
-                .iter()
-                .filter_map(|name| owner_pid(name))
-                .any(|pid| !runner_alive(pid));
-            if dead {
-                self.engine.remove_container(&container.id).await?;
+        for volume in engine.list_volumes_by_prefix(TEMP_PREFIX).await? {
+            if dead(&volume) {
+                engine.remove_volume(&volume).await?;
                 swept += 1;
+            }
+        }
+        for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if dead(&name) && std::fs::remove_file(entry.path()).is_ok() {
+                    swept += 1;
+                }
             }
         }
         Ok(swept)
     }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
-        self.live
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
 }
 
-/// The pid in a `stageplan-<pid>-<n>` name.
-fn owner_pid(name: &str) -> Option<u32> {
-    let rest = name.strip_prefix(NAME_PREFIX)?;
-    let (pid, n) = rest.split_once('-')?;
-    n.parse::<u64>().ok()?;
-    pid.parse().ok()
-}
-
-/// Whether `pid` is a live runner process (a reused pid of another program counts as dead).
-fn runner_alive(pid: u32) -> bool {
-    if pid == std::process::id() {
-        return true;
-    }
-    match std::fs::read(format!("/proc/{pid}/cmdline")) {
-        Ok(cmdline) => {
-            let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or(&[]);
-            String::from_utf8_lossy(argv0).contains("runner")
-        }
-        Err(_) => false,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parses_owner_pids() {
-        assert_eq!(owner_pid("stageplan-123-4"), Some(123));
-        assert_eq!(owner_pid("stageplan-test-x"), None);
-        assert_eq!(owner_pid("other-123-4"), None);
-        assert!(runner_alive(std::process::id()));
-        assert!(!runner_alive(u32::MAX - 1));
-    }
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }

@@ -5,11 +5,13 @@
 //! the step (kept for the next step, or discarded).
 //! Invariant: a container is only reused while its filesystem equals the stage's current image;
 //! after a failed step it is discarded; its cumulative commits stay under
-//! [`crate::keeper::MAX_CUMULATIVE_BYTES`].
+//! [`super::keeper::MAX_CUMULATIVE_BYTES`].
 
+use super::ctx::{Ctx, HOLDER_ENTRYPOINT};
+use super::keeper;
+use super::stage_state::{LiveContainer, StageState};
 use crate::engine::ContainerSpec;
 use crate::error::Result;
-use crate::stage::{Ctx, StageState};
 
 /// The container a COPY/WORKDIR step writes into: the stage's keeper or reusable holder when
 /// its filesystem equals the current image, else a new never-started holder that the stage
@@ -31,7 +33,7 @@ pub async fn target_container(ctx: &Ctx, state: &mut StageState) -> Result<Strin
         None => 0,
     };
     let id = create_holder(ctx, state).await?;
-    state.holder = Some(crate::keeper::Keeper {
+    state.holder = Some(LiveContainer {
         id: id.clone(),
         synced: state.image.clone(),
         base_size,
@@ -50,9 +52,9 @@ pub async fn after_target(
     let is_keeper = state.keeper.as_ref().is_some_and(|k| k.id == container);
     if is_keeper {
         if ok {
-            return crate::keeper::after_commit(ctx, state).await;
+            return keeper::after_commit(ctx, state).await;
         }
-        return crate::keeper::retire(ctx, state).await;
+        return keeper::retire(ctx, state).await;
     }
     let Some(holder) = state.holder.clone() else {
         return Ok(());
@@ -61,10 +63,10 @@ pub async fn after_target(
         (Some(image), true) => ctx.engine.inspect_image(image).await?.map_or(0, |i| i.size),
         _ => 0,
     };
-    if !ok || size.saturating_sub(holder.base_size) > crate::keeper::MAX_CUMULATIVE_BYTES {
+    if !ok || size.saturating_sub(holder.base_size) > keeper::MAX_CUMULATIVE_BYTES {
         return drop_holder(ctx, state).await;
     }
-    state.holder = Some(crate::keeper::Keeper {
+    state.holder = Some(LiveContainer {
         synced: state.image.clone(),
         ..holder
     });
@@ -83,12 +85,12 @@ pub async fn drop_holder(ctx: &Ctx, state: &mut StageState) -> Result<()> {
 pub async fn create_holder(ctx: &Ctx, state: &StageState) -> Result<String> {
     let spec = ContainerSpec {
         image: state.image.clone(),
-        entrypoint: vec!["/.stageplan-holder".to_string()],
+        entrypoint: vec![HOLDER_ENTRYPOINT.to_string()],
         env: state.config.env.clone(),
         working_dir: Some(state.config.working_dir.clone()).filter(|w| !w.is_empty()),
         user: Some(state.config.user.clone()).filter(|u| !u.is_empty()),
         network_mode: Some("none".to_string()),
         ..ContainerSpec::default()
     };
-    ctx.reaper.create(spec).await
+    ctx.create_container(spec).await
 }

@@ -1,6 +1,6 @@
-//! One long-lived container per stage that runs consecutive RUN steps as execs (RUNNER-NOTES
-//! §7): an exec plus a commit of the running container costs about a third of a fresh
-//! container's create/start/wait/commit/remove.
+//! One long-lived container per stage that runs consecutive RUN steps as execs: an exec plus a
+//! commit of the running container costs about a third of a fresh container's
+//! create/start/wait/commit/remove (docs/engine-notes.md).
 //!
 //! Input: the stage state (image, config) and a RUN's argv.
 //! Output: the RUN's exit code and output, the keeper's filesystem committed as the step's image.
@@ -11,29 +11,19 @@
 //! A keeper's commits are cumulative (each holds every change since the keeper started), so a
 //! keeper is also retired once those changes pass [`MAX_CUMULATIVE_BYTES`].
 
+use super::ctx::Ctx;
+use super::stage_state::{LiveContainer, StageState};
 use crate::engine::ContainerSpec;
 use crate::error::Result;
-use crate::stage::{Ctx, StageState};
 
 /// The command that keeps a keeper alive without doing anything: `read` on a stdin that is
 /// held open by the engine and never written.
-const KEEP_ALIVE: &str = "read _";
+pub const KEEP_ALIVE: &str = "read _";
 
 /// Once a keeper's commits carry more than this many bytes on top of the image it started
 /// from, it is retired: every commit of a keeper writes all its changes again, so a big change
 /// must not be re-committed by every later step.
 pub const MAX_CUMULATIVE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// A running keeper container.
-#[derive(Debug, Clone)]
-pub struct Keeper {
-    /// Container id.
-    pub id: String,
-    /// The image its filesystem currently equals.
-    pub synced: Option<String>,
-    /// Size of the image the keeper was created from.
-    pub base_size: u64,
-}
 
 /// Returns the id of a keeper whose filesystem equals the stage's current image, creating and
 /// starting one when needed; `None` when the image cannot run one (no `/bin/sh`).
@@ -56,6 +46,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         ],
         env: state.config.env.clone(),
         working_dir: Some(state.config.working_dir.clone()).filter(|w| !w.is_empty()),
+        hostname: Some(ctx.sandbox_hostname()),
         open_stdin: true,
         ..ContainerSpec::default()
     };
@@ -64,7 +55,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         .inspect_image(&image)
         .await?
         .map_or(0, |info| info.size);
-    let id = ctx.reaper.create(spec).await?;
+    let id = ctx.create_container(spec).await?;
     // A keeper that died at once (no `/bin/sh`, stdin closed) has no process left; when the
     // engine cannot list processes (`docker top` needs `ps` on the engine's host) assume it runs.
     if ctx.engine.start_container(&id).await.is_err()
@@ -74,7 +65,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         state.keeper_enabled = false;
         return Ok(None);
     }
-    state.keeper = Some(Keeper {
+    state.keeper = Some(LiveContainer {
         id: id.clone(),
         synced: Some(image),
         base_size,
@@ -108,7 +99,7 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     if size.saturating_sub(keeper.base_size) > MAX_CUMULATIVE_BYTES {
         return retire(ctx, state).await;
     }
-    state.keeper = Some(Keeper {
+    state.keeper = Some(LiveContainer {
         id: keeper.id,
         synced: state.image.clone(),
         base_size: keeper.base_size,

@@ -4,21 +4,24 @@
 //! each entry name to its destination path (or drops it), plus `--chown`/`--chmod`.
 //! Output: a tar whose entry names are paths relative to `/`, ready for PUT archive at `/`.
 //! Invariant: modes, mtimes, device numbers, xattrs and sub-second times (PAX records) are kept
-//! (RUNNER-NOTES P13); hard-link targets are mapped like names, symlink targets are not
-//! (P10d); names with a `.wh.` component are refused, since the engine reads them as
-//! whiteouts (P12).
+//! (the tar crate drops PAX records unless they are forwarded); hard-link targets are mapped
+//! like names, symlink targets are not; names with a `.wh.` component are refused, since the
+//! engine reads them as whiteouts. Rewriting streams: entries are read and written one at a
+//! time.
 
 use std::io::Read;
 
 use tar::{Archive, Builder, EntryType, Header};
 
+use crate::context::Chmod;
+
 /// Ownership and mode overrides of a copy.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--chown` uid and gid.
     pub owner: Option<(u64, u64)>,
-    /// `--chmod` permission bits.
-    pub mode: Option<u32>,
+    /// `--chmod` (octal or symbolic); symlinks keep their mode.
+    pub chmod: Option<Chmod>,
 }
 
 /// Why a rewrite failed.
@@ -57,8 +60,25 @@ pub fn rewrite(
     map: &dyn Fn(&str) -> Option<String>,
     overrides: Overrides,
 ) -> Result<Vec<u8>, TarError> {
+    let mut out = Vec::new();
+    rewrite_stream(input, &mut out, map, overrides, &[])?;
+    Ok(out)
+}
+
+/// An entry to add to a rewritten archive: its name (before mapping), header and content.
+pub type ExtraEntry = (String, Header, Vec<u8>);
+
+/// [`rewrite`] from a reader into a writer, entry by entry, then `extra` entries (mapped and
+/// overridden the same way) at the end.
+pub fn rewrite_stream<R: Read, W: std::io::Write>(
+    input: R,
+    output: W,
+    map: &dyn Fn(&str) -> Option<String>,
+    overrides: Overrides,
+    extra: &[ExtraEntry],
+) -> Result<(), TarError> {
     let mut archive = Archive::new(input);
-    let mut builder = Builder::new(Vec::new());
+    let mut builder = Builder::new(output);
     for entry in archive.entries().map_err(TarError::Read)? {
         let mut entry = entry.map_err(TarError::Read)?;
         let name = clean_name(&entry.path_bytes());
@@ -71,17 +91,7 @@ pub fn rewrite(
             return Err(TarError::Whiteout(target));
         }
         let mut header = entry.header().clone();
-        if let Some((uid, gid)) = overrides.owner {
-            header.set_uid(uid);
-            header.set_gid(gid);
-            // Owner names would win over the numeric ids on extraction.
-            let _ = header.set_username("");
-            let _ = header.set_groupname("");
-        }
-        if let Some(mode) = overrides.mode {
-            let kept = header.mode().unwrap_or(0) & !0o7777;
-            header.set_mode(kept | mode);
-        }
+        apply_overrides(&mut header, &overrides);
         forward_pax(&mut entry, &mut builder)?;
         let kind = header.entry_type();
         if kind == EntryType::Link {
@@ -119,14 +129,55 @@ pub fn rewrite(
                 .map_err(TarError::Write)?;
         }
     }
-    builder.into_inner().map_err(TarError::Write)
+    for (name, header, data) in extra {
+        let Some(target) = map(name) else { continue };
+        if target.split('/').any(|part| part.starts_with(".wh.")) {
+            return Err(TarError::Whiteout(target));
+        }
+        let mut header = header.clone();
+        apply_overrides(&mut header, &overrides);
+        let kind = header.entry_type();
+        if kind == EntryType::Symlink || kind == EntryType::Link {
+            let link = header
+                .link_name()
+                .ok()
+                .flatten()
+                .map(|l| l.into_owned())
+                .unwrap_or_default();
+            builder
+                .append_link(&mut header, &target, link)
+                .map_err(TarError::Write)?;
+        } else {
+            header.set_size(data.len() as u64);
+            builder
+                .append_data(&mut header, &target, data.as_slice())
+                .map_err(TarError::Write)?;
+        }
+    }
+    builder.finish().map_err(TarError::Write)
+}
+
+fn apply_overrides(header: &mut Header, overrides: &Overrides) {
+    if let Some((uid, gid)) = overrides.owner {
+        header.set_uid(uid);
+        header.set_gid(gid);
+        // Owner names would win over the numeric ids on extraction.
+        let _ = header.set_username("");
+        let _ = header.set_groupname("");
+    }
+    let kind = header.entry_type();
+    if let (Some(chmod), false) = (&overrides.chmod, kind == EntryType::Symlink) {
+        let mode = header.mode().unwrap_or(0);
+        let permissions = chmod.apply(mode & 0o7777, kind == EntryType::Directory);
+        header.set_mode((mode & !0o7777) | permissions);
+    }
 }
 
 /// Forwards an entry's PAX records other than path, link path and size (which the builder
 /// writes itself): xattrs, sub-second times, long owner names.
-fn forward_pax<R: Read>(
+fn forward_pax<R: Read, W: std::io::Write>(
     entry: &mut tar::Entry<'_, R>,
-    builder: &mut Builder<Vec<u8>>,
+    builder: &mut Builder<W>,
 ) -> Result<(), TarError> {
     let Some(extensions) = entry.pax_extensions().map_err(TarError::Read)? else {
         return Ok(());
@@ -165,44 +216,6 @@ fn clean_name(raw: &[u8]) -> String {
         return String::new();
     }
     name.trim_end_matches('/').to_string()
-}
-
-/// Appends `entries` (name, header, content) to the tar `archive` (an empty one for an empty
-/// vector). Names are written as given; headers keep their type, mode, owner and link name.
-pub fn with_entries(
-    archive: Vec<u8>,
-    entries: &[(String, Header, Vec<u8>)],
-) -> Result<Vec<u8>, TarError> {
-    if entries.is_empty() && !archive.is_empty() {
-        return Ok(archive);
-    }
-    let mut archive = archive;
-    // Drop the end-of-archive marker (the two zero blocks this module's builders write, no
-    // more: a file's content may end in zero blocks too) so the new entries follow on.
-    if archive.len() >= 1024 && archive[archive.len() - 1024..].iter().all(|&b| b == 0) {
-        archive.truncate(archive.len() - 1024);
-    }
-    let mut builder = Builder::new(archive);
-    for (name, header, data) in entries {
-        let mut header = header.clone();
-        if header.entry_type() == EntryType::Symlink || header.entry_type() == EntryType::Link {
-            let link = header
-                .link_name()
-                .ok()
-                .flatten()
-                .map(|l| l.into_owned())
-                .unwrap_or_default();
-            builder
-                .append_link(&mut header, name, link)
-                .map_err(TarError::Write)?;
-        } else {
-            header.set_size(data.len() as u64);
-            builder
-                .append_data(&mut header, name, data.as_slice())
-                .map_err(TarError::Write)?;
-        }
-    }
-    builder.into_inner().map_err(TarError::Write)
 }
 
 /// A tar holding one directory entry per path (each relative to `/`), e.g. for `WORKDIR`.
@@ -252,7 +265,7 @@ fn now_secs() -> u64 {
 }
 
 /// The entry names of a tar (cleaned), in order; used to list what a download contains.
-pub fn entry_names(input: &[u8]) -> Result<Vec<(String, EntryType)>, TarError> {
+pub fn entry_names<R: Read>(input: R) -> Result<Vec<(String, EntryType)>, TarError> {
     let mut archive = Archive::new(input);
     let mut names = Vec::new();
     for entry in archive.entries().map_err(TarError::Read)? {
@@ -260,6 +273,45 @@ pub fn entry_names(input: &[u8]) -> Result<Vec<(String, EntryType)>, TarError> {
         names.push((clean_name(&entry.path_bytes()), entry.header().entry_type()));
     }
     Ok(names)
+}
+
+/// A digest of what a tar holds: every entry's name, type, permission bits, owner, link target
+/// and content, in order; not its times (a cache key must not change when nothing but an mtime
+/// did).
+pub fn content_digest<R: Read>(input: R) -> Result<String, TarError> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut archive = Archive::new(input);
+    let mut buffer = vec![0u8; 64 * 1024];
+    for entry in archive.entries().map_err(TarError::Read)? {
+        let mut entry = entry.map_err(TarError::Read)?;
+        let header = entry.header().clone();
+        let name = clean_name(&entry.path_bytes());
+        let link = entry
+            .link_name_bytes()
+            .map(|l| l.into_owned())
+            .unwrap_or_default();
+        let meta = format!(
+            "{name}\0{:?}\0{:o}\0{}\0{}\0",
+            header.entry_type().as_byte(),
+            header.mode().unwrap_or(0) & 0o7777,
+            header.uid().unwrap_or(0),
+            header.gid().unwrap_or(0),
+        );
+        hasher.update((meta.len() as u64).to_le_bytes());
+        hasher.update(meta.as_bytes());
+        hasher.update((link.len() as u64).to_le_bytes());
+        hasher.update(&link);
+        hasher.update(entry.size().to_le_bytes());
+        loop {
+            let n = entry.read(&mut buffer).map_err(TarError::Read)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buffer[..n]);
+        }
+    }
+    Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
 /// The content of the first regular file in a tar (a single-file download).
@@ -351,7 +403,7 @@ mod tests {
         let map = |name: &str| Some(name.to_string());
         let overrides = Overrides {
             owner: Some((5, 6)),
-            mode: Some(0o600),
+            chmod: Some(Chmod::Octal(0o600)),
         };
         let out = rewrite(&sample(), &map, overrides).unwrap();
         let mut archive = Archive::new(out.as_slice());

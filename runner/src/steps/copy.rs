@@ -1,41 +1,58 @@
-//! `COPY` and `ADD`: collect the sources as tars, re-root them at the destination, upload them
-//! into a never-started holder of the stage's image, commit.
+//! `COPY` and `ADD`: resolve the sources (build context, heredocs, URLs, another stage or an
+//! image), key the step by what it copies, and on a miss write them into a holder of the stage's
+//! image and commit.
 //!
 //! Input: the instruction's [`CopySpec`], the stage state, source stage results, the context.
 //! Output: the stage's new image (or the cached one).
-//! Invariant: Docker's COPY rules: a directory source copies its contents; the destination is a
-//! directory when it ends in `/`, when there are several sources or a wildcard, or when it
-//! already is one in the image (RUNNER-NOTES P10a); context files become root-owned, files from
-//! another stage keep their owner (P10b), `--chown` overrides both; symlinked sources are
-//! followed (P10c); the init layer's placeholders are never copied (P11).
+//! Invariant: BuildKit's copy rules: the destination is resolved through symlinks inside the
+//! image; missing directories up to it are created 0755 and owned by the `--chown` user (root
+//! otherwise); a directory source copies its contents; a file goes inside the destination when
+//! it ends in `/` or is a directory; context files, heredocs and downloads become root-owned,
+//! files from another stage keep their owner, `--chown` overrides both; heredocs are copied
+//! after the paths, as files named after their delimiter.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use planner::plan::{CopySpec, Instruction, Source};
-use sha2::{Digest, Sha256};
 
+use super::add_source;
+use super::copy_dest::{self, DestPlan};
+use super::copy_from_image;
+use super::piece::{self, Piece, PieceContent, Placement, UploadError};
 use crate::context::{
-    BuildContext, Chmod, CopySources, DestState, Destination, EntryKind, SourceSet, TarOptions,
+    BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
 };
-use crate::error::{Result, RunnerError};
-use crate::holders::{after_target, target_container};
-use crate::stage::{commit_step, ensure_image, resolve_owner, Ctx, StageResult, StageState};
-use crate::tarx::{self, Overrides};
-use crate::{add_source, glob, vars};
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::{cached_or_started, commit_step};
+use crate::exec::container_fs;
+use crate::exec::ctx::Ctx;
+use crate::exec::holders::{after_target, target_container};
+use crate::exec::stage_state::StageState;
+use crate::fs::{pipe, tar as tarx};
 
-/// One source, ready to be re-rooted.
-pub(crate) struct Piece {
-    /// Directory (contents copied) or single entry.
-    pub(crate) is_dir: bool,
-    /// The source's path relative to its root (context or image), for `--parents`.
-    pub(crate) rel_path: String,
-    /// Entries relative to the source (a directory's contents) or one entry (a file).
-    pub(crate) tar: Vec<u8>,
-    /// Whether the owner defaults to root (context, heredoc, URL) rather than kept.
-    pub(crate) root_owned: bool,
-    /// For ADD: an archive to unpack at the destination instead of copying.
-    pub(crate) unpack: bool,
+/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0664, ...)`).
+const HEREDOC_MODE: u32 = 0o664;
+
+/// Everything a COPY/ADD step copies, expanded and resolved (before any container work).
+struct Resolved {
+    /// The expanded destination as written (a trailing `/` matters).
+    dest_word: String,
+    /// The absolute destination (relative ones joined to WORKDIR).
+    dest: String,
+    chown: Option<String>,
+    chmod: Option<Chmod>,
+    /// Context sources and their digest.
+    context: Option<(SourceSet, String)>,
+    /// Heredoc sources: (name, body).
+    heredocs: Vec<(String, String)>,
+    /// ADD URLs: (url, name, content).
+    downloads: Vec<add_source::Downloaded>,
+    /// Paths in another stage or image.
+    image_paths: Vec<String>,
+    /// The image a `--from` names (id), or none.
+    from_image: Option<String>,
+    /// What identifies the copied content in the key.
+    origin: String,
 }
 
 /// Performs a COPY or ADD (or takes its result from the cache).
@@ -45,230 +62,167 @@ pub async fn perform(
     instruction: &Instruction,
     spec: &CopySpec,
     is_add: bool,
-    deps: &HashMap<usize, Arc<StageResult>>,
 ) -> Result<()> {
     let stage_name = state.name.clone();
-    let fail = |message: String| RunnerError::Instruction {
+    let line = instruction.line;
+    let fail = move |source: StepError| RunnerError::Instruction {
         stage: stage_name.clone(),
-        line: instruction.line,
-        message,
+        line,
+        source,
     };
-    let lookup = state.lookup_vars();
-    let expand = |word: &str| vars::expand_word(word, &lookup, ctx.plan.escape).map_err(&fail);
+    let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
+    let mut key = state
+        .key
+        .step(if is_add { "add" } else { "copy" })
+        .text("dest", &resolved.dest)
+        .flag("dest-is-dir", resolved.dest_word.ends_with('/'))
+        .optional("chown", resolved.chown.as_deref())
+        .optional("chmod", spec.chmod.as_deref())
+        .flag("parents", spec.parents)
+        .list("exclude", &spec.exclude)
+        .optional(
+            "unpack",
+            spec.unpack.map(|u| if u { "true" } else { "false" }),
+        )
+        .list("from-paths", &resolved.image_paths)
+        .text("origin", &resolved.origin);
+    for (name, body) in &resolved.heredocs {
+        key = key.text("heredoc", name).text("body", body);
+    }
+    for download in &resolved.downloads {
+        key = key
+            .text("download", &download.name)
+            .text("sha256", &download.digest);
+    }
+    state.key = key.finish();
+    if cached_or_started(ctx, state, instruction).await? {
+        return Ok(());
+    }
+    let holder = target_container(ctx, state).await?;
+    let result = write(ctx, state, &holder, spec, is_add, resolved).await;
+    let result = match result {
+        Ok(Ok(())) => commit_step(ctx, state, &holder, instruction).await,
+        Ok(Err(e)) => Err(fail(e)),
+        Err(e) => Err(e),
+    };
+    let settled = after_target(ctx, state, &holder, result.is_ok()).await;
+    result.and(settled)
+}
+
+/// Expands the instruction's words and resolves its sources into what the key needs.
+async fn resolve(
+    ctx: &Ctx,
+    state: &StageState,
+    spec: &CopySpec,
+    is_add: bool,
+) -> Result<std::result::Result<Resolved, StepError>> {
+    let vars = state.lookup_vars();
+    let expand = |word: &str| ctx.expand(word, &vars);
     let mut sources = Vec::new();
     for source in &spec.sources {
-        sources.push(expand(source)?);
+        match expand(source) {
+            Ok(s) => sources.push(s),
+            Err(e) => return Ok(Err(e)),
+        }
     }
-    let dest_word = expand(&spec.dest)?;
-    let dest = absolute_dest(&state.config.working_dir, &dest_word);
-    let chown = spec.chown.as_deref().map(&expand).transpose()?;
-    let chmod_text = spec.chmod.as_deref().map(&expand).transpose()?;
-    let context_chmod = chmod_text
-        .as_deref()
-        .map(Chmod::parse)
-        .transpose()
-        .map_err(|e| fail(e.to_string()))?;
-    let chmod = match chmod_text.as_deref() {
-        Some(text) => match u32::from_str_radix(text, 8) {
-            Ok(mode) => Some(mode),
-            Err(_) if spec.from.is_none() && spec.heredocs.is_empty() => None,
-            Err(_) => {
-                return Err(fail(format!(
-                    "--chmod={text}: only octal modes are supported here (use e.g. 755)"
-                )))
-            }
-        },
-        None => None,
+    let dest_word = match expand(&spec.dest) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let dest = copy_dest::absolute(&state.config.working_dir, &dest_word);
+    let chown = match spec.chown.as_deref().map(expand).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let chmod = match spec.chmod.as_deref().map(expand).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let chmod = match chmod.as_deref().map(Chmod::parse).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(StepError::Context(e))),
     };
     let heredocs: Vec<(String, String)> = spec
         .heredocs
         .iter()
         .map(|h| {
             let body = if h.expand {
-                expand_heredoc(&h.body, &lookup, ctx.plan.escape)
+                expand_heredoc(&h.body, &vars, ctx.plan.escape)
             } else {
                 h.body.clone()
             };
             (h.name.clone(), body)
         })
         .collect();
-    let (heredoc_sources, url_sources, path_sources) = split_sources(&sources, &heredocs);
-    if !url_sources.is_empty() && !is_add {
-        return Err(fail("COPY does not accept URLs; use ADD".into()));
+    let (urls, paths): (Vec<String>, Vec<String>) = sources
+        .into_iter()
+        .partition(|s| s.starts_with("http://") || s.starts_with("https://"));
+    if !urls.is_empty() && !is_add {
+        return Ok(Err(StepError::Invalid(
+            "source can't be a URL for COPY; use ADD for URLs".to_string(),
+        )));
     }
-    if let Some(git) = url_sources.iter().find(|u| {
+    if let Some(git) = urls.iter().find(|u| {
         let path = u.split(['#', '?']).next().unwrap_or(u);
         path.ends_with(".git") || spec.keep_git_dir
     }) {
-        return Err(fail(format!(
+        return Ok(Err(StepError::Invalid(format!(
             "ADD of a git repository ({git}) is not supported by the runner; clone it in a RUN step or add a release archive"
-        )));
+        ))));
     }
-    // The cache key: everything that determines the files written.
-    let context_set = match &spec.from {
-        None if !path_sources.is_empty() => Some(
-            resolve_context(ctx, &path_sources, &spec.exclude, spec.parents)
-                .await
-                .map_err(&fail)?,
-        ),
-        _ => None,
-    };
-    let origin = match &spec.from {
-        None => match &context_set {
-            Some((_, digest)) => digest.clone(),
-            None => String::new(),
-        },
-        Some(Source::Stage { stage }) => deps
-            .get(stage)
-            .map(|d| d.key.as_str().to_string())
-            .ok_or_else(|| fail(format!("COPY --from uses stage {stage}, which is not among the stage's dependencies in the plan")))?,
-        Some(Source::Image { image }) => ensure_image(ctx, &state.name, image).await?.id,
-        Some(Source::Scratch) => "scratch".to_string(),
-    };
-    let flags = format!(
-        "{:?}|{:?}|{}|{}|{:?}|{:?}|{:?}",
-        chown, chmod, spec.link, spec.parents, spec.exclude, spec.checksum, spec.unpack
-    );
-    let heredoc_text: Vec<String> = heredocs.iter().map(|(n, b)| format!("{n}\0{b}")).collect();
-    state.key = state.key.next(&[
-        if is_add { "add" } else { "copy" },
-        &instruction.text,
-        &sources.join("\0"),
-        &dest,
-        &flags,
-        &origin,
-        &heredoc_text.join("\0"),
-        &state.config.user,
-    ]);
-    if crate::stage::cached_or_started(ctx, state, instruction).await? {
-        return Ok(());
+    let mut downloads = Vec::new();
+    for url in &urls {
+        match add_source::download(url, spec.checksum.as_deref()).await {
+            Ok(download) => downloads.push(download),
+            Err(e) => return Ok(Err(e)),
+        }
     }
-    let holder = target_container(ctx, state).await?;
-    let result = async {
-        let owner = match &chown {
-            Some(spec_text) => {
-                Some(resolve_owner(ctx, state, &holder, spec_text, instruction).await?)
-            }
-            None => None,
-        };
-        let mut pieces = Vec::new();
-        for (name, body) in &heredoc_sources {
-            let tar = tarx::files(&[(name.clone(), body.clone().into_bytes(), 0o644)], (0, 0))
-                .map_err(|e| fail(e.to_string()))?;
-            pieces.push(Piece {
-                is_dir: false,
-                rel_path: name.clone(),
-                tar,
-                root_owned: true,
-                unpack: false,
-            });
-        }
-        for url in &url_sources {
-            let file = add_source::download(url, spec.checksum.as_deref())
-                .await
-                .map_err(&fail)?;
-            let tar = tarx::files(&[(file.name.clone(), file.content, 0o600)], (0, 0))
-                .map_err(|e| fail(e.to_string()))?;
-            pieces.push(Piece {
-                is_dir: false,
-                rel_path: file.name,
-                tar,
-                root_owned: true,
-                unpack: false,
-            });
-        }
-        let wildcard = path_sources.iter().any(|s| glob::has_wildcard(s));
-        let dest_state = match ctx.engine.stat_path(&holder, &dest).await? {
-            None => DestState::Missing,
-            Some(stat) if stat.is_dir() => DestState::Directory,
-            Some(_) => DestState::NotDirectory,
-        };
-        match &spec.from {
-            None => {
-                if let Some((set, _)) = context_set {
-                    let set = if is_add && spec.unpack != Some(false) {
-                        split_archives(set, &mut pieces)
-                    } else {
-                        set
-                    };
-                    if set.entries.is_empty() {
-                        // Only archives to unpack: nothing else to write.
-                    } else {
-                        let destination = Destination {
-                            path: absolute_dest(&state.config.working_dir, &dest_word),
-                            state: dest_state,
-                        };
-                        let options = TarOptions {
-                            owner,
-                            chmod: context_chmod.clone(),
-                        };
-                        let tar = context_tar(ctx, set, destination, options)
-                            .await
-                            .map_err(&fail)?;
-                        ctx.engine.put_archive(&holder, tar).await?;
+    let mut resolved = Resolved {
+        dest_word,
+        dest,
+        chown,
+        chmod,
+        context: None,
+        heredocs,
+        downloads,
+        image_paths: Vec::new(),
+        from_image: None,
+        origin: String::new(),
+    };
+    match &spec.from {
+        None => {
+            if !paths.is_empty() {
+                match resolve_context(ctx, &paths, &spec.exclude, spec.parents).await {
+                    Ok((set, digest)) => {
+                        resolved.origin = format!("context:{digest}");
+                        resolved.context = Some((set, digest));
                     }
+                    Err(e) => return Ok(Err(e)),
                 }
             }
-            Some(from) => {
-                let image = match from {
-                    Source::Stage { stage } => deps.get(stage).and_then(|d| d.image.clone()),
-                    Source::Image { image } => {
-                        Some(ensure_image(ctx, &state.name, image).await?.id)
-                    }
-                    Source::Scratch => None,
-                };
-                let Some(image) = image else {
-                    return Err(fail(
-                        "COPY --from a stage with an empty filesystem: nothing to copy".into(),
-                    ));
-                };
-                pieces.extend(
-                    crate::from_image::image_pieces(ctx, &image, &path_sources, &spec.exclude)
-                        .await
-                        .map_err(|e| match e {
-                            PieceError::Message(m) => fail(m),
-                            PieceError::Runner(r) => r,
-                        })?,
-                );
+        }
+        Some(from) => {
+            resolved.image_paths = paths;
+            match from {
+                Source::Stage { stage } => {
+                    let Some(dep) = state.deps.get(stage) else {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "COPY --from uses stage {stage}, which is not among the stage's dependencies in the plan"
+                        ))));
+                    };
+                    resolved.origin = format!("stage:{}", dep.key.as_str());
+                    resolved.from_image = dep.image.clone();
+                }
+                Source::Image { image } => {
+                    let info = ctx.ensure_image(&state.name, image).await?;
+                    resolved.origin = format!("image:{}", info.id);
+                    resolved.from_image = Some(info.id);
+                }
+                Source::Scratch => resolved.origin = "scratch".to_string(),
             }
         }
-        let dest_is_dir = dest_word.ends_with('/')
-            || spec.parents
-            || wildcard
-            || pieces.len() > 1
-            || dest_state == DestState::Directory;
-        if let (Some(owner), true, DestState::Missing) = (owner, dest_is_dir, dest_state) {
-            // BuildKit creates a missing destination directory (and its missing parents) owned
-            // by the --chown user.
-            if !pieces.is_empty() {
-                let missing = crate::workdir::missing_components(ctx, &holder, &dest).await?;
-                let tar =
-                    tarx::directories(&missing, owner, 0o755).map_err(|e| fail(e.to_string()))?;
-                ctx.engine.put_archive(&holder, tar).await?;
-            }
-        }
-        for piece in &pieces {
-            upload_piece(
-                ctx,
-                &holder,
-                piece,
-                &dest,
-                dest_is_dir,
-                spec.parents,
-                owner,
-                chmod,
-            )
-            .await
-            .map_err(|e| match e {
-                PieceError::Message(m) => fail(m),
-                PieceError::Runner(r) => r,
-            })?;
-        }
-        commit_step(ctx, state, &holder, instruction).await
     }
-    .await;
-    let settled = after_target(ctx, state, &holder, result.is_ok()).await;
-    result.and(settled)
+    Ok(Ok(resolved))
 }
 
 /// Resolves and digests a step's context sources (blocking file I/O on a worker thread).
@@ -277,7 +231,7 @@ async fn resolve_context(
     sources: &[String],
     excludes: &[String],
     parents: bool,
-) -> std::result::Result<(SourceSet, String), String> {
+) -> std::result::Result<(SourceSet, String), StepError> {
     let context: Arc<BuildContext> = ctx.context.clone();
     let request = CopySources {
         sources: sources.to_vec(),
@@ -285,161 +239,174 @@ async fn resolve_context(
         parents,
     };
     tokio::task::spawn_blocking(move || {
-        let set = context.resolve(&request).map_err(|e| e.to_string())?;
-        let digest = context.digest(&set).map_err(|e| e.to_string())?;
+        let set = context.resolve(&request)?;
+        let digest = context.digest(&set)?;
         Ok((set, digest))
     })
     .await
-    .map_err(|e| e.to_string())?
+    .map_err(StepError::Worker)?
 }
 
-/// Writes the tar of a context source set for an upload at `/`.
-async fn context_tar(
+/// Writes every source into `holder` (on a cache miss).
+async fn write(
     ctx: &Ctx,
-    set: SourceSet,
-    destination: Destination,
-    options: TarOptions,
-) -> std::result::Result<Vec<u8>, String> {
-    let context: Arc<BuildContext> = ctx.context.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut out = Vec::new();
-        context
-            .write_tar(&set, &destination, &options, &mut out)
-            .map_err(|e| e.to_string())?;
-        Ok(out)
-    })
-    .await
-    .map_err(|e| e.to_string())?
-}
-
-/// ADD: takes the local archives named as sources out of `set` as pieces to unpack.
-fn split_archives(mut set: SourceSet, pieces: &mut Vec<Piece>) -> SourceSet {
-    set.entries.retain(|entry| {
-        if !(entry.root_file && entry.kind == EntryKind::File) {
-            return true;
-        }
-        let Ok(content) = std::fs::read(&entry.path) else {
-            return true;
+    state: &StageState,
+    holder: &str,
+    spec: &CopySpec,
+    is_add: bool,
+    resolved: Resolved,
+) -> Result<std::result::Result<(), StepError>> {
+    let owner = match &resolved.chown {
+        Some(chown) => match container_fs::resolve_owner(&ctx.engine, holder, chown).await? {
+            Ok(owner) => Some(owner),
+            Err(message) => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "--chown={chown}: {message}"
+                ))))
+            }
+        },
+        None => None,
+    };
+    // Pieces: heredocs, downloads, local archives to unpack, paths of another image.
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut archives: Vec<add_source::LocalArchive> = Vec::new();
+    let mut context_set = resolved.context.map(|(set, _)| set);
+    if let Some(set) = context_set.take() {
+        let (set, found) = if is_add && spec.unpack != Some(false) {
+            add_source::split_archives(set)
+        } else {
+            (set, Vec::new())
         };
-        if !add_source::is_archive_bytes(&content) {
-            return true;
+        archives = found;
+        context_set = (!set.entries.is_empty()).then_some(set);
+    }
+    if let Some(image) = &resolved.from_image {
+        match copy_from_image::pieces(
+            ctx,
+            image,
+            &resolved.image_paths,
+            &spec.exclude,
+            spec.parents,
+        )
+        .await?
+        {
+            Ok(found) => pieces.extend(found),
+            Err(e) => return Ok(Err(e)),
         }
+    } else if spec.from.is_some() && !resolved.image_paths.is_empty() {
+        return Ok(Err(StepError::Invalid(
+            "COPY --from a stage with an empty filesystem: nothing to copy".to_string(),
+        )));
+    }
+    for download in resolved.downloads {
+        let archive = match tarx::files(&[(download.name.clone(), download.content, 0o600)], (0, 0))
+        {
+            Ok(archive) => archive,
+            Err(e) => return Ok(Err(StepError::Tar(e))),
+        };
         pieces.push(Piece {
             is_dir: false,
-            rel_path: entry.rel.clone(),
-            tar: content,
+            rel_path: download.name,
+            content: PieceContent::Bytes(archive),
             root_owned: true,
-            unpack: true,
         });
-        false
-    });
-    set
-}
-
-pub(crate) enum PieceError {
-    Message(String),
-    Runner(RunnerError),
-}
-
-impl From<RunnerError> for PieceError {
-    fn from(e: RunnerError) -> Self {
-        PieceError::Runner(e)
     }
-}
-
-/// Re-roots one piece at the destination and uploads it (or unpacks an ADD archive).
-#[allow(clippy::too_many_arguments)]
-async fn upload_piece(
-    ctx: &Ctx,
-    holder: &str,
-    piece: &Piece,
-    dest: &str,
-    dest_is_dir: bool,
-    parents: bool,
-    owner: Option<(u64, u64)>,
-    chmod: Option<u32>,
-) -> std::result::Result<(), PieceError> {
-    if piece.unpack {
-        let content = piece.tar.clone();
-        let dir = tarx::join_dest(dest, "");
-        if !dir.is_empty() {
-            let tar = tarx::directories(std::slice::from_ref(&dir), (0, 0), 0o755)
-                .map_err(|e| PieceError::Message(e.to_string()))?;
-            if ctx
-                .engine
-                .stat_path(holder, &format!("/{dir}"))
-                .await?
-                .is_none()
-            {
-                ctx.engine.put_archive(holder, tar).await?;
-            }
-        }
-        ctx.engine
-            .put_archive_at(holder, &format!("/{dir}"), content)
-            .await?;
-        return Ok(());
+    for (name, body) in &resolved.heredocs {
+        let archive = match tarx::files(
+            &[(name.clone(), body.clone().into_bytes(), HEREDOC_MODE)],
+            (0, 0),
+        ) {
+            Ok(archive) => archive,
+            Err(e) => return Ok(Err(StepError::Tar(e))),
+        };
+        pieces.push(Piece {
+            is_dir: false,
+            rel_path: name.clone(),
+            content: PieceContent::Bytes(archive),
+            root_owned: true,
+        });
     }
-    let base = if parents {
-        tarx::join_dest(dest, &piece.rel_path)
-    } else if piece.is_dir {
-        tarx::join_dest(dest, "")
-    } else if dest_is_dir {
-        let name = piece.rel_path.rsplit('/').next().unwrap_or(&piece.rel_path);
-        tarx::join_dest(dest, name)
-    } else {
-        tarx::join_dest(dest, "")
+    let n_roots = context_set.as_ref().map_or(0, |s| s.n_roots()) + pieces.len() + archives.len();
+    if n_roots == 0 {
+        // Wildcards that matched nothing: BuildKit copies nothing and succeeds.
+        return Ok(Ok(()));
+    }
+    let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
+        || pieces.iter().any(|p| p.is_dir)
+        || !archives.is_empty();
+    let plan = match copy_dest::plan(
+        &ctx.engine,
+        holder,
+        &resolved.dest,
+        resolved.dest_word.ends_with('/')
+            || resolved.dest_word.ends_with("/.")
+            || resolved.dest_word == ".",
+        spec.parents || n_roots > 1 || any_dir,
+    )
+    .await?
+    {
+        Ok(plan) => plan,
+        Err(e) => return Ok(Err(e)),
     };
-    let is_dir = piece.is_dir;
-    let map = move |name: &str| -> Option<String> {
-        if is_dir {
-            Some(if name.is_empty() {
-                base.clone()
+    if let Err(e) =
+        copy_dest::create_missing(&ctx.engine, holder, &plan, owner.unwrap_or((0, 0))).await?
+    {
+        return Ok(Err(e));
+    }
+    let DestPlan { real, is_dir, .. } = &plan;
+    if let Some(set) = context_set {
+        let destination = Destination {
+            path: if *is_dir {
+                format!("{real}/")
             } else {
-                tarx::join_dest(&base, name)
-            })
-        } else {
-            Some(base.clone())
+                real.clone()
+            },
+            state: if *is_dir {
+                DestState::Directory
+            } else {
+                plan.state
+            },
+        };
+        let options = TarOptions {
+            owner,
+            chmod: resolved.chmod.clone(),
+        };
+        let context = ctx.context.clone();
+        let (upload, producer) =
+            pipe::spawn_producer(move |out| context.write_tar(&set, &destination, &options, out));
+        let uploaded = ctx.engine.put_archive(holder, "/", upload).await;
+        match producer.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
+            Err(e) => return Ok(Err(StepError::Worker(e))),
         }
-    };
-    let overrides = Overrides {
-        owner: owner.or(if piece.root_owned { Some((0, 0)) } else { None }),
-        mode: chmod,
-    };
-    let tar = tarx::rewrite(&piece.tar, &map, overrides)
-        .map_err(|e| PieceError::Message(e.to_string()))?;
-    ctx.engine.put_archive(holder, tar).await?;
-    Ok(())
-}
-
-/// Splits expanded sources into heredocs (name, body), URLs and context/image paths.
-fn split_sources(
-    sources: &[String],
-    heredocs: &[(String, String)],
-) -> (Vec<(String, String)>, Vec<String>, Vec<String>) {
-    let mut docs = Vec::new();
-    let mut urls = Vec::new();
-    let mut paths = Vec::new();
-    for source in sources {
-        let bare = source
-            .trim_start_matches("<<")
-            .trim_start_matches('-')
-            .trim_matches(|c| c == '"' || c == '\'');
-        if source.starts_with("<<") {
-            if let Some(doc) = heredocs.iter().find(|(n, _)| n == bare) {
-                docs.push(doc.clone());
-                continue;
-            }
-        }
-        if source.starts_with("http://") || source.starts_with("https://") {
-            urls.push(source.clone());
-        } else {
-            paths.push(source.clone());
+        uploaded?;
+    }
+    for archive in archives {
+        if let Err(e) = add_source::unpack(&ctx.engine, holder, archive, real, owner).await? {
+            return Ok(Err(e));
         }
     }
-    (docs, urls, paths)
+    let placement = Placement {
+        dest: real,
+        dest_is_dir: *is_dir,
+        parents: spec.parents,
+        owner,
+        chmod: resolved.chmod.clone(),
+    };
+    for piece in pieces {
+        match piece::upload(&ctx.engine, holder, piece, &placement).await {
+            Ok(()) => {}
+            Err(UploadError::Step(e)) => return Ok(Err(e)),
+            Err(UploadError::Engine(e)) => return Err(e.into()),
+        }
+    }
+    let _ = state;
+    Ok(Ok(()))
 }
 
-/// Expands `$NAME` and `${...}` in a heredoc body, leaving quotes and backslashes as they are.
+/// Expands `$NAME` and `${...}` in a heredoc body, leaving quotes and backslashes as they are
+/// (BuildKit expands heredoc bodies without processing quotes).
 fn expand_heredoc(
     body: &str,
     vars: &std::collections::BTreeMap<String, String>,
@@ -475,7 +442,7 @@ fn expand_heredoc(
         match end {
             Some(end) => {
                 let token: String = chars[pos..end].iter().collect();
-                out.push_str(&vars::expand_word(&token, vars, escape).unwrap_or(token));
+                out.push_str(&planner::expand::expand_word(&token, vars, escape).unwrap_or(token));
                 pos = end;
             }
             None => {
@@ -487,17 +454,17 @@ fn expand_heredoc(
     out
 }
 
-/// The absolute destination: relative ones are joined to the working directory.
-fn absolute_dest(workdir: &str, dest: &str) -> String {
-    if dest.starts_with('/') {
-        dest.to_string()
-    } else {
-        let base = if workdir.is_empty() { "/" } else { workdir };
-        format!("/{}", tarx::join_dest(base, dest))
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// A short digest of bytes (used by tests and ADD).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    #[test]
+    fn heredoc_bodies_expand_variables_but_keep_quotes() {
+        let vars: std::collections::BTreeMap<String, String> =
+            [("A".to_string(), "1".to_string())].into();
+        assert_eq!(
+            expand_heredoc("x='$A' \"${A}\" \\$A $B\n", &vars, '\\'),
+            "x='1' \"1\" $A \n"
+        );
+    }
 }

@@ -1,368 +1,741 @@
-//! `RUN --mount` emulated with engine volumes, so nothing a mount shows ends up in a layer.
+//! `RUN --mount`: each mount resolved (options expanded with the stage's variables), keyed, and
+//! turned into what the RUN container is created with.
 //!
 //! Input: the RUN's `--mount` options, the stage state, `--secret` files.
-//! Output: [`MountSpec`]s for the RUN container and the temporary volumes to remove afterwards.
-//! `bind` (from the context, a stage or an image) = a temporary volume filled through a holder
-//! container's archive upload; `cache` = a named volume kept between builds
-//! (`stageplan-cache-<id hash>`); `tmpfs` = tmpfs; `secret` = a temporary volume holding the
-//! secrets of `/run/secrets` (a custom path: the file bound read-only on a local engine, a
-//! volume at its directory on a remote one); a heredoc with `#!` = a temporary volume at
-//! [`PIPES_DIR`].
-//! Invariant: a mount's content never enters the commit: volumes and tmpfs are outside the
-//! container's writable layer.
+//! Output: [`Mounts`]: the cache-key parts, and after [`prepare`] the container mounts plus
+//! what to clean up.
+//! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
+//! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
+//! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`
+//! (and emptied once by a `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
+//! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
+//! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
+//! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
+//! environment variable with `env=`.
+//! Invariant: a mount's content never enters a commit: volumes, tmpfs and binds are outside
+//! the container's writable layer, and the empty files a file mount leaves are removed before
+//! the commit; every temporary volume and host file is removed on every path.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
-use planner::plan::{Instruction, Mount, Source};
+use futures_util::TryStreamExt;
+use planner::plan::{Mount, Source};
 use sha2::{Digest, Sha256};
 
-use crate::context::{CopySources, DestState, Destination, TarOptions};
+use crate::context::{CopySources, DestState, Destination, SourceSet, TarOptions};
 use crate::engine::{ContainerSpec, MountSpec};
-use crate::error::{Result, RunnerError};
-use crate::stage::{ensure_image, Ctx, StageState};
-use crate::{tarx, vars};
-
-/// Where a shebang heredoc's script is mounted (BuildKit's path).
-pub const PIPES_DIR: &str = "/dev/pipes";
+use crate::error::{Result, StepError};
+use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
+use crate::exec::stage_state::StageState;
+use crate::fs::{pipe, tar as tarx};
 
 /// Where a fill holder mounts the volume it fills.
 const FILL_DIR: &str = "/stageplan-fill";
 
-static VOLUMES: AtomicU64 = AtomicU64::new(0);
+/// Where a `#!` heredoc's script is mounted (BuildKit's path).
+pub const PIPES_DIR: &str = "/dev/pipes";
 
-/// The mounts of one RUN container and what to clean up after it.
-#[derive(Debug, Default)]
+/// Where secrets live on a local engine's host: memory.
+const SECRET_HOST_DIR: &str = "/dev/shm";
+
+/// The mounts of one RUN, resolved.
+pub struct Mounts {
+    /// What of the mounts the step's cache key covers (BuildKit's: no secret or cache
+    /// contents, bind sources by content).
+    pub key_parts: Vec<String>,
+    mounts: Vec<Resolved>,
+}
+
+enum BindContent {
+    Context(SourceSet),
+    Container { container: String, path: String },
+    Empty,
+}
+
+enum Resolved {
+    Bind {
+        target: String,
+        read_only: bool,
+        is_file: bool,
+        content: BindContent,
+    },
+    Cache {
+        target: String,
+        volume: String,
+        read_only: bool,
+        owner: (u64, u64),
+        mode: u32,
+    },
+    Tmpfs {
+        target: String,
+        size: i64,
+    },
+    Secret(Secret),
+}
+
+/// One secret of a RUN.
+pub struct Secret {
+    /// The secret's id.
+    pub id: String,
+    /// Its content (never written to the engine's disk).
+    pub content: Vec<u8>,
+    /// The file it is mounted as, or `None` when it is only an environment variable.
+    pub target: Option<String>,
+    /// The environment variable it is exposed as (`env=`).
+    pub env: Option<String>,
+    /// File mode.
+    pub mode: u32,
+    /// File owner.
+    pub owner: (u64, u64),
+}
+
+/// What a RUN container is created with for its mounts, and what to clean up after it.
+#[derive(Default)]
 pub struct Prepared {
     /// Mounts for the container.
     pub mounts: Vec<MountSpec>,
-    /// Temporary volumes to remove after the RUN.
-    pub temp_volumes: Vec<String>,
-    /// Secret files to serve from one volume per directory: dir -> (name, content).
-    secret_dirs: std::collections::BTreeMap<String, Vec<(String, Vec<u8>)>>,
+    /// Secrets that must be written through the running container (remote engine), and those
+    /// exposed as environment variables.
+    pub secrets_in_container: Vec<Secret>,
+    /// Secret environment variables (`NAME=value`), given to the process only.
+    pub secret_env: Vec<String>,
+    /// File targets the engine creates as empty mount points; removed before the commit.
+    pub file_targets: Vec<String>,
+    volumes: Vec<String>,
+    host_files: Vec<PathBuf>,
 }
 
-/// What of the mounts a cache key must cover: the mount options and the digests of bind
-/// sources (context files or the source stage's key). Secrets' contents are not covered,
-/// as in BuildKit.
-pub fn cache_inputs(
+impl Prepared {
+    /// Whether the RUN must run as an exec in a started container (secrets written through it,
+    /// or secret environment variables, which must never be part of a container's stored
+    /// config).
+    pub fn needs_exec(&self) -> bool {
+        !self.secrets_in_container.is_empty() || !self.secret_env.is_empty()
+    }
+}
+
+/// Resolves a RUN's mounts (expanding their options) and computes their key parts.
+pub async fn resolve(
     ctx: &Ctx,
     state: &StageState,
-    instruction: &Instruction,
-    mounts: &[Mount],
-) -> Result<String> {
-    let mut parts = Vec::new();
-    for mount in mounts {
-        parts.push(serde_json::to_string(mount).unwrap_or_default());
-        if mount.mount_type == "bind" {
-            match &mount.from {
-                None => {
-                    let source = expand(
-                        ctx,
-                        state,
-                        instruction,
-                        mount.source.as_deref().unwrap_or("."),
-                    )?;
-                    let request = CopySources {
-                        sources: vec![source],
-                        excludes: Vec::new(),
-                        parents: false,
-                    };
-                    let digest = ctx
-                        .context
-                        .resolve(&request)
-                        .and_then(|set| ctx.context.digest(&set))
-                        .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
-                    parts.push(digest);
+    specs: &[Mount],
+) -> Result<std::result::Result<Mounts, StepError>> {
+    let vars = state.lookup_vars();
+    let mut mounts = Mounts {
+        key_parts: Vec::new(),
+        mounts: Vec::new(),
+    };
+    for spec in specs {
+        let mut options: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in &spec.options {
+            match ctx.expand(value, &vars) {
+                Ok(value) => {
+                    options.insert(name.clone(), value);
                 }
-                Some(Source::Stage { stage }) => {
-                    let dep = state
-                        .deps
-                        .get(stage)
-                        .ok_or_else(|| missing_dep(state, instruction, *stage))?;
-                    parts.push(dep.key.as_str().to_string());
-                }
-                Some(Source::Image { image }) => parts.push(format!("image:{image}")),
-                Some(Source::Scratch) => {}
+                Err(e) => return Ok(Err(e)),
             }
         }
+        let mount_type = match ctx.expand(&spec.mount_type, &vars) {
+            Ok(t) => t,
+            Err(e) => return Ok(Err(e)),
+        };
+        let target = match spec
+            .target
+            .as_deref()
+            .map(|t| ctx.expand(t, &vars))
+            .transpose()
+        {
+            Ok(t) => t.map(|t| absolute(&state.config.working_dir, &t)),
+            Err(e) => return Ok(Err(e)),
+        };
+        let source = match spec
+            .source
+            .as_deref()
+            .map(|s| ctx.expand(s, &vars))
+            .transpose()
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let flag = |name: &str| options.get(name).is_some_and(|v| v != "false");
+        let number =
+            |name: &str, default: u64, radix: u32| -> std::result::Result<u64, StepError> {
+                match options.get(name) {
+                    None => Ok(default),
+                    Some(text) => u64::from_str_radix(text, radix).map_err(|_| {
+                        StepError::Invalid(format!(
+                            "--mount={mount_type}: {name}={text} is not a number"
+                        ))
+                    }),
+                }
+            };
+        let resolved = match mount_type.as_str() {
+            "bind" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("bind")));
+                };
+                let read_only = !(flag("rw") || flag("readwrite"));
+                let source = source.unwrap_or_else(|| "/".to_string());
+                let (content, is_file, digest) =
+                    match bind_content(ctx, state, spec.from.as_ref(), &source).await? {
+                        Ok(found) => found,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                mounts.key_parts.push(format!(
+                    "bind\0{target}\0{read_only}\0{source}\0{digest}"
+                ));
+                Resolved::Bind {
+                    target,
+                    read_only,
+                    is_file,
+                    content,
+                }
+            }
+            "cache" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("cache")));
+                };
+                if spec.from.is_some() {
+                    return Ok(Err(StepError::Invalid(
+                        "--mount=type=cache,from=... is not supported by the runner; drop from= (the cache starts empty)".to_string(),
+                    )));
+                }
+                let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
+                let uid = match number("uid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let gid = match number("gid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let mode = match number("mode", 0o755, 8) {
+                    Ok(n) => n as u32,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let read_only = flag("ro") || flag("readonly");
+                let digest = hex::encode(Sha256::digest(
+                    format!("{id}\0{uid}\0{gid}\0{mode:o}").as_bytes(),
+                ));
+                mounts.key_parts.push(format!(
+                    "cache\0{target}\0{id}\0{uid}\0{gid}\0{mode:o}\0{read_only}"
+                ));
+                Resolved::Cache {
+                    target,
+                    volume: format!("stageplan-cache-{}", &digest[..16]),
+                    read_only,
+                    owner: (uid, gid),
+                    mode,
+                }
+            }
+            "tmpfs" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("tmpfs")));
+                };
+                let size = match options.get("size").map(|s| parse_size(s)).transpose() {
+                    Ok(size) => size.unwrap_or(0),
+                    Err(e) => return Ok(Err(e)),
+                };
+                mounts.key_parts.push(format!("tmpfs\0{target}\0{size}"));
+                Resolved::Tmpfs { target, size }
+            }
+            "secret" => {
+                let env = options.get("env").cloned();
+                let id = options.get("id").cloned().or_else(|| {
+                    target
+                        .as_deref()
+                        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+                });
+                let Some(id) = id else {
+                    return Ok(Err(StepError::Invalid(
+                        "a secret mount needs id= or target=".to_string(),
+                    )));
+                };
+                let target = match (&target, &env) {
+                    (Some(t), _) => Some(t.clone()),
+                    (None, Some(_)) => None,
+                    (None, None) => Some(format!("/run/secrets/{id}")),
+                };
+                let mode = match number("mode", 0o400, 8) {
+                    Ok(n) => n as u32,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let uid = match number("uid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let gid = match number("gid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let required = flag("required");
+                mounts.key_parts.push(format!(
+                    "secret\0{id}\0{}\0{}\0{mode:o}\0{uid}\0{gid}",
+                    target.as_deref().unwrap_or(""),
+                    env.as_deref().unwrap_or("")
+                ));
+                let Some(path) = ctx.options.secrets.get(&id) else {
+                    if required {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "secret \"{id}\" is required; pass --secret id={id},src=FILE"
+                        ))));
+                    }
+                    continue;
+                };
+                let content = match std::fs::read(path) {
+                    Ok(content) => content,
+                    Err(e) => {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "secret \"{id}\": cannot read {}: {e}",
+                            path.display()
+                        ))))
+                    }
+                };
+                Resolved::Secret(Secret {
+                    id,
+                    content,
+                    target,
+                    env,
+                    mode,
+                    owner: (uid, gid),
+                })
+            }
+            "ssh" => {
+                return Ok(Err(StepError::Invalid(
+                    "RUN --mount=type=ssh is not supported by the runner; fetch what needs the SSH agent in an earlier build step or use a secret".to_string(),
+                )))
+            }
+            other => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "unknown --mount type {other:?} (use bind, cache, tmpfs or secret)"
+                ))))
+            }
+        };
+        mounts.mounts.push(resolved);
     }
-    Ok(parts.join("\n"))
+    Ok(Ok(mounts))
 }
 
-/// Builds the mounts of a RUN container; `shebang` is a heredoc script to mount as a file.
-pub async fn prepare(
-    ctx: &Ctx,
-    state: &StageState,
-    instruction: &Instruction,
-    mounts: &[Mount],
-    shebang: Option<&(String, String)>,
-) -> Result<Prepared> {
-    let mut prepared = Prepared::default();
-    let result = async {
-        if let Some((name, body)) = shebang {
-            let tar = tarx::files(&[(name.clone(), body.clone().into_bytes(), 0o755)], (0, 0))
-                .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
-            let volume = filled_volume(ctx, &mut prepared, tar).await?;
-            prepared.mounts.push(MountSpec::Volume {
-                name: volume,
-                target: PIPES_DIR.to_string(),
-                read_only: true,
-            });
-        }
-        for mount in mounts {
-            prepare_one(ctx, state, instruction, mount, &mut prepared).await?;
-        }
-        // Secrets sharing a directory share one volume mounted there, so the image keeps at
-        // most the empty mount-point directory.
-        for (dir, files) in std::mem::take(&mut prepared.secret_dirs) {
-            let entries: Vec<(String, Vec<u8>, u32)> = files
-                .into_iter()
-                .map(|(name, content)| (name, content, 0o400))
-                .collect();
-            let tar = tarx::files(&entries, (0, 0))
-                .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
-            let volume = filled_volume(ctx, &mut prepared, tar).await?;
-            prepared.mounts.push(MountSpec::Volume {
-                name: volume,
-                target: dir,
-                read_only: true,
-            });
-        }
-        Ok(())
-    }
-    .await;
-    match result {
-        Ok(()) => Ok(prepared),
-        Err(e) => {
-            release(ctx, &prepared).await;
-            Err(e)
-        }
-    }
+fn needs_target(kind: &str) -> StepError {
+    StepError::Invalid(format!("a {kind} mount needs target="))
 }
 
-async fn prepare_one(
-    ctx: &Ctx,
-    state: &StageState,
-    instruction: &Instruction,
-    mount: &Mount,
-    prepared: &mut Prepared,
-) -> Result<()> {
-    let option = |name: &str| mount.options.get(name).map(String::as_str);
-    let target = match &mount.target {
-        Some(t) => Some(absolute(state, &expand(ctx, state, instruction, t)?)),
-        None => None,
+/// A tmpfs `size=`: bytes, or with a k/m/g suffix (binary units, as BuildKit reads it).
+fn parse_size(text: &str) -> std::result::Result<i64, StepError> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, scale) = match lower.trim_end_matches('b').chars().last() {
+        Some('k') => (&lower[..lower.trim_end_matches('b').len() - 1], 1i64 << 10),
+        Some('m') => (&lower[..lower.trim_end_matches('b').len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.trim_end_matches('b').len() - 1], 1 << 30),
+        _ => (lower.trim_end_matches('b'), 1),
     };
-    let read_write = option("rw").is_some_and(|v| v != "false") || option("readwrite").is_some();
-    match mount.mount_type.as_str() {
-        "cache" => {
-            let target = target.ok_or_else(|| instruction_error(state, instruction, "a cache mount needs target=".into()))?;
-            let id = option("id").map(str::to_string).unwrap_or_else(|| target.clone());
-            let digest = hex::encode(Sha256::digest(id.as_bytes()));
-            let name = format!("stageplan-cache-{}", &digest[..16]);
-            ctx.engine.create_volume(&name).await?;
-            prepared.mounts.push(MountSpec::Volume {
-                name,
-                target,
-                read_only: false,
-            });
-        }
-        "tmpfs" => {
-            let target = target.ok_or_else(|| instruction_error(state, instruction, "a tmpfs mount needs target=".into()))?;
-            let size = option("size").and_then(|s| s.parse::<i64>().ok()).unwrap_or(0);
-            prepared.mounts.push(MountSpec::Tmpfs { target, size });
-        }
-        "secret" => prepare_secret(ctx, state, instruction, mount, target, prepared).await?,
-        "bind" => {
-            let target = target.ok_or_else(|| instruction_error(state, instruction, "a bind mount needs target=".into()))?;
-            let source = expand(ctx, state, instruction, mount.source.as_deref().unwrap_or("/"))?;
-            let tar = bind_content(ctx, state, instruction, mount, &source).await?;
-            let volume = filled_volume(ctx, prepared, tar).await?;
-            prepared.mounts.push(MountSpec::Volume {
-                name: volume,
-                target,
-                read_only: !read_write,
-            });
-        }
-        other => {
-            return Err(instruction_error(
-                state,
-                instruction,
-                format!("RUN --mount=type={other} is not supported by the runner (use bind, cache, tmpfs or secret)"),
-            ))
-        }
-    }
-    Ok(())
+    digits
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * scale as f64) as i64)
+        .ok_or_else(|| StepError::Invalid(format!("--mount=type=tmpfs: size={text} is not a size")))
 }
 
-async fn prepare_secret(
-    ctx: &Ctx,
-    state: &StageState,
-    instruction: &Instruction,
-    mount: &Mount,
-    target: Option<String>,
-    prepared: &mut Prepared,
-) -> Result<()> {
-    let option = |name: &str| mount.options.get(name).map(String::as_str);
-    let id = option("id")
-        .map(str::to_string)
-        .or_else(|| {
-            target
-                .as_deref()
-                .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
-        })
-        .ok_or_else(|| {
-            instruction_error(
-                state,
-                instruction,
-                "a secret mount needs id= or target=".into(),
-            )
-        })?;
-    let target = target.unwrap_or_else(|| format!("/run/secrets/{id}"));
-    let required = option("required").is_some_and(|v| v != "false");
-    let Some(path) = ctx.secrets.get(&id) else {
-        if required {
-            return Err(instruction_error(
-                state,
-                instruction,
-                format!("secret \"{id}\" is required; pass --secret id={id},src=FILE"),
-            ));
-        }
-        return Ok(());
-    };
-    let (dir, name) = target.rsplit_once('/').unwrap_or(("", target.as_str()));
-    let dir = if dir.is_empty() {
-        "/".to_string()
-    } else {
-        dir.to_string()
-    };
-    let local = ctx.engine.host().starts_with("unix://") || ctx.engine.host().starts_with('/');
-    if dir != "/run/secrets" && local {
-        // A custom path: bind the file itself rather than hide its directory (the engine leaves
-        // an empty mount-point file behind).
-        let source = std::fs::canonicalize(path)
-            .map_err(|e| RunnerError::io(format!("secret \"{id}\" ({})", path.display()), e))?;
-        prepared.mounts.push(MountSpec::Bind {
-            source: source.to_string_lossy().into_owned(),
-            target,
-            read_only: true,
-        });
-        return Ok(());
-    }
-    let content = std::fs::read(path)
-        .map_err(|e| RunnerError::io(format!("secret \"{id}\" ({})", path.display()), e))?;
-    prepared
-        .secret_dirs
-        .entry(dir)
-        .or_default()
-        .push((name.to_string(), content));
-    Ok(())
-}
-
-/// The tar a bind mount shows: context files, or a path of a stage's or image's filesystem.
+/// What a bind mount shows, whether it is a single file, and a digest of it for the key.
 async fn bind_content(
     ctx: &Ctx,
     state: &StageState,
-    instruction: &Instruction,
-    mount: &Mount,
+    from: Option<&Source>,
     source: &str,
-) -> Result<Vec<u8>> {
-    let image = match &mount.from {
+) -> Result<std::result::Result<(BindContent, bool, String), StepError>> {
+    let image = match from {
         None => {
+            let context = ctx.context.clone();
             let request = CopySources {
                 sources: vec![source.to_string()],
                 excludes: Vec::new(),
                 parents: false,
             };
-            let destination = Destination {
-                path: "/".to_string(),
-                state: DestState::Directory,
-            };
-            let mut tar = Vec::new();
-            ctx.context
-                .resolve(&request)
-                .and_then(|set| {
-                    ctx.context
-                        .write_tar(&set, &destination, &TarOptions::default(), &mut tar)
-                })
-                .map_err(|e| instruction_error(state, instruction, e.to_string()))?;
-            return Ok(tar);
+            let found = tokio::task::spawn_blocking(move || {
+                let set = context.resolve(&request)?;
+                let digest = context.digest(&set)?;
+                Ok::<_, crate::context::ContextError>((set, digest))
+            })
+            .await;
+            return Ok(match found {
+                Ok(Ok((set, digest))) => {
+                    let is_file = set.n_roots() == 1 && !set.has_dir_root();
+                    Ok((BindContent::Context(set), is_file, digest))
+                }
+                Ok(Err(e)) => Err(StepError::Context(e)),
+                Err(e) => Err(StepError::Worker(e)),
+            });
         }
-        Some(Source::Stage { stage }) => state
-            .deps
-            .get(stage)
-            .ok_or_else(|| missing_dep(state, instruction, *stage))?
-            .image
-            .clone(),
-        Some(Source::Image { image }) => Some(ensure_image(ctx, &state.name, image).await?.id),
+        Some(Source::Stage { stage }) => match state.deps.get(stage) {
+            Some(dep) => dep.image.clone(),
+            None => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "the mount uses stage {stage}, which the plan does not list among this stage's dependencies"
+                ))))
+            }
+        },
+        Some(Source::Image { image }) => Some(ctx.ensure_image(&state.name, image).await?.id),
         Some(Source::Scratch) => None,
     };
     let Some(image) = image else {
-        return Ok(tarx::files(&[], (0, 0)).unwrap_or_default());
+        return Ok(Ok((BindContent::Empty, false, "empty".to_string())));
     };
-    let holder = ctx
-        .reaper
-        .create(ContainerSpec {
-            image: Some(image),
-            entrypoint: vec!["/.stageplan-holder".to_string()],
-            network_mode: Some("none".to_string()),
-            ..ContainerSpec::default()
-        })
-        .await?;
-    let path = format!("/{}/.", tarx::join_dest(source, ""));
-    let tar = ctx.engine.get_archive(&holder, &path).await;
-    ctx.reaper.remove(&holder).await?;
-    tar?.ok_or_else(|| {
-        instruction_error(
-            state,
-            instruction,
-            format!("bind source {source:?} does not exist in the source image"),
-        )
-    })
+    let holder = ctx.source_holder(&image).await?;
+    let path = format!("/{}", tarx::join_dest(source, ""));
+    let Some(stat) = ctx.engine.stat_path(&holder, &path).await? else {
+        return Ok(Err(StepError::Invalid(format!(
+            "bind source {source:?} does not exist in the source image"
+        ))));
+    };
+    let is_file = !stat.is_dir();
+    let fetch = if is_file {
+        path.clone()
+    } else {
+        format!("{}/.", path.trim_end_matches('/'))
+    };
+    // The key covers the content of the source path only, not the rest of the stage.
+    let download = ctx.engine.get_archive_stream(&holder, &fetch);
+    let reader = pipe::blocking_reader(download);
+    let digest = tokio::task::spawn_blocking(move || tarx::content_digest(reader)).await;
+    let digest = match digest {
+        Ok(Ok(digest)) => digest,
+        Ok(Err(e)) => return Ok(Err(StepError::Tar(e))),
+        Err(e) => return Ok(Err(StepError::Worker(e))),
+    };
+    Ok(Ok((
+        BindContent::Container {
+            container: holder,
+            path: fetch,
+        },
+        is_file,
+        digest,
+    )))
 }
 
-/// Creates a temporary volume holding the files of `tar` (via a never-started holder).
-async fn filled_volume(ctx: &Ctx, prepared: &mut Prepared, tar: Vec<u8>) -> Result<String> {
-    let n = VOLUMES.fetch_add(1, Ordering::Relaxed);
-    let name = format!("stageplan-{}-v{n}", std::process::id());
-    ctx.engine.create_volume(&name).await?;
-    prepared.temp_volumes.push(name.clone());
-    let holder = ctx
-        .reaper
-        .create(ContainerSpec {
-            image: None,
-            entrypoint: vec!["/.stageplan-holder".to_string()],
-            network_mode: Some("none".to_string()),
-            mounts: vec![MountSpec::Volume {
-                name: name.clone(),
-                target: FILL_DIR.to_string(),
-                read_only: false,
-            }],
-            ..ContainerSpec::default()
-        })
-        .await?;
-    let uploaded = ctx.engine.put_archive_at(&holder, FILL_DIR, tar).await;
-    ctx.reaper.remove(&holder).await?;
-    uploaded.map(|_| name)
-}
-
-/// Removes the temporary volumes of a RUN (errors are ignored: nothing depends on them).
-pub async fn release(ctx: &Ctx, prepared: &Prepared) {
-    for volume in &prepared.temp_volumes {
-        let _ = ctx.engine.remove_volume(volume).await;
+/// Prepares the container mounts of a RUN: fills temporary volumes, creates cache volumes,
+/// places secrets, and mounts a `#!` heredoc `script` (name, body) as an executable file at
+/// [`PIPES_DIR`]. On failure everything made so far is removed.
+pub async fn prepare(
+    ctx: &Ctx,
+    mounts: Mounts,
+    script: Option<&(String, String)>,
+) -> Result<std::result::Result<Prepared, StepError>> {
+    let mut prepared = Prepared::default();
+    let mut result = prepare_into(ctx, mounts, &mut prepared).await;
+    if let (Ok(Ok(())), Some((name, body))) = (&result, script) {
+        result = match tarx::files(&[(name.clone(), body.as_bytes().to_vec(), 0o755)], (0, 0)) {
+            Ok(archive) => {
+                let volume = ctx.create_volume().await?;
+                prepared.volumes.push(volume.clone());
+                fill_volume_bytes(ctx, &volume, archive).await?;
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target: PIPES_DIR.to_string(),
+                    read_only: true,
+                });
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(StepError::Tar(e))),
+        };
+    }
+    match result {
+        Ok(Ok(())) => Ok(Ok(prepared)),
+        other => {
+            release(ctx, prepared).await;
+            other.map(|inner| inner.map(|_| Prepared::default()))
+        }
     }
 }
 
-fn expand(ctx: &Ctx, state: &StageState, instruction: &Instruction, word: &str) -> Result<String> {
-    vars::expand_word(word, &state.lookup_vars(), ctx.plan.escape)
-        .map_err(|message| instruction_error(state, instruction, message))
+async fn prepare_into(
+    ctx: &Ctx,
+    mounts: Mounts,
+    prepared: &mut Prepared,
+) -> Result<std::result::Result<(), StepError>> {
+    for mount in mounts.mounts {
+        match mount {
+            Resolved::Bind {
+                target,
+                read_only,
+                is_file,
+                content,
+            } => {
+                if is_file {
+                    if !ctx.engine.is_local() {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "a bind mount of a single file ({target}) needs a local engine; mount its directory instead"
+                        ))));
+                    }
+                    let host = match host_copy(ctx, content, prepared).await? {
+                        Ok(host) => host,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    prepared.file_targets.push(target.clone());
+                    prepared.mounts.push(MountSpec::Bind {
+                        source: host.to_string_lossy().into_owned(),
+                        target,
+                        read_only: true,
+                    });
+                    continue;
+                }
+                let volume = ctx.create_volume().await?;
+                prepared.volumes.push(volume.clone());
+                if let Err(e) = fill_volume(ctx, &volume, content).await? {
+                    return Ok(Err(e));
+                }
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target,
+                    read_only,
+                });
+            }
+            Resolved::Cache {
+                target,
+                volume,
+                read_only,
+                owner,
+                mode,
+            } => {
+                if ctx.cache_mount_needs_emptying(&volume).await {
+                    ctx.engine.remove_volume(&volume).await?;
+                }
+                let exists = ctx
+                    .engine
+                    .list_volumes_by_prefix(&volume)
+                    .await?
+                    .contains(&volume);
+                if !exists {
+                    ctx.engine.create_volume(&volume).await?;
+                    // The cache directory starts empty, owned and moded as asked.
+                    let mut header = tar::Header::new_gnu();
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_mode(mode);
+                    header.set_uid(owner.0);
+                    header.set_gid(owner.1);
+                    header.set_size(0);
+                    let mut builder = tar::Builder::new(Vec::new());
+                    let root = builder
+                        .append_data(&mut header, "./", std::io::empty())
+                        .and_then(|_| builder.into_inner());
+                    match root {
+                        Ok(archive) => fill_volume_bytes(ctx, &volume, archive).await?,
+                        Err(e) => {
+                            return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
+                        }
+                    }
+                }
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target,
+                    read_only,
+                });
+            }
+            Resolved::Tmpfs { target, size } => {
+                prepared.mounts.push(MountSpec::Tmpfs {
+                    target,
+                    size,
+                    mode: None,
+                });
+            }
+            Resolved::Secret(secret) => {
+                if let Some(name) = &secret.env {
+                    prepared.secret_env.push(format!(
+                        "{name}={}",
+                        String::from_utf8_lossy(&secret.content)
+                    ));
+                }
+                let Some(target) = secret.target.clone() else {
+                    continue;
+                };
+                if ctx.engine.is_local() {
+                    let path = match secret_host_file(ctx, &secret, prepared) {
+                        Ok(path) => path,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    prepared.file_targets.push(target.clone());
+                    prepared.mounts.push(MountSpec::Bind {
+                        source: path.to_string_lossy().into_owned(),
+                        target,
+                        read_only: true,
+                    });
+                } else {
+                    let dir = target
+                        .rsplit_once('/')
+                        .map(|(d, _)| if d.is_empty() { "/" } else { d })
+                        .unwrap_or("/")
+                        .to_string();
+                    if !prepared
+                        .mounts
+                        .iter()
+                        .any(|m| matches!(m, MountSpec::Tmpfs { target, .. } if *target == dir))
+                    {
+                        prepared.mounts.push(MountSpec::Tmpfs {
+                            target: dir,
+                            size: 0,
+                            mode: Some(0o755),
+                        });
+                    }
+                    prepared.secrets_in_container.push(secret);
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
 }
 
-fn absolute(state: &StageState, path: &str) -> String {
-    let base = if state.config.working_dir.is_empty() {
-        "/"
-    } else {
-        &state.config.working_dir
+/// Writes a secret into a memory-backed host file (mode and owner as asked) for a bind mount.
+fn secret_host_file(
+    ctx: &Ctx,
+    secret: &Secret,
+    prepared: &mut Prepared,
+) -> std::result::Result<PathBuf, StepError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = ctx.reaper.host_file(std::path::Path::new(SECRET_HOST_DIR));
+    let fail = |e: std::io::Error| {
+        StepError::Invalid(format!(
+            "secret \"{}\": cannot place it in {SECRET_HOST_DIR} (memory): {e}",
+            secret.id
+        ))
     };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(fail)?;
+    prepared.host_files.push(path.clone());
+    std::io::Write::write_all(&mut file, &secret.content).map_err(fail)?;
+    drop(file);
+    std::os::unix::fs::chown(
+        &path,
+        Some(secret.owner.0 as u32),
+        Some(secret.owner.1 as u32),
+    )
+    .map_err(fail)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(secret.mode)).map_err(fail)?;
+    Ok(path)
+}
+
+/// Copies a single-file bind source to a temporary host file.
+async fn host_copy(
+    ctx: &Ctx,
+    content: BindContent,
+    prepared: &mut Prepared,
+) -> Result<std::result::Result<PathBuf, StepError>> {
+    let path = ctx.reaper.host_file(&std::env::temp_dir());
+    prepared.host_files.push(path.clone());
+    let bytes = match content {
+        BindContent::Context(set) => match set.entries.first() {
+            Some(entry) => match std::fs::read(&entry.path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return Ok(Err(StepError::Invalid(format!(
+                        "cannot read {}: {e}",
+                        entry.path.display()
+                    ))))
+                }
+            },
+            None => Vec::new(),
+        },
+        BindContent::Container { container, path } => {
+            let archive = ctx.engine.get_archive(&container, &path).await?;
+            archive
+                .and_then(|a| tarx::first_file(&a).ok().flatten())
+                .unwrap_or_default()
+        }
+        BindContent::Empty => Vec::new(),
+    };
+    if let Err(e) = std::fs::write(&path, bytes) {
+        return Ok(Err(StepError::Invalid(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))));
+    }
+    Ok(Ok(path))
+}
+
+/// Fills a temporary volume with a bind source (through a never-started holder).
+async fn fill_volume(
+    ctx: &Ctx,
+    volume: &str,
+    content: BindContent,
+) -> Result<std::result::Result<(), StepError>> {
+    let holder = fill_holder(ctx, volume).await?;
+    let result = async {
+        match content {
+            BindContent::Context(set) => {
+                let destination = Destination {
+                    path: format!("{FILL_DIR}/"),
+                    state: DestState::Directory,
+                };
+                let context = ctx.context.clone();
+                let (upload, producer) = pipe::spawn_producer(move |out| {
+                    context.write_tar(&set, &destination, &TarOptions::default(), out)
+                });
+                let uploaded = ctx.engine.put_archive(&holder, "/", upload).await;
+                match producer.await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
+                    Err(e) => return Ok(Err(StepError::Worker(e))),
+                }
+                uploaded?;
+            }
+            BindContent::Container { container, path } => {
+                let download = ctx.engine.get_archive_stream(&container, &path);
+                let upload = download.map_err(|e| std::io::Error::other(e.to_string()));
+                ctx.engine
+                    .put_archive(&holder, FILL_DIR, Box::pin(upload))
+                    .await?;
+            }
+            BindContent::Empty => {}
+        }
+        Ok(Ok(()))
+    }
+    .await;
+    ctx.reaper.remove(&holder).await?;
+    result
+}
+
+async fn fill_volume_bytes(ctx: &Ctx, volume: &str, archive: Vec<u8>) -> Result<()> {
+    let holder = fill_holder(ctx, volume).await?;
+    let uploaded = ctx
+        .engine
+        .put_archive_bytes(&holder, FILL_DIR, archive)
+        .await;
+    ctx.reaper.remove(&holder).await?;
+    uploaded.map_err(Into::into)
+}
+
+async fn fill_holder(ctx: &Ctx, volume: &str) -> Result<String> {
+    ctx.create_container(ContainerSpec {
+        image: None,
+        entrypoint: vec![HOLDER_ENTRYPOINT.to_string()],
+        network_mode: Some("none".to_string()),
+        mounts: vec![MountSpec::Volume {
+            name: volume.to_string(),
+            target: FILL_DIR.to_string(),
+            read_only: false,
+        }],
+        ..ContainerSpec::default()
+    })
+    .await
+}
+
+/// Removes the temporary volumes and host files of a RUN.
+pub async fn release(ctx: &Ctx, prepared: Prepared) {
+    for volume in &prepared.volumes {
+        let _ = ctx.reaper.remove_volume(volume).await;
+    }
+    for path in &prepared.host_files {
+        ctx.reaper.remove_host_file(path);
+    }
+}
+
+/// A mount target joined to the working directory.
+fn absolute(workdir: &str, path: &str) -> String {
+    let base = if workdir.is_empty() { "/" } else { workdir };
     let joined = if path.starts_with('/') {
         tarx::join_dest(path, "")
     } else {
@@ -371,22 +744,16 @@ fn absolute(state: &StageState, path: &str) -> String {
     format!("/{joined}")
 }
 
-fn instruction_error(
-    state: &StageState,
-    instruction: &Instruction,
-    message: String,
-) -> RunnerError {
-    RunnerError::Instruction {
-        stage: state.name.clone(),
-        line: instruction.line,
-        message,
-    }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn missing_dep(state: &StageState, instruction: &Instruction, stage: usize) -> RunnerError {
-    instruction_error(
-        state,
-        instruction,
-        format!("uses stage {stage}, which the plan does not list among this stage's dependencies"),
-    )
+    #[test]
+    fn tmpfs_sizes_read_like_buildkit() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("10m").unwrap(), 10 << 20);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("2kb").unwrap(), 2048);
+        assert!(parse_size("big").is_err());
+    }
 }

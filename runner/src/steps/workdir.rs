@@ -1,130 +1,140 @@
 //! `WORKDIR`: sets the working directory and creates it when the image lacks it.
 //!
 //! Input: the WORKDIR instruction and the stage state.
-//! Output: the new working directory in the config; missing directories created (owned by the
-//! current USER, mode 0755, as BuildKit does) and committed, or the unchanged image remembered
-//! under the step's key.
+//! Output: the new working directory in the config (an absolute path kept as written, a
+//! relative one joined to the current directory, as BuildKit stores it); missing directories
+//! created 0755 and owned by the current USER (resolved in the image's `/etc/passwd`), and
+//! committed; or the unchanged image remembered under the step's key.
 //! Invariant: an existing directory is never touched (its mode and owner belong to the image).
 
 use planner::plan::Instruction;
 
-use crate::error::{Result, RunnerError};
-use crate::holders::{after_target, target_container};
-use crate::stage::{commit_step, resolve_owner, Ctx, StageState};
-use crate::{tarx, vars};
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::commit_step;
+use crate::exec::container_fs::{self, ResolveProblem};
+use crate::exec::ctx::Ctx;
+use crate::exec::holders::{after_target, target_container};
+use crate::exec::stage_state::StageState;
+use crate::fs::tar;
 
-/// `WORKDIR`: sets the working directory and creates it (owned by the current USER) when the
-/// image lacks it, as BuildKit does.
-pub async fn workdir(
+/// The working directory BuildKit stores for `WORKDIR path` after `current`.
+pub fn working_dir(current: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let base = if current.is_empty() { "/" } else { current };
+    format!("/{}", tar::join_dest(base, path))
+}
+
+/// Performs `WORKDIR path`.
+pub async fn perform(
     ctx: &Ctx,
     state: &mut StageState,
     instruction: &Instruction,
     path: &str,
 ) -> Result<()> {
-    let vars = state.lookup_vars();
-    let expanded = vars::expand_word(path, &vars, ctx.plan.escape).map_err(|message| {
-        RunnerError::Instruction {
-            stage: state.name.clone(),
-            line: instruction.line,
-            message,
-        }
-    })?;
-    let dir = if expanded.starts_with('/') {
-        expanded
-    } else {
-        let base = if state.config.working_dir.is_empty() {
-            "/"
-        } else {
-            &state.config.working_dir
-        };
-        format!("/{}", tarx::join_dest(base, &expanded))
+    let fail = |source: StepError| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source,
     };
-    let dir = format!("/{}", tarx::join_dest(&dir, ""));
-    state.config_dirty |= state.config.working_dir != dir;
-    state.config.working_dir = dir.clone();
+    let expanded = ctx.expand(path, &state.lookup_vars()).map_err(fail)?;
+    let stored = working_dir(&state.config.working_dir, &expanded);
+    let dir = format!("/{}", tar::join_dest(&stored, ""));
+    state.config.working_dir = stored;
+    state.config_dirty = true;
     state.key = state
         .key
-        .next(&["workdir", &instruction.text, &dir, &state.config.user]);
+        .step("workdir")
+        .text("dir", &dir)
+        .text("user", &state.config.user)
+        .finish();
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
-        state.config_dirty = true;
         ctx.progress.step_meta(&state.name, state.step);
         return Ok(());
     }
     ctx.progress
         .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let holder = target_container(ctx, state).await?;
-    let result = create_missing_dirs(ctx, state, &holder, &dir, instruction).await;
-    let result = match result {
-        Ok(true) => commit_step(ctx, state, &holder, instruction).await,
-        Ok(false) => match state.image.clone() {
+    let result = async {
+        let created = create_missing(ctx, state, &holder, &dir, instruction).await?;
+        match (created, state.image.clone()) {
             // Nothing to create: remember the unchanged image under this key.
-            Some(image) => {
+            (false, Some(image)) => {
                 state.executed = true;
-                ctx.cache.store(&state.key, &image).await
+                ctx.cache.store(&state.key, &image).await?;
+                Ok(())
             }
-            None => commit_step(ctx, state, &holder, instruction).await,
-        },
-        Err(e) => Err(e),
-    };
+            _ => commit_step(ctx, state, &holder, instruction).await,
+        }
+    }
+    .await;
     after_target(ctx, state, &holder, result.is_ok()).await?;
     result
 }
 
-/// Uploads the missing components of `dir`; returns whether anything was missing.
-async fn create_missing_dirs(
+/// Creates the missing components of `dir` (owned by the USER); returns whether any was missing.
+async fn create_missing(
     ctx: &Ctx,
     state: &StageState,
     holder: &str,
     dir: &str,
     instruction: &Instruction,
 ) -> Result<bool> {
-    let mut missing = Vec::new();
-    let mut prefix = String::new();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        prefix = format!("{prefix}/{part}");
-        if missing.is_empty() {
-            if let Some(stat) = ctx.engine.stat_path(holder, &prefix).await? {
-                if !stat.is_dir() && !stat.is_symlink() {
-                    return Err(RunnerError::Instruction {
-                        stage: state.name.clone(),
-                        line: instruction.line,
-                        message: format!("WORKDIR {prefix} exists and is not a directory"),
-                    });
-                }
-                continue;
-            }
+    let fail = |message: String| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source: StepError::Invalid(message),
+    };
+    let resolved = match container_fs::resolve_path(&ctx.engine, holder, dir).await? {
+        Ok(resolved) => resolved,
+        Err(ResolveProblem::NotADirectory(path)) => {
+            return Err(fail(format!(
+                "WORKDIR {dir}: {path} exists and is not a directory"
+            )))
         }
-        missing.push(prefix.trim_start_matches('/').to_string());
+        Err(ResolveProblem::TooManyLinks(path)) => {
+            return Err(fail(format!(
+                "WORKDIR {dir}: too many symlinks resolving {path}"
+            )))
+        }
+    };
+    if let Some(stat) = &resolved.stat {
+        if !stat.is_dir() {
+            return Err(fail(format!("WORKDIR {dir} exists and is not a directory")));
+        }
     }
-    if missing.is_empty() {
+    if resolved.missing.is_empty() {
         return Ok(false);
     }
     let owner = if state.config.user.is_empty() {
         (0, 0)
     } else {
-        resolve_owner(ctx, state, holder, &state.config.user, instruction).await?
+        container_fs::resolve_owner(&ctx.engine, holder, &state.config.user)
+            .await?
+            .map_err(|m| fail(format!("WORKDIR as USER {}: {m}", state.config.user)))?
     };
-    let tar = tarx::directories(&missing, owner, 0o755).map_err(|e| RunnerError::Instruction {
-        stage: state.name.clone(),
-        line: instruction.line,
-        message: e.to_string(),
-    })?;
-    ctx.engine.put_archive(holder, tar).await?;
+    let mut paths = Vec::new();
+    let mut prefix = resolved.existing.trim_end_matches('/').to_string();
+    for part in &resolved.missing {
+        prefix = format!("{prefix}/{part}");
+        paths.push(prefix.trim_start_matches('/').to_string());
+    }
+    let archive = tar::directories(&paths, owner, 0o755).map_err(|e| fail(e.to_string()))?;
+    ctx.engine.put_archive_bytes(holder, "/", archive).await?;
     Ok(true)
 }
 
-/// The components of absolute path `dir` that do not exist in container `holder`, each relative
-/// to `/`, parents first.
-pub async fn missing_components(ctx: &Ctx, holder: &str, dir: &str) -> Result<Vec<String>> {
-    let mut missing = Vec::new();
-    let mut prefix = String::new();
-    for part in dir.split('/').filter(|p| !p.is_empty()) {
-        prefix = format!("{prefix}/{part}");
-        if missing.is_empty() && ctx.engine.stat_path(holder, &prefix).await?.is_some() {
-            continue;
-        }
-        missing.push(prefix.trim_start_matches('/').to_string());
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_paths_are_kept_and_relative_ones_joined() {
+        assert_eq!(working_dir("/", "/root/"), "/root/");
+        assert_eq!(working_dir("/root/", "sub/"), "/root/sub");
+        assert_eq!(working_dir("", "a/../b"), "/b");
+        assert_eq!(working_dir("/x", "/x/../y/"), "/x/../y/");
     }
-    Ok(missing)
 }
