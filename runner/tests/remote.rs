@@ -1,25 +1,27 @@
 //! The runner against a remote engine: a second dockerd listening on a loopback TCP port, with
-//! its own data root, exec root, pid file and its own bridge, builds the same plan as the local
-//! engine and gets the same files. (Not `--bridge=none`: a dockerd started that way deletes the
-//! host's `docker0`, which the first engine's containers need.)
+//! its own data root, exec root, pid file and its own bridge, builds the same Dockerfile as the
+//! local engine and gets the same files. (Not `--bridge=none`: a dockerd started that way
+//! deletes the host's `docker0`, which the first engine's containers need.)
 //!
 //! Input: the local engine's test base image (copied over with `docker save | docker load`), a
-//! two-stage plan.
+//! two-stage Dockerfile planned with the planner library (plan form, `--engine tcp://…`).
 //! Output: assertions that `--engine tcp://127.0.0.1:PORT` works and that both engines' images
 //! have identical files.
 //! Invariant: the second dockerd is this test's own process; it is stopped and its directories
-//! removed on every path (a guard's Drop).
+//! and bridge removed on every path (a guard's Drop).
+
+mod support;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use planner::plan::{Command as PlanCommand, Op, Source};
+use std::collections::BTreeMap;
 
-use crate::runner_support::{
-    copy_spec, docker_at, filesystem, remove_images, require_engine, run_runner, write_plan, Df,
-    TempDir, BASE, DOCKER,
+use support::{
+    assert_built, docker_at, filesystem, forget_cache_tags, image_tag, prefix, remove_images,
+    require_engine, run_runner, stage_images, write_plan, TempDir, BASE, DOCKER,
 };
 
 /// A dockerd started by this test; stopped and cleaned up when dropped.
@@ -37,14 +39,13 @@ impl SecondEngine {
             .local_addr()
             .expect("addr")
             .port();
-        let root =
-            std::env::temp_dir().join(format!("stageplan-it-dockerd-{}", std::process::id()));
+        let root = std::env::temp_dir().join(format!("{}-dockerd", prefix()));
         let _ = std::fs::remove_dir_all(&root);
         std::fs::create_dir_all(&root).expect("mkdir");
         let host = format!("tcp://127.0.0.1:{port}");
         let log = std::fs::File::create(root.join("dockerd.log")).expect("log file");
         let pid = std::process::id();
-        let bridge = format!("spit{}", pid % 100_000);
+        let bridge = format!("sprt{}", pid % 100_000);
         let _ = Command::new("ip").args(["link", "del", &bridge]).status();
         let subnet = format!("10.213.{}.1/24", pid % 250);
         for args in [
@@ -131,25 +132,27 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
 
     let dir = TempDir::new("remote");
     dir.write("in.txt", "from the context\n");
-    let mut df = Df::new();
-    df.from(BASE, "build")
-        .copy("", &["in.txt"], "/src/", copy_spec())
-        .run("mkdir /out && cp /src/in.txt /out/ && echo built > /out/stamp");
-    let mut from_build = copy_spec();
-    from_build.from = Some(Source::Stage { stage: 0 });
-    df.from(BASE, "final")
-        .copy("--from=build", &["/out/"], "/app/", from_build)
-        .ins(
-            "CMD [\"cat\", \"/app/stamp\"]",
-            Op::Cmd {
-                command: PlanCommand::Exec {
-                    args: vec!["cat".into(), "/app/stamp".into()],
-                },
-            },
-        );
-    let plan = write_plan(&dir.0, &df.plan("final"));
-    let image = format!("stageplan-it/remote:{}", std::process::id());
-    let context = dir.0.to_string_lossy().into_owned();
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS build\n\
+             COPY in.txt /src/\n\
+             RUN mkdir /out && cp /src/in.txt /out/ && echo built > /out/stamp\n\
+             \n\
+             FROM {BASE} AS final\n\
+             COPY --from=build /out/ /app/\n\
+             CMD [\"cat\", \"/app/stamp\"]\n"
+        ),
+    );
+    let plan_dir = TempDir::new("remote-plan");
+    let plan = write_plan(
+        &dir.0.join("Dockerfile"),
+        &[],
+        &BTreeMap::new(),
+        &plan_dir.0.join("plan.json"),
+    );
+    let image = image_tag("remote");
+    let context = dir.path_str();
     let plan_arg = plan.to_string_lossy().into_owned();
     let remote = run_runner(&[
         &plan_arg,
@@ -162,11 +165,7 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
         "--progress",
         "plain",
     ]);
-    assert!(
-        remote.status.success(),
-        "remote build failed:\n{}",
-        String::from_utf8_lossy(&remote.stderr)
-    );
+    assert_built(&remote, "the build on the second engine");
     let local = run_runner(&[
         &plan_arg,
         "--context",
@@ -174,15 +173,12 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
         "-t",
         &image,
         "--progress",
-        "plain",
+        "json",
     ]);
-    assert!(
-        local.status.success(),
-        "local build failed:\n{}",
-        String::from_utf8_lossy(&local.stderr)
-    );
+    assert_built(&local, "the build on the local engine");
     let remote_files = filesystem(Some(&engine.host), &image);
     let local_files = filesystem(None, &image);
+    forget_cache_tags(None, &stage_images(&local.stdout));
     remove_images(None, &[&image]);
     assert!(remote_files.contains_key("app/stamp"), "{remote_files:?}");
     assert_eq!(remote_files, local_files);
