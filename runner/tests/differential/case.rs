@@ -141,6 +141,10 @@ pub struct Reference {
     /// Preparation of the reference context.
     #[serde(default)]
     pub setup: Vec<Setup>,
+    /// `Config` fields the reference cannot express (the syntax is missing from this engine's
+    /// BuildKit altogether); each must be pinned by `expect.config` instead.
+    #[serde(default)]
+    pub except_config: Vec<String>,
 }
 
 /// Contents asserted on the images of a case.
