@@ -494,8 +494,14 @@ pub fn parse_mount(value: &str) -> Result<(Mount, Option<String>), String> {
         };
         match key.as_str() {
             "type" => {
+                // A type with a variable is kept as written: it is checked (and lower-cased)
+                // once the runner has expanded it.
+                if val.contains('$') {
+                    mount.mount_type = val;
+                    continue;
+                }
                 let lowered = val.to_ascii_lowercase();
-                if !val.contains('$') && !MOUNT_TYPES.contains(&lowered.as_str()) {
+                if !MOUNT_TYPES.contains(&lowered.as_str()) {
                     let message = format!("unsupported mount type {val:?}");
                     return Err(suggest::wrap(message, &val, &MOUNT_TYPES, true));
                 }

@@ -401,7 +401,8 @@ pub struct Heredoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mount {
-    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`.
+    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`; a value with a variable is
+    /// kept as written (the runner expands it with the stage's ARG and ENV).
     #[serde(rename = "type")]
     pub mount_type: String,
     /// `from=` resolved; null for the build context (bind) or an empty directory (cache).

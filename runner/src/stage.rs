@@ -181,6 +181,7 @@ async fn start_state(
 ) -> Result<(StageState, Vec<String>)> {
     let mut inherited = None;
     let mut args = BTreeMap::new();
+    let mut ran_run = false;
     let plan_platform = || {
         let mut parts = ctx.plan.platform.splitn(3, '/');
         ImagePlatform {
@@ -211,6 +212,7 @@ async fn start_state(
             inherited = result.keeper.lock().ok().and_then(|mut k| k.take());
             // A stage built on another inherits its ARGs (BuildKit does the same).
             args = result.args.clone();
+            ran_run = result.ran_run;
             (
                 result.image.clone(),
                 result.config.clone(),
@@ -252,6 +254,7 @@ async fn start_state(
         config_dirty: true,
         args,
         all_cached: true,
+        ran_run,
         step: 0,
         deps: deps.clone(),
         executed: false,
@@ -303,7 +306,10 @@ async fn perform(
     earlier: &[&Instruction],
 ) -> Result<()> {
     match &instruction.op {
-        Op::Run { .. } => run::perform(ctx, state, instruction).await,
+        Op::Run { .. } => {
+            state.ran_run = true;
+            run::perform(ctx, state, instruction).await
+        }
         Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false).await,
         Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true).await,
         Op::Workdir { path } => workdir::perform(ctx, state, instruction, path).await,

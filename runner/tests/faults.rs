@@ -38,7 +38,8 @@ struct Context(PathBuf);
 
 impl Context {
     fn new(name: &str, dockerfile: &str) -> Context {
-        let dir = std::env::temp_dir().join(format!("stageplan-faults-{name}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("stageplan-faults-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("context dir");
         std::fs::write(dir.join("Dockerfile"), dockerfile).expect("Dockerfile");
@@ -99,14 +100,28 @@ fn identity_prefix(pid: u32) -> String {
 /// Every container, volume and host file whose name starts with `prefix`.
 fn debris(prefix: &str) -> Vec<String> {
     let mut found = Vec::new();
-    let containers = docker(&["ps", "-a", "--filter", &format!("name=^/{prefix}"), "--format", "{{.Names}}"]);
+    let containers = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("name=^/{prefix}"),
+        "--format",
+        "{{.Names}}",
+    ]);
     found.extend(
         String::from_utf8_lossy(&containers.stdout)
             .lines()
             .filter(|n| n.starts_with(prefix))
             .map(|n| format!("container {n}")),
     );
-    let volumes = docker(&["volume", "ls", "--filter", &format!("name={prefix}"), "--format", "{{.Name}}"]);
+    let volumes = docker(&[
+        "volume",
+        "ls",
+        "--filter",
+        &format!("name={prefix}"),
+        "--format",
+        "{{.Name}}",
+    ]);
     found.extend(
         String::from_utf8_lossy(&volumes.stdout)
             .lines()
@@ -142,7 +157,13 @@ fn remove_debris(prefix: &str) {
 fn wait_for_running(prefix: &str, n: usize, child: &mut Child) {
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let out = docker(&["ps", "--filter", &format!("name=^/{prefix}"), "--format", "{{.Names}}"]);
+        let out = docker(&[
+            "ps",
+            "--filter",
+            &format!("name=^/{prefix}"),
+            "--format",
+            "{{.Names}}",
+        ]);
         let running = String::from_utf8_lossy(&out.stdout).lines().count();
         if running >= n {
             return;
@@ -150,13 +171,19 @@ fn wait_for_running(prefix: &str, n: usize, child: &mut Child) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("the runner exited early ({status})");
         }
-        assert!(Instant::now() < deadline, "the build never started {n} containers");
+        assert!(
+            Instant::now() < deadline,
+            "the build never started {n} containers"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
 
 fn signal(pid: u32, name: &str) {
-    let status = Command::new("kill").args(["-s", name, &pid.to_string()]).status().expect("kill");
+    let status = Command::new("kill")
+        .args(["-s", name, &pid.to_string()])
+        .status()
+        .expect("kill");
     assert!(status.success(), "kill -s {name} {pid}");
 }
 
@@ -171,7 +198,10 @@ COPY --from=b /etc/passwd /b
 ";
 
 fn secret_file(name: &str, content: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("stageplan-faults-secret-{name}-{}", std::process::id()));
+    let path = std::env::temp_dir().join(format!(
+        "stageplan-faults-secret-{name}-{}",
+        std::process::id()
+    ));
     std::fs::write(&path, content).expect("secret");
     path
 }
@@ -183,19 +213,34 @@ fn every_stopping_signal_removes_everything_and_exits_130() {
         let ctx = Context::new(&format!("sig{sig}"), SLOW);
         let secret = secret_file(sig, "not-on-disk");
         let secret_arg = format!("id=token,src={}", secret.display());
-        let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
-            .spawn()
-            .expect("runner");
+        let mut child = runner(&[
+            "build",
+            ctx.path(),
+            "--no-cache",
+            "--progress",
+            "plain",
+            "--secret",
+            &secret_arg,
+        ])
+        .spawn()
+        .expect("runner");
         let prefix = identity_prefix(child.id());
         wait_for_running(&prefix, 2, &mut child);
         signal(child.id(), sig);
         let out = child.wait_with_output().expect("wait");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(130), "SIG{sig}: {stderr}");
-        assert!(stderr.contains(&format!("SIG{sig}")), "SIG{sig}: the error names the signal: {stderr}");
+        assert!(
+            stderr.contains(&format!("SIG{sig}")),
+            "SIG{sig}: the error names the signal: {stderr}"
+        );
         // Nothing may appear later either (a creation in flight when the signal came).
         std::thread::sleep(Duration::from_secs(2));
-        assert_eq!(debris(&prefix), Vec::<String>::new(), "SIG{sig} left debris");
+        assert_eq!(
+            debris(&prefix),
+            Vec::<String>::new(),
+            "SIG{sig} left debris"
+        );
         let _ = std::fs::remove_file(secret);
     }
 }
@@ -233,14 +278,30 @@ fn a_failing_step_with_mounts_leaves_nothing_and_no_secret_on_disk() {
     let ctx = Context::new("failing", dockerfile);
     let secret = secret_file("failing", "s3cr3t-canary-value");
     let secret_arg = format!("id=token,src={}", secret.display());
-    let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
-        .spawn()
-        .expect("runner");
+    let mut child = runner(&[
+        "build",
+        ctx.path(),
+        "--no-cache",
+        "--progress",
+        "plain",
+        "--secret",
+        &secret_arg,
+    ])
+    .spawn()
+    .expect("runner");
     let prefix = identity_prefix(child.id());
     wait_for_running(&prefix, 1, &mut child);
     // While the step runs, the secret is nowhere on the engine's disk.
     let on_disk = Command::new("grep")
-        .args(["-r", "-l", "-s", "s3cr3t-canary", "/var/lib/docker/volumes", "/var/lib/docker/containers", "/var/lib/docker/overlay2"])
+        .args([
+            "-r",
+            "-l",
+            "-s",
+            "s3cr3t-canary",
+            "/var/lib/docker/volumes",
+            "/var/lib/docker/containers",
+            "/var/lib/docker/overlay2",
+        ])
         .output()
         .expect("grep");
     assert!(
@@ -251,7 +312,10 @@ fn a_failing_step_with_mounts_leaves_nothing_and_no_secret_on_disk() {
     let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("exited with code 7"), "the mounts were as BuildKit makes them: {stderr}");
+    assert!(
+        stderr.contains("exited with code 7"),
+        "the mounts were as BuildKit makes them: {stderr}"
+    );
     assert_eq!(debris(&prefix), Vec::<String>::new());
     let _ = std::fs::remove_file(secret);
 }
@@ -262,9 +326,17 @@ fn a_killed_runners_debris_is_swept_by_the_next_runner_of_its_namespace() {
     let ctx = Context::new("killed", SLOW);
     let secret = secret_file("killed", "x");
     let secret_arg = format!("id=token,src={}", secret.display());
-    let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
-        .spawn()
-        .expect("runner");
+    let mut child = runner(&[
+        "build",
+        ctx.path(),
+        "--no-cache",
+        "--progress",
+        "plain",
+        "--secret",
+        &secret_arg,
+    ])
+    .spawn()
+    .expect("runner");
     let prefix = identity_prefix(child.id());
     wait_for_running(&prefix, 2, &mut child);
     child.kill().expect("SIGKILL");
@@ -276,8 +348,14 @@ fn a_killed_runners_debris_is_swept_by_the_next_runner_of_its_namespace() {
     );
     // The next runner of this namespace proves the first one dead and removes its debris.
     let quick = Context::new("sweeper", "FROM stageplan-test/busybox:1\nRUN true\n");
-    let out = runner(&["build", quick.path(), "--progress", "plain"]).output().expect("runner");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = runner(&["build", quick.path(), "--progress", "plain"])
+        .output()
+        .expect("runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("left by runners that were killed"),
         "the sweep is reported: {}",
@@ -291,7 +369,12 @@ fn a_killed_runners_debris_is_swept_by_the_next_runner_of_its_namespace() {
 /// returns the unshare process and the host pid of the runner inside it.
 fn runner_in_new_pid_namespace(args: &[&str]) -> (Child, u32) {
     let child = Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_runner")])
+        .args([
+            "--pid",
+            "--fork",
+            "--mount-proc",
+            env!("CARGO_BIN_EXE_runner"),
+        ])
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -300,12 +383,20 @@ fn runner_in_new_pid_namespace(args: &[&str]) -> (Child, u32) {
         .expect("unshare (util-linux)");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
-            .unwrap_or_default();
-        if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse().ok()) {
+        let children =
+            std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+                .unwrap_or_default();
+        if let Some(pid) = children
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+        {
             return (child, pid);
         }
-        assert!(Instant::now() < deadline, "the runner never started in its namespace");
+        assert!(
+            Instant::now() < deadline,
+            "the runner never started in its namespace"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -320,8 +411,14 @@ fn runners_in_other_pid_namespaces_are_never_swept() {
     wait_for_running(&other_prefix, 1, &mut other);
     // A runner of this namespace starts meanwhile; the other runner's pid means nothing here.
     let quick = Context::new("ns-quick", "FROM stageplan-test/busybox:1\nRUN true\n");
-    let out = runner(&["build", quick.path(), "--no-cache", "--progress", "plain"]).output().expect("runner");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = runner(&["build", quick.path(), "--no-cache", "--progress", "plain"])
+        .output()
+        .expect("runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = other.wait_with_output().expect("wait");
     assert!(
         out.status.success(),
@@ -337,8 +434,14 @@ fn runners_in_other_pid_namespaces_are_never_swept() {
     wait_for_running(&other_prefix, 1, &mut other);
     other.kill().expect("kill the namespace");
     let _ = other.wait();
-    let out = runner(&["build", quick.path(), "--progress", "plain"]).output().expect("runner");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = runner(&["build", quick.path(), "--progress", "plain"])
+        .output()
+        .expect("runner");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let left = debris(&other_prefix);
     assert!(
         left.iter().any(|d| d.starts_with("container")),
@@ -368,6 +471,12 @@ fn a_plan_with_a_cycle_fails_before_reaching_the_engine() {
         .expect("runner");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("dependency cycle") && stderr.contains("\"a\""), "{stderr}");
-    assert!(!stderr.contains("cannot reach the docker engine"), "{stderr}");
+    assert!(
+        stderr.contains("dependency cycle") && stderr.contains("\"a\""),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("cannot reach the docker engine"),
+        "{stderr}"
+    );
 }

@@ -171,7 +171,7 @@ pub(super) fn set_digest(store: &DigestStore, set: &SourceSet) -> Result<String,
             EntryKind::File => contents.next().unwrap_or_default(),
             EntryKind::Symlink => entry.link_target.clone().unwrap_or_default(),
             EntryKind::CharDevice | EntryKind::BlockDevice => entry.meta.rdev.to_string(),
-            EntryKind::Dir | EntryKind::Fifo => String::new(),
+            EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => String::new(),
         };
         let line = format!(
             "{:?} {} {:o} {} {}\n",

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ExecConfig, HostConfig, Mount, MountTmpfsOptions, MountType,
+    MountVolumeOptions,
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, ListContainersOptions, LogsOptions,
@@ -369,6 +370,12 @@ fn to_bollard_mount(spec: &MountSpec) -> Mount {
             source: Some(name.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
+            // Never copy the image's files at the target into the volume (a cache mount and a
+            // bind source show only their own content).
+            volume_options: Some(MountVolumeOptions {
+                no_copy: Some(true),
+                ..MountVolumeOptions::default()
+            }),
             ..Mount::default()
         },
         MountSpec::Tmpfs { target, size, mode } => Mount {

@@ -96,16 +96,14 @@ impl Engine {
         Ok(())
     }
 
-    /// The image as a `docker save` tar (manifest, config and layer tars), held in memory.
-    pub async fn save_image(&self, id: &str) -> EngineResult<Vec<u8>> {
-        self.docker
-            .export_image(id)
-            .try_fold(Vec::new(), |mut all, chunk| async move {
-                all.extend_from_slice(&chunk);
-                Ok(all)
-            })
-            .await
-            .map_err(|e| EngineError::api(format!("save image {id}"), e))
+    /// Streams the image as a `docker save` tar (manifest, config and layer tars).
+    pub fn save_image_stream(&self, id: &str) -> super::ArchiveDownload {
+        let op = format!("save image {id}");
+        Box::pin(
+            self.docker
+                .export_image(id)
+                .map_err(move |e| EngineError::api(op.clone(), e)),
+        )
     }
 
     /// Loads a `docker save`-format tar and returns the id of the (single, untagged) image it

@@ -53,6 +53,9 @@ pub struct StageResult {
     pub key: Key,
     /// Whether every step came from the cache.
     pub cached: bool,
+    /// Whether a RUN ran in this stage or a stage it is built on (BuildKit's image then has
+    /// the empty `/dev`, `/proc` and `/sys` its executor mounts on).
+    pub ran_run: bool,
     /// The stage's keeper, handed to the first stage built on this one.
     pub keeper: Mutex<Option<LiveContainer>>,
 }
@@ -77,6 +80,8 @@ pub struct StageState {
     pub args: BTreeMap<String, String>,
     /// Whether every filesystem step so far was a cache hit.
     pub all_cached: bool,
+    /// Whether a RUN ran in this stage (cached or not) or a stage it is built on.
+    pub ran_run: bool,
     /// Step counter for progress (1-based).
     pub step: usize,
     /// Results of the stages this one depends on, as they become available.
@@ -119,6 +124,7 @@ impl StageState {
             platform: self.platform,
             key: self.key,
             cached: self.all_cached,
+            ran_run: self.ran_run,
             keeper: Mutex::new(handed_keeper),
         }
     }

@@ -5,8 +5,9 @@
 //! Input: the instruction's [`CopySpec`], the stage state, source stage results, the context.
 //! Output: the stage's new image (or the cached one).
 //! Invariant: BuildKit's copy rules: the destination is resolved through symlinks inside the
-//! image; missing directories up to it are created 0755 and owned by the `--chown` user (root
-//! otherwise); a directory source copies its contents; a file goes inside the destination when
+//! image; missing directories up to it are created owned by the `--chown` user (root
+//! otherwise) with the octal `--chmod` mode (0755 without one); a directory source copies its
+//! contents; a file goes inside the destination when
 //! it ends in `/` or is a directory; context files, heredocs and downloads become root-owned,
 //! files from another stage keep their owner, `--chown` overrides both; heredocs are copied
 //! after the paths, as files named after their delimiter.
@@ -30,8 +31,8 @@ use crate::exec::holders::{after_target, target_container};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
 
-/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0664, ...)`).
-const HEREDOC_MODE: u32 = 0o664;
+/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0644, ...)`).
+const HEREDOC_MODE: u32 = 0o644;
 
 /// Everything a COPY/ADD step copies, expanded and resolved (before any container work).
 struct Resolved {
@@ -51,6 +52,8 @@ struct Resolved {
     image_paths: Vec<String>,
     /// The image a `--from` names (id), or none.
     from_image: Option<String>,
+    /// `--from` names a stage in which a RUN ran.
+    from_ran_run: bool,
     /// What identifies the copied content in the key.
     origin: String,
 }
@@ -187,6 +190,7 @@ async fn resolve(
         downloads,
         image_paths: Vec::new(),
         from_image: None,
+        from_ran_run: false,
         origin: String::new(),
     };
     match &spec.from {
@@ -212,6 +216,7 @@ async fn resolve(
                     };
                     resolved.origin = format!("stage:{}", dep.key.as_str());
                     resolved.from_image = dep.image.clone();
+                    resolved.from_ran_run = dep.ran_run;
                 }
                 Source::Image { image } => {
                     let info = ctx.ensure_image(&state.name, image).await?;
@@ -287,6 +292,7 @@ async fn write(
             &resolved.image_paths,
             &spec.exclude,
             spec.parents,
+            resolved.from_ran_run,
         )
         .await?
         {
@@ -348,8 +354,18 @@ async fn write(
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };
-    if let Err(e) =
-        copy_dest::create_missing(&ctx.engine, holder, &plan, owner.unwrap_or((0, 0))).await?
+    let dir_mode = resolved
+        .chmod
+        .as_ref()
+        .map_or(0o755, Chmod::created_dir_mode);
+    if let Err(e) = copy_dest::create_missing(
+        &ctx.engine,
+        holder,
+        &plan,
+        owner.unwrap_or((0, 0)),
+        dir_mode,
+    )
+    .await?
     {
         return Ok(Err(e));
     }
@@ -405,8 +421,9 @@ async fn write(
     Ok(Ok(()))
 }
 
-/// Expands `$NAME` and `${...}` in a heredoc body, leaving quotes and backslashes as they are
-/// (BuildKit expands heredoc bodies without processing quotes).
+/// Expands a heredoc body as BuildKit does when its delimiter is unquoted: variables (`$NAME`,
+/// `${...}`) are replaced and the escape character escapes the next character (`\\` is `\`, `\$`
+/// is `$`, an escaped newline is a newline), but quotes are ordinary characters.
 fn expand_heredoc(
     body: &str,
     vars: &std::collections::BTreeMap<String, String>,
@@ -417,8 +434,10 @@ fn expand_heredoc(
     let mut pos = 0;
     while pos < chars.len() {
         let c = chars[pos];
-        if c == escape && chars.get(pos + 1) == Some(&'$') {
-            out.push('$');
+        if c == escape {
+            if let Some(&next) = chars.get(pos + 1) {
+                out.push(next);
+            }
             pos += 2;
             continue;
         }
@@ -466,5 +485,7 @@ mod tests {
             expand_heredoc("x='$A' \"${A}\" \\$A $B\n", &vars, '\\'),
             "x='1' \"1\" $A \n"
         );
+        assert_eq!(expand_heredoc("\\\n", &vars, '\\'), "\n");
+        assert_eq!(expand_heredoc("\\\\\n", &vars, '\\'), "\\\n");
     }
 }

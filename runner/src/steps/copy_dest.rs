@@ -4,7 +4,9 @@
 //! Input: the destination as written (after expansion), the stage's working directory, the
 //! step's target container, what the sources are.
 //! Output: a [`DestPlan`]: the real (symlink-free) destination, whether it is a directory, and
-//! the missing directories, created 0755 and owned by the `--chown` user (root otherwise).
+//! the missing directories, owned by the `--chown` user (root otherwise), with the mode of an
+//! octal `--chmod` (as BuildKit's own tests expect; the engine's older BuildKit used 0755) or
+//! 0755.
 //! Invariant: writes never go through a symlink of the image: every component is resolved
 //! first, so `COPY a /link/` where `/link` points to a missing directory creates that directory.
 
@@ -91,12 +93,13 @@ pub async fn plan(
     }))
 }
 
-/// Creates the plan's missing directories, 0755, owned by `owner`.
+/// Creates the plan's missing directories with `mode`, owned by `owner`.
 pub async fn create_missing(
     engine: &Engine,
     container: &str,
     plan: &DestPlan,
     owner: (u64, u64),
+    mode: u32,
 ) -> EngineResult<Result<(), StepError>> {
     if plan.missing_dirs.is_empty() {
         return Ok(Ok(()));
@@ -106,7 +109,7 @@ pub async fn create_missing(
         .iter()
         .map(|p| p.trim_start_matches('/').to_string())
         .collect();
-    let archive = match tarx::directories(&paths, owner, 0o755) {
+    let archive = match tarx::directories(&paths, owner, mode) {
         Ok(archive) => archive,
         Err(e) => return Ok(Err(StepError::Tar(e))),
     };

@@ -137,7 +137,7 @@ pub async fn resolve(
             }
         }
         let mount_type = match ctx.expand(&spec.mount_type, &vars) {
-            Ok(t) => t,
+            Ok(t) => t.to_ascii_lowercase(),
             Err(e) => return Ok(Err(e)),
         };
         let target = match spec
@@ -429,7 +429,7 @@ pub async fn prepare(
             Ok(archive) => {
                 let volume = ctx.create_volume().await?;
                 prepared.volumes.push(volume.clone());
-                fill_volume_bytes(ctx, &volume, archive).await?;
+                fill_volume_bytes(ctx, &volume, FILL_DIR, archive).await?;
                 prepared.mounts.push(MountSpec::Volume {
                     name: volume,
                     target: PIPES_DIR.to_string(),
@@ -508,7 +508,9 @@ async fn prepare_into(
                     .contains(&volume);
                 if !exists {
                     ctx.engine.create_volume(&volume).await?;
-                    // The cache directory starts empty, owned and moded as asked.
+                    // The cache directory starts empty, owned and moded as asked: the directory
+                    // entry of the fill holder's mount point sets the volume's root (the engine
+                    // skips an archive's own `.` entry).
                     let mut header = tar::Header::new_gnu();
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_mode(mode);
@@ -516,11 +518,12 @@ async fn prepare_into(
                     header.set_gid(owner.1);
                     header.set_size(0);
                     let mut builder = tar::Builder::new(Vec::new());
+                    let name = format!("{}/", FILL_DIR.trim_start_matches('/'));
                     let root = builder
-                        .append_data(&mut header, "./", std::io::empty())
+                        .append_data(&mut header, name, std::io::empty())
                         .and_then(|_| builder.into_inner());
                     match root {
-                        Ok(archive) => fill_volume_bytes(ctx, &volume, archive).await?,
+                        Ok(archive) => fill_volume_bytes(ctx, &volume, "/", archive).await?,
                         Err(e) => {
                             return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
                         }
@@ -698,12 +701,10 @@ async fn fill_volume(
     result
 }
 
-async fn fill_volume_bytes(ctx: &Ctx, volume: &str, archive: Vec<u8>) -> Result<()> {
+/// Uploads `archive` at `path` of a fill holder of `volume` (mounted at [`FILL_DIR`]).
+async fn fill_volume_bytes(ctx: &Ctx, volume: &str, path: &str, archive: Vec<u8>) -> Result<()> {
     let holder = fill_holder(ctx, volume).await?;
-    let uploaded = ctx
-        .engine
-        .put_archive_bytes(&holder, FILL_DIR, archive)
-        .await;
+    let uploaded = ctx.engine.put_archive_bytes(&holder, path, archive).await;
     ctx.reaper.remove(&holder).await?;
     uploaded.map_err(Into::into)
 }
