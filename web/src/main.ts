@@ -13,7 +13,7 @@ import { byId, copyText, download } from "./dom";
 import { createEditor, goToLine, setText, showDiagnostics } from "./editor";
 import { EXAMPLES } from "./examples";
 import { renderStageGraph, stageAtLine } from "./graph/index";
-import type { StageClickDetail, StageGraph } from "./graph/index";
+import type { GraphViewState, StageClickDetail, StageGraph } from "./graph/index";
 import { commandLines, parseBuildArgs, toOptions } from "./options";
 import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
 import { loadPlanner } from "./planner";
@@ -38,7 +38,6 @@ const ui = {
   commandLine: byId("command-line", HTMLElement),
   status: byId("status", HTMLSpanElement),
   share: byId("share", HTMLButtonElement),
-  exportSvg: byId("export-svg", HTMLButtonElement),
   copyPlan: byId("copy-plan", HTMLButtonElement),
   downloadPlan: byId("download-plan", HTMLButtonElement),
 };
@@ -57,6 +56,8 @@ class Playground {
   private graph: StageGraph | null = null;
   private timer: number | undefined;
   private cursorLine = 1;
+  /** The graph view to restore (from a share link or the last session) until the graph exists. */
+  private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
   readonly editor: EditorView;
 
@@ -78,12 +79,15 @@ class Playground {
 
   /** The state as the form shows it. */
   state(): PlaygroundState {
-    return {
+    const state: PlaygroundState = {
       dockerfile: this.editor.state.doc.toString(),
       targets: [...this.targets],
       buildArgs: ui.buildArgs.value,
       platform: ui.platform.value,
     };
+    const view = this.graph?.viewState() ?? this.view;
+    if (view) state.view = view;
+    return state;
   }
 
   /** Loads a state into the form (and the editor when `withText`). */
@@ -92,6 +96,8 @@ class Playground {
     this.targets = [...state.targets];
     ui.buildArgs.value = state.buildArgs;
     ui.platform.value = state.platform;
+    this.view = state.view;
+    if (state.view) this.graph?.setViewState(state.view);
   }
 
   private wire(): void {
@@ -110,9 +116,6 @@ class Playground {
       this.replan();
     });
     ui.share.addEventListener("click", () => void this.share());
-    ui.exportSvg.addEventListener("click", () => {
-      if (this.graph) download("stages.svg", this.graph.toSvgText(), "image/svg+xml");
-    });
     ui.copyPlan.addEventListener("click", async () => {
       this.say((await copyText(this.current.planText)) ? "plan JSON copied" : "the browser refused the clipboard; use Download");
     });
@@ -167,8 +170,15 @@ class Playground {
     ui.graph.classList.toggle("stale", !outcome.plan);
     ui.graph.dataset.state = outcome.plan ? "planned" : shown ? "targets-invalid" : "errors";
     if (this.current.shown) {
-      if (this.graph) this.graph.update(this.current.shown);
-      else this.graph = renderStageGraph(ui.graph, this.current.shown, { title: "stages of the Dockerfile" });
+      if (this.graph) {
+        this.graph.update(this.current.shown);
+      } else {
+        this.graph = renderStageGraph(ui.graph, this.current.shown, {
+          title: "stages of the Dockerfile",
+          view: this.view,
+          suggest: (value, names) => this.planner.suggestStage(value, names),
+        });
+      }
     }
     this.markCursorStage();
     const plan = outcome.plan;
@@ -185,8 +195,13 @@ class Playground {
     this.graph.setCurrentStage(stageAtLine(this.current.shown, this.cursorLine));
   }
 
+  /** A click selects the stage and shows its source; a double click builds it; shift-click adds it. */
   private onStageClick(detail: StageClickDetail): void {
     const stage = this.current.shown?.stages[detail.stageIndex];
+    if (!detail.double && !detail.shiftKey) {
+      if (stage) goToLine(this.editor, stage.location.line);
+      return;
+    }
     if (detail.stageName) {
       if (detail.shiftKey) {
         const lower = this.targets.map((name) => name.toLowerCase());
