@@ -77,6 +77,11 @@ class Playground {
     this.replan();
   }
 
+  /** The stage graph (null until the first plan), for scripting and measuring from the console. */
+  graphHandle(): StageGraph | null {
+    return this.graph;
+  }
+
   /** The state as the form shows it. */
   state(): PlaygroundState {
     const state: PlaygroundState = {
