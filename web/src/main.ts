@@ -16,7 +16,7 @@ import { renderStageGraph, stageAtLine } from "./graph/index";
 import type { GraphViewState, StageClickDetail, StageGraph } from "./graph/index";
 import { commandLines, parseBuildArgs, toOptions } from "./options";
 import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
-import { loadPlanner } from "./planner";
+import { loadPlanner, PlanService } from "./planner";
 import type { Planner } from "./planner";
 import { decodeHash, encodeHash, loadState, saveState } from "./share";
 import type { PlaygroundState } from "./share";
@@ -56,6 +56,9 @@ class Playground {
   private graph: StageGraph | null = null;
   private timer: number | undefined;
   private cursorLine = 1;
+  /** The planning worker, and the number of the latest request to it. */
+  private readonly service = new PlanService();
+  private requests = 0;
   /** The graph view to restore (from a share link or the last session) until the graph exists. */
   private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
@@ -74,7 +77,7 @@ class Playground {
     });
     this.apply(initial, false);
     this.wire();
-    this.replan();
+    void this.replan();
   }
 
   /** The stage graph (null until the first plan), for scripting and measuring from the console. */
@@ -142,36 +145,40 @@ class Playground {
     this.timer = window.setTimeout(() => this.replan(), REPLAN_DELAY_MS);
   }
 
-  /** Plans the current text with the current options and redraws everything. */
-  replan(): void {
+  /** Plans the current text with the current options (in the worker) and redraws everything;
+   * an answer that a newer request has overtaken is dropped. */
+  replan(): Promise<void> {
     window.clearTimeout(this.timer);
     const text = this.editor.state.doc.toString();
     const buildArgs = parseBuildArgs(ui.buildArgs.value);
     ui.buildArgsError.textContent = buildArgs.errors.join("; ");
     const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
-    const started = performance.now();
-    const outcome = this.planner.plan(text, options);
-    this.current.millis = performance.now() - started;
-    this.current.outcome = outcome;
-    let shown = outcome.plan ?? null;
-    if (!shown && options.targets && options.targets.length > 0) {
-      // Only the targets may be wrong: draw the file's default plan so the stages stay visible.
-      shown = this.planner.plan(text, { ...options, targets: [] }).plan ?? null;
-    }
-    if (shown) this.current.shown = shown;
-    this.draw(outcome, shown, buildArgs.errors);
-    ui.commandLine.textContent = commandLines(options);
-    saveState(safeStorage(), this.state());
+    const request = ++this.requests;
+    return this.service.plan(text, options).then((response) => {
+      if (request !== this.requests) return;
+      if (!response.outcome) {
+        this.say(`the planner failed: ${response.error ?? "no answer"}`);
+        return;
+      }
+      const outcome = response.outcome;
+      this.current.millis = response.millis;
+      this.current.outcome = outcome;
+      const shown = outcome.plan ?? response.fallback;
+      if (shown) this.current.shown = shown;
+      this.draw(outcome, shown, buildArgs.errors, response.planText);
+      ui.commandLine.textContent = commandLines(options);
+      saveState(safeStorage(), this.state());
+    });
   }
 
-  private draw(outcome: Outcome, shown: Plan | null, extraErrors: string[]): void {
+  private draw(outcome: Outcome, shown: Plan | null, extraErrors: string[], planText: string | null): void {
     const errors = outcome.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
     showDiagnostics(this.editor, outcome.diagnostics);
     renderDiagnostics(ui.diagnostics, outcome.diagnostics, extraErrors, (line, column) => goToLine(this.editor, line, column));
     ui.diagCount.textContent = String(outcome.diagnostics.length + extraErrors.length);
     ui.diagCount.dataset.errors = String(errors + extraErrors.length);
     renderTargets(ui.targets, this.current.shown, this.targets);
-    this.current.planText = renderPlanJson(ui.planJson, outcome.plan ?? null, errors);
+    this.current.planText = renderPlanJson(ui.planJson, planText, errors);
     ui.graph.classList.toggle("stale", !outcome.plan);
     ui.graph.dataset.state = outcome.plan ? "planned" : shown ? "targets-invalid" : "errors";
     if (this.current.shown) {

@@ -255,6 +255,17 @@ describe("graph layout", () => {
     }
   });
 
+  test("the edge under the pointer is found on the drawn curve, not only near its corners", async () => {
+    const hover = await vite.ssrLoadModule("/src/graph/hover.ts");
+    const edges = [{ points: [{ x: 0, y: 0 }, { x: 100, y: 100 }] }, { points: [{ x: 0, y: 100 }, { x: 100, y: 100 }] }];
+    const finder = new hover.EdgeFinder(edges);
+    // The S-curve from (0,0) to (100,100) with level ends passes (50,50); near its start it runs level.
+    assert.equal(finder.nearest(50, 50, 3), 0);
+    assert.equal(finder.nearest(10, 2, 3), 0, "on the curve's level start, far from the straight chord");
+    assert.equal(finder.nearest(50, 99, 3), 1);
+    assert.equal(finder.nearest(50, 75, 3), -1);
+  });
+
   test("long names are shortened with an ellipsis and the layout is deterministic", () => {
     const long = `FROM registry.example.com/a/very/long/path/to/an/image/name:1.2.3-with-a-long-tag AS ${"x".repeat(40)}\n`;
     const first = graph.layoutGraph(graph.buildModel(planOf(long), IMAGE_BOXES));

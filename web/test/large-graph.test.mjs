@@ -280,6 +280,7 @@ describe("stage graph of real large Dockerfiles", () => {
     await page.waitForSelector('[data-testid="graph-tooltip"]:not([hidden])');
     const tooltip = await page.textContent('[data-testid="graph-tooltip"]');
     assert.match(tooltip, /^COPY --from · lines? \d+/);
+    assert.equal(await page.$eval("#graph .sp-edge-group.sp-hover", (group) => group.dataset.description), tooltip, "the hovered edge is marked");
     const line = Number(/\d+/.exec(tooltip)[0]);
     assert.match(BUILDKIT.split("\n")[line - 1], /--from=/, `line ${line} of the file has the COPY --from`);
     await shot(page, "buildkit-edge-tooltip");

@@ -26,7 +26,7 @@ export function svgDocument(svg: SVGSVGElement, layout: GraphLayout): string {
   copy.removeAttribute("data-scale");
   copy.querySelector(".sp-scene")?.removeAttribute("transform");
   copy.querySelectorAll(".sp-current").forEach((node) => node.classList.remove("sp-current"));
-  copy.querySelectorAll(".sp-edge-hit").forEach((node) => node.remove());
+  copy.querySelectorAll(".sp-hover").forEach((node) => node.classList.remove("sp-hover"));
   const view = svg.ownerDocument.defaultView;
   if (view) {
     const computed = view.getComputedStyle(svg);

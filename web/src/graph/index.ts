@@ -10,13 +10,14 @@ import type { Plan } from "../types/planner-types";
 import { buildChrome } from "./chrome";
 import { backgroundOf, pngBlob, svgDocument } from "./export";
 import { findStages } from "./find";
+import { EdgeFinder } from "./hover";
 import { layoutGraph } from "./layout";
 import type { GraphLayout } from "./layout";
 import { buildModel, lineage, stageLabel } from "./model";
 import type { GraphView } from "./model";
 import { Minimap } from "./minimap";
 import { drawSvg } from "./svg";
-import { Viewport } from "./viewport";
+import { LABEL_SCALE, Viewport } from "./viewport";
 import type { ZoomState } from "./viewport";
 
 export { buildModel, DEFAULT_VIEW, lineage, stageAtLine, stageLabel, stageLayers } from "./model";
@@ -144,6 +145,7 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   let found: number | null = null;
   let shown = plan;
   let lastLayout: GraphLayout | null = null;
+  let edgeFinder: EdgeFinder | null = null;
   let svg: SVGSVGElement | null = null;
   let findCursor = { query: "", next: 0 };
 
@@ -179,6 +181,8 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   const draw = (keep = false) => {
     const previous = keep ? lastLayout : null;
     lastLayout = layoutGraph(buildModel(shown, view), previous);
+    edgeFinder = new EdgeFinder(lastLayout.edges);
+    hovered = null;
     if (previous && !viewport.fitted) {
       // The layout may have moved as a whole (a box added above); move the view with it.
       const shift = commonShift(previous, lastLayout);
@@ -186,6 +190,8 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
       viewport.offsetY -= shift.y * viewport.scale;
     }
     const fresh = drawSvg(doc, lastLayout, prefix, options.title ?? "stage graph");
+    // Hidden labels are never laid out: mark the drawing before it enters the page.
+    fresh.classList.toggle("sp-far", viewport.scaleFor(lastLayout.width, lastLayout.height) < LABEL_SCALE);
     // Set before the drawing enters the document: CSP checks a <style> when it is connected.
     if (options.styleNonce) fresh.querySelector("style")?.setAttribute("nonce", options.styleNonce);
     if (svg) svg.replaceWith(fresh);
@@ -240,14 +246,24 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
     if (event.key !== "Enter" && event.key !== " ") return;
     if (activate(event.target, event.shiftKey, false)) event.preventDefault();
   };
+  /** Over an edge (not a box): the edge is marked and the tooltip names its kind and lines. */
+  let hovered: SVGGElement | null = null;
   const onEdgeOver = (event: PointerEvent) => {
-    const edge = event.target instanceof Element ? event.target.closest<SVGGElement>(".sp-edge-group") : null;
-    if (!edge || viewport.justDragged) {
+    const overBox = event.target instanceof Element && event.target.closest(".sp-node, .sp-minimap, .sp-tooltip");
+    const box = chrome.canvas.getBoundingClientRect();
+    const point = viewport.toDrawing(event.clientX - box.left, event.clientY - box.top);
+    const edgeIdx = overBox || viewport.justDragged || !edgeFinder ? -1 : edgeFinder.nearest(point.x, point.y, 5 / viewport.scale);
+    const group = edgeIdx < 0 ? null : (svg?.querySelectorAll<SVGGElement>(".sp-edge-group")[edgeIdx] ?? null);
+    if (group !== hovered) {
+      hovered?.classList.remove("sp-hover");
+      group?.classList.add("sp-hover");
+      hovered = group;
+    }
+    if (!group) {
       chrome.tooltip.hidden = true;
       return;
     }
-    const box = chrome.canvas.getBoundingClientRect();
-    chrome.tooltip.textContent = edge.dataset.description ?? "";
+    chrome.tooltip.textContent = group.dataset.description ?? "";
     chrome.tooltip.style.left = `${Math.round(event.clientX - box.left + 12)}px`;
     chrome.tooltip.style.top = `${Math.round(event.clientY - box.top + 14)}px`;
     chrome.tooltip.hidden = false;
@@ -256,7 +272,11 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   chrome.canvas.addEventListener("dblclick", onDoubleClick);
   chrome.canvas.addEventListener("keydown", onKey);
   chrome.canvas.addEventListener("pointermove", onEdgeOver);
-  chrome.canvas.addEventListener("pointerleave", () => (chrome.tooltip.hidden = true));
+  chrome.canvas.addEventListener("pointerleave", () => {
+    chrome.tooltip.hidden = true;
+    hovered?.classList.remove("sp-hover");
+    hovered = null;
+  });
 
   const reveal = (stageIndex: number) => {
     if (view.focus && !shown.stages[stageIndex]?.needed) setView({ focus: false });
@@ -334,7 +354,11 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   chrome.zoomOut.addEventListener("click", () => viewport.step(-1));
   chrome.fit.addEventListener("click", () => viewport.fit());
 
-  const resizeObserver = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => (viewport.fitted ? viewport.fit() : minimap.update()));
+  const resizeObserver = typeof ResizeObserver === "undefined" ? null : new ResizeObserver(() => {
+    viewport.measure();
+    if (viewport.fitted) viewport.fit();
+    else minimap.update();
+  });
   resizeObserver?.observe(chrome.canvas);
   draw();
   if (options.view?.zoom) viewport.restore(options.view.zoom);

@@ -8,7 +8,7 @@
 // <g class="sp-scene"> that the viewport moves and scales.
 // Invariant: no globals and no event handling here; every stage node carries data-stage-index,
 // data-stage-name and data-needed, every edge group data-edge-kind and a description of its kind
-// and lines, and every id is prefixed so several graphs can share a page.
+// and lines (the hover finds edges by geometry, hover.ts), and every id is prefixed so several graphs can share a page.
 import type { EdgePath, GraphLayout, NodeBox } from "./layout";
 import { METRICS } from "./layout";
 
@@ -61,8 +61,7 @@ export const GRAPH_CSS = `
 .sp-edge.sp-mount { stroke-dasharray: 1.5 3.5; stroke-linecap: round; stroke-width: 2; }
 .sp-edge.sp-onbuild { stroke: var(--sp-onbuild); }
 .sp-edge.sp-skipped { stroke: var(--sp-skipped-stroke); }
-.sp-edge-hit { fill: none; stroke: transparent; stroke-width: 9; pointer-events: stroke; }
-.sp-edge-group:hover .sp-edge { stroke-width: 3; }
+.sp-edge-group.sp-hover .sp-edge { stroke-width: 3.5; }
 .sp-arrow { fill: var(--sp-edge); }
 .sp-arrow-onbuild { fill: var(--sp-onbuild); }
 .sp-arrow-skipped { fill: var(--sp-skipped-stroke); }
@@ -140,7 +139,7 @@ function drawEdge(doc: Document, edge: EdgePath, prefix: string): SVGGElement {
   const marker = !edge.needed ? "-skipped" : edge.onbuild ? "-onbuild" : "";
   const d = pathData(edge.points);
   const path = element(doc, "path", { d, class: classes.join(" "), "marker-end": `url(#${prefix}arrow${marker})` });
-  group.append(path, element(doc, "path", { d, class: "sp-edge-hit" }));
+  group.append(path);
   if (edge.onbuild && edge.points.length > 1) {
     const [a, b] = [edge.points[edge.points.length - 2], edge.points[edge.points.length - 1]];
     const label = element(doc, "text", { x: (a.x + b.x) / 2, y: (a.y + b.y) / 2 - 4, "text-anchor": "middle", class: "sp-edge-label" });

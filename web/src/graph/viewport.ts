@@ -56,9 +56,29 @@ export class Viewport {
     this.listeners.push([type, handler, options]);
   }
 
-  /** The size of the visible area in pixels. */
+  /** The size of the visible area in pixels, measured once and again only on resize (see
+   * `measure`), so that drawing never forces the browser to lay out the page first. */
+  private size: { width: number; height: number } | null = null;
+
   room(): { width: number; height: number } {
-    return { width: this.canvas.clientWidth, height: this.canvas.clientHeight };
+    if (!this.size) this.measure();
+    return this.size!;
+  }
+
+  /** Measures the visible area again (after the canvas changed size). */
+  measure(): void {
+    this.size = { width: this.canvas.clientWidth, height: this.canvas.clientHeight };
+  }
+
+  /** The scale a drawing of `width` × `height` units will be shown at by `setContent`, so the
+   * caller can hide its labels before it enters the page. */
+  scaleFor(width: number, height: number): number {
+    if (!this.fitted) return this.scale;
+    const [oldWidth, oldHeight] = [this.width, this.height];
+    [this.width, this.height] = [width, height];
+    const scale = this.fitScale();
+    [this.width, this.height] = [oldWidth, oldHeight];
+    return scale;
   }
 
   /** A new drawing of `width` × `height` units in `svg`: refits when the view was fitted. */
@@ -146,6 +166,11 @@ export class Viewport {
       this.offsetX + this.width * this.scale <= room.width + eps &&
       this.offsetY + this.height * this.scale <= room.height + eps
     );
+  }
+
+  /** The drawing point under the canvas point (`px`, `py`). */
+  toDrawing(px: number, py: number): { x: number; y: number } {
+    return { x: (px - this.offsetX) / this.scale, y: (py - this.offsetY) / this.scale };
   }
 
   /** The visible part of the drawing, in drawing units. */
