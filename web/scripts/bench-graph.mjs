@@ -33,7 +33,7 @@ async function paste(page, text) {
 }
 
 /** Layout + drawing and planning times in the page (median and p95 over `runs`). */
-function measureInPage(runs) {
+function measureInPage({ runs, only }) {
   return new Promise((resolve) => {
     const playground = window.stageplan.playground;
     const graph = playground.graphHandle();
@@ -49,15 +49,20 @@ function measureInPage(runs) {
       window.stageplan.planner.plan(text, {});
       planTimes.push(performance.now() - t0);
     }
-    // Each action redraws the whole graph; the time until style and layout are done, and until
-    // the next frame. A re-plan lays out near the last layout; a view change lays out afresh.
-    const actions = [
-      ["replan", () => graph.update({ ...plan })],
-      ["fresh", () => {
-        graph.setViewState({ focus: true });
-        graph.setViewState({ focus: false });
+    // The time until style and layout are done, and until the next frame. A re-plan whose graph
+    // did not change (typing inside stages) keeps the drawing; one that did lays out near the last
+    // layout and redraws (here: every stage's name changes); a view change lays out afresh (here:
+    // image boxes on and off, every stage drawn).
+    let renamed = 0;
+    const allActions = [
+      ["replanSameGraph", () => graph.update({ ...plan })],
+      ["replanNewGraph", () => {
+        renamed++;
+        graph.update({ ...plan, stages: plan.stages.map((stage) => ({ ...stage, name: stage.name ? `${stage.name}-${renamed % 2}` : null })) });
       }],
+      ["fresh", () => graph.setViewState({ images: !graph.viewState().images })],
     ];
+    const actions = allActions.filter(([name]) => only === undefined || name === only);
     const results = {};
     let actionIdx = 0;
     let i = 0;
@@ -90,6 +95,7 @@ function measureInPage(runs) {
  * long tasks meanwhile. */
 async function typingLatency(page, count) {
   await page.evaluate(() => {
+    if (window.__keys) return;
     window.__keys = [];
     window.__longTasks = [];
     window.__replans = 0;
@@ -131,7 +137,18 @@ async function main() {
       const { page, context } = await openPlayground(browser, server.url);
       if (file === largeFiles[0]) report.small_file_typing = await typingLatency(page, 30);
       await paste(page, readFileSync(join(largeDir, file), "utf8"));
-      const timing = await page.evaluate(measureInPage, runs);
+      // CPU time of the page's main thread per action (Chromium's ThreadTime metric), which a busy
+      // machine inflates far less than the wall-clock times.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send("Performance.enable");
+      const threadTime = async () => (await cdp.send("Performance.getMetrics")).metrics.find((metric) => metric.name === "ThreadTime").value * 1000;
+      const timing = {};
+      for (const only of ["replanSameGraph", "replanNewGraph", "fresh"]) {
+        const before = await threadTime();
+        const result = await page.evaluate(measureInPage, { runs, only });
+        const cpu = ((await threadTime()) - before) / runs;
+        Object.assign(timing, result, { [only]: { ...result[only], cpu } });
+      }
       const typing = await typingLatency(page, 30);
       report.fixtures[file] = { ...timing, typing };
       await context.close();
@@ -147,11 +164,12 @@ async function main() {
   console.log(`load average ${report.load_average.join(" ")} (after: ${report.load_average_after.join(" ")}); ${runs} runs each`);
   const typed = (t) => `${t.keys} keys, ${t.replans} re-plans: key wait max ${ms(t.slowestKeyWait)}, key to frame median ${ms(t.medianKeyToFrame)} / max ${ms(t.slowestKeyToFrame)}, ${t.longTasks} long tasks (longest ${ms(t.longestTask)})`;
   console.log(`typing into the seed example (2 stages): ${typed(report.small_file_typing)}`);
-  console.log("fixture | nodes | re-plan redraw: layout+draw median / p95, to next frame median | fresh layout+draw median / p95, to next frame median | plan median (page)");
+  console.log("fixture | nodes | re-plan, same graph | re-plan, changed graph (kept layout) | view change (fresh layout) | plan median (page)");
+  console.log("        (each: layout+draw median / p95, to the next frame median, main-thread CPU per redraw)");
   for (const [file, r] of Object.entries(report.fixtures)) {
-    const cell = (x) => `${ms(x.sync.median)} / ${ms(x.sync.p95)}, ${ms(x.frame.median)}`;
+    const cell = (x) => `${ms(x.sync.median)} / ${ms(x.sync.p95)}, ${ms(x.frame.median)}, CPU ${ms(x.cpu)}`;
     console.log(
-      `${file} | ${r.nodes} | ${cell(r.replan)} | ${cell(r.fresh)} | ${ms(r.plan.median)}`,
+      `${file} | ${r.nodes} | ${cell(r.replanSameGraph)} | ${cell(r.replanNewGraph)} | ${cell(r.fresh)} | ${ms(r.plan.median)}`,
     );
   }
   for (const [file, r] of Object.entries(report.fixtures)) console.log(`typing into ${file}: ${typed(r.typing)}`);

@@ -14,9 +14,9 @@ import { EdgeFinder } from "./hover";
 import { layoutGraph } from "./layout";
 import type { GraphLayout } from "./layout";
 import { buildModel, lineage, stageLabel } from "./model";
-import type { GraphView } from "./model";
+import type { GraphModel, GraphView } from "./model";
 import { Minimap } from "./minimap";
-import { drawSvg } from "./svg";
+import { drawSvg, patchLines } from "./svg";
 import { LABEL_SCALE, Viewport } from "./viewport";
 import type { ZoomState } from "./viewport";
 
@@ -118,6 +118,11 @@ function download(file: ExportFile): void {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
+/** Everything of a model that the picture shows, except line numbers. */
+function shapeKey(model: GraphModel): string {
+  return JSON.stringify([model.nodes.map((node) => ({ ...node, line: null })), model.edges.map((edge) => ({ ...edge, lines: null }))]);
+}
+
 /** The median displacement of the boxes two layouts share. */
 function commonShift(before: GraphLayout, after: GraphLayout): { x: number; y: number } {
   const old = new Map(before.nodes.map((node) => [node.id, node]));
@@ -146,6 +151,8 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   let shown = plan;
   let lastLayout: GraphLayout | null = null;
   let edgeFinder: EdgeFinder | null = null;
+  /** The shape of the drawn model (everything but line numbers), to skip redraws that change nothing. */
+  let lastKey = "";
   let svg: SVGSVGElement | null = null;
   let findCursor = { query: "", next: 0 };
 
@@ -179,8 +186,18 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   };
   /** Draws the plan; `keep` lays it out near the last layout and keeps the picture still on screen. */
   const draw = (keep = false) => {
+    const model = buildModel(shown, view);
+    const key = shapeKey(model);
+    if (keep && svg && lastLayout && key === lastKey) {
+      // Only line numbers changed (typing inside stages): the picture stays as it is.
+      lastLayout.nodes.forEach((node, idx) => (node.line = model.nodes[idx].line));
+      lastLayout.edges.forEach((edge, idx) => (edge.lines = model.edges[idx].lines));
+      patchLines(svg, lastLayout);
+      return;
+    }
+    lastKey = key;
     const previous = keep ? lastLayout : null;
-    lastLayout = layoutGraph(buildModel(shown, view), previous);
+    lastLayout = layoutGraph(model, previous);
     edgeFinder = new EdgeFinder(lastLayout.edges);
     hovered = null;
     if (previous && !viewport.fitted) {

@@ -14,8 +14,9 @@ export interface LayerEdge {
   to: number;
 }
 
-/** How many sweeps the barycentre phase makes at most. */
+/** How many sweeps the barycentre phase makes at most, and without an improvement. */
 const SWEEPS = 24;
+const STALE_SWEEPS = 4;
 
 /** Crossings between two neighbouring columns, given the edges between them and positions. */
 function crossingsBetween(edges: LayerEdge[], leftPos: Int32Array, rightPos: Int32Array): number {
@@ -60,14 +61,16 @@ export function orderColumns(columns: number[][], edges: LayerEdge[][], vertexCo
   const total = () => edges.reduce((sum, between) => sum + crossingsBetween(between, pos, pos), 0);
 
   /** Reorders one column by the mean position of each vertex's neighbours in `neighbours`. */
+  const keys = new Float64Array(vertexCount);
   const sortByBarycentre = (column: number[], neighbours: number[][]) => {
-    const keys = new Map<number, number>();
     for (const vertex of column) {
       const near = neighbours[vertex];
       // A vertex with no neighbours on that side keeps its place.
-      keys.set(vertex, near.length === 0 ? relative(vertex) : near.reduce((sum, other) => sum + relative(other), 0) / near.length);
+      let sum = 0;
+      for (const other of near) sum += relative(other);
+      keys[vertex] = near.length === 0 ? relative(vertex) : sum / near.length;
     }
-    column.sort((a, b) => keys.get(a)! - keys.get(b)! || pos[a] - pos[b]);
+    column.sort((a, b) => keys[a] - keys[b] || pos[a] - pos[b]);
     setPositions(column);
   };
 
@@ -80,7 +83,7 @@ export function orderColumns(columns: number[][], edges: LayerEdge[][], vertexCo
   const sweepFromHere = (): [number[][], number] => {
     let best = snapshot();
     let bestCrossings = total();
-    for (let sweep = 0; sweep < SWEEPS && bestCrossings > 0; sweep++) {
+    for (let sweep = 0, stale = 0; sweep < SWEEPS && bestCrossings > 0 && stale < STALE_SWEEPS; sweep++, stale++) {
       if (sweep % 2 === 0) for (let c = 1; c < columns.length; c++) sortByBarycentre(columns[c], up);
       else for (let c = columns.length - 2; c >= 0; c--) sortByBarycentre(columns[c], down);
       transpose(columns, pos, up, down);
@@ -88,6 +91,7 @@ export function orderColumns(columns: number[][], edges: LayerEdge[][], vertexCo
       if (crossings < bestCrossings) {
         bestCrossings = crossings;
         best = snapshot();
+        stale = -1;
       }
     }
     return [best, bestCrossings];
@@ -154,16 +158,21 @@ function sift(column: number[], pos: Int32Array, up: number[][], down: number[][
 
 /** Crossings among the edges of `a` and `b` (neighbours in a column) when `a` is above `b`. */
 function pairCrossings(a: number, b: number, pos: Int32Array, up: number[][], down: number[][]): number {
+  return sideCrossings(up[a], up[b], pos) + sideCrossings(down[a], down[b], pos);
+}
+
+function sideCrossings(fromA: number[], fromB: number[], pos: Int32Array): number {
   let crossings = 0;
-  for (const side of [up, down]) {
-    for (const x of side[a]) for (const y of side[b]) if (pos[x] > pos[y]) crossings++;
+  for (let i = 0; i < fromA.length; i++) {
+    const x = pos[fromA[i]];
+    for (let j = 0; j < fromB.length; j++) if (x > pos[fromB[j]]) crossings++;
   }
   return crossings;
 }
 
 /** Swaps neighbours in every column while a swap removes crossings (a few passes at most). */
 function transpose(columns: number[][], pos: Int32Array, up: number[][], down: number[][]): void {
-  for (let pass = 0; pass < 4; pass++) {
+  for (let pass = 0; pass < 2; pass++) {
     let improved = false;
     for (const column of columns) {
       for (let i = 0; i + 1 < column.length; i++) {

@@ -174,12 +174,29 @@ function nodeAttributes(node: NodeBox): Record<string, string | number> {
   return attrs;
 }
 
+/** A node's tooltip: name, what it starts from, its state, line and images. */
+export function nodeTitle(node: Pick<NodeBox, "kind" | "label" | "detail" | "needed" | "wave" | "line" | "images">): string {
+  const state = node.kind === "stage" ? (node.needed ? `needed, wave ${node.wave}` : "skipped") : node.kind === "image" ? (node.needed ? "pulled" : "not used") : "";
+  const images = node.kind === "stage" && node.images.length > 0 ? `\nimages: ${node.images.join(", ")}` : "";
+  return `${node.label}\n${node.detail}${state ? `\n${state}` : ""}${node.line ? `\nline ${node.line}` : ""}${images}`;
+}
+
+/** Updates the line numbers a drawing shows (tooltips, edge descriptions) for a model that differs
+ * from the drawn one only in lines, as after typing a line above a stage: no redraw needed. */
+export function patchLines(svg: SVGSVGElement, layout: GraphLayout): void {
+  const nodes = svg.querySelectorAll<SVGGElement>(".sp-node");
+  layout.nodes.forEach((node, idx) => {
+    const title = nodes[idx]?.querySelector("title");
+    if (title) title.textContent = nodeTitle(node);
+  });
+  const edges = svg.querySelectorAll<SVGGElement>(".sp-edge-group");
+  layout.edges.forEach((edge, idx) => edges[idx]?.setAttribute("data-description", edgeDescription(edge)));
+}
+
 function drawNode(doc: Document, node: NodeBox): SVGGElement {
   const group = element(doc, "g", nodeAttributes(node));
   const title = element(doc, "title");
-  const state = node.kind === "stage" ? (node.needed ? `needed, wave ${node.wave}` : "skipped") : node.kind === "image" ? (node.needed ? "pulled" : "not used") : "";
-  const images = node.kind === "stage" && node.images.length > 0 ? `\nimages: ${node.images.join(", ")}` : "";
-  title.textContent = `${node.label}\n${node.detail}${state ? `\n${state}` : ""}${node.line ? `\nline ${node.line}` : ""}${images}`;
+  title.textContent = nodeTitle(node);
   group.append(title);
   group.append(element(doc, "rect", { width: node.width, height: node.height, rx: node.kind === "image" ? 3 : node.kind === "fold" ? node.height / 2 : 7 }));
   const label = element(doc, "text", { x: METRICS.paddingX, y: 19, class: "sp-label" });
