@@ -59,6 +59,8 @@ class Playground {
   /** The planning worker, and the number of the latest request to it. */
   private readonly service = new PlanService();
   private requests = 0;
+  /** Settles when the first plan is drawn. */
+  readonly firstPlan: Promise<void>;
   /** The graph view to restore (from a share link or the last session) until the graph exists. */
   private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
@@ -77,7 +79,7 @@ class Playground {
     });
     this.apply(initial, false);
     this.wire();
-    void this.replan();
+    this.firstPlan = this.replan();
   }
 
   /** The stage graph (null until the first plan), for scripting and measuring from the console. */
@@ -272,6 +274,7 @@ async function main(): Promise<void> {
   const initial = fromHash ??
     loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
   const playground = new Playground(planner, initial);
+  await playground.firstPlan;
   if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";
   document.body.dataset.ready = "true";
   // A console handle for measuring and scripting: `stageplan.plan(text, options)`.
