@@ -275,7 +275,7 @@ describe("playground", () => {
     assert.match(svg, /<style>/);
     assert.match(svg, /data-stage-name="runner"/);
     // The colours in force (dark mode here) are written into the file.
-    assert.match(svg, /style="--sp-fg: #e3e7ef;/);
+    assert.match(svg, /svg\.sp-graph \{ --sp-fg: #e3e7ef;/);
     const [png] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export-png"]')]);
     assert.equal(png.suggestedFilename(), "stages.png");
     const bytes = readFileSync(await png.path());

@@ -31,7 +31,10 @@ export function svgDocument(svg: SVGSVGElement, layout: GraphLayout): string {
   if (view) {
     const computed = view.getComputedStyle(svg);
     const colours = COLOUR_PROPERTIES.map((name) => [name, computed.getPropertyValue(name).trim()] as const).filter(([, value]) => value !== "");
-    copy.setAttribute("style", colours.map(([name, value]) => `${name}: ${value}`).join("; "));
+    // A rule in the drawing's own stylesheet, more specific than `.sp-graph` and its dark-mode
+    // variant; not a style attribute, which a strict page policy (style-src-attr) refuses.
+    const style = copy.querySelector("style");
+    if (style) style.textContent += `\nsvg.sp-graph { ${colours.map(([name, value]) => `${name}: ${value};`).join(" ")} }\n`;
   }
   return `<?xml version="1.0" encoding="UTF-8"?>\n${new XMLSerializer().serializeToString(copy)}\n`;
 }
