@@ -382,9 +382,11 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
 
   return {
     update(next) {
+      // A mark stays on its stage while the file is edited, not on another file's stage of that index.
+      const same = (idx: number | null) => idx !== null && next.stages[idx] !== undefined && stageLabel(next.stages[idx]) === stageLabel(shown.stages[idx] ?? next.stages[idx]);
+      if (!same(selected)) selected = null;
+      if (!same(found)) found = null;
       shown = next;
-      if (selected !== null && !next.stages[selected]) selected = null;
-      if (found !== null && !next.stages[found]) found = null;
       draw(true);
     },
     setCurrentStage(stageIndex) {

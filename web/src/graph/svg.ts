@@ -35,27 +35,27 @@ export const GRAPH_CSS = `
     --sp-found: #ffd43b; --sp-lineage: #6d9bff;
   }
 }
-.sp-node rect { stroke-width: 1.4; }
+.sp-node > rect { stroke-width: 1.4; }
 .sp-node text { fill: var(--sp-fg); }
 .sp-node .sp-label { font-size: ${METRICS.labelSize}px; font-weight: 600; }
 .sp-node .sp-detail { font-size: ${METRICS.detailSize}px; fill: var(--sp-muted); }
 .sp-node .sp-wave { font-size: 10px; fill: var(--sp-muted); }
-.sp-stage.sp-needed rect { fill: var(--sp-needed-fill); stroke: var(--sp-needed-stroke); }
-.sp-stage.sp-skipped rect { fill: var(--sp-skipped-fill); stroke: var(--sp-skipped-stroke); }
+.sp-stage.sp-needed > rect { fill: var(--sp-needed-fill); stroke: var(--sp-needed-stroke); }
+.sp-stage.sp-skipped > rect { fill: var(--sp-skipped-fill); stroke: var(--sp-skipped-stroke); }
 .sp-stage.sp-skipped text { fill: var(--sp-skipped-fg); }
-.sp-stage.sp-target rect { stroke: var(--sp-target); stroke-width: 3; }
-.sp-stage.sp-current rect { filter: drop-shadow(0 0 3px var(--sp-current)) drop-shadow(0 0 1px var(--sp-current)); }
-.sp-stage.sp-found rect { stroke: var(--sp-found); stroke-width: 4; }
+.sp-stage.sp-target > rect { stroke: var(--sp-target); stroke-width: 3; }
+.sp-stage.sp-current > rect { filter: drop-shadow(0 0 3px var(--sp-current)) drop-shadow(0 0 1px var(--sp-current)); }
+.sp-stage.sp-found > rect { stroke: var(--sp-found); stroke-width: 4; }
 .sp-stage .sp-badge rect { fill: var(--sp-image-fill); stroke: var(--sp-image-stroke); stroke-width: 1; stroke-dasharray: 3 2; }
 .sp-stage .sp-badge text { font-size: 9px; fill: var(--sp-muted); }
-.sp-image rect { fill: var(--sp-image-fill); stroke: var(--sp-image-stroke); stroke-dasharray: 5 3; }
-.sp-image.sp-skipped rect { stroke: var(--sp-skipped-stroke); }
+.sp-image > rect { fill: var(--sp-image-fill); stroke: var(--sp-image-stroke); stroke-dasharray: 5 3; }
+.sp-image.sp-skipped > rect { stroke: var(--sp-skipped-stroke); }
 .sp-image.sp-skipped text { fill: var(--sp-skipped-fg); }
-.sp-fold rect { fill: var(--sp-skipped-fill); stroke: var(--sp-skipped-stroke); stroke-dasharray: 4 3; }
+.sp-fold > rect { fill: var(--sp-skipped-fill); stroke: var(--sp-skipped-stroke); stroke-dasharray: 4 3; }
 .sp-fold text { fill: var(--sp-skipped-fg); }
 .sp-stage, .sp-fold { cursor: pointer; }
 .sp-stage:focus, .sp-fold:focus { outline: none; }
-.sp-stage:focus-visible rect, .sp-fold:focus-visible rect { stroke-width: 3; }
+.sp-stage:focus-visible > rect, .sp-fold:focus-visible > rect { stroke-width: 3; }
 .sp-edge { fill: none; stroke: var(--sp-edge); stroke-width: 1.5; }
 .sp-edge.sp-copy { stroke-dasharray: 6 4; }
 .sp-edge.sp-mount { stroke-dasharray: 1.5 3.5; stroke-linecap: round; stroke-width: 2; }
@@ -68,7 +68,7 @@ export const GRAPH_CSS = `
 .sp-edge-label { font-size: 9px; fill: var(--sp-onbuild); font-weight: 600; }
 .sp-has-selection .sp-node:not(.sp-lineage), .sp-has-selection .sp-edge-group:not(.sp-lineage) { opacity: 0.18; }
 .sp-has-selection .sp-edge-group.sp-lineage .sp-edge { stroke: var(--sp-lineage); stroke-width: 2.2; }
-.sp-stage.sp-selected rect { stroke: var(--sp-lineage); stroke-width: 3.5; }
+.sp-stage.sp-selected > rect { stroke: var(--sp-lineage); stroke-width: 3.5; }
 .sp-far .sp-node text, .sp-far .sp-edge-label { display: none; }
 `;
 
