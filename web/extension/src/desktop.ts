@@ -5,12 +5,12 @@
 // is downloaded.
 import type * as vscode from "vscode";
 
-import { check, plan, version } from "../../pkg/node/planner.js";
+import { check, plan, suggestStage, version } from "../../pkg/node/planner.js";
 import { activateWith } from "./activate";
 
 /** Called by VS Code when a Dockerfile opens or a command runs. */
 export function activate(context: vscode.ExtensionContext): ReturnType<typeof activateWith> {
-  return activateWith(context, { plan, check, version });
+  return activateWith(context, { plan, check, suggestStage, version });
 }
 
 /** Nothing to release beyond `context.subscriptions`. */

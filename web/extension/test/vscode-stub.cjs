@@ -93,6 +93,11 @@ const recorded = {
   errorMessages: [],
   serializers: new Map(),
   shownDocuments: [],
+  /** showSaveDialog calls, and what the next one answers (a Uri, or undefined for Cancel). */
+  saveDialogs: [],
+  saveAnswer: undefined,
+  /** workspace.fs.writeFile calls: { path, bytes }. */
+  written: [],
   configuration: { "stageplan.runnerPath": "runner", "stageplan.platform": "" },
 };
 const events = {
@@ -235,6 +240,7 @@ const vscode = {
     },
     async showInformationMessage(message) { recorded.infoMessages.push(message); return undefined; },
     async showErrorMessage(message) { recorded.errorMessages.push(message); return undefined; },
+    async showSaveDialog(options) { recorded.saveDialogs.push(options); return recorded.saveAnswer; },
   },
   workspace: {
     get textDocuments() { return [...state.documents]; },
@@ -254,6 +260,7 @@ const vscode = {
     },
     fs: {
       async readFile(uri) { return require("node:fs").readFileSync(uri.fsPath); },
+      async writeFile(uri, bytes) { recorded.written.push({ path: uri.path, bytes: Buffer.from(bytes) }); },
     },
   },
   env: {
