@@ -187,6 +187,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         diagnostics: Vec::new(),
         dockerfile: options.dockerfile.clone(),
     };
+    crate::leak_checks::check(text, &plan, &mut sink);
     finish(sink, Some(plan))
 }
 
