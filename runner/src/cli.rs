@@ -95,6 +95,14 @@ pub struct CommonArgs {
     /// Engine address (unix:///path, tcp://host:port); default: DOCKER_HOST or the local socket.
     #[arg(long = "engine")]
     pub engine: Option<String>,
+    /// Write the build record (JSON: each step cached or ran and why, times, sizes, the critical
+    /// path, the leak report) to FILE.
+    #[arg(long = "record", value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Write the build report (one self-contained HTML page: the stage graph coloured by time,
+    /// the critical path, cache hits and misses, sizes, the slowest steps) to FILE.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// Runs the command line; returns the process exit code.
@@ -185,6 +193,8 @@ async fn prepare(cli: Cli) -> Result<Prepared> {
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
         isolate_runs: common.isolate_runs,
+        record_file: common.record.clone(),
+        report_file: common.report.clone(),
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
     let engine = Engine::connect(common.engine.as_deref())

@@ -21,9 +21,13 @@ use crate::exec::cache::Key;
 use crate::exec::commit::finish_target;
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::drop_holder;
+use crate::exec::insight::StageInsight;
 use crate::exec::keeper;
 use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
 use crate::image_config::ImageConfig;
+use crate::record::memory::{RootMemory, RECORD_REPO};
+use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
+use crate::record::store;
 use crate::steps::metadata::{self, ArgSources};
 use crate::steps::{copy, run, workdir};
 
@@ -49,27 +53,36 @@ pub async fn run_stage(
         await_dep(&dep_futures, &mut deps, parent).await?;
     }
     ctx.progress.stage_started(&name, stage.instructions.len());
+    ctx.recorder.stage_started(index, &name, is_target);
     let (mut state, triggers) = start_state(&ctx, stage, &deps).await?;
     let triggers = onbuild_instructions(stage, &triggers)?;
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
     for (position, instruction) in all.iter().enumerate() {
+        state.step += 1;
+        state.executed = false;
+        state.insight.begin_step(ctx.recorder.now_ms());
         let result = async {
             for needed in instruction_stage_deps(instruction) {
                 if !state.deps.contains_key(&needed) {
+                    let waiting = Instant::now();
                     await_dep(&dep_futures, &mut state.deps, needed).await?;
+                    state.insight.step.clock.add_wait(waiting.elapsed());
+                    state.insight.step.waited_for.push(needed);
                 }
             }
-            state.step += 1;
-            state.executed = false;
-            let started = Instant::now();
-            perform(&ctx, &mut state, instruction, &all[..position]).await?;
-            if state.executed {
-                ctx.progress
-                    .step_done(&state.name, state.step, started.elapsed());
-            }
-            Ok::<(), RunnerError>(())
+            perform(&ctx, &mut state, instruction, &all[..position]).await
         }
         .await;
+        let record = state.insight.finish_step(
+            index,
+            state.step,
+            instruction,
+            state.key.as_str(),
+            ctx.recorder.now_ms(),
+            result.is_err(),
+        );
+        ctx.progress.step_done(&state.name, &record);
+        ctx.recorder.step_finished(record);
         if let Err(e) = result {
             let _ = keeper::retire(&ctx, &mut state).await;
             let _ = drop_holder(&ctx, &mut state).await;
@@ -97,8 +110,38 @@ pub async fn run_stage(
         finish_target(&ctx, &mut state).await?;
     }
     let image = state.image.clone().unwrap_or_default();
-    ctx.progress.stage_done(&name, &image, state.all_cached);
+    let record = format!("{RECORD_REPO}:{}", state.insight.identity);
+    ctx.progress
+        .stage_done(&name, &image, state.all_cached, &record);
+    ctx.recorder
+        .stage_finished(index, finished_stage(&mut state));
     Ok(state.into_result(handed))
+}
+
+/// What the record keeps of a finished stage: its image, what changed, the facts the leak
+/// report needs, and the memory for the next build.
+fn finished_stage(state: &mut StageState) -> FinishedStage {
+    let insight = &mut state.insight;
+    let memory = insight.memory_now().map(|memory| PendingMemory {
+        identity: insight.identity.clone(),
+        memory,
+        previous: insight.memory.take(),
+    });
+    FinishedStage {
+        image: state.image.clone(),
+        size: insight.image_size,
+        layers: insight.layers,
+        cached: state.all_cached,
+        change: insight.first_change.clone(),
+        facts: StageFacts {
+            root_image: state.root_image.as_ref().map(|(id, _)| id.clone()),
+            root_reference: state.root_image.as_ref().map(|(_, r)| r.clone()),
+            context_copy_line: insight.context_copy_line,
+            compile_line: insight.compile_line,
+            image: state.image.clone(),
+        },
+        memory,
+    }
 }
 
 /// Waits for stage `index` (if this stage depends on it) and records its result.
@@ -190,17 +233,28 @@ async fn start_state(
             variant: parts.next().unwrap_or("").to_string(),
         }
     };
+    let mut insight = StageInsight::new(ctx.stage_identity(&stage.display_name));
+    insight.memory = store::load(&ctx.engine, &insight.identity)
+        .await
+        .ok()
+        .flatten();
+    let mut root_image = None;
+    let mut base_stage = None;
     let (image, mut config, key, platform) = match &stage.base {
         // BuildKit's empty image: WorkingDir "/" (PATH is added below).
-        Source::Scratch => (
-            None,
-            ImageConfig {
-                working_dir: "/".to_string(),
-                ..ImageConfig::default()
-            },
-            Key::root("scratch", ""),
-            plan_platform(),
-        ),
+        Source::Scratch => {
+            insight.image_size = Some(0);
+            insight.layers = Some(0);
+            (
+                None,
+                ImageConfig {
+                    working_dir: "/".to_string(),
+                    ..ImageConfig::default()
+                },
+                Key::root("scratch", ""),
+                plan_platform(),
+            )
+        }
         Source::Stage { stage: parent } => {
             let result = deps.get(parent).ok_or_else(|| RunnerError::Instruction {
                 stage: stage.display_name.clone(),
@@ -213,6 +267,12 @@ async fn start_state(
             // A stage built on another inherits its ARGs (BuildKit does the same).
             args = result.args.clone();
             ran_run = result.ran_run;
+            insight.image_size = result.lineage.image_size;
+            insight.layers = result.lineage.layers;
+            insight.context_copy_line = result.lineage.context_copy_line;
+            insight.compile_line = result.lineage.compile_line;
+            root_image = result.lineage.root_image.clone();
+            base_stage = Some(result.clone());
             (
                 result.image.clone(),
                 result.config.clone(),
@@ -227,6 +287,9 @@ async fn start_state(
                 architecture: info.architecture.clone(),
                 variant: info.variant.clone(),
             };
+            insight.image_size = Some(info.size);
+            insight.layers = Some(info.diff_ids.len() as u64);
+            root_image = Some((info.id.clone(), image.clone()));
             (
                 Some(info.id.clone()),
                 info.config,
@@ -244,6 +307,26 @@ async fn start_state(
     config.ensure_path();
     // Triggers of the base are consumed by this stage, not inherited.
     config.on_build.clear();
+    let (kind, value) = match &stage.base {
+        Source::Scratch => ("scratch", String::new()),
+        Source::Stage { .. } => ("stage", key_parent_value(&base_stage)),
+        Source::Image { .. } => (
+            "image",
+            root_image.clone().map(|(id, _)| id).unwrap_or_default(),
+        ),
+    };
+    insight.start(
+        RootMemory {
+            cache_format: crate::exec::cache::CACHE_FORMAT,
+            kind: kind.to_string(),
+            value,
+            image: match &stage.base {
+                Source::Image { image } => Some(image.clone()),
+                _ => None,
+            },
+        },
+        base_stage.as_deref(),
+    );
     let state = StageState {
         index: stage.index,
         name: stage.display_name.clone(),
@@ -261,8 +344,17 @@ async fn start_state(
         keeper: inherited,
         holder: None,
         keeper_enabled: !ctx.options.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
+        insight,
+        root_image,
     };
     Ok((state, triggers))
+}
+
+/// The parent stage's final key, as the stage's root remembers it.
+fn key_parent_value(base: &Option<Arc<StageResult>>) -> String {
+    base.as_ref()
+        .map(|result| result.key.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// Parses the ONBUILD triggers of an external base image with the planner library (each as

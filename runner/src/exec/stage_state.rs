@@ -8,8 +8,10 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::cache::Key;
+use super::cache::{Key, KeyBuilder};
+use super::insight::StageInsight;
 use crate::image_config::ImageConfig;
+use crate::record::types::MissReason;
 
 /// A container a stage keeps between steps: a started keeper (RUN steps run in it as execs) or
 /// a never-started holder (COPY/WORKDIR steps write into it).
@@ -58,6 +60,27 @@ pub struct StageResult {
     pub ran_run: bool,
     /// The stage's keeper, handed to the first stage built on this one.
     pub keeper: Mutex<Option<LiveContainer>>,
+    /// What changed in the stage since its last build (for the miss reasons of stages that read
+    /// it); `None` when nothing did.
+    pub change: Option<MissReason>,
+    /// What a stage built on this one inherits for the record: image size, the first context
+    /// copy and the first compiling RUN of the chain, the external image the chain starts from.
+    pub lineage: Lineage,
+}
+
+/// What a stage built on another inherits for the build record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The stage image's size.
+    pub image_size: Option<u64>,
+    /// The stage image's layer count.
+    pub layers: Option<u64>,
+    /// The first COPY/ADD from the context along the chain (line).
+    pub context_copy_line: Option<u32>,
+    /// The first RUN that added files after a context copy along the chain (line).
+    pub compile_line: Option<u32>,
+    /// The external image the chain starts from: id and reference (None: scratch).
+    pub root_image: Option<(String, String)>,
 }
 
 /// The evolving state of a stage being built.
@@ -94,6 +117,10 @@ pub struct StageState {
     pub keeper_enabled: bool,
     /// A never-started holder reused by consecutive COPY/WORKDIR steps.
     pub holder: Option<LiveContainer>,
+    /// The build record's bookkeeping.
+    pub insight: StageInsight,
+    /// The external image the stage's chain of bases starts from: id and reference.
+    pub root_image: Option<(String, String)>,
 }
 
 impl StageState {
@@ -113,9 +140,25 @@ impl StageState {
             .collect()
     }
 
+    /// Moves the stage to the key `builder` makes and keeps its named fields for the record.
+    pub fn advance_key(&mut self, builder: KeyBuilder) {
+        let (key, fields) = builder.finish_fields();
+        self.key = key;
+        self.insight.step.fields = fields;
+    }
+
     /// The stage's result once its last step is done.
     pub fn into_result(self, handed_keeper: Option<LiveContainer>) -> StageResult {
+        let lineage = Lineage {
+            image_size: self.insight.image_size,
+            layers: self.insight.layers,
+            context_copy_line: self.insight.context_copy_line,
+            compile_line: self.insight.compile_line,
+            root_image: self.root_image.clone(),
+        };
         StageResult {
+            change: self.insight.first_change.clone(),
+            lineage,
             index: self.index,
             name: self.name,
             image: self.image,

@@ -10,7 +10,7 @@
 use planner::plan::Instruction;
 
 use crate::error::{Result, RunnerError, StepError};
-use crate::exec::commit::commit_step;
+use crate::exec::commit::{commit_step, looked_up};
 use crate::exec::container_fs::{self, ResolveProblem};
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::{after_target, target_container};
@@ -43,19 +43,15 @@ pub async fn perform(
     let dir = format!("/{}", tar::join_dest(&stored, ""));
     state.config.working_dir = stored;
     state.config_dirty = true;
-    state.key = state
+    let key = state
         .key
         .step("workdir")
         .text("dir", &dir)
-        .text("user", &state.config.user)
-        .finish();
-    if let Some(image) = ctx.cache.lookup(&state.key).await? {
-        state.image = Some(image);
-        ctx.progress.step_meta(&state.name, state.step);
+        .text("user", &state.config.user);
+    state.advance_key(key);
+    if looked_up(ctx, state, instruction, false).await? {
         return Ok(());
     }
-    ctx.progress
-        .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let holder = target_container(ctx, state).await?;
     let result = async {
         let created = create_missing(ctx, state, &holder, &dir, instruction).await?;
@@ -63,6 +59,7 @@ pub async fn perform(
             // Nothing to create: remember the unchanged image under this key.
             (false, Some(image)) => {
                 state.executed = true;
+                state.insight.step.size_added = Some(0);
                 ctx.cache.store(&state.key, &image).await?;
                 Ok(())
             }
