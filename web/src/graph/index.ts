@@ -16,6 +16,8 @@ import type { GraphLayout } from "./layout";
 import { buildModel, lineage, stageLabel } from "./model";
 import type { GraphModel, GraphView } from "./model";
 import { Minimap } from "./minimap";
+import { applyOverlay } from "./overlay";
+import type { GraphOverlay } from "./overlay";
 import { drawSvg, patchLines } from "./svg";
 import { LABEL_SCALE, Viewport } from "./viewport";
 import type { ZoomState } from "./viewport";
@@ -28,6 +30,8 @@ export { GRAPH_CSS } from "./svg";
 export { countCrossings } from "./crossings";
 export { findStages } from "./find";
 export type { ZoomState } from "./viewport";
+export { applyOverlay, OVERLAY_CSS } from "./overlay";
+export type { GraphOverlay, StageOverlay } from "./overlay";
 
 /** The views the layout-quality script measures. */
 export const MEASURED_VIEWS: [string, GraphView][] = [
@@ -78,6 +82,8 @@ export interface StageGraphOptions {
   onExport?: (file: ExportFile) => void;
   /** Base name of exported files (default `stages`). */
   fileBaseName?: string;
+  /** A build drawn over the graph (times, cache hits and misses, the critical path). */
+  overlay?: GraphOverlay | null;
 }
 
 /** A graph drawn into a host element. */
@@ -102,6 +108,8 @@ export interface StageGraph {
   fit(): void;
   /** The last layout (sizes and positions), for tests and hosts. */
   layout(): GraphLayout | null;
+  /** Draws a build over the graph (null removes it); kept across redraws. */
+  setOverlay(overlay: GraphOverlay | null): void;
   /** Removes the drawing and the listeners. */
   destroy(): void;
 }
@@ -155,6 +163,7 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
   let lastKey = "";
   let svg: SVGSVGElement | null = null;
   let findCursor = { query: "", next: 0 };
+  let overlay: GraphOverlay | null = options.overlay ?? null;
 
   const notify = () => host.dispatchEvent(new CustomEvent<GraphViewState>("graph-view", { detail: state(), bubbles: true }));
   const viewport = new Viewport(chrome.canvas, null, () => {
@@ -193,6 +202,7 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
       lastLayout.nodes.forEach((node, idx) => (node.line = model.nodes[idx].line));
       lastLayout.edges.forEach((edge, idx) => (edge.lines = model.edges[idx].lines));
       patchLines(svg, lastLayout);
+      applyOverlay(svg, overlay);
       return;
     }
     lastKey = key;
@@ -219,6 +229,7 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
     minimap.setLayout(lastLayout);
     viewport.setContent(fresh, lastLayout.width, lastLayout.height);
     mark();
+    applyOverlay(fresh, overlay);
   };
   const setView = (next: Partial<GraphViewState>) => {
     const redraw = (next.focus !== undefined && next.focus !== view.focus) || (next.images !== undefined && next.images !== view.images);
@@ -404,6 +415,10 @@ export function renderStageGraph(host: HTMLElement, plan: Plan, options: StageGr
     setViewState: setView,
     fit: () => viewport.fit(),
     layout: () => lastLayout,
+    setOverlay(next) {
+      overlay = next;
+      if (svg) applyOverlay(svg, overlay);
+    },
     destroy() {
       chrome.canvas.removeEventListener("click", onClick);
       chrome.canvas.removeEventListener("dblclick", onDoubleClick);
