@@ -16,6 +16,7 @@ import { renderStageGraph, stageAtLine } from "./graph/index";
 import type { GraphViewState, StageClickDetail, StageGraph } from "./graph/index";
 import { commandLines, parseBuildArgs, toOptions } from "./options";
 import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
+import { RecordOverlayControl } from "./record-overlay";
 import { loadPlanner, PlanService } from "./planner";
 import type { Planner } from "./planner";
 import { decodeHash, encodeHash, loadState, saveState } from "./share";
@@ -40,6 +41,11 @@ const ui = {
   share: byId("share", HTMLButtonElement),
   copyPlan: byId("copy-plan", HTMLButtonElement),
   downloadPlan: byId("download-plan", HTMLButtonElement),
+  openRecord: byId("open-record", HTMLButtonElement),
+  recordFile: byId("record-file", HTMLInputElement),
+  recordBar: byId("record-bar", HTMLDivElement),
+  recordSummary: byId("record-summary", HTMLSpanElement),
+  clearRecord: byId("clear-record", HTMLButtonElement),
 };
 
 /** What the last re-plan produced. */
@@ -65,6 +71,8 @@ class Playground {
   private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
   readonly editor: EditorView;
+  /** The build record drawn over the graph. */
+  private readonly records: RecordOverlayControl;
 
   constructor(
     readonly planner: Planner,
@@ -77,6 +85,18 @@ class Playground {
         this.markCursorStage();
       },
     });
+    this.records = new RecordOverlayControl(
+      {
+        open: ui.openRecord,
+        input: ui.recordFile,
+        dropZone: ui.graph.closest<HTMLElement>(".graph-box") ?? ui.graph,
+        bar: ui.recordBar,
+        summary: ui.recordSummary,
+        clear: ui.clearRecord,
+      },
+      (overlay) => this.graph?.setOverlay(overlay),
+      (message) => this.say(message),
+    );
     this.apply(initial, false);
     this.wire();
     this.firstPlan = this.replan();
@@ -194,6 +214,7 @@ class Playground {
         });
       }
     }
+    this.records.planChanged(this.current.shown);
     this.markCursorStage();
     const plan = outcome.plan;
     if (plan) {

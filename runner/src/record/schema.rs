@@ -33,4 +33,24 @@ mod tests {
             path.display()
         );
     }
+
+    #[test]
+    fn record_fixtures_still_read_as_record_json_v1() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/records");
+        let mut read = 0;
+        for entry in std::fs::read_dir(&dir).expect("tests/fixtures/records") {
+            let path = entry.expect("entry").path();
+            let text = std::fs::read_to_string(&path).expect("read fixture");
+            let record: BuildRecord = serde_json::from_str(&text).unwrap_or_else(|e| {
+                panic!(
+                    "{} no longer reads as a build record ({e}); rebuild it with `runner build --record` (see the web tests that use it)",
+                    path.display()
+                )
+            });
+            assert_eq!(record.version, crate::record::types::RECORD_VERSION);
+            read += 1;
+        }
+        assert!(read > 0, "no record fixture in {}", dir.display());
+    }
 }

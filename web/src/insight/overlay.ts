@@ -35,6 +35,11 @@ export function stageDuration(stage: StageRecord): number {
   return Math.max(0, end - stage.start_ms);
 }
 
+/** A stage's own work: its steps' time without waiting for other stages. */
+export function stageWork(stage: StageRecord): number {
+  return stage.steps.reduce((sum, step) => sum + ownTime(step), 0);
+}
+
 /** The keys `stage:step` of the steps on the critical path. */
 export function criticalKeys(record: BuildRecord): Set<string> {
   return new Set(record.critical_path.map((step) => `${step.stage}:${step.step}`));
@@ -67,8 +72,9 @@ export function stepLine(step: StepRecord): string {
 export function recordOverlay(record: BuildRecord, plan: Plan = record.plan): RecordOverlay {
   const byName = new Map(plan.stages.map((stage) => [stage.display_name, stage.index]));
   const critical = criticalKeys(record);
-  // Stages under two seconds stay cool even when they are the slowest (a warm build).
-  const longest = Math.max(2000, ...record.stages.map(stageDuration));
+  // Stages are coloured by their own work (waiting for other stages left out); stages under two
+  // seconds stay cool even when they are the slowest (a warm build).
+  const longest = Math.max(2000, ...record.stages.map(stageWork));
   const stages: Record<number, StageOverlay> = {};
   const indexOf = new Map<number, number>();
   let matched = 0;
@@ -78,18 +84,19 @@ export function recordOverlay(record: BuildRecord, plan: Plan = record.plan): Re
     matched++;
     indexOf.set(stage.index, index);
     const duration = stageDuration(stage);
+    const work = stageWork(stage);
     const wait = stage.steps.reduce((sum, step) => sum + step.times.wait_ms, 0);
     const size = stage.size !== null && stage.size !== undefined ? formatBytes(stage.size) : "no image";
     const lines = [
-      `built in ${formatMs(duration)}${wait > 0 ? ` (waited ${formatMs(wait)})` : ""}`,
+      `worked ${formatMs(work)}, from start to end ${formatMs(duration)}${wait > 0 ? ` (waited ${formatMs(wait)} for other stages)` : ""}`,
       stage.size !== null && stage.size !== undefined ? `image ${size}, ${stage.layers ?? 0} layers` : "no image",
       ...stage.steps.filter((step) => step.status !== "config").map(stepLine),
     ];
     stages[index] = {
-      heat: Math.round((5 * duration) / longest),
+      heat: Math.round((5 * work) / longest),
       status: stageStatus(stage),
       badge: badge(stage),
-      detail: `${formatMs(duration)} · ${size}`,
+      detail: `${formatMs(work)} · ${size}`,
       title: lines.join("\n"),
       critical: stage.steps.some((step) => critical.has(`${stage.index}:${step.step}`)),
     };
@@ -110,7 +117,12 @@ export function recordOverlay(record: BuildRecord, plan: Plan = record.plan): Re
   return { overlay: { stages, criticalEdges }, matched, total: record.stages.length };
 }
 
-/** The steps that ran or waited longest, slowest first (config steps left out). */
+/** A step's own time: its wall time without waiting for other stages or a `--jobs` slot. */
+export function ownTime(step: StepRecord): number {
+  return Math.max(0, step.times.total_ms - step.times.wait_ms);
+}
+
+/** The steps that took longest themselves (waiting left out), slowest first (config steps left out). */
 export function slowestSteps(record: BuildRecord, count: number): StepRow[] {
   const critical = criticalKeys(record);
   const rows: StepRow[] = [];
@@ -120,7 +132,7 @@ export function slowestSteps(record: BuildRecord, count: number): StepRow[] {
       rows.push({ stage, step, critical: critical.has(`${stage.index}:${step.step}`) });
     }
   }
-  rows.sort((a, b) => b.step.times.total_ms - a.step.times.total_ms || a.stage.index - b.stage.index || a.step.step - b.step.step);
+  rows.sort((a, b) => ownTime(b.step) - ownTime(a.step) || a.stage.index - b.stage.index || a.step.step - b.step.step);
   return rows.slice(0, count);
 }
 

@@ -9,7 +9,7 @@
 // the system's light or dark theme.
 import { renderStageGraph } from "../graph/index";
 import { formatBytes, formatDelta, formatMs } from "../insight/format";
-import { criticalSteps, recordOverlay, slowestSteps, stageDuration } from "../insight/overlay";
+import { criticalSteps, ownTime, recordOverlay, slowestSteps, stageDuration, stageWork } from "../insight/overlay";
 import type { StepRow } from "../insight/overlay";
 import { parseRecord } from "../insight/record";
 import type { BuildRecord } from "../types/record-types";
@@ -106,7 +106,8 @@ function criticalPath(record: BuildRecord): HTMLElement {
       el("span", { class: "stage" }, row.stage.name),
       ` #${row.step.step} `,
       el("code", {}, row.step.text),
-      el("span", { class: "time" }, ` ${formatMs(row.step.times.total_ms)} `),
+      el("span", { class: "time" }, ` ${formatMs(ownTime(row.step))} `),
+      row.step.times.wait_ms > 0 ? el("span", { class: "hint" }, `after waiting ${formatMs(row.step.times.wait_ms)} `) : "",
       statusChip(row.step.status),
       row.step.miss_text ? el("span", { class: "why" }, ` ${row.step.miss_text}`) : "",
     ),
@@ -134,7 +135,7 @@ function leaks(record: BuildRecord): HTMLElement {
 }
 
 function stagesTable(record: BuildRecord): HTMLElement {
-  const head = el("tr", {}, ...["stage", "start", "end", "took", "image", "layers", "steps"].map((name) => el("th", {}, name)));
+  const head = el("tr", {}, ...["stage", "start", "end", "worked", "image", "layers", "steps"].map((name) => el("th", {}, name)));
   const rows = record.stages.map((stage) => {
     const ran = stage.steps.filter((step) => step.status === "ran").length;
     return el(
@@ -143,7 +144,7 @@ function stagesTable(record: BuildRecord): HTMLElement {
       el("td", {}, stage.name, stage.target ? el("span", { class: "tag" }, "target") : ""),
       el("td", { class: "num" }, formatMs(stage.start_ms)),
       el("td", { class: "num" }, stage.end_ms === null || stage.end_ms === undefined ? "—" : formatMs(stage.end_ms)),
-      el("td", { class: "num strong" }, formatMs(stageDuration(stage))),
+      el("td", { class: "num strong", title: `from start to end ${formatMs(stageDuration(stage))}` }, formatMs(stageWork(stage))),
       el("td", { class: "num" }, stage.size !== null && stage.size !== undefined ? formatBytes(stage.size) : ""),
       el("td", { class: "num" }, String(stage.layers ?? "")),
       el("td", {}, ran ? `${ran} ran` : "all cached", stage.change ? el("span", { class: "why" }, ` · changed: ${stage.steps.find((s) => s.miss_text)?.miss_text ?? stage.change.kind}`) : ""),
