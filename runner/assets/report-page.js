@@ -47,9 +47,18 @@
 }
 @media (prefers-color-scheme: dark) {
   .sp-graph {
-    --sp-heat-0: #1d3325; --sp-heat-1: #3a3420; --sp-heat-2: #4d3b1c; --sp-heat-3: #61401a; --sp-heat-4: #753a1c; --sp-heat-5: #8c2f22;
-    --sp-critical: #b197fc; --sp-ov-cached: #37b24d; --sp-ov-ran: #f76707; --sp-ov-failed: #fa5252; --sp-ov-unbuilt: #5c636a; --sp-ov-badge-fg: #101113;
+  --sp-heat-0: #1d3325; --sp-heat-1: #3a3420; --sp-heat-2: #4d3b1c; --sp-heat-3: #61401a; --sp-heat-4: #753a1c; --sp-heat-5: #8c2f22;
+  --sp-critical: #b197fc; --sp-ov-cached: #37b24d; --sp-ov-ran: #f76707; --sp-ov-failed: #fa5252; --sp-ov-unbuilt: #5c636a; --sp-ov-badge-fg: #101113;
   }
+}
+/* An editor's theme (VS Code marks the webview's body) wins over the system's scheme. */
+:is(.vscode-light, .vscode-high-contrast-light) .sp-graph {
+  --sp-heat-0: #eef6ee; --sp-heat-1: #fdf3d4; --sp-heat-2: #fde2a6; --sp-heat-3: #fcc57a; --sp-heat-4: #f79a5a; --sp-heat-5: #ee6a4c;
+  --sp-critical: #7048e8; --sp-ov-cached: #2b8a3e; --sp-ov-ran: #c2410c; --sp-ov-failed: #c92a2a; --sp-ov-unbuilt: #868e96; --sp-ov-badge-fg: #ffffff;
+}
+:is(.vscode-dark, .vscode-high-contrast:not(.vscode-high-contrast-light)) .sp-graph {
+  --sp-heat-0: #1d3325; --sp-heat-1: #3a3420; --sp-heat-2: #4d3b1c; --sp-heat-3: #61401a; --sp-heat-4: #753a1c; --sp-heat-5: #8c2f22;
+  --sp-critical: #b197fc; --sp-ov-cached: #37b24d; --sp-ov-ran: #f76707; --sp-ov-failed: #fa5252; --sp-ov-unbuilt: #5c636a; --sp-ov-badge-fg: #101113;
 }
 .sp-stage.sp-ov-h0 > rect { fill: var(--sp-heat-0); }
 .sp-stage.sp-ov-h1 > rect { fill: var(--sp-heat-1); }

@@ -12,6 +12,7 @@ import type { PlannerApi } from "./planner";
 import { parsePreviewState } from "./messages";
 import { isDockerfile, PREVIEW_VIEW_TYPE, PreviewController } from "./preview";
 import { registerProviders, toDiagnostic } from "./providers";
+import { LensRecords } from "./records";
 import { PlanState } from "./state";
 
 /** How long typing may pause before diagnostics are recomputed. */
@@ -39,14 +40,16 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
     const found = state.checkDiagnostics(document.uri.toString(), document.getText());
     diagnostics.set(document.uri, toEditorDiagnostics(found).map(toDiagnostic));
   };
+  const records = new LensRecords(context.globalStorageUri);
   const preview = new PreviewController(context.extensionUri, state, (document) => {
     refreshDiagnostics(document);
     lensesChanged.fire();
-  });
+  }, records);
 
   context.subscriptions.push(
     diagnostics,
     lensesChanged,
+    records,
     preview,
     vscode.workspace.onDidOpenTextDocument(refreshDiagnostics),
     vscode.workspace.onDidChangeTextDocument((event) => {
@@ -81,7 +84,7 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       },
     }),
     ...registerProviders(state, planner, lensesChanged.event),
-    ...registerCommands({ state, planner, preview, settings }),
+    ...registerCommands({ state, planner, preview, settings, records }),
     { dispose: () => timers.forEach((timer) => clearTimeout(timer)) },
   );
   vscode.workspace.textDocuments.forEach(refreshDiagnostics);

@@ -2,7 +2,8 @@
 // `runner` in a terminal.
 //
 // Input: command arguments (a document URI and a stage name from a lens or menu, or nothing: the
-// active editor). Output: the preview shown, the clipboard written, a terminal started.
+// active editor). Output: the preview shown, the clipboard written, a terminal started (whose
+// `runner build` writes its build record where the preview finds it).
 // Invariant: the build command is typed into a terminal the user sees; nothing runs hidden.
 import * as vscode from "vscode";
 
@@ -11,6 +12,7 @@ import type { PlannerApi } from "./planner";
 import { baseName, isDockerfile } from "./preview";
 import type { PreviewController } from "./preview";
 import { COMMANDS } from "./providers";
+import type { LensRecords } from "./records";
 import type { PlanState } from "./state";
 
 /** What the commands work with. */
@@ -20,10 +22,12 @@ export interface CommandContext {
   preview: PreviewController;
   /** The `stageplan` settings. */
   settings: () => vscode.WorkspaceConfiguration;
+  /** Where lens builds write their build records. */
+  records: LensRecords;
 }
 
 /** Registers the three commands. */
-export function registerCommands({ state, planner, preview, settings }: CommandContext): vscode.Disposable[] {
+export function registerCommands({ state, planner, preview, settings, records }: CommandContext): vscode.Disposable[] {
   /** The document for a command argument (a URI from a menu or lens) or the active editor. */
   const documentFor = async (uri: unknown): Promise<vscode.TextDocument | null> => {
     if (uri instanceof vscode.Uri) return vscode.workspace.openTextDocument(uri);
@@ -63,7 +67,10 @@ export function registerCommands({ state, planner, preview, settings }: CommandC
       const terminal = vscode.window.createTerminal({ name: `runner: ${target}`, cwd: vscode.Uri.joinPath(document.uri, "..") });
       terminal.show();
       const runnerPath = settings().get<string>("runnerPath", "runner") || "runner";
-      terminal.sendText(buildCommand(runnerPath, baseName(document), target, state.plannerOptions(document.uri.toString(), [target])));
+      // The runner writes the build's record where the preview looks for this file's latest one.
+      const recordUri = records.recordUri(document.uri.toString());
+      await records.prepare();
+      terminal.sendText(buildCommand(runnerPath, baseName(document), target, state.plannerOptions(document.uri.toString(), [target]), recordUri?.fsPath));
     }),
   ];
 }
