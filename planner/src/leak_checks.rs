@@ -1,6 +1,8 @@
 //! stageplan's own checks on what a target image ships, the static half of the runner's leak
 //! report: a target stage that copies the whole build context (the sources ship), and a target
-//! stage based on a stage or image that the same Dockerfile builds in (the toolchain ships).
+//! stage based on a stage that other stages copy build output from (the toolchain ships). The
+//! runner's report goes further with what only a build knows (files by content, an image that a
+//! builder stage also starts from, a target that compiles in its own image).
 //!
 //! Input: the Dockerfile text (for line spans) and the assembled plan. Output: warnings with
 //! the codes [`TARGET_COPIES_CONTEXT`] and [`TARGET_BASED_ON_BUILDER`] in the sink, unless the
@@ -18,8 +20,8 @@ use crate::plan::{EdgeKind, Op, Plan, Source};
 /// A target stage (or a stage it is built on) copies the whole build context.
 pub const TARGET_COPIES_CONTEXT: &str = "stageplan/target-copies-context";
 
-/// A target stage is based on a stage other stages copy build output from, or on the image a
-/// builder stage starts from.
+/// A target stage is based (directly or through other stages) on a stage that other stages copy
+/// build output from.
 pub const TARGET_BASED_ON_BUILDER: &str = "stageplan/target-based-on-builder";
 
 /// Source words that name the whole context.
@@ -112,16 +114,6 @@ fn readers_of(plan: &Plan, stage: usize, except: &[usize]) -> Vec<usize> {
         .collect()
 }
 
-/// The image a stage's chain of bases starts from.
-fn root_image(plan: &Plan, stage: usize) -> Option<&str> {
-    let chain = base_chain(plan, stage);
-    let root = chain.last().copied().unwrap_or(stage);
-    match &plan.stages.get(root)?.base {
-        Source::Image { image } => Some(image),
-        _ => None,
-    }
-}
-
 fn based_on_builder(plan: &Plan, target: usize, chain: &[usize]) -> Option<String> {
     let name = &plan.stages[target].display_name;
     let mut in_chain: Vec<usize> = chain.to_vec();
@@ -135,17 +127,7 @@ fn based_on_builder(plan: &Plan, target: usize, chain: &[usize]) -> Option<Strin
             ));
         }
     }
-    let image = root_image(plan, target)?;
-    let builder = plan.stages.iter().find(|s| {
-        s.needed
-            && !in_chain.contains(&s.index)
-            && root_image(plan, s.index) == Some(image)
-            && !readers_of(plan, s.index, &[]).is_empty()
-    })?;
-    Some(format!(
-        "target stage \"{name}\" is based on {image}, which stage \"{}\" builds in: its toolchain ships in the image; start \"{name}\" from a runtime image and COPY --from=\"{}\" only what it needs",
-        builder.display_name, builder.display_name
-    ))
+    None
 }
 
 /// The byte span of 1-based line `line` (without its line break).
@@ -213,14 +195,10 @@ mod tests {
             (found[0].0.as_str(), found[0].1),
             ("stageplan/target-based-on-builder", 5)
         );
+        // An image shared with a builder stage is the runner's warning (it knows what was built),
+        // not this one.
         let image = "FROM golang:1.22 AS build\nRUN go build -o /app\nFROM golang:1.22\nCOPY --from=build /app /app\n";
-        let found = codes(image, &[]);
-        assert!(
-            found[0]
-                .2
-                .contains("is based on golang:1.22, which stage \"build\" builds in"),
-            "{found:?}"
-        );
+        assert!(codes(image, &[]).is_empty());
         let clean = "FROM golang:1.22 AS build\nRUN go build -o /app\nFROM alpine\nCOPY --from=build /app /app\n";
         assert!(codes(clean, &[]).is_empty());
     }
