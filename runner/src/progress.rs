@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
-use crate::record::diff::phrase;
+use crate::record::phrase::phrase;
 use crate::record::types::{MissReason, StepRecord, StepStatus};
 
 /// How progress is shown.

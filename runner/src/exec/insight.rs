@@ -20,6 +20,7 @@ use super::timing::StepClock;
 use crate::record::diff::{self, Links};
 use crate::record::memory::KeyField;
 use crate::record::memory::{RootMemory, StageMemory, StepMemory};
+use crate::record::phrase::phrase;
 use crate::record::types::{MissReason, StepRecord, StepStatus};
 
 /// The record bookkeeping of one stage.
@@ -204,7 +205,7 @@ impl StageInsight {
             line: instruction.line,
             text: instruction.text.clone(),
             status,
-            miss_text: self.step.miss.as_ref().map(diff::phrase),
+            miss_text: self.step.miss.as_ref().map(phrase),
             miss: self.step.miss.take(),
             key: keyed.then(|| key.to_string()),
             start_ms: self.step.start_ms,

@@ -1,7 +1,7 @@
 //! Why a step's cache key differs from the last build of the same stage and step: the first
 //! named input of the key that differs, told in the user's terms (a context file by path, a
 //! build argument by name, the base image, the instruction, an earlier step, a stage it reads),
-//! and that reason as one short phrase.
+//! (the short phrase progress output shows is in [`super::phrase`]).
 //!
 //! Input: the remembered step ([`StepMemory`]), the step's key fields and instruction text now,
 //! and what changed before it ([`Links`]). Output: a [`MissReason`], or none when every input is
@@ -269,57 +269,10 @@ fn first_part_difference<'a>(now: &'a [KeyPart], then: &'a [KeyPart]) -> Option<
         .map(|p| p.label.as_str())
 }
 
-/// The reason as one short phrase for progress output (`app.go changed`).
-pub fn phrase(reason: &MissReason) -> String {
-    match reason {
-        MissReason::FirstBuild => "first build".to_string(),
-        MissReason::NoCache => "--no-cache".to_string(),
-        MissReason::ContextFile { path, change, more } => {
-            let what = match change {
-                FileChange::Added => "added",
-                FileChange::Removed => "removed",
-                FileChange::Changed => "changed",
-            };
-            match more {
-                0 => format!("{path} {what}"),
-                1 => format!("{path} {what}, and 1 more file"),
-                n => format!("{path} {what}, and {n} more files"),
-            }
-        }
-        MissReason::BuildArg { name } => format!("build arg {name} changed"),
-        MissReason::Env { name } => format!("ENV {name} changed"),
-        MissReason::BaseImage {
-            image,
-            previous_image: Some(previous),
-        } => format!("base image {previous} -> {image}"),
-        MissReason::BaseImage { image, .. } => format!("base image {image} changed"),
-        MissReason::SourceImage { image } => format!("image {image} changed"),
-        MissReason::Stage {
-            name,
-            cause: Some(cause),
-            ..
-        } => format!("stage {name} changed: {}", phrase(cause)),
-        MissReason::Stage { name, .. } => format!("stage {name} changed"),
-        MissReason::EarlierStep { cause, .. } => phrase(cause),
-        MissReason::Instruction { field } => match field.as_str() {
-            "text" => "instruction changed".to_string(),
-            "from" => "FROM changed".to_string(),
-            "workdir" | "dir" => "WORKDIR changed".to_string(),
-            "user" => "USER changed".to_string(),
-            "argv" => "SHELL changed".to_string(),
-            "heredoc" => "heredoc changed".to_string(),
-            other => format!("{other} changed"),
-        },
-        MissReason::Download { name } => format!("download {name} changed"),
-        MissReason::Mount => "a --mount source changed".to_string(),
-        MissReason::CacheEvicted => "cache entry removed".to_string(),
-        MissReason::CacheFormat => "runner cache format changed".to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::record::phrase::phrase;
 
     fn field(name: &str, digest: &str, parts: &[(&str, &str)]) -> KeyField {
         KeyField {

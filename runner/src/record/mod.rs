@@ -14,6 +14,7 @@ pub mod diff;
 pub mod layers;
 pub mod leaks;
 pub mod memory;
+pub mod phrase;
 pub mod recorder;
 pub mod report;
 pub mod schema;

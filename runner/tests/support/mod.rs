@@ -12,6 +12,7 @@
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod record;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
