@@ -103,14 +103,45 @@ const KEEP_SHARE = 0.5;
  */
 export function layoutGraph(model: GraphModel, previous: GraphLayout | null = null): GraphLayout {
   if (model.nodes.length === 0) return { nodes: [], edges: [], width: 0, height: 0, centres: {} };
+  const { vertices, chains } = buildVertices(model);
+  const { columns, layerEdges } = buildColumns(vertices);
+  const kept = previous && model.nodes.filter((node) => node.id in previous.centres).length >= KEEP_SHARE * model.nodes.length ? previous.centres : null;
+  const before = vertices.map((vertex) => (kept && vertex.key in kept ? kept[vertex.key] : null));
+  if (kept) orderAsBefore(columns, vertices, before);
+  else orderColumns(columns, layerEdges, vertices.length);
+  // The fold marker joins nothing: keep it at the bottom of its column.
+  const fold = model.nodes.findIndex((node) => node.id === FOLD_ID);
+  if (fold >= 0) {
+    const column = columns[vertices[fold].layer];
+    column.splice(column.indexOf(fold), 1);
+    column.push(fold);
+  }
+  const gapOf = (above: number, below: number) => {
+    const lanes = Number(vertices[above].node < 0) + Number(vertices[below].node < 0);
+    return lanes === 2 ? GAP_LANES : lanes === 1 ? GAP_BOX_LANE : GAP_BOXES;
+  };
+  const centreY = kept ? placeNearPrevious(columns, vertices, gapOf, before) : placeColumns(columns, vertices, gapOf);
+  const measured = model.nodes.map(measure);
+  const geometry = columnGeometry(columns, vertices, measured, layerEdges);
+  const nodes: NodeBox[] = model.nodes.map((node, idx) => ({
+    ...node,
+    ...measured[idx],
+    x: geometry.x[node.layer],
+    y: centreY[idx] - METRICS.height / 2,
+    height: METRICS.height,
+  }));
+  const edges = routeEdges(model, nodes, vertices, chains, centreY, geometry);
+  const centres: Record<string, number> = {};
+  vertices.forEach((vertex, idx) => (centres[vertex.key] = centreY[idx]));
+  return fitBounds(nodes, edges, centres);
+}
+
+/** One vertex per node, and each edge as a chain of vertices, one per column it touches (lanes
+ * in the columns between its ends). */
+function buildVertices(model: GraphModel): { vertices: Vertex[]; chains: number[][] } {
   const vertices: Vertex[] = model.nodes.map((node, idx) => ({ key: node.id, layer: node.layer, node: idx, height: METRICS.height, weight: 1, left: [], right: [] }));
   const indexOf = new Map(model.nodes.map((node, idx) => [node.id, idx]));
-  const link = (from: number, to: number) => {
-    vertices[from].right.push(to);
-    vertices[to].left.push(from);
-  };
-  // Each edge as a chain of vertices, one per column it touches.
-  const chains: number[][] = model.edges.map((edge) => {
+  const chains = model.edges.map((edge) => {
     const from = indexOf.get(edge.from)!;
     const to = indexOf.get(edge.to)!;
     const chain = [from];
@@ -119,10 +150,17 @@ export function layoutGraph(model: GraphModel, previous: GraphLayout | null = nu
       chain.push(vertices.length - 1);
     }
     chain.push(to);
-    for (let i = 1; i < chain.length; i++) link(chain[i - 1], chain[i]);
+    for (let i = 1; i < chain.length; i++) {
+      vertices[chain[i - 1]].right.push(chain[i]);
+      vertices[chain[i]].left.push(chain[i - 1]);
+    }
     return chain;
   });
+  return { vertices, chains };
+}
 
+/** The vertices of each column (in input order) and the edges between neighbouring columns. */
+function buildColumns(vertices: Vertex[]): { columns: number[][]; layerEdges: LayerEdge[][] } {
   const layerCount = vertices.reduce((most, vertex) => Math.max(most, vertex.layer + 1), 0);
   const columns: number[][] = Array.from({ length: layerCount }, () => []);
   vertices.forEach((vertex, idx) => columns[vertex.layer].push(idx));
@@ -130,47 +168,36 @@ export function layoutGraph(model: GraphModel, previous: GraphLayout | null = nu
   vertices.forEach((vertex, idx) => {
     for (const to of vertex.right) if (vertices[to].layer === vertex.layer + 1) layerEdges[vertex.layer].push({ from: idx, to });
   });
-  const kept = previous && model.nodes.filter((node) => node.id in previous.centres).length >= KEEP_SHARE * model.nodes.length ? previous.centres : null;
-  const before = vertices.map((vertex) => (kept && vertex.key in kept ? kept[vertex.key] : null));
-  if (kept) orderAsBefore(columns, vertices, before);
-  else orderColumns(columns, layerEdges, vertices.length);
-  // The fold marker joins nothing: keep it at the bottom of its column.
-  const fold = indexOf.get(FOLD_ID);
-  if (fold !== undefined) {
-    const column = columns[vertices[fold].layer];
-    column.splice(column.indexOf(fold), 1);
-    column.push(fold);
-  }
+  return { columns, layerEdges };
+}
 
-  const gapOf = (above: number, below: number) => {
-    const lanes = Number(vertices[above].node < 0) + Number(vertices[below].node < 0);
-    return lanes === 2 ? GAP_LANES : lanes === 1 ? GAP_BOX_LANE : GAP_BOXES;
-  };
-  const centreY = kept ? placeNearPrevious(columns, vertices, gapOf, before) : placeColumns(columns, vertices, gapOf);
+/** Where each column starts and how wide it is. */
+interface ColumnGeometry {
+  x: number[];
+  width: number[];
+}
 
-  const measured = model.nodes.map(measure);
-  const columnWidth = columns.map((column) => {
+function columnGeometry(columns: number[][], vertices: Vertex[], measured: { width: number }[], layerEdges: LayerEdge[][]): ColumnGeometry {
+  const width = columns.map((column) => {
     const widest = column.reduce((most, vertex) => (vertices[vertex].node < 0 ? most : Math.max(most, measured[vertices[vertex].node].width)), 0);
     return Math.ceil(Math.max(widest, WIDTH_STEP) / WIDTH_STEP) * WIDTH_STEP;
   });
-  const columnX: number[] = [];
-  let x = MARGIN;
+  const x: number[] = [];
+  let left = MARGIN;
   columns.forEach((_column, c) => {
-    columnX.push(x);
+    x.push(left);
     const passing = layerEdges[c]?.length ?? 0;
     // Busier channels get more room for their curves, in steps so that one more edge rarely moves the columns.
-    x += columnWidth[c] + Math.min(144, 64 + 16 * Math.floor(passing / 12));
+    left += width[c] + Math.min(144, 64 + 16 * Math.floor(passing / 12));
   });
+  return { x, width };
+}
 
-  const nodes: NodeBox[] = model.nodes.map((node, idx) => ({
-    ...node,
-    ...measured[idx],
-    x: columnX[node.layer],
-    y: centreY[idx] - METRICS.height / 2,
-    height: METRICS.height,
-  }));
+/** Each edge's route: out of the source's right side to its column's edge, level through each
+ * lane, into the target's left side. */
+function routeEdges(model: GraphModel, nodes: NodeBox[], vertices: Vertex[], chains: number[][], centreY: number[], columns: ColumnGeometry): EdgePath[] {
   const ports = portOffsets(chains, centreY);
-  const edges: EdgePath[] = model.edges.map((edge, edgeIdx) => {
+  return model.edges.map((edge, edgeIdx) => {
     const chain = chains[edgeIdx];
     const source = nodes[chain[0]];
     const target = nodes[chain[chain.length - 1]];
@@ -178,18 +205,15 @@ export function layoutGraph(model: GraphModel, previous: GraphLayout | null = nu
     const endY = centreY[chain[chain.length - 1]] + ports.in[edgeIdx];
     const points = [
       { x: source.x + source.width, y: startY },
-      { x: columnX[source.layer] + columnWidth[source.layer], y: startY },
+      { x: columns.x[source.layer] + columns.width[source.layer], y: startY },
     ];
     for (const lane of chain.slice(1, -1)) {
       const layer = vertices[lane].layer;
-      points.push({ x: columnX[layer], y: centreY[lane] }, { x: columnX[layer] + columnWidth[layer], y: centreY[lane] });
+      points.push({ x: columns.x[layer], y: centreY[lane] }, { x: columns.x[layer] + columns.width[layer], y: centreY[lane] });
     }
     points.push({ x: target.x, y: endY });
     return { ...edge, points: points.filter((point, i) => i === 0 || point.x !== points[i - 1].x || point.y !== points[i - 1].y) };
   });
-  const centres: Record<string, number> = {};
-  vertices.forEach((vertex, idx) => (centres[vertex.key] = centreY[idx]));
-  return fitBounds(nodes, edges, centres);
 }
 
 /** Orders each column as the previous layout had it; a new vertex goes where its neighbours were. */

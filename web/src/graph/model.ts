@@ -156,6 +156,11 @@ export function lineage(plan: Pick<Plan, "stages">, stageIdx: number): { ancesto
   };
 }
 
+/** A node that is not a stage: an external image or the fold marker. */
+function plainNode(id: string, kind: "image" | "fold", label: string, detail: string, needed: boolean, layer: number): GraphNode {
+  return { id, kind, stageIndex: null, stageName: null, label, detail, needed, target: false, wave: null, line: null, layer, images: [] };
+}
+
 /** Builds the graph model of a plan for a view. */
 export function buildModel(plan: Plan, view: GraphView = DEFAULT_VIEW): GraphModel {
   const targets = new Set(plan.targets);
@@ -183,24 +188,8 @@ export function buildModel(plan: Plan, view: GraphView = DEFAULT_VIEW): GraphMod
         if (!view.images) continue;
         const known = imageNodes.get(edge.source.image);
         const layer = layers[stage.index] + shift - 1;
-        if (known) {
-          known.layer = Math.min(known.layer, layer);
-        } else {
-          imageNodes.set(edge.source.image, {
-            id: from,
-            kind: "image",
-            stageIndex: null,
-            stageName: null,
-            label: edge.source.image,
-            detail: "image",
-            needed: neededImages.has(edge.source.image),
-            target: false,
-            wave: null,
-            line: null,
-            layer,
-            images: [],
-          });
-        }
+        if (known) known.layer = Math.min(known.layer, layer);
+        else imageNodes.set(edge.source.image, plainNode(from, "image", edge.source.image, "image", neededImages.has(edge.source.image), layer));
       } else if (edge.source.kind === "stage" && !drawn.has(edge.source.stage)) {
         continue;
       }
@@ -226,22 +215,7 @@ export function buildModel(plan: Plan, view: GraphView = DEFAULT_VIEW): GraphMod
   }
   const folded = plan.stages.length - shown.length;
   const nodes = [...imageNodes.values(), ...stageNodes];
-  if (folded > 0) {
-    nodes.push({
-      id: FOLD_ID,
-      kind: "fold",
-      stageIndex: null,
-      stageName: null,
-      label: `${folded} skipped`,
-      detail: "click to show them",
-      needed: false,
-      target: false,
-      wave: null,
-      line: null,
-      layer: 0,
-      images: [],
-    });
-  }
+  if (folded > 0) nodes.push(plainNode(FOLD_ID, "fold", `${folded} skipped`, "click to show them", false, 0));
   return { nodes, edges: [...edges.values()], folded };
 }
 

@@ -102,18 +102,7 @@ export function orderColumns(columns: number[][], edges: LayerEdge[][], vertexCo
   let [best, bestCrossings] = sweepFromHere();
   if (bestCrossings > 0) {
     restore(fileOrder);
-    const visited = new Uint8Array(vertexCount);
-    const order: number[] = [];
-    const visit = (vertex: number) => {
-      if (visited[vertex]) return;
-      visited[vertex] = 1;
-      order.push(vertex);
-      for (const next of down[vertex]) visit(next);
-    };
-    for (const column of columns) for (const vertex of column) visit(vertex);
-    const rank = new Int32Array(vertexCount);
-    order.forEach((vertex, idx) => (rank[vertex] = idx));
-    for (const column of columns) column.sort((a, b) => rank[a] - rank[b]);
+    sortDepthFirst(columns, down, vertexCount);
     columns.forEach(setPositions);
     const [other, otherCrossings] = sweepFromHere();
     if (otherCrossings < bestCrossings) [best, bestCrossings] = [other, otherCrossings];
@@ -154,6 +143,21 @@ function sift(column: number[], pos: Int32Array, up: number[][], down: number[][
     column.splice(bestAt, 0, vertex);
     column.forEach((other, idx) => (pos[other] = idx));
   }
+}
+
+/** Sorts each column in the order a depth-first walk from the file order meets its vertices. */
+function sortDepthFirst(columns: number[][], down: number[][], vertexCount: number): void {
+  const visited = new Uint8Array(vertexCount);
+  const rank = new Int32Array(vertexCount);
+  let next = 0;
+  const visit = (vertex: number) => {
+    if (visited[vertex]) return;
+    visited[vertex] = 1;
+    rank[vertex] = next++;
+    for (const successor of down[vertex]) visit(successor);
+  };
+  for (const column of columns) for (const vertex of column) visit(vertex);
+  for (const column of columns) column.sort((a, b) => rank[a] - rank[b]);
 }
 
 /** Crossings among the edges of `a` and `b` (neighbours in a column) when `a` is above `b`. */
