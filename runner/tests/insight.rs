@@ -2,7 +2,8 @@
 //! a context file by path (added and changed), a build argument by name, an ENV variable, the base
 //! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache` and an
 //! evicted cache entry, read back from the stage memories the engine keeps (also from another copy
-//! of the context, as another machine would); the progress events carry the record's fields.
+//! of the context, as another machine would); the progress events carry the record's fields; a
+//! failed build still writes its record and report.
 //!
 //! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh). Output: pass/fail.
 //! Invariant: every image, cache tag and record image a test makes is removed at its end.
@@ -10,6 +11,8 @@
 mod support;
 
 use std::process::Command;
+
+use serde_json::Value;
 
 use support::record::{
     build, cached, miss, project, read_record, record_images, runner, step, write, Cleanup,
@@ -278,4 +281,46 @@ fn a_new_base_image_is_the_reason_and_the_record_names_both_references() {
         step(&second.record, "app", 1)["miss_text"],
         format!("base image {BASE} -> {other}")
     );
+}
+
+#[test]
+fn a_failed_build_still_writes_its_record_and_report() {
+    require_engine();
+    let parent = TempDir::new("insight-failed");
+    let dir = project(&parent, &format!("project-{}-failed", std::process::id()));
+    let unique = nonce();
+    write(
+        &dir,
+        "Dockerfile",
+        &format!("FROM {BASE} AS app\nRUN echo {unique} > /ok\nRUN exit 3\n"),
+    );
+    let record_file = dir.with_extension("record.json");
+    let report = dir.with_extension("html");
+    let report_arg = report.to_string_lossy().into_owned();
+    let out = runner(&dir, &record_file, "json", &["--report", &report_arg], &[]);
+    let mut cleanup = Cleanup::default();
+    cleanup.images.extend(stage_images(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = read_record(&record_file);
+    // The finished step's cache entry (its stage never finished, so no event names its image).
+    if let Some(key) = step(&record, "app", 1)["key"].as_str() {
+        cleanup.tags.push(format!("stageplan-cache:{key}"));
+    }
+    assert_eq!(record["ok"], false);
+    assert!(
+        record["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`RUN exit 3` exited with code 3")),
+        "{record:#}"
+    );
+    assert_eq!(miss(&record, "app", 1)["kind"], "first_build");
+    assert_eq!(step(&record, "app", 2)["status"], "failed");
+    assert_eq!(record["stages"][0]["end_ms"], Value::Null);
+    let page = std::fs::read_to_string(&report).expect("the report page");
+    assert!(page.contains("<script id=\"stageplan-record\" type=\"application/json\">"));
 }
