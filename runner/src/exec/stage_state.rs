@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::cache::Key;
+use crate::error::{RunnerError, StepError};
 use crate::image_config::ImageConfig;
 
 /// A container a stage keeps between steps: a started keeper (RUN steps run in it as execs) or
@@ -111,6 +112,16 @@ impl StageState {
             .filter(|(name, _)| self.config.env_get(name).is_none())
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
+    }
+
+    /// A function that places a step problem at `line` of this stage.
+    pub fn fail_at(&self, line: u32) -> impl Fn(StepError) -> RunnerError {
+        let stage = self.name.clone();
+        move |source| RunnerError::Instruction {
+            stage: stage.clone(),
+            line,
+            source,
+        }
     }
 
     /// The stage's result once its last step is done.

@@ -23,7 +23,7 @@ use super::piece::{self, Piece, PieceContent, Placement, UploadError};
 use crate::context::{
     BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
 };
-use crate::error::{Result, RunnerError, StepError};
+use crate::error::{Result, StepError};
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
@@ -66,13 +66,7 @@ pub async fn perform(
     spec: &CopySpec,
     is_add: bool,
 ) -> Result<()> {
-    let stage_name = state.name.clone();
-    let line = instruction.line;
-    let fail = move |source: StepError| RunnerError::Instruction {
-        stage: stage_name.clone(),
-        line,
-        source,
-    };
+    let fail = state.fail_at(instruction.line);
     let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
     let mut key = state
         .key
@@ -132,7 +126,7 @@ async fn resolve(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    let dest = copy_dest::absolute(&state.config.working_dir, &dest_word);
+    let dest = container_fs::absolute(&state.config.working_dir, &dest_word);
     let chown = match spec.chown.as_deref().map(expand).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),

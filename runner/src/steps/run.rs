@@ -52,13 +52,7 @@ struct Execution {
 
 /// Performs a RUN instruction (or takes its result from the cache).
 pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
-    let stage_name = state.name.clone();
-    let line = instruction.line;
-    let fail = move |source: StepError| RunnerError::Instruction {
-        stage: stage_name.clone(),
-        line,
-        source,
-    };
+    let fail = state.fail_at(instruction.line);
     let Op::Run {
         command,
         mounts: mount_specs,

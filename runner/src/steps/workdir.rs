@@ -119,10 +119,11 @@ async fn create_missing(
     let mut prefix = resolved.existing.trim_end_matches('/').to_string();
     for part in &resolved.missing {
         prefix = format!("{prefix}/{part}");
-        paths.push(prefix.trim_start_matches('/').to_string());
+        paths.push(prefix.clone());
     }
-    let archive = tar::directories(&paths, owner, 0o755).map_err(|e| fail(e.to_string()))?;
-    ctx.engine.put_archive_bytes(holder, "/", archive).await?;
+    container_fs::create_directories(&ctx.engine, holder, &paths, owner, 0o755)
+        .await?
+        .map_err(|e| fail(e.to_string()))?;
     Ok(true)
 }
 
