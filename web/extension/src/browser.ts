@@ -12,7 +12,7 @@ import { activateWith } from "./activate";
 export async function activate(context: vscode.ExtensionContext): Promise<ReturnType<typeof activateWith>> {
   const wasm = await vscode.workspace.fs.readFile(vscode.Uri.joinPath(context.extensionUri, "dist", "web", "planner_bg.wasm"));
   initSync({ module: wasm });
-  return activateWith(context, { plan, check, version });
+  return activateWith(context, { plan, check, version }, { findProgram: null });
 }
 
 /** Nothing to release beyond `context.subscriptions`. */

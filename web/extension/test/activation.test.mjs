@@ -2,9 +2,9 @@
 // against the `vscode` stand-in: what it registers, what the preview panel is sent, and what the
 // code lenses, commands and webview messages do.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { before, describe, it } from "node:test";
 
@@ -117,11 +117,64 @@ describe("activation", () => {
   });
 
   it("runs runner build for the lens's stage in a terminal in the Dockerfile's folder", async () => {
+    // A program file to find: the lens only checks that it exists and is executable, never runs it.
+    const binDir = join(folder, "bin");
+    mkdirSync(binDir, { recursive: true });
+    writeFileSync(join(binDir, "runner"), "#!/bin/sh\nexit 0\n");
+    chmodSync(join(binDir, "runner"), 0o755);
+    recorded.configuration["stageplan.runnerPath"] = join(binDir, "runner");
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
     const terminal = recorded.terminals.at(-1);
     assert.equal(terminal.cwd.fsPath, folder);
     assert.ok(terminal.shown);
-    assert.deepEqual(terminal.sent, ["runner build . -f Dockerfile --target test"]);
+    assert.deepEqual(terminal.sent, [`${binDir}/runner build . -f Dockerfile --target test`]);
+  });
+
+  it("finds a bare runnerPath on PATH and resolves ${workspaceFolder}", async () => {
+    const binDir = join(folder, "bin");
+    const savedPath = process.env.PATH;
+    try {
+      process.env.PATH = [join(folder, "empty"), binDir, savedPath].join(delimiter);
+      recorded.configuration["stageplan.runnerPath"] = "runner";
+      await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+      assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    recorded.workspaceFolders = [folder];
+    recorded.configuration["stageplan.runnerPath"] = "${workspaceFolder}/bin/runner";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+    recorded.configuration["stageplan.runnerPath"] = "bin/runner";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`], "relative to the workspace folder");
+    recorded.workspaceFolders = [];
+  });
+
+  it("says how to set stageplan.runnerPath when the runner is missing, and opens the setting", async () => {
+    const terminalsBefore = recorded.terminals.length;
+    recorded.configuration["stageplan.runnerPath"] = "stageplan-no-such-runner";
+    recorded.errorMessageChoice = "Open Setting";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+    assert.equal(recorded.terminals.length, terminalsBefore, "no terminal for a program that is not there");
+    assert.match(recorded.errorMessages.at(-1), /^Cannot build stage "test": the runner program "stageplan-no-such-runner" \(the "stageplan\.runnerPath" setting\) is not on PATH\. Build it with `cargo build --release -p runner`/);
+    assert.deepEqual(recorded.builtinCommands.at(-1), ["workbench.action.openSettings", "stageplan.runnerPath"]);
+
+    const notExecutable = join(folder, "bin", "runner.txt");
+    writeFileSync(notExecutable, "not a program\n");
+    chmodSync(notExecutable, 0o644);
+    for (const [setting, problem] of [
+      [notExecutable, "is not executable (chmod +x it)"],
+      [join(folder, "bin"), "is not a file"],
+      [join(folder, "nowhere", "runner"), "does not exist"],
+    ]) {
+      recorded.configuration["stageplan.runnerPath"] = setting;
+      await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+      assert.equal(recorded.errorMessages.at(-1), `Cannot build stage "test": the runner program "${setting}" (the "stageplan.runnerPath" setting) ${problem}. Build it with \`cargo build --release -p runner\` and set "stageplan.runnerPath" to its path (for example \${workspaceFolder}/target/release/runner).`);
+    }
+    assert.equal(recorded.terminals.length, terminalsBefore);
+    assert.equal(recorded.builtinCommands.length, 1, "the setting opens only when asked");
+    recorded.configuration["stageplan.runnerPath"] = join(folder, "bin", "runner");
   });
 
   it("copies the plan JSON of the lens's target", async () => {
@@ -210,7 +263,7 @@ describe("preview", () => {
     assert.deepEqual(message.plan.build_args, { GO_VERSION: "1.23" });
     assert.equal(lensEvents, 1);
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "build");
-    assert.equal(recorded.terminals.at(-1).sent[0], "runner build . -f Dockerfile --target build --build-arg GO_VERSION=1.23");
+    assert.equal(recorded.terminals.at(-1).sent[0], `${join(folder, "bin", "runner")} build . -f Dockerfile --target build --build-arg GO_VERSION=1.23`);
   });
 
   it("reports an unknown target chosen in the preview", () => {
