@@ -226,16 +226,25 @@ describe("preview", () => {
     assert.deepEqual(sent[0].plan.stages.map((stage) => stage.name).at(-1), "final2");
   });
 
-  it("keeps the last good plan while the file has errors", async () => {
-    vscode.__test.editDocument(document, SAMPLE + "FROM\n");
+  it("draws the stages that could be read while the file has errors, and the last good plan when none could", async () => {
+    vscode.__test.editDocument(document, SAMPLE + "RUNN make\n");
     await sleep(200);
-    const message = lastPlan(panel);
+    let message = lastPlan(panel);
     assert.equal(message.plan, null);
-    assert.equal(message.lastGoodPlan.stages.length, 6);
+    assert.equal(message.fallback.source, "outline");
+    assert.deepEqual(message.fallback.plan.stages.map((stage) => stage.name), ["tools", "build", "test", "docs", "prod"]);
+    assert.deepEqual(message.fallback.plan.targets, [4]);
+    assert.deepEqual(message.fallback.plan.images, ["alpine:3.20", "golang:1.22"], "the images the needed stages use");
     assert.ok(message.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    vscode.__test.editDocument(document, "FROM\n");
+    await sleep(200);
+    message = lastPlan(panel);
+    assert.equal(message.fallback.source, "last-good");
+    assert.equal(message.fallback.plan.stages.length, 6, "the last plan without errors (the edit before added a stage)");
     vscode.__test.editDocument(document, SAMPLE);
     await sleep(200);
     assert.equal(lastPlan(panel).plan.stages.length, 5);
+    assert.equal(lastPlan(panel).fallback, null);
   });
 
   it("highlights the stage under the cursor", () => {
@@ -286,6 +295,30 @@ describe("preview", () => {
     message = lastPlan(panel);
     assert.equal(message.fileName, "Dockerfile");
     assert.ok(other);
+  });
+
+  it("gives a Dockerfile that has an error when it opens its outline, definitions, lenses and graph", async () => {
+    // An unknown instruction in the first stage: no plan, but every stage can be read.
+    const text = ["FROM alpine:3.20 AS base", "RUNN apk add git", "FROM base AS build", "RUN make", "FROM scratch AS prod", "COPY --from=build /app /app", ""].join("\n");
+    const broken = vscode.__test.openDocument(join(folder, "broken.Dockerfile"), text, { languageId: "plaintext" });
+    const message = lastPlan(panel);
+    assert.equal(message.fileName, "broken.Dockerfile");
+    assert.equal(message.plan, null);
+    assert.ok(message.diagnostics.some((diagnostic) => diagnostic.severity === "error" && diagnostic.line === 2));
+    assert.equal(message.fallback.source, "outline", "there was never a good plan: the outline is drawn");
+    assert.deepEqual(message.fallback.plan.stages.map((stage) => [stage.name, stage.needed]), [["base", true], ["build", true], ["prod", true]]);
+
+    const symbols = await provider("documentSymbol").provider.provideDocumentSymbols(broken);
+    assert.deepEqual(symbols.map((symbol) => [symbol.name, symbol.selectionRange.start.line]), [["base", 0], ["build", 2], ["prod", 4]]);
+    const [link] = await provider("definition").provider.provideDefinition(broken, new vscode.Position(5, "COPY --from=bu".length));
+    assert.equal(link.targetRange.start.line, 2);
+    const lenses = await provider("codeLens").provider.provideCodeLenses(broken);
+    assert.deepEqual(
+      lenses.filter((lens) => lens.command.command === "stageplan.buildStage").map((lens) => lens.command.title),
+      ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)"],
+    );
+    vscode.__test.closeDocument(broken);
+    vscode.__test.activate(document);
   });
 
   it("moves the cursor to a clicked diagnostic", async () => {
