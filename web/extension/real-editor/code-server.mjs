@@ -245,5 +245,15 @@ export async function eventually(predicate, describe, timeout = 30_000) {
   throw new Error(`timed out: ${await describe()}`);
 }
 
+/**
+ * Reads `read()` until one reading satisfies `accept` and returns it: the workbench redraws lists
+ * and lenses as a whole, so what is checked is one consistent reading.
+ */
+export async function readWhen(read, accept, timeout = 30_000) {
+  let seen;
+  await eventually(async () => accept((seen = await read())), async () => `last reading: ${JSON.stringify(seen)}`, timeout);
+  return seen;
+}
+
 /** Where the real-editor test keeps its screenshots. */
 export const artifactsDir = resolve(rootDir, "tests", "artifacts");

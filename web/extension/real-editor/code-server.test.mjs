@@ -6,7 +6,8 @@
 // Dark and Light High Contrast) by screenshot and by the contrast of every node's text.
 //
 // Input: .code-server/ (scripts/setup.sh), web/pkg (the WASM packages), /usr/bin/chromium.
-// Output: test results; tests/artifacts/code-server-*.png; with UPDATE_THEMES=1, the theme
+// Output: test results; tests/artifacts/code-server-<theme>.png (the workbench) and
+// code-server-<theme>-graph.png (the preview's graph); with UPDATE_THEMES=1, the theme
 // variables VS Code gives the webview rewritten into test/fixtures/vscode-themes.json.
 // Invariant: steps run in order on one workbench; each waits on what the editor shows (rows,
 // status bar, webview DOM), never on a fixed delay.
@@ -28,6 +29,7 @@ import {
   packageVsix,
   pickTheme,
   previewFrame,
+  readWhen,
   runCommand,
   startCodeServer,
   stopCodeServer,
@@ -99,14 +101,14 @@ after(async () => {
 /** The texts of the code lenses the editor shows. */
 const lensTexts = () => page.locator(".codelens-decoration a").allTextContents();
 
+/** Waits until one reading of the lenses satisfies `accept`; returns it. */
+const lensesWhen = (accept) => readWhen(lensTexts, accept);
+
 describe("the extension in code-server", () => {
   step("activates when a Dockerfile opens and shows its code lenses and the preview button", async () => {
     await openFile(page, "Dockerfile");
-    await eventually(async () => (await lensTexts()).includes("Build this stage (3 stages)"), async () => `lenses: ${await lensTexts()}`);
-    const lenses = await lensTexts();
-    for (const title of ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)", "Copy plan JSON"]) {
-      assert.ok(lenses.includes(title), `a "${title}" lens (got ${lenses.join(" | ")})`);
-    }
+    const expected = ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)", "Copy plan JSON"];
+    await lensesWhen((lenses) => expected.every((title) => lenses.includes(title)));
     assert.match(extensionHostLog(session), /ExtensionService#_doActivateExtension stageplan\.stageplan-preview, startup: false, activationEvent: 'onLanguage:dockerfile'/);
     await page.locator('.editor-actions [aria-label="Open Stage Preview to the Side"]').waitFor();
   });
@@ -115,8 +117,7 @@ describe("the extension in code-server", () => {
     await openFile(page, "warn.Dockerfile");
     await runCommand(page, "View: Focus Problems (Errors, Warnings, Infos)");
     const rows = page.locator(".markers-panel .monaco-list-row");
-    await eventually(async () => (await rows.allTextContents()).some((text) => text.includes("StageNameCasing")), async () => `problems: ${await rows.allTextContents()}`);
-    const texts = await rows.allTextContents();
+    const texts = await readWhen(() => rows.allTextContents(), (found) => found.some((text) => text.includes("StageNameCasing")));
     const finding = texts.find((text) => text.includes("StageNameCasing"));
     assert.match(finding, /Stage name 'Builder' should be lowercase/);
     assert.match(finding, /stageplan/);
@@ -164,19 +165,18 @@ describe("the extension in code-server", () => {
 
   step("outlines the stages, marking the ones the default target skips", async () => {
     await page.locator(".pane-header", { hasText: "Outline" }).click();
-    const rows = page.locator(".outline-pane .monaco-list-row, .pane-body .monaco-list-row[aria-label$='(class)']");
-    await eventually(async () => (await rows.count()) >= 5, async () => `outline: ${await rows.allTextContents()}`);
-    const labels = await page.locator(".monaco-list-row[aria-label$='(class)']").evaluateAll((found) => found.map((row) => row.textContent));
-    assert.deepEqual(labels, ["toolsFROM alpine:3.20", "buildFROM golang:${GO_VERSION}", "testFROM build (skipped)", "docsFROM alpine:3.20 (skipped)", "prodFROM scratch"]);
+    const symbols = page.locator(".monaco-list-row[aria-label$='(class)']");
+    const expected = ["toolsFROM alpine:3.20", "buildFROM golang:${GO_VERSION}", "testFROM build (skipped)", "docsFROM alpine:3.20 (skipped)", "prodFROM scratch"];
+    await readWhen(() => symbols.allTextContents(), (labels) => JSON.stringify(labels) === JSON.stringify(expected));
   });
 
   step("gives a Dockerfile with an error from the start its outline, lenses, definitions and graph", async () => {
     await openFile(page, "broken.Dockerfile");
-    await eventually(async () => (await lensTexts()).includes("Build this stage (3 stages)"), async () => `lenses: ${await lensTexts()}`);
-    assert.deepEqual((await lensTexts()).filter((text) => text.startsWith("Build")), ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)"]);
+    const builds = ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)"];
+    await lensesWhen((lenses) => JSON.stringify(lenses.filter((text) => text.startsWith("Build"))) === JSON.stringify(builds));
     const outline = page.locator(".monaco-list-row[aria-label$='(class)']");
-    await eventually(async () => (await outline.count()) === 3 && (await outline.first().textContent()).startsWith("base"), async () => `outline: ${await outline.allTextContents()}`);
-    assert.deepEqual(await outline.allTextContents(), ["baseFROM alpine:3.20", "buildFROM base", "prodFROM scratch"]);
+    const symbols = ["baseFROM alpine:3.20", "buildFROM base", "prodFROM scratch"];
+    await readWhen(() => outline.allTextContents(), (labels) => JSON.stringify(labels) === JSON.stringify(symbols));
 
     const frame = await previewFrame(page);
     const summary = frame.locator("[data-testid='summary']");
@@ -223,6 +223,7 @@ describe("the extension in code-server", () => {
         assert.ok((await frame.locator(`.sp-node.${kind}`).count()) > 0, `a ${kind} node is drawn`);
       }
       await page.screenshot({ path: join(artifactsDir, `code-server-${theme.slug}.png`) });
+      await frame.locator("[data-testid='graph'] svg").screenshot({ path: join(artifactsDir, `code-server-${theme.slug}-graph.png`) });
       const contrasts = await nodeTextContrasts(frame);
       assert.ok(contrasts.length >= 16, "every node's texts were measured");
       const lowest = contrasts.reduce((low, entry) => (entry.ratio < low.ratio ? entry : low));
