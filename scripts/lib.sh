@@ -151,12 +151,16 @@ setup_vscode_extension() {
 # @vscode/ripgrep 1.15.11's lib/postinstall.js and lib/download.js, the version code-server
 # 4.100.3's lib/vscode/npm-shrinkwrap.json pins): that archive is made here from Debian's ripgrep.
 # As root, npm runs install scripts only with unsafe_perm, and `yes` answers npm's prompts.
-# Skipped when .code-server/ already holds that version.
+# Skipped when .code-server/ already holds that version with its install step finished (VS Code's
+# modules in place and ripgrep unpacked).
 CODE_SERVER_VERSION=4.100.3
 setup_code_server() {
   local prefix=.code-server
-  local bin="$prefix/node_modules/.bin/code-server"
-  if [ -x "$bin" ] && [ "$("$bin" --version 2>/dev/null | head -1 | cut -d' ' -f1)" = "$CODE_SERVER_VERSION" ]; then
+  local package="$prefix/node_modules/code-server"
+  if [ -x "$prefix/node_modules/.bin/code-server" ] &&
+    grep -q "\"version\": \"$CODE_SERVER_VERSION\"" "$package/package.json" 2>/dev/null &&
+    [ -x "$package/lib/vscode/node_modules/@vscode/ripgrep/bin/rg" ] &&
+    [ -e "$package/lib/vscode/node_modules.asar" ]; then
     return
   fi
   local missing=()
