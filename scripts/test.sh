@@ -19,6 +19,11 @@ log "web: build and test"
 npm --prefix web run build
 npm --prefix web test
 
+# The VS Code extension in a real VS Code: code-server 4.100.3 with the packaged .vsix, driven in
+# headless Chromium (web/extension/real-editor/; about 1.5 minutes).
+log "web/extension: the extension in code-server"
+npm --prefix web/extension run test:code-server
+
 # The README's main job as a smoke test: the seed's three forms build offline and run, and the
 # size table prints (examples/seed/run.sh; the debug runner saves a release build here).
 log "examples/seed/run.sh"

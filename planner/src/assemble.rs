@@ -20,7 +20,7 @@ use crate::target;
 use crate::{Options, Outcome};
 
 /// The platform used for `BUILDPLATFORM` and as the default target platform.
-const DEFAULT_PLATFORM: &str = "linux/amd64";
+pub(crate) const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     sort(&mut sink.list);
@@ -110,18 +110,10 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         };
     let build_platform =
         Platform::parse(DEFAULT_PLATFORM).unwrap_or_else(|_| target_platform.clone());
-    let first_target = options
-        .targets
-        .iter()
-        .find(|t| !t.is_empty())
-        .map(|t| t.to_lowercase());
-    let target_stage = first_target
-        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
-        .unwrap_or_else(|| "default".to_string());
     let predefined = predefined_args(
         &build_platform,
         &target_platform,
-        &target_stage,
+        &target_stage_name(&file, options),
         &options.build_args,
     );
     let lexer = Lexer::new(parsed.escape);
@@ -188,6 +180,19 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         dockerfile: options.dockerfile.clone(),
     };
     finish(sink, Some(plan))
+}
+
+/// The value of the predefined `TARGETSTAGE`: the first target as given (lower-cased), else
+/// the last stage's name, else `default`.
+pub(crate) fn target_stage_name(file: &Dockerfile, options: &Options) -> String {
+    let first_target = options
+        .targets
+        .iter()
+        .find(|t| !t.is_empty())
+        .map(|t| t.to_lowercase());
+    first_target
+        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// `InvalidDefaultArgInFrom`: with default values only, every base name must be a valid
@@ -265,7 +270,12 @@ fn location(index: &LineIndex, span: Span) -> Location {
 }
 
 /// The plan's stages; consumes the graph so the instructions move rather than copy.
-fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+pub(crate) fn plan_stages(
+    file: &Dockerfile,
+    graph: Graph,
+    needed: &[bool],
+    index: &LineIndex,
+) -> Vec<Stage> {
     let depends_on: Vec<Vec<usize>> = (0..graph.nodes.len())
         .map(|idx| graph.depends_on(idx))
         .collect();

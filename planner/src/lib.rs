@@ -13,6 +13,7 @@ pub mod expand;
 mod flags;
 pub mod graph;
 mod instructions;
+pub mod outline;
 pub mod plan;
 mod render;
 pub mod schema;
@@ -28,6 +29,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use diagnostics::{Diagnostic, Severity};
+pub use outline::Outline;
 pub use plan::{Plan, PLAN_VERSION};
 
 /// What to plan: the targets, build arguments and platform (the same names as plan JSON).
@@ -62,4 +64,11 @@ pub fn plan(text: &str, options: &Options) -> Outcome {
 /// is examined, and the diagnostics are returned.
 pub fn check(text: &str) -> Vec<Diagnostic> {
     assemble::run(text, &Options::default(), true).diagnostics
+}
+
+/// The stage structure of the Dockerfile for editors, also when it has errors: the stages
+/// that could be read, the targets found, the needed stages and waves, and the diagnostics
+/// of planning with `options`. Never a plan (see [`outline::Outline`]).
+pub fn outline(text: &str, options: &Options) -> Outline {
+    outline::outline(text, options)
 }

@@ -139,7 +139,8 @@ fn parse_from(
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
 pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
     let mut file = Dockerfile::default();
-    // After a FROM that failed, its instructions belong to no stage; do not report that too.
+    // After a FROM that failed, its instructions belong to no stage (not to the stage before
+    // it); do not report that too.
     let mut from_failed = false;
     for raw in &parsed.instructions {
         let config = sink.config.for_comments(&raw.comments);
@@ -150,7 +151,10 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
         }
         if keyword == "from" {
             match parse_from(raw, text, &config, sink) {
-                Ok(stage) => file.stages.push(stage),
+                Ok(stage) => {
+                    file.stages.push(stage);
+                    from_failed = false;
+                }
                 Err(message) => {
                     sink.error("ParseError", message, raw.span);
                     from_failed = true;
@@ -172,9 +176,9 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
         }
         match type_instruction(raw) {
             Err(message) => sink.error("ParseError", message, raw.span),
+            Ok(_) if from_failed => {}
             Ok(instr) => match file.stages.last_mut() {
                 Some(stage) => stage.instructions.push(instr),
-                None if from_failed => {}
                 None => sink.error("ParseError", "no build stage in current context", raw.span),
             },
         }

@@ -56,6 +56,21 @@ describe("nodejs package", () => {
     assert.equal(builderOnly.platform, "linux/arm64");
   });
 
+  test("outline gives the stages of a file with errors, and the plan's stages without", () => {
+    const broken = SEED.replace("WORKDIR /src", "WORKDIR /src\nRUNN oops");
+    assert.equal(planner.plan(broken, {}).plan, null);
+    const outline = planner.outline(broken, {});
+    assert.equal(Object.getPrototypeOf(outline), Object.prototype);
+    assert.equal(outline.complete, false);
+    assert.deepEqual(outline.stages.map((stage) => [stage.name, stage.needed]), [["builder", true], [null, true]]);
+    assert.deepEqual(outline.waves, [[0], [1]]);
+    assert.ok(outline.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    const whole = planner.outline(SEED, { targets: ["builder"] });
+    const { plan } = planner.plan(SEED, { targets: ["builder"] });
+    assert.equal(whole.complete, true);
+    assert.deepEqual([whole.stages, whole.targets, whole.waves], [plan.stages, plan.targets, plan.waves]);
+  });
+
   test("options may be undefined or null", () => {
     assert.deepEqual(planner.plan(SEED, undefined), planner.plan(SEED, {}));
     assert.deepEqual(planner.plan(SEED, null), planner.plan(SEED, {}));

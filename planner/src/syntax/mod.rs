@@ -28,9 +28,12 @@ pub struct Parsed {
     pub directives: Vec<Directive>,
     /// The escape character in force.
     pub escape: char,
-    /// The instructions, in order (up to the error, if there is one).
+    /// The instructions that parsed, in order. An instruction that fails to parse is left
+    /// out and parsing goes on after it (for editors); an error that ends the file (an
+    /// unterminated heredoc, an overlong line, a bad directive) leaves the rest out.
     pub instructions: Vec<RawInstruction>,
-    /// The first syntax error; BuildKit rejects the file with it.
+    /// The first syntax error; BuildKit rejects the file with it, so consumers that follow
+    /// BuildKit look at nothing else when it is set.
     pub error: Option<SyntaxError>,
     /// Lines of blank continuation lines (BuildKit's `NoEmptyContinuation`), with the
     /// instruction's span.
@@ -216,15 +219,25 @@ impl<'a> Parser<'a> {
         Some(Ok(idx))
     }
 
+    /// An error that ends the file (the first error recorded stays the file's error).
     fn fail(&mut self, message: String, first: usize, last: usize) -> Parsed {
-        let span = Span::new(self.line_span(first).start, self.line_span(last).end);
-        self.parsed.error = Some(SyntaxError {
-            message,
-            line: first as u32 + 1,
-            end_line: last as u32 + 1,
-            span,
-        });
+        self.recover(message, first, last);
         self.finish()
+    }
+
+    /// An instruction that does not parse: the first such error is the file's error (BuildKit
+    /// stops there), and parsing goes on after the instruction so that editors still see the
+    /// instructions that follow it.
+    fn recover(&mut self, message: String, first: usize, last: usize) {
+        if self.parsed.error.is_none() {
+            let span = Span::new(self.line_span(first).start, self.line_span(last).end);
+            self.parsed.error = Some(SyntaxError {
+                message,
+                line: first as u32 + 1,
+                end_line: last as u32 + 1,
+                span,
+            });
+        }
     }
 
     fn finish(&mut self) -> Parsed {
@@ -238,7 +251,7 @@ impl<'a> Parser<'a> {
             let idx = match scanned {
                 Ok(idx) => idx,
                 Err(e) => {
-                    self.parsed.error = Some(e);
+                    self.parsed.error.get_or_insert(e);
                     return self.finish();
                 }
             };
@@ -294,7 +307,7 @@ impl<'a> Parser<'a> {
                 let cidx = match scanned {
                     Ok(cidx) => cidx,
                     Err(e) => {
-                        self.parsed.error = Some(e);
+                        self.parsed.error.get_or_insert(e);
                         return self.finish();
                     }
                 };
@@ -314,11 +327,17 @@ impl<'a> Parser<'a> {
             let start_span = Span::new(content_start, content_start);
             let mut node = match self.node_from_line(line, std::mem::take(&mut comments)) {
                 Ok(node) => node,
-                Err(message) => return self.fail(message, idx, last_idx),
+                Err(message) => {
+                    self.recover(message, idx, last_idx);
+                    continue;
+                }
             };
             if node.can_contain_heredoc() && node.original.contains("<<") {
                 match heredocs_from_line(&node.original) {
-                    Err(message) => return self.fail(message, idx, last_idx),
+                    Err(message) => {
+                        self.recover(message, idx, last_idx);
+                        continue;
+                    }
                     Ok(heredocs) => {
                         for mut heredoc in heredocs {
                             let mut terminated = false;
@@ -326,7 +345,7 @@ impl<'a> Parser<'a> {
                                 let hidx = match scanned {
                                     Ok(hidx) => hidx,
                                     Err(e) => {
-                                        self.parsed.error = Some(e);
+                                        self.parsed.error.get_or_insert(e);
                                         return self.finish();
                                     }
                                 };
@@ -367,7 +386,7 @@ impl<'a> Parser<'a> {
             }
             self.parsed.instructions.push(node);
         }
-        if self.parsed.instructions.is_empty() {
+        if self.parsed.instructions.is_empty() && self.parsed.error.is_none() {
             let last = self.lines.len().saturating_sub(1);
             let line = self.lines.len();
             self.parsed.error = Some(SyntaxError {

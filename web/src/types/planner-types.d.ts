@@ -851,3 +851,39 @@ export interface Outcome {
    */
   plan?: Plan | null;
 }
+/**
+ * The stage structure of a Dockerfile, also when it has errors.
+ *
+ * Editors draw this where they would draw a plan: with no errors it equals the plan's
+ * `stages`, `targets` and `waves`; with errors it holds what could still be read.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "Outline".
+ */
+export interface Outline {
+  /**
+   * True when the file planned without errors (the outline is then the plan's structure).
+   * False means parts may be missing: an instruction that does not parse (and, for a
+   * `FROM`, its whole stage) is left out, a syntax error that ends the file (an unterminated
+   * heredoc) leaves out the rest, and references that do not resolve have no edge.
+   */
+  complete: boolean;
+  /**
+   * The diagnostics of planning the file with these options (what `plan` reports).
+   */
+  diagnostics: Diagnostic[];
+  /**
+   * Every stage that could be read, in file order, with `needed` set for the targets.
+   */
+  stages: Stage[];
+  /**
+   * Indices (into `stages`) of the requested targets that were found, in the order asked;
+   * with no `--target`, the last stage.
+   */
+  targets: number[];
+  /**
+   * The needed stages in parallel waves (as in the plan); a stage on a dependency cycle
+   * is in no wave.
+   */
+  waves: number[][];
+}

@@ -147,6 +147,21 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    fn outline_equals_the_library_also_with_errors() {
+        for text in [
+            SEED,
+            "FROM alpine AS a\nRUNN x\nFROM a AS b\nCOPY --from=nope /x /x\n",
+        ] {
+            let value = planner::wasm::outline(text, JsValue::UNDEFINED)
+                .map_err(JsValue::from)
+                .unwrap();
+            let from_js: planner::Outline = serde_wasm_bindgen::from_value(value).unwrap();
+            assert_eq!(from_js, planner::outline(text, &Options::default()));
+            assert!(!from_js.stages.is_empty());
+        }
+    }
+
+    #[wasm_bindgen_test]
     fn graph_renders_both_formats_and_refuses_others() {
         let dot = planner::wasm::graph(SEED, JsValue::UNDEFINED, "dot")
             .map_err(JsValue::from)

@@ -55,6 +55,13 @@ function summarize(plan: Plan): string {
   return `target ${targets}: ${needed} of ${plan.stages.length} stages in ${plan.waves.length} waves` + (skipped ? `, ${skipped} skipped` : "");
 }
 
+/** The summary's note on what is drawn while there is no plan. */
+const FALLBACK_NOTE = {
+  outline: " (showing the stages that could be read)",
+  "last-good": " (showing the last plan that worked)",
+  none: "",
+} as const;
+
 class Preview {
   private graph: StageGraph | null = null;
   private shown: Plan | null = null;
@@ -86,10 +93,10 @@ class Preview {
     this.vscode.postMessage({ type: "options", targets, build_args: parsed.values });
   }
 
-  /** Draws a plan message: the plan, or the last good plan greyed out when there are errors. */
+  /** Draws a plan message: the plan, or greyed when there are errors, the stages that could be read (or the last good plan). */
   showPlan(message: PlanMessage): void {
     this.ui.fileName.textContent = message.fileName;
-    const plan = message.plan ?? message.lastGoodPlan;
+    const plan = message.plan ?? message.fallback?.plan ?? null;
     renderTargets(this.ui.targets, plan, message.options.targets);
     if (document.activeElement !== this.ui.buildArgs) {
       const text = Object.entries(message.options.build_args).map(([key, value]) => `${key}=${value}`).join("\n");
@@ -98,7 +105,7 @@ class Preview {
     const errors = message.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
     this.ui.summary.textContent = message.plan
       ? summarize(message.plan)
-      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${plan ? " (showing the last plan that worked)" : ""}`;
+      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${FALLBACK_NOTE[message.fallback?.source ?? "none"]}`;
     document.body.classList.toggle("stale", message.plan === null);
     renderDiagnostics(this.ui.diagnostics, message.diagnostics, [], (line, column) =>
       this.vscode.postMessage({ type: "goto", line, column }),
