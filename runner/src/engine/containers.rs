@@ -239,8 +239,18 @@ impl Engine {
         }
     }
 
-    /// How many processes run in a container.
+    /// How many processes run in a container: on a local engine from the container's cgroup
+    /// (a file read, where `docker top` runs `ps` on the host), else through the API.
     pub async fn process_count(&self, id: &str) -> EngineResult<usize> {
+        if self.is_local() {
+            if let Some(count) = cgroup_process_count(id) {
+                return Ok(count);
+            }
+        }
+        self.process_count_by_top(id).await
+    }
+
+    async fn process_count_by_top(&self, id: &str) -> EngineResult<usize> {
         let top = self
             .docker
             .top_processes(id, None::<bollard::query_parameters::TopOptions>)
@@ -330,6 +340,23 @@ impl Engine {
             .filter(|c| c.names.iter().any(|n| n.starts_with(prefix)))
             .collect())
     }
+}
+
+/// The number of processes in a container's cgroup, read from the host's cgroup file system
+/// (cgroup v1 with the cgroupfs or systemd driver, or cgroup v2); `None` when no such file is
+/// visible (another mount namespace, an unknown layout).
+fn cgroup_process_count(id: &str) -> Option<usize> {
+    let candidates = [
+        format!("/sys/fs/cgroup/pids/docker/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/pids/system.slice/docker-{id}.scope/cgroup.procs"),
+        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cgroup.procs"),
+        format!("/sys/fs/cgroup/docker/{id}/cgroup.procs"),
+    ];
+    candidates.iter().find_map(|path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
+    })
 }
 
 fn log_chunk(
