@@ -111,6 +111,11 @@ impl Cache {
         Cache { engine, enabled }
     }
 
+    /// Whether lookups are made (false with `--no-cache`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The image id stored for `key`, if any.
     pub async fn lookup(&self, key: &Key) -> EngineResult<Option<String>> {
         if !self.enabled {

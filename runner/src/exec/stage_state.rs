@@ -61,7 +61,9 @@ pub struct StageResult {
     pub keeper: Mutex<Option<LiveContainer>>,
 }
 
-/// The evolving state of a stage being built.
+/// The evolving state of a stage being built. (Cloned only to predict the keys of steps ahead;
+/// a clone never touches a container.)
+#[derive(Clone)]
 pub struct StageState {
     /// The stage's index in the plan.
     pub index: usize,
@@ -95,6 +97,10 @@ pub struct StageState {
     pub keeper_enabled: bool,
     /// A never-started holder reused by consecutive COPY/WORKDIR steps.
     pub holder: Option<LiveContainer>,
+    /// The container (holder or keeper) that holds COPY/ADD results not committed yet: a run
+    /// of consecutive COPY/ADD steps is committed once, at its last step. While it is set, the
+    /// stage's files are that container's, and `image` is the last committed image.
+    pub pending: Option<String>,
 }
 
 impl StageState {

@@ -24,6 +24,7 @@ use crate::context::{
     BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
 };
 use crate::error::{Result, StepError};
+use crate::exec::cache::Key;
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
@@ -41,6 +42,8 @@ struct Resolved {
     /// The absolute destination (relative ones joined to WORKDIR).
     dest: String,
     chown: Option<String>,
+    /// `--chmod` as expanded (for the key) and parsed.
+    chmod_text: Option<String>,
     chmod: Option<Chmod>,
     /// Context sources and their digest.
     context: Option<(SourceSet, String)>,
@@ -58,14 +61,22 @@ struct Resolved {
     origin: String,
 }
 
-/// Performs a COPY or ADD (or takes its result from the cache).
-pub async fn perform(
+/// A COPY or ADD resolved and keyed, before any container work.
+pub struct Prepared {
+    /// The step's cache key (chained from the stage's key at the time).
+    pub key: Key,
+    resolved: Resolved,
+}
+
+/// Resolves a COPY or ADD against `state` (expanding its words, digesting its context sources)
+/// and computes its cache key; touches no container.
+pub async fn prepare(
     ctx: &Ctx,
-    state: &mut StageState,
+    state: &StageState,
     instruction: &Instruction,
     spec: &CopySpec,
     is_add: bool,
-) -> Result<()> {
+) -> Result<Prepared> {
     let fail = state.fail_at(instruction.line);
     let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
     let mut key = state
@@ -74,7 +85,7 @@ pub async fn perform(
         .text("dest", &resolved.dest)
         .flag("dest-is-dir", resolved.dest_word.ends_with('/'))
         .optional("chown", resolved.chown.as_deref())
-        .optional("chmod", spec.chmod.as_deref())
+        .optional("chmod", resolved.chmod_text.as_deref())
         .flag("parents", spec.parents)
         .list("exclude", &spec.exclude)
         .optional(
@@ -91,13 +102,44 @@ pub async fn perform(
             .text("download", &download.name)
             .text("sha256", &download.digest);
     }
-    state.key = key.finish();
+    Ok(Prepared {
+        key: key.finish(),
+        resolved,
+    })
+}
+
+/// Performs a COPY or ADD (or takes its result from the cache). With `defer`, a written step
+/// is not committed: the next COPY/ADD of the stage writes into the same container and the
+/// last one of the run commits them all ([`StageState::pending`]).
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    spec: &CopySpec,
+    is_add: bool,
+    defer: bool,
+) -> Result<()> {
+    let fail = state.fail_at(instruction.line);
+    let Prepared { key, resolved } = prepare(ctx, state, instruction, spec, is_add).await?;
+    state.key = key;
     if cached_or_started(ctx, state, instruction).await? {
+        // A cached result replaces whatever a run of uncommitted steps had written.
+        if let Some(container) = state.pending.take() {
+            after_target(ctx, state, &container, false).await?;
+        }
         return Ok(());
     }
-    let holder = target_container(ctx, state).await?;
-    let result = write(ctx, state, &holder, spec, is_add, resolved).await;
-    let result = match result {
+    let holder = match state.pending.take() {
+        Some(container) => container,
+        None => target_container(ctx, state).await?,
+    };
+    let result = match write(ctx, state, &holder, spec, is_add, resolved).await {
+        Ok(Ok(())) if defer => {
+            state.pending = Some(holder);
+            state.executed = true;
+            state.all_cached = false;
+            return Ok(());
+        }
         Ok(Ok(())) => commit_step(ctx, state, &holder, instruction).await,
         Ok(Err(e)) => Err(fail(e)),
         Err(e) => Err(e),
@@ -135,6 +177,7 @@ async fn resolve(
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
+    let chmod_text = chmod.clone();
     let chmod = match chmod.as_deref().map(Chmod::parse).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(StepError::Context(e))),
@@ -178,6 +221,7 @@ async fn resolve(
         dest_word,
         dest,
         chown,
+        chmod_text,
         chmod,
         context: None,
         heredocs,
