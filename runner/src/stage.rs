@@ -427,15 +427,13 @@ async fn resume_copy_run(
     'predict: for &position in run {
         let instruction = all[position];
         for needed in instruction_stage_deps(instruction) {
-            if !state.deps.contains_key(&needed) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.deps.entry(needed) {
                 let finished = dep_futures
                     .get(&needed)
                     .and_then(|future| future.clone().now_or_never());
                 match finished {
                     Some(result) => {
-                        state
-                            .deps
-                            .insert(needed, result.map_err(RunnerError::Shared)?);
+                        slot.insert(result.map_err(RunnerError::Shared)?);
                     }
                     None if dep_futures.contains_key(&needed) => break 'predict,
                     None => {}
