@@ -58,7 +58,7 @@ pub async fn run_stage(
         let result = async {
             // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
             // from the deepest cached step of the run.
-            if ctx.cache.enabled() && state.pending.is_none() && is_copy(all[position]) {
+            if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
                 let run = copy_run(&all, position);
                 if run.len() > 1 {
                     if let Some(next) =
@@ -78,7 +78,7 @@ pub async fn run_stage(
             state.step += 1;
             state.executed = false;
             let started = Instant::now();
-            let defer = is_copy(instruction) && next_write_is_copy(&all, position);
+            let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
             perform(&ctx, &mut state, instruction, &all[..position], defer).await?;
             if state.executed {
                 ctx.progress
@@ -333,7 +333,7 @@ async fn perform(
         }
         Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false, defer).await,
         Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true, defer).await,
-        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path).await,
+        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path, defer).await,
         _ => {
             apply_metadata(ctx, state, instruction, earlier)?;
             ctx.progress.step_meta(&state.name, state.step);
@@ -371,8 +371,13 @@ fn apply_metadata(
     Ok(())
 }
 
-fn is_copy(instruction: &Instruction) -> bool {
-    matches!(instruction.op, Op::Copy(_) | Op::Add(_))
+/// Whether a step only writes files into a holder (COPY, ADD, WORKDIR): a run of them is
+/// committed once.
+fn is_batchable(instruction: &Instruction) -> bool {
+    matches!(
+        instruction.op,
+        Op::Copy(_) | Op::Add(_) | Op::Workdir { .. }
+    )
 }
 
 /// Whether an instruction changes only the config (no filesystem step, no container).
@@ -383,21 +388,22 @@ fn is_metadata(instruction: &Instruction) -> bool {
     )
 }
 
-/// Whether the next instruction after `position` that touches the filesystem is a COPY/ADD.
-fn next_write_is_copy(all: &[&Instruction], position: usize) -> bool {
+/// Whether the next instruction after `position` that touches the filesystem is a COPY, ADD
+/// or WORKDIR.
+fn next_write_is_batchable(all: &[&Instruction], position: usize) -> bool {
     all[position + 1..]
         .iter()
         .find(|i| !is_metadata(i))
-        .is_some_and(|i| is_copy(i))
+        .is_some_and(|i| is_batchable(i))
 }
 
-/// The run of COPY/ADD steps starting at `position` (metadata between them included): the
-/// positions up to the last COPY/ADD before another kind of filesystem step.
+/// The run of COPY/ADD/WORKDIR steps starting at `position` (metadata between them included):
+/// the positions up to the last of them before a RUN.
 fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
     let mut run = vec![position];
     let mut last_copy = 0;
     for (offset, instruction) in all[position + 1..].iter().enumerate() {
-        if is_copy(instruction) {
+        if is_batchable(instruction) {
             run.push(position + 1 + offset);
             last_copy = run.len();
         } else if is_metadata(instruction) {
@@ -450,6 +456,10 @@ async fn resume_copy_run(
                 predicted.key = prepared.key.clone();
                 keys.push((position, prepared.key));
             }
+            Op::Workdir { path } => {
+                workdir::prepare(ctx, &mut predicted, instruction, path)?;
+                keys.push((position, predicted.key.clone()));
+            }
             _ => apply_metadata(ctx, &mut predicted, instruction, &all[..position])?,
         }
     }
@@ -460,7 +470,10 @@ async fn resume_copy_run(
         for &position in run.iter().take_while(|p| **p <= *hit_at) {
             let instruction = all[position];
             state.step += 1;
-            if is_copy(instruction) {
+            if let Op::Workdir { path } = &instruction.op {
+                workdir::prepare(ctx, state, instruction, path)?;
+                ctx.progress.step_meta(&state.name, state.step);
+            } else if is_batchable(instruction) {
                 ctx.progress.step_cached(
                     &state.name,
                     state.step,
