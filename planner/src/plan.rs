@@ -101,6 +101,13 @@ pub struct Stage {
     pub edges: Vec<Edge>,
     /// Where the `FROM` instruction is in the Dockerfile.
     pub location: Location,
+    /// Where the stage name after `AS` is written; absent for an unnamed stage or when the
+    /// name is broken across a continuation line. For editors (definitions, rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_range: Option<TextRange>,
+    /// Where the base word of the `FROM` line is written (as in `base_text`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_range: Option<TextRange>,
     /// The stage's instructions in execution order, the `FROM` excluded. ONBUILD triggers
     /// of a parent stage come first, marked with `onbuild_from`.
     pub instructions: Vec<Instruction>,
@@ -150,6 +157,16 @@ pub struct Edge {
     pub onbuild: bool,
     /// 1-based line of the instruction that creates the edge.
     pub line: u32,
+    /// The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+    /// the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+    /// `scratch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+    /// line), when known: absent when the word is quoted in parts, escaped or broken across
+    /// a continuation line. Replacing this range replaces exactly the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<TextRange>,
 }
 
 /// A position range in the Dockerfile.
@@ -164,6 +181,25 @@ pub struct Location {
     pub end_line: u32,
     /// 1-based column just past the last character.
     pub end_column: u32,
+}
+
+/// Where a word is in the Dockerfile, for editors: lines and columns as in [`Location`], and
+/// the columns also in UTF-16 code units (the unit of LSP and browser editors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextRange {
+    /// 1-based line of the first character.
+    pub line: u32,
+    /// 1-based column (in Unicode scalar values) of the first character.
+    pub column: u32,
+    /// 1-based line of the end.
+    pub end_line: u32,
+    /// 1-based column just past the last character.
+    pub end_column: u32,
+    /// `column` in UTF-16 code units.
+    pub column_utf16: u32,
+    /// `end_column` in UTF-16 code units.
+    pub end_column_utf16: u32,
 }
 
 /// One parsed instruction.

@@ -10,7 +10,7 @@ use crate::diagnostics::Span;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
 use crate::plan::{Command, Op};
-use crate::syntax::{Parsed, RawInstruction};
+use crate::syntax::{words, Parsed, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -44,6 +44,10 @@ pub struct StageDecl {
     pub span: Span,
     /// Bytes of the `FROM` keyword.
     pub keyword_span: Span,
+    /// Bytes of the base word, when known (see `syntax::words`).
+    pub base_span: Option<Span>,
+    /// Bytes of the stage name after `AS`, when known.
+    pub name_span: Option<Span>,
     /// Comments directly above `FROM`.
     pub comments: Vec<String>,
     /// The stage's instructions in order.
@@ -80,6 +84,7 @@ fn is_valid_stage_name(name: &str) -> bool {
 fn parse_from(
     raw: &RawInstruction,
     text: &str,
+    escape: char,
     config: &CheckConfig,
     sink: &mut Sink,
 ) -> Result<StageDecl, String> {
@@ -122,6 +127,8 @@ fn parse_from(
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
     let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
+    let word_spans = words::argument_spans(raw, text, escape);
+    let has_name = name.is_some();
     Ok(StageDecl {
         keyword: raw.keyword.clone(),
         name,
@@ -131,6 +138,8 @@ fn parse_from(
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
+        base_span: word_spans.first().copied().flatten(),
+        name_span: word_spans.get(2).copied().flatten().filter(|_| has_name),
         comments: raw.comments.clone(),
         instructions: Vec::new(),
     })
@@ -150,7 +159,7 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
             sink.lint(&config, Rule::MaintainerDeprecated, message, raw.span);
         }
         if keyword == "from" {
-            match parse_from(raw, text, &config, sink) {
+            match parse_from(raw, text, parsed.escape, &config, sink) {
                 Ok(stage) => {
                     file.stages.push(stage);
                     from_failed = false;
@@ -177,13 +186,33 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
         match type_instruction(raw) {
             Err(message) => sink.error("ParseError", message, raw.span),
             Ok(_) if from_failed => {}
-            Ok(instr) => match file.stages.last_mut() {
-                Some(stage) => stage.instructions.push(instr),
+            Ok(mut instr) => match file.stages.last_mut() {
+                Some(stage) => {
+                    locate_references(&mut instr, raw, text, parsed.escape);
+                    stage.instructions.push(instr);
+                }
                 None => sink.error("ParseError", "no build stage in current context", raw.span),
             },
         }
     }
     file
+}
+
+/// Records where the stage references of `instr` (`--from=`, mount `from=`, and those of an
+/// ONBUILD trigger) are in the text.
+fn locate_references(instr: &mut Instr, raw: &RawInstruction, text: &str, escape: char) {
+    if instr.copy_from.is_some() {
+        instr.copy_from_span = words::flag_value_spans(raw, text, escape, "from")
+            .first()
+            .copied()
+            .flatten();
+    }
+    if !instr.mount_froms.is_empty() {
+        instr.mount_from_spans = words::mount_from_spans(raw, text, escape);
+    }
+    if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), raw.sub.as_deref()) {
+        locate_references(trigger, sub, text, escape);
+    }
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check

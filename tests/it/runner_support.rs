@@ -150,6 +150,8 @@ impl Df {
                 end_line: line,
                 end_column: 2,
             },
+            name_range: None,
+            base_range: None,
             instructions: Vec::new(),
         });
         self

@@ -523,6 +523,12 @@ export interface Edge {
    */
   onbuild: boolean;
   /**
+   * Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+   * line), when known: absent when the word is quoted in parts, escaped or broken across
+   * a continuation line. Replacing this range replaces exactly the reference.
+   */
+  range?: TextRange | null;
+  /**
    * What the stage depends on.
    */
   source:
@@ -543,6 +549,45 @@ export interface Edge {
     | {
         kind: "scratch";
       };
+  /**
+   * The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+   * the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+   * `scratch`.
+   */
+  written?: string | null;
+}
+/**
+ * Where a word is in the Dockerfile, for editors: lines and columns as in [`Location`], and
+ * the columns also in UTF-16 code units (the unit of LSP and browser editors).
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "TextRange".
+ */
+export interface TextRange {
+  /**
+   * 1-based column (in Unicode scalar values) of the first character.
+   */
+  column: number;
+  /**
+   * `column` in UTF-16 code units.
+   */
+  column_utf16: number;
+  /**
+   * 1-based column just past the last character.
+   */
+  end_column: number;
+  /**
+   * `end_column` in UTF-16 code units.
+   */
+  end_column_utf16: number;
+  /**
+   * 1-based line of the end.
+   */
+  end_line: number;
+  /**
+   * 1-based line of the first character.
+   */
+  line: number;
 }
 /**
  * A global ARG and the value it resolved to.
@@ -763,6 +808,10 @@ export interface Stage {
         kind: "scratch";
       };
   /**
+   * Where the base word of the `FROM` line is written (as in `base_text`), when known.
+   */
+  base_range?: TextRange | null;
+  /**
    * The base word of the `FROM` line as written, before ARG expansion.
    */
   base_text: string;
@@ -788,6 +837,11 @@ export interface Stage {
    * The stage name from `FROM ... AS name`, lower-cased; null for an unnamed stage.
    */
   name?: string | null;
+  /**
+   * Where the stage name after `AS` is written; absent for an unnamed stage or when the
+   * name is broken across a continuation line. For editors (definitions, rename).
+   */
+  name_range?: TextRange | null;
   /**
    * Whether a build of the targets needs this stage.
    */
