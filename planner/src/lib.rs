@@ -8,6 +8,7 @@
 mod args;
 mod assemble;
 pub mod checks;
+pub mod codes;
 pub mod diagnostics;
 pub mod expand;
 mod flags;
@@ -61,7 +62,15 @@ pub fn plan(text: &str, options: &Options) -> Outcome {
 /// Checks the whole Dockerfile as `docker build --check` does without a target: every stage
 /// is examined, and the diagnostics are returned.
 pub fn check(text: &str) -> Vec<Diagnostic> {
-    assemble::run(text, &Options::default(), true).diagnostics
+    check_with(text, &Options::default())
+}
+
+/// Checks the Dockerfile as `docker build --check` does with `options`: with no target every
+/// stage is examined, with targets the stages they need; build args and the platform apply as
+/// in [`plan`]. With `# check=error=true`, any check reported adds the error
+/// `lint violation found for rules: ...` (code `LintViolation`).
+pub fn check_with(text: &str, options: &Options) -> Vec<Diagnostic> {
+    assemble::run(text, options, true).diagnostics
 }
 
 /// The stage structure of the Dockerfile for editors, also when it has errors: the stages

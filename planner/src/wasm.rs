@@ -43,10 +43,15 @@ pub fn outline(
     to_js(&crate::outline(dockerfile, &options))
 }
 
-/// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
+/// Checks the file as `docker build --check` does: `check(dockerfile, options?)` returns the
+/// diagnostics. With no targets every stage is examined; `options` as for `plan`.
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
-pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
-    to_js(&crate::check(dockerfile))
+pub fn check(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options = options_from_js(options)?;
+    to_js(&crate::check_with(dockerfile, &options))
 }
 
 /// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
