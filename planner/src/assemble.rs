@@ -13,9 +13,7 @@ use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::{option_diagnostic, sort, LineIndex, Severity, Span};
 use crate::expand::Lexer;
 use crate::graph::{self, Graph};
-use crate::plan::{
-    Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, TextRange, PLAN_VERSION,
-};
+use crate::plan::{Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, PLAN_VERSION};
 use crate::stage::{self, Dockerfile};
 use crate::syntax;
 use crate::target;
@@ -270,19 +268,6 @@ fn location(index: &LineIndex, span: Span) -> Location {
     }
 }
 
-fn text_range(index: &LineIndex, span: Span) -> TextRange {
-    let start = index.position(span.start);
-    let end = index.position(span.end);
-    TextRange {
-        line: start.line,
-        column: start.column,
-        end_line: end.line,
-        end_column: end.column,
-        column_utf16: start.column_utf16,
-        end_column_utf16: end.column_utf16,
-    }
-}
-
 /// The plan's stages; consumes the graph so the instructions move rather than copy.
 pub(crate) fn plan_stages(
     file: &Dockerfile,
@@ -315,12 +300,12 @@ pub(crate) fn plan_stages(
                     onbuild: e.onbuild,
                     line: e.line,
                     written: (!e.implicit).then_some(e.written),
-                    range: e.word.map(|span| text_range(index, span)),
+                    range: e.word.map(|span| index.range(span)),
                 })
                 .collect(),
             location: location(index, decl.span),
-            name_range: decl.name_span.map(|span| text_range(index, span)),
-            base_range: decl.base_span.map(|span| text_range(index, span)),
+            name_range: decl.name_span.map(|span| index.range(span)),
+            base_range: decl.base_span.map(|span| index.range(span)),
             instructions: node
                 .instructions
                 .into_iter()

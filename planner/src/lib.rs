@@ -11,6 +11,7 @@ pub mod checks;
 pub mod codes;
 pub mod diagnostics;
 pub mod expand;
+pub mod fixes;
 mod flags;
 pub mod graph;
 mod instructions;

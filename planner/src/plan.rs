@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::Diagnostic;
+pub use crate::diagnostics::TextRange;
 
 /// The plan format version this crate writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -181,25 +182,6 @@ pub struct Location {
     pub end_line: u32,
     /// 1-based column just past the last character.
     pub end_column: u32,
-}
-
-/// Where a word is in the Dockerfile, for editors: lines and columns as in [`Location`], and
-/// the columns also in UTF-16 code units (the unit of LSP and browser editors).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TextRange {
-    /// 1-based line of the first character.
-    pub line: u32,
-    /// 1-based column (in Unicode scalar values) of the first character.
-    pub column: u32,
-    /// 1-based line of the end.
-    pub end_line: u32,
-    /// 1-based column just past the last character.
-    pub end_column: u32,
-    /// `column` in UTF-16 code units.
-    pub column_utf16: u32,
-    /// `end_column` in UTF-16 code units.
-    pub end_column_utf16: u32,
 }
 
 /// One parsed instruction.

@@ -7,6 +7,7 @@
 
 use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::Span;
+use crate::fixes;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
 use crate::plan::{Command, Op};
@@ -89,13 +90,16 @@ fn parse_from(
     sink: &mut Sink,
 ) -> Result<StageDecl, String> {
     let args = &raw.args;
+    let word_spans = words::argument_spans(raw, text, escape);
+    let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
     if args.len() == 3 && args[2] != args[2].to_lowercase() {
         let span = locate(text, raw.span, &args[2]);
-        sink.lint(
+        sink.lint_with(
             config,
             Rule::StageNameCasing,
             format!("Stage name '{}' should be lowercase", args[2]),
             span,
+            fixes::stage_name_casing(word_span(2), &args[2]),
         );
     }
     if args.len() >= 3 {
@@ -109,7 +113,8 @@ fn parse_from(
             || (upper && as_word != &as_word.to_uppercase());
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
-            sink.lint(config, Rule::FromAsCasing, message, raw.span);
+            let fix = fixes::from_as_casing(word_span(1), keyword);
+            sink.lint_with(config, Rule::FromAsCasing, message, raw.span, fix);
         }
     }
     let name = match args.len() {
@@ -127,7 +132,6 @@ fn parse_from(
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
     let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
-    let word_spans = words::argument_spans(raw, text, escape);
     let has_name = name.is_some();
     Ok(StageDecl {
         keyword: raw.keyword.clone(),
@@ -138,8 +142,8 @@ fn parse_from(
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
-        base_span: word_spans.first().copied().flatten(),
-        name_span: word_spans.get(2).copied().flatten().filter(|_| has_name),
+        base_span: word_span(0),
+        name_span: word_span(2).filter(|_| has_name),
         comments: raw.comments.clone(),
         instructions: Vec::new(),
     })
@@ -156,7 +160,11 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
         let keyword = raw.command();
         if keyword == "maintainer" {
             let message = "Maintainer instruction is deprecated in favor of using label";
-            sink.lint(&config, Rule::MaintainerDeprecated, message, raw.span);
+            let fix = raw
+                .args
+                .first()
+                .and_then(|name| fixes::maintainer_to_label(raw.span, &raw.keyword, name));
+            sink.lint_with(&config, Rule::MaintainerDeprecated, message, raw.span, fix);
         }
         if keyword == "from" {
             match parse_from(raw, text, parsed.escape, &config, sink) {
@@ -272,7 +280,14 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         };
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
-        sink.lint(&config, Rule::ConsistentInstructionCasing, message, span);
+        let fix = fixes::instruction_casing(span, keyword, wanted == "lowercase");
+        sink.lint_with(
+            &config,
+            Rule::ConsistentInstructionCasing,
+            message,
+            span,
+            fix,
+        );
     }
 }
 
@@ -324,14 +339,22 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
                 let message = format!(
                     "JSON arguments recommended for {name} to prevent unintended behavior related to OS signals"
                 );
-                sink.lint(&config, Rule::JsonArgsRecommended, message, instr.span);
+                let fix = fixes::json_args(instr.span, &instr.keyword, &instr.op);
+                sink.lint_with(&config, Rule::JsonArgsRecommended, message, instr.span, fix);
             }
             Op::Shell { .. } => state.shell_set = true,
             Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
                 let message = format!(
                     "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
                 );
-                sink.lint(&config, Rule::LegacyKeyValueFormat, message, instr.span);
+                let fix = fixes::key_value(instr.span, &instr.keyword, &instr.op);
+                sink.lint_with(
+                    &config,
+                    Rule::LegacyKeyValueFormat,
+                    message,
+                    instr.span,
+                    fix,
+                );
             }
             Op::Workdir { path } => {
                 let absolute = path.starts_with('/') || path.starts_with('$');

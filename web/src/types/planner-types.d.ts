@@ -487,6 +487,11 @@ export interface Diagnostic {
    */
   end_line: number;
   /**
+   * An edit that resolves the finding, for the checks that have an obvious one (editors
+   * offer it as a quick fix).
+   */
+  fix?: Fix | null;
+  /**
    * 1-based line; 0 when the diagnostic is about the options (an unknown `--target`).
    */
   line: number;
@@ -502,6 +507,64 @@ export interface Diagnostic {
    * Documentation of the rule, for BuildKit checks.
    */
   url?: string | null;
+}
+/**
+ * A fix of a diagnostic: text edits applied together.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "Fix".
+ */
+export interface Fix {
+  /**
+   * The edits, not overlapping, in text order.
+   */
+  edits: TextEdit[];
+  /**
+   * What the fix does, for a menu (`Lower-case the stage name`).
+   */
+  title: string;
+}
+/**
+ * Replace the text of `range` with `new_text`.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "TextEdit".
+ */
+export interface TextEdit {
+  /**
+   * The new text.
+   */
+  new_text: string;
+  range: TextRange;
+}
+/**
+ * The text replaced.
+ */
+export interface TextRange {
+  /**
+   * 1-based column (in Unicode scalar values) of the first character.
+   */
+  column: number;
+  /**
+   * `column` in UTF-16 code units.
+   */
+  column_utf16: number;
+  /**
+   * 1-based column just past the last character.
+   */
+  end_column: number;
+  /**
+   * `end_column` in UTF-16 code units.
+   */
+  end_column_utf16: number;
+  /**
+   * 1-based line of the end.
+   */
+  end_line: number;
+  /**
+   * 1-based line of the first character.
+   */
+  line: number;
 }
 /**
  * One dependency of a stage.
@@ -527,7 +590,7 @@ export interface Edge {
    * line), when known: absent when the word is quoted in parts, escaped or broken across
    * a continuation line. Replacing this range replaces exactly the reference.
    */
-  range?: TextRange | null;
+  range?: TextRange1 | null;
   /**
    * What the stage depends on.
    */
@@ -557,13 +620,13 @@ export interface Edge {
   written?: string | null;
 }
 /**
- * Where a word is in the Dockerfile, for editors: lines and columns as in [`Location`], and
- * the columns also in UTF-16 code units (the unit of LSP and browser editors).
+ * Where a word is in the Dockerfile, for editors: 1-based lines, columns in Unicode scalar
+ * values and in UTF-16 code units (the unit of LSP and browser editors).
  *
  * This interface was referenced by `PlannerTypes`'s JSON-Schema
  * via the `definition` "TextRange".
  */
-export interface TextRange {
+export interface TextRange1 {
   /**
    * 1-based column (in Unicode scalar values) of the first character.
    */
@@ -810,7 +873,7 @@ export interface Stage {
   /**
    * Where the base word of the `FROM` line is written (as in `base_text`), when known.
    */
-  base_range?: TextRange | null;
+  base_range?: TextRange1 | null;
   /**
    * The base word of the `FROM` line as written, before ARG expansion.
    */
@@ -841,7 +904,7 @@ export interface Stage {
    * Where the stage name after `AS` is written; absent for an unnamed stage or when the
    * name is broken across a continuation line. For editors (definitions, rename).
    */
-  name_range?: TextRange | null;
+  name_range?: TextRange1 | null;
   /**
    * Whether a build of the targets needs this stage.
    */
