@@ -80,3 +80,15 @@ pub fn check_with(text: &str, options: &Options) -> Vec<Diagnostic> {
 pub fn outline(text: &str, options: &Options) -> Outline {
     outline::outline(text, options)
 }
+
+/// Where a stage name could be written at byte `offset` of `text` (the base of a `FROM`, a
+/// `COPY --from=` value, a mount's `from=`), for completion in editors.
+pub fn stage_reference_slot(text: &str, offset: usize) -> Option<syntax::words::ReferenceSlot> {
+    syntax::words::reference_slot(offset, &syntax::parse(text))
+}
+
+/// Whether `name` is a valid stage name once lower-cased (BuildKit: a letter, then letters,
+/// digits, `-`, `_` or `.`), for editors that rename stages.
+pub fn is_valid_stage_name(name: &str) -> bool {
+    stage::is_valid_stage_name(&name.to_lowercase())
+}

@@ -1,7 +1,8 @@
-//! The `planner` command line: plan, check and graph Dockerfiles.
+//! The `planner` command line: plan, check and graph Dockerfiles, and serve editors (`lsp`).
 //!
 //! Input: Dockerfile paths (or `-` for stdin) and options. Output: plan JSON, check reports or
-//! graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`.
+//! graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`; the
+//! language server speaks JSON-RPC on stdin/stdout.
 //! Exit codes: 0 success, 1 the Dockerfile has errors (for `check`: a finding at or above
 //! `--failure-threshold`), 2 usage or I/O error.
 
@@ -55,6 +56,8 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphOutput,
     },
+    /// Run the language server on standard input and output (for editors).
+    Lsp,
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -84,6 +87,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 GraphOutput::Mermaid => GraphFormat::Mermaid,
             };
             write_stdout(&render(&plan, format))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lsp => {
+            cli::lsp::serve_stdio()?;
             Ok(ExitCode::SUCCESS)
         }
     }

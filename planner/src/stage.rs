@@ -74,7 +74,8 @@ pub fn locate(text: &str, span: Span, needle: &str) -> Span {
     }
 }
 
-fn is_valid_stage_name(name: &str) -> bool {
+/// BuildKit's stage name rule, for a lower-cased name.
+pub fn is_valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|ch| {

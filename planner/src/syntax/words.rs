@@ -9,8 +9,9 @@
 //! in parts, escaped or broken across a continuation line gets `None`.
 
 use super::split::{extract_flags_with_spans, is_re_space, split_keyword};
-use super::RawInstruction;
+use super::{Parsed, RawInstruction};
 use crate::diagnostics::Span;
+use crate::plan::EdgeKind;
 
 /// The byte offset of `inner` within `outer`; `inner` must be a slice of `outer` (the result
 /// is clamped to `outer` otherwise).
@@ -86,6 +87,101 @@ pub fn mount_from_spans(raw: &RawInstruction, text: &str, escape: char) -> Vec<O
             (span.start < span.end).then_some(span)
         })
         .collect()
+}
+
+/// A place where a stage name can be written: the base of a `FROM`, the value of
+/// `COPY --from=`, or the `from=` field of a `RUN --mount=` (editors complete stage names there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReferenceSlot {
+    /// Which kind of reference the word makes.
+    pub kind: EdgeKind,
+    /// Byte offset in the text where the word being written starts.
+    pub start: usize,
+}
+
+/// The reference slot at byte `offset` of the parsed text (the offset may be just past the
+/// word, where an editor's cursor is while typing), if there is one.
+pub fn reference_slot(offset: usize, parsed: &Parsed) -> Option<ReferenceSlot> {
+    let raw = parsed
+        .instructions
+        .iter()
+        .find(|raw| raw.span.start <= offset && offset <= raw.span.end)?;
+    let joined = joined_offset(raw, offset)?;
+    slot_in(raw, joined, parsed.escape)
+}
+
+/// The offset in the joined line of byte `offset` of the text (inverse of `text_offset`).
+fn joined_offset(raw: &RawInstruction, offset: usize) -> Option<usize> {
+    let mut piece = (0, raw.span.start);
+    for (joined, text_start) in &raw.continuations {
+        if *text_start <= offset {
+            piece = (*joined, *text_start);
+        }
+    }
+    offset.checked_sub(piece.1).map(|delta| piece.0 + delta)
+}
+
+/// The slot at `joined` (an offset in the top-level joined line) of `raw`.
+fn slot_in(raw: &RawInstruction, joined: usize, escape: char) -> Option<ReferenceSlot> {
+    let cursor = joined.checked_sub(raw.origin)?;
+    let line = raw.original.as_str();
+    let (keyword, rest) = split_keyword(line);
+    let keyword_end = offset_in(line, keyword) + keyword.len();
+    if cursor <= keyword_end {
+        return None;
+    }
+    let at = |kind, start_in_line: usize| ReferenceSlot {
+        kind,
+        start: raw.text_offset(start_in_line),
+    };
+    let command = keyword.to_ascii_lowercase();
+    if command == "onbuild" {
+        return raw
+            .sub
+            .as_deref()
+            .and_then(|sub| slot_in(sub, joined, escape));
+    }
+    let Some(rest) = rest else {
+        return (command == "from").then(|| at(EdgeKind::From, cursor));
+    };
+    let rest_start = offset_in(line, rest);
+    let mut flag_spans = Vec::new();
+    let (args_text, flags) = extract_flags_with_spans(rest, escape, Some(&mut flag_spans));
+    for (flag, (start, end)) in flags.iter().zip(&flag_spans) {
+        let (start, end) = (rest_start + start, rest_start + end);
+        if cursor < start || cursor > end {
+            continue;
+        }
+        let written = &line[start..end];
+        if command == "copy" && flag.starts_with("--from=") && written.starts_with("--from=") {
+            let value_start = start + "--from=".len();
+            return (cursor >= value_start).then(|| at(EdgeKind::Copy, value_start));
+        }
+        if command == "run" && written.starts_with("--mount=") {
+            let value_start = start + "--mount=".len();
+            let field_start = line[value_start..cursor.max(value_start)]
+                .rfind(',')
+                .map_or(value_start, |idx| value_start + idx + 1);
+            let field = &line[field_start..cursor.max(field_start)];
+            let is_from = field.len() >= 5 && field[..5].eq_ignore_ascii_case("from=");
+            return is_from.then(|| at(EdgeKind::Mount, field_start + 5));
+        }
+        return None;
+    }
+    if command != "from" {
+        return None;
+    }
+    let args_start = offset_in(line, args_text);
+    let args = args_text.trim_start_matches(char::is_whitespace);
+    let base_start = offset_in(line, args);
+    let base_end = base_start + args.find(is_re_space).unwrap_or(args.len());
+    let after_flags = flag_spans
+        .last()
+        .map_or(args_start, |(_, end)| rest_start + end);
+    if args.is_empty() {
+        return (cursor > after_flags).then(|| at(EdgeKind::From, cursor));
+    }
+    (cursor >= base_start && cursor <= base_end).then(|| at(EdgeKind::From, base_start))
 }
 
 /// One pair of matching quotes around `word` removed.
@@ -178,6 +274,27 @@ mod tests {
         let parsed = parse(text);
         let spans = mount_from_spans(&parsed.instructions[1], text, '\\');
         assert_eq!(texts(text, &spans), vec!["-", "deps", "tools", "-"]);
+    }
+
+    #[test]
+    fn reference_slots_where_stage_names_go() {
+        let text = "FROM base AS b\nFROM \nCOPY --from=bu /a /a\nRUN --mount=type=bind,from=x,target=/t \\\n  true\nONBUILD COPY --from= /a /a\nCOPY src /dst\nFROM --platform=linux/amd64 \n";
+        let parsed = parse(text);
+        let slot = |needle: &str, delta: usize| {
+            let offset = text.find(needle).unwrap() + delta;
+            reference_slot(offset, &parsed).map(|slot| (slot.kind, &text[slot.start..offset]))
+        };
+        assert_eq!(slot("base", 2), Some((EdgeKind::From, "ba")));
+        assert_eq!(slot("FROM \n", 5), Some((EdgeKind::From, "")));
+        assert_eq!(slot("--from=bu", 9), Some((EdgeKind::Copy, "bu")));
+        assert_eq!(slot("from=x", 6), Some((EdgeKind::Mount, "x")));
+        assert_eq!(slot("--from= /a", 7), Some((EdgeKind::Copy, "")));
+        assert_eq!(slot("linux/amd64 \n", 12), Some((EdgeKind::From, "")));
+        // Not a slot: the keyword, the AS name, a path, another mount field.
+        assert_eq!(slot("FROM base", 2), None);
+        assert_eq!(slot("AS b", 4), None);
+        assert_eq!(slot("src /dst", 2), None);
+        assert_eq!(slot("target=/t", 3), None);
     }
 
     #[test]

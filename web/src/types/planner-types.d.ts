@@ -973,6 +973,11 @@ export interface Outline {
    */
   diagnostics: Diagnostic[];
   /**
+   * For each stage, the stages a build with it as the only target needs (itself
+   * included), sorted: the closure over every edge kind, as for `needed`.
+   */
+  stage_needs: number[][];
+  /**
    * Every stage that could be read, in file order, with `needed` set for the targets.
    */
   stages: Stage[];
