@@ -13,6 +13,7 @@ setup_wasm
 setup_node
 setup_vscode_extension
 setup_conformance_venv
+setup_editor_tests
 setup_dockerd
 setup_base_images
 setup_seed

@@ -448,3 +448,16 @@ fn a_file_with_errors_from_the_start_still_has_its_stages() {
         .contains("is not open"));
     client.shutdown();
 }
+
+#[test]
+fn closing_the_connection_after_shutdown_is_a_clean_exit() {
+    let mut client = Client::start(Value::Null);
+    assert_eq!(client.request("shutdown", Value::Null), Value::Null);
+    let refused = client.call(
+        "textDocument/documentSymbol",
+        json!({"textDocument": {"uri": URI}}),
+    );
+    assert_eq!(refused["error"]["message"], "the server is shutting down");
+    drop(client.stdin);
+    assert!(client.child.wait().unwrap().success());
+}

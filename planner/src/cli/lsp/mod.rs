@@ -17,15 +17,15 @@ mod symbols;
 
 use std::collections::{BTreeMap, HashMap};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use lsp_server::{Connection, ErrorCode, Message, Notification, Request, Response};
 use lsp_types::notification::{
-    DidChangeConfiguration, DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument,
+    DidChangeConfiguration, DidChangeTextDocument, DidCloseTextDocument, DidOpenTextDocument, Exit,
     Notification as _, PublishDiagnostics, ShowMessage,
 };
 use lsp_types::request::{
     CodeActionRequest, CodeLensRequest, Completion, DocumentSymbolRequest, ExecuteCommand,
-    GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename, Request as _,
+    GotoDefinition, HoverRequest, PrepareRenameRequest, References, Rename, Request as _, Shutdown,
 };
 use lsp_types::{
     CodeActionKind, CodeActionOptions, CodeActionParams, CodeActionProviderCapability,
@@ -49,7 +49,8 @@ use navigation::{at, definition_range, lsp_range, rename_edits, rename_range, st
 /// The custom request that returns plan JSON for a document.
 pub const PLAN_REQUEST: &str = "stageplan/plan";
 
-/// Serves one client on stdin/stdout until it sends `shutdown` and `exit`.
+/// Serves one client on stdin/stdout until it sends `shutdown` and `exit` (or closes the
+/// connection after `shutdown`).
 pub fn serve_stdio() -> Result<()> {
     let (connection, io_threads) = Connection::stdio();
     serve(&connection)?;
@@ -121,17 +122,44 @@ pub fn serve(connection: &Connection) -> Result<()> {
     server.flush(connection)?;
     for message in &connection.receiver {
         match message {
+            Message::Request(request) if request.method == Shutdown::METHOD => {
+                let response = Response::new_ok(request.id, ());
+                connection.sender.send(Message::Response(response))?;
+                return wait_for_exit(connection);
+            }
             Message::Request(request) => {
-                if connection.handle_shutdown(&request)? {
-                    return Ok(());
-                }
                 let response = server.request(request);
                 connection.sender.send(Message::Response(response))?;
+            }
+            Message::Notification(notification) if notification.method == Exit::METHOD => {
+                bail!("the client sent exit without shutdown");
             }
             Message::Notification(notification) => server.notification(notification),
             Message::Response(_) => {}
         }
         server.flush(connection)?;
+    }
+    Ok(())
+}
+
+/// After `shutdown`: requests are refused until `exit`; a client that closes the connection
+/// instead of sending `exit` is done too.
+fn wait_for_exit(connection: &Connection) -> Result<()> {
+    for message in &connection.receiver {
+        match message {
+            Message::Notification(notification) if notification.method == Exit::METHOD => {
+                return Ok(());
+            }
+            Message::Request(request) => {
+                let response = Response::new_err(
+                    request.id,
+                    ErrorCode::InvalidRequest as i32,
+                    "the server is shutting down".to_string(),
+                );
+                connection.sender.send(Message::Response(response))?;
+            }
+            _ => {}
+        }
     }
     Ok(())
 }
