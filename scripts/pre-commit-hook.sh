@@ -5,7 +5,11 @@
 #
 # Input: planner check arguments and file names. Output: planner check's report and exit code
 # (1 when a finding is at or above --failure-threshold, default: any finding).
+# With STAGEPLAN_PLANNER set to a planner binary, that binary is used and nothing is built.
 set -euo pipefail
+if [ -n "${STAGEPLAN_PLANNER:-}" ]; then
+  exec "$STAGEPLAN_PLANNER" check "$@"
+fi
 root=$(cd "$(dirname "$0")/.." && pwd)
 target_dir=${CARGO_TARGET_DIR:-$root/target}
 if ! command -v cargo >/dev/null 2>&1; then
