@@ -14,6 +14,10 @@ cargo test --workspace --locked
 log "neovim: planner lsp in a real editor"
 tests/editors/neovim/run.sh target/debug/planner
 
+# The pre-commit hook through the real pre-commit (try-repo on a scratch repository, ~1 min).
+log "pre-commit: the stageplan-check hook"
+tests/ci/pre-commit.sh
+
 # The playground and the WASM package (web/): build, then schema-types staleness, typecheck,
 # wasm-bindgen-test, the nodejs package and its parity with the native planner, and the
 # end-to-end tests in headless Chromium.
