@@ -17,6 +17,8 @@ tests/editors/neovim/run.sh target/debug/planner
 # The pre-commit hook through the real pre-commit (try-repo on a scratch repository, ~1 min).
 log "pre-commit: the stageplan-check hook"
 tests/ci/pre-commit.sh
+# The GitHub Action's inputs and step script, outside GitHub (~1 s).
+tests/ci/github-action.sh
 
 # The playground and the WASM package (web/): build, then schema-types staleness, typecheck,
 # wasm-bindgen-test, the nodejs package and its parity with the native planner, and the
