@@ -89,6 +89,20 @@ local function run()
     '0 builds 1 stage', '0 copy plan JSON', '2 builds 2 stages', '2 copy plan JSON',
     '4 builds 2 stages', '4 copy plan JSON' }), titles)
 
+  -- "copy plan JSON" with the client-side command docs/editors.md gives (the server returns
+  -- the JSON from workspace/executeCommand; Neovim puts it in a register).
+  vim.lsp.commands['stageplan.copyPlanJson'] = function(command, ctx)
+    local response = vim.lsp.get_client_by_id(ctx.client_id).request_sync(
+      'workspace/executeCommand', command, 5000, ctx.bufnr)
+    if response and response.result then vim.fn.setreg('a', response.result) end
+  end
+  local copy = vim.tbl_filter(function(l)
+    return l.range.start.line == 4 and l.command.title == 'copy plan JSON'
+  end, vim.lsp.codelens.get(bufnr))[1]
+  vim.lsp.commands['stageplan.copyPlanJson'](copy.command, { client_id = client_id, bufnr = bufnr })
+  local copied = vim.fn.json_decode(vim.fn.getreg('a'))
+  check('copy plan JSON puts the plan in a register', copied.version == 1 and copied.targets[1] == 2, copied.targets)
+
   -- The custom request: plan JSON for another target.
   local plan = client.request_sync('stageplan/plan', {
     textDocument = params.textDocument, targets = { 'test' } }, 5000, bufnr)
