@@ -107,18 +107,26 @@ pub fn reference_slot(offset: usize, parsed: &Parsed) -> Option<ReferenceSlot> {
         .iter()
         .find(|raw| raw.span.start <= offset && offset <= raw.span.end)?;
     let joined = joined_offset(raw, offset)?;
-    slot_in(raw, joined, parsed.escape)
+    // At the end of a continued line, a word that starts the next piece is not under the cursor.
+    slot_in(raw, joined, parsed.escape).filter(|slot| slot.start <= offset)
 }
 
-/// The offset in the joined line of byte `offset` of the text (inverse of `text_offset`).
+/// The offset in the joined line of byte `offset` of the text (inverse of `text_offset` for
+/// a top-level instruction); `None` inside what joining removed (an escape character ending a
+/// line, the line break, a comment line between continued lines).
 fn joined_offset(raw: &RawInstruction, offset: usize) -> Option<usize> {
-    let mut piece = (0, raw.span.start);
-    for (joined, text_start) in &raw.continuations {
-        if *text_start <= offset {
-            piece = (*joined, *text_start);
-        }
-    }
-    offset.checked_sub(piece.1).map(|delta| piece.0 + delta)
+    let pieces: Vec<(usize, usize)> = std::iter::once((0, raw.span.start))
+        .chain(raw.continuations.iter().copied())
+        .collect();
+    let idx = pieces
+        .iter()
+        .rposition(|(_, text_start)| *text_start <= offset)?;
+    let (joined, text_start) = pieces[idx];
+    let piece_end = pieces
+        .get(idx + 1)
+        .map_or(raw.original.len(), |(next_joined, _)| *next_joined);
+    let delta = offset - text_start;
+    (joined + delta <= piece_end).then_some(joined + delta)
 }
 
 /// The slot at `joined` (an offset in the top-level joined line) of `raw`.
