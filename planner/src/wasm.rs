@@ -43,10 +43,17 @@ pub fn outline(
     to_js(&crate::outline(dockerfile, &options))
 }
 
-/// Checks the file as `docker build --check` does: `check(dockerfile, options?)` returns the
-/// diagnostics. With no targets every stage is examined; `options` as for `plan`.
+/// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
-pub fn check(
+pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
+    to_js(&crate::check(dockerfile))
+}
+
+/// Checks the file as `docker build --check` does with options: `checkWith(dockerfile,
+/// options)` returns the diagnostics; with targets only the stages they need are examined.
+/// `options` as for `plan`.
+#[wasm_bindgen(js_name = checkWith, unchecked_return_type = "Diagnostic[]")]
+pub fn check_with(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {

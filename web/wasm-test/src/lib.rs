@@ -141,9 +141,7 @@ mod tests {
     #[wasm_bindgen_test]
     fn check_equals_the_library() {
         let text = "FROM alpine AS Builder\nRUN true\n";
-        let value = planner::wasm::check(text, JsValue::UNDEFINED)
-            .map_err(JsValue::from)
-            .unwrap();
+        let value = planner::wasm::check(text).map_err(JsValue::from).unwrap();
         let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
         assert_eq!(from_js, planner::check(text));
         // With a target, only the stages it needs are examined.
@@ -155,7 +153,7 @@ mod tests {
             &Array::of1(&JsValue::from_str("app")),
         )
         .unwrap();
-        let value = planner::wasm::check(text, options.into())
+        let value = planner::wasm::check_with(text, options.into())
             .map_err(JsValue::from)
             .unwrap();
         let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
