@@ -216,7 +216,7 @@ fn locate_references(instr: &mut Instr, raw: &RawInstruction, text: &str, escape
             .copied()
             .flatten();
     }
-    if !instr.mount_froms.is_empty() {
+    if instr.mount_froms.iter().any(Option::is_some) {
         instr.mount_from_spans = words::mount_from_spans(raw, text, escape);
     }
     if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), raw.sub.as_deref()) {
