@@ -204,4 +204,20 @@ setup_code_server() {
   printf '{ "private": true }\n' >"$prefix/package.json"
   npm_config_unsafe_perm=true npm_config_yes=true npm_config_nodedir="$node_prefix" \
     npm install --prefix "$prefix" --no-audit --no-fund --no-save "code-server@$CODE_SERVER_VERSION"
+# Neovim from Debian (its built-in LSP client drives `planner lsp` in tests/editors/neovim) and
+# the PyPI `pre-commit` in a venv (tests/ci/pre-commit.sh runs `pre-commit try-repo`).
+setup_editor_tests() {
+  if ! command -v nvim >/dev/null 2>&1; then
+    log "apt-get install neovim"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends neovim >/dev/null
+  fi
+  local venv=.venv-precommit
+  if ! "$venv/bin/pre-commit" --version 2>/dev/null | grep -q '^pre-commit 4\.'; then
+    log "python3 -m venv $venv; pip install pre-commit 4"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'pre-commit>=4,<5'
+  fi
 }

@@ -15,6 +15,7 @@ setup_node
 setup_vscode_extension
 setup_code_server
 setup_conformance_venv
+setup_editor_tests
 setup_dockerd
 setup_base_images
 setup_seed

@@ -53,8 +53,10 @@ fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
     }
 }
 
-/// Runs the pipeline.
-pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
+/// Runs the pipeline. `check` examines what `docker build --check` does: every stage when no
+/// target is given, otherwise the stages the targets need (as a build does).
+pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
+    let all_stages = check && options.targets.iter().all(String::is_empty);
     let mut sink = Sink::new(text);
     if text.is_empty() {
         sink.error(
@@ -141,9 +143,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
     };
     target::check_forward_references(&file, &graph, &examined, &mut sink);
     dispatch_checks(&file, &graph, &examined, &mut sink);
-    if !all_stages {
-        lint_error(&mut sink);
-    }
+    lint_error(&mut sink);
     if sink.has_errors() {
         return finish(sink, None);
     }
@@ -304,9 +304,13 @@ pub(crate) fn plan_stages(
                     source: e.source,
                     onbuild: e.onbuild,
                     line: e.line,
+                    written: (!e.implicit).then_some(e.written),
+                    range: e.word.map(|span| index.range(span)),
                 })
                 .collect(),
             location: location(index, decl.span),
+            name_range: decl.name_span.map(|span| index.range(span)),
+            base_range: decl.base_span.map(|span| index.range(span)),
             instructions: node
                 .instructions
                 .into_iter()

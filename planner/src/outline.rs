@@ -44,6 +44,9 @@ pub struct Outline {
     /// The needed stages in parallel waves (as in the plan); a stage on a dependency cycle
     /// is in no wave.
     pub waves: Vec<Vec<usize>>,
+    /// For each stage, the stages a build with it as the only target needs (itself
+    /// included), sorted: the closure over every edge kind, as for `needed`.
+    pub stage_needs: Vec<Vec<usize>>,
     /// The diagnostics of planning the file with these options (what `plan` reports).
     pub diagnostics: Vec<Diagnostic>,
 }
@@ -55,6 +58,7 @@ pub fn outline(text: &str, options: &Options) -> Outline {
         return Outline {
             complete: true,
             targets: plan.targets,
+            stage_needs: stage_needs(&plan.stages),
             stages: plan.stages,
             waves: plan.waves,
             diagnostics: outcome.diagnostics,
@@ -64,10 +68,28 @@ pub fn outline(text: &str, options: &Options) -> Outline {
     Outline {
         complete: false,
         targets,
+        stage_needs: stage_needs(&stages),
         stages,
         waves,
         diagnostics: outcome.diagnostics,
     }
+}
+
+/// For each stage, the closure of `depends_on` from it (itself included), sorted.
+fn stage_needs(stages: &[Stage]) -> Vec<Vec<usize>> {
+    (0..stages.len())
+        .map(|target| {
+            let mut needed = vec![false; stages.len()];
+            let mut stack = vec![target];
+            while let Some(idx) = stack.pop() {
+                if idx < needed.len() && !needed[idx] {
+                    needed[idx] = true;
+                    stack.extend(&stages[idx].depends_on);
+                }
+            }
+            (0..stages.len()).filter(|idx| needed[*idx]).collect()
+        })
+        .collect()
 }
 
 /// The planning phases of `assemble::run` without stopping at errors: whatever parsed is
@@ -146,6 +168,7 @@ mod tests {
         assert_eq!(outline.targets, plan.targets);
         assert_eq!(outline.waves, plan.waves);
         assert_eq!(outline.diagnostics, plan.diagnostics);
+        assert_eq!(outline.stage_needs, vec![vec![0], vec![0, 1], vec![0, 2]]);
     }
 
     #[test]

@@ -49,6 +49,18 @@ pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
     to_js(&crate::check(dockerfile))
 }
 
+/// Checks the file as `docker build --check` does with options: `checkWith(dockerfile,
+/// options)` returns the diagnostics; with targets only the stages they need are examined.
+/// `options` as for `plan`.
+#[wasm_bindgen(js_name = checkWith, unchecked_return_type = "Diagnostic[]")]
+pub fn check_with(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options = options_from_js(options)?;
+    to_js(&crate::check_with(dockerfile, &options))
+}
+
 /// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
 /// (`"mermaid"`) text. Fails with the first error diagnostic when the file cannot be planned.
 #[wasm_bindgen]

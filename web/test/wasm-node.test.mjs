@@ -71,6 +71,13 @@ describe("nodejs package", () => {
     assert.deepEqual([whole.stages, whole.targets, whole.waves], [plan.stages, plan.targets, plan.waves]);
   });
 
+  test("checkWith examines the stages the targets need; check examines every stage", () => {
+    const text = "FROM alpine AS unused\nCMD run\nFROM alpine AS app\nCMD [\"app\"]\n";
+    assert.deepEqual(planner.check(text).map((d) => d.code), ["JSONArgsRecommended"]);
+    assert.deepEqual(planner.checkWith(text, { targets: ["app"] }), []);
+    assert.deepEqual(planner.checkWith(text, null), planner.check(text));
+  });
+
   test("options may be undefined or null", () => {
     assert.deepEqual(planner.plan(SEED, undefined), planner.plan(SEED, {}));
     assert.deepEqual(planner.plan(SEED, null), planner.plan(SEED, {}));

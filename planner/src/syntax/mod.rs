@@ -10,6 +10,7 @@
 mod directives;
 mod dump;
 pub mod split;
+pub mod words;
 
 use crate::diagnostics::Span;
 use crate::expand::{Lexer, NoVars};
@@ -97,9 +98,30 @@ pub struct RawInstruction {
     pub span: Span,
     /// Bytes of the keyword.
     pub keyword_span: Span,
+    /// Where `original` sits in the instruction's joined line: 0, or for an `ONBUILD` trigger
+    /// the offset of the trigger's keyword.
+    pub origin: usize,
+    /// For each continuation line of the instruction, where its piece of the joined line
+    /// starts: (byte offset in the joined line, byte offset in the text). The first piece
+    /// starts at `span.start`. Maps words back to the text (see [`words`]).
+    pub continuations: Vec<(usize, usize)>,
 }
 
 impl RawInstruction {
+    /// The byte offset in the text of byte `offset` of `original`.
+    pub fn text_offset(&self, offset: usize) -> usize {
+        let joined = self.origin + offset;
+        match self
+            .continuations
+            .iter()
+            .rev()
+            .find(|(piece_start, _)| *piece_start <= joined)
+        {
+            Some((piece_start, text_start)) => text_start + (joined - piece_start),
+            None => self.span.start + joined,
+        }
+    }
+
     /// The keyword lower-cased.
     pub fn command(&self) -> String {
         self.keyword.to_ascii_lowercase()
@@ -300,6 +322,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let mut line = first.to_string();
+            let mut continuations = Vec::new();
             let mut last_idx = idx;
             let mut empty_continuation = false;
             while !ended {
@@ -321,6 +344,7 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let (piece, piece_ended) = trim_continuation(ctext, self.escape);
+                continuations.push((line.len(), self.lines[cidx].start));
                 line.push_str(piece);
                 ended = piece_ended;
             }
@@ -381,6 +405,13 @@ impl<'a> Parser<'a> {
                 start_span.start,
                 self.line_span(last_idx).end.max(start_span.start),
             );
+            if let Some(sub) = node.sub.as_deref_mut() {
+                sub.span = node.span;
+                sub.continuations = continuations.clone();
+                let keyword_start = sub.text_offset(0);
+                sub.keyword_span = Span::new(keyword_start, keyword_start + sub.keyword.len());
+            }
+            node.continuations = continuations;
             if empty_continuation {
                 self.parsed.empty_continuations.push(node.span);
             }
@@ -429,6 +460,8 @@ impl<'a> Parser<'a> {
             comments,
             span: Span::default(),
             keyword_span: Span::default(),
+            origin: 0,
+            continuations: Vec::new(),
         };
         match command.as_str() {
             "add" | "copy" | "volume" => match split::parse_json(rest) {
@@ -473,7 +506,9 @@ impl<'a> Parser<'a> {
             }
             "onbuild" => {
                 if !rest.is_empty() {
-                    let sub = self.node_from_line(rest.to_string(), Vec::new())?;
+                    let mut sub = self.node_from_line(rest.to_string(), Vec::new())?;
+                    // `rest` is a slice of `line`: its offset is where the trigger starts.
+                    sub.origin = words::offset_in(&line, rest);
                     node.args.push(sub.keyword.clone());
                     node.args.extend(sub.args.iter().cloned());
                     node.json = false;

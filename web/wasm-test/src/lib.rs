@@ -144,6 +144,21 @@ mod tests {
         let value = planner::wasm::check(text).map_err(JsValue::from).unwrap();
         let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
         assert_eq!(from_js, planner::check(text));
+        // With a target, only the stages it needs are examined.
+        let text = "FROM alpine AS Unused\nCMD run\nFROM alpine AS app\n";
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("targets"),
+            &Array::of1(&JsValue::from_str("app")),
+        )
+        .unwrap();
+        let value = planner::wasm::check_with(text, options.into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
+        let codes: Vec<&str> = from_js.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, vec!["StageNameCasing"]);
     }
 
     #[wasm_bindgen_test]
