@@ -69,8 +69,8 @@ function serve(pageText) {
 const posted = () => page.evaluate(() => window.__posted);
 const postToWebview = (message) => page.evaluate((data) => window.postMessage(data, "*"), message);
 
-function planMessage(options = {}, extra = {}) {
-  const outcome = planner.plan(SAMPLE, options);
+function planMessage(options = {}, extra = {}, text = SAMPLE) {
+  const outcome = planner.plan(text, options);
   return {
     type: "plan",
     uri: "file:///work/app/Dockerfile",
@@ -158,8 +158,12 @@ describe("preview webview in Chromium", () => {
       ["docs", "false", false],
       ["prod", "true", true],
     ]);
+    // Images are badges on their stages until the Images toggle draws them as boxes.
+    assert.equal(await page.getAttribute("[data-stage-name='build'] .sp-badge", "data-images"), "golang:1.22");
+    await page.click("[data-testid='graph-images']");
     const images = await page.$$eval(".sp-image", (elements) => elements.map((element) => element.textContent));
     assert.ok(images.some((text) => text.includes("golang:1.22")), `image nodes: ${images}`);
+    await page.click("[data-testid='graph-images']");
     assert.match(await page.textContent("[data-testid='summary']"), /target prod: 3 of 5 stages in 3 waves, 2 skipped/);
     assert.equal(await page.textContent("[data-testid='file-name']"), "Dockerfile");
     const options = await page.$$eval("[data-testid='target-select'] option", (elements) => elements.map((element) => element.value));
@@ -275,5 +279,96 @@ describe("preview webview in Chromium", () => {
     const lightHighContrast = await page.$eval("[data-stage-name='build'] rect", (element) => [getComputedStyle(element).fill, getComputedStyle(element).stroke]);
     assert.deepEqual(lightHighContrast, ["rgb(255, 255, 255)", "rgb(0, 107, 189)"], "Light High Contrast: the editor background, outlined in contrastActiveBorder");
     await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-light-hc.png") });
+  });
+
+  it("large file: the whole graph in view, focus, find with the planner's did-you-mean, zoom and pan, exports", async () => {
+    const neon = readFileSync(join(rootDir, "tests", "fixtures", "dockerfiles", "large", "neondatabase-neon-compute-node.Dockerfile"), "utf8");
+    const plan = planner.plan(neon, {}).plan;
+    // The earlier CSP test provoked violations on purpose; this one must add none.
+    const violationsBefore = await page.evaluate(() => window.__cspViolations.length);
+    const problemsBefore = problems.length;
+    await postToWebview(planMessage({}, { fileName: "compute-node.Dockerfile" }, neon));
+    await page.waitForFunction(() => document.querySelectorAll("[data-stage-index]").length === 98);
+    const geometry = () =>
+      page.evaluate(() => {
+        const rect = (element) => {
+          const box = element.getBoundingClientRect();
+          return { x: box.x, y: box.y, width: box.width, height: box.height };
+        };
+        return {
+          canvas: rect(document.querySelector("[data-testid='graph-canvas']")),
+          nodes: [...document.querySelectorAll(".sp-node rect")].map(rect),
+          scale: Number(document.querySelector("svg.sp-graph").dataset.scale),
+        };
+      });
+    const inside = ({ canvas, nodes }) =>
+      nodes.every((node) => node.x >= canvas.x - 1 && node.y >= canvas.y - 1 && node.x + node.width <= canvas.x + canvas.width + 1 && node.y + node.height <= canvas.y + canvas.height + 1);
+    const fitted = await geometry();
+    assert.ok(inside(fitted), "every box inside the preview after load");
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-large-fit.png") });
+
+    // Focus: exactly the needed stages, the rest folded into one marker.
+    await page.click("[data-testid='graph-focus']");
+    const drawn = await page.$$eval("[data-stage-index]", (nodes) => nodes.map((node) => Number(node.dataset.stageIndex)));
+    assert.deepEqual(drawn, plan.stages.filter((stage) => stage.needed).map((stage) => stage.index));
+    assert.equal(await page.textContent("[data-fold] .sp-label"), `${plan.stages.length - drawn.length} skipped`);
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-large-focus.png") });
+    await page.click("[data-testid='graph-focus']");
+
+    // Find: a misspelled name asks the host, which answers with the planner's suggestion.
+    const answered = posted().then((messages) => messages.length);
+    await page.fill("[data-testid='graph-find']", "pg-bild");
+    await page.press("[data-testid='graph-find']", "Enter");
+    await page.waitForFunction((count) => window.__posted.length > count && window.__posted.at(-1).type === "suggest", await answered);
+    const ask = (await posted()).at(-1);
+    assert.equal(ask.value, "pg-bild");
+    assert.deepEqual(ask.names, plan.stages.map((stage) => stage.name).filter(Boolean));
+    await postToWebview({ type: "suggestion", id: ask.id, suggestion: planner.suggestStage(ask.value, ask.names) });
+    await page.waitForSelector("[data-testid='graph-find-suggestion']");
+    assert.equal(await page.textContent("[data-testid='graph-find-status']"), 'no stage "pg-bild"; did you mean pg-build?');
+    await page.click("[data-testid='graph-find-suggestion']");
+    await page.waitForSelector("[data-stage-name='pg-build'].sp-found");
+    const found = await geometry();
+    const box = await page.$eval("[data-stage-name='pg-build'] rect", (rect) => {
+      const b = rect.getBoundingClientRect();
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    });
+    const middle = { x: found.canvas.x + found.canvas.width / 2, y: found.canvas.y + found.canvas.height / 2 };
+    assert.ok(Math.abs(box.x - middle.x) < 2 && Math.abs(box.y - middle.y) < 2, `pg-build centred: ${JSON.stringify(box)} vs ${JSON.stringify(middle)}`);
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-large-find.png") });
+
+    // Wheel zooms around the pointer; keys zoom, pan and fit.
+    await page.mouse.move(box.x, box.y);
+    await page.mouse.wheel(0, 300);
+    await page.waitForFunction((scale) => Number(document.querySelector("svg.sp-graph").dataset.scale) < scale, found.scale);
+    const after = await page.$eval("[data-stage-name='pg-build'] rect", (rect) => {
+      const b = rect.getBoundingClientRect();
+      return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+    });
+    assert.ok(Math.abs(after.x - box.x) < 1.5 && Math.abs(after.y - box.y) < 1.5, "the point under the pointer stays");
+    await page.focus("[data-testid='graph-canvas']");
+    const zoomed = (await geometry()).scale;
+    await page.keyboard.press("+");
+    assert.ok(Math.abs((await geometry()).scale - zoomed * 1.25) < 0.002);
+    await page.keyboard.press("0");
+    assert.ok(inside(await geometry()), "0 shows the whole graph again");
+
+    // A double click makes the stage the only target; exports go to the host to be saved.
+    await page.dblclick("[data-stage-name='pg-build']", { force: true });
+    await page.waitForFunction(() => window.__posted.at(-1).type === "options");
+    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["pg-build"], build_args: {} });
+    await page.click("[data-testid='export-svg']");
+    await page.waitForFunction(() => window.__posted.at(-1).type === "export");
+    const exported = (await posted()).at(-1);
+    assert.equal(exported.name, "stages.svg");
+    const svgText = Buffer.from(exported.base64, "base64").toString("utf8");
+    assert.match(svgText, /^<\?xml/);
+    assert.equal((svgText.match(/data-stage-index=/g) ?? []).length, 98);
+    await page.click("[data-testid='export-png']");
+    await page.waitForFunction(() => window.__posted.at(-1).type === "export" && window.__posted.at(-1).name === "stages.png");
+    const png = Buffer.from((await posted()).at(-1).base64, "base64");
+    assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
+    assert.deepEqual(await page.evaluate((count) => window.__cspViolations.slice(count), violationsBefore), [], "no CSP violations (the PNG is drawn from a data: URL)");
+    assert.deepEqual(problems.slice(problemsBefore), [], "no errors on the console or in the page");
   });
 });

@@ -61,6 +61,23 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    fn suggest_stage_equals_the_library() {
+        let names = vec!["builder".to_string(), "base".to_string()];
+        for value in ["bulder", "builder", "xyzzy", "BASE"] {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            assert_eq!(
+                planner::wasm::suggest_stage(value, names.clone()),
+                planner::suggest_stage_name(value, &refs),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            planner::wasm::suggest_stage("bulder", names).as_deref(),
+            Some("builder")
+        );
+    }
+
+    #[wasm_bindgen_test]
     fn plan_gives_the_objects_of_the_json_compatible_serializer() {
         use serde::Serialize;
         let text = "ARG V=1\nFROM alpine:${V} AS a\nRUN --mount=type=cache,target=/c true\n\
