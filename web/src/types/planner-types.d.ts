@@ -622,7 +622,8 @@ export interface Mount {
    */
   target?: string | null;
   /**
-   * `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`.
+   * `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`; a value with a variable is
+   * kept as written (the runner expands it with the stage's ARG and ENV).
    */
   type: string;
 }
