@@ -3,7 +3,8 @@
 // messages the extension sends, check the drawn graph, click a node and check the `reveal` message.
 //
 // Input: dist/ and media/ served on 127.0.0.1, /usr/bin/chromium (or $CHROMIUM), the nodejs WASM
-// planner for the plan messages. Output: test results and tests/artifacts/vscode-preview{,-light}.png.
+// planner for the plan messages. Output: test results and tests/artifacts/vscode-preview-<theme>.png
+// (dark, light, dark-hc, light-hc) and vscode-preview-large-{fit,focus,find}.png.
 // Invariant: nothing is downloaded; the browser runs headless, no sandbox, no background
 // networking, in a fresh temporary profile.
 import assert from "node:assert/strict";
@@ -14,7 +15,7 @@ import { extname, join, normalize } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { chromium } from "playwright-core";
 
-import { belowAA, nodeTextContrasts } from "./contrast.mjs";
+import { belowAA, controlTextContrasts, nodeTextContrasts } from "./contrast.mjs";
 import { extensionDir, loadPlanner, loadSource, rootDir, SAMPLE } from "./helpers.mjs";
 
 const TYPES = { ".js": "text/javascript", ".css": "text/css", ".wasm": "application/wasm" };
@@ -25,6 +26,9 @@ const TYPES = { ".js": "text/javascript", ".css": "text/css", ".wasm": "applicat
  * test recorded them in code-server (real-editor/code-server.test.mjs, UPDATE_THEMES=1).
  */
 const THEMES = JSON.parse(readFileSync(join(extensionDir, "test", "fixtures", "vscode-themes.json"), "utf8")).themes;
+
+/** The screenshot name of each recorded theme (tests/artifacts/vscode-preview-<slug>.png), as the real-editor test names them. */
+const THEME_SLUGS = { "Dark Modern": "dark", "Light Modern": "light", "Dark High Contrast": "dark-hc", "Light High Contrast": "light-hc" };
 
 /** Sets a recorded theme on the page the way VS Code does: variables on <html>, classes on <body>. */
 function applyTheme(theme) {
@@ -232,6 +236,8 @@ describe("preview webview in Chromium", () => {
     assert.equal(await page.textContent("[data-testid='summary']"), "no plan: 1 error (showing the stages that could be read)");
     assert.deepEqual(await page.$$eval("[data-stage-index]", (elements) => elements.map((element) => element.dataset.stageName)), ["tools", "build", "test", "docs", "prod"]);
     assert.ok(await page.$("body.stale"));
+    // Only the drawing is greyed: the graph's controls above it stay readable.
+    assert.deepEqual(belowAA(await controlTextContrasts(page)), [], "every control's text reaches 4.5:1 while the drawing is stale");
     await page.click("[data-stage-name='build']");
     assert.deepEqual((await posted()).at(-1), { type: "reveal", stageIndex: 1, line: 5 });
   });
@@ -261,24 +267,47 @@ describe("preview webview in Chromium", () => {
     assert.equal(await page.evaluate(() => window.__evaluated), "EvalError");
   });
 
-  it("uses the theme's colours, with node text readable in Dark, Light and both High Contrast themes", async () => {
+  it("uses the theme's colours, with node and control text readable in Dark, Light and both High Contrast themes", async () => {
     await postToWebview(planMessage({ targets: ["build"] }, { currentStage: 0 }));
     await page.waitForFunction(() => !document.body.classList.contains("stale") && document.querySelector(".sp-current"));
+    // A click on the drawing's background clears the selection an earlier test's click made (its
+    // lineage view fades the other stages).
+    await page.$eval("[data-testid='graph-canvas']", (canvas) => canvas.click());
+    await page.waitForFunction(() => !document.querySelector("svg.sp-graph.sp-has-selection"));
     const target = await page.$eval("[data-stage-name='build'] rect", (element) => getComputedStyle(element).stroke);
     assert.equal(target, "rgb(209, 134, 22)", "the target outline is --vscode-charts-orange");
     assert.equal(await page.evaluate(() => getComputedStyle(document.body).backgroundColor), "rgb(31, 31, 31)");
+    // A find, so the find mark and the find status are drawn too; then the whole graph again.
+    await page.fill("[data-testid='graph-find']", "doc");
+    await page.press("[data-testid='graph-find']", "Enter");
+    await page.waitForSelector("[data-stage-name='docs'].sp-found");
+    assert.equal(await page.textContent("[data-testid='graph-find-status']"), "found docs");
+    await page.click("[data-testid='graph-fit']");
     mkdirSync(join(rootDir, "tests", "artifacts"), { recursive: true });
-    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview.png") });
-    assert.equal(Object.keys(THEMES).length, 4);
+    assert.deepEqual(Object.keys(THEMES), Object.keys(THEME_SLUGS));
     for (const [label, theme] of Object.entries(THEMES)) {
       // VS Code swaps the variables when the theme changes; the preview follows without a redraw.
       await page.evaluate(applyTheme, theme);
+      // Images as badges on their stages (the default), then as boxes (the Images toggle).
+      assert.ok(await page.$(".sp-stage .sp-badge text"), `${label}: an image badge`);
+      const withBadges = await nodeTextContrasts(page);
+      await page.click("[data-testid='graph-images']");
       for (const kind of ["sp-target", "sp-current", "sp-needed", "sp-skipped", "sp-image"]) assert.ok(await page.$(`.sp-node.${kind}`), `${label}: a ${kind} node`);
-      assert.deepEqual(belowAA(await nodeTextContrasts(page)), [], `${label}: every node text reaches 4.5:1 against its fill`);
+      assert.deepEqual(belowAA([...withBadges, ...(await nodeTextContrasts(page))]), [], `${label}: every node and badge text reaches 4.5:1 against its fill`);
+      const controls = await controlTextContrasts(page);
+      for (const name of ["graph-find", "graph-find placeholder", "graph-find-status", "graph-focus", "graph-images", "graph-zoom-in", "graph-fit", "export-png", "graph-tooltip"]) {
+        assert.ok(controls.some((entry) => entry.node === name), `${label}: ${name} measured`);
+      }
+      assert.deepEqual(belowAA(controls), [], `${label}: every control's text reaches 4.5:1 against what is under it`);
+      await page.screenshot({ path: join(rootDir, "tests", "artifacts", `vscode-preview-${THEME_SLUGS[label]}.png`) });
+      await page.click("[data-testid='graph-images']");
     }
     const lightHighContrast = await page.$eval("[data-stage-name='build'] rect", (element) => [getComputedStyle(element).fill, getComputedStyle(element).stroke]);
     assert.deepEqual(lightHighContrast, ["rgb(255, 255, 255)", "rgb(0, 107, 189)"], "Light High Contrast: the editor background, outlined in contrastActiveBorder");
-    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-light-hc.png") });
+    const controlBorder = await page.$eval("[data-testid='graph-focus']", (element) => getComputedStyle(element).borderTopColor);
+    assert.equal(controlBorder, "rgb(15, 74, 133)", "Light High Contrast: controls outlined in contrastBorder");
+    await page.fill("[data-testid='graph-find']", "");
+    await page.press("[data-testid='graph-find']", "Escape");
   });
 
   it("large file: the whole graph in view, focus, find with the planner's did-you-mean, zoom and pan, exports", async () => {
