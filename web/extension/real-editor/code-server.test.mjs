@@ -1,7 +1,8 @@
 // The extension in a real VS Code: code-server 4.100.3 (VS Code 1.100.3) with the packaged .vsix,
 // driven in headless Debian Chromium the way a user works: activation on a Dockerfile, the
 // Problems panel, the Stage Preview's graph, a node click revealing its FROM line, a target
-// switch, Go to Definition, the outline, a file that has an error when it opens, the build lens
+// switch, the graph's find with the planner's did-you-mean and its SVG export through VS Code's
+// save dialog, Go to Definition, the outline, a file that has an error when it opens, the build lens
 // with stageplan.runnerPath (missing, then present), and the four built-in themes (Dark, Light,
 // Dark and Light High Contrast) by screenshot and by the contrast of every node's and graph
 // control's text.
@@ -154,6 +155,34 @@ describe("the extension in code-server", () => {
     await eventually(async () => (await summary.textContent()) === "target build: 2 of 5 stages in 2 waves, 3 skipped", async () => `summary: ${await summary.textContent()}`);
     assert.equal(await frame.locator("[data-stage-name='prod']").getAttribute("data-needed"), "false");
     assert.match(await frame.locator("[data-stage-name='build']").getAttribute("class"), /sp-target/);
+  });
+
+  step("finds a misspelled stage with the planner's did-you-mean and saves the graph as SVG through the save dialog", async () => {
+    const frame = await previewFrame(page);
+    const find = frame.locator("[data-testid='graph-find']");
+    await find.fill("biuld");
+    await find.press("Enter");
+    // The webview asks the extension host, which answers with the planner's suggestion.
+    const status = frame.locator("[data-testid='graph-find-status']");
+    await eventually(async () => (await status.textContent()) === 'no stage "biuld"; did you mean build?', async () => `find status: ${await status.textContent()}`);
+    await frame.locator("[data-testid='graph-find-suggestion']").click();
+    await eventually(async () => (await frame.locator("[data-stage-name='build'].sp-found").count()) === 1, async () => "build is marked as found");
+    await find.press("Escape");
+    await eventually(async () => (await frame.locator(".sp-found").count()) === 0, async () => "the find mark is cleared");
+    await frame.locator("[data-testid='graph-fit']").click();
+
+    // A webview cannot download: the host asks where to save, proposing stages.svg beside the Dockerfile.
+    await frame.locator("[data-testid='export-svg']").click();
+    const path = page.locator(".quick-input-widget input");
+    await path.waitFor({ timeout: 30_000 });
+    const saved = join(workspace, "stages.svg");
+    await eventually(async () => (await path.inputValue()) === saved, async () => `the save dialog proposes ${await path.inputValue()}`);
+    await path.press("Enter");
+    await eventually(() => existsSync(saved), async () => `${saved} was written`);
+    await page.locator(".notifications-toasts .notification-toast", { hasText: `Saved the stage graph to ${saved}` }).waitFor({ timeout: 30_000 });
+    const svg = readFileSync(saved, "utf8");
+    assert.match(svg, /^<\?xml/);
+    assert.deepEqual([...svg.matchAll(/data-stage-name="([^"]*)"/g)].map((match) => match[1]), ["tools", "build", "test", "docs", "prod"]);
   });
 
   step("goes to a stage's definition from COPY --from", async () => {
