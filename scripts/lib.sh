@@ -126,7 +126,7 @@ setup_wasm() {
   fi
 }
 
-# The npm packages of web/ (Vite, CodeMirror, dagre, binaryen, playwright-core), from package-lock.json.
+# The npm packages of web/ (Vite, CodeMirror, binaryen, playwright-core), from package-lock.json.
 setup_node() {
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     log "npm ci (web)"

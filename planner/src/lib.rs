@@ -23,6 +23,8 @@ mod stage;
 mod suggest;
 pub mod syntax;
 mod target;
+
+pub use target::suggest_stage_name;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 

@@ -112,6 +112,17 @@ describe("nodejs package", () => {
     assert.ok(diagnostics.every((diagnostic) => typeof diagnostic.code === "string" && diagnostic.line >= 0));
   });
 
+  test("suggestStage gives the planner's own did-you-mean for a stage name", () => {
+    const names = ["base", "build", "test"];
+    assert.equal(planner.suggestStage("bulid", names), "build");
+    assert.equal(planner.suggestStage("build", names), undefined, "an exact name needs no suggestion");
+    assert.equal(planner.suggestStage("zzzzzz", names), undefined, "nothing within distance 2");
+    // The same suggestion as the unknown-target error of a plan.
+    const text = "FROM alpine AS base\nFROM base AS build\nFROM build AS test\n";
+    const error = planner.plan(text, { targets: ["tesst"] }).diagnostics.find((d) => d.code === "UnknownTarget");
+    assert.match(error.message, new RegExp(`did you mean ${planner.suggestStage("tesst", names)}\\?`));
+  });
+
   test("graph draws dot and mermaid text", () => {
     const dot = planner.graph(SEED, {}, "dot");
     assert.match(dot, /digraph/);

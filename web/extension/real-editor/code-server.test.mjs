@@ -1,13 +1,15 @@
 // The extension in a real VS Code: code-server 4.100.3 (VS Code 1.100.3) with the packaged .vsix,
 // driven in headless Debian Chromium the way a user works: activation on a Dockerfile, the
 // Problems panel, the Stage Preview's graph, a node click revealing its FROM line, a target
-// switch, Go to Definition, the outline, a file that has an error when it opens, the build lens
+// switch, the graph's find with the planner's did-you-mean and its SVG export through VS Code's
+// save dialog, Go to Definition, the outline, a file that has an error when it opens, the build lens
 // with stageplan.runnerPath (missing, then present), and the four built-in themes (Dark, Light,
-// Dark and Light High Contrast) by screenshot and by the contrast of every node's text.
+// Dark and Light High Contrast) by screenshot and by the contrast of every node's and graph
+// control's text.
 //
 // Input: .code-server/ (scripts/setup.sh), web/pkg (the WASM packages), /usr/bin/chromium.
 // Output: test results; tests/artifacts/code-server-<theme>.png (the workbench) and
-// code-server-<theme>-graph.png (the preview's graph); with UPDATE_THEMES=1, the theme
+// code-server-<theme>-graph.png (the preview's graph with its controls); with UPDATE_THEMES=1, the theme
 // variables VS Code gives the webview rewritten into test/fixtures/vscode-themes.json.
 // Invariant: steps run in order on one workbench; each waits on what the editor shows (rows,
 // status bar, webview DOM), never on a fixed delay.
@@ -17,7 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 
-import { belowAA, nodeTextContrasts, WCAG_AA_TEXT } from "../test/contrast.mjs";
+import { belowAA, controlTextContrasts, nodeTextContrasts, WCAG_AA_TEXT } from "../test/contrast.mjs";
 import { extensionDir, SAMPLE } from "../test/helpers.mjs";
 import {
   artifactsDir,
@@ -155,6 +157,34 @@ describe("the extension in code-server", () => {
     assert.match(await frame.locator("[data-stage-name='build']").getAttribute("class"), /sp-target/);
   });
 
+  step("finds a misspelled stage with the planner's did-you-mean and saves the graph as SVG through the save dialog", async () => {
+    const frame = await previewFrame(page);
+    const find = frame.locator("[data-testid='graph-find']");
+    await find.fill("biuld");
+    await find.press("Enter");
+    // The webview asks the extension host, which answers with the planner's suggestion.
+    const status = frame.locator("[data-testid='graph-find-status']");
+    await eventually(async () => (await status.textContent()) === 'no stage "biuld"; did you mean build?', async () => `find status: ${await status.textContent()}`);
+    await frame.locator("[data-testid='graph-find-suggestion']").click();
+    await eventually(async () => (await frame.locator("[data-stage-name='build'].sp-found").count()) === 1, async () => "build is marked as found");
+    await find.press("Escape");
+    await eventually(async () => (await frame.locator(".sp-found").count()) === 0, async () => "the find mark is cleared");
+    await frame.locator("[data-testid='graph-fit']").click();
+
+    // A webview cannot download: the host asks where to save, proposing stages.svg beside the Dockerfile.
+    await frame.locator("[data-testid='export-svg']").click();
+    const path = page.locator(".quick-input-widget input");
+    await path.waitFor({ timeout: 30_000 });
+    const saved = join(workspace, "stages.svg");
+    await eventually(async () => (await path.inputValue()) === saved, async () => `the save dialog proposes ${await path.inputValue()}`);
+    await path.press("Enter");
+    await eventually(() => existsSync(saved), async () => `${saved} was written`);
+    await page.locator(".notifications-toasts .notification-toast", { hasText: `Saved the stage graph to ${saved}` }).waitFor({ timeout: 30_000 });
+    const svg = readFileSync(saved, "utf8");
+    assert.match(svg, /^<\?xml/);
+    assert.deepEqual([...svg.matchAll(/data-stage-name="([^"]*)"/g)].map((match) => match[1]), ["tools", "build", "test", "docs", "prod"]);
+  });
+
   step("goes to a stage's definition from COPY --from", async () => {
     await focusEditor(page, "Dockerfile");
     await goToLine(page, sampleLines.indexOf("COPY --from=build /app /app") + 1, "COPY --from=bu".length);
@@ -218,17 +248,34 @@ describe("the extension in code-server", () => {
       const frame = await previewFrame(page);
       await eventually(async () => (await frame.locator("body").getAttribute("class")).split(/\s+/).includes(theme.bodyClass), async () => `body class: ${await frame.locator("body").getAttribute("class")}`);
       if (theme.bodyClass === "vscode-high-contrast") assert.ok(!(await frame.locator("body").getAttribute("class")).includes("high-contrast-light"));
-      // The graph as the user left it: target build, cursor in tools; every kind of node is there.
+      // The graph as the user left it: target build, cursor in tools, no stage selected (a click on
+      // the drawing's background clears the lineage view the node clicks above left, which fades
+      // the other stages); images as badges on their stages.
+      await frame.locator("[data-testid='graph-canvas']").click({ position: { x: 4, y: 4 } });
+      await eventually(async () => (await frame.locator("svg.sp-graph.sp-has-selection").count()) === 0, async () => "the selection is cleared");
+      const images = frame.locator("[data-testid='graph-images']");
+      if ((await images.getAttribute("aria-pressed")) === "true") await images.click();
+      await eventually(async () => (await frame.locator(".sp-stage .sp-badge text").count()) > 0, async () => "an image badge is drawn");
+      const withBadges = await nodeTextContrasts(frame);
+      // The Images toggle draws images as boxes: every kind of node is there.
+      await images.click();
       for (const kind of ["sp-target", "sp-current", "sp-needed", "sp-skipped", "sp-image"]) {
-        assert.ok((await frame.locator(`.sp-node.${kind}`).count()) > 0, `a ${kind} node is drawn`);
+        await eventually(async () => (await frame.locator(`.sp-node.${kind}`).count()) > 0, async () => `a ${kind} node is drawn`);
       }
       await page.screenshot({ path: join(artifactsDir, `code-server-${theme.slug}.png`) });
-      await frame.locator("[data-testid='graph'] svg").screenshot({ path: join(artifactsDir, `code-server-${theme.slug}-graph.png`) });
-      const contrasts = await nodeTextContrasts(frame);
-      assert.ok(contrasts.length >= 16, "every node's texts were measured");
+      await frame.locator("[data-testid='graph'] .sp-frame").screenshot({ path: join(artifactsDir, `code-server-${theme.slug}-graph.png`) });
+      const contrasts = [...withBadges, ...(await nodeTextContrasts(frame))];
+      assert.ok(contrasts.length >= 16 + 3, "every node's and badge's texts were measured");
       const lowest = contrasts.reduce((low, entry) => (entry.ratio < low.ratio ? entry : low));
       t.diagnostic(`${theme.label}: lowest node text contrast ${lowest.ratio.toFixed(2)}:1 (${lowest.node}, "${lowest.text}")`);
-      assert.deepEqual(belowAA(contrasts), [], `every node text reaches ${WCAG_AA_TEXT}:1 in ${theme.label}`);
+      assert.deepEqual(belowAA(contrasts), [], `every node and badge text reaches ${WCAG_AA_TEXT}:1 in ${theme.label}`);
+      // The graph's controls: toolbar buttons, the find box and its placeholder, the tooltip.
+      const controls = await controlTextContrasts(frame);
+      assert.ok(controls.length >= 10, "every control's text was measured");
+      const lowestControl = controls.reduce((low, entry) => (entry.ratio < low.ratio ? entry : low));
+      t.diagnostic(`${theme.label}: lowest control text contrast ${lowestControl.ratio.toFixed(2)}:1 (${lowestControl.node})`);
+      assert.deepEqual(belowAA(controls), [], `every control's text reaches ${WCAG_AA_TEXT}:1 in ${theme.label}`);
+      await images.click();
       await recordThemeVariables(frame, theme);
     });
   }

@@ -1,4 +1,4 @@
-// The planner as the extension sees it: the four WASM exports it calls, with the plan types
+// The planner as the extension sees it: the WASM exports it calls, with the plan types
 // generated from planner/schema.
 //
 // Input: nothing (an interface). Output: the PlannerApi type both entry points provide (the nodejs
@@ -16,6 +16,8 @@ export interface PlannerApi {
   outline(dockerfile: string, options: Options | null | undefined): Outline;
   /** Checks every stage with no target (the Problems panel's diagnostics). */
   check(dockerfile: string): Diagnostic[];
+  /** The planner's "did you mean" for a stage name (the preview's find box). */
+  suggestStage(value: string, names: string[]): string | undefined;
   /** The planner's crate version. */
   version(): string;
 }

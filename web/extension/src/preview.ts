@@ -180,6 +180,12 @@ export class PreviewController implements vscode.Disposable {
       case "goto":
         if (document) await revealLine(document, message.line - 1, Math.max(message.column - 1, 0));
         return;
+      case "suggest":
+        this.send({ type: "suggestion", id: message.id, suggestion: this.state.suggestStage(message.value, message.names) });
+        return;
+      case "export":
+        await saveExport(document, message.name, message.base64);
+        return;
       case "options":
         if (!document) return;
         this.state.setOptions(document.uri.toString(), { targets: message.targets, build_args: message.build_args });
@@ -200,6 +206,20 @@ export class PreviewController implements vscode.Disposable {
 export function fallbackOf(planned: Planned, options: Options): PlanMessage["fallback"] {
   if (planned.outline && planned.outline.stages.length > 0) return { source: "outline", plan: outlineAsPlan(planned.outline, options) };
   return planned.lastGoodPlan ? { source: "last-good", plan: planned.lastGoodPlan } : null;
+}
+
+/** Asks where to save an export of the graph (next to the Dockerfile by default) and writes it. */
+export async function saveExport(document: vscode.TextDocument | null, name: string, base64: string): Promise<void> {
+  const folder = document ? vscode.Uri.joinPath(document.uri, "..") : undefined;
+  const extension = name.endsWith(".png") ? "png" : "svg";
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+    filters: { [extension.toUpperCase()]: [extension] },
+  });
+  if (!target) return;
+  const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  await vscode.workspace.fs.writeFile(target, bytes);
+  void vscode.window.showInformationMessage(`Saved the stage graph to ${target.fsPath || target.path}`);
 }
 
 /** Shows `document` in its editor (or the first column), puts the cursor at (line, character) and scrolls to it. */

@@ -98,6 +98,11 @@ export class PlanState {
     return this.get(uri, text).structure;
   }
 
+  /** The planner's "did you mean" for a stage name that names no stage, or null. */
+  suggestStage(value: string, names: string[]): string | null {
+    return this.planner.suggestStage(value, names) ?? null;
+  }
+
   /** `planner.check` of `text` (every stage, no target: the Problems panel), computed once per text. */
   checkDiagnostics(uri: string, text: string): Diagnostic[] {
     const known = this.checked.get(uri);

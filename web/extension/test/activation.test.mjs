@@ -328,6 +328,32 @@ describe("preview", () => {
     assert.deepEqual([active.line, active.character], [2, 5]);
   });
 
+  it("answers the find box with the planner's did-you-mean", async () => {
+    panel.receive({ type: "suggest", id: 7, value: "biuld", names: ["tools", "build", "test"] });
+    await sleep(10);
+    assert.deepEqual(panel.posted.at(-1), { type: "suggestion", id: 7, suggestion: "build" });
+    panel.receive({ type: "suggest", id: 8, value: "nothing-like-it", names: ["tools", "build"] });
+    await sleep(10);
+    assert.deepEqual(panel.posted.at(-1), { type: "suggestion", id: 8, suggestion: null });
+  });
+
+  it("saves an exported graph where the user chooses, next to the Dockerfile by default", async () => {
+    const svg = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>';
+    recorded.saveAnswer = vscode.Uri.file(join(folder, "graph.svg"));
+    panel.receive({ type: "export", name: "stages.svg", mime: "image/svg+xml", base64: Buffer.from(svg).toString("base64") });
+    await sleep(20);
+    assert.equal(recorded.saveDialogs.at(-1).defaultUri.path, vscode.Uri.file(join(folder, "stages.svg")).path);
+    assert.deepEqual(recorded.written.at(-1), { path: vscode.Uri.file(join(folder, "graph.svg")).path, bytes: Buffer.from(svg) });
+    // Cancelled: nothing is written; a name that is not an export is refused outright.
+    recorded.saveAnswer = undefined;
+    const writes = recorded.written.length;
+    panel.receive({ type: "export", name: "stages.png", mime: "image/png", base64: "iVBORw0KGgo=" });
+    panel.receive({ type: "export", name: "../../etc/passwd", mime: "text/plain", base64: "eA==" });
+    await sleep(20);
+    assert.equal(recorded.written.length, writes);
+    assert.equal(recorded.saveDialogs.at(-1).defaultUri.path.endsWith("/stages.png"), true);
+  });
+
   it("ignores malformed webview messages", () => {
     const before = panel.posted.length;
     panel.receive({ type: "reveal", stageIndex: "1" });

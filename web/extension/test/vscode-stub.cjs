@@ -99,6 +99,11 @@ const recorded = {
   workspaceFolders: [],
   serializers: new Map(),
   shownDocuments: [],
+  /** showSaveDialog calls, and what the next one answers (a Uri, or undefined for Cancel). */
+  saveDialogs: [],
+  saveAnswer: undefined,
+  /** workspace.fs.writeFile calls: { path, bytes }. */
+  written: [],
   configuration: { "stageplan.runnerPath": "runner", "stageplan.platform": "" },
 };
 const events = {
@@ -250,6 +255,7 @@ const vscode = {
       recorded.errorMessageChoice = undefined;
       return items.includes(choice) ? choice : undefined;
     },
+    async showSaveDialog(options) { recorded.saveDialogs.push(options); return recorded.saveAnswer; },
   },
   workspace: {
     get textDocuments() { return [...state.documents]; },
@@ -273,6 +279,7 @@ const vscode = {
     },
     fs: {
       async readFile(uri) { return require("node:fs").readFileSync(uri.fsPath); },
+      async writeFile(uri, bytes) { recorded.written.push({ path: uri.path, bytes: Buffer.from(bytes) }); },
     },
   },
   env: {
