@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use planner::plan::{Instruction, Op, Source, Stage};
 use planner::Plan;
 
@@ -23,9 +24,9 @@ use crate::exec::ctx::Ctx;
 use crate::exec::holders::drop_holder;
 use crate::exec::insight::StageInsight;
 use crate::exec::keeper;
-use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
+use crate::exec::stage_state::{stage_of, ImagePlatform, StageResult, StageState};
 use crate::image_config::ImageConfig;
-use crate::record::memory::{RootMemory, RECORD_REPO};
+use crate::record::memory::{KeyField, RootMemory, RECORD_REPO};
 use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
 use crate::record::store;
 use crate::steps::metadata::{self, ArgSources};
@@ -57,10 +58,38 @@ pub async fn run_stage(
     let (mut state, triggers) = start_state(&ctx, stage, &deps).await?;
     let triggers = onbuild_instructions(stage, &triggers)?;
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
-    for (position, instruction) in all.iter().enumerate() {
+    let mut position = 0;
+    while position < all.len() {
+        // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
+        // from the deepest cached step of the run (the record gets each of its steps).
+        if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
+            let run = copy_run(&all, position);
+            if run.len() > 1 {
+                match resume_copy_run(&ctx, &mut state, &dep_futures, &all, &run).await {
+                    Ok(Some(next)) => {
+                        position = next;
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        keeper::retire(&ctx, &mut state);
+                        drop_holder(&ctx, &mut state);
+                        return Err(e);
+                    }
+                }
+            }
+        }
+        let instruction = all[position];
         state.step += 1;
         state.executed = false;
         state.insight.begin_step(ctx.recorder.now_ms());
+        let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
+        if defer {
+            // Its result is committed (and cached) with the last step of its run.
+            let last = *copy_run(&all, position).last().unwrap_or(&position);
+            state.insight.step.committed_with =
+                Some((state.step + (last - position), all[last].line));
+        }
         let result = async {
             for needed in instruction_stage_deps(instruction) {
                 if !state.deps.contains_key(&needed) {
@@ -70,7 +99,7 @@ pub async fn run_stage(
                     state.insight.step.waited_for.push(needed);
                 }
             }
-            perform(&ctx, &mut state, instruction, &all[..position]).await
+            perform(&ctx, &mut state, instruction, &all[..position], defer).await
         }
         .await;
         let record = state.insight.finish_step(
@@ -84,10 +113,11 @@ pub async fn run_stage(
         ctx.progress.step_done(&state.name, &record);
         ctx.recorder.step_finished(record);
         if let Err(e) = result {
-            let _ = keeper::retire(&ctx, &mut state).await;
-            let _ = drop_holder(&ctx, &mut state).await;
+            keeper::retire(&ctx, &mut state);
+            drop_holder(&ctx, &mut state);
             return Err(e);
         }
+        position += 1;
     }
     // Hand the keeper to a stage built on this one (it continues from this image), or stop it.
     let has_child = ctx
@@ -104,10 +134,23 @@ pub async fn run_stage(
     } else {
         None
     };
-    keeper::retire(&ctx, &mut state).await?;
-    drop_holder(&ctx, &mut state).await?;
+    keeper::retire(&ctx, &mut state);
+    drop_holder(&ctx, &mut state);
     if is_target {
         finish_target(&ctx, &mut state).await?;
+    }
+    // Later stages read this one's files through a holder of its image: make it now, while
+    // they are still on their way to that step.
+    if let Some(image) = state
+        .image
+        .clone()
+        .filter(|_| read_by_needed_stage(&ctx.plan, index))
+    {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            // A failure here (a stopping build) is the reader's to report when it asks again.
+            let _ = ctx.source_holder(&image).await;
+        });
     }
     let image = state.image.clone().unwrap_or_default();
     let record = format!("{RECORD_REPO}:{}", state.insight.identity);
@@ -172,6 +215,15 @@ fn instruction_stage_deps(instruction: &Instruction) -> Vec<usize> {
             _ => None,
         })
         .collect()
+}
+
+/// Whether a needed stage reads stage `index`'s files (`COPY --from`, `RUN --mount from=`).
+fn read_by_needed_stage(plan: &Plan, index: usize) -> bool {
+    plan.stages
+        .iter()
+        .filter(|s| s.needed)
+        .flat_map(|s| &s.instructions)
+        .any(|i| instruction_stage_deps(i).contains(&index))
 }
 
 /// Whether a RUN could run in a keeper (no mounts, default network and security, no `#!`
@@ -325,8 +377,14 @@ async fn start_state(
                 _ => None,
             },
         },
-        base_stage.as_deref(),
+        base_stage
+            .as_deref()
+            .map(|b| (b.index, b.name.clone(), b.change.clone())),
     );
+    // A keeper handed down by the base stage is already running: one RUN in it is cheaper
+    // than a fresh container even when this stage has no second RUN.
+    let keeper_enabled = !ctx.options.isolate_runs
+        && (inherited.is_some() || keeper_chain(&ctx.plan, stage.index, 0) >= 2);
     let state = StageState {
         index: stage.index,
         name: stage.display_name.clone(),
@@ -343,7 +401,8 @@ async fn start_state(
         executed: false,
         keeper: inherited,
         holder: None,
-        keeper_enabled: !ctx.options.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
+        pending: None,
+        keeper_enabled,
         insight,
         root_image,
     };
@@ -390,43 +449,211 @@ fn onbuild_instructions(stage: &Stage, triggers: &[String]) -> Result<Vec<Instru
     Ok(parsed)
 }
 
-/// Performs one instruction; `earlier` are the stage's instructions before it.
+/// Performs one instruction; `earlier` are the stage's instructions before it; `defer` lets a
+/// COPY/ADD leave its commit to the next one.
 async fn perform(
     ctx: &Ctx,
     state: &mut StageState,
     instruction: &Instruction,
     earlier: &[&Instruction],
+    defer: bool,
 ) -> Result<()> {
     match &instruction.op {
         Op::Run { .. } => {
             state.ran_run = true;
             run::perform(ctx, state, instruction).await
         }
-        Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false).await,
-        Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true).await,
-        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path).await,
+        Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false, defer).await,
+        Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true, defer).await,
+        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path, defer).await,
         _ => {
-            let sources = ArgSources {
-                build_args: &ctx.build_args,
-                global_args: &ctx.plan.global_args,
-                predefined: &ctx.plan.predefined_args,
-            };
-            metadata::apply(
-                &mut state.config,
-                &mut state.args,
-                instruction,
-                earlier,
-                &sources,
-                ctx.plan.escape,
-            )
-            .map_err(|source| RunnerError::Instruction {
-                stage: state.name.clone(),
-                line: instruction.line,
-                source,
-            })?;
-            state.config_dirty = true;
+            apply_metadata(ctx, state, instruction, earlier)?;
             ctx.progress.step_meta(&state.name, state.step);
             Ok(())
         }
     }
+}
+
+/// Folds a metadata instruction into the stage's config and ARGs.
+fn apply_metadata(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    earlier: &[&Instruction],
+) -> Result<()> {
+    let sources = ArgSources {
+        build_args: &ctx.build_args,
+        global_args: &ctx.plan.global_args,
+        predefined: &ctx.plan.predefined_args,
+    };
+    metadata::apply(
+        &mut state.config,
+        &mut state.args,
+        instruction,
+        earlier,
+        &sources,
+        ctx.plan.escape,
+    )
+    .map_err(|source| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source,
+    })?;
+    state.config_dirty = true;
+    Ok(())
+}
+
+/// Whether a step only writes files into a holder (COPY, ADD, WORKDIR): a run of them is
+/// committed once.
+fn is_batchable(instruction: &Instruction) -> bool {
+    matches!(
+        instruction.op,
+        Op::Copy(_) | Op::Add(_) | Op::Workdir { .. }
+    )
+}
+
+/// Whether an instruction changes only the config (no filesystem step, no container).
+fn is_metadata(instruction: &Instruction) -> bool {
+    !matches!(
+        instruction.op,
+        Op::Run { .. } | Op::Copy(_) | Op::Add(_) | Op::Workdir { .. }
+    )
+}
+
+/// Whether the next instruction after `position` that touches the filesystem is a COPY, ADD
+/// or WORKDIR.
+fn next_write_is_batchable(all: &[&Instruction], position: usize) -> bool {
+    all[position + 1..]
+        .iter()
+        .find(|i| !is_metadata(i))
+        .is_some_and(|i| is_batchable(i))
+}
+
+/// The run of COPY/ADD/WORKDIR steps starting at `position` (metadata between them included):
+/// the positions up to the last of them before a RUN.
+fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
+    let mut run = vec![position];
+    let mut last_copy = 0;
+    for (offset, instruction) in all[position + 1..].iter().enumerate() {
+        if is_batchable(instruction) {
+            run.push(position + 1 + offset);
+            last_copy = run.len();
+        } else if is_metadata(instruction) {
+            run.push(position + 1 + offset);
+        } else {
+            break;
+        }
+    }
+    run.truncate(last_copy.max(1));
+    run
+}
+
+/// For a run of COPY/ADD steps, predicts the steps' keys (on a copy of the state) and looks
+/// them up from the last back; on a hit, takes that image, applies the run's steps up to it
+/// (metadata for real, COPY/ADD as cached) and returns the position after it. Prediction stops
+/// at a step whose source stage is still being built (its key is not known yet, and waiting
+/// would hold back the steps that can run now).
+async fn resume_copy_run(
+    ctx: &Ctx,
+    state: &mut StageState,
+    dep_futures: &HashMap<usize, StageFuture>,
+    all: &[&Instruction],
+    run: &[usize],
+) -> Result<Option<usize>> {
+    let mut predicted = state.clone();
+    // Per keyed step of the run: its position, key, key fields and whether it reads the context.
+    let mut keys: Vec<(usize, Key, Vec<KeyField>, bool)> = Vec::new();
+    'predict: for &position in run {
+        let instruction = all[position];
+        for needed in instruction_stage_deps(instruction) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.deps.entry(needed) {
+                let finished = dep_futures
+                    .get(&needed)
+                    .and_then(|future| future.clone().now_or_never());
+                match finished {
+                    Some(result) => {
+                        slot.insert(result.map_err(RunnerError::Shared)?);
+                    }
+                    None if dep_futures.contains_key(&needed) => break 'predict,
+                    None => {}
+                }
+            }
+            if let Some(result) = state.deps.get(&needed) {
+                predicted.deps.insert(needed, result.clone());
+            }
+        }
+        match &instruction.op {
+            Op::Copy(spec) | Op::Add(spec) => {
+                let is_add = matches!(instruction.op, Op::Add(_));
+                let prepared = copy::prepare(ctx, &predicted, instruction, spec, is_add).await?;
+                predicted.key = prepared.key.clone();
+                let reads_context = prepared.reads_context();
+                keys.push((position, prepared.key, prepared.fields, reads_context));
+            }
+            Op::Workdir { path } => {
+                workdir::prepare(ctx, &mut predicted, instruction, path)?;
+                let fields = std::mem::take(&mut predicted.insight.step.fields);
+                keys.push((position, predicted.key.clone(), fields, false));
+            }
+            _ => apply_metadata(ctx, &mut predicted, instruction, &all[..position])?,
+        }
+    }
+    for (hit_at, key, _, _) in keys.iter().rev() {
+        let Some(info) = ctx.cache.lookup_info(key).await? else {
+            continue;
+        };
+        for &position in run.iter().take_while(|p| **p <= *hit_at) {
+            let instruction = all[position];
+            state.step += 1;
+            state.executed = false;
+            state.insight.begin_step(ctx.recorder.now_ms());
+            let keyed = keys.iter().find(|(at, ..)| *at == position);
+            if let Op::Workdir { path } = &instruction.op {
+                workdir::prepare(ctx, state, instruction, path)?;
+                ctx.progress.step_meta(&state.name, state.step);
+            } else if let Some((_, key, fields, reads_context)) = keyed {
+                state.key = key.clone();
+                state.insight.step.fields = fields.clone();
+                state.insight.step.reads_context = *reads_context;
+                ctx.progress.step_cached(
+                    &state.name,
+                    state.step,
+                    instruction.line,
+                    &instruction.text,
+                );
+            } else {
+                apply_metadata(ctx, state, instruction, &all[..position])?;
+                ctx.progress.step_meta(&state.name, state.step);
+            }
+            if keyed.is_some() {
+                // The record compares the step with the last build (a hit shows no reason).
+                state.insight.looked_up(
+                    state.step,
+                    instruction,
+                    true,
+                    ctx.options.no_cache,
+                    &|index| stage_of(&state.deps, index),
+                );
+            }
+            if position == *hit_at {
+                state
+                    .insight
+                    .image_now(info.size, info.diff_ids.len() as u64);
+            }
+            let record = state.insight.finish_step(
+                state.index,
+                state.step,
+                instruction,
+                state.key.as_str(),
+                ctx.recorder.now_ms(),
+                false,
+            );
+            ctx.progress.step_done(&state.name, &record);
+            ctx.recorder.step_finished(record);
+        }
+        state.image = Some(info.id);
+        state.key = key.clone();
+        return Ok(Some(hit_at + 1));
+    }
+    Ok(None)
 }

@@ -40,6 +40,15 @@ impl Drop for Context {
     }
 }
 
+/// A value no earlier run of these tests used: the engine keeps the step cache between runs,
+/// so every test's inputs must be new for "this step ran" to mean anything.
+fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}", std::process::id())
+}
+
 fn tag(name: &str) -> String {
     format!("stageplan-keys-{}-{name}", std::process::id())
 }
@@ -88,8 +97,9 @@ fn remove(image: &str) {
 fn run_keys_cover_what_runs_and_nothing_else() {
     let ctx = Context::new("run");
     let image = tag("run");
+    let run_id = nonce();
     let dockerfile = |shell: &str, label: &str| {
-        format!("FROM stageplan-test/busybox:1\nSHELL [\"/bin/sh\", \"{shell}\"]\nLABEL note={label}\nRUN echo \"$0 $-\" > /shell\n")
+        format!("FROM stageplan-test/busybox:1\nSHELL [\"/bin/sh\", \"{shell}\"]\nLABEL note={label}\nRUN echo \"$0 $- {run_id}\" > /shell\n")
     };
     ctx.write("Dockerfile", &dockerfile("-c", "one"));
     build(&ctx, &image, &[]);
@@ -117,7 +127,7 @@ fn run_keys_cover_what_runs_and_nothing_else() {
     let progress = build(&ctx, &image, &[]);
     assert_eq!(
         ran(&progress),
-        vec!["RUN echo \"$0 $-\" > /shell"],
+        vec![format!("RUN echo \"$0 $- {run_id}\" > /shell")],
         "{progress}"
     );
     assert!(cat(&image, "/shell").contains('e'), "the new shell ran");
@@ -132,26 +142,28 @@ fn a_mount_from_a_stage_is_keyed_by_its_source_only() {
         "Dockerfile",
         "FROM stageplan-test/busybox:1 AS build\nCOPY out /out\nCOPY other.txt /other.txt\nFROM stageplan-test/busybox:1\nRUN --mount=from=build,src=/out,target=/m cat /m/x > /y\n",
     );
-    ctx.write("out/x", "first\n");
-    ctx.write("other.txt", "a\n");
+    let run_id = nonce();
+    ctx.write("out/x", &format!("first {run_id}\n"));
+    ctx.write("other.txt", &format!("a {run_id}\n"));
     build(&ctx, &image, &[]);
     // An unrelated file of the source stage changes: the mounting RUN stays cached.
-    ctx.write("other.txt", "b\n");
+    ctx.write("other.txt", &format!("b {run_id}\n"));
     let progress = build(&ctx, &image, &[]);
+    // (The two COPY steps form one run, committed once, so both are written again.)
     assert_eq!(
         ran(&progress),
-        vec!["COPY other.txt /other.txt"],
+        vec!["COPY out /out", "COPY other.txt /other.txt"],
         "{progress}"
     );
     // The mounted path changes: the RUN reruns and sees it.
-    ctx.write("out/x", "second\n");
+    ctx.write("out/x", &format!("second {run_id}\n"));
     let progress = build(&ctx, &image, &[]);
     assert!(
         ran(&progress)
             .contains(&"RUN --mount=from=build,src=/out,target=/m cat /m/x > /y".to_string()),
         "{progress}"
     );
-    assert_eq!(cat(&image, "/y"), "second\n");
+    assert_eq!(cat(&image, "/y"), format!("second {run_id}\n"));
     remove(&image);
 }
 
@@ -163,7 +175,9 @@ fn an_in_place_edit_keeping_size_and_mtime_is_noticed() {
         "Dockerfile",
         "FROM stageplan-test/busybox:1\nCOPY f.txt /f.txt\n",
     );
-    ctx.write("f.txt", "aaaa");
+    let run_id = nonce();
+    let (before, after) = (format!("a{run_id}"), format!("b{run_id}"));
+    ctx.write("f.txt", &before);
     let path = ctx.0.join("f.txt");
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(600);
     std::fs::File::options()
@@ -187,12 +201,75 @@ fn an_in_place_edit_keeping_size_and_mtime_is_noticed() {
             .write(true)
             .open(&path)
             .expect("open");
-        file.write_all(b"bbbb").expect("write");
+        file.write_all(after.as_bytes()).expect("write");
         file.set_modified(old).expect("mtime");
     }
     let progress = build(&ctx, &image, &[]);
     assert_eq!(ran(&progress), vec!["COPY f.txt /f.txt"], "{progress}");
-    assert_eq!(cat(&image, "/f.txt"), "bbbb");
+    assert_eq!(cat(&image, "/f.txt"), after);
+    remove(&image);
+}
+
+fn layer_count(image: &str) -> usize {
+    let out = Command::new(DOCKER)
+        .args([
+            "image",
+            "inspect",
+            "--format",
+            "{{len .RootFS.Layers}}",
+            image,
+        ])
+        .output()
+        .expect("inspect");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+#[test]
+fn a_run_of_copy_steps_is_committed_once_and_cached_as_a_whole() {
+    let ctx = Context::new("copyrun");
+    let image = tag("copyrun");
+    ctx.write(
+        "Dockerfile",
+        "FROM stageplan-test/busybox:1\nCOPY a /a\nENV X=1\nCOPY b /b\nCOPY c /c\nRUN cat /a /b /c > /all\n",
+    );
+    let run_id = nonce();
+    for (name, text) in [("a", "1"), ("b", "2"), ("c", "3")] {
+        ctx.write(name, &format!("{text} {run_id}\n"));
+    }
+    build(&ctx, &image, &[]);
+    let base_layers = layer_count("stageplan-test/busybox:1");
+    // One commit for the three COPY steps, one for the RUN.
+    assert_eq!(layer_count(&image), base_layers + 2);
+    assert_eq!(
+        cat(&image, "/all"),
+        format!("1 {run_id}\n2 {run_id}\n3 {run_id}\n")
+    );
+    let progress = build(&ctx, &image, &[]);
+    assert_eq!(
+        ran(&progress),
+        Vec::<String>::new(),
+        "warm: all cached\n{progress}"
+    );
+    // A change in the middle of the run: the run is written again (it was committed as one).
+    ctx.write("b", &format!("two {run_id}\n"));
+    let progress = build(&ctx, &image, &[]);
+    assert_eq!(
+        ran(&progress),
+        vec![
+            "COPY a /a",
+            "COPY b /b",
+            "COPY c /c",
+            "RUN cat /a /b /c > /all"
+        ],
+        "{progress}"
+    );
+    assert_eq!(
+        cat(&image, "/all"),
+        format!("1 {run_id}\ntwo {run_id}\n3 {run_id}\n")
+    );
     remove(&image);
 }
 
@@ -200,7 +277,7 @@ fn an_in_place_edit_keeping_size_and_mtime_is_noticed() {
 fn no_cache_starts_cache_mounts_empty() {
     let ctx = Context::new("nocache");
     let image = tag("nocache");
-    let id = format!("stageplan-keys-{}", std::process::id());
+    let id = format!("stageplan-keys-{}", nonce());
     ctx.write(
         "Dockerfile",
         &format!("FROM stageplan-test/busybox:1\nARG ROUND\nRUN --mount=type=cache,id={id},target=/c ls /c > /seen; echo $ROUND > /c/round-$ROUND\n"),

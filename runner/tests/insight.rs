@@ -1,7 +1,7 @@
 //! The build record's cache-miss reasons on the real engine, from Dockerfile text: first build,
 //! a context file by path (added and changed), a build argument by name, an ENV variable, the base
-//! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache` and an
-//! evicted cache entry, read back from the stage memories the engine keeps (also from another copy
+//! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache`, an
+//! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read back from the stage memories the engine keeps (also from another copy
 //! of the context, as another machine would); the progress events carry the record's fields; a
 //! failed build still writes its record and report.
 //!
@@ -99,7 +99,13 @@ fn each_cache_miss_names_the_first_input_that_differs_from_the_last_build() {
     );
     let second = read_record(&record_file);
     cleanup.images.extend(record_images(&second));
-    cached(&second, "build", 2);
+    // WORKDIR is unchanged, but it is committed (and cached) with the COPY after it.
+    assert_eq!(
+        miss(&second, "build", 2),
+        &serde_json::json!({"kind": "committed_with_run", "step": 3, "line": 4})
+    );
+    assert_eq!(step(&second, "build", 2)["miss_text"], "committed with #3");
+    assert_eq!(step(&second, "build", 2)["size_added"], Value::Null);
     assert_eq!(
         miss(&second, "build", 3),
         &serde_json::json!({"kind": "context_file", "path": "app.txt", "change": "changed", "more": 0})

@@ -56,6 +56,28 @@ describe("nodejs package", () => {
     assert.equal(builderOnly.platform, "linux/arm64");
   });
 
+  test("outline gives the stages of a file with errors, and the plan's stages without", () => {
+    const broken = SEED.replace("WORKDIR /src", "WORKDIR /src\nRUNN oops");
+    assert.equal(planner.plan(broken, {}).plan, null);
+    const outline = planner.outline(broken, {});
+    assert.equal(Object.getPrototypeOf(outline), Object.prototype);
+    assert.equal(outline.complete, false);
+    assert.deepEqual(outline.stages.map((stage) => [stage.name, stage.needed]), [["builder", true], [null, true]]);
+    assert.deepEqual(outline.waves, [[0], [1]]);
+    assert.ok(outline.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    const whole = planner.outline(SEED, { targets: ["builder"] });
+    const { plan } = planner.plan(SEED, { targets: ["builder"] });
+    assert.equal(whole.complete, true);
+    assert.deepEqual([whole.stages, whole.targets, whole.waves], [plan.stages, plan.targets, plan.waves]);
+  });
+
+  test("checkWith examines the stages the targets need; check examines every stage", () => {
+    const text = "FROM alpine AS unused\nCMD run\nFROM alpine AS app\nCMD [\"app\"]\n";
+    assert.deepEqual(planner.check(text).map((d) => d.code), ["JSONArgsRecommended"]);
+    assert.deepEqual(planner.checkWith(text, { targets: ["app"] }), []);
+    assert.deepEqual(planner.checkWith(text, null), planner.check(text));
+  });
+
   test("options may be undefined or null", () => {
     assert.deepEqual(planner.plan(SEED, undefined), planner.plan(SEED, {}));
     assert.deepEqual(planner.plan(SEED, null), planner.plan(SEED, {}));

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::entries::{EntryKind, FileMeta, SourceEntry, SourceSet};
-use super::ContextError;
+use super::error::ContextError;
 
 /// Digests of files changed this recently before hashing are not written to the cache (a
 /// change within the same timestamp tick would go unnoticed). Tests use a short window.

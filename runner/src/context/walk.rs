@@ -12,8 +12,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use super::entries::{EntryKind, FileMeta, SourceEntry};
+use super::error::ContextError;
 use super::patterns::{MatchInfo, PatternMatcher};
-use super::ContextError;
 
 /// Symlinks followed in a row before giving up (Linux's own limit).
 const MAX_SYMLINK_HOPS: usize = 40;

@@ -174,6 +174,11 @@ impl Cache {
         Cache { engine, enabled }
     }
 
+    /// Whether lookups are made (false with `--no-cache`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// The image id stored for `key`, if any.
     pub async fn lookup(&self, key: &Key) -> EngineResult<Option<String>> {
         Ok(self.lookup_info(key).await?.map(|info| info.id))

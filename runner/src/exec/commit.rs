@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 use planner::plan::Instruction;
 
 use super::ctx::Ctx;
-use super::stage_state::StageState;
+use super::stage_state::{stage_of, StageState};
 use crate::engine::HistoryItem;
 use crate::error::Result;
 use crate::image_config::{image_json, HistoryEntry, ImageFrame};
@@ -71,7 +71,7 @@ pub async fn looked_up(
         instruction,
         hit.is_some(),
         ctx.options.no_cache,
-        &state.deps,
+        &|index| stage_of(&state.deps, index),
     );
     if let Some(info) = hit {
         state

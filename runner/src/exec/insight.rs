@@ -10,12 +10,8 @@
 //! the same stage and step (or `--no-cache`, a first build, an evicted cache entry); a reason
 //! that comes through an earlier step names that step's own cause.
 
-use std::collections::HashMap;
-use std::sync::Arc;
-
 use planner::plan::Instruction;
 
-use super::stage_state::StageResult;
 use super::timing::StepClock;
 use crate::record::diff::{self, Links};
 use crate::record::memory::KeyField;
@@ -23,8 +19,8 @@ use crate::record::memory::{RootMemory, StageMemory, StepMemory};
 use crate::record::phrase::phrase;
 use crate::record::types::{MissReason, StepRecord, StepStatus};
 
-/// The record bookkeeping of one stage.
-#[derive(Debug, Default)]
+/// The record bookkeeping of one stage (cloned with the stage state to predict keys).
+#[derive(Debug, Clone, Default)]
 pub struct StageInsight {
     /// The stage's identity across builds (its record image's tag).
     pub identity: String,
@@ -52,7 +48,7 @@ pub struct StageInsight {
 }
 
 /// The record bookkeeping of the step being performed.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct StepInsight {
     /// When it started, ms since the build started.
     pub start_ms: u64,
@@ -70,6 +66,9 @@ pub struct StepInsight {
     pub waited_for: Vec<usize>,
     /// It copies from the build context.
     pub reads_context: bool,
+    /// Its result is committed (and cached) with a later step of its run of COPY/ADD/WORKDIR
+    /// steps: that step's number and line.
+    pub committed_with: Option<(usize, u32)>,
 }
 
 impl StageInsight {
@@ -81,16 +80,17 @@ impl StageInsight {
         }
     }
 
-    /// Sets where the stage starts and compares it with the last build.
-    pub fn start(&mut self, root: RootMemory, base_stage: Option<&StageResult>) {
+    /// Sets where the stage starts and compares it with the last build; `base_stage` is the
+    /// base stage's index, name and change since its last build, when the stage has one.
+    pub fn start(
+        &mut self,
+        root: RootMemory,
+        base_stage: Option<(usize, String, Option<MissReason>)>,
+    ) {
         let previous_root = self.memory.as_ref().map(|(_, memory)| &memory.root);
         self.first_change = match previous_root {
             None => Some(MissReason::FirstBuild),
-            Some(previous) => diff::compare_root(
-                previous,
-                &root,
-                base_stage.map(|b| (b.index, b.name.clone(), b.change.clone())),
-            ),
+            Some(previous) => diff::compare_root(previous, &root, base_stage),
         };
         self.before_change = self.first_change.clone();
         self.root = Some(root);
@@ -106,23 +106,20 @@ impl StageInsight {
     }
 
     /// The cache lookup of step `step` answered `hit`: compares its key fields with the last
-    /// build's and returns the miss reason to show (none on a hit).
+    /// build's and returns the miss reason to show (none on a hit). `stage_of` gives the name
+    /// and change of a stage the step reads (see [`super::stage_state::stage_of`]).
     pub fn looked_up(
         &mut self,
         step: usize,
         instruction: &Instruction,
         hit: bool,
         no_cache: bool,
-        deps: &HashMap<usize, Arc<StageResult>>,
+        stage_of: &dyn Fn(usize) -> Option<(String, Option<MissReason>)>,
     ) -> Option<MissReason> {
-        let stage_of = |index: usize| {
-            deps.get(&index)
-                .map(|result| (result.name.clone(), result.change.clone()))
-        };
         let links = Links {
             before_step: self.before,
             before: self.before_change.as_ref(),
-            stage: &stage_of,
+            stage: stage_of,
         };
         let previous = self
             .memory
@@ -142,11 +139,15 @@ impl StageInsight {
         } else {
             StepStatus::Ran
         });
-        let miss = match (hit, no_cache, change) {
-            (true, _, _) => None,
-            (false, true, _) => Some(MissReason::NoCache),
-            (false, false, Some(change)) => Some(change),
-            (false, false, None) => Some(MissReason::CacheEvicted),
+        let miss = match (hit, no_cache, change, self.step.committed_with) {
+            (true, ..) => None,
+            (false, true, ..) => Some(MissReason::NoCache),
+            (false, false, Some(change), _) => Some(change),
+            // Unchanged, but never cached alone: it reruns with the run it is committed with.
+            (false, false, None, Some((step, line))) => {
+                Some(MissReason::CommittedWithRun { step, line })
+            }
+            (false, false, None, None) => Some(MissReason::CacheEvicted),
         };
         self.step.miss = miss.clone();
         miss

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use super::cache::{Key, KeyBuilder};
 use super::insight::StageInsight;
+use crate::error::{RunnerError, StepError};
 use crate::image_config::ImageConfig;
 use crate::record::types::MissReason;
 
@@ -83,7 +84,19 @@ pub struct Lineage {
     pub root_image: Option<(String, String)>,
 }
 
-/// The evolving state of a stage being built.
+/// The name of stage `index` among `deps` and what changed in it since its last build (for the
+/// record's miss reasons).
+pub fn stage_of(
+    deps: &HashMap<usize, Arc<StageResult>>,
+    index: usize,
+) -> Option<(String, Option<MissReason>)> {
+    deps.get(&index)
+        .map(|result| (result.name.clone(), result.change.clone()))
+}
+
+/// The evolving state of a stage being built. (Cloned only to predict the keys of steps ahead;
+/// a clone never touches a container.)
+#[derive(Clone)]
 pub struct StageState {
     /// The stage's index in the plan.
     pub index: usize,
@@ -121,6 +134,10 @@ pub struct StageState {
     pub insight: StageInsight,
     /// The external image the stage's chain of bases starts from: id and reference.
     pub root_image: Option<(String, String)>,
+    /// The container (holder or keeper) that holds COPY/ADD results not committed yet: a run
+    /// of consecutive COPY/ADD steps is committed once, at its last step. While it is set, the
+    /// stage's files are that container's, and `image` is the last committed image.
+    pub pending: Option<String>,
 }
 
 impl StageState {
@@ -145,6 +162,16 @@ impl StageState {
         let (key, fields) = builder.finish_fields();
         self.key = key;
         self.insight.step.fields = fields;
+    }
+
+    /// A function that places a step problem at `line` of this stage.
+    pub fn fail_at(&self, line: u32) -> impl Fn(StepError) -> RunnerError {
+        let stage = self.name.clone();
+        move |source| RunnerError::Instruction {
+            stage: stage.clone(),
+            line,
+            source,
+        }
     }
 
     /// The stage's result once its last step is done.

@@ -61,11 +61,7 @@ pub fn real_entries<R: Read>(saved: R) -> Result<BTreeMap<String, RealEntry>, St
     let mut outer = Archive::new(saved);
     for entry in outer.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
-        let name = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .to_string_lossy()
-            .into_owned();
+        let name = entry_name(&entry)?;
         if name == "manifest.json" {
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
@@ -105,17 +101,21 @@ pub fn real_entries<R: Read>(saved: R) -> Result<BTreeMap<String, RealEntry>, St
     Ok(state)
 }
 
+fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, String> {
+    Ok(entry
+        .path()
+        .map_err(|e| e.to_string())?
+        .to_string_lossy()
+        .into_owned())
+}
+
 /// The changes one layer makes to the watched paths.
 fn scan_layer<R: Read>(layer: R) -> Result<Vec<(String, Change)>, String> {
     let mut changes = Vec::new();
     let mut archive = Archive::new(layer);
     for entry in archive.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
-        let raw = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .to_string_lossy()
-            .into_owned();
+        let raw = entry_name(&entry)?;
         let name = raw
             .trim_start_matches("./")
             .trim_end_matches('/')

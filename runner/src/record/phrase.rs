@@ -50,6 +50,7 @@ pub fn phrase(reason: &MissReason) -> String {
         MissReason::Download { name } => format!("download {name} changed"),
         MissReason::Mount => "a --mount source changed".to_string(),
         MissReason::CacheEvicted => "cache entry removed".to_string(),
+        MissReason::CommittedWithRun { step, .. } => format!("committed with #{step}"),
         MissReason::CacheFormat => "runner cache format changed".to_string(),
     }
 }

@@ -248,6 +248,14 @@ pub enum MissReason {
     Mount,
     /// The key is the one of the last build, but its cache entry is gone from the engine.
     CacheEvicted,
+    /// The step is unchanged, but a run of consecutive COPY/ADD/WORKDIR steps is committed
+    /// and cached once, under its last step: the run missed, so this step ran with it.
+    CommittedWithRun {
+        /// The run's last step (1-based), which commits it.
+        step: usize,
+        /// Its Dockerfile line.
+        line: u32,
+    },
     /// This runner's cache format differs from the last build's (a runner upgrade).
     CacheFormat,
 }

@@ -25,15 +25,15 @@ use crate::context::{
     BuildContext, Chmod, CopySources, DestState, Destination, EntryDigest, EntryKind, SourceSet,
     TarOptions,
 };
-use crate::error::{Result, RunnerError, StepError};
-use crate::exec::cache::short_digest;
+use crate::error::{Result, StepError};
+use crate::exec::cache::{short_digest, Key};
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::{after_target, target_container};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
-use crate::record::memory::KeyPart;
+use crate::record::memory::{KeyField, KeyPart};
 use crate::record::recorder::ContextFile;
 
 /// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0644, ...)`).
@@ -46,6 +46,8 @@ struct Resolved {
     /// The absolute destination (relative ones joined to WORKDIR).
     dest: String,
     chown: Option<String>,
+    /// `--chmod` as expanded (for the key) and parsed.
+    chmod_text: Option<String>,
     chmod: Option<Chmod>,
     /// Context sources and their digest.
     context: Option<(SourceSet, String)>,
@@ -66,21 +68,32 @@ struct Resolved {
     origin: String,
 }
 
-/// Performs a COPY or ADD (or takes its result from the cache).
-pub async fn perform(
+/// A COPY or ADD resolved and keyed, before any container work.
+pub struct Prepared {
+    /// The step's cache key (chained from the stage's key at the time).
+    pub key: Key,
+    /// The key's named fields, for the build record.
+    pub fields: Vec<KeyField>,
+    resolved: Resolved,
+}
+
+impl Prepared {
+    /// Whether the step copies from the build context.
+    pub fn reads_context(&self) -> bool {
+        self.resolved.context.is_some()
+    }
+}
+
+/// Resolves a COPY or ADD against `state` (expanding its words, digesting its context sources)
+/// and computes its cache key; touches no container.
+pub async fn prepare(
     ctx: &Ctx,
-    state: &mut StageState,
+    state: &StageState,
     instruction: &Instruction,
     spec: &CopySpec,
     is_add: bool,
-) -> Result<()> {
-    let stage_name = state.name.clone();
-    let line = instruction.line;
-    let fail = move |source: StepError| RunnerError::Instruction {
-        stage: stage_name.clone(),
-        line,
-        source,
-    };
+) -> Result<Prepared> {
+    let fail = state.fail_at(instruction.line);
     let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
     let mut key = state
         .key
@@ -88,7 +101,7 @@ pub async fn perform(
         .text("dest", &resolved.dest)
         .flag("dest-is-dir", resolved.dest_word.ends_with('/'))
         .optional("chown", resolved.chown.as_deref())
-        .optional("chmod", spec.chmod.as_deref())
+        .optional("chmod", resolved.chmod_text.as_deref())
         .flag("parents", spec.parents)
         .list("exclude", &spec.exclude)
         .optional(
@@ -106,16 +119,55 @@ pub async fn perform(
             .text("download", &download.name)
             .text("sha256", &download.digest);
     }
-    state.advance_key(key);
+    let (key, fields) = key.finish_fields();
+    Ok(Prepared {
+        key,
+        fields,
+        resolved,
+    })
+}
+
+/// Performs a COPY or ADD (or takes its result from the cache). With `defer`, a written step
+/// is not committed: the next COPY/ADD of the stage writes into the same container and the
+/// last one of the run commits them all ([`StageState::pending`]).
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    spec: &CopySpec,
+    is_add: bool,
+    defer: bool,
+) -> Result<()> {
+    let fail = state.fail_at(instruction.line);
+    let Prepared {
+        key,
+        fields,
+        resolved,
+    } = prepare(ctx, state, instruction, spec, is_add).await?;
+    state.key = key;
+    state.insight.step.fields = fields;
     state.insight.step.reads_context = resolved.context.is_some();
     if cached_or_started(ctx, state, instruction).await? {
+        // A cached result replaces whatever a run of uncommitted steps had written.
+        if let Some(container) = state.pending.take() {
+            after_target(ctx, state, &container, false).await?;
+        }
         return Ok(());
     }
-    let holder = target_container(ctx, state).await?;
+    let holder = match state.pending.take() {
+        Some(container) => container,
+        None => target_container(ctx, state).await?,
+    };
     let writing = Instant::now();
-    let result = write(ctx, state, &holder, spec, is_add, resolved).await;
+    let written = write(ctx, state, &holder, spec, is_add, resolved).await;
     state.insight.step.clock.add_transfer(writing.elapsed());
-    let result = match result {
+    let result = match written {
+        Ok(Ok(())) if defer => {
+            state.pending = Some(holder);
+            state.executed = true;
+            state.all_cached = false;
+            return Ok(());
+        }
         Ok(Ok(())) => commit_step(ctx, state, &holder, instruction).await,
         Ok(Err(e)) => Err(fail(e)),
         Err(e) => Err(e),
@@ -144,7 +196,7 @@ async fn resolve(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    let dest = copy_dest::absolute(&state.config.working_dir, &dest_word);
+    let dest = container_fs::absolute(&state.config.working_dir, &dest_word);
     let chown = match spec.chown.as_deref().map(expand).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -153,6 +205,7 @@ async fn resolve(
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
+    let chmod_text = chmod.clone();
     let chmod = match chmod.as_deref().map(Chmod::parse).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(StepError::Context(e))),
@@ -196,6 +249,7 @@ async fn resolve(
         dest_word,
         dest,
         chown,
+        chmod_text,
         chmod,
         context: None,
         origin_parts: Vec::new(),
@@ -302,16 +356,40 @@ async fn write(
     is_add: bool,
     resolved: Resolved,
 ) -> Result<std::result::Result<(), StepError>> {
-    let owner = match &resolved.chown {
-        Some(chown) => match container_fs::resolve_owner(&ctx.engine, holder, chown).await? {
-            Ok(owner) => Some(owner),
-            Err(message) => {
-                return Ok(Err(StepError::Invalid(format!(
-                    "--chown={chown}: {message}"
-                ))))
-            }
-        },
-        None => None,
+    // The owner (the target's /etc/passwd), the destination (the target's symlinks) and the
+    // sources in another image are looked up at the same time: each is an engine round trip.
+    let owner = async {
+        match &resolved.chown {
+            Some(chown) => container_fs::resolve_owner(&ctx.engine, holder, chown)
+                .await
+                .map(|found| found.map(Some).map_err(|m| (chown.clone(), m))),
+            None => Ok(Ok(None)),
+        }
+    };
+    let destination = copy_dest::resolve(&ctx.engine, holder, &resolved.dest);
+    let image_pieces = async {
+        match &resolved.from_image {
+            Some(image) => copy_from_image::pieces(
+                ctx,
+                image,
+                &resolved.image_paths,
+                &spec.exclude,
+                spec.parents,
+                resolved.from_ran_run,
+            )
+            .await
+            .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (owner, destination, image_pieces) = tokio::join!(owner, destination, image_pieces);
+    let owner = match owner? {
+        Ok(owner) => owner,
+        Err((chown, message)) => {
+            return Ok(Err(StepError::Invalid(format!(
+                "--chown={chown}: {message}"
+            ))))
+        }
     };
     // Pieces: heredocs, downloads, local archives to unpack, paths of another image.
     let mut pieces: Vec<Piece> = Vec::new();
@@ -326,17 +404,8 @@ async fn write(
         archives = found;
         context_set = (!set.entries.is_empty()).then_some(set);
     }
-    if let Some(image) = &resolved.from_image {
-        match copy_from_image::pieces(
-            ctx,
-            image,
-            &resolved.image_paths,
-            &spec.exclude,
-            spec.parents,
-            resolved.from_ran_run,
-        )
-        .await?
-        {
+    if let Some(found) = image_pieces? {
+        match found {
             Ok(found) => pieces.extend(found),
             Err(e) => return Ok(Err(e)),
         }
@@ -381,17 +450,16 @@ async fn write(
     let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
         || pieces.iter().any(|p| p.is_dir)
         || !archives.is_empty();
-    let plan = match copy_dest::plan(
-        &ctx.engine,
-        holder,
-        &resolved.dest,
-        resolved.dest_word.ends_with('/')
-            || resolved.dest_word.ends_with("/.")
-            || resolved.dest_word == ".",
-        spec.parents || n_roots > 1 || any_dir,
-    )
-    .await?
-    {
+    let plan = match destination?.and_then(|destination| {
+        copy_dest::plan(
+            &resolved.dest,
+            &destination,
+            resolved.dest_word.ends_with('/')
+                || resolved.dest_word.ends_with("/.")
+                || resolved.dest_word == ".",
+            spec.parents || n_roots > 1 || any_dir,
+        )
+    }) {
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };

@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{CopySources, DestState, Destination, SourceSet, TarOptions};
 use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, StepError};
+use crate::exec::container_fs;
 use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
@@ -107,6 +108,22 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Whether the RUN has temporary volumes (removed by [`release`], after its container).
+    pub fn has_temporary_volumes(&self) -> bool {
+        !self.volumes.is_empty()
+    }
+
+    /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
+    /// behind is removed later).
+    fn bind_file(&mut self, host: &std::path::Path, target: String) {
+        self.file_targets.push(target.clone());
+        self.mounts.push(MountSpec::Bind {
+            source: host.to_string_lossy().into_owned(),
+            target,
+            read_only: true,
+        });
+    }
+
     /// Whether the RUN must run as an exec in a started container (secrets written through it,
     /// or secret environment variables, which must never be part of a container's stored
     /// config).
@@ -146,7 +163,7 @@ pub async fn resolve(
             .map(|t| ctx.expand(t, &vars))
             .transpose()
         {
-            Ok(t) => t.map(|t| absolute(&state.config.working_dir, &t)),
+            Ok(t) => t.map(|t| container_fs::absolute(&state.config.working_dir, &t)),
             Err(e) => return Ok(Err(e)),
         };
         let source = match spec
@@ -472,12 +489,7 @@ async fn prepare_into(
                         Ok(host) => host,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.file_targets.push(target.clone());
-                    prepared.mounts.push(MountSpec::Bind {
-                        source: host.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
-                    });
+                    prepared.bind_file(&host, target);
                     continue;
                 }
                 let volume = ctx.create_volume().await?;
@@ -557,12 +569,7 @@ async fn prepare_into(
                         Ok(path) => path,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.file_targets.push(target.clone());
-                    prepared.mounts.push(MountSpec::Bind {
-                        source: path.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
-                    });
+                    prepared.bind_file(&path, target);
                 } else {
                     let dir = target
                         .rsplit_once('/')
@@ -732,17 +739,6 @@ pub async fn release(ctx: &Ctx, prepared: Prepared) {
     for path in &prepared.host_files {
         ctx.reaper.remove_host_file(path);
     }
-}
-
-/// A mount target joined to the working directory.
-fn absolute(workdir: &str, path: &str) -> String {
-    let base = if workdir.is_empty() { "/" } else { workdir };
-    let joined = if path.starts_with('/') {
-        tarx::join_dest(path, "")
-    } else {
-        tarx::join_dest(base, path)
-    };
-    format!("/{joined}")
 }
 
 #[cfg(test)]

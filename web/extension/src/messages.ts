@@ -15,8 +15,12 @@ export interface PlanMessage {
   fileName: string;
   /** The plan for the chosen options, or null when the file (or the options) have errors. */
   plan: Plan | null;
-  /** The last plan that had no errors, drawn greyed while `plan` is null; null when there is none. */
-  lastGoodPlan: Plan | null;
+  /**
+   * What is drawn, greyed, while `plan` is null: the stages that could be read from the current
+   * text (`outline`, the planner's outline in a plan's shape), or when none could, the last plan
+   * that had no errors (`last-good`); null when there is neither.
+   */
+  fallback: { source: "outline" | "last-good"; plan: Plan } | null;
   /** The diagnostics of this planning. */
   diagnostics: Diagnostic[];
   /** The options the preview chose (targets, build args). */

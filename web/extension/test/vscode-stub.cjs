@@ -100,6 +100,12 @@ const recorded = {
   clipboard: "",
   infoMessages: [],
   errorMessages: [],
+  /** The button the next error message "clicks" (VS Code resolves to the chosen item, or undefined). */
+  errorMessageChoice: undefined,
+  /** Commands run that VS Code itself provides ("workbench.*"), with their arguments. */
+  builtinCommands: [],
+  /** The workspace folders (fsPath strings); a document belongs to the one it lies in. */
+  workspaceFolders: [],
   serializers: new Map(),
   shownDocuments: [],
   /** showSaveDialog calls, and what the next one answers (a Uri, or undefined for Cancel). */
@@ -216,6 +222,10 @@ const vscode = {
     },
     async executeCommand(id, ...args) {
       const handler = recorded.commands.get(id);
+      if (!handler && id.startsWith("workbench.")) {
+        recorded.builtinCommands.push([id, ...args]);
+        return undefined;
+      }
       if (!handler) throw new Error(`command '${id}' not found`);
       return handler(...args);
     },
@@ -250,7 +260,12 @@ const vscode = {
       return terminal;
     },
     async showInformationMessage(message) { recorded.infoMessages.push(message); return undefined; },
-    async showErrorMessage(message) { recorded.errorMessages.push(message); return undefined; },
+    async showErrorMessage(message, ...items) {
+      recorded.errorMessages.push(message);
+      const choice = recorded.errorMessageChoice;
+      recorded.errorMessageChoice = undefined;
+      return items.includes(choice) ? choice : undefined;
+    },
     async showSaveDialog(options) { recorded.saveDialogs.push(options); return recorded.saveAnswer; },
   },
   workspace: {
@@ -263,6 +278,10 @@ const vscode = {
       const found = state.documents.find((document) => document.uri.toString() === uri.toString());
       if (!found) throw new Error(`cannot open ${uri.toString()}: the stand-in only knows documents opened with __test.openDocument`);
       return found;
+    },
+    getWorkspaceFolder(uri) {
+      const folder = recorded.workspaceFolders.find((candidate) => uri.fsPath.startsWith(candidate + "/"));
+      return folder ? { uri: Uri.file(folder), name: path.basename(folder), index: recorded.workspaceFolders.indexOf(folder) } : undefined;
     },
     getConfiguration(section) {
       return {

@@ -77,6 +77,13 @@ function describeRecord(record: BuildRecord, matched: number, total: number): st
   return parts.join(" · ");
 }
 
+/** The summary's note on what is drawn while there is no plan. */
+const FALLBACK_NOTE = {
+  outline: " (showing the stages that could be read)",
+  "last-good": " (showing the last plan that worked)",
+  none: "",
+} as const;
+
 class Preview {
   private graph: StageGraph | null = null;
   private shown: Plan | null = null;
@@ -120,10 +127,10 @@ class Preview {
     this.vscode.postMessage({ type: "options", targets, build_args: parsed.values });
   }
 
-  /** Draws a plan message: the plan, or the last good plan greyed out when there are errors. */
+  /** Draws a plan message: the plan, or greyed when there are errors, the stages that could be read (or the last good plan). */
   showPlan(message: PlanMessage): void {
     this.ui.fileName.textContent = message.fileName;
-    const plan = message.plan ?? message.lastGoodPlan;
+    const plan = message.plan ?? message.fallback?.plan ?? null;
     renderTargets(this.ui.targets, plan, message.options.targets);
     if (document.activeElement !== this.ui.buildArgs) {
       const text = Object.entries(message.options.build_args).map(([key, value]) => `${key}=${value}`).join("\n");
@@ -132,7 +139,7 @@ class Preview {
     const errors = message.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
     this.ui.summary.textContent = message.plan
       ? summarize(message.plan)
-      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${plan ? " (showing the last plan that worked)" : ""}`;
+      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${FALLBACK_NOTE[message.fallback?.source ?? "none"]}`;
     document.body.classList.toggle("stale", message.plan === null);
     renderDiagnostics(this.ui.diagnostics, message.diagnostics, [], (line, column) =>
       this.vscode.postMessage({ type: "goto", line, column }),
