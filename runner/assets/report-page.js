@@ -21,7 +21,10 @@
 .sp-toolbar button:hover, .sp-toolbar button:focus-visible { border-color: var(--sp-control-active); }
 .sp-toolbar button[aria-pressed="true"] { border-color: var(--sp-control-active); box-shadow: inset 0 0 0 1px var(--sp-control-active); }
 .sp-toolbar input { width: 14em; }
-.sp-toolbar .sp-find-status { color: var(--sp-control-fg); opacity: 0.8; min-width: 0; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; flex: 1 1 8em; }
+/* The status never shrinks below its text (a clipped status would hide the suggestion's button): when
+   it does not fit beside the find box it moves to a line of its own, and wraps only in a host
+   narrower than the text. Empty, it takes the space left over. */
+.sp-toolbar .sp-find-status { color: var(--sp-control-fg); opacity: 0.8; flex: 1 0 auto; max-width: 100%; }
 .sp-toolbar .sp-find-status button { height: auto; padding: 0 4px; }
 .sp-toolbar .sp-group { display: inline-flex; gap: 2px; }
 .sp-canvas { position: relative; flex: 1; min-height: 0; overflow: hidden; cursor: grab; touch-action: none; outline: none; }

@@ -463,6 +463,17 @@ export type MissReason =
       kind: "cache_evicted";
     }
   | {
+      kind: "committed_with_run";
+      /**
+       * Its Dockerfile line.
+       */
+      line: number;
+      /**
+       * The run's last step (1-based), which commits it.
+       */
+      step: number;
+    }
+  | {
       kind: "cache_format";
     };
 /**
@@ -525,6 +536,11 @@ export interface Diagnostic {
    */
   end_line: number;
   /**
+   * An edit that resolves the finding, for the checks that have an obvious one (editors
+   * offer it as a quick fix).
+   */
+  fix?: Fix | null;
+  /**
    * 1-based line; 0 when the diagnostic is about the options (an unknown `--target`).
    */
   line: number;
@@ -537,6 +553,68 @@ export interface Diagnostic {
    * Documentation of the rule, for BuildKit checks.
    */
   url?: string | null;
+}
+/**
+ * A fix of a diagnostic: text edits applied together.
+ *
+ * This interface was referenced by `RecordTypes`'s JSON-Schema
+ * via the `definition` "Fix".
+ */
+export interface Fix {
+  /**
+   * The edits, not overlapping, in text order.
+   */
+  edits: TextEdit[];
+  /**
+   * What the fix does, for a menu (`Lower-case the stage name`).
+   */
+  title: string;
+}
+/**
+ * Replace the text of `range` with `new_text`.
+ *
+ * This interface was referenced by `RecordTypes`'s JSON-Schema
+ * via the `definition` "TextEdit".
+ */
+export interface TextEdit {
+  /**
+   * The new text.
+   */
+  new_text: string;
+  range: TextRange;
+}
+/**
+ * Where a word is in the Dockerfile, for editors: 1-based lines, columns in Unicode scalar
+ * values and in UTF-16 code units (the unit of LSP and browser editors).
+ *
+ * This interface was referenced by `RecordTypes`'s JSON-Schema
+ * via the `definition` "TextRange".
+ */
+export interface TextRange {
+  /**
+   * 1-based column (in Unicode scalar values) of the first character.
+   */
+  column: number;
+  /**
+   * `column` in UTF-16 code units.
+   */
+  column_utf16: number;
+  /**
+   * 1-based column just past the last character.
+   */
+  end_column: number;
+  /**
+   * `end_column` in UTF-16 code units.
+   */
+  end_column_utf16: number;
+  /**
+   * 1-based line of the end.
+   */
+  end_line: number;
+  /**
+   * 1-based line of the first character.
+   */
+  line: number;
 }
 /**
  * A directory and the bytes the final image adds under it.
@@ -574,7 +652,19 @@ export interface Edge {
    * True when the edge comes from an ONBUILD trigger of the parent stage.
    */
   onbuild: boolean;
+  /**
+   * Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+   * line), when known: absent when the word is quoted in parts, escaped or broken across
+   * a continuation line. Replacing this range replaces exactly the reference.
+   */
+  range?: TextRange | null;
   source: Source;
+  /**
+   * The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+   * the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+   * `scratch`.
+   */
+  written?: string | null;
 }
 /**
  * A global ARG and the value it resolved to.
@@ -831,6 +921,10 @@ export interface Plan {
 export interface Stage {
   base: Source;
   /**
+   * Where the base word of the `FROM` line is written (as in `base_text`), when known.
+   */
+  base_range?: TextRange | null;
+  /**
    * The base word of the `FROM` line as written, before ARG expansion.
    */
   base_text: string;
@@ -861,6 +955,11 @@ export interface Stage {
    * The stage name from `FROM ... AS name`, lower-cased; null for an unnamed stage.
    */
   name?: string | null;
+  /**
+   * Where the stage name after `AS` is written; absent for an unnamed stage or when the
+   * name is broken across a continuation line. For editors (definitions, rename).
+   */
+  name_range?: TextRange | null;
   /**
    * Whether a build of the targets needs this stage.
    */
