@@ -13,9 +13,12 @@ pub struct CodeInfo {
     pub code: &'static str,
     /// One sentence saying what the code reports.
     pub summary: &'static str,
-    /// True for BuildKit's build checks (warnings, `# check=` applies); false for errors that
-    /// stop the build.
+    /// True for checks (warnings, `# check=skip=` applies): BuildKit's build checks and
+    /// stageplan's own; false for errors that stop the build.
     pub check: bool,
+    /// True for BuildKit's build checks (the diagnostic's `url` names its documentation page and
+    /// `# check=error=true` turns it into an error); false for stageplan's own checks and errors.
+    pub buildkit: bool,
 }
 
 const fn check(code: &'static str, summary: &'static str) -> CodeInfo {
@@ -23,6 +26,16 @@ const fn check(code: &'static str, summary: &'static str) -> CodeInfo {
         code,
         summary,
         check: true,
+        buildkit: true,
+    }
+}
+
+const fn own_check(code: &'static str, summary: &'static str) -> CodeInfo {
+    CodeInfo {
+        code,
+        summary,
+        check: true,
+        buildkit: false,
     }
 }
 
@@ -31,10 +44,12 @@ const fn error(code: &'static str, summary: &'static str) -> CodeInfo {
         code,
         summary,
         check: false,
+        buildkit: false,
     }
 }
 
-/// Every code, checks first, each group in alphabetical order.
+/// Every code: BuildKit's checks, stageplan's own checks, then errors, each group in
+/// alphabetical order.
 pub const CODES: &[CodeInfo] = &[
     check(
         "ConsistentInstructionCasing",
@@ -92,6 +107,14 @@ pub const CODES: &[CodeInfo] = &[
     check(
         "WorkdirRelativePath",
         "A relative WORKDIR depends on the base image's working directory",
+    ),
+    own_check(
+        "stageplan/target-based-on-builder",
+        "A target stage is based on a stage that other stages copy build output from: its toolchain ships",
+    ),
+    own_check(
+        "stageplan/target-copies-context",
+        "A target stage copies the whole build context: the sources ship",
     ),
     error(
         "BlankBaseName",
@@ -166,7 +189,9 @@ mod tests {
             );
             assert!(!info.summary.ends_with('.'), "{}", info.code);
         }
-        assert!(describe("StageNameCasing").unwrap().check);
+        assert!(describe("StageNameCasing").unwrap().buildkit);
+        let own = describe("stageplan/target-copies-context").unwrap();
+        assert!(own.check && !own.buildkit);
         assert!(!describe("UnknownTarget").unwrap().check);
         assert!(describe("NoSuchCode").is_none());
     }
