@@ -11,8 +11,6 @@
 //! warnings never block a plan and `check=error=true` does not turn them into errors (they are
 //! not BuildKit's rules).
 
-use std::collections::BTreeSet;
-
 use crate::checks::Sink;
 use crate::diagnostics::Span;
 use crate::plan::{EdgeKind, Op, Plan, Source};
@@ -34,8 +32,10 @@ pub fn check(text: &str, plan: &Plan, sink: &mut Sink) {
         enabled(TARGET_COPIES_CONTEXT),
         enabled(TARGET_BASED_ON_BUILDER),
     );
-    let targets: BTreeSet<usize> = plan.targets.iter().copied().collect();
-    for &target in &targets {
+    for (at, &target) in plan.targets.iter().enumerate() {
+        if plan.targets[..at].contains(&target) {
+            continue;
+        }
         let chain = base_chain(plan, target);
         if copies {
             if let Some((line, message)) = copies_context(plan, target, &chain) {
@@ -99,19 +99,18 @@ fn copies_context(plan: &Plan, target: usize, chain: &[usize]) -> Option<(u32, S
     None
 }
 
-/// The needed stages (other than `except`) that copy from or mount `stage`.
-fn readers_of(plan: &Plan, stage: usize, except: &[usize]) -> Vec<usize> {
+/// The first needed stage (other than `except`) that copies from or mounts `stage`.
+fn reader_of(plan: &Plan, stage: usize, except: &[usize]) -> Option<usize> {
     plan.stages
         .iter()
         .filter(|s| s.needed && s.index != stage && !except.contains(&s.index))
-        .filter(|s| {
+        .find(|s| {
             s.edges.iter().any(|e| {
                 matches!(e.kind, EdgeKind::Copy | EdgeKind::Mount)
                     && e.source == Source::Stage { stage }
             })
         })
         .map(|s| s.index)
-        .collect()
 }
 
 fn based_on_builder(plan: &Plan, target: usize, chain: &[usize]) -> Option<String> {
@@ -119,11 +118,11 @@ fn based_on_builder(plan: &Plan, target: usize, chain: &[usize]) -> Option<Strin
     let mut in_chain: Vec<usize> = chain.to_vec();
     in_chain.push(target);
     for &base in chain {
-        if let Some(reader) = readers_of(plan, base, &in_chain).first() {
+        if let Some(reader) = reader_of(plan, base, &in_chain) {
             let base_name = &plan.stages[base].display_name;
             return Some(format!(
                 "target stage \"{name}\" is based on stage \"{base_name}\", which stage \"{}\" copies build output from: the toolchain of \"{base_name}\" ships in the image; start \"{name}\" from a runtime image and COPY --from=\"{base_name}\" only what it needs",
-                plan.stages[*reader].display_name
+                plan.stages[reader].display_name
             ));
         }
     }
