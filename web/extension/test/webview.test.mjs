@@ -423,12 +423,10 @@ describe("preview webview in Chromium", () => {
     ]);
     assert.match(await page.textContent("[data-testid='record-summary']"), /^last build built in .* · 3 of 5 steps ran · critical path builder #2 → builder #3 → stage-1 #2$/);
     const ring = () => page.$eval("[data-stage-name='builder'] rect.sp-ov-ring", (rect) => getComputedStyle(rect).stroke);
+    await page.evaluate(applyTheme, THEMES["Light Modern"]);
     assert.equal(await ring(), "rgb(112, 72, 232)", "light theme");
     await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-record-light.png") });
-    await page.evaluate((theme) => {
-      document.body.classList.replace("vscode-light", "vscode-dark");
-      for (const [name, value] of Object.entries(theme)) document.documentElement.style.setProperty(name, value);
-    }, DARK_THEME);
+    await page.evaluate(applyTheme, THEMES["Dark Modern"]);
     assert.equal(await ring(), "rgb(177, 151, 252)", "dark theme");
     await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-record-dark.png") });
     // Typing keeps the marks on the same stages; a file without a record shows none.

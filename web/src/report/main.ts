@@ -12,7 +12,7 @@ import { formatBytes, formatDelta, formatMs } from "../insight/format";
 import { criticalSteps, ownTime, recordOverlay, slowestSteps, stageDuration, stageWork } from "../insight/overlay";
 import type { StepRow } from "../insight/overlay";
 import { parseRecord } from "../insight/record";
-import type { BuildRecord } from "../types/record-types";
+import type { BuildRecord, StageRecord } from "../types/record-types";
 import REPORT_CSS from "./report.css?inline";
 
 /** How many steps the slowest-steps table lists. */
@@ -147,7 +147,7 @@ function stagesTable(record: BuildRecord): HTMLElement {
       el("td", { class: "num strong", title: `from start to end ${formatMs(stageDuration(stage))}` }, formatMs(stageWork(stage))),
       el("td", { class: "num" }, stage.size !== null && stage.size !== undefined ? formatBytes(stage.size) : ""),
       el("td", { class: "num" }, String(stage.layers ?? "")),
-      el("td", {}, ran ? `${ran} ran` : "all cached", stage.change ? el("span", { class: "why" }, ` · changed: ${stage.steps.find((s) => s.miss_text)?.miss_text ?? stage.change.kind}`) : ""),
+      el("td", {}, ran ? `${ran} ran` : "all cached", stage.change ? el("span", { class: "why" }, ` · changed: ${stageChange(stage)}`) : ""),
     );
   });
   return section("Stages", "report-stages", el("div", { class: "scroll" }, el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows))));
@@ -193,3 +193,10 @@ function main(): void {
 }
 
 main();
+
+/** What changed in a stage, in words: the first step's reason that names a cause (a step that ran
+ * only because it is committed with a later one says nothing about the stage). */
+function stageChange(stage: StageRecord): string {
+  const step = stage.steps.find((s) => s.miss_text && s.miss?.kind !== "committed_with_run");
+  return step?.miss_text ?? stage.change?.kind ?? "";
+}
