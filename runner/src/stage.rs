@@ -140,11 +140,13 @@ pub async fn run_stage(
         finish_target(&ctx, &mut state).await?;
     }
     // Later stages read this one's files through a holder of its image: make it now, while
-    // they are still on their way to that step.
+    // they are still on their way to that step. Not for a stage that came whole from the
+    // cache: its readers' steps are most likely cached too and never read the files (a warm
+    // build would pay a container for nothing); a reader that misses makes its holder itself.
     if let Some(image) = state
         .image
         .clone()
-        .filter(|_| read_by_needed_stage(&ctx.plan, index))
+        .filter(|_| !state.all_cached && read_by_needed_stage(&ctx.plan, index))
     {
         let ctx = ctx.clone();
         tokio::spawn(async move {
