@@ -87,7 +87,10 @@ fn chain(n_stages: usize) -> String {
     let mut text = String::from("FROM alpine:3.20 AS s0\nRUN echo 0 > /out\n");
     for idx in 1..n_stages {
         text.push_str(&format!("FROM s{} AS s{idx}\n", idx - 1));
-        text.push_str(&format!("COPY --from=s{} /out /prev\n", idx.saturating_sub(2)));
+        text.push_str(&format!(
+            "COPY --from=s{} /out /prev\n",
+            idx.saturating_sub(2)
+        ));
         text.push_str(&format!("RUN echo {idx} > /out\n"));
     }
     text
@@ -98,11 +101,16 @@ fn bench(c: &mut Criterion) {
     for (name, text) in [
         ("plan typical 40-line Dockerfile", TYPICAL.to_string()),
         ("plan 300-stage Dockerfile", generated(300)),
-        ("plan neon compute-node (98 stages, 90 KB)", NEON.to_string()),
+        (
+            "plan neon compute-node (98 stages, 90 KB)",
+            NEON.to_string(),
+        ),
         ("plan 20,000-stage chain", chain(20_000)),
     ] {
         assert!(planner::plan(&text, &options).plan.is_some(), "{name}");
-        c.bench_function(name, |b| b.iter(|| planner::plan(black_box(&text), &options)));
+        c.bench_function(name, |b| {
+            b.iter(|| planner::plan(black_box(&text), &options))
+        });
     }
 
     let mut group = c.benchmark_group("throughput");

@@ -64,12 +64,11 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         );
         return finish(sink, None);
     }
-    let parsed = syntax::parse(text);
+    let mut parsed = syntax::parse(text);
     check_config(&parsed, options, &mut sink);
     for span in &parsed.empty_continuations {
-        let config = sink.config.clone();
         sink.lint(
-            &config,
+            &[],
             Rule::NoEmptyContinuation,
             "Empty continuation line",
             *span,
@@ -79,7 +78,9 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         sink.error("ParseError", error.message.clone(), error.span);
         return finish(sink, None);
     }
-    let file = stage::build(&parsed, text, &mut sink);
+    let escape = parsed.escape;
+    let directives = std::mem::take(&mut parsed.directives);
+    let mut file = stage::build(parsed, text, &mut sink);
     if file.stages.is_empty() {
         if !sink.has_errors() {
             sink.error(
@@ -124,7 +125,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         &target_stage,
         &options.build_args,
     );
-    let lexer = Lexer::new(parsed.escape);
+    let lexer = Lexer::new(escape);
 
     check_default_args(&file, &predefined, &lexer, &mut sink);
     let meta = match build_meta_args(
@@ -139,7 +140,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
             return finish(sink, None);
         }
     };
-    let graph = graph::build(&file, &meta, &lexer, text, &mut sink);
+    let graph = graph::build(&mut file, &meta, &lexer, text, &mut sink);
     let targets = target::resolve_targets(&file, &options.targets, &mut sink);
     let needed = target::needed_stages(&graph, &targets);
     let examined: Vec<bool> = if all_stages {
@@ -156,34 +157,29 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         return finish(sink, None);
     }
 
-    let index = LineIndex::new(text);
     let images = images(&graph, &needed);
     let waves = target::waves(&graph, &needed);
+    let global_args = std::mem::take(&mut file.meta_args)
+        .into_iter()
+        .zip(meta.values)
+        .map(|(arg, value)| GlobalArg {
+            name: arg.name,
+            value,
+            line: arg.line,
+        })
+        .collect();
     let plan = Plan {
         version: PLAN_VERSION,
-        targets: targets.clone(),
-        stages: plan_stages(&file, graph, &needed, &index),
+        targets,
+        stages: plan_stages(file, graph, &needed, sink.line_index()),
         images,
         waves,
         build_args: options.build_args.clone(),
         platform: target_platform.format(),
-        global_args: file
-            .meta_args
-            .iter()
-            .zip(&meta.values)
-            .map(|(arg, value)| GlobalArg {
-                name: arg.name.clone(),
-                value: value.clone(),
-                line: arg.line,
-            })
-            .collect(),
+        global_args,
         predefined_args: predefined,
-        escape: parsed.escape,
-        directives: parsed
-            .directives
-            .iter()
-            .map(|d| (d.name.clone(), d.value.clone()))
-            .collect(),
+        escape,
+        directives: directives.into_iter().map(|d| (d.name, d.value)).collect(),
         diagnostics: Vec::new(),
     };
     finish(sink, Some(plan))
@@ -205,12 +201,16 @@ fn check_default_args(
             return;
         };
         if validate_reference(&expanded.word).is_err() {
-            let config = sink.config.for_comments(&stage.comments);
             let message = format!(
                 "Default value for ARG {} results in empty or invalid base image name",
                 stage.base_text
             );
-            sink.lint(&config, Rule::InvalidDefaultArgInFrom, message, stage.span);
+            sink.lint(
+                &stage.comments,
+                Rule::InvalidDefaultArgInFrom,
+                message,
+                stage.span,
+            );
         }
     }
 }
@@ -263,46 +263,54 @@ fn location(index: &LineIndex, span: Span) -> Location {
     }
 }
 
-/// The plan's stages; consumes the graph so the instructions move rather than copy.
-fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
-    let depends_on: Vec<Vec<usize>> = (0..graph.nodes.len())
-        .map(|idx| graph.depends_on(idx))
+/// The plan's stages; consumes the file and the graph so instructions and edges move rather
+/// than copy. A stage built `FROM` a stage with ONBUILD triggers gets copies of them first.
+fn plan_stages(file: Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+    let trigger_prefixes: Vec<Vec<Instruction>> = graph
+        .nodes
+        .iter()
+        .map(|node| match node.triggers_from {
+            None => Vec::new(),
+            Some(parent) => file.stages[parent]
+                .instructions
+                .iter()
+                .filter_map(|instr| instr.trigger.as_ref())
+                .map(|trigger| Instruction {
+                    onbuild_from: Some(parent),
+                    ..trigger.plan.clone()
+                })
+                .collect(),
+        })
         .collect();
     file.stages
-        .iter()
+        .into_iter()
         .zip(graph.nodes)
-        .zip(depends_on)
+        .zip(trigger_prefixes)
         .enumerate()
-        .map(|(idx, ((decl, node), depends_on))| Stage {
-            index: idx,
-            name: decl.name.clone(),
-            needed: needed[idx],
-            base: node.base,
-            base_text: decl.base_text.clone(),
-            platform: node.platform,
-            depends_on,
-            edges: node
-                .edges
-                .into_iter()
-                .map(|e| Edge {
-                    kind: e.kind,
-                    source: e.source,
-                    onbuild: e.onbuild,
-                    line: e.line,
-                })
-                .collect(),
-            location: location(index, decl.span),
-            instructions: node
-                .instructions
-                .into_iter()
-                .map(|(instr, origin)| Instruction {
-                    line: instr.line,
-                    end_line: instr.end_line,
-                    text: instr.text,
-                    onbuild_from: origin,
-                    op: instr.op,
-                })
-                .collect(),
+        .map(|(idx, ((decl, node), mut instructions))| {
+            instructions.reserve(decl.instructions.len());
+            instructions.extend(decl.instructions.into_iter().map(|instr| instr.plan));
+            Stage {
+                index: idx,
+                name: decl.name,
+                needed: needed[idx],
+                base: node.base,
+                base_text: decl.base_text,
+                platform: node.platform,
+                depends_on: node.depends_on,
+                edges: node
+                    .edges
+                    .into_iter()
+                    .map(|e| Edge {
+                        kind: e.kind,
+                        source: e.source,
+                        onbuild: e.onbuild,
+                        line: e.line,
+                    })
+                    .collect(),
+                location: location(index, decl.span),
+                instructions,
+            }
         })
         .collect()
 }

@@ -5,12 +5,15 @@
 //! Input: the syntax layer's [`Parsed`] file. Output: a [`Dockerfile`] of stages, with errors
 //! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
 
-use crate::checks::{CheckConfig, Rule, Sink};
+use std::borrow::Cow;
+use std::collections::HashSet;
+
+use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
 use crate::plan::{Command, Op};
-use crate::syntax::{Parsed, RawInstruction};
+use crate::syntax::{self, Parsed, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -27,9 +30,9 @@ pub struct MetaArg {
 
 /// One stage as declared.
 #[derive(Debug, Clone)]
-pub struct StageDecl {
+pub struct StageDecl<'a> {
     /// The `FROM` keyword as written.
-    pub keyword: String,
+    pub keyword: Cow<'a, str>,
     /// The name, lower-cased.
     pub name: Option<String>,
     /// The base word as written.
@@ -45,18 +48,18 @@ pub struct StageDecl {
     /// Bytes of the `FROM` keyword.
     pub keyword_span: Span,
     /// Comments directly above `FROM`.
-    pub comments: Vec<String>,
+    pub comments: Vec<&'a str>,
     /// The stage's instructions in order.
-    pub instructions: Vec<Instr>,
+    pub instructions: Vec<Instr<'a>>,
 }
 
 /// A Dockerfile typed into stages.
 #[derive(Debug, Clone, Default)]
-pub struct Dockerfile {
+pub struct Dockerfile<'a> {
     /// The global ARGs in order.
     pub meta_args: Vec<MetaArg>,
     /// The stages in order.
-    pub stages: Vec<StageDecl>,
+    pub stages: Vec<StageDecl<'a>>,
 }
 
 /// Finds `needle` within `span` of `text` (for precise diagnostic ranges); the span itself
@@ -77,17 +80,18 @@ fn is_valid_stage_name(name: &str) -> bool {
         })
 }
 
-fn parse_from(
-    raw: &RawInstruction,
+const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", FlagKind::String)];
+
+fn parse_from<'a>(
+    raw: RawInstruction<'a>,
     text: &str,
-    config: &CheckConfig,
     sink: &mut Sink,
-) -> Result<StageDecl, String> {
+) -> Result<StageDecl<'a>, String> {
     let args = &raw.args;
     if args.len() == 3 && args[2] != args[2].to_lowercase() {
         let span = locate(text, raw.span, &args[2]);
         sink.lint(
-            config,
+            &raw.comments,
             Rule::StageNameCasing,
             format!("Stage name '{}' should be lowercase", args[2]),
             span,
@@ -104,7 +108,7 @@ fn parse_from(
             || (upper && as_word != &as_word.to_uppercase());
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
-            sink.lint(config, Rule::FromAsCasing, message, raw.span);
+            sink.lint(&raw.comments, Rule::FromAsCasing, message, raw.span);
         }
     }
     let name = match args.len() {
@@ -121,61 +125,66 @@ fn parse_from(
         1 => None,
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
-    let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
+    let mut flags = Flags::parse(raw.flags, FROM_FLAGS)?;
+    let base_text = raw.args.into_iter().next().unwrap_or_default().into_owned();
     Ok(StageDecl {
-        keyword: raw.keyword.clone(),
+        keyword: raw.keyword,
         name,
-        base_text: args[0].clone(),
-        platform_text: flags.string("platform").filter(|p| !p.is_empty()),
+        base_text,
+        platform_text: flags
+            .take_string("platform")
+            .filter(|p| !p.is_empty())
+            .map(Cow::into_owned),
         line: raw.start_line,
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
-        comments: raw.comments.clone(),
+        comments: raw.comments,
         instructions: Vec::new(),
     })
 }
 
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
-pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
+pub fn build<'a>(parsed: Parsed<'a>, text: &str, sink: &mut Sink) -> Dockerfile<'a> {
     let mut file = Dockerfile::default();
     // After a FROM that failed, its instructions belong to no stage; do not report that too.
     let mut from_failed = false;
-    for raw in &parsed.instructions {
-        let config = sink.config.for_comments(&raw.comments);
-        let keyword = raw.command();
-        if keyword == "maintainer" {
+    for raw in parsed.instructions {
+        let command = raw.command;
+        let span = raw.span;
+        if command == syntax::Command::Maintainer {
             let message = "Maintainer instruction is deprecated in favor of using label";
-            sink.lint(&config, Rule::MaintainerDeprecated, message, raw.span);
+            sink.lint(&raw.comments, Rule::MaintainerDeprecated, message, span);
         }
-        if keyword == "from" {
-            match parse_from(raw, text, &config, sink) {
+        if command == syntax::Command::From {
+            match parse_from(raw, text, sink) {
                 Ok(stage) => file.stages.push(stage),
                 Err(message) => {
-                    sink.error("ParseError", message, raw.span);
+                    sink.error("ParseError", message, span);
                     from_failed = true;
                 }
             }
             continue;
         }
-        if file.stages.is_empty() && keyword == "arg" {
-            match type_arg(raw) {
+        if file.stages.is_empty() && command == syntax::Command::Arg {
+            let line = raw.start_line;
+            match type_arg(raw.flags, raw.args) {
                 Ok(args) => file.meta_args.extend(args.into_iter().map(|arg| MetaArg {
                     name: arg.name,
                     default: arg.default,
-                    line: raw.start_line,
-                    span: raw.span,
+                    line,
+                    span,
                 })),
-                Err(message) => sink.error("ParseError", message, raw.span),
+                Err(message) => sink.error("ParseError", message, span),
             }
             continue;
         }
         match type_instruction(raw) {
-            Err(message) => sink.error("ParseError", message, raw.span),
+            Err(message) => sink.error("ParseError", message, span),
             Ok(instr) => match file.stages.last_mut() {
                 Some(stage) => stage.instructions.push(instr),
                 None if from_failed => {}
-                None => sink.error("ParseError", "no build stage in current context", raw.span),
+                None => sink.error("ParseError", "no build stage in current context", span),
             },
         }
     }
@@ -185,8 +194,7 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
 /// configuration (BuildKit does not apply comments above `FROM` here).
 pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
-    let config = sink.config.clone();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::with_capacity(file.stages.len());
     for stage in &file.stages {
         let Some(name) = stage.name.as_deref() else {
             continue;
@@ -195,29 +203,27 @@ pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
         if name == "scratch" || name == "context" {
             let message =
                 format!("Stage name should not use the same name as reserved stage {name:?}");
-            sink.lint(&config, Rule::ReservedStageName, message, span);
+            sink.lint(&[], Rule::ReservedStageName, message, span);
         }
-        if seen.contains(&name) {
+        if !seen.insert(name) {
             let message = format!("Duplicate stage name {name:?}, stage names should be unique");
-            sink.lint(&config, Rule::DuplicateStageName, message, span);
+            sink.lint(&[], Rule::DuplicateStageName, message, span);
         }
-        seen.push(name);
     }
 }
 
 /// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit),
 /// with the file-level check configuration.
 pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
-    let config = sink.config.clone();
     // Keywords are ASCII (others are rejected as unknown instructions before this).
     let is_lower = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
     let is_upper = |s: &str| !s.bytes().any(|b| b.is_ascii_lowercase());
     let keywords = file.stages.iter().flat_map(|stage| {
-        std::iter::once((stage.keyword.as_str(), stage.keyword_span)).chain(
+        std::iter::once((stage.keyword.as_ref(), stage.keyword_span)).chain(
             stage
                 .instructions
                 .iter()
-                .map(|i| (i.keyword.as_str(), i.keyword_span)),
+                .map(|i| (i.keyword.as_ref(), i.keyword_span)),
         )
     });
     let (mut lower, mut upper) = (0usize, 0usize);
@@ -239,7 +245,7 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         };
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
-        sink.lint(&config, Rule::ConsistentInstructionCasing, message, span);
+        sink.lint(&[], Rule::ConsistentInstructionCasing, message, span);
     }
 }
 
@@ -259,9 +265,9 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
     let mut state = inherited;
     let mut last_seen: [Option<Span>; 3] = [None, None, None];
     for instr in &stage.instructions {
-        let config = sink.config.for_comments(&instr.comments);
-        let name = instr.keyword.to_ascii_uppercase();
-        let slot = match &instr.op {
+        let comments = instr.comments.as_slice();
+        let name = || instr.keyword.to_ascii_uppercase();
+        let slot = match &instr.plan.op {
             Op::Cmd { .. } => Some(0),
             Op::Entrypoint { .. } => Some(1),
             Op::Healthcheck { .. } => Some(2),
@@ -270,10 +276,11 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
         if let Some(slot) = slot {
             if let Some(previous) = last_seen[slot] {
                 let message = format!(
-                    "Multiple {name} instructions should not be used in the same stage because only the last one will be used"
+                    "Multiple {} instructions should not be used in the same stage because only the last one will be used",
+                    name()
                 );
                 sink.lint(
-                    &config,
+                    comments,
                     Rule::MultipleInstructionsDisallowed,
                     message,
                     previous,
@@ -281,7 +288,7 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
             }
             last_seen[slot] = Some(instr.span);
         }
-        match &instr.op {
+        match &instr.plan.op {
             Op::Cmd {
                 command: Command::Shell { .. },
             }
@@ -289,16 +296,18 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
                 command: Command::Shell { .. },
             } if !state.shell_set => {
                 let message = format!(
-                    "JSON arguments recommended for {name} to prevent unintended behavior related to OS signals"
+                    "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
+                    name()
                 );
-                sink.lint(&config, Rule::JsonArgsRecommended, message, instr.span);
+                sink.lint(comments, Rule::JsonArgsRecommended, message, instr.span);
             }
             Op::Shell { .. } => state.shell_set = true,
             Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
+                let name = name();
                 let message = format!(
                     "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
                 );
-                sink.lint(&config, Rule::LegacyKeyValueFormat, message, instr.span);
+                sink.lint(comments, Rule::LegacyKeyValueFormat, message, instr.span);
             }
             Op::Workdir { path } => {
                 let absolute = path.starts_with('/') || path.starts_with('$');
@@ -306,7 +315,7 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
                     let message = format!(
                         "Relative workdir {path:?} can have unexpected results if the base image changes"
                     );
-                    sink.lint(&config, Rule::WorkdirRelativePath, message, instr.span);
+                    sink.lint(comments, Rule::WorkdirRelativePath, message, instr.span);
                 }
                 state.workdir_set = true;
             }
@@ -324,7 +333,7 @@ mod tests {
     fn codes(text: &str) -> Vec<String> {
         let parsed = parse(text);
         let mut sink = Sink::new(text);
-        let file = build(&parsed, text, &mut sink);
+        let file = build(parsed, text, &mut sink);
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
         for stage in &file.stages {
@@ -374,7 +383,7 @@ mod tests {
     fn from_errors() {
         let text = "FROM a b\nFROM a AS 1x\nRUN x\n";
         let mut sink = Sink::new(text);
-        build(&parse(text), text, &mut sink);
+        build(parse(text), text, &mut sink);
         let messages: Vec<&str> = sink.list.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -385,7 +394,7 @@ mod tests {
         );
         let text = "ENV A=1\nFROM a\n";
         let mut sink = Sink::new(text);
-        build(&parse(text), text, &mut sink);
+        build(parse(text), text, &mut sink);
         assert_eq!(sink.list[0].message, "no build stage in current context");
     }
 }
