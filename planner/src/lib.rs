@@ -13,6 +13,7 @@ pub mod expand;
 mod flags;
 pub mod graph;
 mod instructions;
+pub mod patterns;
 pub mod plan;
 mod render;
 pub mod schema;
