@@ -11,13 +11,16 @@ use std::collections::BTreeMap;
 use crate::args::{build_meta_args, predefined_args, validate_reference, Platform};
 use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::{option_diagnostic, sort, LineIndex, Severity, Span};
+use crate::dispatch;
+use crate::epoch;
 use crate::expand::Lexer;
 use crate::graph::{self, Graph};
+use crate::patterns::{read_ignore_file, PatternMatcher};
 use crate::plan::{Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, PLAN_VERSION};
 use crate::stage::{self, Dockerfile};
 use crate::syntax;
 use crate::target;
-use crate::{Options, Outcome};
+use crate::{ContextFiles, Options, Outcome};
 
 /// The platform used for `BUILDPLATFORM` and as the default target platform.
 const DEFAULT_PLATFORM: &str = "linux/amd64";
@@ -54,7 +57,7 @@ fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
 }
 
 /// Runs the pipeline.
-pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
+pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool) -> Outcome {
     let mut sink = Sink::new(text);
     if text.is_empty() {
         sink.error(
@@ -140,6 +143,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
             return finish(sink, None);
         }
     };
+    epoch::check(&file, &meta, &options.build_args, &lexer, &mut sink);
     let graph = graph::build(&mut file, &meta, &lexer, text, &mut sink);
     let targets = target::resolve_targets(&file, &options.targets, &mut sink);
     let needed = target::needed_stages(&graph, &targets);
@@ -149,7 +153,15 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         needed.clone()
     };
     target::check_forward_references(&file, &graph, &examined, &mut sink);
-    dispatch_checks(&file, &graph, &examined, &mut sink);
+    let ignore = ignore_matcher(files, &mut sink);
+    let context = dispatch::Context {
+        global: &meta,
+        build_args: &options.build_args,
+        lexer: &lexer,
+        ignore: ignore.as_ref(),
+        target_os: &target_platform.os,
+    };
+    dispatch::run(&file, &graph, &examined, &context, &mut sink);
     if !all_stages {
         lint_error(&mut sink);
     }
@@ -215,20 +227,24 @@ fn check_default_args(
     }
 }
 
-/// The checks BuildKit runs while dispatching, for the examined stages in file order; a
-/// stage inherits the parent stage's absolute WORKDIR and SHELL.
-fn dispatch_checks(file: &Dockerfile, graph: &Graph, examined: &[bool], sink: &mut Sink) {
-    let mut passed_on = vec![stage::Inherited::default(); file.stages.len()];
-    for (idx, stage) in file.stages.iter().enumerate() {
-        let inherited = match graph.nodes[idx].base {
-            Source::Stage { stage: parent } => passed_on[parent],
-            _ => stage::Inherited::default(),
-        };
-        passed_on[idx] = if examined[idx] {
-            stage::dispatch_checks(stage, inherited, sink)
-        } else {
-            inherited
-        };
+/// The `.dockerignore` matcher, when the option gives patterns (BuildKit reads the file with
+/// `ignorefile.ReadAll` and fails the build when `patternmatcher.New` refuses it).
+fn ignore_matcher(files: &ContextFiles, sink: &mut Sink) -> Option<PatternMatcher> {
+    let patterns = read_ignore_file(files.dockerignore.as_deref()?);
+    if patterns.is_empty() {
+        return None;
+    }
+    match PatternMatcher::new(&patterns) {
+        Ok(matcher) => Some(matcher),
+        Err(error) => {
+            let message = format!(".dockerignore: {error}");
+            sink.list.push(option_diagnostic(
+                Severity::Error,
+                "InvalidDockerignore",
+                message,
+            ));
+            None
+        }
     }
 }
 

@@ -96,6 +96,9 @@ pub struct Lexer {
     pub raw_escapes: bool,
     /// Leave references to unset variables as written.
     pub skip_unset: bool,
+    /// Treat quotes as ordinary characters (BuildKit's `SkipProcessQuotes`, used for heredoc
+    /// bodies).
+    pub skip_quotes: bool,
 }
 
 impl Lexer {
@@ -106,6 +109,7 @@ impl Lexer {
             raw_quotes: false,
             raw_escapes: false,
             skip_unset: false,
+            skip_quotes: false,
         }
     }
 
@@ -282,8 +286,8 @@ impl<'a> State<'a> {
             let special = match ch {
                 '$' => Some(self.process_dollar()?),
                 '<' => Some(self.process_possible_heredoc()),
-                '\'' => Some(self.process_single_quote()?),
-                '"' => Some(self.process_double_quote()?),
+                '\'' if !self.lexer.skip_quotes => Some(self.process_single_quote()?),
+                '"' if !self.lexer.skip_quotes => Some(self.process_double_quote()?),
                 _ => None,
             };
             if let Some(text) = special {

@@ -262,12 +262,14 @@ fn resolve_from(
             sink.lint(&stage.comments, Rule::RedundantTargetPlatform, message, span);
         }
         if expanded.word.is_empty() {
-            sink.error("InvalidPlatform", format!("empty platform value from expression {written}"), span);
+            let message = with_arg_suggestion(format!("empty platform value from expression {written}"), &expanded.unmatched, meta);
+            sink.error("InvalidPlatform", message, span);
             return None;
         }
         match Platform::parse(&expanded.word) {
             Err(reason) => {
-                sink.error("InvalidPlatform", format!("failed to parse platform {written}: {reason}"), span);
+                let message = with_arg_suggestion(format!("failed to parse platform {written}: {reason}"), &expanded.unmatched, meta);
+                sink.error("InvalidPlatform", message, span);
                 None
             }
             Ok(parsed) => {
@@ -282,6 +284,22 @@ fn resolve_from(
         }
     });
     (base, platform)
+}
+
+/// BuildKit `wrapSuggestAny`: ` (did you mean X?)` for the first undefined name in the
+/// expression that is close to a defined global or predefined ARG.
+fn with_arg_suggestion(
+    message: String,
+    unmatched: &std::collections::BTreeSet<String>,
+    meta: &MetaArgs,
+) -> String {
+    let keys: Vec<&str> = meta.env.keys().map(String::as_str).collect();
+    for name in unmatched {
+        if let Some(found) = suggest::search(name, &keys, true) {
+            return format!("{message} (did you mean {found}?)");
+        }
+    }
+    message
 }
 
 fn report_undefined_args(

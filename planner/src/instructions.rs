@@ -17,6 +17,7 @@ use crate::plan::{
 };
 use crate::suggest;
 use crate::syntax::{self, chomp_heredoc, parse_heredoc_word, RawHeredoc, RawInstruction};
+use crate::values;
 
 /// Every instruction keyword BuildKit knows, upper-case.
 pub const KEYWORDS: [&str; 18] = [
@@ -57,6 +58,8 @@ pub struct Instr<'a> {
     pub copy_from: Option<String>,
     /// Each mount's `from=` as written, aligned with the op's mounts.
     pub mount_froms: Vec<Option<String>>,
+    /// Each `--mount=` value as written (its values are expanded when the stage is built).
+    pub raw_mounts: Vec<String>,
     /// For ONBUILD: the trigger, typed.
     pub trigger: Option<Box<Instr<'a>>>,
     /// Whether ENV/LABEL used the legacy `key value` form.
@@ -158,6 +161,7 @@ pub fn type_instruction(raw: RawInstruction<'_>) -> Result<Instr<'_>, String> {
         },
         copy_from: None,
         mount_froms: Vec::new(),
+        raw_mounts: Vec::new(),
         trigger: None,
         legacy_key_value: false,
         comments,
@@ -452,6 +456,7 @@ fn type_run(
         let (mount, from) = parse_mount(&value)?;
         mounts.push(mount);
         instr.mount_froms.push(from);
+        instr.raw_mounts.push(value.into_owned());
     }
     let network = flags.take_string("network").map(Cow::into_owned);
     if let Some(network) = &network {
@@ -480,7 +485,7 @@ const CSV_QUOTE_ERROR: &str =
 
 /// Splits a CSV record (Go encoding/csv rules for one line: `"` quotes a field, `""` escapes).
 /// Unquoted fields are slices of `value`.
-fn csv_fields(value: &str) -> Result<Vec<Cow<'_, str>>, String> {
+pub fn csv_fields(value: &str) -> Result<Vec<Cow<'_, str>>, String> {
     let mut fields = Vec::with_capacity(4);
     let mut rest = value;
     loop {
@@ -607,6 +612,21 @@ pub fn parse_mount(value: &str) -> Result<(Mount, Option<String>), String> {
     Ok((mount, from))
 }
 
+/// BuildKit `parseOptInterval`: a Go duration that is zero or at least 1 ms.
+fn check_interval(name: &str, value: Option<&str>) -> Result<(), String> {
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let nanos = values::parse_duration(value)?;
+    if nanos != 0 && nanos < 1_000_000 {
+        return Err(format!(
+            "Interval {} cannot be less than 1ms",
+            values::go_quote(name)
+        ));
+    }
+    Ok(())
+}
+
 const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
     ("interval", FlagKind::String),
     ("timeout", FlagKind::String),
@@ -655,24 +675,31 @@ fn type_healthcheck(
             script: join(&rest),
         }
     };
+    let interval = nonempty(flags.take_string("interval"));
+    let timeout = nonempty(flags.take_string("timeout"));
+    let start_period = nonempty(flags.take_string("start-period"));
+    let start_interval = nonempty(flags.take_string("start-interval"));
+    for (name, value) in [
+        ("interval", &interval),
+        ("timeout", &timeout),
+        ("start-period", &start_period),
+        ("start-interval", &start_interval),
+    ] {
+        check_interval(name, value.as_deref())?;
+    }
     let retries = nonempty(flags.take_string("retries"));
     if let Some(retries) = &retries {
-        match retries.parse::<i64>() {
-            Ok(n) if n < 0 => return Err(format!("--retries cannot be negative ({n})")),
-            Ok(_) => {}
-            Err(_) => {
-                return Err(format!(
-                    "strconv.ParseInt: parsing {retries:?}: invalid syntax"
-                ))
-            }
+        let count = values::parse_int(retries, 32).map_err(|e| e.0)?;
+        if count < 0 {
+            return Err(format!("--retries cannot be negative ({count})"));
         }
     }
     Ok(Op::Healthcheck {
         test,
-        interval: nonempty(flags.take_string("interval")),
-        timeout: nonempty(flags.take_string("timeout")),
-        start_period: nonempty(flags.take_string("start-period")),
-        start_interval: nonempty(flags.take_string("start-interval")),
+        interval,
+        timeout,
+        start_period,
+        start_interval,
         retries,
     })
 }
@@ -748,6 +775,34 @@ mod tests {
         assert_eq!(
             typed("COPY <<EOF <<EOF\nx\nEOF\ny\nEOF").unwrap_err(),
             "COPY cannot accept a heredoc as a destination"
+        );
+    }
+
+    #[test]
+    fn healthcheck_values_like_buildkit() {
+        assert_eq!(
+            typed("HEALTHCHECK --interval=0.5ms CMD true").unwrap_err(),
+            "Interval \"interval\" cannot be less than 1ms"
+        );
+        assert_eq!(
+            typed("HEALTHCHECK --start-period=-1s CMD true").unwrap_err(),
+            "Interval \"start-period\" cannot be less than 1ms"
+        );
+        assert_eq!(
+            typed("HEALTHCHECK --timeout=5 CMD true").unwrap_err(),
+            "time: missing unit in duration \"5\""
+        );
+        assert_eq!(
+            typed("HEALTHCHECK --retries=-1 CMD true").unwrap_err(),
+            "--retries cannot be negative (-1)"
+        );
+        assert_eq!(
+            typed("HEALTHCHECK --retries=9999999999 CMD true").unwrap_err(),
+            "strconv.ParseInt: parsing \"9999999999\": value out of range"
+        );
+        assert!(
+            typed("HEALTHCHECK --interval=0s --timeout=1ms --start-interval=2h45m CMD true")
+                .is_ok()
         );
     }
 

@@ -1,6 +1,7 @@
 //! stageplan's planner: Dockerfile text and options in, a stage graph and plan JSON v1 out.
 //!
-//! Input: the Dockerfile text and [`Options`] (targets, build args, platform).
+//! Input: the Dockerfile text, [`Options`] (targets, build args, platform) and optionally the
+//! [`ContextFiles`] the checks read (the `.dockerignore` text).
 //! Output: an [`Outcome`]: the [`plan::Plan`] (absent when there are errors) and diagnostics.
 //! Invariant: a pure function of its input; no I/O, clock, threads or environment; never panics
 //! on any input; output is deterministic.
@@ -9,6 +10,8 @@ mod args;
 mod assemble;
 pub mod checks;
 pub mod diagnostics;
+mod dispatch;
+mod epoch;
 pub mod expand;
 mod flags;
 pub mod graph;
@@ -21,6 +24,7 @@ mod stage;
 mod suggest;
 pub mod syntax;
 mod target;
+mod values;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 
@@ -43,6 +47,17 @@ pub struct Options {
     pub platform: Option<String>,
 }
 
+/// The files of the build context that BuildKit's checks read. The planner reads no files:
+/// the caller passes their text (the CLI and the editor extension read them, the playground
+/// has a text box).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct ContextFiles {
+    /// The text of `<Dockerfile>.dockerignore`, or else of `.dockerignore` at the context root,
+    /// for the `CopyIgnoredFile` check; absent when there is none.
+    pub dockerignore: Option<String>,
+}
+
 /// The result of planning: a plan when the file has no errors, and every diagnostic.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Outcome {
@@ -54,11 +69,21 @@ pub struct Outcome {
 
 /// Plans a build of `options.targets` (default: the last stage) of the Dockerfile `text`.
 pub fn plan(text: &str, options: &Options) -> Outcome {
-    assemble::run(text, options, false)
+    plan_with_context(text, options, &ContextFiles::default())
+}
+
+/// [`plan`] with the build context's files that the checks read (`.dockerignore`).
+pub fn plan_with_context(text: &str, options: &Options, files: &ContextFiles) -> Outcome {
+    assemble::run(text, options, files, false)
 }
 
 /// Checks the whole Dockerfile as `docker build --check` does without a target: every stage
 /// is examined, and the diagnostics are returned.
 pub fn check(text: &str) -> Vec<Diagnostic> {
-    assemble::run(text, &Options::default(), true).diagnostics
+    check_with_context(text, &Options::default(), &ContextFiles::default())
+}
+
+/// [`check`] with options (build arguments, platform) and the build context's files.
+pub fn check_with_context(text: &str, options: &Options, files: &ContextFiles) -> Vec<Diagnostic> {
+    assemble::run(text, options, files, true).diagnostics
 }

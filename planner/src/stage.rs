@@ -1,6 +1,7 @@
 //! Stages: the typed instructions grouped under their `FROM`, the global ARGs kept apart, and
 //! the checks BuildKit runs on every stage at parse time (frontend/dockerfile/instructions
-//! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`).
+//! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`); the checks of
+//! dispatch time are in `dispatch/`.
 //!
 //! Input: the syntax layer's [`Parsed`] file. Output: a [`Dockerfile`] of stages, with errors
 //! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
@@ -12,7 +13,6 @@ use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
-use crate::plan::{Command, Op};
 use crate::syntax::{self, Parsed, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
@@ -249,82 +249,6 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
     }
 }
 
-/// What a stage passes on to stages built `FROM` it, for the dispatch-time checks.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Inherited {
-    /// An absolute WORKDIR was set in this file.
-    pub workdir_set: bool,
-    /// A `SHELL` is in the image config (shell-form CMD/ENTRYPOINT are then intended).
-    pub shell_set: bool,
-}
-
-/// The checks BuildKit runs while dispatching a stage: `JSONArgsRecommended`,
-/// `LegacyKeyValueFormat`, `WorkdirRelativePath` and `MultipleInstructionsDisallowed`.
-/// Returns what the stage passes on to its children.
-pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink) -> Inherited {
-    let mut state = inherited;
-    let mut last_seen: [Option<Span>; 3] = [None, None, None];
-    for instr in &stage.instructions {
-        let comments = instr.comments.as_slice();
-        let name = || instr.keyword.to_ascii_uppercase();
-        let slot = match &instr.plan.op {
-            Op::Cmd { .. } => Some(0),
-            Op::Entrypoint { .. } => Some(1),
-            Op::Healthcheck { .. } => Some(2),
-            _ => None,
-        };
-        if let Some(slot) = slot {
-            if let Some(previous) = last_seen[slot] {
-                let message = format!(
-                    "Multiple {} instructions should not be used in the same stage because only the last one will be used",
-                    name()
-                );
-                sink.lint(
-                    comments,
-                    Rule::MultipleInstructionsDisallowed,
-                    message,
-                    previous,
-                );
-            }
-            last_seen[slot] = Some(instr.span);
-        }
-        match &instr.plan.op {
-            Op::Cmd {
-                command: Command::Shell { .. },
-            }
-            | Op::Entrypoint {
-                command: Command::Shell { .. },
-            } if !state.shell_set => {
-                let message = format!(
-                    "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
-                    name()
-                );
-                sink.lint(comments, Rule::JsonArgsRecommended, message, instr.span);
-            }
-            Op::Shell { .. } => state.shell_set = true,
-            Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
-                let name = name();
-                let message = format!(
-                    "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
-                );
-                sink.lint(comments, Rule::LegacyKeyValueFormat, message, instr.span);
-            }
-            Op::Workdir { path } => {
-                let absolute = path.starts_with('/') || path.starts_with('$');
-                if !absolute && !state.workdir_set {
-                    let message = format!(
-                        "Relative workdir {path:?} can have unexpected results if the base image changes"
-                    );
-                    sink.lint(comments, Rule::WorkdirRelativePath, message, instr.span);
-                }
-                state.workdir_set = true;
-            }
-            _ => {}
-        }
-    }
-    state
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,9 +260,6 @@ mod tests {
         let file = build(parsed, text, &mut sink);
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
-        for stage in &file.stages {
-            dispatch_checks(stage, Inherited::default(), &mut sink);
-        }
         crate::diagnostics::sort(&mut sink.list);
         sink.list
             .iter()
@@ -368,14 +289,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            codes("FROM a\nCMD x\nCMD [\"y\"]\nENV A 1\nWORKDIR app\nMAINTAINER me\n"),
-            vec![
-                "JSONArgsRecommended:2",
-                "MultipleInstructionsDisallowed:2",
-                "LegacyKeyValueFormat:4",
-                "WorkdirRelativePath:5",
-                "MaintainerDeprecated:6"
-            ]
+            codes("FROM a\nCMD x\nMAINTAINER me\n"),
+            vec!["MaintainerDeprecated:3"]
         );
     }
 

@@ -2,7 +2,8 @@
 //! editor extension through the packages that `web/scripts/build.mjs` makes with wasm-bindgen.
 //!
 //! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
-//! platform? }`, the same names as plan JSON). Output: plain JSON-compatible JavaScript
+//! platform?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the text of the
+//! build context's `.dockerignore`). Output: plain JSON-compatible JavaScript
 //! objects (`{ plan, diagnostics }`, a diagnostics array, graph text, the version).
 //! Invariant: glue only. Every export deserializes its input, calls the library and serializes
 //! the result as plain JSON objects (see [`to_js`]), so the objects a browser gets are exactly
@@ -17,7 +18,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsError, JsValue};
 
 use crate::graph::GraphFormat;
-use crate::Options;
+use crate::{ContextFiles, Options};
 
 /// Plans a build: `plan(dockerfile, options)` returns `{ plan, diagnostics }`, where `plan` is
 /// null when the file has errors. `options` may be `undefined` or `null` (the default target,
@@ -27,14 +28,19 @@ pub fn plan(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let options = options_from_js(options)?;
-    to_js(&crate::plan(dockerfile, &options))
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::plan_with_context(dockerfile, &options, &files))
 }
 
-/// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
+/// Checks every stage of the file with no target: `check(dockerfile, options?)` returns the
+/// diagnostics (`options` as for `plan`; its `targets` are ignored).
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
-pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
-    to_js(&crate::check(dockerfile))
+pub fn check(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::check_with_context(dockerfile, &options, &files))
 }
 
 /// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
@@ -54,8 +60,8 @@ pub fn graph(
             )))
         }
     };
-    let options = options_from_js(options)?;
-    let outcome = crate::plan(dockerfile, &options);
+    let (options, files) = options_from_js(options)?;
+    let outcome = crate::plan_with_context(dockerfile, &options, &files);
     match outcome.plan {
         Some(plan) => Ok(crate::graph::render(&plan, format)),
         None => Err(planning_failed(&outcome.diagnostics)),
@@ -74,15 +80,26 @@ pub fn plan_version() -> u32 {
     crate::plan::PLAN_VERSION
 }
 
-/// The option names `plan` and `graph` accept (the fields of [`Options`]).
-const OPTION_NAMES: [&str; 3] = ["targets", "build_args", "platform"];
+/// The option names `plan`, `check` and `graph` accept (the fields of [`Options`] and of
+/// [`ContextFiles`]).
+const OPTION_NAMES: [&str; 4] = ["targets", "build_args", "platform", "dockerignore"];
+
+/// The options object as JavaScript passes it (described by `planner/schema/options.schema.json`).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct OptionsObject {
+    targets: Vec<String>,
+    build_args: BTreeMap<String, String>,
+    platform: Option<String>,
+    dockerignore: Option<String>,
+}
 
 /// Reads options from JavaScript; `undefined` and `null` mean the defaults. Unknown names are
 /// refused here because serde-wasm-bindgen only looks up the known fields of a struct and would
 /// silently ignore a misspelled `target`.
-fn options_from_js(options: JsValue) -> Result<Options, JsError> {
+fn options_from_js(options: JsValue) -> Result<(Options, ContextFiles), JsError> {
     if options.is_undefined() || options.is_null() {
-        return Ok(Options::default());
+        return Ok((Options::default(), ContextFiles::default()));
     }
     let names: BTreeMap<String, IgnoredAny> = serde_wasm_bindgen::from_value(options.clone())
         .map_err(|err| js_error(format!("invalid options: {err}")))?;
@@ -91,14 +108,24 @@ fn options_from_js(options: JsValue) -> Result<Options, JsError> {
         .find(|name| !OPTION_NAMES.contains(&name.as_str()))
     {
         return Err(js_error(format!(
-            "invalid options: unknown option \"{unknown}\"; use targets, build_args or platform"
+            "invalid options: unknown option \"{unknown}\"; use targets, build_args, platform or dockerignore"
         )));
     }
-    serde_wasm_bindgen::from_value(options).map_err(|err| {
+    let object: OptionsObject = serde_wasm_bindgen::from_value(options).map_err(|err| {
         js_error(format!(
-            "invalid options: {err}; expected {{ targets?: string[], build_args?: {{ [name]: string }}, platform?: string }}"
+            "invalid options: {err}; expected {{ targets?: string[], build_args?: {{ [name]: string }}, platform?: string, dockerignore?: string }}"
         ))
-    })
+    })?;
+    Ok((
+        Options {
+            targets: object.targets,
+            build_args: object.build_args,
+            platform: object.platform,
+        },
+        ContextFiles {
+            dockerignore: object.dockerignore,
+        },
+    ))
 }
 
 /// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s): the

@@ -487,8 +487,10 @@ impl<'a> Parser<'a> {
             node.keyword_span = Span::new(content_start, content_start + node.keyword.len());
             node.span = Span::new(content_start, Self::line_span(last).end.max(content_start));
             if empty_continuation {
-                let _ = instruction_end;
-                self.parsed.empty_continuations.push(node.span);
+                // BuildKit reports it at the instruction's last line (before any heredoc body).
+                self.parsed
+                    .empty_continuations
+                    .push(Self::line_span(instruction_end));
             }
             self.parsed.instructions.push(node);
         }
@@ -706,6 +708,9 @@ mod tests {
         );
         assert_eq!(ins[1].args, vec!["echo a   && echo b"]);
         assert_eq!(parsed.empty_continuations.len(), 1);
+        // Reported at the instruction's last line ("  && echo b", line 6).
+        let empty = parsed.empty_continuations[0];
+        assert_eq!(&text[empty.start..empty.end], "  && echo b");
         let heredocs = &ins[2].heredocs;
         assert_eq!(heredocs.len(), 2);
         assert_eq!(

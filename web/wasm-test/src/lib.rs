@@ -141,9 +141,38 @@ mod tests {
     #[wasm_bindgen_test]
     fn check_equals_the_library() {
         let text = "FROM alpine AS Builder\nRUN true\n";
-        let value = planner::wasm::check(text).map_err(JsValue::from).unwrap();
+        let value = planner::wasm::check(text, JsValue::UNDEFINED)
+            .map_err(JsValue::from)
+            .unwrap();
         let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
         assert_eq!(from_js, planner::check(text));
+    }
+
+    #[wasm_bindgen_test]
+    fn the_dockerignore_option_reaches_copy_ignored_file() {
+        let text = "FROM scratch\nCOPY secret.txt /\n";
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("dockerignore"),
+            &JsValue::from_str("secret.txt\n"),
+        )
+        .unwrap();
+        let value = planner::wasm::plan(text, options.clone().into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let from_js: Outcome = serde_wasm_bindgen::from_value(value).unwrap();
+        let files = planner::ContextFiles {
+            dockerignore: Some("secret.txt\n".to_string()),
+        };
+        let native = planner::plan_with_context(text, &Options::default(), &files);
+        assert_eq!(from_js, native);
+        assert_eq!(native.diagnostics[0].code, "CopyIgnoredFile");
+        let checked = planner::wasm::check(text, options.into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let checked: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(checked).unwrap();
+        assert_eq!(checked, native.diagnostics);
     }
 
     #[wasm_bindgen_test]
