@@ -26,6 +26,8 @@ use crate::{ContextFiles, Options, Outcome};
 const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
+    let summaries = sink.summaries();
+    sink.list.extend(summaries);
     sort(&mut sink.list);
     let plan = if sink.has_errors() { None } else { plan };
     let plan = plan.map(|mut plan| {
@@ -38,9 +40,9 @@ fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     }
 }
 
-fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
+fn check_config(directives: &[syntax::Directive], options: &Options, sink: &mut Sink) {
     let from_arg = options.build_args.get("BUILDKIT_DOCKERFILE_CHECK");
-    let directive = parsed.directives.iter().find(|d| d.name == "check");
+    let directive = directives.iter().find(|d| d.name == "check");
     let (value, span) = match (from_arg, directive) {
         (Some(value), _) => (value.clone(), Span::default()),
         (None, Some(d)) => (d.value.clone(), Span::new(0, 0)),
@@ -67,9 +69,28 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
         );
         return finish(sink, None);
     }
-    let mut parsed = syntax::parse(text);
-    check_config(&parsed, options, &mut sink);
-    for span in &parsed.empty_continuations {
+    // Each instruction is typed as it is parsed, so the raw syntax tree is never held whole.
+    let mut stream = syntax::Instructions::new(text);
+    let first = stream.next();
+    check_config(stream.directives(), options, &mut sink);
+    let typed_from = sink.list.len();
+    let mut syntax_error = None;
+    let instructions = first
+        .into_iter()
+        .chain(stream.by_ref())
+        .map_while(|item| match item {
+            Ok(raw) => Some(raw),
+            Err(error) => {
+                syntax_error = Some(error);
+                None
+            }
+        });
+    let mut file = stage::build(instructions, text, &mut sink);
+    if syntax_error.is_some() {
+        // BuildKit stops at the syntax error: only it and the parser's warnings remain.
+        sink.truncate(typed_from);
+    }
+    for span in stream.empty_continuations() {
         sink.lint(
             &[],
             Rule::NoEmptyContinuation,
@@ -77,13 +98,12 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
             *span,
         );
     }
-    if let Some(error) = &parsed.error {
-        sink.error("ParseError", error.message.clone(), error.span);
+    if let Some(error) = syntax_error {
+        sink.error("ParseError", error.message, error.span);
         return finish(sink, None);
     }
-    let escape = parsed.escape;
-    let directives = std::mem::take(&mut parsed.directives);
-    let mut file = stage::build(parsed, text, &mut sink);
+    let escape = stream.escape();
+    let directives = stream.directives().to_vec();
     if file.stages.is_empty() {
         if !sink.has_errors() {
             sink.error(

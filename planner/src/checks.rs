@@ -6,9 +6,9 @@
 //! with positions, minus the skipped rules. Invariant: the rule names and URLs are BuildKit's.
 
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::diagnostics::{Diagnostic, LineIndex, Severity, Span};
+use crate::diagnostics::{option_diagnostic, Diagnostic, LineIndex, Severity, Span};
 
 /// A build check the planner implements (BuildKit's frontend/dockerfile/linter/ruleset.go).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -282,6 +282,11 @@ impl CheckConfig {
     }
 }
 
+/// At most this many diagnostics of one code are kept; the others are counted and reported in
+/// one summary diagnostic, so a hostile file cannot make the output (or the memory it needs)
+/// grow without bound.
+pub const MAX_PER_CODE: usize = 1_000;
+
 /// Collects diagnostics with positions.
 pub struct Sink<'a> {
     index: LineIndex<'a>,
@@ -289,6 +294,8 @@ pub struct Sink<'a> {
     pub list: Vec<Diagnostic>,
     /// The file-wide check configuration.
     pub config: CheckConfig,
+    /// Per code: the severity, how many are kept and how many were dropped.
+    counts: BTreeMap<String, (Severity, usize, usize)>,
 }
 
 impl<'a> Sink<'a> {
@@ -298,15 +305,40 @@ impl<'a> Sink<'a> {
             index: LineIndex::new(text),
             list: Vec::new(),
             config: CheckConfig::default(),
+            counts: BTreeMap::new(),
         }
+    }
+
+    /// Whether one more diagnostic of `code` is kept; counts it either way.
+    fn admit(&mut self, severity: Severity, code: &str) -> bool {
+        let entry = match self.counts.get_mut(code) {
+            Some(entry) => entry,
+            None => self
+                .counts
+                .entry(code.to_string())
+                .or_insert((severity, 0, 0)),
+        };
+        if entry.1 < MAX_PER_CODE {
+            entry.1 += 1;
+            true
+        } else {
+            entry.2 += 1;
+            false
+        }
+    }
+
+    fn record(&mut self, severity: Severity, code: &str, message: String, span: Span) -> bool {
+        if !self.admit(severity, code) {
+            return false;
+        }
+        let diagnostic = self.index.diagnostic(severity, code, message, span);
+        self.list.push(diagnostic);
+        true
     }
 
     /// Records an error.
     pub fn error(&mut self, code: &str, message: impl Into<String>, span: Span) {
-        let diagnostic = self
-            .index
-            .diagnostic(Severity::Error, code, message.into(), span);
-        self.list.push(diagnostic);
+        self.record(Severity::Error, code, message.into(), span);
     }
 
     /// Records a check warning unless the file's configuration, merged with a `# check=`
@@ -315,19 +347,43 @@ impl<'a> Sink<'a> {
         if !self.config.for_comments(comments).enabled(rule) {
             return;
         }
-        let mut diagnostic =
-            self.index
-                .diagnostic(Severity::Warning, rule.name(), message.into(), span);
-        diagnostic.url = Some(rule.url().to_string());
-        self.list.push(diagnostic);
+        if self.record(Severity::Warning, rule.name(), message.into(), span) {
+            if let Some(last) = self.list.last_mut() {
+                last.url = Some(rule.url().to_string());
+            }
+        }
     }
 
     /// Records a planner warning that is not a BuildKit check.
     pub fn warning(&mut self, code: &str, message: impl Into<String>, span: Span) {
-        let diagnostic = self
-            .index
-            .diagnostic(Severity::Warning, code, message.into(), span);
-        self.list.push(diagnostic);
+        self.record(Severity::Warning, code, message.into(), span);
+    }
+
+    /// Drops the diagnostics recorded after the first `len` (and their counts).
+    pub fn truncate(&mut self, len: usize) {
+        self.list.truncate(len);
+        self.counts.clear();
+        for diagnostic in &self.list {
+            let entry =
+                self.counts
+                    .entry(diagnostic.code.clone())
+                    .or_insert((diagnostic.severity, 0, 0));
+            entry.1 += 1;
+        }
+    }
+
+    /// One diagnostic per code that had more than [`MAX_PER_CODE`]: how many were left out.
+    pub fn summaries(&self) -> Vec<Diagnostic> {
+        self.counts
+            .iter()
+            .filter(|(_, (_, _, dropped))| *dropped > 0)
+            .map(|(code, (severity, _, dropped))| {
+                let message = format!(
+                    "{dropped} more {code} diagnostics are not shown (at most {MAX_PER_CODE} of each are listed)"
+                );
+                option_diagnostic(*severity, code, message)
+            })
+            .collect()
     }
 
     /// The line index of the text the diagnostics are about.
@@ -337,7 +393,10 @@ impl<'a> Sink<'a> {
 
     /// Whether an error has been recorded.
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(Diagnostic::is_error)
+        self.counts
+            .values()
+            .any(|(severity, _, _)| *severity == Severity::Error)
+            || self.list.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -362,6 +421,25 @@ mod tests {
             Rule::FromAsCasing.url(),
             "https://docs.docker.com/go/dockerfile/rule/from-as-casing/"
         );
+    }
+
+    #[test]
+    fn diagnostics_of_one_code_are_capped_with_a_summary() {
+        let text = format!("FROM a\n{}", "BOGUS x\n".repeat(MAX_PER_CODE + 250));
+        let outcome = crate::plan(&text, &crate::Options::default());
+        let parse_errors: Vec<_> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "ParseError")
+            .collect();
+        assert_eq!(parse_errors.len(), MAX_PER_CODE + 1);
+        // The summary has no place in the file, so it sorts first.
+        assert_eq!(parse_errors[0].line, 0);
+        assert_eq!(
+            parse_errors[0].message,
+            "250 more ParseError diagnostics are not shown (at most 1000 of each are listed)"
+        );
+        assert!(outcome.plan.is_none());
     }
 
     #[test]

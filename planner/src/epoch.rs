@@ -125,10 +125,12 @@ fn check_source_stage(
                     }
                 }
             }
-            _ => return Err(format!(
+            _ => {
+                return Err(format!(
                 "{NAME} stage does not meet source-only requirements: unsupported {} instruction",
                 instr.keyword
-            )),
+            ))
+            }
         }
     }
     if !found_add {

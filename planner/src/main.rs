@@ -3,17 +3,23 @@
 //! Input: a Dockerfile path (or `-` for stdin) and options. Output: plan JSON, diagnostics
 //! or graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`.
 //! Exit codes: 0 success, 1 the Dockerfile has errors (or, for `check`, any finding), 2 usage
-//! or I/O error.
+//! or I/O error (a Dockerfile over 16 MiB included). `plan` and `graph` also read the
+//! `.dockerignore` BuildKit would apply (see `cli_io`).
+
+mod cli_io;
 
 use std::collections::BTreeMap;
-use std::io::{Read, Write};
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use planner::graph::{render, GraphFormat};
-use planner::{Diagnostic, Options, Severity};
+use planner::{ContextFiles, Diagnostic, Options, Severity};
+
+use cli_io::read_dockerfile;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +45,10 @@ struct PlanArgs {
     /// Target platform os/arch[/variant] (default linux/amd64).
     #[arg(long, value_name = "OS/ARCH")]
     platform: Option<String>,
+    /// The build context directory, for its .dockerignore (default: the Dockerfile's directory).
+    /// <Dockerfile>.dockerignore beside the Dockerfile wins, as in BuildKit.
+    #[arg(long, value_name = "DIR")]
+    context: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -75,22 +85,16 @@ enum Command {
     },
 }
 
-fn read_dockerfile(path: &str) -> Result<(String, String)> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the Dockerfile from standard input")?;
-        return Ok(("<stdin>".to_string(), text));
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read Dockerfile {path:?}"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "Dockerfile {path:?} is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    Ok((path.to_string(), text))
+/// The build-context files of `plan` and `graph`: the `.dockerignore` BuildKit would apply.
+fn context_files(args: &PlanArgs) -> Result<ContextFiles> {
+    let context = args
+        .context
+        .clone()
+        .unwrap_or_else(|| cli_io::default_context(&args.dockerfile));
+    let found = cli_io::read_dockerignore(&args.dockerfile, &context)?;
+    Ok(ContextFiles {
+        dockerignore: found.map(|(_, text)| text),
+    })
 }
 
 fn options(args: &PlanArgs) -> Result<Options> {
@@ -132,10 +136,11 @@ fn format_diagnostic(file: &str, d: &Diagnostic) -> String {
 }
 
 fn print_diagnostics(file: &str, diagnostics: &[Diagnostic]) {
-    let mut stderr = std::io::stderr().lock();
+    let mut stderr = std::io::BufWriter::new(std::io::stderr().lock());
     for d in diagnostics {
         let _ = writeln!(stderr, "{}", format_diagnostic(file, d));
     }
+    let _ = stderr.flush();
 }
 
 fn write_stdout(text: &str) -> Result<()> {
@@ -150,15 +155,31 @@ fn write_stdout(text: &str) -> Result<()> {
     }
 }
 
+/// Writes `value` as pretty JSON to standard output as it is serialized, so a large plan is
+/// never held twice in memory.
+fn write_json_stdout<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|_| stdout.write_all(b"\n"))
+        .and_then(|_| stdout.flush());
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
-            let outcome = planner::plan(&text, &options(&args)?);
+            let files = context_files(&args)?;
+            let outcome = planner::plan_with_context(&text, &options(&args)?, &files);
             print_diagnostics(&file, &outcome.diagnostics);
             match outcome.plan {
                 Some(plan) => {
-                    write_stdout(&(serde_json::to_string_pretty(&plan)? + "\n"))?;
+                    write_json_stdout(&plan)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Ok(ExitCode::from(1)),
@@ -187,7 +208,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
         Command::Graph { args, format } => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
-            let outcome = planner::plan(&text, &options(&args)?);
+            let files = context_files(&args)?;
+            let outcome = planner::plan_with_context(&text, &options(&args)?, &files);
             print_diagnostics(&file, &outcome.diagnostics);
             let Some(plan) = outcome.plan else {
                 return Ok(ExitCode::from(1));

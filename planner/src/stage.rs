@@ -3,7 +3,7 @@
 //! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`); the checks of
 //! dispatch time are in `dispatch/`.
 //!
-//! Input: the syntax layer's [`Parsed`] file. Output: a [`Dockerfile`] of stages, with errors
+//! Input: the syntax layer's instructions, one at a time. Output: a [`Dockerfile`] of stages, with errors
 //! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
 
 use std::borrow::Cow;
@@ -13,7 +13,7 @@ use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
-use crate::syntax::{self, Parsed, RawInstruction};
+use crate::syntax::{self, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -145,11 +145,15 @@ fn parse_from<'a>(
 }
 
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
-pub fn build<'a>(parsed: Parsed<'a>, text: &str, sink: &mut Sink) -> Dockerfile<'a> {
+pub fn build<'a>(
+    instructions: impl IntoIterator<Item = RawInstruction<'a>>,
+    text: &str,
+    sink: &mut Sink,
+) -> Dockerfile<'a> {
     let mut file = Dockerfile::default();
     // After a FROM that failed, its instructions belong to no stage; do not report that too.
     let mut from_failed = false;
-    for raw in parsed.instructions {
+    for raw in instructions {
         let command = raw.command;
         let span = raw.span;
         if command == syntax::Command::Maintainer {
@@ -257,7 +261,7 @@ mod tests {
     fn codes(text: &str) -> Vec<String> {
         let parsed = parse(text);
         let mut sink = Sink::new(text);
-        let file = build(parsed, text, &mut sink);
+        let file = build(parsed.instructions, text, &mut sink);
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
         crate::diagnostics::sort(&mut sink.list);
@@ -298,7 +302,7 @@ mod tests {
     fn from_errors() {
         let text = "FROM a b\nFROM a AS 1x\nRUN x\n";
         let mut sink = Sink::new(text);
-        build(parse(text), text, &mut sink);
+        build(parse(text).instructions, text, &mut sink);
         let messages: Vec<&str> = sink.list.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -309,7 +313,7 @@ mod tests {
         );
         let text = "ENV A=1\nFROM a\n";
         let mut sink = Sink::new(text);
-        build(parse(text), text, &mut sink);
+        build(parse(text).instructions, text, &mut sink);
         assert_eq!(sink.list[0].message, "no build stage in current context");
     }
 }

@@ -14,12 +14,14 @@ fuzz_target!(|data: &[u8]| {
     let Ok(input) = std::str::from_utf8(data) else { return };
     let mut parts = input.splitn(3, '\0');
     let text = parts.next().unwrap_or("");
-    let options = planner::Options {
+    let files = planner::ContextFiles {
         dockerignore: parts.next().map(str::to_string),
+    };
+    let options = planner::Options {
         targets: parts.next().map(str::to_string).into_iter().collect(),
         ..planner::Options::default()
     };
-    let outcome = planner::plan(text, &options);
+    let outcome = planner::plan_with_context(text, &options, &files);
     if let Some(plan) = &outcome.plan {
         let n_stages = plan.stages.len();
         let mut in_waves: Vec<usize> = plan.waves.iter().flatten().copied().collect();
@@ -40,5 +42,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         assert!(outcome.diagnostics.iter().any(|d| d.is_error()));
     }
-    let _ = planner::check(text);
+    let _ = planner::check_with_context(text, &options, &files);
 });

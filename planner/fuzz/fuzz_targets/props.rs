@@ -19,18 +19,17 @@ fuzz_target!(|data: &[u8]| {
         Some((text, ignore)) => (text, Some(ignore.to_string())),
         None => (input, None),
     };
-    let options = planner::Options {
-        dockerignore,
-        ..planner::Options::default()
-    };
+    let files = planner::ContextFiles { dockerignore };
+    let options = planner::Options::default();
     let started = Instant::now();
-    let first = planner::plan(text, &options);
+    let first = planner::plan_with_context(text, &options, &files);
     let elapsed = started.elapsed();
     let budget = Duration::from_millis(100).max(Duration::from_micros(10 * data.len() as u64));
     assert!(elapsed <= budget, "{} bytes took {elapsed:?} (budget {budget:?})", data.len());
 
     let first_json = serde_json::to_string(&first).expect("outcome serializes");
-    let second_json = serde_json::to_string(&planner::plan(text, &options)).expect("serializes");
+    let second = planner::plan_with_context(text, &options, &files);
+    let second_json = serde_json::to_string(&second).expect("serializes");
     assert_eq!(first_json, second_json, "planning is not deterministic");
 
     if let Some(plan) = &first.plan {

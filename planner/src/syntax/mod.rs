@@ -270,7 +270,65 @@ fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
 
 /// Parses a Dockerfile.
 pub fn parse(text: &str) -> Parsed<'_> {
-    Parser::new(text).run()
+    let mut instructions = Instructions::new(text);
+    // About one instruction per two lines (and per 24 bytes or more) in real files: saves the
+    // regrowth copies without reserving much for a file of blank lines.
+    let n_lines = text.bytes().filter(|byte| *byte == b'\n').count();
+    let mut parsed = Parsed {
+        instructions: Vec::with_capacity((n_lines / 2).min(text.len() / 24) + 1),
+        ..Parsed::default()
+    };
+    for item in instructions.by_ref() {
+        match item {
+            Ok(node) => parsed.instructions.push(node),
+            Err(error) => parsed.error = Some(error),
+        }
+    }
+    parsed.directives = std::mem::take(&mut instructions.parser.directives);
+    parsed.escape = instructions.parser.escape;
+    parsed.empty_continuations = std::mem::take(&mut instructions.parser.empty_continuations);
+    parsed
+}
+
+/// The instructions of a Dockerfile one at a time, so a caller can type each and let it go
+/// (the planner never holds the whole raw syntax tree). The first syntax error ends the stream
+/// (it is the last item); the directives, escape character and empty continuations are complete
+/// once the stream has ended (the directives and escape already after the first item).
+pub struct Instructions<'a> {
+    parser: Parser<'a>,
+}
+
+impl<'a> Instructions<'a> {
+    /// Starts reading `text`.
+    pub fn new(text: &'a str) -> Instructions<'a> {
+        Instructions {
+            parser: Parser::new(text),
+        }
+    }
+
+    /// The parser directives read so far.
+    pub fn directives(&self) -> &[Directive] {
+        &self.parser.directives
+    }
+
+    /// The escape character in force.
+    pub fn escape(&self) -> char {
+        self.parser.escape
+    }
+
+    /// The last lines of instructions with blank continuation lines (see
+    /// [`Parsed::empty_continuations`]), found so far.
+    pub fn empty_continuations(&self) -> &[Span] {
+        &self.parser.empty_continuations
+    }
+}
+
+impl<'a> Iterator for Instructions<'a> {
+    type Item = Result<RawInstruction<'a>, SyntaxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.parser.next_instruction()
+    }
 }
 
 struct Parser<'a> {
@@ -281,26 +339,31 @@ struct Parser<'a> {
     next_idx: usize,
     escape: char,
     directive_parser: directives::DirectiveParser,
-    parsed: Parsed<'a>,
+    directives: Vec<Directive>,
+    empty_continuations: Vec<Span>,
+    /// Comment lines since the last instruction.
+    comments: Vec<&'a str>,
+    /// The last physical line read.
+    last_line: Option<Line<'a>>,
+    n_instructions: usize,
+    /// An error ended the input (nothing more is read).
+    done: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Parser<'a> {
-        // About one instruction per two lines (and per 24 bytes or more) in real files: saves
-        // the regrowth copies without reserving much for a file of blank lines.
-        let n_lines = text.bytes().filter(|byte| *byte == b'\n').count();
-        let capacity = (n_lines / 2).min(text.len() / 24) + 1;
         Parser {
             text,
             pos: 0,
             next_idx: 0,
             escape: '\\',
             directive_parser: directives::DirectiveParser::default(),
-            parsed: Parsed {
-                escape: '\\',
-                instructions: Vec::with_capacity(capacity),
-                ..Parsed::default()
-            },
+            directives: Vec::new(),
+            empty_continuations: Vec::new(),
+            comments: Vec::new(),
+            last_line: None,
+            n_instructions: 0,
+            done: false,
         }
     }
 
@@ -337,36 +400,38 @@ impl<'a> Parser<'a> {
         Some(Ok(line))
     }
 
-    fn fail(&mut self, message: String, first: Line, last: Line) -> Parsed<'a> {
+    /// Ends the input with an error over the lines `first..=last`.
+    fn fail(
+        &mut self,
+        message: String,
+        first: Line,
+        last: Line,
+    ) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
         let span = Span::new(Self::line_span(first).start, Self::line_span(last).end);
-        self.parsed.error = Some(SyntaxError {
+        self.fail_with(SyntaxError {
             message,
             line: first.idx as u32 + 1,
             end_line: last.idx as u32 + 1,
             span,
-        });
-        self.finish()
+        })
     }
 
-    fn fail_with(&mut self, error: SyntaxError) -> Parsed<'a> {
-        self.parsed.error = Some(error);
-        self.finish()
+    fn fail_with(&mut self, error: SyntaxError) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
+        self.done = true;
+        Some(Err(error))
     }
 
-    fn finish(&mut self) -> Parsed<'a> {
-        self.parsed.escape = self.escape;
-        std::mem::take(&mut self.parsed)
-    }
-
-    fn run(mut self) -> Parsed<'a> {
-        let mut comments: Vec<&'a str> = Vec::new();
-        let mut last_line: Option<Line<'a>> = None;
+    /// Reads up to the end of the next instruction.
+    fn next_instruction(&mut self) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
+        if self.done {
+            return None;
+        }
         while let Some(scanned) = self.scan() {
             let first = match scanned {
                 Ok(line) => line,
                 Err(e) => return self.fail_with(e),
             };
-            last_line = Some(first);
+            self.last_line = Some(first);
             let mut raw = first.text;
             let mut raw_start = first.start;
             if first.idx == 0 {
@@ -378,9 +443,9 @@ impl<'a> Parser<'a> {
             if is_comment(raw) {
                 let comment = raw.get(1..).unwrap_or("").trim();
                 if comment.is_empty() {
-                    comments.clear();
+                    self.comments.clear();
                 } else {
-                    comments.push(comment);
+                    self.comments.push(comment);
                 }
             }
             let no_newline = trim_newline(raw);
@@ -392,7 +457,7 @@ impl<'a> Parser<'a> {
             {
                 Err(message) => return self.fail(message, first, first),
                 Ok(Some(directive)) => {
-                    comments.pop();
+                    self.comments.pop();
                     if directive.name == "escape" {
                         match directive.value.as_str() {
                             "\\" => self.escape = '\\',
@@ -405,7 +470,7 @@ impl<'a> Parser<'a> {
                             }
                         }
                     }
-                    self.parsed.directives.push(directive);
+                    self.directives.push(directive);
                 }
                 Ok(None) => {}
             }
@@ -424,7 +489,7 @@ impl<'a> Parser<'a> {
                     Err(e) => return self.fail_with(e),
                 };
                 last = line;
-                last_line = Some(line);
+                self.last_line = Some(line);
                 let ctext = trim_newline(line.text);
                 if is_comment(ctext) {
                     continue;
@@ -444,7 +509,8 @@ impl<'a> Parser<'a> {
                 None => Cow::Borrowed(first_piece),
             };
             let instruction_end = last;
-            let mut node = match self.node_from_line(line, std::mem::take(&mut comments)) {
+            let comments = std::mem::take(&mut self.comments);
+            let mut node = match self.node_from_line(line, comments) {
                 Ok(node) => node,
                 Err(message) => return self.fail(message, first, last),
             };
@@ -462,7 +528,7 @@ impl<'a> Parser<'a> {
                                     Err(e) => return self.fail_with(e),
                                 };
                                 last = body_line;
-                                last_line = Some(body_line);
+                                self.last_line = Some(body_line);
                                 let mut candidate = trim_newline(body_line.text);
                                 if heredoc.chomp {
                                     candidate = candidate.trim_start_matches('\t');
@@ -488,22 +554,24 @@ impl<'a> Parser<'a> {
             node.span = Span::new(content_start, Self::line_span(last).end.max(content_start));
             if empty_continuation {
                 // BuildKit reports it at the instruction's last line (before any heredoc body).
-                self.parsed
-                    .empty_continuations
+                self.empty_continuations
                     .push(Self::line_span(instruction_end));
             }
-            self.parsed.instructions.push(node);
+            self.n_instructions += 1;
+            return Some(Ok(node));
         }
-        if self.parsed.instructions.is_empty() {
-            let line = self.next_idx;
-            self.parsed.error = Some(SyntaxError {
+        if self.n_instructions == 0 {
+            let line = self.next_idx as u32;
+            let span = self.last_line.map_or(Span::default(), Self::line_span);
+            return self.fail_with(SyntaxError {
                 message: "file with no instructions".to_string(),
-                line: line as u32,
-                end_line: line as u32,
-                span: last_line.map_or(Span::default(), Self::line_span),
+                line,
+                end_line: line,
+                span,
             });
         }
-        self.finish()
+        self.done = true;
+        None
     }
 
     /// BuildKit `newNodeFromLine`: keyword, flags and the per-instruction argument form.
