@@ -279,7 +279,7 @@ fn lint_error(sink: &mut Sink) {
         .filter(|d| d.severity == Severity::Warning && d.url.is_some())
         .map(|d| d.code.clone())
         .collect();
-    rules.sort();
+    rules.sort_unstable();
     rules.dedup();
     if !rules.is_empty() {
         let message = format!("lint violation found for rules: {}", rules.join(", "));
@@ -363,7 +363,7 @@ fn images(graph: &Graph, needed: &[bool]) -> Vec<String> {
             _ => None,
         })
         .collect();
-    images.sort();
+    images.sort_unstable();
     images.dedup();
     images
 }

@@ -6,7 +6,7 @@
 //! with positions, minus the skipped rules. Invariant: the rule names and URLs are BuildKit's.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::diagnostics::{option_diagnostic, Diagnostic, LineIndex, Severity, Span};
 
@@ -294,8 +294,9 @@ pub struct Sink<'a> {
     pub list: Vec<Diagnostic>,
     /// The file-wide check configuration.
     pub config: CheckConfig,
-    /// Per code: the severity, how many are kept and how many were dropped.
-    counts: BTreeMap<String, (Severity, usize, usize)>,
+    /// Per code: the code, its severity, how many are kept and how many were dropped (a list:
+    /// a file has a few dozen codes at most).
+    counts: Vec<(String, Severity, usize, usize)>,
 }
 
 impl<'a> Sink<'a> {
@@ -305,24 +306,25 @@ impl<'a> Sink<'a> {
             index: LineIndex::new(text),
             list: Vec::new(),
             config: CheckConfig::default(),
-            counts: BTreeMap::new(),
+            counts: Vec::new(),
         }
     }
 
     /// Whether one more diagnostic of `code` is kept; counts it either way.
     fn admit(&mut self, severity: Severity, code: &str) -> bool {
-        let entry = match self.counts.get_mut(code) {
-            Some(entry) => entry,
-            None => self
-                .counts
-                .entry(code.to_string())
-                .or_insert((severity, 0, 0)),
+        let pos = match self.counts.iter().position(|entry| entry.0 == code) {
+            Some(pos) => pos,
+            None => {
+                self.counts.push((code.to_string(), severity, 0, 0));
+                self.counts.len() - 1
+            }
         };
-        if entry.1 < MAX_PER_CODE {
-            entry.1 += 1;
+        let entry = &mut self.counts[pos];
+        if entry.2 < MAX_PER_CODE {
+            entry.2 += 1;
             true
         } else {
-            entry.2 += 1;
+            entry.3 += 1;
             false
         }
     }
@@ -363,12 +365,13 @@ impl<'a> Sink<'a> {
     pub fn truncate(&mut self, len: usize) {
         self.list.truncate(len);
         self.counts.clear();
-        for diagnostic in &self.list {
-            let entry =
-                self.counts
-                    .entry(diagnostic.code.clone())
-                    .or_insert((diagnostic.severity, 0, 0));
-            entry.1 += 1;
+        let kept: Vec<(String, Severity)> = self
+            .list
+            .iter()
+            .map(|d| (d.code.clone(), d.severity))
+            .collect();
+        for (code, severity) in kept {
+            self.admit(severity, &code);
         }
     }
 
@@ -376,8 +379,8 @@ impl<'a> Sink<'a> {
     pub fn summaries(&self) -> Vec<Diagnostic> {
         self.counts
             .iter()
-            .filter(|(_, (_, _, dropped))| *dropped > 0)
-            .map(|(code, (severity, _, dropped))| {
+            .filter(|(_, _, _, dropped)| *dropped > 0)
+            .map(|(code, severity, _, dropped)| {
                 let message = format!(
                     "{dropped} more {code} diagnostics are not shown (at most {MAX_PER_CODE} of each are listed)"
                 );
@@ -394,8 +397,8 @@ impl<'a> Sink<'a> {
     /// Whether an error has been recorded.
     pub fn has_errors(&self) -> bool {
         self.counts
-            .values()
-            .any(|(severity, _, _)| *severity == Severity::Error)
+            .iter()
+            .any(|(_, severity, _, _)| *severity == Severity::Error)
             || self.list.iter().any(Diagnostic::is_error)
     }
 }

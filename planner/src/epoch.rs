@@ -12,7 +12,7 @@ use crate::args::MetaArgs;
 use crate::checks::Sink;
 use crate::diagnostics::{option_diagnostic, Severity};
 use crate::dispatch::{classify_source, SourceKind};
-use crate::expand::Lexer;
+use crate::expand::{Lexer, Lookup};
 use crate::plan::Op;
 use crate::stage::{Dockerfile, StageDecl};
 use crate::values::{check_digest, parse_int};
@@ -51,17 +51,45 @@ pub fn check(
         ));
         return;
     };
-    let mut env = meta.env.clone();
-    env.remove(NAME);
+    // BuildKit deletes SOURCE_DATE_EPOCH from the variables the stage is read with.
+    let env = StageVars {
+        vars: meta.env.clone(),
+        epoch_hidden: true,
+    };
     if let Err(message) = check_source_stage(stage, env, build_args, lexer) {
         sink.error("InvalidSourceDateEpoch", message, stage.span);
+    }
+}
+
+/// The variables the source stage is read with: the global ARGs without `SOURCE_DATE_EPOCH`
+/// (until the stage declares it), plus the stage's ARGs.
+struct StageVars {
+    vars: BTreeMap<String, String>,
+    epoch_hidden: bool,
+}
+
+impl StageVars {
+    fn insert(&mut self, name: &str, value: String) {
+        if name == NAME {
+            self.epoch_hidden = false;
+        }
+        self.vars.insert(name.to_string(), value);
+    }
+}
+
+impl Lookup for StageVars {
+    fn lookup(&self, name: &str) -> Option<String> {
+        if self.epoch_hidden && name == NAME {
+            return None;
+        }
+        self.vars.get(name).cloned()
     }
 }
 
 /// BuildKit `sourceDateEpochStageSource`: the stage that names the source of the timestamp.
 fn check_source_stage(
     stage: &StageDecl,
-    mut env: BTreeMap<String, String>,
+    mut env: StageVars,
     build_args: &BTreeMap<String, String>,
     lexer: &Lexer,
 ) -> Result<(), String> {
@@ -83,13 +111,13 @@ fn check_source_stage(
             Op::Arg { args } => {
                 for arg in args {
                     if let Some(given) = build_args.get(&arg.name) {
-                        env.insert(arg.name.clone(), given.clone());
+                        env.insert(&arg.name, given.clone());
                     } else if let Some(default) = &arg.default {
                         let value = lexer
                             .process_word(default, &env)
                             .map_err(|e| e.message)?
                             .word;
-                        env.insert(arg.name.clone(), value);
+                        env.insert(&arg.name, value);
                     }
                 }
             }

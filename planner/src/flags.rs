@@ -3,9 +3,9 @@
 //! strings, and the error texts for unknown, duplicate and missing values.
 //!
 //! Input: the raw `--flag[=value]` words of an instruction. Output: typed values or an error.
-//! Invariant: declared flag names are looked up exactly; suggestions are deterministic (the
-//! declared names in sorted order, as BuildKit's map of flags is searched); values are moved
-//! out of the words, not copied.
+//! Invariant: declared flag names are looked up exactly; suggestions are deterministic (every
+//! declared list is in alphabetical order, a test checks it); values are moved out of the words,
+//! not copied.
 
 use std::borrow::Cow;
 
@@ -63,8 +63,9 @@ impl<'a> Flags<'a> {
                 None => (body, None),
             };
             let Some(key) = declared.iter().position(|(known, _)| *known == name) else {
-                let mut names: Vec<&str> = declared.iter().map(|(known, _)| *known).collect();
-                names.sort_unstable();
+                // The declared lists are in alphabetical order, the order BuildKit's map of
+                // flags is searched in.
+                let names: Vec<&str> = declared.iter().map(|(known, _)| *known).collect();
                 let message = format!("unknown flag: --{name}");
                 return Err(suggest::wrap(message, name, &names, true));
             };
@@ -144,9 +145,9 @@ mod tests {
     }
 
     const DECLARED: &[(&str, FlagKind)] = &[
+        ("exclude", FlagKind::Strings),
         ("from", FlagKind::String),
         ("link", FlagKind::Bool),
-        ("exclude", FlagKind::Strings),
     ];
 
     #[test]

@@ -227,7 +227,7 @@ pub fn type_instruction(raw: RawInstruction<'_>) -> Result<Instr<'_>, String> {
             }
             no_flags(flags)?;
             let mut ports = strings(args);
-            ports.sort();
+            ports.sort_unstable();
             Op::Expose { ports }
         }
         C::User => {
@@ -303,23 +303,25 @@ pub fn type_arg(flags: Vec<Cow<'_, str>>, args: Vec<Cow<'_, str>>) -> Result<Vec
     Ok(decls)
 }
 
-const COPY_FLAGS: &[(&str, FlagKind)] = &[
-    ("chown", FlagKind::String),
-    ("from", FlagKind::String),
+/// The flags of COPY, in alphabetical order (the order of "did you mean").
+pub const COPY_FLAGS: &[(&str, FlagKind)] = &[
     ("chmod", FlagKind::String),
-    ("link", FlagKind::Bool),
+    ("chown", FlagKind::String),
     ("exclude", FlagKind::Strings),
+    ("from", FlagKind::String),
+    ("link", FlagKind::Bool),
     ("parents", FlagKind::Bool),
 ];
 
-const ADD_FLAGS: &[(&str, FlagKind)] = &[
-    ("chown", FlagKind::String),
-    ("chmod", FlagKind::String),
-    ("link", FlagKind::Bool),
-    ("keep-git-dir", FlagKind::Bool),
+/// The flags of ADD, in alphabetical order.
+pub const ADD_FLAGS: &[(&str, FlagKind)] = &[
     ("checksum", FlagKind::String),
-    ("unpack", FlagKind::Bool),
+    ("chmod", FlagKind::String),
+    ("chown", FlagKind::String),
     ("exclude", FlagKind::Strings),
+    ("keep-git-dir", FlagKind::Bool),
+    ("link", FlagKind::Bool),
+    ("unpack", FlagKind::Bool),
 ];
 
 fn nonempty(value: Option<Cow<'_, str>>) -> Option<String> {
@@ -436,7 +438,8 @@ fn strip_onbuild_keyword(original: &str) -> &str {
     rest.trim_start()
 }
 
-const RUN_FLAGS: &[(&str, FlagKind)] = &[
+/// The flags of RUN, in alphabetical order.
+pub const RUN_FLAGS: &[(&str, FlagKind)] = &[
     ("mount", FlagKind::Strings),
     ("network", FlagKind::String),
     ("security", FlagKind::String),
@@ -627,12 +630,13 @@ fn check_interval(name: &str, value: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
+/// The flags of HEALTHCHECK, in alphabetical order.
+pub const HEALTHCHECK_FLAGS: &[(&str, FlagKind)] = &[
     ("interval", FlagKind::String),
-    ("timeout", FlagKind::String),
-    ("start-period", FlagKind::String),
-    ("start-interval", FlagKind::String),
     ("retries", FlagKind::String),
+    ("start-interval", FlagKind::String),
+    ("start-period", FlagKind::String),
+    ("timeout", FlagKind::String),
 ];
 
 fn type_healthcheck(
@@ -776,6 +780,16 @@ mod tests {
             typed("COPY <<EOF <<EOF\nx\nEOF\ny\nEOF").unwrap_err(),
             "COPY cannot accept a heredoc as a destination"
         );
+    }
+
+    #[test]
+    fn flag_lists_are_in_alphabetical_order() {
+        for list in [COPY_FLAGS, ADD_FLAGS, RUN_FLAGS, HEALTHCHECK_FLAGS] {
+            let names: Vec<&str> = list.iter().map(|(name, _)| *name).collect();
+            let mut sorted = names.clone();
+            sorted.sort_unstable();
+            assert_eq!(names, sorted);
+        }
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
@@ -198,7 +198,7 @@ pub fn build<'a>(
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
 /// configuration (BuildKit does not apply comments above `FROM` here).
 pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(file.stages.len());
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     for stage in &file.stages {
         let Some(name) = stage.name.as_deref() else {
             continue;

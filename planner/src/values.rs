@@ -8,7 +8,7 @@
 //! BuildKit shows. Invariant: pure functions that never panic; the texts are Go's.
 
 /// A Go duration in nanoseconds.
-pub type Nanos = i128;
+pub type Nanos = i64;
 
 /// Go's `time.quote`: the value in double quotes, `"` and `\` escaped, bytes of control or
 /// non-ASCII characters as `\xNN`.
@@ -19,7 +19,9 @@ fn go_time_quote(text: &str) -> String {
         if ch < ' ' || !ch.is_ascii() {
             let mut buf = [0u8; 4];
             for byte in ch.encode_utf8(&mut buf).bytes() {
-                out.push_str(&format!("\\x{byte:02x}"));
+                out.push_str("\\x");
+                out.push(char::from(b"0123456789abcdef"[usize::from(byte >> 4)]));
+                out.push(char::from(b"0123456789abcdef"[usize::from(byte & 15)]));
             }
         } else {
             if ch == '"' || ch == '\\' {
@@ -30,6 +32,49 @@ fn go_time_quote(text: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// 2^63, the bound of Go's duration arithmetic.
+const LIMIT: u64 = 1 << 63;
+
+/// Go's `time.leadingInt`: the digits at the start of `text` and the rest; `None` on overflow.
+fn leading_int(text: &str) -> Option<(u64, &str)> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let mut value: u64 = 0;
+    for byte in text[..digits].bytes() {
+        if value > LIMIT / 10 {
+            return None;
+        }
+        value = value * 10 + u64::from(byte - b'0');
+        if value > LIMIT {
+            return None;
+        }
+    }
+    Some((value, &text[digits..]))
+}
+
+/// Go's `time.leadingFraction`: the digits after a `.`, their scale, and the rest; digits that
+/// no longer fit are dropped.
+fn leading_fraction(text: &str) -> (u64, f64, &str) {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (mut value, mut scale, mut overflow) = (0u64, 1f64, false);
+    for byte in text[..digits].bytes() {
+        if overflow {
+            continue;
+        }
+        if value > (LIMIT - 1) / 10 {
+            overflow = true;
+            continue;
+        }
+        let next = value * 10 + u64::from(byte - b'0');
+        if next > LIMIT {
+            overflow = true;
+            continue;
+        }
+        value = next;
+        scale *= 10.0;
+    }
+    (value, scale, &text[digits..])
 }
 
 /// Go's `time.ParseDuration` (`300ms`, `-1.5h`, `2h45m`), with its error texts.
@@ -49,43 +94,23 @@ pub fn parse_duration(value: &str) -> Result<Nanos, String> {
     if rest.is_empty() {
         return Err(invalid());
     }
-    let mut total: u128 = 0;
+    let mut total: u64 = 0;
     while !rest.is_empty() {
-        let bytes = rest.as_bytes();
-        if !(bytes[0] == b'.' || bytes[0].is_ascii_digit()) {
+        let first = rest.as_bytes()[0];
+        if !(first == b'.' || first.is_ascii_digit()) {
             return Err(invalid());
         }
-        let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
-        let whole: u128 = if digits == 0 {
-            0
-        } else {
-            rest[..digits].parse().map_err(|_| invalid())?
-        };
-        if whole > 1 << 63 {
-            return Err(invalid());
-        }
-        rest = &rest[digits..];
-        let mut fraction = (0u128, 1u128);
-        let mut has_fraction = false;
+        let before = rest.len();
+        let (whole, after) = leading_int(rest).ok_or_else(invalid)?;
+        let pre = before != after.len();
+        rest = after;
+        let (mut fraction, mut scale, mut post) = (0, 1.0, false);
         if let Some(after_dot) = rest.strip_prefix('.') {
-            let frac_digits = after_dot.bytes().take_while(u8::is_ascii_digit).count();
-            has_fraction = frac_digits > 0;
-            // Go's `leadingFraction`: digits past what fits are dropped (the scale stops too).
-            let mut overflow = false;
-            for byte in after_dot[..frac_digits].bytes() {
-                if overflow {
-                    continue;
-                }
-                let next = fraction.0 * 10 + u128::from(byte - b'0');
-                if fraction.0 > ((1u128 << 63) - 1) / 10 || next > 1u128 << 63 {
-                    overflow = true;
-                    continue;
-                }
-                fraction = (next, fraction.1 * 10);
-            }
-            rest = &after_dot[frac_digits..];
+            let before = after_dot.len();
+            (fraction, scale, rest) = leading_fraction(after_dot);
+            post = before != rest.len();
         }
-        if digits == 0 && !has_fraction {
+        if !pre && !post {
             return Err(invalid());
         }
         let unit_len = rest
@@ -100,7 +125,7 @@ pub fn parse_duration(value: &str) -> Result<Nanos, String> {
         }
         let unit_text = &rest[..unit_len];
         rest = &rest[unit_len..];
-        let unit: u128 = match unit_text {
+        let unit: u64 = match unit_text {
             "ns" => 1,
             "us" | "\u{b5}s" | "\u{3bc}s" => 1_000,
             "ms" => 1_000_000,
@@ -115,25 +140,23 @@ pub fn parse_duration(value: &str) -> Result<Nanos, String> {
                 ))
             }
         };
-        if whole > (1u128 << 63) / unit {
+        if whole > LIMIT / unit {
             return Err(invalid());
         }
         let mut part = whole * unit;
-        if fraction.0 > 0 {
-            part += fraction.0 * unit / fraction.1;
-            if part > 1 << 63 {
+        if fraction > 0 {
+            // As Go does: float64(f) * (float64(unit) / scale).
+            part += (fraction as f64 * (unit as f64 / scale)) as u64;
+            if part > LIMIT {
                 return Err(invalid());
             }
         }
-        total += part;
-        if total > 1 << 63 {
-            return Err(invalid());
-        }
+        total = total.checked_add(part).filter(|t| *t <= LIMIT).ok_or_else(invalid)?;
     }
     if negative {
-        return Ok(-(total as Nanos));
+        return Ok((total as i64).wrapping_neg());
     }
-    if total > (1 << 63) - 1 {
+    if total > LIMIT - 1 {
         return Err(invalid());
     }
     Ok(total as Nanos)
@@ -157,17 +180,20 @@ pub fn parse_int(value: &str, bits: u32) -> Result<i64, IntError> {
     }
     let magnitude = digits
         .bytes()
-        .try_fold(0u128, |acc, b| {
-            acc.checked_mul(10)?.checked_add(u128::from(b - b'0'))
+        .try_fold(0u64, |acc, b| {
+            acc.checked_mul(10)?.checked_add(u64::from(b - b'0'))
         })
-        .unwrap_or(u128::MAX);
-    let limit = 1u128 << (bits - 1);
+        .unwrap_or(u64::MAX);
+    let limit = 1u64 << (bits - 1);
     let negative = value.starts_with('-');
     if (negative && magnitude > limit) || (!negative && magnitude >= limit) {
         return Err(fail("value out of range"));
     }
-    let magnitude = magnitude as i128;
-    Ok((if negative { -magnitude } else { magnitude }) as i64)
+    Ok(if negative {
+        (magnitude as i64).wrapping_neg()
+    } else {
+        magnitude as i64
+    })
 }
 
 /// Go's `strconv.Quote` for the texts these errors show (printable ASCII as is, the rest
@@ -366,6 +392,11 @@ mod tests {
             parse_duration("1.00000000000000000000001s"),
             Ok(1_000_000_000)
         );
+        assert_eq!(
+            parse_duration("-2562047h47m16.854775808s"),
+            Ok(i64::MIN)
+        );
+        assert!(parse_duration("2562047h47m16.854775808s").is_err());
     }
 
     #[test]

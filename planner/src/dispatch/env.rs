@@ -7,7 +7,7 @@
 //! Invariant: rolling back to a mark restores exactly the state at that mark, so a child stage
 //! sees its parent's final environment and a sibling never sees its brother's.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use crate::expand::Lookup;
 
@@ -19,13 +19,14 @@ enum Undo {
     Declared(String),
 }
 
-/// The environment of the stage being dispatched.
+/// The environment of the stage being dispatched. Nothing is ever removed from its maps (an
+/// unset variable keeps its key with no value), which keeps the WebAssembly build small.
 #[derive(Default)]
 pub struct StageEnv {
-    /// Variables with their value and the order of their last assignment.
-    vars: HashMap<String, (String, u64)>,
+    /// Variables with their value and the order of their last assignment (`None`: unset).
+    vars: BTreeMap<String, Option<(String, u64)>>,
     /// How often each `ARG` name has been declared along the chain.
-    declared: HashMap<String, u32>,
+    declared: BTreeMap<String, u32>,
     next_order: u64,
     undo: Vec<Undo>,
 }
@@ -40,20 +41,12 @@ impl StageEnv {
     pub fn rollback(&mut self, mark: usize) {
         while self.undo.len() > mark {
             match self.undo.pop() {
-                Some(Undo::Var(name, previous)) => match previous {
-                    Some(previous) => {
-                        self.vars.insert(name, previous);
-                    }
-                    None => {
-                        self.vars.remove(&name);
-                    }
-                },
+                Some(Undo::Var(name, previous)) => {
+                    self.vars.insert(name, previous);
+                }
                 Some(Undo::Declared(name)) => {
                     if let Some(count) = self.declared.get_mut(&name) {
-                        *count -= 1;
-                        if *count == 0 {
-                            self.declared.remove(&name);
-                        }
+                        *count = count.saturating_sub(1);
                     }
                 }
                 None => break,
@@ -64,7 +57,10 @@ impl StageEnv {
     /// Sets a variable (`ENV`, an `ARG` with a value, the base image's `PATH`).
     pub fn set(&mut self, name: &str, value: String) {
         self.next_order += 1;
-        let previous = self.vars.insert(name.to_string(), (value, self.next_order));
+        let previous = self
+            .vars
+            .insert(name.to_string(), Some((value, self.next_order)))
+            .flatten();
         self.undo.push(Undo::Var(name.to_string(), previous));
     }
 
@@ -76,7 +72,7 @@ impl StageEnv {
 
     /// Whether an `ARG` of this name was declared in the stage or its ancestors.
     pub fn is_declared(&self, name: &str) -> bool {
-        self.declared.contains_key(name)
+        self.declared.get(name).is_some_and(|count| *count > 0)
     }
 
     /// The variable names, oldest assignment first (BuildKit's `EnvList.Keys` order).
@@ -84,7 +80,7 @@ impl StageEnv {
         let mut keys: Vec<(&str, u64)> = self
             .vars
             .iter()
-            .map(|(name, (_, order))| (name.as_str(), *order))
+            .filter_map(|(name, value)| value.as_ref().map(|(_, order)| (name.as_str(), *order)))
             .collect();
         keys.sort_unstable_by_key(|(_, order)| *order);
         keys.into_iter().map(|(name, _)| name).collect()
@@ -93,7 +89,10 @@ impl StageEnv {
 
 impl Lookup for StageEnv {
     fn lookup(&self, name: &str) -> Option<String> {
-        self.vars.get(name).map(|(value, _)| value.clone())
+        self.vars
+            .get(name)
+            .and_then(|value| value.as_ref())
+            .map(|(value, _)| value.clone())
     }
 }
 

@@ -5,8 +5,6 @@
 //!
 //! Input: the EXPOSE words. Output: diagnostics. Invariant: the texts are BuildKit's.
 
-use std::net::IpAddr;
-
 use super::{Dispatcher, Failed, Place};
 use crate::checks::Rule;
 use crate::instructions::Instr;
@@ -18,6 +16,62 @@ use crate::values::go_quote;
 struct PortCheck {
     proto_casing: bool,
     invalid_format: bool,
+}
+
+/// Go's `net.ParseIP` as a yes/no: dotted IPv4 (no leading zeros), or IPv6 with at most one
+/// `::` and an optional dotted IPv4 tail.
+fn is_ip(text: &str) -> bool {
+    is_ipv4(text) || is_ipv6(text)
+}
+
+fn is_ipv4(text: &str) -> bool {
+    let fields: Vec<&str> = text.split('.').collect();
+    fields.len() == 4
+        && fields.iter().all(|field| {
+            !field.is_empty()
+                && field.len() <= 3
+                && field.bytes().all(|b| b.is_ascii_digit())
+                && !(field.len() > 1 && field.starts_with('0'))
+                && field.parse::<u16>().is_ok_and(|n| n <= 255)
+        })
+}
+
+fn is_ipv6(text: &str) -> bool {
+    let (head, tail, compressed) = match text.split_once("::") {
+        Some((head, tail)) => (head, tail, true),
+        None => (text, "", false),
+    };
+    if tail.contains("::") {
+        return false;
+    }
+    let mut groups = 0;
+    for (part_idx, part) in [head, tail].into_iter().enumerate() {
+        if part.is_empty() {
+            continue;
+        }
+        let pieces: Vec<&str> = part.split(':').collect();
+        for (idx, piece) in pieces.iter().enumerate() {
+            let last = idx + 1 == pieces.len() && (part_idx == 1 || !compressed);
+            if last && piece.contains('.') {
+                if !is_ipv4(piece) {
+                    return false;
+                }
+                groups += 2;
+            } else if piece.is_empty()
+                || piece.len() > 4
+                || !piece.bytes().all(|b| b.is_ascii_hexdigit())
+            {
+                return false;
+            } else {
+                groups += 1;
+            }
+        }
+    }
+    if compressed {
+        groups < 8
+    } else {
+        groups == 8
+    }
 }
 
 /// BuildKit `parsePortNumber`: a decimal in 0..=65535 (`+` allowed, as `strconv.ParseInt`).
@@ -87,7 +141,7 @@ fn check_port(raw: &str) -> Result<PortCheck, String> {
             format!("invalid IP address {ip}: address {ip}:: missing ']' in address")
         })?;
     }
-    if !address.is_empty() && address.parse::<IpAddr>().is_err() {
+    if !address.is_empty() && !is_ip(address) {
         return Err(format!("invalid IP address: {address}"));
     }
     let count = port_range(port).ok_or_else(|| format!("invalid containerPort: {port}"))?;
