@@ -31,6 +31,7 @@ const ui = {
   buildArgs: byId("build-args", HTMLTextAreaElement),
   buildArgsError: byId("build-args-error", HTMLElement),
   platform: byId("platform", HTMLInputElement),
+  dockerignore: byId("dockerignore", HTMLTextAreaElement),
   graph: byId("graph", HTMLDivElement),
   diagnostics: byId("diagnostics", HTMLUListElement),
   diagCount: byId("diag-count", HTMLSpanElement),
@@ -83,6 +84,7 @@ class Playground {
       targets: [...this.targets],
       buildArgs: ui.buildArgs.value,
       platform: ui.platform.value,
+      dockerignore: ui.dockerignore.value,
     };
   }
 
@@ -92,6 +94,7 @@ class Playground {
     this.targets = [...state.targets];
     ui.buildArgs.value = state.buildArgs;
     ui.platform.value = state.platform;
+    ui.dockerignore.value = state.dockerignore;
   }
 
   private wire(): void {
@@ -101,12 +104,13 @@ class Playground {
     });
     ui.buildArgs.addEventListener("input", () => this.schedule());
     ui.platform.addEventListener("input", () => this.schedule());
+    ui.dockerignore.addEventListener("input", () => this.schedule());
     ui.graph.addEventListener("stage-click", (event) => this.onStageClick((event as CustomEvent<StageClickDetail>).detail));
     ui.examples.addEventListener("change", () => {
       const example = EXAMPLES.find((item) => item.id === ui.examples.value);
       ui.examples.value = "";
       if (!example) return;
-      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "" });
+      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "", dockerignore: "" });
       this.replan();
     });
     ui.share.addEventListener("click", () => void this.share());
@@ -140,7 +144,7 @@ class Playground {
     const text = this.editor.state.doc.toString();
     const buildArgs = parseBuildArgs(ui.buildArgs.value);
     ui.buildArgsError.textContent = buildArgs.errors.join("; ");
-    const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
+    const options = toOptions(this.targets, buildArgs.values, ui.platform.value, ui.dockerignore.value);
     const started = performance.now();
     const outcome = this.planner.plan(text, options);
     this.current.millis = performance.now() - started;
@@ -243,7 +247,7 @@ async function main(): Promise<void> {
   const fromHash = await decodeHash(location.hash);
   const seed = EXAMPLES[0];
   const initial = fromHash ??
-    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
+    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "", dockerignore: "" };
   const playground = new Playground(planner, initial);
   if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";
   document.body.dataset.ready = "true";

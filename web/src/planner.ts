@@ -9,7 +9,7 @@ import type { Diagnostic, Options, Outcome } from "./types/planner-types";
 
 export interface Planner {
   plan(dockerfile: string, options?: Options): Outcome;
-  check(dockerfile: string): Diagnostic[];
+  check(dockerfile: string, options?: Options): Diagnostic[];
   graph(dockerfile: string, options: Options, format: "dot" | "mermaid"): string;
   version: string;
   planVersion: number;
@@ -20,7 +20,7 @@ export async function loadPlanner(): Promise<Planner> {
   await init();
   return {
     plan: (dockerfile, options) => plan(dockerfile, options),
-    check: (dockerfile) => check(dockerfile),
+    check: (dockerfile, options) => check(dockerfile, options),
     graph: (dockerfile, options, format) => graph(dockerfile, options, format),
     version: version(),
     planVersion: planVersion(),

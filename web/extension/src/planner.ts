@@ -1,4 +1,4 @@
-// The planner as the extension sees it: the three WASM exports it calls, with the plan types
+// The planner as the extension sees it: the WASM exports it calls, with the plan types
 // generated from planner/schema.
 //
 // Input: nothing (an interface). Output: the PlannerApi type both entry points provide (the nodejs
@@ -12,8 +12,9 @@ export type { Diagnostic, Options, Outcome, Plan, Stage } from "../../src/types/
 export interface PlannerApi {
   /** Plans `dockerfile` for `options`; `plan` is null when there are errors. */
   plan(dockerfile: string, options: Options | null | undefined): Outcome;
-  /** Checks every stage with no target (the Problems panel's diagnostics). */
-  check(dockerfile: string): Diagnostic[];
+  /** Checks every stage with no target (the Problems panel's diagnostics); `options` carries the
+   * build args, platform and `.dockerignore` text (targets are ignored). */
+  check(dockerfile: string, options?: Options | null): Diagnostic[];
   /** The planner's crate version. */
   version(): string;
 }

@@ -417,7 +417,8 @@ export interface PlannerTypes {
   [k: string]: unknown | undefined;
 }
 /**
- * What to plan: the targets, build arguments and platform (the same names as plan JSON).
+ * What to plan and with which build-context files: the options object of the WebAssembly
+ * interface (targets, build arguments, platform, and the `.dockerignore` text).
  *
  * This interface was referenced by `PlannerTypes`'s JSON-Schema
  * via the `definition` "Options".
@@ -429,6 +430,11 @@ export interface Options {
   build_args?: {
     [k: string]: string | undefined;
   };
+  /**
+   * The text of `<Dockerfile>.dockerignore`, or else of `.dockerignore` at the context root,
+   * for the `CopyIgnoredFile` check; absent when there is none.
+   */
+  dockerignore?: string | null;
   /**
    * Target platform `os/arch[/variant]`; `linux/amd64` when absent.
    */
