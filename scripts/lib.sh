@@ -141,3 +141,14 @@ setup_vscode_extension() {
     npm --prefix web/extension ci --no-audit --no-fund --ignore-scripts
   fi
 }
+
+# Optional, not run by setup.sh or CI: cargo-fuzz for the planner's fuzz targets
+# (docs/fuzzing.md). It builds with nightly flags on the stable toolchain through
+# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed.
+setup_cargo_fuzz() {
+  if cargo fuzz --version >/dev/null 2>&1; then
+    return
+  fi
+  log "cargo install cargo-fuzz --locked"
+  cargo install cargo-fuzz --locked
+}

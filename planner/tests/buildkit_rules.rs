@@ -140,3 +140,16 @@ fn check_examines_every_stage_with_the_context_files() {
     assert_eq!(found[0].code, "CopyIgnoredFile");
     assert_eq!(found[0].line, 2);
 }
+
+#[test]
+fn the_readme_lists_every_rule_with_its_url() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    for rule in Rule::ALL {
+        let row = readme
+            .lines()
+            .find(|line| line.starts_with(&format!("| {} |", rule.name())))
+            .unwrap_or_else(|| panic!("README.md has no row for {}", rule.name()));
+        assert!(row.ends_with(&format!("| {} |", rule.url())), "{row}");
+    }
+}
