@@ -1,7 +1,7 @@
 //! Planner benchmarks (criterion).
 //!
 //! Input: a typical 40-line multi-stage Dockerfile, a generated 300-stage file, a real 98-stage
-//! 90 KB Dockerfile (tests/fixtures/dockerfiles/large/neon-compute-node), a generated
+//! 90 KB Dockerfile (tests/fixtures/dockerfiles/large/neondatabase-neon-compute-node.Dockerfile), a generated
 //! 20,000-stage chain, and ~1 MB of text for the throughput of the syntax layer and of the
 //! whole planner. Output: criterion timings (`cargo bench -p planner --bench plan`).
 //! Invariant: every case plans text that produces a plan (no error path is timed by accident).
@@ -51,8 +51,9 @@ CMD ["serve"]
 "#;
 
 /// The real 98-stage Dockerfile of Neon's compute image (source in its header comment).
-const NEON: &str =
-    include_str!("../../tests/fixtures/dockerfiles/large/neon-compute-node/Dockerfile");
+const NEON: &str = include_str!(
+    "../../tests/fixtures/dockerfiles/large/neondatabase-neon-compute-node.Dockerfile"
+);
 
 /// A chain of stages where each also copies from an earlier one and a few mount caches.
 fn generated(n_stages: usize) -> String {

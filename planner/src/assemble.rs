@@ -15,15 +15,15 @@ use crate::dispatch;
 use crate::epoch;
 use crate::expand::Lexer;
 use crate::graph::{self, Graph};
+use crate::options::{ContextFiles, Options, Outcome};
 use crate::patterns::{read_ignore_file, PatternMatcher};
 use crate::plan::{Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, PLAN_VERSION};
 use crate::stage::{self, Dockerfile};
 use crate::syntax;
 use crate::target;
-use crate::{ContextFiles, Options, Outcome};
 
 /// The platform used for `BUILDPLATFORM` and as the default target platform.
-const DEFAULT_PLATFORM: &str = "linux/amd64";
+pub(crate) const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     let summaries = sink.summaries();
@@ -58,8 +58,10 @@ fn check_config(directives: &[syntax::Directive], options: &Options, sink: &mut 
     }
 }
 
-/// Runs the pipeline.
-pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool) -> Outcome {
+/// Runs the pipeline. `check` examines what `docker build --check` does: every stage when no
+/// target is given, otherwise the stages the targets need (as a build does).
+pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> Outcome {
+    let all_stages = check && options.targets.iter().all(String::is_empty);
     let mut sink = Sink::new(text);
     if text.is_empty() {
         sink.error(
@@ -75,6 +77,7 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
     check_config(stream.directives(), options, &mut sink);
     let typed_from = sink.list.len();
     let mut syntax_error = None;
+    let escape = stream.escape();
     let instructions = first
         .into_iter()
         .chain(stream.by_ref())
@@ -85,7 +88,7 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
                 None
             }
         });
-    let mut file = stage::build(instructions, text, &mut sink);
+    let mut file = stage::build(instructions, text, escape, &mut sink);
     if syntax_error.is_some() {
         // BuildKit stops at the syntax error: only it and the parser's warnings remain.
         sink.truncate(typed_from);
@@ -102,7 +105,6 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
         sink.error("ParseError", error.message, error.span);
         return finish(sink, None);
     }
-    let escape = stream.escape();
     let directives = stream.directives().to_vec();
     if file.stages.is_empty() {
         if !sink.has_errors() {
@@ -134,18 +136,10 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
         };
     let build_platform =
         Platform::parse(DEFAULT_PLATFORM).unwrap_or_else(|_| target_platform.clone());
-    let first_target = options
-        .targets
-        .iter()
-        .find(|t| !t.is_empty())
-        .map(|t| t.to_lowercase());
-    let target_stage = first_target
-        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
-        .unwrap_or_else(|| "default".to_string());
     let predefined = predefined_args(
         &build_platform,
         &target_platform,
-        &target_stage,
+        &target_stage_name(&file, options),
         &options.build_args,
     );
     let lexer = Lexer::new(escape);
@@ -182,9 +176,7 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
         target_os: &target_platform.os,
     };
     dispatch::run(&file, &graph, &examined, &context, &mut sink);
-    if !all_stages {
-        lint_error(&mut sink);
-    }
+    lint_error(&mut sink);
     if sink.has_errors() {
         return finish(sink, None);
     }
@@ -213,8 +205,22 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, all_stages: bool
         escape,
         directives: directives.into_iter().map(|d| (d.name, d.value)).collect(),
         diagnostics: Vec::new(),
+        dockerfile: options.dockerfile.clone(),
     };
     finish(sink, Some(plan))
+}
+
+/// The value of the predefined `TARGETSTAGE`: the first target as given (lower-cased), else
+/// the last stage's name, else `default`.
+pub(crate) fn target_stage_name(file: &Dockerfile, options: &Options) -> String {
+    let first_target = options
+        .targets
+        .iter()
+        .find(|t| !t.is_empty())
+        .map(|t| t.to_lowercase());
+    first_target
+        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// `InvalidDefaultArgInFrom`: with default values only, every base name must be a valid
@@ -301,7 +307,12 @@ fn location(index: &LineIndex, span: Span) -> Location {
 
 /// The plan's stages; consumes the file and the graph so instructions and edges move rather
 /// than copy. A stage built `FROM` a stage with ONBUILD triggers gets copies of them first.
-fn plan_stages(file: Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+pub(crate) fn plan_stages(
+    file: Dockerfile,
+    graph: Graph,
+    needed: &[bool],
+    index: &LineIndex,
+) -> Vec<Stage> {
     let trigger_prefixes: Vec<Vec<Instruction>> = graph
         .nodes
         .iter()
@@ -328,6 +339,10 @@ fn plan_stages(file: Dockerfile, graph: Graph, needed: &[bool], index: &LineInde
             instructions.extend(decl.instructions.into_iter().map(|instr| instr.plan));
             Stage {
                 index: idx,
+                display_name: match &decl.name {
+                    Some(name) => name.clone(),
+                    None => format!("stage-{idx}"),
+                },
                 name: decl.name,
                 needed: needed[idx],
                 base: node.base,
@@ -342,9 +357,13 @@ fn plan_stages(file: Dockerfile, graph: Graph, needed: &[bool], index: &LineInde
                         source: e.source,
                         onbuild: e.onbuild,
                         line: e.line,
+                        written: (!e.implicit).then_some(e.written),
+                        range: e.word.map(|span| index.range(span)),
                     })
                     .collect(),
                 location: location(index, decl.span),
+                name_range: decl.name_span.map(|span| index.range(span)),
+                base_range: decl.base_span.map(|span| index.range(span)),
                 instructions,
             }
         })

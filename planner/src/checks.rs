@@ -8,7 +8,7 @@
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::diagnostics::{option_diagnostic, Diagnostic, LineIndex, Severity, Span};
+use crate::diagnostics::{option_diagnostic, Diagnostic, Fix, LineIndex, Severity, Span, TextEdit};
 
 /// A build check the planner implements (BuildKit's frontend/dockerfile/linter/ruleset.go).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -287,6 +287,9 @@ impl CheckConfig {
 /// grow without bound.
 pub const MAX_PER_CODE: usize = 1_000;
 
+/// A fix before positions are known: its title and (byte span, new text) edits.
+pub type Edits = (String, Vec<(Span, String)>);
+
 /// Collects diagnostics with positions.
 pub struct Sink<'a> {
     index: LineIndex<'a>,
@@ -356,6 +359,38 @@ impl<'a> Sink<'a> {
         }
     }
 
+    /// Records a check warning (unless the configuration skips the rule) with its fix, if there
+    /// is one (see [`crate::fixes`]).
+    pub fn lint_with(
+        &mut self,
+        comments: &[&str],
+        rule: Rule,
+        message: impl Into<String>,
+        span: Span,
+        fix: Option<Edits>,
+    ) {
+        if !self.config.for_comments(comments).enabled(rule) {
+            return;
+        }
+        if !self.record(Severity::Warning, rule.name(), message.into(), span) {
+            return;
+        }
+        let edits = fix.map(|(title, edits)| Fix {
+            title,
+            edits: edits
+                .into_iter()
+                .map(|(span, new_text)| TextEdit {
+                    range: self.index.range(span),
+                    new_text,
+                })
+                .collect(),
+        });
+        if let Some(last) = self.list.last_mut() {
+            last.url = Some(rule.url().to_string());
+            last.fix = edits;
+        }
+    }
+
     /// Records a planner warning that is not a BuildKit check.
     pub fn warning(&mut self, code: &str, message: impl Into<String>, span: Span) {
         self.record(Severity::Warning, code, message.into(), span);
@@ -375,7 +410,8 @@ impl<'a> Sink<'a> {
         }
     }
 
-    /// One diagnostic per code that had more than [`MAX_PER_CODE`]: how many were left out.
+    /// One diagnostic per code that had more than [`MAX_PER_CODE`]: how many were left out (for
+    /// a check, with the rule's URL, so it counts as that check).
     pub fn summaries(&self) -> Vec<Diagnostic> {
         self.counts
             .iter()
@@ -384,7 +420,13 @@ impl<'a> Sink<'a> {
                 let message = format!(
                     "{dropped} more {code} diagnostics are not shown (at most {MAX_PER_CODE} of each are listed)"
                 );
-                option_diagnostic(*severity, code, message)
+                let mut summary = option_diagnostic(*severity, code, message);
+                // A check's summary links its rule like the diagnostics it stands for.
+                summary.url = Rule::ALL
+                    .iter()
+                    .find(|rule| rule.name() == code)
+                    .map(|rule| rule.url().to_string());
+                summary
             })
             .collect()
     }

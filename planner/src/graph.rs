@@ -43,6 +43,12 @@ pub struct GraphEdge {
     pub line: u32,
     /// For mounts: the target path, for the forward-reference message.
     pub mount_target: Option<String>,
+    /// Bytes of the reference word in the text (the FROM base, the `--from=` or `from=`
+    /// value), when known.
+    pub word: Option<Span>,
+    /// True for the edge of a mount without `from=` to a stage called `scratch` (nothing
+    /// written names it).
+    pub implicit: bool,
 }
 
 /// A stage node.
@@ -172,6 +178,8 @@ pub fn build(
             span: stage.span,
             line: stage.line,
             mount_target: None,
+            word: stage.base_span,
+            implicit: false,
         }];
         let mut instr_idx = 0;
         let mut triggers_from = None;
@@ -444,7 +452,7 @@ fn instruction_edges(
     edges: &mut Vec<GraphEdge>,
 ) {
     let (span, line) = (instr.span, instr.plan.line);
-    let edge = |kind, source, written: &str, mount_target: Option<String>| GraphEdge {
+    let edge = |kind, source, written: &str, word: Option<Span>, mount_target| GraphEdge {
         kind,
         source,
         onbuild,
@@ -453,6 +461,8 @@ fn instruction_edges(
         span,
         line,
         mount_target,
+        word,
+        implicit: false,
     };
     if let Some(from) = &instr.copy_from {
         let resolved = resolve_copy_from(names, lexer, from);
@@ -460,27 +470,37 @@ fn instruction_edges(
             sink.error(code, message, span);
         }
         if let Some(source) = resolved.source {
-            edges.push(edge(EdgeKind::Copy, source, from, None));
+            edges.push(edge(
+                EdgeKind::Copy,
+                source,
+                from,
+                instr.copy_from_span,
+                None,
+            ));
         }
     }
     if let Op::Run { mounts, .. } = &instr.plan.op {
-        for (mount, from) in mounts.iter().zip(&instr.mount_froms) {
+        for (mount_idx, (mount, from)) in mounts.iter().zip(&instr.mount_froms).enumerate() {
             let target = mount.target.clone();
+            let word = instr.mount_from_spans.get(mount_idx).copied().flatten();
             match from {
                 Some(from) => {
                     let source = resolve_mount_from(names, from);
-                    edges.push(edge(EdgeKind::Mount, source, from, target));
+                    edges.push(edge(EdgeKind::Mount, source, from, word, target));
                 }
                 // A mount without `from` looks up the name "scratch": it only matters when a
                 // stage is called that.
                 None => {
                     if let Some(found) = names.last("scratch") {
-                        edges.push(edge(
+                        let mut implicit = edge(
                             EdgeKind::Mount,
                             Source::Stage { stage: found },
                             "scratch",
+                            None,
                             target,
-                        ));
+                        );
+                        implicit.implicit = true;
+                        edges.push(implicit);
                     }
                 }
             }

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::Diagnostic;
+pub use crate::diagnostics::TextRange;
 
 /// The plan format version this crate writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -60,6 +61,11 @@ pub struct Plan {
     pub directives: BTreeMap<String, String>,
     /// Warnings and infos about the Dockerfile (a plan is only produced without errors).
     pub diagnostics: Vec<Diagnostic>,
+    /// The path of the Dockerfile the plan was made from, as given to the planner (the CLI
+    /// records its argument); null when unknown (standard input, or the library called without
+    /// one). A runner finds `<Dockerfile>.dockerignore` next to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
 }
 
 fn default_escape() -> char {
@@ -87,6 +93,10 @@ pub struct Stage {
     pub index: usize,
     /// The stage name from `FROM ... AS name`, lower-cased; null for an unnamed stage.
     pub name: Option<String>,
+    /// The label progress output and errors use for the stage: its name, or `stage-<index>`
+    /// for an unnamed stage (BuildKit's progress label).
+    #[serde(default)]
+    pub display_name: String,
     /// Whether a build of the targets needs this stage.
     pub needed: bool,
     /// What the stage starts from.
@@ -101,6 +111,13 @@ pub struct Stage {
     pub edges: Vec<Edge>,
     /// Where the `FROM` instruction is in the Dockerfile.
     pub location: Location,
+    /// Where the stage name after `AS` is written; absent for an unnamed stage or when the
+    /// name is broken across a continuation line. For editors (definitions, rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_range: Option<TextRange>,
+    /// Where the base word of the `FROM` line is written (as in `base_text`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_range: Option<TextRange>,
     /// The stage's instructions in execution order, the `FROM` excluded. ONBUILD triggers
     /// of a parent stage come first, marked with `onbuild_from`.
     pub instructions: Vec<Instruction>,
@@ -150,6 +167,16 @@ pub struct Edge {
     pub onbuild: bool,
     /// 1-based line of the instruction that creates the edge.
     pub line: u32,
+    /// The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+    /// the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+    /// `scratch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+    /// line), when known: absent when the word is quoted in parts, escaped or broken across
+    /// a continuation line. Replacing this range replaces exactly the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<TextRange>,
 }
 
 /// A position range in the Dockerfile.
@@ -293,7 +320,8 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopySpec {
-    /// Source paths, URLs or heredoc names, unexpanded.
+    /// Source paths and URLs, unexpanded, in order. Heredoc sources are not listed here but
+    /// in `heredocs`; they are copied after these, as BuildKit does.
     pub sources: Vec<String>,
     /// Destination path, unexpanded.
     pub dest: String,
@@ -391,7 +419,8 @@ pub struct Heredoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mount {
-    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`.
+    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`; a value with a variable is
+    /// kept as written (the runner expands it with the stage's ARG and ENV).
     #[serde(rename = "type")]
     pub mount_type: String,
     /// `from=` resolved; null for the build context (bind) or an empty directory (cache).

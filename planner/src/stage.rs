@@ -11,9 +11,10 @@ use std::collections::BTreeSet;
 
 use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
+use crate::fixes;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
-use crate::syntax::{self, RawInstruction};
+use crate::syntax::{self, words, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -47,6 +48,10 @@ pub struct StageDecl<'a> {
     pub span: Span,
     /// Bytes of the `FROM` keyword.
     pub keyword_span: Span,
+    /// Bytes of the base word, when known (see `syntax::words`).
+    pub base_span: Option<Span>,
+    /// Bytes of the stage name after `AS`, when known.
+    pub name_span: Option<Span>,
     /// Comments directly above `FROM`.
     pub comments: Vec<&'a str>,
     /// The stage's instructions in order.
@@ -72,7 +77,8 @@ pub fn locate(text: &str, span: Span, needle: &str) -> Span {
     }
 }
 
-fn is_valid_stage_name(name: &str) -> bool {
+/// BuildKit's stage name rule, for a lower-cased name.
+pub fn is_valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|ch| {
@@ -85,16 +91,20 @@ const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", FlagKind::String)];
 fn parse_from<'a>(
     raw: RawInstruction<'a>,
     text: &str,
+    escape: char,
     sink: &mut Sink,
 ) -> Result<StageDecl<'a>, String> {
     let args = &raw.args;
+    let word_spans = words::argument_spans(&raw, text, escape);
+    let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
     if args.len() == 3 && args[2] != args[2].to_lowercase() {
         let span = locate(text, raw.span, &args[2]);
-        sink.lint(
+        sink.lint_with(
             &raw.comments,
             Rule::StageNameCasing,
             format!("Stage name '{}' should be lowercase", args[2]),
             span,
+            fixes::stage_name_casing(word_span(2), &args[2]),
         );
     }
     if args.len() >= 3 {
@@ -108,7 +118,8 @@ fn parse_from<'a>(
             || (upper && as_word != &as_word.to_uppercase());
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
-            sink.lint(&raw.comments, Rule::FromAsCasing, message, raw.span);
+            let fix = fixes::from_as_casing(word_span(1), keyword);
+            sink.lint_with(&raw.comments, Rule::FromAsCasing, message, raw.span, fix);
         }
     }
     let name = match args.len() {
@@ -125,6 +136,8 @@ fn parse_from<'a>(
         1 => None,
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
+    let has_name = name.is_some();
+    let (base_span, name_span) = (word_span(0), word_span(2).filter(|_| has_name));
     let mut flags = Flags::parse(raw.flags, FROM_FLAGS)?;
     let base_text = raw.args.into_iter().next().unwrap_or_default().into_owned();
     Ok(StageDecl {
@@ -139,30 +152,48 @@ fn parse_from<'a>(
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
+        base_span,
+        name_span,
         comments: raw.comments,
         instructions: Vec::new(),
     })
 }
 
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
+/// `escape` is the file's escape character (for locating words in the text).
 pub fn build<'a>(
     instructions: impl IntoIterator<Item = RawInstruction<'a>>,
     text: &str,
+    escape: char,
     sink: &mut Sink,
 ) -> Dockerfile<'a> {
     let mut file = Dockerfile::default();
-    // After a FROM that failed, its instructions belong to no stage; do not report that too.
+    // After a FROM that failed, its instructions belong to no stage (not to the stage before
+    // it); do not report that too.
     let mut from_failed = false;
     for raw in instructions {
         let command = raw.command;
         let span = raw.span;
         if command == syntax::Command::Maintainer {
             let message = "Maintainer instruction is deprecated in favor of using label";
-            sink.lint(&raw.comments, Rule::MaintainerDeprecated, message, span);
+            let fix = raw
+                .args
+                .first()
+                .and_then(|name| fixes::maintainer_to_label(raw.span, &raw.keyword, name));
+            sink.lint_with(
+                &raw.comments,
+                Rule::MaintainerDeprecated,
+                message,
+                span,
+                fix,
+            );
         }
         if command == syntax::Command::From {
-            match parse_from(raw, text, sink) {
-                Ok(stage) => file.stages.push(stage),
+            match parse_from(raw, text, escape, sink) {
+                Ok(stage) => {
+                    file.stages.push(stage);
+                    from_failed = false;
+                }
                 Err(message) => {
                     sink.error("ParseError", message, span);
                     from_failed = true;
@@ -183,16 +214,66 @@ pub fn build<'a>(
             }
             continue;
         }
+        // Where the stage references are written, found before the words move into the op.
+        let references = References::of(&raw, text, escape);
         match type_instruction(raw) {
             Err(message) => sink.error("ParseError", message, span),
-            Ok(instr) => match file.stages.last_mut() {
-                Some(stage) => stage.instructions.push(instr),
-                None if from_failed => {}
+            Ok(_) if from_failed => {}
+            Ok(mut instr) => match file.stages.last_mut() {
+                Some(stage) => {
+                    references.apply(&mut instr);
+                    stage.instructions.push(instr);
+                }
                 None => sink.error("ParseError", "no build stage in current context", span),
             },
         }
     }
     file
+}
+
+/// Where the stage references of an instruction (`--from=`, mount `from=`, and those of an
+/// ONBUILD trigger) are in the text; looked up only when the instruction has such flags.
+struct References {
+    copy_from: Option<Span>,
+    mount_froms: Vec<Option<Span>>,
+    trigger: Option<Box<References>>,
+}
+
+impl References {
+    fn of(raw: &RawInstruction, text: &str, escape: char) -> References {
+        let has_flag = |prefix: &str| raw.flags.iter().any(|flag| flag.starts_with(prefix));
+        References {
+            copy_from: if has_flag("--from=") {
+                words::flag_value_spans(raw, text, escape, "from")
+                    .first()
+                    .copied()
+                    .flatten()
+            } else {
+                None
+            },
+            mount_froms: if has_flag("--mount=") {
+                words::mount_from_spans(raw, text, escape)
+            } else {
+                Vec::new()
+            },
+            trigger: raw
+                .sub
+                .as_deref()
+                .map(|sub| Box::new(References::of(sub, text, escape))),
+        }
+    }
+
+    fn apply(self, instr: &mut Instr) {
+        if instr.copy_from.is_some() {
+            instr.copy_from_span = self.copy_from;
+        }
+        if instr.mount_froms.iter().any(Option::is_some) {
+            instr.mount_from_spans = self.mount_froms;
+        }
+        if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), self.trigger) {
+            sub.apply(trigger);
+        }
+    }
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
@@ -249,7 +330,8 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         };
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
-        sink.lint(&[], Rule::ConsistentInstructionCasing, message, span);
+        let fix = fixes::instruction_casing(span, keyword, wanted == "lowercase");
+        sink.lint_with(&[], Rule::ConsistentInstructionCasing, message, span, fix);
     }
 }
 
@@ -261,7 +343,7 @@ mod tests {
     fn codes(text: &str) -> Vec<String> {
         let parsed = parse(text);
         let mut sink = Sink::new(text);
-        let file = build(parsed.instructions, text, &mut sink);
+        let file = build(parsed.instructions, text, '\\', &mut sink);
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
         crate::diagnostics::sort(&mut sink.list);
@@ -302,7 +384,7 @@ mod tests {
     fn from_errors() {
         let text = "FROM a b\nFROM a AS 1x\nRUN x\n";
         let mut sink = Sink::new(text);
-        build(parse(text).instructions, text, &mut sink);
+        build(parse(text).instructions, text, '\\', &mut sink);
         let messages: Vec<&str> = sink.list.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -313,7 +395,7 @@ mod tests {
         );
         let text = "ENV A=1\nFROM a\n";
         let mut sink = Sink::new(text);
-        build(parse(text).instructions, text, &mut sink);
+        build(parse(text).instructions, text, '\\', &mut sink);
         assert_eq!(sink.list[0].message, "no build stage in current context");
     }
 }

@@ -8,11 +8,11 @@
 
 use crate::checks::Sink;
 use crate::diagnostics::option_diagnostic;
+use crate::diagnostics::Severity;
 use crate::graph::{display_name, Graph};
 use crate::plan::{EdgeKind, Source};
 use crate::stage::Dockerfile;
 use crate::suggest;
-use crate::Severity;
 
 /// Resolves the target names; the last stage when none is given. Unknown names are errors.
 pub fn resolve_targets(file: &Dockerfile, requested: &[String], sink: &mut Sink) -> Vec<usize> {
@@ -39,18 +39,24 @@ pub fn resolve_targets(file: &Dockerfile, requested: &[String], sink: &mut Sink)
                 }
             }
             None => {
-                let message = suggest::wrap(
-                    format!("target stage {target:?} could not be found"),
-                    target,
-                    &names,
-                    true,
-                );
+                let mut message = format!("target stage {target:?} could not be found");
+                if let Some(found) = suggest_stage_name(target, &names) {
+                    message.push_str(&format!(" (did you mean {found}?)"));
+                }
                 sink.list
                     .push(option_diagnostic(Severity::Error, "UnknownTarget", message));
             }
         }
     }
     targets
+}
+
+/// The "did you mean" for a stage name that names no stage: the closest of `names` within
+/// Levenshtein distance 2 (BuildKit's rule, case-sensitive as for `--target`), or None when one
+/// of `names` is `value` itself or none is close. Target resolution and the stage graph's
+/// search box (through the WebAssembly export `suggestStage`) both use it.
+pub fn suggest_stage_name(value: &str, names: &[&str]) -> Option<String> {
+    suggest::search(value, names, true)
 }
 
 /// The stages the targets need: the closure over FROM, COPY --from, mounts and ONBUILD edges.

@@ -151,7 +151,10 @@ pub fn parse_duration(value: &str) -> Result<Nanos, String> {
                 return Err(invalid());
             }
         }
-        total = total.checked_add(part).filter(|t| *t <= LIMIT).ok_or_else(invalid)?;
+        total = total
+            .checked_add(part)
+            .filter(|t| *t <= LIMIT)
+            .ok_or_else(invalid)?;
     }
     if negative {
         return Ok((total as i64).wrapping_neg());
@@ -392,10 +395,7 @@ mod tests {
             parse_duration("1.00000000000000000000001s"),
             Ok(1_000_000_000)
         );
-        assert_eq!(
-            parse_duration("-2562047h47m16.854775808s"),
-            Ok(i64::MIN)
-        );
+        assert_eq!(parse_duration("-2562047h47m16.854775808s"), Ok(i64::MIN));
         assert!(parse_duration("2562047h47m16.854775808s").is_err());
     }
 

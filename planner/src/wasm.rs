@@ -2,9 +2,10 @@
 //! editor extension through the packages that `web/scripts/build.mjs` makes with wasm-bindgen.
 //!
 //! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
-//! platform?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the text of the
-//! build context's `.dockerignore`). Output: plain JSON-compatible JavaScript
-//! objects (`{ plan, diagnostics }`, a diagnostics array, graph text, the version).
+//! platform?, dockerfile?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the
+//! text of the build context's `.dockerignore`). Output: plain JSON-compatible JavaScript
+//! objects (`{ plan, diagnostics }`, an outline, a diagnostics array, graph text, the version, a
+//! stage-name suggestion).
 //! Invariant: glue only. Every export deserializes its input, calls the library and serializes
 //! the result as plain JSON objects (see [`to_js`]), so the objects a browser gets are exactly
 //! the plan JSON that the `planner` binary prints; bad options become a JavaScript `Error`,
@@ -16,7 +17,7 @@ use wasm_bindgen::prelude::wasm_bindgen;
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::graph::GraphFormat;
-use crate::{ContextFiles, Options};
+use crate::options::{ContextFiles, Options};
 
 /// Plans a build: `plan(dockerfile, options)` returns `{ plan, diagnostics }`, where `plan` is
 /// null when the file has errors. `options` may be `undefined` or `null` (the default target,
@@ -30,10 +31,28 @@ pub fn plan(
     to_js(&crate::plan_with_context(dockerfile, &options, &files))
 }
 
-/// Checks every stage of the file with no target: `check(dockerfile, options?)` returns the
-/// diagnostics (`options` as for `plan`; its `targets` are ignored).
+/// The stage structure for editors, also when the file has errors: `outline(dockerfile,
+/// options)` returns `{ complete, targets, stages, waves, stage_needs, diagnostics }`; with no
+/// errors the stages, targets and waves are the plan's. `options` as for `plan`.
+#[wasm_bindgen(unchecked_return_type = "Outline")]
+pub fn outline(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::outline_with_context(dockerfile, &options, &files))
+}
+
+/// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
-pub fn check(
+pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
+    to_js(&crate::check(dockerfile))
+}
+/// Checks the file as `docker build --check` does with options: `checkWith(dockerfile,
+/// options)` returns the diagnostics; with targets only the stages they need are examined.
+/// `options` as for `plan`.
+#[wasm_bindgen(js_name = checkWith, unchecked_return_type = "Diagnostic[]")]
+pub fn check_with(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {
@@ -66,6 +85,15 @@ pub fn graph(
     }
 }
 
+/// The stage name the planner would suggest for `value` ("did you mean"), from `names` (the
+/// plan's stage names); `undefined` when `value` is one of them or none is close. The same rule
+/// as the planner's unknown-target error ([`crate::suggest_stage_name`]).
+#[wasm_bindgen(js_name = suggestStage)]
+pub fn suggest_stage(value: &str, names: Vec<String>) -> Option<String> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::suggest_stage_name(value, &names)
+}
+
 /// The planner's version (the crate version, e.g. `0.1.0`).
 #[wasm_bindgen]
 pub fn version() -> String {
@@ -95,7 +123,9 @@ fn options_from_js(options: JsValue) -> Result<(Options, ContextFiles), JsError>
         return Ok((Options::default(), ContextFiles::default()));
     }
     let (mut plan_options, mut files) = (Options::default(), ContextFiles::default());
-    for (name, value) in object_fields(&options).ok_or_else(|| invalid_options("not a plain object"))? {
+    for (name, value) in
+        object_fields(&options).ok_or_else(|| invalid_options("not a plain object"))?
+    {
         if !OPTION_NAMES.contains(&name.as_str()) {
             return Err(js_error(format!(
                 "invalid options: unknown option \"{name}\"; use targets, build_args, platform or dockerignore"
@@ -151,7 +181,9 @@ fn string_value(value: &JsValue, option: &str) -> Result<String, JsError> {
 
 /// The error for options of the wrong shape.
 fn invalid_options(reason: &str) -> JsError {
-    js_error(format!("invalid options: {reason}; expected {OPTIONS_SHAPE}"))
+    js_error(format!(
+        "invalid options: {reason}; expected {OPTIONS_SHAPE}"
+    ))
 }
 
 /// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s): the
@@ -173,7 +205,7 @@ extern "C" {
 }
 
 /// The error for a file that has no plan: the first error diagnostic with its line.
-fn planning_failed(diagnostics: &[crate::Diagnostic]) -> JsError {
+fn planning_failed(diagnostics: &[crate::diagnostics::Diagnostic]) -> JsError {
     match diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
         Some(first) => js_error(format!(
             "the Dockerfile has errors; line {}: {} ({})",

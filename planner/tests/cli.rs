@@ -194,6 +194,29 @@ fn plan_reads_the_dockerignore_buildkit_would_use() {
         copy_warnings(&out),
         vec!["Attempting to Copy file \"notes.md\" that is excluded by .dockerignore"]
     );
+    // `planner check` reads it too, in every report format (here SARIF and GitHub's).
+    let out = planner(
+        &["check", path.to_str().unwrap(), "--format", "sarif"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "CopyIgnoredFile"
+            && r["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("\"notes.md\"")),
+        "{sarif}"
+    );
+    let out = planner(
+        &["check", path.to_str().unwrap(), "--format", "github"],
+        None,
+    );
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("CopyIgnoredFile"));
     // Standard input takes the context's .dockerignore from --context.
     let out = planner(
         &["plan", "-", "--context", dir.to_str().unwrap()],
@@ -210,4 +233,48 @@ fn plan_reads_the_dockerignore_buildkit_would_use() {
     assert!(String::from_utf8(out.stderr)
         .unwrap()
         .contains("error[InvalidDockerignore]: .dockerignore: syntax error in pattern"));
+}
+
+/// Every seventh fixture of tests/fixtures/dockerfiles: `planner plan FILE` prints exactly the
+/// library's plan of that file (the path recorded as given).
+#[test]
+fn cli_prints_the_library_plan() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dockerfiles");
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    let mut dirs = vec![fixtures];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("fixture directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let mut compared = 0;
+    for path in paths.into_iter().step_by(7) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let arg = path.to_string_lossy().into_owned();
+        let options = planner::Options {
+            dockerfile: Some(arg.clone()),
+            ..planner::Options::default()
+        };
+        let Some(plan) = planner::plan(&text, &options).plan else {
+            continue;
+        };
+        let out = planner(&["plan", &arg], None);
+        assert!(
+            out.status.success(),
+            "{arg}: planner exited {:?}",
+            out.status
+        );
+        let cli: planner::Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+        assert_eq!(cli, plan, "{arg}: CLI and library differ");
+        assert_eq!(cli.dockerfile.as_deref(), Some(arg.as_str()));
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} fixtures compared");
 }

@@ -72,7 +72,10 @@ fn committed_fuzz_inputs_keep_the_targets_properties() {
                     .filter(|stage| stage.needed)
                     .map(|stage| stage.index)
                     .collect();
-                assert_eq!(in_waves, needed, "{name}: waves do not cover the needed stages");
+                assert_eq!(
+                    in_waves, needed,
+                    "{name}: waves do not cover the needed stages"
+                );
                 let json = serde_json::to_string(plan).unwrap();
                 let back: planner::Plan = serde_json::from_str(&json).unwrap();
                 assert_eq!(&back, plan, "{name}: plan JSON does not round-trip");

@@ -1,5 +1,6 @@
-//! Planner semantics against BuildKit's rules (shared/SEMANTICS.md §1–§4), data-driven through
-//! one `check` helper: each case states what BuildKit would build or report.
+//! Planner semantics against BuildKit's rules (docs/buildkit-semantics.md: "Stage naming",
+//! "Which stages a target builds", "ARGs", "Name resolution"), data-driven through one `check`
+//! helper: each case states what BuildKit would build or report.
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ fn run(text: &str, targets: &[&str], build_args: &[(&str, &str)]) -> Outcome {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         platform: None,
+        dockerfile: None,
     };
     planner::plan(text, &options)
 }
@@ -125,6 +127,17 @@ fn unknown_target_suggests() {
         &[],
         "target stage \"nothing-like-it\" could not be found",
     );
+}
+
+#[test]
+fn stage_name_suggestion_is_the_target_error_suggestion() {
+    let names = ["build", "base"];
+    assert_eq!(
+        planner::suggest_stage_name("bulid", &names).as_deref(),
+        Some("build")
+    );
+    assert_eq!(planner::suggest_stage_name("build", &names), None);
+    assert_eq!(planner::suggest_stage_name("nothing-like-it", &names), None);
 }
 
 #[test]

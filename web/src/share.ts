@@ -1,6 +1,7 @@
 // The playground's state in a share URL and in localStorage.
 //
-// Input: the playground state (Dockerfile text, targets, build-args text, platform, .dockerignore).
+// Input: the playground state (Dockerfile text, targets, build-args text, platform, .dockerignore,
+// and the graph's view: focus, images, zoom).
 // Output: a compact URL hash (`#s=` + base64url of the deflate-raw compressed JSON) and back;
 // the same JSON in localStorage.
 // Invariant: decoding never throws: a damaged hash or stored value gives null, and the caller
@@ -15,10 +16,27 @@ export interface PlaygroundState {
   platform: string;
   /** The .dockerignore text box ("" when empty; links made before it existed have none). */
   dockerignore: string;
+  /** The graph's view (focus, image boxes, zoom); absent in links made before it existed. */
+  view?: GraphViewState;
 }
+
+import type { GraphViewState } from "./graph/index";
 
 const STORAGE_KEY = "stageplan-playground:v1";
 const HASH_PREFIX = "#s=";
+
+function isZoom(value: unknown): boolean {
+  const zoom = value as { scale: unknown; x: unknown; y: unknown };
+  return (
+    value === null ||
+    (typeof zoom === "object" && [zoom.scale, zoom.x, zoom.y].every((n) => typeof n === "number" && Number.isFinite(n)) && (zoom.scale as number) > 0)
+  );
+}
+
+function isView(value: unknown): boolean {
+  const view = value as GraphViewState;
+  return value === undefined || (typeof view === "object" && view !== null && typeof view.focus === "boolean" && typeof view.images === "boolean" && isZoom(view.zoom));
+}
 
 function isState(value: unknown): value is PlaygroundState {
   const state = value as PlaygroundState;
@@ -30,7 +48,8 @@ function isState(value: unknown): value is PlaygroundState {
     state.targets.every((target) => typeof target === "string") &&
     typeof state.buildArgs === "string" &&
     typeof state.platform === "string" &&
-    (state.dockerignore === undefined || typeof state.dockerignore === "string")
+    (state.dockerignore === undefined || typeof state.dockerignore === "string") &&
+    isView(state.view)
   );
 }
 

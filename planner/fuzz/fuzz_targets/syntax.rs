@@ -22,6 +22,6 @@ fuzz_target!(|data: &[u8]| {
     if let Some(error) = &parsed.error {
         assert!(error.span.end <= text.len() && error.line <= n_lines.max(1));
     }
-    let dump = planner::syntax::dump_json(text);
+    let dump = planner::syntax::dump::dump_json(text);
     assert!(serde_json::from_str::<serde_json::Value>(&dump).is_ok());
 });

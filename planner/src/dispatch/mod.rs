@@ -26,6 +26,7 @@ use crate::args::MetaArgs;
 use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
 use crate::expand::Lexer;
+use crate::fixes;
 use crate::graph::Graph;
 use crate::instructions::Instr;
 use crate::patterns::PatternMatcher;
@@ -267,11 +268,17 @@ impl Dispatcher<'_, '_> {
                         "JSON arguments recommended for {} to prevent unintended behavior related to OS signals",
                         name()
                     );
-                    self.sink.lint(
+                    // A fix only where the instruction is written (not for an ONBUILD trigger
+                    // reported at the FROM that runs it).
+                    let fix = (place.span == instr.span)
+                        .then(|| fixes::json_args(instr.span, &instr.keyword, &instr.plan.op))
+                        .flatten();
+                    self.sink.lint_with(
                         place.comments,
                         Rule::JsonArgsRecommended,
                         message,
                         place.span,
+                        fix,
                     );
                 }
             }
@@ -290,11 +297,15 @@ impl Dispatcher<'_, '_> {
                         let message = format!(
                             "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
                         );
-                        self.sink.lint(
+                        let fix = (place.span == instr.span)
+                            .then(|| fixes::key_value(instr.span, &instr.keyword, &instr.plan.op))
+                            .flatten();
+                        self.sink.lint_with(
                             place.comments,
                             Rule::LegacyKeyValueFormat,
                             message,
                             place.span,
+                            fix,
                         );
                     }
                     if is_env {

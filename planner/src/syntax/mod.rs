@@ -10,8 +10,9 @@
 //! from continuation lines, a quoted flag, an escaped JSON string).
 
 mod directives;
-mod dump;
+pub mod dump;
 pub mod split;
+pub mod words;
 
 use std::borrow::Cow;
 
@@ -19,7 +20,6 @@ use crate::diagnostics::Span;
 use crate::expand::{Lexer, NoVars};
 
 pub use directives::Directive;
-pub use dump::dump_json;
 use split::JsonForm;
 
 /// The longest physical line BuildKit's scanner accepts, newline included.
@@ -32,9 +32,12 @@ pub struct Parsed<'a> {
     pub directives: Vec<Directive>,
     /// The escape character in force.
     pub escape: char,
-    /// The instructions, in order (up to the error, if there is one).
+    /// The instructions that parsed, in order. An instruction that fails to parse is left
+    /// out and parsing goes on after it (for editors); an error that ends the file (an
+    /// unterminated heredoc, an overlong line, a bad directive) leaves the rest out.
     pub instructions: Vec<RawInstruction<'a>>,
-    /// The first syntax error; BuildKit rejects the file with it.
+    /// The first syntax error; BuildKit rejects the file with it, so consumers that follow
+    /// BuildKit look at nothing else when it is set.
     pub error: Option<SyntaxError>,
     /// Instructions with blank lines inside their continuation (BuildKit's
     /// `NoEmptyContinuation`): the span of the instruction's last line, where BuildKit reports it.
@@ -100,6 +103,13 @@ pub struct RawInstruction<'a> {
     pub span: Span,
     /// Bytes of the keyword.
     pub keyword_span: Span,
+    /// Where `original` sits in the instruction's joined line: 0, or for an `ONBUILD` trigger
+    /// the offset of the trigger's keyword.
+    pub origin: usize,
+    /// For each continuation line of the instruction, where its piece of the joined line
+    /// starts: (byte offset in the joined line, byte offset in the text). The first piece
+    /// starts at `span.start`. Maps words back to the text (see [`words`]).
+    pub continuations: Vec<(usize, usize)>,
 }
 
 /// An instruction keyword BuildKit knows, or `Unknown`.
@@ -214,6 +224,20 @@ impl Command {
 }
 
 impl<'a> RawInstruction<'a> {
+    /// The byte offset in the text of byte `offset` of `original`.
+    pub fn text_offset(&self, offset: usize) -> usize {
+        let joined = self.origin + offset;
+        match self
+            .continuations
+            .iter()
+            .rev()
+            .find(|(piece_start, _)| *piece_start <= joined)
+        {
+            Some((piece_start, text_start)) => text_start + (joined - piece_start),
+            None => self.span.start + joined,
+        }
+    }
+
     fn can_contain_heredoc(&self) -> bool {
         let node = match &self.sub {
             Some(sub) if self.command == Command::Onbuild => sub.as_ref(),
@@ -281,7 +305,9 @@ pub fn parse(text: &str) -> Parsed<'_> {
     for item in instructions.by_ref() {
         match item {
             Ok(node) => parsed.instructions.push(node),
-            Err(error) => parsed.error = Some(error),
+            Err(error) => {
+                parsed.error.get_or_insert(error);
+            }
         }
     }
     parsed.directives = std::mem::take(&mut instructions.parser.directives);
@@ -291,8 +317,10 @@ pub fn parse(text: &str) -> Parsed<'_> {
 }
 
 /// The instructions of a Dockerfile one at a time, so a caller can type each and let it go
-/// (the planner never holds the whole raw syntax tree). The first syntax error ends the stream
-/// (it is the last item); the directives, escape character and empty continuations are complete
+/// (the planner never holds the whole raw syntax tree). An error that ends the file (an
+/// overlong line, a bad directive, an unterminated heredoc, no instruction) is the last item; an
+/// instruction that does not parse is an error item and the stream goes on after it (editors
+/// read on; BuildKit, and so the planner, stops at the first error item). The directives, escape character and empty continuations are complete
 /// once the stream has ended (the directives and escape already after the first item).
 pub struct Instructions<'a> {
     parser: Parser<'a>,
@@ -346,6 +374,8 @@ struct Parser<'a> {
     /// The last physical line read.
     last_line: Option<Line<'a>>,
     n_instructions: usize,
+    /// An instruction failed to parse (so the file is not one "with no instructions").
+    recovered: bool,
     /// An error ended the input (nothing more is read).
     done: bool,
 }
@@ -363,6 +393,7 @@ impl<'a> Parser<'a> {
             comments: Vec::new(),
             last_line: None,
             n_instructions: 0,
+            recovered: false,
             done: false,
         }
     }
@@ -400,6 +431,16 @@ impl<'a> Parser<'a> {
         Some(Ok(line))
     }
 
+    /// An error over the lines `first..=last`.
+    fn error_over(message: String, first: Line, last: Line) -> SyntaxError {
+        SyntaxError {
+            message,
+            line: first.idx as u32 + 1,
+            end_line: last.idx as u32 + 1,
+            span: Span::new(Self::line_span(first).start, Self::line_span(last).end),
+        }
+    }
+
     /// Ends the input with an error over the lines `first..=last`.
     fn fail(
         &mut self,
@@ -407,13 +448,7 @@ impl<'a> Parser<'a> {
         first: Line,
         last: Line,
     ) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
-        let span = Span::new(Self::line_span(first).start, Self::line_span(last).end);
-        self.fail_with(SyntaxError {
-            message,
-            line: first.idx as u32 + 1,
-            end_line: last.idx as u32 + 1,
-            span,
-        })
+        self.fail_with(Self::error_over(message, first, last))
     }
 
     fn fail_with(&mut self, error: SyntaxError) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
@@ -480,6 +515,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let mut joined: Option<String> = None;
+            let mut continuations = Vec::new();
             let mut last = first;
             let mut empty_continuation = false;
             while !ended {
@@ -499,9 +535,9 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let (piece, piece_ended) = trim_continuation(ctext, self.escape);
-                joined
-                    .get_or_insert_with(|| first_piece.to_string())
-                    .push_str(piece);
+                let joined = joined.get_or_insert_with(|| first_piece.to_string());
+                continuations.push((joined.len(), line.start));
+                joined.push_str(piece);
                 ended = piece_ended;
             }
             let line: Cow<'a, str> = match joined {
@@ -512,11 +548,17 @@ impl<'a> Parser<'a> {
             let comments = std::mem::take(&mut self.comments);
             let mut node = match self.node_from_line(line, comments) {
                 Ok(node) => node,
-                Err(message) => return self.fail(message, first, last),
+                Err(message) => {
+                    self.recovered = true;
+                    return Some(Err(Self::error_over(message, first, last)));
+                }
             };
             if node.can_contain_heredoc() && node.original.contains("<<") {
                 match heredocs_from_line(&node.original) {
-                    Err(message) => return self.fail(message, first, last),
+                    Err(message) => {
+                        self.recovered = true;
+                        return Some(Err(Self::error_over(message, first, last)));
+                    }
                     Ok(heredocs) => {
                         for mut heredoc in heredocs {
                             let mut terminated = false;
@@ -552,6 +594,13 @@ impl<'a> Parser<'a> {
             node.end_line = last.idx as u32 + 1;
             node.keyword_span = Span::new(content_start, content_start + node.keyword.len());
             node.span = Span::new(content_start, Self::line_span(last).end.max(content_start));
+            if let Some(sub) = node.sub.as_deref_mut() {
+                sub.span = node.span;
+                sub.continuations.clone_from(&continuations);
+                let keyword_start = sub.text_offset(0);
+                sub.keyword_span = Span::new(keyword_start, keyword_start + sub.keyword.len());
+            }
+            node.continuations = continuations;
             if empty_continuation {
                 // BuildKit reports it at the instruction's last line (before any heredoc body).
                 self.empty_continuations
@@ -560,7 +609,7 @@ impl<'a> Parser<'a> {
             self.n_instructions += 1;
             return Some(Ok(node));
         }
-        if self.n_instructions == 0 {
+        if self.n_instructions == 0 && !self.recovered {
             let line = self.next_idx as u32;
             let span = self.last_line.map_or(Span::default(), Self::line_span);
             return self.fail_with(SyntaxError {
@@ -601,6 +650,8 @@ impl<'a> Parser<'a> {
             comments,
             span: Span::default(),
             keyword_span: Span::default(),
+            origin: 0,
+            continuations: Vec::new(),
         };
         let word = |piece: &str| lift(&line, Cow::Borrowed(piece));
         match command {
@@ -654,7 +705,9 @@ impl<'a> Parser<'a> {
             }
             Command::Onbuild => {
                 if !rest.is_empty() {
-                    let sub = self.node_from_line(word(rest), Vec::new())?;
+                    let mut sub = self.node_from_line(word(rest), Vec::new())?;
+                    // `rest` is a slice of `line`: its offset is where the trigger starts.
+                    sub.origin = split::offset_in(&line, rest);
                     node.args.push(sub.keyword.clone());
                     node.args.extend(sub.args.iter().cloned());
                     node.json = false;

@@ -44,8 +44,15 @@ pub fn trim_space(text: &str) -> &str {
     trim_end_space(trim_start_space(text))
 }
 
+/// The byte offset of `inner` within `outer`; `inner` must be a slice of `outer` (the result
+/// is clamped to `outer` otherwise).
+pub fn offset_in(outer: &str, inner: &str) -> usize {
+    let offset = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+    offset.min(outer.len())
+}
+
 /// Characters of Go's `reWhitespace` (`[\t\v\f\r ]`).
-fn is_re_space(ch: char) -> bool {
+pub fn is_re_space(ch: char) -> bool {
     matches!(ch, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
 }
 
@@ -127,6 +134,16 @@ fn is_go_byte_space(byte: u8) -> bool {
 /// a non-ASCII byte in a flag is taken as a Latin-1 character. A flag with nothing to process
 /// is a slice of `line`.
 pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<Cow<'_, str>>) {
+    extract_flags_with_spans(line, escape, None)
+}
+
+/// [`extract_flags`], also recording in `spans` the byte range in `line` of each flag word as
+/// written (quotes included), aligned with the returned flags.
+pub fn extract_flags_with_spans<'a>(
+    line: &'a str,
+    escape: char,
+    mut spans: Option<&mut Vec<(usize, usize)>>,
+) -> (&'a str, Vec<Cow<'a, str>>) {
     let trimmed = trim_start_space(line);
     if !trimmed.starts_with("--") {
         // No flags (the common case): nothing to split.
@@ -171,6 +188,9 @@ pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<Cow<'_, str>>) {
         }
         if blank_ok || !word.is_empty() {
             words.push(word);
+            if let Some(spans) = spans.as_deref_mut() {
+                spans.push((pos, word_end));
+            }
         }
         pos = word_end;
     }

@@ -34,6 +34,8 @@ pub enum EntryKind {
     CharDevice,
     /// A block device.
     BlockDevice,
+    /// A unix socket: copied as an empty regular file, mode 0600 (BuildKit's result).
+    Socket,
 }
 
 /// The metadata of an entry that ends up in the tar stream or the digest cache.
@@ -47,6 +49,10 @@ pub struct FileMeta {
     pub mtime: i64,
     /// Nanoseconds part of the modification time.
     pub mtime_nsec: i64,
+    /// Status-change time, seconds (changes on every write, and cannot be set back).
+    pub ctime: i64,
+    /// Status-change time, nanoseconds part.
+    pub ctime_nsec: i64,
     /// Inode number.
     pub ino: u64,
     /// Device of the filesystem holding it.
@@ -64,6 +70,8 @@ impl FileMeta {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
             ino: meta.ino(),
             dev: meta.dev(),
             nlink: meta.nlink(),

@@ -10,6 +10,7 @@ import { toEditorDiagnostics } from "./analysis";
 import { registerCommands } from "./commands";
 import { DockerignoreFiles } from "./dockerignore";
 import type { PlannerApi } from "./planner";
+import type { FindProgram } from "./programs";
 import { parsePreviewState } from "./messages";
 import { isDockerfile, PREVIEW_VIEW_TYPE, PreviewController } from "./preview";
 import { registerProviders, toDiagnostic } from "./providers";
@@ -27,8 +28,14 @@ async function openDocument(uri: string): Promise<vscode.TextDocument | null> {
   }
 }
 
+/** What differs between the desktop (Node) and browser extension hosts, besides the planner. */
+export interface HostServices {
+  /** Resolves `stageplan.runnerPath`; null in VS Code for the Web, which has no terminals. */
+  findProgram: FindProgram | null;
+}
+
 /** Registers everything; returns the plan state (for tests and other extensions). */
-export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi): { state: PlanState } {
+export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi, host: HostServices): { state: PlanState } {
   const settings = () => vscode.workspace.getConfiguration("stageplan");
   // Diagnostics and the preview are refreshed when a Dockerfile's .dockerignore has been read.
   let dockerignoreRead = (_uri: string) => {};
@@ -109,7 +116,7 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       },
     }),
     ...registerProviders(state, planner, lensesChanged.event),
-    ...registerCommands({ state, planner, preview, settings }),
+    ...registerCommands({ state, planner, preview, settings, findProgram: host.findProgram }),
     { dispose: () => timers.forEach((timer) => clearTimeout(timer)) },
   );
   vscode.workspace.textDocuments.forEach(refreshDiagnostics);

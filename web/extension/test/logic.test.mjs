@@ -102,8 +102,7 @@ describe("definitions", () => {
 
 describe("code lenses", () => {
   it("counts the stages each named target builds", () => {
-    const plan = planner.plan(SAMPLE, {}).plan;
-    const lenses = analysis.stageLenses(plan);
+    const lenses = analysis.stageLenses(planner.outline(SAMPLE, {}));
     const titles = Object.fromEntries(lenses.map((lens) => [lens.stageName, lens.buildTitle]));
     assert.deepEqual(titles, {
       tools: "Build this stage (1 stage)",
@@ -124,7 +123,7 @@ describe("code lenses", () => {
       const plan = planner.plan(text, {}).plan;
       if (!plan) continue;
       const planTarget = (name) => planner.plan(text, { targets: [name] }).plan;
-      const lenses = analysis.stageLenses(plan, analysis.graphDependsOnTarget(text) ? planTarget : null);
+      const lenses = analysis.stageLenses(planner.outline(text, {}), analysis.graphDependsOnTarget(text) ? planTarget : null);
       for (const name of new Set(plan.stages.flatMap((stage) => (stage.name ? [stage.name] : [])))) {
         const targeted = planner.plan(text, { targets: [name] }).plan;
         if (!targeted) continue; // an error only a build of that target reports: no lens count to compare
@@ -133,7 +132,6 @@ describe("code lenses", () => {
         assert.equal(lens.length, 1, `${file}: one lens for target ${name}`);
         assert.deepEqual(targeted.targets, [lens[0].stageIndex], `${file}: the lens sits on the stage --target ${name} builds`);
         assert.equal(lens[0].nStages, needed.length, `${file}: target ${name}`);
-        if (!analysis.graphDependsOnTarget(text)) assert.deepEqual(analysis.neededStages(plan, lens[0].stageIndex), needed, `${file}: target ${name}`);
         compared++;
       }
     }
@@ -152,7 +150,7 @@ describe("code lenses", () => {
 describe("plan state", () => {
   it("checks once per text", () => {
     let calls = 0;
-    const counting = { plan: planner.plan, check: (...args) => (calls++, planner.check(...args)), version: planner.version };
+    const counting = { plan: planner.plan, checkWith: (...args) => (calls++, planner.checkWith(...args)), version: planner.version };
     const state = new stateModule.PlanState(counting, () => "");
     assert.deepEqual(state.checkDiagnostics("file:///D", SAMPLE), []);
     state.checkDiagnostics("file:///D", SAMPLE);
@@ -161,21 +159,34 @@ describe("plan state", () => {
     assert.equal(calls, 2);
   });
 
-  it("plans once per text and options and keeps the last good plan through errors", () => {
-    let calls = 0;
-    const counting = { plan: (...args) => (calls++, planner.plan(...args)), check: planner.check, version: planner.version };
+  it("plans once per text and options, and reads the stage structure of a text with errors", () => {
+    const calls = { plan: 0, outline: 0 };
+    const counting = {
+      plan: (...args) => (calls.plan++, planner.plan(...args)),
+      outline: (...args) => (calls.outline++, planner.outline(...args)),
+      checkWith: planner.checkWith,
+      version: planner.version,
+    };
     const state = new stateModule.PlanState(counting, () => "");
     const first = state.get("file:///Dockerfile", SAMPLE);
     assert.equal(state.get("file:///Dockerfile", SAMPLE), first);
-    assert.equal(calls, 1);
+    assert.deepEqual(calls, { plan: 1, outline: 1 }, "one plan and one outline per text and options");
+    assert.deepEqual(first.structure, planner.outline(SAMPLE, {}), "the structure is the planner's own outline");
     state.setOptions("file:///Dockerfile", { targets: ["test"], build_args: {} });
     const withTarget = state.get("file:///Dockerfile", SAMPLE);
     assert.deepEqual(withTarget.outcome.plan.targets, [2]);
-    assert.equal(withTarget.stagesPlan.targets[0], 4, "the outline plan keeps the default target");
-    const bad = state.get("file:///Dockerfile", "FROM\n");
+    assert.deepEqual(withTarget.structure.targets, [4], "the structure keeps the default target");
+    assert.equal(withTarget.outline, null, "no outline is needed while there is a plan");
+
+    const broken = SAMPLE.replace("RUN go test ./...", "RUNN go test ./...");
+    const bad = state.get("file:///Dockerfile", broken);
     assert.equal(bad.outcome.plan, null);
-    assert.ok(bad.lastGoodPlan, "the last good plan survives an error");
     assert.ok(bad.outcome.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    assert.equal(bad.structure.complete, false);
+    assert.deepEqual(bad.structure.stages.map((stage) => stage.name), ["tools", "build", "test", "docs", "prod"], "every stage is still read");
+    assert.deepEqual(bad.outline.targets, [2], "the preview's outline is for the chosen target");
+    assert.ok(bad.lastGoodPlan, "the last good plan survives an error");
+    assert.equal(state.structure("file:///Dockerfile", broken), bad.structure);
   });
 
   it("passes the platform setting to the planner", () => {
