@@ -35,9 +35,9 @@ pub use target::suggest_stage_name;
 pub mod wasm;
 
 pub use diagnostics::{Diagnostic, Severity};
-pub use options::{ContextFiles, Options, Outcome};
+pub use options::{ContextFiles, Options};
 pub use outline::Outline;
-pub use plan::{Plan, PLAN_VERSION};
+pub use plan::{Outcome, Plan, PLAN_VERSION};
 
 /// Plans a build of `options.targets` (default: the last stage) of the Dockerfile `text`.
 pub fn plan(text: &str, options: &Options) -> Outcome {

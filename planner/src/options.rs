@@ -1,17 +1,13 @@
-//! The planner's inputs and result as the library's callers see them: [`Options`] (what to
-//! plan), [`ContextFiles`] (the build-context files the checks read) and [`Outcome`] (the plan
-//! and the diagnostics).
+//! The planner's inputs as the library's callers give them: [`Options`] (what to plan) and
+//! [`ContextFiles`] (the build-context files the checks read).
 //!
 //! Input: nothing (types). Output: the types, re-exported at the crate root.
-//! Invariant: a leaf module (it imports only the wire types below it), so every module can name
-//! these types without importing through the crate root.
+//! Invariant: a leaf module (it imports nothing of the planner), so every module can name these
+//! types without importing through the crate root.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-
-use crate::diagnostics::Diagnostic;
-use crate::plan::Plan;
 
 /// What to plan: the targets, build arguments and platform (the same names as plan JSON).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -36,13 +32,4 @@ pub struct ContextFiles {
     /// The text of `<Dockerfile>.dockerignore`, or else of `.dockerignore` at the context root,
     /// for the `CopyIgnoredFile` check; absent when there is none.
     pub dockerignore: Option<String>,
-}
-
-/// The result of planning: a plan when the file has no errors, and every diagnostic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Outcome {
-    /// The plan; null when there are errors.
-    pub plan: Option<Plan>,
-    /// Errors, warnings and infos, sorted by position.
-    pub diagnostics: Vec<Diagnostic>,
 }

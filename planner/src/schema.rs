@@ -6,8 +6,9 @@
 //! Input: nothing. Output: pretty-printed JSON Schema documents.
 //! Invariant: the committed files under `planner/schema/` equal these (a test checks).
 
-use crate::options::{ContextFiles, Options, Outcome};
+use crate::options::{ContextFiles, Options};
 use crate::outline::Outline;
+use crate::plan::Outcome;
 use crate::plan::Plan;
 
 fn pretty(schema: schemars::Schema) -> String {

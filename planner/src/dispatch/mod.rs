@@ -19,6 +19,7 @@
 mod copy;
 mod env;
 mod expose;
+mod source;
 
 use std::collections::BTreeMap;
 
@@ -34,8 +35,8 @@ use crate::plan::{Command, Op, Source};
 use crate::stage::Dockerfile;
 use crate::suggest;
 
-pub use copy::{classify as classify_source, SourceKind};
 pub use env::StageEnv;
+pub use source::{classify as classify_source, SourceKind};
 
 /// BuildKit's `system.DefaultPathEnv` for non-Windows platforms.
 const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
