@@ -11,6 +11,7 @@
 
 mod directives;
 pub mod dump;
+mod json;
 pub mod split;
 pub mod words;
 

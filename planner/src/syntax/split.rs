@@ -8,6 +8,8 @@
 
 use std::borrow::Cow;
 
+use super::json::{self, JsonArray};
+
 /// `text` without leading white space (`char::is_whitespace`), checking ASCII bytes first.
 #[inline]
 pub fn trim_start_space(text: &str) -> &str {
@@ -347,24 +349,10 @@ pub fn parse_json(rest: &str) -> JsonForm<'_> {
     if !trimmed.starts_with('[') {
         return JsonForm::NotJson;
     }
-    // Natively, strings without escapes borrow from the text (the WebAssembly build leaves this
-    // shortcut out: it would carry a second JSON deserializer for a small saving).
-    #[cfg(not(target_family = "wasm"))]
-    if let Ok(values) = serde_json::from_str::<Vec<&str>>(trimmed) {
-        return JsonForm::Array(values.into_iter().map(Cow::Borrowed).collect());
-    }
-    match serde_json::from_str::<Vec<serde_json::Value>>(trimmed) {
-        Err(_) => JsonForm::NotJson,
-        Ok(values) => {
-            let mut out = Vec::with_capacity(values.len());
-            for value in values {
-                match value {
-                    serde_json::Value::String(s) => out.push(Cow::Owned(s)),
-                    _ => return JsonForm::NotStrings,
-                }
-            }
-            JsonForm::Array(out)
-        }
+    match json::parse_array(trimmed) {
+        JsonArray::Strings(values) => JsonForm::Array(values),
+        JsonArray::NotStrings => JsonForm::NotStrings,
+        JsonArray::Invalid => JsonForm::NotJson,
     }
 }
 
