@@ -98,7 +98,12 @@ fn chain(n_stages: usize) -> String {
 }
 
 fn bench(c: &mut Criterion) {
-    let options = planner::Options::default();
+    // Neon's compute image needs its PostgreSQL version (`${PG_VERSION:?}`), as in BuildKit;
+    // the other files ignore the argument.
+    let options = planner::Options {
+        build_args: [("PG_VERSION".to_string(), "v17".to_string())].into(),
+        ..planner::Options::default()
+    };
     for (name, text) in [
         ("plan typical 40-line Dockerfile", TYPICAL.to_string()),
         ("plan 300-stage Dockerfile", generated(300)),
