@@ -56,8 +56,20 @@ pub const CODES: &[CodeInfo] = &[
         "Instruction keywords should all use the same casing, upper or lower",
     ),
     check(
+        "CopyIgnoredFile",
+        "COPY or ADD names a source that the .dockerignore excludes from the build context",
+    ),
+    check(
         "DuplicateStageName",
         "Two stages have the same name; stage names should be unique",
+    ),
+    check(
+        "ExposeInvalidFormat",
+        "EXPOSE should not name an IP address or a host port",
+    ),
+    check(
+        "ExposeProtoCasing",
+        "The protocol in EXPOSE should be lowercase",
     ),
     check(
         "FromAsCasing",
@@ -99,10 +111,18 @@ pub const CODES: &[CodeInfo] = &[
         "ReservedStageName",
         "A stage is named after a reserved word (scratch, context)",
     ),
+    check(
+        "SecretsUsedInArgOrEnv",
+        "An ARG or ENV name looks like a secret, which would stay in the image",
+    ),
     check("StageNameCasing", "Stage names should be lowercase"),
     check(
         "UndefinedArgInFrom",
         "FROM uses an ARG that is not declared before the first FROM",
+    ),
+    check(
+        "UndefinedVar",
+        "A variable is used that is neither set nor declared in the stage",
     ),
     check(
         "WorkdirRelativePath",
@@ -145,11 +165,33 @@ pub const CODES: &[CodeInfo] = &[
         "InvalidFrom",
         "COPY --from names neither a stage nor a valid image reference",
     ),
+    error(
+        "InvalidChecksum",
+        "ADD --checksum has an unknown algorithm, a malformed digest or a local source",
+    ),
+    error(
+        "InvalidChmod",
+        "COPY/ADD --chmod is neither an octal mode up to 07777 nor a symbolic mode",
+    ),
+    error(
+        "InvalidDockerignore",
+        "A .dockerignore pattern cannot be parsed",
+    ),
     error("InvalidPlatform", "A platform is not os/arch[/variant]"),
+    error("InvalidPort", "An EXPOSE port or range is not valid"),
+    error(
+        "InvalidSource",
+        "A COPY source is a URL or a git repository, which only ADD can fetch",
+    ),
+    error(
+        "InvalidSourceDateEpoch",
+        "SOURCE_DATE_EPOCH is not an integer, context or a source-only stage",
+    ),
     error(
         "InvalidStageIndex",
         "COPY --from=<index> is not the index of a stage",
     ),
+    error("InvalidVolume", "A VOLUME path is empty"),
     error(
         "LintViolation",
         "# check=error=true turns the reported checks into a build error",

@@ -32,6 +32,7 @@ const ui = {
   buildArgs: byId("build-args", HTMLTextAreaElement),
   buildArgsError: byId("build-args-error", HTMLElement),
   platform: byId("platform", HTMLInputElement),
+  dockerignore: byId("dockerignore", HTMLTextAreaElement),
   graph: byId("graph", HTMLDivElement),
   diagnostics: byId("diagnostics", HTMLUListElement),
   diagCount: byId("diag-count", HTMLSpanElement),
@@ -114,6 +115,7 @@ class Playground {
       targets: [...this.targets],
       buildArgs: ui.buildArgs.value,
       platform: ui.platform.value,
+      dockerignore: ui.dockerignore.value,
     };
     const view = this.graph?.viewState() ?? this.view;
     if (view) state.view = view;
@@ -126,6 +128,7 @@ class Playground {
     this.targets = [...state.targets];
     ui.buildArgs.value = state.buildArgs;
     ui.platform.value = state.platform;
+    ui.dockerignore.value = state.dockerignore;
     this.view = state.view;
     if (state.view) this.graph?.setViewState(state.view);
   }
@@ -137,12 +140,13 @@ class Playground {
     });
     ui.buildArgs.addEventListener("input", () => this.schedule());
     ui.platform.addEventListener("input", () => this.schedule());
+    ui.dockerignore.addEventListener("input", () => this.schedule());
     ui.graph.addEventListener("stage-click", (event) => this.onStageClick((event as CustomEvent<StageClickDetail>).detail));
     ui.examples.addEventListener("change", () => {
       const example = EXAMPLES.find((item) => item.id === ui.examples.value);
       ui.examples.value = "";
       if (!example) return;
-      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "" });
+      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "", dockerignore: "" });
       this.replan();
     });
     ui.share.addEventListener("click", () => void this.share());
@@ -174,7 +178,7 @@ class Playground {
     const text = this.editor.state.doc.toString();
     const buildArgs = parseBuildArgs(ui.buildArgs.value);
     ui.buildArgsError.textContent = buildArgs.errors.join("; ");
-    const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
+    const options = toOptions(this.targets, buildArgs.values, ui.platform.value, ui.dockerignore.value);
     const request = ++this.requests;
     return this.service.plan(text, options).then((response) => {
       if (request !== this.requests) return;
@@ -293,7 +297,7 @@ async function main(): Promise<void> {
   const fromHash = await decodeHash(location.hash);
   const seed = EXAMPLES[0];
   const initial = fromHash ??
-    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
+    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "", dockerignore: "" };
   const playground = new Playground(planner, initial);
   await playground.firstPlan;
   if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";

@@ -312,11 +312,13 @@ describe("preview webview in Chromium", () => {
 
   it("large file: the whole graph in view, focus, find with the planner's did-you-mean, zoom and pan, exports", async () => {
     const neon = readFileSync(join(rootDir, "tests", "fixtures", "dockerfiles", "large", "neondatabase-neon-compute-node.Dockerfile"), "utf8");
-    const plan = planner.plan(neon, {}).plan;
+    // Neon's compute image needs its PostgreSQL version (`${PG_VERSION:?}`), as in BuildKit.
+    const neonOptions = { build_args: { PG_VERSION: "v17" } };
+    const plan = planner.plan(neon, neonOptions).plan;
     // The earlier CSP test provoked violations on purpose; this one must add none.
     const violationsBefore = await page.evaluate(() => window.__cspViolations.length);
     const problemsBefore = problems.length;
-    await postToWebview(planMessage({}, { fileName: "compute-node.Dockerfile" }, neon));
+    await postToWebview(planMessage(neonOptions, { fileName: "compute-node.Dockerfile" }, neon));
     await page.waitForFunction(() => document.querySelectorAll("[data-stage-index]").length === 98);
     const geometry = () =>
       page.evaluate(() => {
@@ -385,7 +387,7 @@ describe("preview webview in Chromium", () => {
     // A double click makes the stage the only target; exports go to the host to be saved.
     await page.dblclick("[data-stage-name='pg-build']", { force: true });
     await page.waitForFunction(() => window.__posted.at(-1).type === "options");
-    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["pg-build"], build_args: {} });
+    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["pg-build"], build_args: neonOptions.build_args });
     await page.click("[data-testid='export-svg']");
     await page.waitForFunction(() => window.__posted.at(-1).type === "export");
     const exported = (await posted()).at(-1);
