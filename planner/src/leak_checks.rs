@@ -54,11 +54,13 @@ pub fn check(text: &str, plan: &Plan, sink: &mut Sink) {
 /// The stages a stage is built on, nearest first.
 fn base_chain(plan: &Plan, stage: usize) -> Vec<usize> {
     let mut chain = Vec::new();
+    let mut seen = vec![false; plan.stages.len()];
     let mut at = stage;
     while let Some(Source::Stage { stage: parent }) = plan.stages.get(at).map(|s| &s.base) {
-        if *parent == stage || chain.contains(parent) {
+        if *parent == stage || seen.get(*parent).copied().unwrap_or(true) {
             break;
         }
+        seen[*parent] = true;
         chain.push(*parent);
         at = *parent;
     }
@@ -99,26 +101,37 @@ fn copies_context(plan: &Plan, target: usize, chain: &[usize]) -> Option<(u32, S
     None
 }
 
-/// The first needed stage (other than `except`) that copies from or mounts `stage`.
-fn reader_of(plan: &Plan, stage: usize, except: &[usize]) -> Option<usize> {
-    plan.stages
-        .iter()
-        .filter(|s| s.needed && s.index != stage && !except.contains(&s.index))
-        .find(|s| {
-            s.edges.iter().any(|e| {
-                matches!(e.kind, EdgeKind::Copy | EdgeKind::Mount)
-                    && e.source == Source::Stage { stage }
-            })
-        })
-        .map(|s| s.index)
+/// For each stage, the needed stages that copy from or mount it, in file order (one pass over
+/// the edges, so a long chain of stages stays linear).
+fn readers(plan: &Plan) -> Vec<Vec<usize>> {
+    let mut readers = vec![Vec::new(); plan.stages.len()];
+    for reader in plan.stages.iter().filter(|s| s.needed) {
+        for edge in &reader.edges {
+            if let (EdgeKind::Copy | EdgeKind::Mount, Source::Stage { stage }) =
+                (&edge.kind, &edge.source)
+            {
+                if *stage != reader.index && readers.get(*stage).is_some() {
+                    let list: &mut Vec<usize> = &mut readers[*stage];
+                    if list.last() != Some(&reader.index) {
+                        list.push(reader.index);
+                    }
+                }
+            }
+        }
+    }
+    readers
 }
 
 fn based_on_builder(plan: &Plan, target: usize, chain: &[usize]) -> Option<String> {
     let name = &plan.stages[target].display_name;
-    let mut in_chain: Vec<usize> = chain.to_vec();
-    in_chain.push(target);
+    let mut in_chain = vec![false; plan.stages.len()];
+    for &stage in chain.iter().chain([&target]) {
+        in_chain[stage] = true;
+    }
+    let readers = readers(plan);
     for &base in chain {
-        if let Some(reader) = reader_of(plan, base, &in_chain) {
+        // The first needed stage outside the target's own chain that reads `base`.
+        if let Some(&reader) = readers[base].iter().find(|r| !in_chain[**r]) {
             let base_name = &plan.stages[base].display_name;
             return Some(format!(
                 "target stage \"{name}\" is based on stage \"{base_name}\", which stage \"{}\" copies build output from: the toolchain of \"{base_name}\" ships in the image; start \"{name}\" from a runtime image and COPY --from=\"{base_name}\" only what it needs",
