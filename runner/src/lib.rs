@@ -8,6 +8,8 @@
 
 pub mod add_source;
 pub mod build;
+#[cfg(feature = "buildkit")]
+pub mod buildkit;
 pub mod cache;
 pub mod cli;
 pub mod context;
