@@ -82,14 +82,16 @@ pub fn convert_copy(
     let owner = chown.as_deref().map(|c| chown_opt(c, base_input));
 
     let mut message = String::from(keyword);
-    if spec.parents {
-        message.push_str(" --parents");
-    }
-    if let Some(chown) = &chown {
-        message.push_str(&format!(" --chown={chown}"));
-    }
-    if let Some(chmod) = &chmod {
-        message.push_str(&format!(" --chmod={chmod}"));
+    if t.input.compat.copy_history_lists_flags {
+        if spec.parents {
+            message.push_str(" --parents");
+        }
+        if let Some(chown) = &chown {
+            message.push_str(&format!(" --chown={chown}"));
+        }
+        if let Some(chmod) = &chmod {
+            message.push_str(&format!(" --chmod={chmod}"));
+        }
     }
     let mut actions: Vec<CopyAction> = Vec::new();
     let mut caps = vec!["file.base"];

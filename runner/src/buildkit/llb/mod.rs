@@ -58,14 +58,19 @@ pub struct ContextInput {
 pub struct Compat {
     /// `CMD` sets `ArgsEscaped` (BuildKit before v0.10 did, on every platform).
     pub cmd_sets_args_escaped: bool,
+    /// COPY/ADD history entries list `--parents`, `--chown=` and `--chmod=` (newer frontends).
+    pub copy_history_lists_flags: bool,
 }
 
 impl Compat {
     /// The behaviour of the frontend that comes with a daemon of these capabilities: MergeOp
-    /// arrived in BuildKit v0.10, with the frontend that stopped setting `ArgsEscaped`.
+    /// arrived in BuildKit v0.10, with the frontend that stopped setting `ArgsEscaped`; a daemon
+    /// without it has the frontend of BuildKit v0.8/v0.9 (Docker 20.10).
     pub fn for_caps(caps: &BTreeSet<String>) -> Compat {
+        let legacy = !caps.contains("mergeop");
         Compat {
-            cmd_sets_args_escaped: !caps.contains("mergeop"),
+            cmd_sets_args_escaped: legacy,
+            copy_history_lists_flags: !legacy,
         }
     }
 }
