@@ -50,6 +50,7 @@ pub fn base_state(
                 format!("its base stage {parent} is not built before it; re-create the plan")
             })?;
             let mut state = parent_state.clone();
+            state.step_index = 0;
             // Triggers of a stage base are in the plan, as this stage's first instructions.
             state.image.config.on_build.clear();
             state.build_args.clear();
@@ -108,7 +109,6 @@ pub fn base_state(
     state.stage_index = stage.index;
     state.display = display.to_string();
     state.step_total = step_total;
-    state.step_index = 0;
     state.step_prefix = step_prefix;
     if !matches!(stage.base, Source::Stage { .. }) {
         state.platform = platform;

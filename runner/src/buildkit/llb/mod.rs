@@ -25,6 +25,9 @@ pub mod reference;
 pub mod state;
 pub mod words;
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use bollard_buildkit_proto::pb;
