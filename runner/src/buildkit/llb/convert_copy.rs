@@ -10,7 +10,7 @@
 //! refused with a message that names the instruction and the alternative — never dropped.
 
 use bollard_buildkit_proto::pb;
-use planner::plan::{CopySpec, Source};
+use planner::plan::CopySpec;
 
 use super::convert_source::{context_output, filtered_context_output};
 use super::convert_workdir::uppercase_command;
@@ -507,11 +507,6 @@ pub fn chown_opt(spec: &str, base_input: i64) -> pb::ChownOpt {
         user: Some(user_opt(user)),
         group: group.map(user_opt),
     }
-}
-
-/// Whether a `--from` source is the build context.
-pub fn is_context(from: &Option<Source>) -> bool {
-    from.is_none()
 }
 
 #[cfg(test)]
