@@ -7,6 +7,8 @@ scripts/setup.sh
 
 # The parser conformance test (tests/it/conformance.rs) finds the reference parser here.
 export STAGEPLAN_CONFORMANCE_PYTHON="$PWD/.venv-conformance/bin/python"
+# The runner's engine tests and its differential suite against the engine's BuildKit
+# (runner/tests/, one test per golden case in runner/tests/differential/cases) run here too.
 log "cargo test (workspace)"
 cargo test --workspace --locked
 

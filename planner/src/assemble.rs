@@ -185,6 +185,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
             .map(|d| (d.name.clone(), d.value.clone()))
             .collect(),
         diagnostics: Vec::new(),
+        dockerfile: options.dockerfile.clone(),
     };
     finish(sink, Some(plan))
 }
@@ -276,6 +277,10 @@ fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineInd
         .map(|(idx, ((decl, node), depends_on))| Stage {
             index: idx,
             name: decl.name.clone(),
+            display_name: match &decl.name {
+                Some(name) => name.clone(),
+                None => format!("stage-{idx}"),
+            },
             needed: needed[idx],
             base: node.base,
             base_text: decl.base_text.clone(),

@@ -40,6 +40,8 @@ pub struct Options {
     pub build_args: BTreeMap<String, String>,
     /// Target platform `os/arch[/variant]`; `linux/amd64` when absent.
     pub platform: Option<String>,
+    /// The Dockerfile's path, recorded in the plan as given (the planner reads nothing).
+    pub dockerfile: Option<String>,
 }
 
 /// The result of planning: a plan when the file has no errors, and every diagnostic.

@@ -112,6 +112,7 @@ fn options(args: &PlanArgs) -> Result<Options> {
         targets: args.targets.clone(),
         build_args,
         platform: args.platform.clone(),
+        dockerfile: (args.dockerfile != "-").then(|| args.dockerfile.clone()),
     })
 }
 

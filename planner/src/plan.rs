@@ -60,6 +60,11 @@ pub struct Plan {
     pub directives: BTreeMap<String, String>,
     /// Warnings and infos about the Dockerfile (a plan is only produced without errors).
     pub diagnostics: Vec<Diagnostic>,
+    /// The path of the Dockerfile the plan was made from, as given to the planner (the CLI
+    /// records its argument); null when unknown (standard input, or the library called without
+    /// one). A runner finds `<Dockerfile>.dockerignore` next to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dockerfile: Option<String>,
 }
 
 fn default_escape() -> char {
@@ -87,6 +92,10 @@ pub struct Stage {
     pub index: usize,
     /// The stage name from `FROM ... AS name`, lower-cased; null for an unnamed stage.
     pub name: Option<String>,
+    /// The label progress output and errors use for the stage: its name, or `stage-<index>`
+    /// for an unnamed stage (BuildKit's progress label).
+    #[serde(default)]
+    pub display_name: String,
     /// Whether a build of the targets needs this stage.
     pub needed: bool,
     /// What the stage starts from.
@@ -293,7 +302,8 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CopySpec {
-    /// Source paths, URLs or heredoc names, unexpanded.
+    /// Source paths and URLs, unexpanded, in order. Heredoc sources are not listed here but
+    /// in `heredocs`; they are copied after these, as BuildKit does.
     pub sources: Vec<String>,
     /// Destination path, unexpanded.
     pub dest: String,

@@ -131,3 +131,47 @@ fn graph_formats() {
     assert!(mermaid.starts_with("flowchart LR"));
     assert!(mermaid.contains("stage_0 -.-> stage_1"));
 }
+
+/// Every seventh fixture of tests/fixtures/dockerfiles: `planner plan FILE` prints exactly the
+/// library's plan of that file (the path recorded as given).
+#[test]
+fn cli_prints_the_library_plan() {
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/dockerfiles");
+    let mut paths: Vec<std::path::PathBuf> = Vec::new();
+    let mut dirs = vec![fixtures];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).expect("fixture directory") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else {
+                paths.push(path);
+            }
+        }
+    }
+    paths.sort();
+    let mut compared = 0;
+    for path in paths.into_iter().step_by(7) {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let arg = path.to_string_lossy().into_owned();
+        let options = planner::Options {
+            dockerfile: Some(arg.clone()),
+            ..planner::Options::default()
+        };
+        let Some(plan) = planner::plan(&text, &options).plan else {
+            continue;
+        };
+        let out = planner(&["plan", &arg], None);
+        assert!(
+            out.status.success(),
+            "{arg}: planner exited {:?}",
+            out.status
+        );
+        let cli: planner::Plan = serde_json::from_slice(&out.stdout).expect("plan JSON");
+        assert_eq!(cli, plan, "{arg}: CLI and library differ");
+        assert_eq!(cli.dockerfile.as_deref(), Some(arg.as_str()));
+        compared += 1;
+    }
+    assert!(compared >= 10, "only {compared} fixtures compared");
+}

@@ -14,6 +14,7 @@ fn run(text: &str, targets: &[&str], build_args: &[(&str, &str)]) -> Outcome {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         platform: None,
+        dockerfile: None,
     };
     planner::plan(text, &options)
 }

@@ -1,43 +1,30 @@
-//! The scheduler: performs every needed stage of a plan, each as soon as its own dependencies
-//! are done, then tags the target and reports sizes.
+//! The scheduler: performs every needed stage of a checked plan, each as soon as its own
+//! dependencies are done, stops everything on the first failure or a signal, then tags the
+//! target and reports sizes.
 //!
-//! Input: a connected engine, a checked plan, the opened build context, [`BuildOptions`].
+//! Input: a connected engine, a checked plan, the opened build context, [`BuildOptions`], the
+//! installed signal handlers.
 //! Output: a [`BuildOutcome`] (target image id and the size summary) or the first error.
-//! Invariant: on any error and on Ctrl-C every temporary container of this process is removed
-//! before returning; stages the targets do not need are never touched.
+//! Invariant: on success, failure and interrupt alike every temporary container, volume and
+//! host file of this process is removed before returning (in-flight creations are waited for
+//! first), and the context's file digests are saved (no cached work is lost); stages the
+//! targets do not need are never touched.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use futures_util::future::FutureExt;
 use planner::Plan;
-use tokio::sync::Semaphore;
 
-use crate::cache::Cache;
+use crate::containers::reaper::Reaper;
 use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
+use crate::exec::ctx::{BuildOptions, Ctx};
+use crate::exec::stage_state::StageResult;
 use crate::progress::Progress;
-use crate::reaper::Reaper;
-use crate::stage::{display_name, run_stage, Ctx, StageFuture, StageResult};
-
-/// How to build.
-#[derive(Debug, Clone, Default)]
-pub struct BuildOptions {
-    /// Skip cache lookups (results are still stored).
-    pub no_cache: bool,
-    /// How many containers may run at once.
-    pub jobs: usize,
-    /// `name[:tag]` references for the (last) target image.
-    pub tags: Vec<String>,
-    /// `--build-arg` values; they override the plan's.
-    pub build_args: BTreeMap<String, String>,
-    /// `--secret` id to file.
-    pub secrets: BTreeMap<String, PathBuf>,
-    /// Run every RUN in its own fresh container instead of a per-stage keeper.
-    pub isolate_runs: bool,
-}
+use crate::signals::Signals;
+use crate::stage::{run_stage, StageFuture};
 
 /// What a successful build produced.
 #[derive(Debug, Clone)]
@@ -48,104 +35,78 @@ pub struct BuildOutcome {
     pub summary: Vec<String>,
 }
 
-/// Builds the plan's targets.
+/// Builds the plan's targets (the plan must have passed [`crate::plan_check::check`]).
 pub async fn build(
     engine: Engine,
     plan: Plan,
     context: Arc<BuildContext>,
     options: BuildOptions,
     progress: Progress,
+    signals: &mut Signals,
 ) -> Result<BuildOutcome> {
-    check_graph(&plan)?;
     let reaper = Reaper::new(engine.clone());
     let swept = reaper.sweep_dead().await?;
     if swept > 0 {
         progress.note(
             "runner",
-            &format!("removed {swept} containers left by an interrupted runner"),
+            &format!(
+                "removed {swept} containers, volumes or files left by runners that were killed"
+            ),
         );
     }
-    let mut build_args = plan.build_args.clone();
-    build_args.extend(options.build_args.clone());
-    let ctx = Arc::new(Ctx {
-        engine: engine.clone(),
-        reaper: reaper.clone(),
-        cache: Cache::new(engine.clone(), !options.no_cache),
-        progress: progress.clone(),
-        plan: Arc::new(plan),
-        context: context.clone(),
-        build_args,
-        secrets: options.secrets.clone(),
-        jobs: Arc::new(Semaphore::new(options.jobs.max(1))),
-        isolate_runs: options.isolate_runs,
-        source_holders: tokio::sync::Mutex::new(HashMap::new()),
-    });
+    let ctx = Arc::new(Ctx::new(
+        engine,
+        reaper.clone(),
+        progress,
+        Arc::new(plan),
+        context.clone(),
+        options.clone(),
+    ));
     let futures = stage_futures(&ctx);
     let all = futures_util::future::try_join_all(futures.values().cloned());
     let outcome = tokio::select! {
         result = all => result.map_err(unwrap_shared),
-        _ = tokio::signal::ctrl_c() => Err(RunnerError::Interrupted),
+        signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
     };
+    drop(futures);
     let _ = context.save_digests();
-    let results = match outcome {
-        Ok(results) => results,
-        Err(e) => {
-            drop(futures);
-            reaper.remove_all().await;
-            return Err(e);
-        }
-    };
-    ctx.remove_source_holders().await?;
-    let by_index: HashMap<usize, Arc<StageResult>> = futures.keys().copied().zip(results).collect();
-    finish(&ctx, &by_index, &options).await
-}
-
-/// Checks that targets, dependencies and waves only name existing stages.
-fn check_graph(plan: &Plan) -> Result<()> {
-    let n = plan.stages.len();
-    for &target in &plan.targets {
-        if target >= n {
-            return Err(RunnerError::Plan(format!(
-                "targets names stage {target}, but the plan has {n} stages"
-            )));
-        }
-    }
-    if plan.targets.is_empty() {
-        return Err(RunnerError::Plan("the plan has no targets".to_string()));
-    }
-    for (i, stage) in plan.stages.iter().enumerate() {
-        if stage.index != i {
-            return Err(RunnerError::Plan(format!(
-                "stages[{i}] has index {}; indices must equal positions",
-                stage.index
-            )));
-        }
-        for &dep in &stage.depends_on {
-            if dep >= n || dep == i {
-                return Err(RunnerError::Plan(format!(
-                    "stage {i} depends on stage {dep}, which is not another stage of the plan"
-                )));
+    let outcome = match outcome {
+        Ok(results) => {
+            let by_index: HashMap<usize, Arc<StageResult>> = results
+                .into_iter()
+                .map(|result| (result.index, result))
+                .collect();
+            tokio::select! {
+                result = finish(&ctx, &by_index, &options) => result,
+                signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
             }
         }
+        Err(e) => Err(e),
+    };
+    // Everything this process made, on every path; signals that arrive now are ignored until
+    // the removal is done.
+    let cleanup = reaper.shutdown();
+    tokio::pin!(cleanup);
+    loop {
+        tokio::select! {
+            _ = &mut cleanup => break,
+            _ = signals.recv() => {}
+        }
     }
-    Ok(())
+    outcome
 }
 
-/// One shared future per needed stage, each awaiting its dependencies first.
+/// One shared future per needed stage, each awaiting its dependencies itself (the plan check
+/// guarantees every dependency of a needed stage is needed and that there is no cycle).
 fn stage_futures(ctx: &Arc<Ctx>) -> BTreeMap<usize, StageFuture> {
     let plan = ctx.plan.clone();
-    let mut order: Vec<usize> = plan.waves.iter().flatten().copied().collect();
-    if order.is_empty() {
-        order = plan
-            .stages
-            .iter()
-            .filter(|s| s.needed)
-            .map(|s| s.index)
-            .collect();
-    }
-    // Make sure every dependency comes before its dependants even if `waves` is odd.
     let mut futures: BTreeMap<usize, StageFuture> = BTreeMap::new();
-    let mut pending = order;
+    let mut pending: Vec<usize> = plan
+        .stages
+        .iter()
+        .filter(|s| s.needed)
+        .map(|s| s.index)
+        .collect();
     while !pending.is_empty() {
         let before = pending.len();
         pending.retain(|&index| {
@@ -169,18 +130,8 @@ fn stage_futures(ctx: &Arc<Ctx>) -> BTreeMap<usize, StageFuture> {
             false
         });
         if pending.len() == before {
-            // A dependency is not among the needed stages: add it.
-            let missing: Vec<usize> = pending
-                .iter()
-                .flat_map(|&i| plan.stages[i].depends_on.clone())
-                .filter(|d| !futures.contains_key(d) && !pending.contains(d))
-                .collect();
-            if missing.is_empty() {
-                break;
-            }
-            pending.extend(missing);
-            pending.sort();
-            pending.dedup();
+            // Unreachable for a checked plan (no cycles, dependencies needed).
+            break;
         }
     }
     futures
@@ -197,20 +148,17 @@ async fn finish(
     options: &BuildOptions,
 ) -> Result<BuildOutcome> {
     let target = *ctx.plan.targets.last().unwrap_or(&0);
-    let result = results
-        .get(&target)
-        .ok_or_else(|| RunnerError::Plan(format!("target stage {target} was not built")))?;
-    let image = result
-        .image
-        .clone()
-        .ok_or_else(|| RunnerError::Plan("the target has no image".to_string()))?;
+    let result = results.get(&target).ok_or_else(|| RunnerError::Plan {
+        origin: "being built".to_string(),
+        source: crate::plan_check::PlanError::Graph(format!("target stage {target} was not built")),
+    })?;
+    let image = result.image.clone().unwrap_or_default();
     for reference in &options.tags {
         let (repo, tag) = split_reference(reference);
         ctx.engine.tag_image(&image, repo, tag).await?;
     }
     let mut summary = Vec::new();
-    let target_info = ctx.engine.inspect_image(&image).await?;
-    if let Some(info) = &target_info {
+    if let Some(info) = ctx.engine.inspect_image(&image).await? {
         let tags = if options.tags.is_empty() {
             String::new()
         } else {
@@ -220,29 +168,25 @@ async fn finish(
             "built {}{tags}: {}, {} layers",
             crate::progress::short_id(&image),
             human_size(info.size),
-            info.layers
+            info.diff_ids.len()
         ));
     }
     let mut sizes = Vec::new();
-    for (index, stage_result) in sorted(results) {
-        let Some(stage_image) = &stage_result.image else {
+    let mut indices: Vec<&usize> = results.keys().collect();
+    indices.sort();
+    for index in indices {
+        let Some(stage_image) = &results[index].image else {
             continue;
         };
         if let Some(info) = ctx.engine.inspect_image(stage_image).await? {
-            let stage = &ctx.plan.stages[index];
-            sizes.push(format!("{} {}", display_name(stage), human_size(info.size)));
+            let stage = &ctx.plan.stages[*index];
+            sizes.push(format!("{} {}", stage.display_name, human_size(info.size)));
         }
     }
     if sizes.len() > 1 {
         summary.push(sizes.join(" → "));
     }
     Ok(BuildOutcome { image, summary })
-}
-
-fn sorted(results: &HashMap<usize, Arc<StageResult>>) -> Vec<(usize, Arc<StageResult>)> {
-    let mut all: Vec<_> = results.iter().map(|(i, r)| (*i, r.clone())).collect();
-    all.sort_by_key(|(i, _)| *i);
-    all
 }
 
 /// Splits `name[:tag]` (a `:` after the last `/`) into repository and tag (`latest`).

@@ -2,8 +2,9 @@
 //!
 //! Input: the process arguments.
 //! Output: a build through [`crate::build::build`], progress, the size summary, an exit code.
-//! Invariant: the plan's `version` is checked before anything else is read from it; bad JSON
-//! is reported with the JSON path of the problem.
+//! Invariant: the signal handlers are installed before anything else; the plan's `version` is
+//! checked before anything else is read from it, and the whole plan is checked before anything
+//! runs; bad JSON is reported with the JSON path of the problem.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -12,11 +13,14 @@ use std::sync::Arc;
 use clap::{Args, Parser, Subcommand};
 use planner::Plan;
 
-use crate::build::{build, BuildOptions};
+use crate::build::build;
 use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
+use crate::exec::ctx::BuildOptions;
+use crate::plan_check;
 use crate::progress::{Progress, ProgressMode};
+use crate::signals::Signals;
 
 /// Performs a stageplan plan (a multi-stage Docker build) on a Docker engine.
 ///
@@ -75,7 +79,7 @@ pub struct CommonArgs {
     /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE; repeatable.
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
-    /// How many containers may run at once (default: number of CPUs).
+    /// How many RUN steps may run at once (default: no limit, as BuildKit).
     #[arg(long = "jobs", short = 'j')]
     pub jobs: Option<usize>,
     /// Do not use cached steps.
@@ -95,12 +99,61 @@ pub struct CommonArgs {
 
 /// Runs the command line; returns the process exit code.
 pub async fn run(cli: Cli) -> Result<i32> {
+    // Installed first, so a signal at any point stops the runner the same clean way.
+    let mut signals =
+        Signals::install().map_err(|e| RunnerError::io("installing the signal handlers", e))?;
+    let prepared = tokio::select! {
+        result = prepare(cli) => result?,
+        signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
+    };
+    let Prepared {
+        plan,
+        context,
+        options,
+        engine,
+        progress,
+    } = prepared;
+    match build(
+        engine,
+        plan,
+        Arc::new(context),
+        options,
+        progress.clone(),
+        &mut signals,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            progress.build_done(true, Some(&outcome.image), &outcome.summary);
+            if progress.mode() != ProgressMode::Json {
+                println!("{}", outcome.image);
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            progress.build_done(false, None, &[]);
+            Err(e)
+        }
+    }
+}
+
+/// What a build starts from.
+struct Prepared {
+    plan: Plan,
+    context: BuildContext,
+    options: BuildOptions,
+    engine: Engine,
+    progress: Progress,
+}
+
+/// Plans or reads the plan, opens the context and connects to the engine.
+async fn prepare(cli: Cli) -> Result<Prepared> {
     let (plan, context_dir, dockerfile, common) = match cli.command {
         Some(CliCommand::Build(args)) => {
-            let dockerfile = args
-                .file
-                .clone()
-                .unwrap_or_else(|| args.dir.join("Dockerfile"));
+            let dockerfile = match &args.file {
+                Some(file) => file.clone(),
+                None => default_dockerfile(&args.dir)?,
+            };
             let build_args = parse_build_args(&args.common.build_args)?;
             let plan = plan_dockerfile(&dockerfile, &args.targets, &build_args)?;
             (plan, args.dir.clone(), Some(dockerfile), args.common)
@@ -118,76 +171,85 @@ pub async fn run(cli: Cli) -> Result<i32> {
                 .context
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("."));
-            (plan, context, cli.common.dockerfile.clone(), cli.common)
+            let dockerfile = match &cli.common.dockerfile {
+                Some(file) => Some(file.clone()),
+                None => plan_dockerfile_path(&plan, &context),
+            };
+            (plan, context, dockerfile, cli.common)
         }
     };
     let options = BuildOptions {
         no_cache: common.no_cache,
-        jobs: common
-            .jobs
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
+        jobs: common.jobs,
         tags: common.tags.clone(),
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
         isolate_runs: common.isolate_runs,
     };
-    let context = BuildContext::open(&context_dir, dockerfile.as_deref())
-        .map_err(|e| RunnerError::Context(e.to_string()))?;
-    let engine = Engine::connect(common.engine.as_deref()).await?;
-    let progress = Progress::new(common.progress);
-    match build(engine, plan, Arc::new(context), options, progress.clone()).await {
-        Ok(outcome) => {
-            progress.build_done(true, Some(&outcome.image), &outcome.summary);
-            if progress.mode() != ProgressMode::Json {
-                println!("{}", outcome.image);
-            }
-            Ok(0)
-        }
-        Err(e) => {
-            progress.build_done(false, None, &[]);
-            Err(e)
+    let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
+    let engine = Engine::connect(common.engine.as_deref())
+        .await
+        .map_err(|(host, source)| RunnerError::Connect { host, source })?;
+    Ok(Prepared {
+        plan,
+        context,
+        options,
+        engine,
+        progress: Progress::new(common.progress),
+    })
+}
+
+/// The Dockerfile of `runner build DIR` without `-f`: `DIR/Dockerfile`, else `DIR/dockerfile`
+/// (as docker looks for it).
+fn default_dockerfile(dir: &Path) -> Result<PathBuf> {
+    let upper = dir.join("Dockerfile");
+    if upper.exists() {
+        return Ok(upper);
+    }
+    let lower = dir.join("dockerfile");
+    if lower.exists() {
+        return Ok(lower);
+    }
+    Err(RunnerError::Usage(format!(
+        "no Dockerfile in {}: add one, or name it with -f FILE",
+        dir.display()
+    )))
+}
+
+/// The Dockerfile a plan names, found relative to the working directory or the context; warns
+/// when the plan names one that cannot be found (its `.dockerignore` is then not applied).
+fn plan_dockerfile_path(plan: &Plan, context: &Path) -> Option<PathBuf> {
+    let recorded = plan.dockerfile.as_ref()?;
+    let path = PathBuf::from(recorded);
+    let candidates = if path.is_absolute() {
+        vec![path.clone()]
+    } else {
+        vec![path.clone(), context.join(&path)]
+    };
+    match candidates.into_iter().find(|p| p.is_file()) {
+        Some(found) => Some(found),
+        None => {
+            eprintln!(
+                "warning: the plan was made from {recorded}, which is not found here; its .dockerignore is not applied (pass --dockerfile FILE)"
+            );
+            None
         }
     }
 }
 
-/// Reads and checks a plan file: `version` first, then the whole document with JSON paths in
-/// errors.
+/// Reads and checks a plan file (`-` for standard input).
 pub fn load_plan(path: &Path) -> Result<Plan> {
-    let text = if path == Path::new("-") {
+    let (text, origin) = if path == Path::new("-") {
         let mut text = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
             .map_err(|e| RunnerError::io("reading the plan from standard input", e))?;
-        text
+        (text, "<stdin>".to_string())
     } else {
-        std::fs::read_to_string(path)
-            .map_err(|e| RunnerError::io(format!("reading plan {}", path.display()), e))?
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RunnerError::io(format!("reading plan {}", path.display()), e))?;
+        (text, path.display().to_string())
     };
-    parse_plan(&text, &path.display().to_string())
-}
-
-/// Parses plan JSON text; `origin` names it in errors.
-pub fn parse_plan(text: &str, origin: &str) -> Result<Plan> {
-    let value: serde_json::Value = serde_json::from_str(text)
-        .map_err(|e| RunnerError::Plan(format!("{origin} is not valid JSON: {e}")))?;
-    match value.get("version") {
-        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(u64::from(planner::plan::PLAN_VERSION)) => {}
-        Some(other) => {
-            return Err(RunnerError::Plan(format!(
-                "{origin} has plan version {other}, but this runner reads version {}; re-create the plan with a matching planner",
-                planner::plan::PLAN_VERSION
-            )))
-        }
-        None => {
-            return Err(RunnerError::Plan(format!(
-                "{origin} has no \"version\" field; expected a plan JSON of version {} from `planner plan`",
-                planner::plan::PLAN_VERSION
-            )))
-        }
-    }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        RunnerError::Plan(format!("{origin}: at {path}: {}", e.into_inner()))
-    })
+    plan_check::parse(&text).map_err(|source| RunnerError::Plan { origin, source })
 }
 
 /// Plans a Dockerfile with the planner library.
@@ -202,20 +264,25 @@ fn plan_dockerfile(
         targets: targets.to_vec(),
         build_args: build_args.clone(),
         platform: None,
+        dockerfile: Some(dockerfile.display().to_string()),
     };
     let outcome = planner::plan(&text, &options);
-    match outcome.plan {
-        Some(plan) => Ok(plan),
-        None => {
-            let errors: Vec<String> = outcome
-                .diagnostics
-                .iter()
-                .filter(|d| d.severity == planner::Severity::Error)
-                .map(|d| format!("{}:{}: {}", dockerfile.display(), d.line, d.message))
-                .collect();
-            Err(RunnerError::Plan(errors.join("\n")))
-        }
-    }
+    let file = dockerfile.display().to_string();
+    let plan = outcome.plan.ok_or_else(|| RunnerError::Dockerfile {
+        errors: outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == planner::Severity::Error)
+            .map(|d| format!("{file}:{}:{}: {}", d.line, d.column, d.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        file: file.clone(),
+    })?;
+    plan_check::check(&plan).map_err(|source| RunnerError::Plan {
+        origin: file,
+        source,
+    })?;
+    Ok(plan)
 }
 
 fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>> {
@@ -274,29 +341,6 @@ fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn plan_errors_name_version_and_path() {
-        let err = parse_plan(r#"{"version": 2}"#, "p.json")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("version 2") && err.contains("version 1"),
-            "{err}"
-        );
-        let err = parse_plan(r#"{"targets": []}"#, "p.json")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("no \"version\""), "{err}");
-        let err = parse_plan(r#"{"version": 1, "targets": ["x"]}"#, "p.json")
-            .unwrap_err()
-            .to_string();
-        assert!(err.contains("targets[0]"), "{err}");
-        assert!(parse_plan("{", "p.json")
-            .unwrap_err()
-            .to_string()
-            .contains("not valid JSON"));
-    }
 
     #[test]
     fn build_args_and_secrets() {

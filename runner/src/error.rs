@@ -1,51 +1,72 @@
-//! The runner's one error type.
+//! The runner's error types.
 //!
 //! Input: failures from the engine, the plan, the build context and the steps themselves.
-//! Output: [`RunnerError`], whose [`RunnerError::exit_code`] is the process exit code.
+//! Output: [`RunnerError`], whose [`RunnerError::exit_code`] is the process exit code, and
+//! [`StepError`], what is wrong with one instruction.
 //! Invariant: a failed step (exit code 1) is told apart from every usage, plan or engine
-//! problem (exit code 2); messages are lower-case and say what to do.
+//! problem (exit code 2); every wrapped error keeps its source, so `main` prints the whole
+//! chain; messages are lower-case and say what to do.
+
+use std::sync::Arc;
 
 use thiserror::Error;
+
+use crate::context::ContextError;
+use crate::engine::EngineError;
+use crate::fs::tar::TarError;
+use crate::plan_check::PlanError;
 
 /// Everything that can stop a build.
 #[derive(Debug, Error)]
 pub enum RunnerError {
     /// A call to the Docker engine failed.
-    #[error("engine: {op} failed: {message}")]
-    Engine {
-        /// What the runner asked the engine to do (`create container`, `commit`, ...).
-        op: String,
-        /// The engine's message.
-        message: String,
-    },
+    #[error(transparent)]
+    Engine(#[from] EngineError),
     /// The engine could not be reached at all.
-    #[error("cannot reach the docker engine at {host}: {message} (is dockerd running? set DOCKER_HOST or --engine)")]
+    #[error("cannot reach the docker engine at {host} (is dockerd running? set DOCKER_HOST or --engine)")]
     Connect {
         /// The engine address tried.
         host: String,
         /// Why it failed.
-        message: String,
+        #[source]
+        source: EngineError,
     },
     /// A base image is neither present locally nor pullable.
-    #[error("image \"{image}\" is not present on the engine and could not be pulled: {message}")]
+    #[error("image \"{image}\" is not present on the engine and could not be pulled")]
     ImageUnavailable {
         /// The image reference.
         image: String,
         /// The pull error.
-        message: String,
+        #[source]
+        source: EngineError,
     },
-    /// The plan file cannot be used.
-    #[error("plan: {0}")]
-    Plan(String),
+    /// The plan cannot be performed as given.
+    #[error("plan {origin}")]
+    Plan {
+        /// Where the plan came from (a file name, `<stdin>`, or the Dockerfile it was made of).
+        origin: String,
+        /// What is wrong with it.
+        #[source]
+        source: PlanError,
+    },
+    /// The Dockerfile given to `runner build` has errors.
+    #[error("{file} has errors:\n{errors}")]
+    Dockerfile {
+        /// The Dockerfile.
+        file: String,
+        /// Its error diagnostics, one `file:line:col: message` per line.
+        errors: String,
+    },
     /// An instruction of the plan cannot be performed as written.
-    #[error("stage {stage}, line {line}: {message}")]
+    #[error("stage {stage}, line {line}")]
     Instruction {
         /// The stage's display name.
         stage: String,
         /// 1-based Dockerfile line.
         line: u32,
         /// What is wrong and how to fix it.
-        message: String,
+        #[source]
+        source: StepError,
     },
     /// A `RUN` step exited non-zero.
     #[error("stage {stage}, line {line}: `{text}` exited with code {code}{tail}")]
@@ -61,20 +82,26 @@ pub enum RunnerError {
         /// The last lines of output, already formatted (empty or starting with a newline).
         tail: String,
     },
-    /// Reading the build context failed.
-    #[error("context: {0}")]
-    Context(String),
+    /// Opening the build context failed.
+    #[error("build context")]
+    Context(#[from] ContextError),
     /// Invalid command-line usage not caught by the argument parser.
     #[error("{0}")]
     Usage(String),
-    /// The build was interrupted (Ctrl-C).
-    #[error("interrupted; every temporary container was removed")]
-    Interrupted,
+    /// The build was interrupted by a signal.
+    #[error("interrupted by {signal}; every temporary container and volume was removed")]
+    Interrupted {
+        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`).
+        signal: &'static str,
+    },
+    /// The build is stopping (another stage failed, or a signal came) and refused new work.
+    #[error("the build is being stopped")]
+    Stopping,
     /// An error raised in a stage that several waiting stages share.
     #[error(transparent)]
-    Shared(std::sync::Arc<RunnerError>),
+    Shared(Arc<RunnerError>),
     /// A local I/O error (reading the plan, a secret, ...).
-    #[error("{what}: {source}")]
+    #[error("{what}")]
     Io {
         /// What the runner was doing.
         what: String,
@@ -84,13 +111,49 @@ pub enum RunnerError {
     },
 }
 
+/// What is wrong with one instruction (wrapped in [`RunnerError::Instruction`]).
+#[derive(Debug, Error)]
+pub enum StepError {
+    /// The instruction asks for something the runner cannot do, with the reason and the fix.
+    #[error("{0}")]
+    Invalid(String),
+    /// A word could not be expanded.
+    #[error("cannot expand {word:?}")]
+    Expand {
+        /// The word as written.
+        word: String,
+        /// The expander's message (BuildKit's wording).
+        #[source]
+        source: planner::expand::ExpandError,
+    },
+    /// Reading the build context failed.
+    #[error(transparent)]
+    Context(#[from] ContextError),
+    /// Building or reading an archive failed.
+    #[error(transparent)]
+    Tar(#[from] TarError),
+    /// Downloading an `ADD` URL failed.
+    #[error("ADD {url}: download failed")]
+    Download {
+        /// The URL.
+        url: String,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A blocking worker task failed.
+    #[error("a worker task failed")]
+    Worker(#[source] tokio::task::JoinError),
+}
+
 impl RunnerError {
-    /// The process exit code for this error: 1 for a failed step, 130 for Ctrl-C, 2 otherwise.
+    /// The process exit code for this error: 1 for a failed step, 130 for an interrupt, 2
+    /// otherwise.
     pub fn exit_code(&self) -> i32 {
         match self {
             RunnerError::Shared(inner) => inner.exit_code(),
             RunnerError::StepFailed { .. } => 1,
-            RunnerError::Interrupted => 130,
+            RunnerError::Interrupted { .. } => 130,
             _ => 2,
         }
     }
@@ -103,11 +166,12 @@ impl RunnerError {
         }
     }
 
-    /// Builds an [`RunnerError::Engine`].
-    pub fn engine(op: impl Into<String>, message: impl ToString) -> Self {
-        RunnerError::Engine {
-            op: op.into(),
-            message: message.to_string(),
+    /// Whether this error (or the shared error it wraps) is an interruption.
+    pub fn is_interrupt(&self) -> bool {
+        match self {
+            RunnerError::Shared(inner) => inner.is_interrupt(),
+            RunnerError::Interrupted { .. } => true,
+            _ => false,
         }
     }
 }

@@ -4,31 +4,24 @@
 //! Input: a plan, a build context directory, build options, an engine address.
 //! Output: images in the engine (the target tagged as asked), progress, a size summary.
 //! Invariant: only [`engine`] talks to the engine (and names bollard); the runner never parses a
-//! Dockerfile itself (`runner build` asks the planner library for the plan).
+//! Dockerfile itself (`runner build` asks the planner library for the plan). Modules depend one
+//! way, top to bottom: `cli` → `build` (scheduler) → `stage` (dispatch) → `steps` → `exec` →
+//! the leaves (`engine`, `containers`, `context`, `fs`, `progress`, `image_config`,
+//! `plan_check`, `signals`, `error`).
 
-pub mod add_source;
 pub mod build;
 #[cfg(feature = "buildkit")]
 pub mod buildkit;
-pub mod cache;
 pub mod cli;
+pub mod containers;
 pub mod context;
-pub mod copy_step;
 pub mod engine;
 pub mod error;
-pub mod from_image;
-pub mod glob;
-pub mod holders;
+pub mod exec;
+pub mod fs;
 pub mod image_config;
-pub mod init_files;
-pub mod keeper;
-pub mod metadata;
-pub mod mounts;
+pub mod plan_check;
 pub mod progress;
-pub mod reaper;
-pub mod run_step;
+pub mod signals;
 pub mod stage;
-pub mod tarx;
-pub mod users;
-pub mod vars;
-pub mod workdir;
+pub mod steps;

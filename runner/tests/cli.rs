@@ -1,6 +1,6 @@
 //! The runner's command line without an engine: plan errors and usage errors exit with code 2
-//! and say what is wrong (the version, the JSON path). Building this test also makes
-//! `cargo test --workspace` build the `runner` binary that tests/it drives.
+//! and say what is wrong (the version, the JSON path). The plans here are written by hand on
+//! purpose: they are the bad plans no planner makes.
 
 use std::process::Command;
 

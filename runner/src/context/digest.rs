@@ -2,11 +2,12 @@
 //!
 //! Input: the entries of a [`SourceSet`]. Output: a sha256 per regular file, a digest of a whole
 //! set (`sha256:<hex>`) for a step's cache key, and a cache file that maps (path, size, mtime,
-//! inode) to a file's sha256 so a warm build does not read unchanged files again.
+//! ctime, inode) to a file's sha256 so a warm build does not read unchanged files again.
 //! Invariant: a file is read at most once per build; a remembered digest is used only when size,
-//! mtime (to the nanosecond) and inode all still agree, and a digest taken less than
-//! [`RACY_WINDOW_NS`] after the file's mtime is never remembered (the file could still change
-//! within the same mtime tick).
+//! mtime and ctime (to the nanosecond) and inode all still agree — ctime changes on every write
+//! and cannot be set back, so an in-place edit that keeps size and mtime is still noticed — and
+//! a digest taken less than [`RACY_WINDOW_NS`] after the file's last change is never remembered
+//! (the file could still change within the same tick).
 
 use std::collections::HashMap;
 use std::io::Read;
@@ -20,17 +21,23 @@ use sha2::{Digest, Sha256};
 use super::entries::{EntryKind, FileMeta, SourceEntry, SourceSet};
 use super::ContextError;
 
-/// Digests of files modified this recently before hashing are not written to the cache.
-pub const RACY_WINDOW_NS: i64 = 2_000_000_000;
+/// Digests of files changed this recently before hashing are not written to the cache (a
+/// change within the same timestamp tick would go unnoticed). Tests use a short window.
+pub const RACY_WINDOW_NS: i64 = if cfg!(test) {
+    100_000_000
+} else {
+    2_000_000_000
+};
 
 /// Version of the cache file format.
-const CACHE_VERSION: u32 = 1;
+const CACHE_VERSION: u32 = 2;
 
 /// One remembered file digest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Record {
     size: u64,
     mtime_ns: i64,
+    ctime_ns: i64,
     ino: u64,
     sha256: String,
     /// Not written: whether the digest may be saved (see [`RACY_WINDOW_NS`]).
@@ -76,9 +83,11 @@ impl DigestStore {
     /// The sha256 (hex) of a regular file, from this build's memo, the cache, or by reading it.
     pub(super) fn file_digest(&self, entry: &SourceEntry) -> Result<String, ContextError> {
         let mtime_ns = mtime_ns(&entry.meta);
+        let ctime_ns = entry.meta.ctime * 1_000_000_000 + entry.meta.ctime_nsec;
         let fits = |record: &Record| {
             record.size == entry.meta.size
                 && record.mtime_ns == mtime_ns
+                && record.ctime_ns == ctime_ns
                 && record.ino == entry.meta.ino
         };
         if let Some(record) = self.lock().get(&entry.rel).filter(|r| fits(r)) {
@@ -96,9 +105,10 @@ impl DigestStore {
         let record = Record {
             size: entry.meta.size,
             mtime_ns,
+            ctime_ns,
             ino: entry.meta.ino,
             sha256: sha256.clone(),
-            savable: hashed_at - mtime_ns >= RACY_WINDOW_NS,
+            savable: hashed_at - mtime_ns.max(ctime_ns) >= RACY_WINDOW_NS,
         };
         self.lock().insert(entry.rel.clone(), record);
         Ok(sha256)

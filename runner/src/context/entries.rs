@@ -47,6 +47,10 @@ pub struct FileMeta {
     pub mtime: i64,
     /// Nanoseconds part of the modification time.
     pub mtime_nsec: i64,
+    /// Status-change time, seconds (changes on every write, and cannot be set back).
+    pub ctime: i64,
+    /// Status-change time, nanoseconds part.
+    pub ctime_nsec: i64,
     /// Inode number.
     pub ino: u64,
     /// Device of the filesystem holding it.
@@ -64,6 +68,8 @@ impl FileMeta {
             size: meta.size(),
             mtime: meta.mtime(),
             mtime_nsec: meta.mtime_nsec(),
+            ctime: meta.ctime(),
+            ctime_nsec: meta.ctime_nsec(),
             ino: meta.ino(),
             dev: meta.dev(),
             nlink: meta.nlink(),

@@ -63,7 +63,7 @@ use std::path::{Path, PathBuf};
 pub use archive::{DestState, Destination, TarOptions, TarSummary};
 pub use chmod::Chmod;
 pub use entries::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
-pub use gomatch::{clean as go_clean, contains_wildcards, go_match, BadPattern};
+pub use gomatch::{clean, contains_wildcards, go_match};
 pub use patterns::{read_ignore_file, PatternError, PatternMatcher};
 
 use digest::DigestStore;

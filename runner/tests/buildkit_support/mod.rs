@@ -265,7 +265,7 @@ pub fn build_ours_until(
     let options = planner::Options {
         targets: case.target.iter().cloned().collect(),
         build_args: case.build_args.iter().cloned().collect::<BTreeMap<_, _>>(),
-        platform: None,
+        ..planner::Options::default()
     };
     let outcome = planner::plan(&case.dockerfile, &options);
     let plan = outcome.plan.ok_or_else(|| {

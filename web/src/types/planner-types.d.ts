@@ -159,7 +159,8 @@ export type Instruction1 =
        */
       parents: boolean;
       /**
-       * Source paths, URLs or heredoc names, unexpanded.
+       * Source paths and URLs, unexpanded, in order. Heredoc sources are not listed here but
+       * in `heredocs`; they are copied after these, as BuildKit does.
        */
       sources: string[];
       /**
@@ -210,7 +211,8 @@ export type Instruction1 =
        */
       parents: boolean;
       /**
-       * Source paths, URLs or heredoc names, unexpanded.
+       * Source paths and URLs, unexpanded, in order. Heredoc sources are not listed here but
+       * in `heredocs`; they are copied after these, as BuildKit does.
        */
       sources: string[];
       /**
@@ -429,6 +431,10 @@ export interface Options {
   build_args?: {
     [k: string]: string | undefined;
   };
+  /**
+   * The Dockerfile's path, recorded in the plan as given (the planner reads nothing).
+   */
+  dockerfile?: string | null;
   /**
    * Target platform `os/arch[/variant]`; `linux/amd64` when absent.
    */
@@ -688,6 +694,12 @@ export interface Plan {
     [k: string]: string | undefined;
   };
   /**
+   * The path of the Dockerfile the plan was made from, as given to the planner (the CLI
+   * records its argument); null when unknown (standard input, or the library called without
+   * one). A runner finds `<Dockerfile>.dockerignore` next to it.
+   */
+  dockerfile?: string | null;
+  /**
    * The escape character of the file (`\\` or `` ` ``, from `# escape=`); needed to expand
    * the plan's unexpanded words with [`crate::expand`].
    */
@@ -770,6 +782,11 @@ export interface Stage {
    * Sorted, unique indices of the stages this stage depends on, over all edge kinds.
    */
   depends_on: number[];
+  /**
+   * The label progress output and errors use for the stage: its name, or `stage-<index>`
+   * for an unnamed stage (BuildKit's progress label).
+   */
+  display_name?: string;
   /**
    * Every dependency edge of the stage (on stages, images and scratch) in instruction order.
    */

@@ -19,7 +19,7 @@ use super::graph::Output;
 use super::op_metadata;
 use super::state::{join, normalize_path, StageState};
 use super::words::{display_text, expand_heredoc, expand_word};
-use crate::context::{contains_wildcards, go_clean};
+use crate::context::{clean as go_clean, contains_wildcards};
 
 /// The daemon capability for `--parents` and `--exclude` in file ops.
 const CAP_PATTERNS: &str = "file.copy.includeexcludepatterns";

@@ -18,7 +18,7 @@ use super::graph::Output;
 use super::op_metadata;
 use super::state::{join, StageState};
 use super::words::expand_word;
-use crate::context::go_clean;
+use crate::context::clean as go_clean;
 
 /// What kind of exec mount.
 #[derive(Debug, Clone, PartialEq)]

@@ -12,7 +12,7 @@ use bollard_buildkit_proto::pb;
 
 use super::graph::Output;
 use super::image::Image;
-use crate::context::go_clean;
+use crate::context::clean as go_clean;
 
 /// The translation state of one stage.
 #[derive(Debug, Clone)]

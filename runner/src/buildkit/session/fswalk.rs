@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use bollard_buildkit_proto::fsutil::types::Stat;
 
-use crate::context::{contains_wildcards, go_clean, go_match, PatternMatcher};
+use crate::context::{clean as go_clean, contains_wildcards, go_match, PatternMatcher};
 
 /// Go's `os.FileMode` type bits, as fsutil puts them on the wire.
 pub mod go_mode {

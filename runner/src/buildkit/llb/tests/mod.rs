@@ -125,7 +125,7 @@ pub fn try_build(dockerfile: &str, setup: &Setup<'_>) -> Result<Built, Translate
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        platform: None,
+        ..planner::Options::default()
     };
     let outcome = planner::plan(dockerfile, &options);
     let plan = outcome.plan.unwrap_or_else(|| {

@@ -1,0 +1,255 @@
+//! Temporary containers and volumes: naming, tracking and removal on every path.
+//!
+//! Input: every temporary container and volume the runner makes goes through [`Reaper`].
+//! Output: objects named `stageplan-tmp-<boot>-<pidns>-<pid>-<start>-<n>` (see
+//! [`RunnerIdentity`]); [`Reaper::remove`] for one, [`Reaper::shutdown`] for all of them on
+//! failure or interrupt, [`Reaper::sweep_dead`] at start-up for the debris of runners that were
+//! killed.
+//! Invariant: an engine request that creates an object runs in its own task, so dropping the
+//! build (an interrupt) cannot abandon a half-made object: [`Reaper::shutdown`] refuses new
+//! objects, waits for every creation in flight, then removes everything this process made.
+//! Temporary containers carry no labels (they would leak into commits); the name is the only
+//! mark, and only names that prove a dead runner of this host and PID namespace are swept.
+//! Temporary host files (secrets in `/dev/shm`, copies of bind sources) are tracked the same
+//! way.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use tokio::task::JoinHandle;
+
+use super::identity::{RunnerIdentity, TEMP_PREFIX};
+use crate::engine::{ContainerSpec, Engine, EngineError, EngineResult};
+
+/// Why the reaper refused or failed to make an object.
+#[derive(Debug, thiserror::Error)]
+pub enum ReapError {
+    /// The build is shutting down; no new object may be made.
+    #[error("the build is being stopped; no new container or volume is made")]
+    ShuttingDown,
+    /// The engine refused.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+}
+
+/// Tracks the temporary objects of this process. Cheap to clone.
+#[derive(Clone)]
+pub struct Reaper {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    prefix: String,
+    identity: Option<RunnerIdentity>,
+    counter: AtomicU64,
+    closing: AtomicBool,
+    containers: Mutex<BTreeSet<String>>,
+    volumes: Mutex<BTreeSet<String>>,
+    host_files: Mutex<BTreeSet<PathBuf>>,
+    in_flight: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Reaper {
+    /// A reaper for objects made on `engine` by this process.
+    pub fn new(engine: Engine) -> Reaper {
+        let identity = RunnerIdentity::current().cloned();
+        let prefix = match &identity {
+            Some(identity) => identity.prefix(),
+            // Without /proc there is no provable identity: name by pid, never sweep.
+            None => format!("{TEMP_PREFIX}unknown-{}-", std::process::id()),
+        };
+        Reaper {
+            inner: Arc::new(Inner {
+                engine,
+                prefix,
+                identity,
+                counter: AtomicU64::new(0),
+                closing: AtomicBool::new(false),
+                containers: Mutex::new(BTreeSet::new()),
+                volumes: Mutex::new(BTreeSet::new()),
+                host_files: Mutex::new(BTreeSet::new()),
+                in_flight: Mutex::new(Vec::new()),
+            }),
+        }
+    }
+
+    /// The name prefix of this process's objects.
+    pub fn prefix(&self) -> &str {
+        &self.inner.prefix
+    }
+
+    fn next_name(&self, kind: &str) -> String {
+        let n = self.inner.counter.fetch_add(1, Ordering::Relaxed);
+        format!("{}{kind}{n}", self.inner.prefix)
+    }
+
+    /// Creates a temporary container; returns its id.
+    pub async fn create(&self, mut spec: ContainerSpec) -> Result<String, ReapError> {
+        spec.name = self.next_name("c");
+        let name = spec.name.clone();
+        lock(&self.inner.containers).insert(name.clone());
+        let engine = self.inner.engine.clone();
+        let result = self
+            .in_flight(async move { engine.create_container(&spec).await })
+            .await?;
+        let mut containers = lock(&self.inner.containers);
+        containers.remove(&name);
+        match result {
+            Ok(id) => {
+                containers.insert(id.clone());
+                Ok(id)
+            }
+            Err(e) => Err(ReapError::Engine(e)),
+        }
+    }
+
+    /// Creates a temporary volume; returns its name.
+    pub async fn create_volume(&self) -> Result<String, ReapError> {
+        let name = self.next_name("v");
+        lock(&self.inner.volumes).insert(name.clone());
+        let engine = self.inner.engine.clone();
+        let volume = name.clone();
+        self.in_flight(async move { engine.create_volume(&volume).await })
+            .await?
+            .map_err(ReapError::Engine)?;
+        Ok(name)
+    }
+
+    /// Runs a creating request in its own task, registered so that [`Reaper::shutdown`] waits
+    /// for it; refuses when shutting down.
+    async fn in_flight<T: Send + 'static>(
+        &self,
+        request: impl std::future::Future<Output = T> + Send + 'static,
+    ) -> Result<T, ReapError> {
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        {
+            let mut in_flight = lock(&self.inner.in_flight);
+            // Checked under the lock that shutdown takes, so no creation can slip past it.
+            if self.inner.closing.load(Ordering::SeqCst) {
+                return Err(ReapError::ShuttingDown);
+            }
+            in_flight.retain(|handle| !handle.is_finished());
+            in_flight.push(tokio::spawn(async move {
+                let _ = sender.send(request.await);
+            }));
+        }
+        receiver.await.map_err(|_| ReapError::ShuttingDown)
+    }
+
+    /// A fresh, tracked path in host directory `dir` for a temporary file (a secret in memory,
+    /// a copy of a bind source); removed by [`Reaper::remove_host_file`] or at shutdown.
+    pub fn host_file(&self, dir: &Path) -> PathBuf {
+        let path = dir.join(self.next_name("f"));
+        lock(&self.inner.host_files).insert(path.clone());
+        path
+    }
+
+    /// Removes a temporary host file.
+    pub fn remove_host_file(&self, path: &Path) {
+        let _ = std::fs::remove_file(path);
+        lock(&self.inner.host_files).remove(path);
+    }
+
+    /// Removes one container.
+    pub async fn remove(&self, id: &str) -> EngineResult<()> {
+        self.inner.engine.remove_container(id).await?;
+        lock(&self.inner.containers).remove(id);
+        Ok(())
+    }
+
+    /// Removes one temporary volume.
+    pub async fn remove_volume(&self, name: &str) -> EngineResult<()> {
+        self.inner.engine.remove_volume(name).await?;
+        lock(&self.inner.volumes).remove(name);
+        Ok(())
+    }
+
+    /// Stops making objects, waits for every creation in flight, then force-removes every
+    /// container and volume this process made (tracked, or found by its name prefix); returns
+    /// how many objects it removed.
+    pub async fn shutdown(&self) -> usize {
+        let handles: Vec<JoinHandle<()>> = {
+            let mut in_flight = lock(&self.inner.in_flight);
+            self.inner.closing.store(true, Ordering::SeqCst);
+            std::mem::take(&mut *in_flight)
+        };
+        for handle in handles {
+            let _ = handle.await;
+        }
+        let engine = &self.inner.engine;
+        let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
+        if let Ok(listed) = engine.list_containers_by_prefix(&self.inner.prefix).await {
+            containers.extend(listed.into_iter().map(|c| c.id));
+        }
+        let removals = containers.iter().map(|id| engine.remove_container(id));
+        let removed = futures_util::future::join_all(removals)
+            .await
+            .into_iter()
+            .filter(Result::is_ok)
+            .count();
+        // Volumes are removed after the containers that use them.
+        let mut volumes: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.volumes));
+        if let Ok(listed) = engine.list_volumes_by_prefix(&self.inner.prefix).await {
+            volumes.extend(listed);
+        }
+        let removals = volumes.iter().map(|name| engine.remove_volume(name));
+        let removed = removed
+            + futures_util::future::join_all(removals)
+                .await
+                .into_iter()
+                .filter(Result::is_ok)
+                .count();
+        let files: BTreeSet<PathBuf> = std::mem::take(&mut *lock(&self.inner.host_files));
+        removed
+            + files
+                .iter()
+                .filter(|path| std::fs::remove_file(path).is_ok())
+                .count()
+    }
+
+    /// Removes the containers and volumes of runners that provably died (see
+    /// [`RunnerIdentity::proves_dead`]); returns how many.
+    pub async fn sweep_dead(&self) -> EngineResult<usize> {
+        let Some(me) = &self.inner.identity else {
+            return Ok(0);
+        };
+        let engine = &self.inner.engine;
+        let dead = |name: &str| {
+            RunnerIdentity::from_name(name).is_some_and(|owner| me.proves_dead(&owner))
+        };
+        let mut swept = 0;
+        for container in engine.list_containers_by_prefix(TEMP_PREFIX).await? {
+            if container.names.iter().any(|n| dead(n)) {
+                engine.remove_container(&container.id).await?;
+                swept += 1;
+            }
+        }
+        for volume in engine.list_volumes_by_prefix(TEMP_PREFIX).await? {
+            if dead(&volume) {
+                engine.remove_volume(&volume).await?;
+                swept += 1;
+            }
+        }
+        for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if dead(&name) && std::fs::remove_file(entry.path()).is_ok() {
+                    swept += 1;
+                }
+            }
+        }
+        Ok(swept)
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}

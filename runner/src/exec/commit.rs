@@ -1,0 +1,211 @@
+//! A step's result: the cache lookup before it, the commit after it, and the exact image of a
+//! finished target.
+//!
+//! Input: the stage state (its key already advanced to the step's key), a container to commit.
+//! Output: the stage's new image, recorded in the cache under the step's key.
+//! Invariant: a cache hit replaces the image and nothing else; a commit always writes the
+//! stage's whole config; a target's final image carries exactly the stage's config, written
+//! as BuildKit writes it (see [`crate::image_config::image_json`]), and is itself cached so a
+//! warm build returns the same image.
+
+use std::time::{Duration, SystemTime};
+
+use planner::plan::Instruction;
+
+use super::ctx::Ctx;
+use super::stage_state::StageState;
+use crate::engine::HistoryItem;
+use crate::error::Result;
+use crate::image_config::{image_json, HistoryEntry, ImageFrame};
+
+/// Commits `container` with the stage's config as the result of the current key.
+pub async fn commit_step(
+    ctx: &Ctx,
+    state: &mut StageState,
+    container: &str,
+    instruction: &Instruction,
+) -> Result<()> {
+    let comment = format!("stageplan: {}", instruction.text);
+    let image = ctx
+        .engine
+        .commit(container, &state.config, &comment)
+        .await?;
+    ctx.cache.store(&state.key, &image).await?;
+    state.image = Some(image);
+    state.config_dirty = false;
+    state.all_cached = false;
+    state.executed = true;
+    Ok(())
+}
+
+/// Looks the step's key (already in `state.key`) up in the cache. On a hit the stage takes the
+/// cached image, which was committed with exactly this config (the key covers it), and the step
+/// shows as cached; on a miss it shows as started. Returns whether it was a hit.
+pub async fn cached_or_started(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+) -> Result<bool> {
+    if let Some(image) = ctx.cache.lookup(&state.key).await? {
+        state.image = Some(image);
+        state.config_dirty = false;
+        ctx.progress
+            .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+        return Ok(true);
+    }
+    ctx.progress
+        .step_started(&state.name, state.step, instruction.line, &instruction.text);
+    Ok(false)
+}
+
+/// Gives a target stage its final image: the current filesystem with exactly the stage's
+/// config (loaded as an image document that reuses the committed layers; no container, no
+/// layer written).
+pub async fn finish_target(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+    let config_json = serde_json::to_string(&state.config).unwrap_or_default();
+    state.key = state
+        .key
+        .step("final-image")
+        .text("config", &config_json)
+        .text("os", &state.platform.os)
+        .text("architecture", &state.platform.architecture)
+        .text("variant", &state.platform.variant)
+        .finish();
+    if let Some(image) = ctx.cache.lookup(&state.key).await? {
+        state.image = Some(image);
+        state.config_dirty = false;
+        return Ok(());
+    }
+    let (diff_ids, history) = match &state.image {
+        Some(image) => {
+            let info = ctx.engine.inspect_image(image).await?;
+            let diff_ids = info.map(|i| i.diff_ids).unwrap_or_default();
+            let history = ctx.engine.image_history(image).await?;
+            let entries = history_entries(&history, diff_ids.len());
+            (diff_ids, entries)
+        }
+        None => (Vec::new(), Vec::new()),
+    };
+    let created = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+    let mut history = history;
+    history.push(HistoryEntry {
+        created: created.clone(),
+        created_by: "stageplan: image config".to_string(),
+        comment: String::new(),
+        empty_layer: true,
+    });
+    let frame = ImageFrame {
+        os: state.platform.os.clone(),
+        architecture: state.platform.architecture.clone(),
+        variant: state.platform.variant.clone(),
+        diff_ids,
+        history,
+        created,
+    };
+    let document = image_json(&state.config, &frame);
+    let image = ctx
+        .engine
+        .load_image(save_archive(&document, &frame.diff_ids))
+        .await?;
+    ctx.cache.store(&state.key, &image).await?;
+    state.image = Some(image);
+    state.config_dirty = false;
+    state.all_cached = false;
+    Ok(())
+}
+
+/// History entries for an image document from the engine's view of a committed image's
+/// history: an entry is a layer when it has a size, and never more layers than the image has
+/// (the engine refuses a history naming more layers than the image holds).
+fn history_entries(items: &[HistoryItem], n_layers: usize) -> Vec<HistoryEntry> {
+    let mut layers_left = n_layers;
+    items
+        .iter()
+        .map(|item| {
+            let layer = item.size > 0 && layers_left > 0;
+            if layer {
+                layers_left -= 1;
+            }
+            HistoryEntry {
+                created: humantime::format_rfc3339(
+                    SystemTime::UNIX_EPOCH + Duration::from_secs(item.created.max(0) as u64),
+                )
+                .to_string(),
+                created_by: item.created_by.clone(),
+                comment: item.comment.clone(),
+                empty_layer: !layer,
+            }
+        })
+        .collect()
+}
+
+/// A `docker save` archive holding only the image document and a manifest naming one layer
+/// file per diff id; the files themselves are left out, since the engine already has every
+/// layer and loads a layer's file only when it lacks the layer.
+fn save_archive(document: &[u8], diff_ids: &[String]) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let digest = hex::encode(Sha256::digest(document));
+    let config_name = format!("{digest}.json");
+    let layers: Vec<String> = diff_ids
+        .iter()
+        .map(|d| format!("{}/layer.tar", d.trim_start_matches("sha256:")))
+        .collect();
+    let manifest = serde_json::json!([{"Config": config_name, "RepoTags": null, "Layers": layers}]);
+    let manifest = serde_json::to_vec(&manifest).unwrap_or_default();
+    let mut builder = tar::Builder::new(Vec::new());
+    for (name, data) in [
+        (config_name.as_str(), document),
+        ("manifest.json", &manifest),
+    ] {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(data.len() as u64);
+        header.set_mode(0o644);
+        header.set_cksum();
+        // Writing into a Vec cannot fail.
+        let _ = builder.append_data(&mut header, name, data);
+    }
+    builder.into_inner().unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn history_never_names_more_layers_than_the_image_has() {
+        let item = |size| HistoryItem {
+            created: 0,
+            created_by: "x".into(),
+            comment: String::new(),
+            size,
+        };
+        let entries = history_entries(&[item(5), item(0), item(7), item(9)], 2);
+        let layers: Vec<bool> = entries.iter().map(|e| !e.empty_layer).collect();
+        assert_eq!(layers, vec![true, false, true, false]);
+        assert_eq!(entries[0].created, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn the_save_archive_names_the_config_by_its_digest() {
+        let tar = save_archive(b"{}", &["sha256:ab".to_string()]);
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let names: Vec<String> = archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                e.expect("entry")
+                    .path()
+                    .expect("path")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a.json",
+                "manifest.json"
+            ]
+        );
+    }
+}

@@ -1,0 +1,211 @@
+//! What every step of one build shares: the engine, the reaper, the cache, progress, the plan,
+//! the build context and the build options.
+//!
+//! Input: a connected engine, a checked plan, the opened context, [`BuildOptions`].
+//! Output: [`Ctx`], plus the shared services steps use through it: base images made present
+//! ([`Ctx::ensure_image`]), never-started holders of source images ([`Ctx::source_holder`]),
+//! word expansion with the plan's escape character ([`Ctx::expand`]).
+//! Invariant: one `Ctx` per build; everything in it is safe to use from every stage task.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use planner::Plan;
+use tokio::sync::{Mutex, Semaphore};
+
+use super::cache::Cache;
+use crate::containers::reaper::{ReapError, Reaper};
+use crate::context::BuildContext;
+use crate::engine::{ContainerSpec, Engine, ImageInfo};
+use crate::error::{Result, RunnerError, StepError};
+use crate::progress::Progress;
+
+/// The entrypoint of containers that are never started (holders): the engine wants a command.
+pub const HOLDER_ENTRYPOINT: &str = "/.stageplan-holder";
+
+/// How to build.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Skip cache lookups (results are still stored) and start cache mounts empty.
+    pub no_cache: bool,
+    /// How many RUN steps may run at once; `None` for no limit.
+    pub jobs: Option<usize>,
+    /// `name[:tag]` references for the (last) target image.
+    pub tags: Vec<String>,
+    /// `--build-arg` values; they override the plan's.
+    pub build_args: BTreeMap<String, String>,
+    /// `--secret` id to file.
+    pub secrets: BTreeMap<String, PathBuf>,
+    /// Run every RUN in its own fresh container instead of a per-stage keeper.
+    pub isolate_runs: bool,
+}
+
+/// Everything the stages of one build share.
+pub struct Ctx {
+    /// The engine.
+    pub engine: Engine,
+    /// Temporary container and volume tracking.
+    pub reaper: Reaper,
+    /// The step cache.
+    pub cache: Cache,
+    /// Progress output.
+    pub progress: Progress,
+    /// The plan being performed.
+    pub plan: Arc<Plan>,
+    /// The build context.
+    pub context: Arc<BuildContext>,
+    /// Build arguments: the plan's, overridden by `--build-arg`.
+    pub build_args: BTreeMap<String, String>,
+    /// The build options.
+    pub options: BuildOptions,
+    /// Limits how many RUN steps run at once (`--jobs`); `None` for no limit.
+    pub jobs: Option<Arc<Semaphore>>,
+    source_holders: Mutex<HashMap<String, String>>,
+    emptied_cache_mounts: Mutex<BTreeSet<String>>,
+}
+
+impl Ctx {
+    /// A context for one build.
+    pub fn new(
+        engine: Engine,
+        reaper: Reaper,
+        progress: Progress,
+        plan: Arc<Plan>,
+        context: Arc<BuildContext>,
+        options: BuildOptions,
+    ) -> Ctx {
+        let mut build_args = plan.build_args.clone();
+        build_args.extend(options.build_args.clone());
+        Ctx {
+            cache: Cache::new(engine.clone(), !options.no_cache),
+            engine,
+            reaper,
+            progress,
+            plan,
+            context,
+            build_args,
+            jobs: options.jobs.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            options,
+            source_holders: Mutex::new(HashMap::new()),
+            emptied_cache_mounts: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// Expands one word of the plan with `vars` (BuildKit's rules, the plan's escape character).
+    pub fn expand(
+        &self,
+        word: &str,
+        vars: &BTreeMap<String, String>,
+    ) -> std::result::Result<String, StepError> {
+        planner::expand::expand_word(word, vars, self.plan.escape).map_err(|source| {
+            StepError::Expand {
+                word: word.to_string(),
+                source,
+            }
+        })
+    }
+
+    /// Inspects an external image, pulling it when the engine does not have it.
+    pub async fn ensure_image(&self, stage: &str, reference: &str) -> Result<ImageInfo> {
+        if let Some(info) = self.engine.inspect_image(reference).await? {
+            return Ok(info);
+        }
+        self.progress.note(stage, &format!("pulling {reference}"));
+        let progress = self.progress.clone();
+        let stage_name = stage.to_string();
+        let mut report = move |line: String| progress.note(&stage_name, &line);
+        self.engine
+            .pull_image(reference, &mut report)
+            .await
+            .map_err(|source| RunnerError::ImageUnavailable {
+                image: reference.to_string(),
+                source,
+            })?;
+        self.engine
+            .inspect_image(reference)
+            .await?
+            .ok_or_else(|| RunnerError::ImageUnavailable {
+                image: reference.to_string(),
+                source: crate::engine::EngineError {
+                    op: format!("inspect {reference} after pulling it"),
+                    source: crate::engine::EngineCause::Protocol(
+                        "the pull finished but the engine does not list the image".to_string(),
+                    ),
+                },
+            })
+    }
+
+    /// The build's never-started holder container of `image` (created on first use), for
+    /// reading its files.
+    pub async fn source_holder(&self, image: &str) -> Result<String> {
+        let mut holders = self.source_holders.lock().await;
+        if let Some(id) = holders.get(image) {
+            return Ok(id.clone());
+        }
+        let id = self
+            .create_container(ContainerSpec {
+                image: Some(image.to_string()),
+                entrypoint: vec![HOLDER_ENTRYPOINT.to_string()],
+                network_mode: Some("none".to_string()),
+                ..ContainerSpec::default()
+            })
+            .await?;
+        holders.insert(image.to_string(), id.clone());
+        Ok(id)
+    }
+
+    /// Removes the source holders (at the end of a successful build).
+    pub async fn remove_source_holders(&self) -> Result<()> {
+        let holders: Vec<String> = self
+            .source_holders
+            .lock()
+            .await
+            .drain()
+            .map(|(_, id)| id)
+            .collect();
+        for id in holders {
+            self.reaper.remove(&id).await?;
+        }
+        Ok(())
+    }
+
+    /// Creates a temporary container through the reaper.
+    pub async fn create_container(&self, spec: ContainerSpec) -> Result<String> {
+        self.reaper.create(spec).await.map_err(reap_error)
+    }
+
+    /// Creates a temporary volume through the reaper.
+    pub async fn create_volume(&self) -> Result<String> {
+        self.reaper.create_volume().await.map_err(reap_error)
+    }
+
+    /// The host name RUN steps see: the build argument `BUILDKIT_SANDBOX_HOSTNAME`, else
+    /// BuildKit's `buildkitsandbox`.
+    pub fn sandbox_hostname(&self) -> String {
+        self.build_args
+            .get("BUILDKIT_SANDBOX_HOSTNAME")
+            .filter(|h| !h.is_empty())
+            .cloned()
+            .unwrap_or_else(|| "buildkitsandbox".to_string())
+    }
+
+    /// With `--no-cache`, whether the cache-mount volume `name` still has to be emptied in this
+    /// build (true once per volume); always false otherwise.
+    pub async fn cache_mount_needs_emptying(&self, name: &str) -> bool {
+        self.options.no_cache
+            && self
+                .emptied_cache_mounts
+                .lock()
+                .await
+                .insert(name.to_string())
+    }
+}
+
+/// The runner error for a reaper failure.
+pub fn reap_error(error: ReapError) -> RunnerError {
+    match error {
+        ReapError::ShuttingDown => RunnerError::Stopping,
+        ReapError::Engine(e) => RunnerError::Engine(e),
+    }
+}

@@ -1,0 +1,227 @@
+//! `ADD` specifics: remote URLs (downloaded, `--checksum` verified) and local archives
+//! (recognised by their content, unpacked at the destination).
+//!
+//! Input: a URL and an optional `sha256:<hex>` checksum; or the context files an ADD names.
+//! Output: the downloaded file with its digest; the local archives taken out of a source set and
+//! unpacked into the target container (owned by `--chown` when given, as BuildKit does).
+//! Invariant: a checksum mismatch is an error naming both digests; nothing is written on
+//! failure; an archive is unpacked as a stream, decompressed on a blocking thread.
+
+use std::io::Read;
+
+use sha2::{Digest, Sha256};
+
+use crate::context::{EntryKind, SourceSet};
+use crate::engine::{Engine, EngineResult};
+use crate::error::StepError;
+use crate::fs::pipe;
+use crate::fs::tar::{self as tarx, Overrides};
+
+/// A downloaded file.
+pub struct Downloaded {
+    /// The file name (last URL path segment, `index.html` for none).
+    pub name: String,
+    /// Its bytes.
+    pub content: Vec<u8>,
+    /// The sha256 of its bytes, hex.
+    pub digest: String,
+}
+
+/// Downloads `url` (blocking I/O on a worker thread) and checks `checksum` if given.
+pub async fn download(url: &str, checksum: Option<&str>) -> Result<Downloaded, StepError> {
+    let url_owned = url.to_string();
+    let fail = |source: Box<dyn std::error::Error + Send + Sync>| StepError::Download {
+        url: url.to_string(),
+        source,
+    };
+    let content = tokio::task::spawn_blocking(
+        move || -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+            let response = ureq::get(&url_owned).call()?;
+            let mut content = Vec::new();
+            response
+                .into_body()
+                .into_reader()
+                .read_to_end(&mut content)?;
+            Ok(content)
+        },
+    )
+    .await
+    .map_err(StepError::Worker)?
+    .map_err(fail)?;
+    let digest = hex::encode(Sha256::digest(&content));
+    if let Some(expected) = checksum {
+        let Some(hex_digest) = expected.strip_prefix("sha256:") else {
+            return Err(StepError::Invalid(format!(
+                "--checksum={expected}: only sha256:<hex> is supported"
+            )));
+        };
+        if !digest.eq_ignore_ascii_case(hex_digest) {
+            return Err(StepError::Invalid(format!(
+                "ADD {url}: checksum mismatch: expected sha256:{hex_digest}, got sha256:{digest}"
+            )));
+        }
+    }
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let name = path
+        .rsplit('/')
+        .next()
+        .filter(|n| !n.is_empty() && !path.ends_with("//"))
+        .filter(|_| path.matches('/').count() > 2)
+        .unwrap_or("index.html")
+        .to_string();
+    Ok(Downloaded {
+        name,
+        content,
+        digest,
+    })
+}
+
+/// How an archive is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// A plain tar.
+    None,
+    /// gzip.
+    Gzip,
+    /// bzip2.
+    Bzip2,
+    /// xz.
+    Xz,
+}
+
+/// A local file of the context that ADD unpacks.
+pub struct LocalArchive {
+    /// Its host path.
+    pub path: std::path::PathBuf,
+    /// Its compression.
+    pub compression: Compression,
+}
+
+/// The compression of a tar archive, or `None` when `head` (the file's first bytes) is not one.
+pub fn archive_kind(head: &[u8]) -> Option<Compression> {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        let mut decoder = flate2::read::GzDecoder::new(head);
+        let mut block = vec![0u8; 512];
+        return (decoder.read_exact(&mut block).is_ok() && is_tar_header(&block))
+            .then_some(Compression::Gzip);
+    }
+    if head.starts_with(b"BZh") {
+        return Some(Compression::Bzip2);
+    }
+    if head.starts_with(&[0xfd, b'7', b'z', b'X', b'Z', 0x00]) {
+        return Some(Compression::Xz);
+    }
+    is_tar_header(head).then_some(Compression::None)
+}
+
+fn is_tar_header(block: &[u8]) -> bool {
+    block.len() >= 512 && &block[257..262] == b"ustar"
+}
+
+/// ADD: takes the local archives named as sources (not files inside named directories) out of
+/// `set`.
+pub fn split_archives(mut set: SourceSet) -> (SourceSet, Vec<LocalArchive>) {
+    let mut archives = Vec::new();
+    set.entries.retain(|entry| {
+        if !(entry.root_file && entry.kind == EntryKind::File) {
+            return true;
+        }
+        let mut head = vec![0u8; 4096];
+        let read = std::fs::File::open(&entry.path).and_then(|mut f| {
+            let n = f.read(&mut head)?;
+            head.truncate(n);
+            Ok(())
+        });
+        match (read, archive_kind(&head)) {
+            (Ok(()), Some(compression)) => {
+                archives.push(LocalArchive {
+                    path: entry.path.clone(),
+                    compression,
+                });
+                false
+            }
+            _ => true,
+        }
+    });
+    (set, archives)
+}
+
+/// Unpacks `archive` into directory `dest` (absolute, existing) of `container`; with `owner`,
+/// every member is owned by it.
+pub async fn unpack(
+    engine: &Engine,
+    container: &str,
+    archive: LocalArchive,
+    dest: &str,
+    owner: Option<(u64, u64)>,
+) -> EngineResult<Result<(), StepError>> {
+    let dest_name = tarx::join_dest(dest, "");
+    if owner.is_none() {
+        // The engine unpacks (and decompresses) an archive uploaded into a directory itself.
+        let file = match tokio::fs::File::open(&archive.path).await {
+            Ok(file) => file,
+            Err(e) => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "cannot read {}: {e}",
+                    archive.path.display()
+                ))))
+            }
+        };
+        let stream = tokio_util::io::ReaderStream::with_capacity(file, pipe::PIPE_BUFFER);
+        engine
+            .put_archive(container, &format!("/{dest_name}"), Box::pin(stream))
+            .await?;
+        return Ok(Ok(()));
+    }
+    let (upload, producer) = pipe::spawn_producer(move |out| -> Result<(), StepError> {
+        let file = std::fs::File::open(&archive.path).map_err(|e| {
+            StepError::Invalid(format!("cannot read {}: {e}", archive.path.display()))
+        })?;
+        let reader: Box<dyn Read> = match archive.compression {
+            Compression::None => Box::new(file),
+            Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
+            Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(file)),
+            Compression::Xz => Box::new(xz_reader(file)?),
+        };
+        let map = |name: &str| {
+            let target = tarx::join_dest(&format!("/{dest_name}"), name);
+            (!target.is_empty()).then_some(target)
+        };
+        tarx::rewrite_stream(reader, out, &map, Overrides { owner, chmod: None }, &[])
+            .map_err(StepError::Tar)
+    });
+    let uploaded = engine.put_archive(container, "/", upload).await;
+    match producer.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => return Ok(Err(e)),
+        Err(e) => return Ok(Err(StepError::Worker(e))),
+    }
+    uploaded?;
+    Ok(Ok(()))
+}
+
+/// A reader of the decompressed content of an xz file (decompressed on this blocking thread, in
+/// memory: only `ADD --chown` of an `.xz` archive takes this path).
+fn xz_reader(file: std::fs::File) -> Result<std::io::Cursor<Vec<u8>>, StepError> {
+    let mut input = std::io::BufReader::new(file);
+    let mut output = Vec::new();
+    lzma_rs::xz_decompress(&mut input, &mut output)
+        .map_err(|e| StepError::Invalid(format!("cannot decompress an xz archive: {e}")))?;
+    Ok(std::io::Cursor::new(output))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognises_archives_by_content() {
+        let tar = tarx::files(&[("a".to_string(), b"x".to_vec(), 0o644)], (0, 0)).unwrap();
+        assert_eq!(archive_kind(&tar), Some(Compression::None));
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        assert_eq!(archive_kind(&gz.finish().unwrap()), Some(Compression::Gzip));
+        assert_eq!(archive_kind(b"BZh91AY"), Some(Compression::Bzip2));
+        assert_eq!(archive_kind(b"plain text"), None);
+    }
+}

@@ -1,0 +1,470 @@
+//! `COPY` and `ADD`: resolve the sources (build context, heredocs, URLs, another stage or an
+//! image), key the step by what it copies, and on a miss write them into a holder of the stage's
+//! image and commit.
+//!
+//! Input: the instruction's [`CopySpec`], the stage state, source stage results, the context.
+//! Output: the stage's new image (or the cached one).
+//! Invariant: BuildKit's copy rules: the destination is resolved through symlinks inside the
+//! image; missing directories up to it are created 0755 and owned by the `--chown` user (root
+//! otherwise); a directory source copies its contents; a file goes inside the destination when
+//! it ends in `/` or is a directory; context files, heredocs and downloads become root-owned,
+//! files from another stage keep their owner, `--chown` overrides both; heredocs are copied
+//! after the paths, as files named after their delimiter.
+
+use std::sync::Arc;
+
+use planner::plan::{CopySpec, Instruction, Source};
+
+use super::add_source;
+use super::copy_dest::{self, DestPlan};
+use super::copy_from_image;
+use super::piece::{self, Piece, PieceContent, Placement, UploadError};
+use crate::context::{
+    BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
+};
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::{cached_or_started, commit_step};
+use crate::exec::container_fs;
+use crate::exec::ctx::Ctx;
+use crate::exec::holders::{after_target, target_container};
+use crate::exec::stage_state::StageState;
+use crate::fs::{pipe, tar as tarx};
+
+/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0664, ...)`).
+const HEREDOC_MODE: u32 = 0o664;
+
+/// Everything a COPY/ADD step copies, expanded and resolved (before any container work).
+struct Resolved {
+    /// The expanded destination as written (a trailing `/` matters).
+    dest_word: String,
+    /// The absolute destination (relative ones joined to WORKDIR).
+    dest: String,
+    chown: Option<String>,
+    chmod: Option<Chmod>,
+    /// Context sources and their digest.
+    context: Option<(SourceSet, String)>,
+    /// Heredoc sources: (name, body).
+    heredocs: Vec<(String, String)>,
+    /// ADD URLs: (url, name, content).
+    downloads: Vec<add_source::Downloaded>,
+    /// Paths in another stage or image.
+    image_paths: Vec<String>,
+    /// The image a `--from` names (id), or none.
+    from_image: Option<String>,
+    /// What identifies the copied content in the key.
+    origin: String,
+}
+
+/// Performs a COPY or ADD (or takes its result from the cache).
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    spec: &CopySpec,
+    is_add: bool,
+) -> Result<()> {
+    let stage_name = state.name.clone();
+    let line = instruction.line;
+    let fail = move |source: StepError| RunnerError::Instruction {
+        stage: stage_name.clone(),
+        line,
+        source,
+    };
+    let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
+    let mut key = state
+        .key
+        .step(if is_add { "add" } else { "copy" })
+        .text("dest", &resolved.dest)
+        .flag("dest-is-dir", resolved.dest_word.ends_with('/'))
+        .optional("chown", resolved.chown.as_deref())
+        .optional("chmod", spec.chmod.as_deref())
+        .flag("parents", spec.parents)
+        .list("exclude", &spec.exclude)
+        .optional(
+            "unpack",
+            spec.unpack.map(|u| if u { "true" } else { "false" }),
+        )
+        .list("from-paths", &resolved.image_paths)
+        .text("origin", &resolved.origin);
+    for (name, body) in &resolved.heredocs {
+        key = key.text("heredoc", name).text("body", body);
+    }
+    for download in &resolved.downloads {
+        key = key
+            .text("download", &download.name)
+            .text("sha256", &download.digest);
+    }
+    state.key = key.finish();
+    if cached_or_started(ctx, state, instruction).await? {
+        return Ok(());
+    }
+    let holder = target_container(ctx, state).await?;
+    let result = write(ctx, state, &holder, spec, is_add, resolved).await;
+    let result = match result {
+        Ok(Ok(())) => commit_step(ctx, state, &holder, instruction).await,
+        Ok(Err(e)) => Err(fail(e)),
+        Err(e) => Err(e),
+    };
+    let settled = after_target(ctx, state, &holder, result.is_ok()).await;
+    result.and(settled)
+}
+
+/// Expands the instruction's words and resolves its sources into what the key needs.
+async fn resolve(
+    ctx: &Ctx,
+    state: &StageState,
+    spec: &CopySpec,
+    is_add: bool,
+) -> Result<std::result::Result<Resolved, StepError>> {
+    let vars = state.lookup_vars();
+    let expand = |word: &str| ctx.expand(word, &vars);
+    let mut sources = Vec::new();
+    for source in &spec.sources {
+        match expand(source) {
+            Ok(s) => sources.push(s),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    let dest_word = match expand(&spec.dest) {
+        Ok(d) => d,
+        Err(e) => return Ok(Err(e)),
+    };
+    let dest = copy_dest::absolute(&state.config.working_dir, &dest_word);
+    let chown = match spec.chown.as_deref().map(expand).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let chmod = match spec.chmod.as_deref().map(expand).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
+    let chmod = match chmod.as_deref().map(Chmod::parse).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(StepError::Context(e))),
+    };
+    let heredocs: Vec<(String, String)> = spec
+        .heredocs
+        .iter()
+        .map(|h| {
+            let body = if h.expand {
+                expand_heredoc(&h.body, &vars, ctx.plan.escape)
+            } else {
+                h.body.clone()
+            };
+            (h.name.clone(), body)
+        })
+        .collect();
+    let (urls, paths): (Vec<String>, Vec<String>) = sources
+        .into_iter()
+        .partition(|s| s.starts_with("http://") || s.starts_with("https://"));
+    if !urls.is_empty() && !is_add {
+        return Ok(Err(StepError::Invalid(
+            "source can't be a URL for COPY; use ADD for URLs".to_string(),
+        )));
+    }
+    if let Some(git) = urls.iter().find(|u| {
+        let path = u.split(['#', '?']).next().unwrap_or(u);
+        path.ends_with(".git") || spec.keep_git_dir
+    }) {
+        return Ok(Err(StepError::Invalid(format!(
+            "ADD of a git repository ({git}) is not supported by the runner; clone it in a RUN step or add a release archive"
+        ))));
+    }
+    let mut downloads = Vec::new();
+    for url in &urls {
+        match add_source::download(url, spec.checksum.as_deref()).await {
+            Ok(download) => downloads.push(download),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    let mut resolved = Resolved {
+        dest_word,
+        dest,
+        chown,
+        chmod,
+        context: None,
+        heredocs,
+        downloads,
+        image_paths: Vec::new(),
+        from_image: None,
+        origin: String::new(),
+    };
+    match &spec.from {
+        None => {
+            if !paths.is_empty() {
+                match resolve_context(ctx, &paths, &spec.exclude, spec.parents).await {
+                    Ok((set, digest)) => {
+                        resolved.origin = format!("context:{digest}");
+                        resolved.context = Some((set, digest));
+                    }
+                    Err(e) => return Ok(Err(e)),
+                }
+            }
+        }
+        Some(from) => {
+            resolved.image_paths = paths;
+            match from {
+                Source::Stage { stage } => {
+                    let Some(dep) = state.deps.get(stage) else {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "COPY --from uses stage {stage}, which is not among the stage's dependencies in the plan"
+                        ))));
+                    };
+                    resolved.origin = format!("stage:{}", dep.key.as_str());
+                    resolved.from_image = dep.image.clone();
+                }
+                Source::Image { image } => {
+                    let info = ctx.ensure_image(&state.name, image).await?;
+                    resolved.origin = format!("image:{}", info.id);
+                    resolved.from_image = Some(info.id);
+                }
+                Source::Scratch => resolved.origin = "scratch".to_string(),
+            }
+        }
+    }
+    Ok(Ok(resolved))
+}
+
+/// Resolves and digests a step's context sources (blocking file I/O on a worker thread).
+async fn resolve_context(
+    ctx: &Ctx,
+    sources: &[String],
+    excludes: &[String],
+    parents: bool,
+) -> std::result::Result<(SourceSet, String), StepError> {
+    let context: Arc<BuildContext> = ctx.context.clone();
+    let request = CopySources {
+        sources: sources.to_vec(),
+        excludes: excludes.to_vec(),
+        parents,
+    };
+    tokio::task::spawn_blocking(move || {
+        let set = context.resolve(&request)?;
+        let digest = context.digest(&set)?;
+        Ok((set, digest))
+    })
+    .await
+    .map_err(StepError::Worker)?
+}
+
+/// Writes every source into `holder` (on a cache miss).
+async fn write(
+    ctx: &Ctx,
+    state: &StageState,
+    holder: &str,
+    spec: &CopySpec,
+    is_add: bool,
+    resolved: Resolved,
+) -> Result<std::result::Result<(), StepError>> {
+    let owner = match &resolved.chown {
+        Some(chown) => match container_fs::resolve_owner(&ctx.engine, holder, chown).await? {
+            Ok(owner) => Some(owner),
+            Err(message) => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "--chown={chown}: {message}"
+                ))))
+            }
+        },
+        None => None,
+    };
+    // Pieces: heredocs, downloads, local archives to unpack, paths of another image.
+    let mut pieces: Vec<Piece> = Vec::new();
+    let mut archives: Vec<add_source::LocalArchive> = Vec::new();
+    let mut context_set = resolved.context.map(|(set, _)| set);
+    if let Some(set) = context_set.take() {
+        let (set, found) = if is_add && spec.unpack != Some(false) {
+            add_source::split_archives(set)
+        } else {
+            (set, Vec::new())
+        };
+        archives = found;
+        context_set = (!set.entries.is_empty()).then_some(set);
+    }
+    if let Some(image) = &resolved.from_image {
+        match copy_from_image::pieces(
+            ctx,
+            image,
+            &resolved.image_paths,
+            &spec.exclude,
+            spec.parents,
+        )
+        .await?
+        {
+            Ok(found) => pieces.extend(found),
+            Err(e) => return Ok(Err(e)),
+        }
+    } else if spec.from.is_some() && !resolved.image_paths.is_empty() {
+        return Ok(Err(StepError::Invalid(
+            "COPY --from a stage with an empty filesystem: nothing to copy".to_string(),
+        )));
+    }
+    for download in resolved.downloads {
+        let archive = match tarx::files(&[(download.name.clone(), download.content, 0o600)], (0, 0))
+        {
+            Ok(archive) => archive,
+            Err(e) => return Ok(Err(StepError::Tar(e))),
+        };
+        pieces.push(Piece {
+            is_dir: false,
+            rel_path: download.name,
+            content: PieceContent::Bytes(archive),
+            root_owned: true,
+        });
+    }
+    for (name, body) in &resolved.heredocs {
+        let archive = match tarx::files(
+            &[(name.clone(), body.clone().into_bytes(), HEREDOC_MODE)],
+            (0, 0),
+        ) {
+            Ok(archive) => archive,
+            Err(e) => return Ok(Err(StepError::Tar(e))),
+        };
+        pieces.push(Piece {
+            is_dir: false,
+            rel_path: name.clone(),
+            content: PieceContent::Bytes(archive),
+            root_owned: true,
+        });
+    }
+    let n_roots = context_set.as_ref().map_or(0, |s| s.n_roots()) + pieces.len() + archives.len();
+    if n_roots == 0 {
+        // Wildcards that matched nothing: BuildKit copies nothing and succeeds.
+        return Ok(Ok(()));
+    }
+    let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
+        || pieces.iter().any(|p| p.is_dir)
+        || !archives.is_empty();
+    let plan = match copy_dest::plan(
+        &ctx.engine,
+        holder,
+        &resolved.dest,
+        resolved.dest_word.ends_with('/')
+            || resolved.dest_word.ends_with("/.")
+            || resolved.dest_word == ".",
+        spec.parents || n_roots > 1 || any_dir,
+    )
+    .await?
+    {
+        Ok(plan) => plan,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) =
+        copy_dest::create_missing(&ctx.engine, holder, &plan, owner.unwrap_or((0, 0))).await?
+    {
+        return Ok(Err(e));
+    }
+    let DestPlan { real, is_dir, .. } = &plan;
+    if let Some(set) = context_set {
+        let destination = Destination {
+            path: if *is_dir {
+                format!("{real}/")
+            } else {
+                real.clone()
+            },
+            state: if *is_dir {
+                DestState::Directory
+            } else {
+                plan.state
+            },
+        };
+        let options = TarOptions {
+            owner,
+            chmod: resolved.chmod.clone(),
+        };
+        let context = ctx.context.clone();
+        let (upload, producer) =
+            pipe::spawn_producer(move |out| context.write_tar(&set, &destination, &options, out));
+        let uploaded = ctx.engine.put_archive(holder, "/", upload).await;
+        match producer.await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
+            Err(e) => return Ok(Err(StepError::Worker(e))),
+        }
+        uploaded?;
+    }
+    for archive in archives {
+        if let Err(e) = add_source::unpack(&ctx.engine, holder, archive, real, owner).await? {
+            return Ok(Err(e));
+        }
+    }
+    let placement = Placement {
+        dest: real,
+        dest_is_dir: *is_dir,
+        parents: spec.parents,
+        owner,
+        chmod: resolved.chmod.clone(),
+    };
+    for piece in pieces {
+        match piece::upload(&ctx.engine, holder, piece, &placement).await {
+            Ok(()) => {}
+            Err(UploadError::Step(e)) => return Ok(Err(e)),
+            Err(UploadError::Engine(e)) => return Err(e.into()),
+        }
+    }
+    let _ = state;
+    Ok(Ok(()))
+}
+
+/// Expands `$NAME` and `${...}` in a heredoc body, leaving quotes and backslashes as they are
+/// (BuildKit expands heredoc bodies without processing quotes).
+fn expand_heredoc(
+    body: &str,
+    vars: &std::collections::BTreeMap<String, String>,
+    escape: char,
+) -> String {
+    let chars: Vec<char> = body.chars().collect();
+    let mut out = String::new();
+    let mut pos = 0;
+    while pos < chars.len() {
+        let c = chars[pos];
+        if c == escape && chars.get(pos + 1) == Some(&'$') {
+            out.push('$');
+            pos += 2;
+            continue;
+        }
+        if c != '$' {
+            out.push(c);
+            pos += 1;
+            continue;
+        }
+        let end = if chars.get(pos + 1) == Some(&'{') {
+            chars[pos..]
+                .iter()
+                .position(|&ch| ch == '}')
+                .map(|n| pos + n + 1)
+        } else {
+            let n = chars[pos + 1..]
+                .iter()
+                .take_while(|ch| ch.is_ascii_alphanumeric() || **ch == '_')
+                .count();
+            (n > 0).then_some(pos + 1 + n)
+        };
+        match end {
+            Some(end) => {
+                let token: String = chars[pos..end].iter().collect();
+                out.push_str(&planner::expand::expand_word(&token, vars, escape).unwrap_or(token));
+                pos = end;
+            }
+            None => {
+                out.push('$');
+                pos += 1;
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn heredoc_bodies_expand_variables_but_keep_quotes() {
+        let vars: std::collections::BTreeMap<String, String> =
+            [("A".to_string(), "1".to_string())].into();
+        assert_eq!(
+            expand_heredoc("x='$A' \"${A}\" \\$A $B\n", &vars, '\\'),
+            "x='1' \"1\" $A \n"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Where a COPY or ADD writes: the destination resolved inside the image as BuildKit resolves
+//! it, and the directories the copy has to create first.
+//!
+//! Input: the destination as written (after expansion), the stage's working directory, the
+//! step's target container, what the sources are.
+//! Output: a [`DestPlan`]: the real (symlink-free) destination, whether it is a directory, and
+//! the missing directories, created 0755 and owned by the `--chown` user (root otherwise).
+//! Invariant: writes never go through a symlink of the image: every component is resolved
+//! first, so `COPY a /link/` where `/link` points to a missing directory creates that directory.
+
+use crate::context::DestState;
+use crate::engine::{Engine, EngineResult};
+use crate::error::StepError;
+use crate::exec::container_fs::{self, ResolveProblem};
+use crate::fs::tar as tarx;
+
+/// The absolute destination of `dest` (as written, after expansion) in `workdir`.
+pub fn absolute(workdir: &str, dest: &str) -> String {
+    let base = if workdir.is_empty() { "/" } else { workdir };
+    let joined = if dest.starts_with('/') {
+        tarx::join_dest(dest, "")
+    } else {
+        tarx::join_dest(base, dest)
+    };
+    format!("/{joined}")
+}
+
+/// The destination of one COPY/ADD step in the target container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DestPlan {
+    /// The real absolute path (symlinks resolved), `/` for the root.
+    pub real: String,
+    /// Whether sources go inside it (it is, or becomes, a directory).
+    pub is_dir: bool,
+    /// What exists at `real` now.
+    pub state: DestState,
+    /// Directories to create first, absolute, parents first.
+    pub missing_dirs: Vec<String>,
+}
+
+/// Plans the destination `dest` (absolute). `hinted_dir`: the destination was written with a
+/// trailing `/` (or is `.`); `sources_need_dir`: several sources, a directory source, a
+/// wildcard or `--parents`, so the destination must be a directory.
+pub async fn plan(
+    engine: &Engine,
+    container: &str,
+    dest: &str,
+    hinted_dir: bool,
+    sources_need_dir: bool,
+) -> EngineResult<Result<DestPlan, StepError>> {
+    let resolved = match container_fs::resolve_path(engine, container, dest).await? {
+        Ok(resolved) => resolved,
+        Err(ResolveProblem::NotADirectory(path)) => {
+            return Ok(Err(StepError::Invalid(format!(
+                "destination {dest}: {path} is not a directory"
+            ))))
+        }
+        Err(ResolveProblem::TooManyLinks(path)) => {
+            return Ok(Err(StepError::Invalid(format!(
+                "destination {dest}: too many symlinks resolving {path}"
+            ))))
+        }
+    };
+    let state = match &resolved.stat {
+        None => DestState::Missing,
+        Some(stat) if stat.is_dir() => DestState::Directory,
+        Some(_) => DestState::NotDirectory,
+    };
+    let is_dir = hinted_dir || sources_need_dir || state == DestState::Directory;
+    if is_dir && state == DestState::NotDirectory {
+        return Ok(Err(StepError::Invalid(format!(
+            "destination {dest} is a file, but the copy needs a directory there"
+        ))));
+    }
+    let real = resolved.real();
+    let mut create: Vec<String> = resolved.missing.clone();
+    if !is_dir {
+        create.pop();
+    }
+    let mut missing_dirs = Vec::new();
+    let mut prefix = resolved.existing.trim_end_matches('/').to_string();
+    for part in create {
+        prefix = format!("{prefix}/{part}");
+        missing_dirs.push(prefix.clone());
+    }
+    Ok(Ok(DestPlan {
+        real,
+        is_dir,
+        state,
+        missing_dirs,
+    }))
+}
+
+/// Creates the plan's missing directories, 0755, owned by `owner`.
+pub async fn create_missing(
+    engine: &Engine,
+    container: &str,
+    plan: &DestPlan,
+    owner: (u64, u64),
+) -> EngineResult<Result<(), StepError>> {
+    if plan.missing_dirs.is_empty() {
+        return Ok(Ok(()));
+    }
+    let paths: Vec<String> = plan
+        .missing_dirs
+        .iter()
+        .map(|p| p.trim_start_matches('/').to_string())
+        .collect();
+    let archive = match tarx::directories(&paths, owner, 0o755) {
+        Ok(archive) => archive,
+        Err(e) => return Ok(Err(StepError::Tar(e))),
+    };
+    engine.put_archive_bytes(container, "/", archive).await?;
+    Ok(Ok(()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_destinations_join_the_working_directory() {
+        assert_eq!(absolute("/app", "bin/"), "/app/bin");
+        assert_eq!(absolute("", "x"), "/x");
+        assert_eq!(absolute("/app", "/abs/./y"), "/abs/y");
+        assert_eq!(absolute("/app", "."), "/app");
+    }
+}

@@ -1,0 +1,516 @@
+//! `RUN`: what it executes (argv, environment, working directory, user, host name, network,
+//! mounts), keyed by exactly that, and performed as an exec in the stage's keeper, as an exec in
+//! a fresh container (when secrets must be written through it), or as a fresh container.
+//!
+//! Input: a RUN instruction, the stage state (image, config, ARGs) and the shared build context.
+//! Output: the stage's new image or a [`RunnerError::StepFailed`] carrying the exit code and
+//! the last lines of output.
+//! Invariant: the process sees the stage's ENV, then its ARGs (those ENV does not override),
+//! then the proxy build arguments (which only reach the key when declared with ARG), as
+//! BuildKit passes them; nothing a mount shows and no secret reaches a commit; every container
+//! and temporary mount is removed on every path.
+
+use std::collections::VecDeque;
+
+use futures_util::StreamExt;
+use planner::plan::{Command, Heredoc, Instruction, Op};
+
+use super::mounts::{self, Prepared, Secret, PIPES_DIR};
+use crate::engine::{ContainerSpec, LogChunk, LogStream};
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::{cached_or_started, commit_step};
+use crate::exec::ctx::Ctx;
+use crate::exec::keeper;
+use crate::exec::stage_state::StageState;
+use crate::progress::Stream;
+
+/// How many lines of output a failure message shows.
+const TAIL_LINES: usize = 12;
+
+/// The build arguments BuildKit passes to every RUN without an ARG (either case).
+const PROXY_ARGS: [&str; 5] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "FTP_PROXY",
+    "NO_PROXY",
+    "ALL_PROXY",
+];
+
+/// What one RUN executes.
+struct Execution {
+    argv: Vec<String>,
+    env: Vec<String>,
+    working_dir: String,
+    user: String,
+    hostname: String,
+    network: Option<String>,
+    privileged: bool,
+    /// A `#!` heredoc to mount as an executable file at [`PIPES_DIR`].
+    script: Option<(String, String)>,
+}
+
+/// Performs a RUN instruction (or takes its result from the cache).
+pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
+    let stage_name = state.name.clone();
+    let line = instruction.line;
+    let fail = move |source: StepError| RunnerError::Instruction {
+        stage: stage_name.clone(),
+        line,
+        source,
+    };
+    let Op::Run {
+        command,
+        mounts: mount_specs,
+        network,
+        security,
+        heredocs,
+    } = &instruction.op
+    else {
+        return Err(fail(StepError::Invalid(format!(
+            "{} is not a RUN instruction",
+            instruction.text
+        ))));
+    };
+    let mounts = mounts::resolve(ctx, state, mount_specs)
+        .await?
+        .map_err(&fail)?;
+    let (argv, script) = command_line(command, heredocs, &state.config.shell_or_default());
+    let (env, key_env) = environment(ctx, state);
+    let execution = Execution {
+        argv,
+        env,
+        working_dir: if state.config.working_dir.is_empty() {
+            "/".to_string()
+        } else {
+            state.config.working_dir.clone()
+        },
+        user: state.config.user.clone(),
+        hostname: ctx.sandbox_hostname(),
+        network: network.clone().filter(|n| n != "default"),
+        privileged: security.as_deref() == Some("insecure"),
+        script,
+    };
+    state.key = state
+        .key
+        .step("run")
+        .list("argv", &execution.argv)
+        .list("env", &key_env)
+        .text("workdir", &execution.working_dir)
+        .text("user", &execution.user)
+        .text("hostname", &execution.hostname)
+        .optional("network", execution.network.as_deref())
+        .flag("privileged", execution.privileged)
+        .optional(
+            "script",
+            execution.script.as_ref().map(|(_, body)| body.as_str()),
+        )
+        .list("mounts", &mounts.key_parts)
+        .finish();
+    if cached_or_started(ctx, state, instruction).await? {
+        return Ok(());
+    }
+    let _permit = match &ctx.jobs {
+        Some(jobs) => Some(
+            jobs.clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| RunnerError::Stopping)?,
+        ),
+        None => None,
+    };
+    let keeper_fits = mount_specs.is_empty()
+        && execution.network.is_none()
+        && !execution.privileged
+        && execution.script.is_none();
+    if state.keeper_enabled && keeper_fits {
+        if let Some(keeper_id) = keeper::ensure(ctx, state).await? {
+            let outcome = exec_step(ctx, state, instruction, &keeper_id, &execution, &[]).await;
+            return match outcome {
+                Ok(()) => {
+                    commit_step(ctx, state, &keeper_id, instruction).await?;
+                    keeper::after_commit(ctx, state).await
+                }
+                Err(e) => Err(e),
+            };
+        }
+    }
+    let mut prepared = mounts::prepare(ctx, mounts, execution.script.as_ref())
+        .await?
+        .map_err(&fail)?;
+    let result = run_in_container(ctx, state, instruction, &execution, &mut prepared).await;
+    mounts::release(ctx, prepared).await;
+    result
+}
+
+/// The process environment of a RUN, and the part of it its cache key covers.
+fn environment(ctx: &Ctx, state: &StageState) -> (Vec<String>, Vec<String>) {
+    let mut env = state.config.env.clone();
+    for (name, value) in state.run_args() {
+        env.push(format!("{name}={value}"));
+    }
+    let key_env = env.clone();
+    // Proxy build arguments reach every RUN (in both cases, the lower-case value winning);
+    // declared with ARG they are already in `env` and in the key.
+    for name in PROXY_ARGS {
+        let lower = name.to_ascii_lowercase();
+        let value = ctx
+            .build_args
+            .get(&lower)
+            .or_else(|| ctx.build_args.get(name))
+            .cloned();
+        if let Some(value) = value {
+            for key in [name.to_string(), lower] {
+                if !env
+                    .iter()
+                    .any(|kv| kv.split('=').next() == Some(key.as_str()))
+                {
+                    env.push(format!("{key}={value}"));
+                }
+            }
+        }
+    }
+    (env, key_env)
+}
+
+/// Runs the RUN as an exec in the started container `container` (a keeper, or a fresh
+/// container that holds secrets); fails with the exit code and the last lines of output.
+async fn exec_step(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    execution: &Execution,
+    secret_env: &[String],
+) -> Result<()> {
+    let mut env = execution.env.clone();
+    env.extend(secret_env.iter().cloned());
+    let user = Some(execution.user.as_str()).filter(|u| !u.is_empty());
+    let (exec_id, output) = ctx
+        .engine
+        .exec(
+            container,
+            &execution.argv,
+            &env,
+            Some(&execution.working_dir),
+            user,
+            None,
+        )
+        .await?;
+    let tail = collect_output(ctx, &state.name, output).await?;
+    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    if code != 0 {
+        return Err(step_failed(state, instruction, code, tail));
+    }
+    Ok(())
+}
+
+/// Runs the RUN in a fresh container with its mounts; commits it; removes it on every path.
+async fn run_in_container(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    execution: &Execution,
+    prepared: &mut Prepared,
+) -> Result<()> {
+    let as_exec = prepared.needs_exec();
+    let spec = ContainerSpec {
+        image: state.image.clone(),
+        entrypoint: if as_exec {
+            vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                keeper::KEEP_ALIVE.to_string(),
+            ]
+        } else {
+            execution.argv.clone()
+        },
+        env: if as_exec {
+            state.config.env.clone()
+        } else {
+            execution.env.clone()
+        },
+        working_dir: Some(execution.working_dir.clone()),
+        user: Some(execution.user.clone()).filter(|u| !u.is_empty() && !as_exec),
+        hostname: Some(execution.hostname.clone()),
+        network_mode: execution.network.clone(),
+        mounts: prepared.mounts.clone(),
+        privileged: execution.privileged,
+        open_stdin: as_exec,
+        ..ContainerSpec::default()
+    };
+    let id = ctx.create_container(spec).await?;
+    let outcome = async {
+        // File mounts the image lacks leave an empty mount point behind; note them now.
+        let mut stubs = Vec::new();
+        for target in &prepared.file_targets {
+            if ctx.engine.stat_path(&id, target).await?.is_none() {
+                stubs.push(target.clone());
+            }
+        }
+        ctx.engine.start_container(&id).await?;
+        if as_exec {
+            for secret in &prepared.secrets_in_container {
+                write_secret(ctx, state, instruction, &id, secret).await?;
+            }
+            exec_step(
+                ctx,
+                state,
+                instruction,
+                &id,
+                execution,
+                &prepared.secret_env,
+            )
+            .await?;
+        } else {
+            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await?;
+            let code = ctx.engine.wait_container(&id).await?;
+            if code != 0 {
+                return Err(step_failed(state, instruction, code, tail));
+            }
+        }
+        remove_stubs(ctx, &id, &stubs).await?;
+        commit_step(ctx, state, &id, instruction).await
+    }
+    .await;
+    let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
+    outcome.and(removed)
+}
+
+/// Writes a secret into the tmpfs of a running container, through the process's standard
+/// input (it never touches the engine's disk), with its mode and owner.
+async fn write_secret(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    secret: &Secret,
+) -> Result<()> {
+    let Some(target) = &secret.target else {
+        return Ok(());
+    };
+    let script = format!(
+        "umask 077 && cat > \"$1\" && chown {}:{} \"$1\" && chmod {:o} \"$1\"",
+        secret.owner.0, secret.owner.1, secret.mode
+    );
+    let argv = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "sh".to_string(),
+        target.clone(),
+    ];
+    let (exec_id, output) = ctx
+        .engine
+        .exec(
+            container,
+            &argv,
+            &[],
+            Some("/"),
+            Some("0"),
+            Some(&secret.content),
+        )
+        .await?;
+    let tail = collect_output(ctx, &state.name, output).await?;
+    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    if code != 0 {
+        return Err(RunnerError::Instruction {
+            stage: state.name.clone(),
+            line: instruction.line,
+            source: StepError::Invalid(format!(
+                "cannot place secret \"{}\" at {target} (the image needs /bin/sh, cat, chown and chmod for secrets on a remote engine): {}",
+                secret.id,
+                tail.join(" ")
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// Removes the empty files the engine created as mount points for file mounts (through an
+/// archive upload of whiteout entries, which the engine applies as deletions).
+async fn remove_stubs(ctx: &Ctx, container: &str, stubs: &[String]) -> Result<()> {
+    if stubs.is_empty() {
+        return Ok(());
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    for stub in stubs {
+        let (dir, name) = stub.rsplit_once('/').unwrap_or(("", stub));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o600);
+        header.set_size(0);
+        let whiteout = format!("{}/.wh.{name}", dir.trim_start_matches('/'));
+        builder
+            .append_data(
+                &mut header,
+                whiteout.trim_start_matches('/'),
+                std::io::empty(),
+            )
+            .map_err(|e| RunnerError::io("building a whiteout archive", e))?;
+    }
+    let archive = builder
+        .into_inner()
+        .map_err(|e| RunnerError::io("building a whiteout archive", e))?;
+    ctx.engine
+        .put_archive_bytes(container, "/", archive)
+        .await?;
+    Ok(())
+}
+
+fn step_failed(
+    state: &StageState,
+    instruction: &Instruction,
+    code: i64,
+    tail: Vec<String>,
+) -> RunnerError {
+    let tail = if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\nlast lines of output:\n  {}", tail.join("\n  "))
+    };
+    RunnerError::StepFailed {
+        stage: state.name.clone(),
+        line: instruction.line,
+        text: instruction.text.clone(),
+        code,
+        tail,
+    }
+}
+
+/// Streams a process's output to the progress sink, line by line; returns the last lines for a
+/// failure message.
+async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<Vec<String>> {
+    let mut tail: VecDeque<String> = VecDeque::new();
+    let mut partial = [String::new(), String::new()];
+    while let Some(chunk) = logs.next().await {
+        let (which, bytes) = match chunk? {
+            LogChunk::Stdout(b) => (0, b),
+            LogChunk::Stderr(b) => (1, b),
+        };
+        partial[which].push_str(&String::from_utf8_lossy(&bytes));
+        while let Some(newline) = partial[which].find('\n') {
+            let line: String = partial[which].drain(..=newline).collect();
+            emit_line(
+                ctx,
+                stage,
+                which,
+                line.trim_end_matches(['\n', '\r']),
+                &mut tail,
+            );
+        }
+    }
+    for (which, rest) in partial.iter().enumerate() {
+        if !rest.is_empty() {
+            emit_line(ctx, stage, which, rest, &mut tail);
+        }
+    }
+    Ok(tail.into_iter().collect())
+}
+
+fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeque<String>) {
+    let stream = if which == 0 {
+        Stream::Stdout
+    } else {
+        Stream::Stderr
+    };
+    ctx.progress.log(stage, stream, line);
+    tail.push_back(line.to_string());
+    if tail.len() > TAIL_LINES {
+        tail.pop_front();
+    }
+}
+
+/// The process argv of a RUN, and the script file to mount for a `#!` heredoc.
+///
+/// Shell form goes through the stage's SHELL; a lone heredoc runs its body (as a file when it
+/// starts with `#!`), other heredocs are put back into the script for the shell (BuildKit's
+/// rules). Exec form is the argv as written.
+pub fn command_line(
+    command: &Command,
+    heredocs: &[Heredoc],
+    shell: &[String],
+) -> (Vec<String>, Option<(String, String)>) {
+    match command {
+        Command::Exec { args } => (args.clone(), None),
+        Command::Shell { script } => {
+            let lone_heredoc = heredocs.len() == 1 && is_lone_heredoc(script, &heredocs[0].name);
+            if lone_heredoc && heredocs[0].body.starts_with("#!") {
+                let name = heredocs[0].name.clone();
+                let argv = vec![format!("{PIPES_DIR}/{name}")];
+                return (argv, Some((name, heredocs[0].body.clone())));
+            }
+            let body = if lone_heredoc {
+                heredocs[0].body.clone()
+            } else {
+                let mut text = script.clone();
+                for heredoc in heredocs {
+                    text.push('\n');
+                    text.push_str(&heredoc.body);
+                    text.push_str(&heredoc.name);
+                }
+                text
+            };
+            let mut argv = shell.to_vec();
+            argv.push(body);
+            (argv, None)
+        }
+    }
+}
+
+/// Whether a RUN script is nothing but `<<NAME` (any of `<<-`, quotes).
+fn is_lone_heredoc(script: &str, name: &str) -> bool {
+    let rest = script.trim();
+    let Some(rest) = rest.strip_prefix("<<") else {
+        return false;
+    };
+    let rest = rest.strip_prefix('-').unwrap_or(rest);
+    rest.trim_matches(|c| c == '"' || c == '\'') == name
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh() -> Vec<String> {
+        vec!["/bin/sh".into(), "-c".into()]
+    }
+
+    #[test]
+    fn shell_and_exec_forms() {
+        let command = Command::Shell {
+            script: "echo $V".into(),
+        };
+        assert_eq!(
+            command_line(&command, &[], &sh()).0,
+            vec!["/bin/sh", "-c", "echo $V"]
+        );
+        let command = Command::Exec {
+            args: vec!["ls".into(), "/".into()],
+        };
+        assert_eq!(command_line(&command, &[], &sh()).0, vec!["ls", "/"]);
+    }
+
+    #[test]
+    fn heredocs_follow_buildkit() {
+        let doc = |name: &str, body: &str| Heredoc {
+            name: name.into(),
+            body: body.into(),
+            expand: true,
+            fd: None,
+        };
+        let lone = Command::Shell {
+            script: "<<EOF".into(),
+        };
+        let (argv, file) = command_line(&lone, &[doc("EOF", "echo hi\n")], &sh());
+        assert_eq!(argv, vec!["/bin/sh", "-c", "echo hi\n"]);
+        assert!(file.is_none());
+        let (argv, file) = command_line(&lone, &[doc("EOF", "#!/bin/sh\necho hi\n")], &sh());
+        assert_eq!(argv, vec![format!("{PIPES_DIR}/EOF")]);
+        assert_eq!(file.unwrap().0, "EOF");
+        let piped = Command::Shell {
+            script: "cat <<EOF > /x".into(),
+        };
+        let (argv, _) = command_line(&piped, &[doc("EOF", "a\n")], &sh());
+        assert_eq!(argv[2], "cat <<EOF > /x\na\nEOF");
+    }
+}

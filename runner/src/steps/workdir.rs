@@ -1,0 +1,140 @@
+//! `WORKDIR`: sets the working directory and creates it when the image lacks it.
+//!
+//! Input: the WORKDIR instruction and the stage state.
+//! Output: the new working directory in the config (an absolute path kept as written, a
+//! relative one joined to the current directory, as BuildKit stores it); missing directories
+//! created 0755 and owned by the current USER (resolved in the image's `/etc/passwd`), and
+//! committed; or the unchanged image remembered under the step's key.
+//! Invariant: an existing directory is never touched (its mode and owner belong to the image).
+
+use planner::plan::Instruction;
+
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::commit_step;
+use crate::exec::container_fs::{self, ResolveProblem};
+use crate::exec::ctx::Ctx;
+use crate::exec::holders::{after_target, target_container};
+use crate::exec::stage_state::StageState;
+use crate::fs::tar;
+
+/// The working directory BuildKit stores for `WORKDIR path` after `current`.
+pub fn working_dir(current: &str, path: &str) -> String {
+    if path.starts_with('/') {
+        return path.to_string();
+    }
+    let base = if current.is_empty() { "/" } else { current };
+    format!("/{}", tar::join_dest(base, path))
+}
+
+/// Performs `WORKDIR path`.
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    path: &str,
+) -> Result<()> {
+    let fail = |source: StepError| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source,
+    };
+    let expanded = ctx.expand(path, &state.lookup_vars()).map_err(fail)?;
+    let stored = working_dir(&state.config.working_dir, &expanded);
+    let dir = format!("/{}", tar::join_dest(&stored, ""));
+    state.config.working_dir = stored;
+    state.config_dirty = true;
+    state.key = state
+        .key
+        .step("workdir")
+        .text("dir", &dir)
+        .text("user", &state.config.user)
+        .finish();
+    if let Some(image) = ctx.cache.lookup(&state.key).await? {
+        state.image = Some(image);
+        ctx.progress.step_meta(&state.name, state.step);
+        return Ok(());
+    }
+    ctx.progress
+        .step_started(&state.name, state.step, instruction.line, &instruction.text);
+    let holder = target_container(ctx, state).await?;
+    let result = async {
+        let created = create_missing(ctx, state, &holder, &dir, instruction).await?;
+        match (created, state.image.clone()) {
+            // Nothing to create: remember the unchanged image under this key.
+            (false, Some(image)) => {
+                state.executed = true;
+                ctx.cache.store(&state.key, &image).await?;
+                Ok(())
+            }
+            _ => commit_step(ctx, state, &holder, instruction).await,
+        }
+    }
+    .await;
+    after_target(ctx, state, &holder, result.is_ok()).await?;
+    result
+}
+
+/// Creates the missing components of `dir` (owned by the USER); returns whether any was missing.
+async fn create_missing(
+    ctx: &Ctx,
+    state: &StageState,
+    holder: &str,
+    dir: &str,
+    instruction: &Instruction,
+) -> Result<bool> {
+    let fail = |message: String| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source: StepError::Invalid(message),
+    };
+    let resolved = match container_fs::resolve_path(&ctx.engine, holder, dir).await? {
+        Ok(resolved) => resolved,
+        Err(ResolveProblem::NotADirectory(path)) => {
+            return Err(fail(format!(
+                "WORKDIR {dir}: {path} exists and is not a directory"
+            )))
+        }
+        Err(ResolveProblem::TooManyLinks(path)) => {
+            return Err(fail(format!(
+                "WORKDIR {dir}: too many symlinks resolving {path}"
+            )))
+        }
+    };
+    if let Some(stat) = &resolved.stat {
+        if !stat.is_dir() {
+            return Err(fail(format!("WORKDIR {dir} exists and is not a directory")));
+        }
+    }
+    if resolved.missing.is_empty() {
+        return Ok(false);
+    }
+    let owner = if state.config.user.is_empty() {
+        (0, 0)
+    } else {
+        container_fs::resolve_owner(&ctx.engine, holder, &state.config.user)
+            .await?
+            .map_err(|m| fail(format!("WORKDIR as USER {}: {m}", state.config.user)))?
+    };
+    let mut paths = Vec::new();
+    let mut prefix = resolved.existing.trim_end_matches('/').to_string();
+    for part in &resolved.missing {
+        prefix = format!("{prefix}/{part}");
+        paths.push(prefix.trim_start_matches('/').to_string());
+    }
+    let archive = tar::directories(&paths, owner, 0o755).map_err(|e| fail(e.to_string()))?;
+    ctx.engine.put_archive_bytes(holder, "/", archive).await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_paths_are_kept_and_relative_ones_joined() {
+        assert_eq!(working_dir("/", "/root/"), "/root/");
+        assert_eq!(working_dir("/root/", "sub/"), "/root/sub");
+        assert_eq!(working_dir("", "a/../b"), "/b");
+        assert_eq!(working_dir("/x", "/x/../y/"), "/x/../y/");
+    }
+}

@@ -1,0 +1,306 @@
+//! The runner's behaviour on a real engine, from Dockerfile text: a failing step, Ctrl-C,
+//! a runner killed with SIGKILL, the step cache, a base image that is missing, and the
+//! Dockerfile features this engine's BuildKit is too old for (heredocs, `COPY --parents`,
+//! `--exclude`, `--link`).
+//!
+//! Input: Dockerfiles written into temporary contexts, built with `runner build DIR` or planned
+//! with the planner library and run as `runner plan.json --context DIR`.
+//! Output: assertions on exit codes, messages, left-over containers, progress events and the
+//! files of the built images.
+//! Invariant: every image, directory and cache id carries `stageplan-rt-<pid>` and is removed
+//! on the way out.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{
+    assert_built, docker, docker_at, forget_cache_tags, image_tag, remove_images, require_engine,
+    run_runner, runner_bin, stage_images, write_plan, TempDir, BASE,
+};
+
+/// The containers of the runner process `pid`: names starting with `stageplan-` that carry the
+/// pid as one of their dash-separated parts (the runner names its temporary containers
+/// `stageplan-<pid>-<n>`; the check also accepts more parts around the pid).
+fn runner_containers(pid: u32) -> Vec<String> {
+    let out = docker_at(
+        None,
+        &[
+            "ps",
+            "-a",
+            "--filter",
+            "name=^/stageplan-",
+            "--format",
+            "{{.Names}}",
+        ],
+    );
+    let pid = pid.to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|name| name.starts_with("stageplan-") && !name.starts_with("stageplan-rt-"))
+        .filter(|name| name.split('-').any(|part| part == pid))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Starts `runner build DIR` with `args` after it, output piped.
+fn spawn_build(dir: &TempDir, args: &[&str]) -> Child {
+    Command::new(runner_bin())
+        .arg("build")
+        .arg(&dir.0)
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the runner")
+}
+
+/// Waits until the runner `pid` has at least `n` containers, failing after a minute.
+fn wait_for_containers(pid: u32, n: usize) {
+    let started = Instant::now();
+    while runner_containers(pid).len() < n {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the runner's RUN containers never appeared"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_failing_run_exits_1_names_stage_line_and_code_and_leaves_no_containers() {
+    require_engine();
+    let dir = TempDir::new("fail");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS build\n\
+             RUN echo preparing\n\
+             RUN echo first-line; echo 'it broke' >&2; exit 7\n"
+        ),
+    );
+    // The plan form: the planner library writes the plan, the runner performs it.
+    let plan = write_plan(
+        &dir.0.join("Dockerfile"),
+        &[],
+        &BTreeMap::new(),
+        &dir.0.join("plan.json"),
+    );
+    let child = Command::new(runner_bin())
+        .arg(&plan)
+        .args([
+            "--context",
+            &dir.path_str(),
+            "--progress",
+            "plain",
+            "--no-cache",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the runner");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("stage build, line 3"), "{stderr}");
+    assert!(stderr.contains("exited with code 7"), "{stderr}");
+    assert!(stderr.contains("it broke"), "{stderr}");
+    assert_eq!(runner_containers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn sigint_mid_build_stops_and_removes_every_container() {
+    require_engine();
+    let dir = TempDir::new("sigint");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS slow\n\
+             RUN echo started; sleep 60\n\
+             FROM {BASE} AS slow2\n\
+             RUN sleep 61\n\
+             FROM scratch AS all\n\
+             COPY --from=slow /bin/busybox /a\n\
+             COPY --from=slow2 /bin/busybox /b\n"
+        ),
+    );
+    let child = spawn_build(&dir, &["--progress", "plain", "--no-cache", "--jobs", "2"]);
+    let pid = child.id();
+    wait_for_containers(pid, 2);
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(runner_containers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn containers_of_a_killed_runner_are_swept_by_the_next_one() {
+    require_engine();
+    let dir = TempDir::new("sweep");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS slow\nRUN sleep 120\n"),
+    );
+    let mut child = spawn_build(&dir, &["--progress", "plain", "--no-cache"]);
+    let pid = child.id();
+    wait_for_containers(pid, 1);
+    child.kill().expect("SIGKILL the runner");
+    child.wait().expect("reap");
+    // SIGKILL gives the runner no chance to clean up: its RUN container keeps running until a
+    // runner starts (a concurrent test's runner may be the one that sweeps it).
+    let next = TempDir::new("sweep-next");
+    next.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS quick\nLABEL swept=yes\n"),
+    );
+    let out = run_runner(&["build", &next.path_str(), "--progress", "plain"]);
+    assert_built(&out, "the next build");
+    assert_eq!(runner_containers(pid), Vec::<String>::new());
+}
+
+fn json_events(stdout: &[u8]) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON event per line"))
+        .collect()
+}
+
+#[test]
+fn a_second_build_takes_every_step_from_the_cache_and_a_change_reruns_only_what_reads_it() {
+    require_engine();
+    let dir = TempDir::new("cache");
+    let pid = std::process::id();
+    dir.write("app.txt", &format!("app {pid}\n"));
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS build\n\
+             ENV N={pid}\n\
+             RUN echo $N > /n\n\
+             WORKDIR /w\n\
+             COPY app.txt /w/\n\
+             \n\
+             FROM scratch AS out\n\
+             COPY --from=build /n /w/app.txt /\n\
+             LABEL x=y\n"
+        ),
+    );
+    let image = image_tag("cache");
+    let context = dir.path_str();
+    let args = ["build", &context, "--progress", "json", "-t", &image];
+    let child = Command::new(runner_bin())
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the runner");
+    let first_pid = child.id();
+    let first = child.wait_with_output().expect("wait");
+    assert_built(&first, "the first build");
+    // A successful build leaves no temporary container (keepers, holders) behind either.
+    assert_eq!(runner_containers(first_pid), Vec::<String>::new());
+    let second = run_runner(&args);
+    assert_built(&second, "the second build");
+    let events = json_events(&second.stdout);
+    let count = |kind: &str| events.iter().filter(|e| e["event"] == kind).count();
+    assert_eq!(count("step_started"), 0, "a step ran again: {events:?}");
+    assert_eq!(count("step_cached"), 3, "{events:?}");
+    assert_eq!(count("stage_done"), 2);
+    let done = events.last().expect("events");
+    assert_eq!(done["event"], "build_done");
+    assert_eq!(done["ok"], true);
+    // Changing a context file invalidates exactly the steps that read it.
+    dir.write("app.txt", "changed\n");
+    let third = run_runner(&args);
+    assert_built(&third, "the build after a change");
+    let events = json_events(&third.stdout);
+    let started: Vec<&serde_json::Value> = events
+        .iter()
+        .filter(|e| e["event"] == "step_started")
+        .collect();
+    let mut images = stage_images(&first.stdout);
+    images.extend(stage_images(&third.stdout));
+    forget_cache_tags(None, &images);
+    remove_images(None, &[&image]);
+    assert_eq!(
+        started.len(),
+        2,
+        "only the context COPY and the COPY --from after it must run again: {started:?}"
+    );
+}
+
+#[test]
+fn heredocs_parents_exclude_and_link_produce_the_expected_files() {
+    require_engine();
+    let dir = TempDir::new("features");
+    dir.write("src/a/one.txt", "one\n");
+    dir.write("src/a/skip.log", "log\n");
+    dir.write("src/b/two.txt", "two\n");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS feat\n\
+             ARG WHO=world\n\
+             RUN <<EOF\n\
+             mkdir -p /out\n\
+             echo \"hello $WHO\" > /out/greeting\n\
+             EOF\n\
+             RUN cat <<EOT > /out/raw\n\
+             line1\n\
+             line2\n\
+             EOT\n\
+             COPY <<CONF /out/conf\n\
+             name=$WHO\n\
+             CONF\n\
+             COPY --parents src/a/one.txt src/b/two.txt /tree/\n\
+             COPY --exclude=*.log src/a /filtered/\n\
+             COPY --link src/b/two.txt /linked.txt\n"
+        ),
+    );
+    let image = image_tag("features");
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "-t",
+        &image,
+        "--progress",
+        "json",
+        "--no-cache",
+    ]);
+    assert_built(&out, "the build");
+    let listing = docker(&[
+        "run", "--rm", &image, "sh", "-c",
+        "cat /out/greeting /out/raw /out/conf; find /tree /filtered -type f | sort; cat /linked.txt",
+    ]);
+    forget_cache_tags(None, &stage_images(&out.stdout));
+    remove_images(None, &[&image]);
+    assert_eq!(
+        listing,
+        "hello world\nline1\nline2\nname=world\n/filtered/one.txt\n/tree/src/a/one.txt\n/tree/src/b/two.txt\ntwo\n"
+    );
+}
+
+#[test]
+fn a_missing_base_image_that_cannot_be_pulled_is_an_error_naming_it() {
+    require_engine();
+    let dir = TempDir::new("nopull");
+    let missing = image_tag("not-there");
+    dir.write("Dockerfile", &format!("FROM {missing} AS x\nRUN true\n"));
+    let out = run_runner(&["build", &dir.path_str(), "--progress", "plain"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("image \"{missing}\" is not present")),
+        "{stderr}"
+    );
+}

@@ -1,0 +1,2 @@
+FROM stageplan-test/busybox:1
+COPY . /ctx/

@@ -1,0 +1,134 @@
+//! Build contexts of the differential cases: the case directory copied to a temporary place,
+//! then prepared with what git cannot store (sockets, fifos, modes, owners, archives, xattrs).
+//!
+//! Input: a case directory and its [`Setup`] steps.
+//! Output: a ready build context directory.
+//! Invariant: `case.json` and every entry whose name starts with `_` stay out of the context;
+//! symlinks are copied as symlinks, never followed.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::case::Setup;
+
+/// Copies `from` into `to` (created), leaving out `case.json` and `_`-entries at the top.
+pub fn copy_case(from: &Path, to: &Path) -> Result<(), String> {
+    copy_tree(from, to, true)
+}
+
+/// Copies a whole directory (a `_`-directory of a case) into `to` (created).
+pub fn copy_all(from: &Path, to: &Path) -> Result<(), String> {
+    copy_tree(from, to, false)
+}
+
+fn copy_tree(from: &Path, to: &Path, top: bool) -> Result<(), String> {
+    std::fs::create_dir_all(to).map_err(|e| format!("mkdir {}: {e}", to.display()))?;
+    let entries = std::fs::read_dir(from).map_err(|e| format!("read {}: {e}", from.display()))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name();
+        let name_text = name.to_string_lossy();
+        if top && (name_text == "case.json" || name_text.starts_with('_')) {
+            continue;
+        }
+        let source = entry.path();
+        let dest = to.join(&name);
+        let kind = entry.file_type().map_err(|e| e.to_string())?;
+        if kind.is_symlink() {
+            let target = std::fs::read_link(&source).map_err(|e| e.to_string())?;
+            std::os::unix::fs::symlink(&target, &dest)
+                .map_err(|e| format!("symlink {}: {e}", dest.display()))?;
+        } else if kind.is_dir() {
+            copy_tree(&source, &dest, false)?;
+        } else {
+            std::fs::copy(&source, &dest).map_err(|e| format!("copy {}: {e}", source.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies the setup steps to `context`; `case_dir` holds the `_`-directories archives are
+/// made from.
+pub fn prepare(context: &Path, case_dir: &Path, steps: &[Setup]) -> Result<(), String> {
+    for step in steps {
+        apply(context, case_dir, step).map_err(|e| format!("setup {step:?}: {e}"))?;
+    }
+    Ok(())
+}
+
+fn apply(context: &Path, case_dir: &Path, step: &Setup) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let at = |path: &str| {
+        let full = context.join(path);
+        if let Some(parent) = full.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        full
+    };
+    match step {
+        Setup::Mkdir { path } => std::fs::create_dir_all(at(path)).map_err(|e| e.to_string()),
+        Setup::Symlink { path, target } => {
+            std::os::unix::fs::symlink(target, at(path)).map_err(|e| e.to_string())
+        }
+        Setup::Socket { path } => std::os::unix::net::UnixListener::bind(at(path))
+            .map(drop)
+            .map_err(|e| e.to_string()),
+        Setup::Fifo { path } => run(Command::new("mkfifo").arg(at(path))),
+        Setup::Chmod { path, mode } => {
+            let bits = u32::from_str_radix(mode, 8).map_err(|e| format!("mode {mode}: {e}"))?;
+            std::fs::set_permissions(at(path), std::fs::Permissions::from_mode(bits))
+                .map_err(|e| e.to_string())
+        }
+        Setup::Chown { path, uid, gid } => {
+            std::os::unix::fs::lchown(at(path), Some(*uid), Some(*gid)).map_err(|e| e.to_string())
+        }
+        Setup::Tar {
+            path,
+            from,
+            compress,
+            uid,
+            gid,
+        } => {
+            let flag = match compress.as_str() {
+                "none" => None,
+                "gzip" => Some("--gzip"),
+                "bzip2" => Some("--bzip2"),
+                "xz" => Some("--xz"),
+                other => return Err(format!("unknown compression {other:?}")),
+            };
+            let mut command = Command::new("tar");
+            command.arg("--create").arg("--file").arg(at(path));
+            if let Some(flag) = flag {
+                command.arg(flag);
+            }
+            if let Some(uid) = uid {
+                command.arg(format!("--owner={uid}"));
+            }
+            if let Some(gid) = gid {
+                command.arg(format!("--group={gid}"));
+            }
+            command
+                .arg("--numeric-owner")
+                .arg("--sort=name")
+                .arg("-C")
+                .arg(case_dir.join(from))
+                .arg(".");
+            run(&mut command)
+        }
+        Setup::Setcap { path, caps } => run(Command::new("setcap").arg(caps).arg(at(path))),
+    }
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let out = command
+        .output()
+        .map_err(|e| format!("cannot run {command:?} (scripts/setup.sh installs it): {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{command:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}

@@ -1,0 +1,373 @@
+//! Fault injection on the real engine: a build stopped by any signal, failing, or killed leaves
+//! no container, volume or host file behind, never leaks a secret to the engine's disk, and the
+//! start-up sweep never touches the objects of a runner it cannot prove dead (another PID
+//! namespace sharing the engine).
+//!
+//! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh), the runner binary,
+//! Dockerfile text (planned by `runner build`).
+//! Output: pass/fail per fault, with the debris found.
+//! Invariant: every object is matched by the exact name prefix of the runner process under test
+//! (boot id, PID namespace, pid, start time), so builds of other tests and other users of the
+//! engine are never counted or touched.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BASE: &str = "stageplan-test/busybox:1";
+const DOCKER: &str = "/usr/bin/docker";
+
+fn docker(args: &[&str]) -> Output {
+    Command::new(DOCKER)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {DOCKER} (scripts/setup.sh installs it): {e}"))
+}
+
+fn require_engine() {
+    let out = docker(&["image", "inspect", BASE]);
+    assert!(
+        out.status.success(),
+        "the engine or {BASE} is missing; run scripts/setup.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A build context directory with a Dockerfile, removed when dropped.
+struct Context(PathBuf);
+
+impl Context {
+    fn new(name: &str, dockerfile: &str) -> Context {
+        let dir = std::env::temp_dir().join(format!("stageplan-faults-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("context dir");
+        std::fs::write(dir.join("Dockerfile"), dockerfile).expect("Dockerfile");
+        Context(dir)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("utf-8 path")
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn runner(args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_runner"));
+    command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    command
+}
+
+/// The name prefix of the temporary objects of the runner running as host pid `pid`, read from
+/// `/proc` while it runs (the same fields the runner names its objects with).
+fn identity_prefix(pid: u32) -> String {
+    let boot: String = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .expect("boot id")
+        .chars()
+        .filter(char::is_ascii_hexdigit)
+        .take(12)
+        .collect();
+    let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("pid namespace");
+    let ns = ns
+        .to_string_lossy()
+        .trim_start_matches("pid:[")
+        .trim_end_matches(']')
+        .to_string();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let ns_pid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("NSpid:"))
+        .and_then(|v| v.split_whitespace().last().map(str::to_string))
+        .expect("NSpid");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let start = stat[stat.rfind(')').expect(")") + 1..]
+        .split_whitespace()
+        .nth(19)
+        .expect("start time")
+        .to_string();
+    format!("stageplan-tmp-{boot}-{ns}-{ns_pid}-{start}-")
+}
+
+/// Every container, volume and host file whose name starts with `prefix`.
+fn debris(prefix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let containers = docker(&["ps", "-a", "--filter", &format!("name=^/{prefix}"), "--format", "{{.Names}}"]);
+    found.extend(
+        String::from_utf8_lossy(&containers.stdout)
+            .lines()
+            .filter(|n| n.starts_with(prefix))
+            .map(|n| format!("container {n}")),
+    );
+    let volumes = docker(&["volume", "ls", "--filter", &format!("name={prefix}"), "--format", "{{.Name}}"]);
+    found.extend(
+        String::from_utf8_lossy(&volumes.stdout)
+            .lines()
+            .filter(|n| n.starts_with(prefix))
+            .map(|n| format!("volume {n}")),
+    );
+    for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if name.starts_with(prefix) {
+                    found.push(format!("file {}", entry.path().display()));
+                }
+            }
+        }
+    }
+    found
+}
+
+/// Removes whatever `prefix` names (after a test that leaves debris on purpose).
+fn remove_debris(prefix: &str) {
+    for item in debris(prefix) {
+        let (kind, name) = item.split_once(' ').expect("kind name");
+        match kind {
+            "container" => drop(docker(&["rm", "-f", "-v", name])),
+            "volume" => drop(docker(&["volume", "rm", "-f", name])),
+            _ => drop(std::fs::remove_file(name)),
+        }
+    }
+}
+
+/// Waits until the runner has started `n` containers (its RUN steps are running).
+fn wait_for_running(prefix: &str, n: usize, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = docker(&["ps", "--filter", &format!("name=^/{prefix}"), "--format", "{{.Names}}"]);
+        let running = String::from_utf8_lossy(&out.stdout).lines().count();
+        if running >= n {
+            return;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the runner exited early ({status})");
+        }
+        assert!(Instant::now() < deadline, "the build never started {n} containers");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill").args(["-s", name, &pid.to_string()]).status().expect("kill");
+    assert!(status.success(), "kill -s {name} {pid}");
+}
+
+/// Two slow stages in parallel, each with a secret mount and a cache mount.
+const SLOW: &str = "FROM stageplan-test/busybox:1 AS a
+RUN --mount=type=secret,id=token --mount=type=cache,target=/c sleep 60
+FROM stageplan-test/busybox:1 AS b
+RUN --mount=type=secret,id=token,target=/etc/token sleep 61
+FROM stageplan-test/busybox:1
+COPY --from=a /etc/passwd /a
+COPY --from=b /etc/passwd /b
+";
+
+fn secret_file(name: &str, content: &str) -> PathBuf {
+    let path = std::env::temp_dir().join(format!("stageplan-faults-secret-{name}-{}", std::process::id()));
+    std::fs::write(&path, content).expect("secret");
+    path
+}
+
+#[test]
+fn every_stopping_signal_removes_everything_and_exits_130() {
+    require_engine();
+    for sig in ["TERM", "HUP", "INT"] {
+        let ctx = Context::new(&format!("sig{sig}"), SLOW);
+        let secret = secret_file(sig, "not-on-disk");
+        let secret_arg = format!("id=token,src={}", secret.display());
+        let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
+            .spawn()
+            .expect("runner");
+        let prefix = identity_prefix(child.id());
+        wait_for_running(&prefix, 2, &mut child);
+        signal(child.id(), sig);
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(130), "SIG{sig}: {stderr}");
+        assert!(stderr.contains(&format!("SIG{sig}")), "SIG{sig}: the error names the signal: {stderr}");
+        // Nothing may appear later either (a creation in flight when the signal came).
+        std::thread::sleep(Duration::from_secs(2));
+        assert_eq!(debris(&prefix), Vec::<String>::new(), "SIG{sig} left debris");
+        let _ = std::fs::remove_file(secret);
+    }
+}
+
+#[test]
+fn a_signal_at_any_moment_leaves_nothing_behind() {
+    require_engine();
+    // Four stages whose containers are created at different moments; the signal comes at a
+    // different time in each run, early ones while creations are still in flight.
+    let dockerfile = "FROM stageplan-test/busybox:1 AS a\nRUN sleep 20\nFROM stageplan-test/busybox:1 AS b\nRUN --mount=type=tmpfs,target=/t sleep 21\nFROM stageplan-test/busybox:1 AS c\nRUN --mount=type=bind,target=/ctx sleep 22\nFROM stageplan-test/busybox:1 AS d\nCOPY --from=a /etc/passwd /a\nCOPY --from=b /etc/passwd /b\nCOPY --from=c /etc/passwd /c\n";
+    let ctx = Context::new("anytime", dockerfile);
+    for delay_ms in [0u64, 40, 90, 150, 250, 400, 700, 1100] {
+        let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain"])
+            .spawn()
+            .expect("runner");
+        let prefix = identity_prefix(child.id());
+        std::thread::sleep(Duration::from_millis(delay_ms));
+        signal(child.id(), "TERM");
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(130),
+            "after {delay_ms} ms: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::thread::sleep(Duration::from_millis(1500));
+        assert_eq!(debris(&prefix), Vec::<String>::new(), "after {delay_ms} ms");
+    }
+}
+
+#[test]
+fn a_failing_step_with_mounts_leaves_nothing_and_no_secret_on_disk() {
+    require_engine();
+    let dockerfile = "FROM stageplan-test/busybox:1\nRUN --mount=type=secret,id=token --mount=type=secret,id=token,target=/etc/token,mode=0440,uid=1000 --mount=type=bind,target=/src sh -c 'test \"$(stat -c %a:%u /etc/token)\" = 440:1000 && test \"$(stat -c %a /run/secrets/token)\" = 400 && grep -q s3cr3t-canary /run/secrets/token && sleep 3 && exit 7'\n";
+    let ctx = Context::new("failing", dockerfile);
+    let secret = secret_file("failing", "s3cr3t-canary-value");
+    let secret_arg = format!("id=token,src={}", secret.display());
+    let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
+        .spawn()
+        .expect("runner");
+    let prefix = identity_prefix(child.id());
+    wait_for_running(&prefix, 1, &mut child);
+    // While the step runs, the secret is nowhere on the engine's disk.
+    let on_disk = Command::new("grep")
+        .args(["-r", "-l", "-s", "s3cr3t-canary", "/var/lib/docker/volumes", "/var/lib/docker/containers", "/var/lib/docker/overlay2"])
+        .output()
+        .expect("grep");
+    assert!(
+        on_disk.stdout.is_empty(),
+        "the secret is on the engine's disk: {}",
+        String::from_utf8_lossy(&on_disk.stdout)
+    );
+    let out = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("exited with code 7"), "the mounts were as BuildKit makes them: {stderr}");
+    assert_eq!(debris(&prefix), Vec::<String>::new());
+    let _ = std::fs::remove_file(secret);
+}
+
+#[test]
+fn a_killed_runners_debris_is_swept_by_the_next_runner_of_its_namespace() {
+    require_engine();
+    let ctx = Context::new("killed", SLOW);
+    let secret = secret_file("killed", "x");
+    let secret_arg = format!("id=token,src={}", secret.display());
+    let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain", "--secret", &secret_arg])
+        .spawn()
+        .expect("runner");
+    let prefix = identity_prefix(child.id());
+    wait_for_running(&prefix, 2, &mut child);
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    let left = debris(&prefix);
+    assert!(
+        left.iter().any(|d| d.starts_with("container")),
+        "a SIGKILLed runner leaves its RUN containers: {left:?}"
+    );
+    // The next runner of this namespace proves the first one dead and removes its debris.
+    let quick = Context::new("sweeper", "FROM stageplan-test/busybox:1\nRUN true\n");
+    let out = runner(&["build", quick.path(), "--progress", "plain"]).output().expect("runner");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("left by runners that were killed"),
+        "the sweep is reported: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(debris(&prefix), Vec::<String>::new());
+    let _ = std::fs::remove_file(secret);
+}
+
+/// Runs `runner build` inside a new PID namespace (`unshare --pid --fork --mount-proc`);
+/// returns the unshare process and the host pid of the runner inside it.
+fn runner_in_new_pid_namespace(args: &[&str]) -> (Child, u32) {
+    let child = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", env!("CARGO_BIN_EXE_runner")])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("unshare (util-linux)");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", child.id(), child.id()))
+            .unwrap_or_default();
+        if let Some(pid) = children.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            return (child, pid);
+        }
+        assert!(Instant::now() < deadline, "the runner never started in its namespace");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn runners_in_other_pid_namespaces_are_never_swept() {
+    require_engine();
+    let slow = Context::new("ns-slow", "FROM stageplan-test/busybox:1 AS a\nRUN sleep 8 && echo done > /done\nFROM stageplan-test/busybox:1\nCOPY --from=a /done /done\n");
+    let (mut other, other_pid) =
+        runner_in_new_pid_namespace(&["build", slow.path(), "--no-cache", "--progress", "plain"]);
+    let other_prefix = identity_prefix(other_pid);
+    wait_for_running(&other_prefix, 1, &mut other);
+    // A runner of this namespace starts meanwhile; the other runner's pid means nothing here.
+    let quick = Context::new("ns-quick", "FROM stageplan-test/busybox:1\nRUN true\n");
+    let out = runner(&["build", quick.path(), "--no-cache", "--progress", "plain"]).output().expect("runner");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = other.wait_with_output().expect("wait");
+    assert!(
+        out.status.success(),
+        "the build in the other namespace was not disturbed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(debris(&other_prefix), Vec::<String>::new());
+
+    // Killed in its namespace, its debris cannot be proven dead from here: it stays.
+    let (mut other, other_pid) =
+        runner_in_new_pid_namespace(&["build", slow.path(), "--no-cache", "--progress", "plain"]);
+    let other_prefix = identity_prefix(other_pid);
+    wait_for_running(&other_prefix, 1, &mut other);
+    other.kill().expect("kill the namespace");
+    let _ = other.wait();
+    let out = runner(&["build", quick.path(), "--progress", "plain"]).output().expect("runner");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let left = debris(&other_prefix);
+    assert!(
+        left.iter().any(|d| d.starts_with("container")),
+        "a runner of another namespace is never swept: {left:?}"
+    );
+    remove_debris(&other_prefix);
+}
+
+#[test]
+fn a_plan_with_a_cycle_fails_before_reaching_the_engine() {
+    let plan = planner::plan(
+        "FROM stageplan-test/busybox:1 AS a\nRUN true\nFROM stageplan-test/busybox:1 AS b\nCOPY --from=a /x /x\n",
+        &planner::Options::default(),
+    )
+    .plan
+    .expect("plan");
+    let mut value = serde_json::to_value(plan).expect("json");
+    value["stages"][0]["depends_on"] = serde_json::json!([1]);
+    value["stages"][0]["needed"] = serde_json::json!(true);
+    let dir = Context::new("cycle", "FROM scratch\n");
+    let plan_path = Path::new(&dir.0).join("plan.json");
+    std::fs::write(&plan_path, value.to_string()).expect("plan");
+    let out = runner(&[plan_path.to_str().expect("path"), "--context", dir.path()])
+        // An engine that does not exist: the plan must be refused before any connection.
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock")
+        .output()
+        .expect("runner");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("dependency cycle") && stderr.contains("\"a\""), "{stderr}");
+    assert!(!stderr.contains("cannot reach the docker engine"), "{stderr}");
+}

@@ -1,0 +1,186 @@
+//! `RUN --mount` and `ADD <url>` on a real engine, from Dockerfile text: what a mount shows is
+//! visible to the RUN and absent from the image; a cache mount keeps its contents between
+//! builds; secrets come from `--secret`; remote files are checked against `--checksum`.
+//!
+//! Input: Dockerfiles in temporary contexts (plan form and `runner build`), a one-shot HTTP
+//! server on a loopback port.
+//! Output: assertions on the files of the built images and on exit codes.
+//! Invariant: every image and cache id carries `stageplan-rt-<pid>` and is removed at the end.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
+
+use sha2::Digest;
+use support::{
+    assert_built, docker, docker_at, forget_cache_tags, image_tag, prefix, remove_images,
+    require_engine, run_runner, stage_images, write_plan, TempDir, BASE,
+};
+
+#[test]
+fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
+    require_engine();
+    let dir = TempDir::new("mounts");
+    dir.write("data/x", "from the context\n");
+    let secrets = TempDir::new("mounts-secret");
+    secrets.write("token", "s3cret\n");
+    let cache_id = format!("{}-mounts", prefix());
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS tools\n\
+             RUN mkdir -p /opt/tool && echo from-a-stage > /opt/tool/msg\n\
+             \n\
+             FROM {BASE} AS m\n\
+             RUN --mount=type=bind,from=tools,source=/opt/tool,target=/tool cat /tool/msg > /from-stage\n\
+             RUN --mount=type=bind,source=data,target=/data cat /data/x > /copied\n\
+             RUN --mount=type=cache,target=/cache,id={cache_id} echo run >> /cache/log && wc -l < /cache/log > /cachecount\n\
+             RUN --mount=type=tmpfs,target=/scratch echo t > /scratch/t && cat /scratch/t > /tmpfs-ok\n\
+             RUN --mount=type=secret,id=tok,required test \"$(cat /run/secrets/tok)\" = s3cret && echo ok > /secret-ok\n"
+        ),
+    );
+    let plan = write_plan(
+        &dir.0.join("Dockerfile"),
+        &[],
+        &BTreeMap::new(),
+        &secrets.0.join("plan.json"),
+    );
+    let image = image_tag("mounts");
+    let secret = format!("id=tok,src={}", secrets.0.join("token").display());
+    let plan_arg = plan.to_string_lossy().into_owned();
+    let context = dir.path_str();
+    let args = [
+        plan_arg.as_str(),
+        "--context",
+        &context,
+        "--dockerfile",
+        &format!("{context}/Dockerfile"),
+        "-t",
+        &image,
+        "--secret",
+        &secret,
+        "--progress",
+        "json",
+    ];
+    let mut built = Vec::new();
+    // Round 2 changes the bound context file, so the bind RUN and every step after it run
+    // again; the cache RUN then finds the line round 1 left in the cache mount.
+    for round in 1..=2 {
+        dir.write("data/x", &format!("from the context {round}\n"));
+        let out = run_runner(&args);
+        assert_built(&out, &format!("round {round}"));
+        built.extend(stage_images(&out.stdout));
+    }
+    let shown = docker(&[
+        "run", "--rm", &image, "sh", "-c",
+        "cat /copied /cachecount /tmpfs-ok /secret-ok /from-stage; ls -A /data /cache /scratch /run/secrets /tool 2>/dev/null | grep -v ':$' | grep . || echo no-mount-content",
+    ]);
+    // A required secret that is not given is an error naming it.
+    let missing = run_runner(&[
+        &plan_arg,
+        "--context",
+        &context,
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    forget_cache_tags(None, &built);
+    remove_images(None, &[&image]);
+    // The runner names a cache volume after the sha256 of the id (best effort: a different
+    // naming only leaves one small volume behind).
+    let volume = format!(
+        "stageplan-cache-{}",
+        &hex::encode(sha2::Sha256::digest(cache_id.as_bytes()))[..16]
+    );
+    let _ = docker_at(None, &["volume", "rm", &volume]);
+    assert_eq!(
+        shown,
+        "from the context 2\n2\nt\nok\nfrom-a-stage\nno-mount-content\n"
+    );
+    assert_eq!(
+        missing.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&missing.stderr)
+    );
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("--secret id=tok"));
+}
+
+/// Serves `body` to `n` requests on a loopback port; returns the URL base.
+fn serve(body: &'static [u8], n: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let _ = stream.read(&mut request);
+            let head = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+#[test]
+fn add_url_checks_the_checksum() {
+    require_engine();
+    let dir = TempDir::new("add-url");
+    let base = serve(b"remote content\n", 2);
+    let url = format!("{base}/files/remote.txt");
+    let actual = format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(b"remote content\n"))
+    );
+    let wrong = "sha256:1b2e1f6e0f1e8d1d2b7e0b0c3f1b59ee0c6b7de6a6c95a1f2cfd1d6d9e1c0f2a";
+    assert_ne!(wrong, actual, "the wrong checksum must really be wrong");
+    let image = image_tag("add-url");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS u\nADD --checksum={actual} {url} /srv/\n"),
+    );
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "-t",
+        &image,
+        "--no-cache",
+        "--progress",
+        "json",
+    ]);
+    assert_built(&out, "ADD with the right checksum");
+    let shown = docker(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "cat /srv/remote.txt; stat -c %a /srv/remote.txt",
+    ]);
+    forget_cache_tags(None, &stage_images(&out.stdout));
+    remove_images(None, &[&image]);
+    assert_eq!(shown, "remote content\n600\n");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS u\nADD --checksum={wrong} {url} /srv/\n"),
+    );
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("checksum mismatch") && stderr.contains(&actual),
+        "{stderr}"
+    );
+}
