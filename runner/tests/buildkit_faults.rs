@@ -21,7 +21,7 @@ fn a_failing_step_names_stage_line_exit_code_and_output() {
     let case = Case::new("failing-step").dockerfile(
         "FROM stageplan-test/busybox:1 AS checks\nRUN echo fine\nRUN echo \"about to fail\" && exit 3\nRUN echo never\n",
     );
-    let error = match build_ours_until(&case, std::future::pending()) {
+    let error = match build_ours_until(&case, std::future::pending::<&'static str>()) {
         Err(BuildFailure::Build(error)) => error,
         other => panic!("expected a failed step, got {other:?}"),
     };
@@ -75,11 +75,17 @@ fn cancelling_stops_the_build_on_the_daemon() {
         while !process_running(&watched) && Instant::now() < deadline {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        "SIGTERM"
     };
     let started = Instant::now();
     let result = build_ours_until(&case, cancel);
     assert!(
-        matches!(result, Err(BuildFailure::Build(BuildkitError::Interrupted))),
+        matches!(
+            result,
+            Err(BuildFailure::Build(BuildkitError::Interrupted {
+                signal: "SIGTERM"
+            }))
+        ),
         "expected an interrupted build, got {result:?}"
     );
     assert!(

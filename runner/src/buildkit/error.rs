@@ -71,7 +71,9 @@ pub enum BuildkitError {
         source: hyper::Error,
     },
     /// The gRPC channel could not be set up.
-    #[error("grpc connection to {address} failed")]
+    #[error(
+        "grpc connection to {address} failed (is the daemon running there? check --buildkit-addr)"
+    )]
     Channel {
         /// The address.
         address: String,
@@ -134,9 +136,17 @@ pub enum BuildkitError {
     /// The build context's ignore file is unusable.
     #[error(transparent)]
     Context(#[from] crate::context::ContextError),
-    /// The build was cancelled (Ctrl-C, SIGTERM); the solve was cancelled on the daemon.
-    #[error("interrupted; the solve was cancelled on buildkit")]
-    Interrupted,
+    /// The plan cannot be performed as given.
+    #[error("the plan")]
+    Plan(#[from] crate::plan_check::PlanError),
+    /// The build was stopped by a signal; the solve was cancelled on the daemon.
+    #[error(
+        "interrupted by {signal}; the solve was cancelled on buildkit, which stopped its processes"
+    )]
+    Interrupted {
+        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`).
+        signal: &'static str,
+    },
 }
 
 /// The result type of the backend.
@@ -153,7 +163,7 @@ impl BuildkitError {
     pub fn exit_code(&self) -> i32 {
         match self {
             BuildkitError::StepFailed { .. } => 1,
-            BuildkitError::Interrupted => 130,
+            BuildkitError::Interrupted { .. } => 130,
             _ => 2,
         }
     }

@@ -8,6 +8,7 @@
 //! talks to the daemon goes through [`transport`]; the session serves only the context
 //! directory and the secrets given.
 
+pub mod command;
 pub mod error;
 pub mod gateway;
 pub mod llb;

@@ -42,6 +42,8 @@ pub struct BuildOptions {
     pub tags: Vec<String>,
     /// Secret files by id (`--secret id=ID,src=FILE`).
     pub secrets: BTreeMap<String, PathBuf>,
+    /// `--build-arg` values given when the build runs; they override the plan's.
+    pub build_args: BTreeMap<String, String>,
     /// `--no-cache`.
     pub no_cache: bool,
 }
@@ -55,14 +57,16 @@ pub struct BuildOutcome {
     pub summary: Vec<String>,
 }
 
-/// Builds `plan` on the BuildKit behind `transport`; `cancel` completing stops the build.
+/// Builds `plan` (checked first) on the BuildKit behind `transport`; `cancel` completing with a
+/// signal's name stops the build.
 pub async fn build(
     transport: &dyn Transport,
     plan: &Plan,
     options: &BuildOptions,
     progress: &Progress,
-    cancel: impl Future<Output = ()>,
+    cancel: impl Future<Output = &'static str>,
 ) -> Result<BuildOutcome> {
+    crate::plan_check::check(plan)?;
     let root = options
         .context_dir
         .canonicalize()
@@ -112,6 +116,7 @@ pub async fn build(
         plan,
         session_id: &session_id,
         excludes,
+        build_args: build_args(plan, options),
         no_cache: options.no_cache,
         status: &status,
         progress,
@@ -134,10 +139,10 @@ pub async fn build(
             drop(session);
             result
         }
-        () = cancel => {
+        signal = cancel => {
             // Dropping the pending calls cancels the solve on the daemon.
             drop(session);
-            Err(BuildkitError::Interrupted)
+            Err(BuildkitError::Interrupted { signal })
         }
     }
 }
@@ -148,6 +153,7 @@ struct FrontendRun<'a> {
     plan: &'a Plan,
     session_id: &'a str,
     excludes: Vec<String>,
+    build_args: BTreeMap<String, String>,
     no_cache: bool,
     status: &'a SharedStatus,
     progress: &'a Progress,
@@ -166,6 +172,7 @@ impl FrontendRun<'_> {
                 session_id: self.session_id.to_string(),
                 excludes: self.excludes.clone(),
             },
+            build_args: &self.build_args,
             caps: &caps,
             compat: Compat::for_caps(&caps),
             no_cache: self.no_cache,
@@ -174,11 +181,8 @@ impl FrontendRun<'_> {
         status::lock(self.status).set_steps(translation.steps.clone());
         for index in self.plan.waves.iter().flatten() {
             let stage = &self.plan.stages[*index];
-            let name = stage
-                .name
-                .clone()
-                .unwrap_or_else(|| format!("stage {}", stage.index));
-            self.progress.stage_started(&name, stage.instructions.len());
+            self.progress
+                .stage_started(&llb::display_name(stage), stage.instructions.len());
         }
         let Some((last, others)) = translation.targets.split_last() else {
             return Err(BuildkitError::Solve {
@@ -232,6 +236,13 @@ impl FrontendRun<'_> {
             .await
             .map(|pairs| pairs.into_iter().collect())
     }
+}
+
+/// The plan's build arguments with the ones given to this build on top.
+fn build_args(plan: &Plan, options: &BuildOptions) -> BTreeMap<String, String> {
+    let mut args = plan.build_args.clone();
+    args.extend(options.build_args.clone());
+    args
 }
 
 /// The build's result from the gateway's, the return's and the solve's outcomes.

@@ -242,7 +242,7 @@ pub fn images_of(case: &Case) -> (String, String) {
 /// Plans the case's Dockerfile and builds it with the BuildKit backend on the engine; returns
 /// the image id or the error chain.
 pub fn build_ours(case: &Case) -> Result<String, String> {
-    build_ours_until(case, std::future::pending::<()>()).map_err(|e| match e {
+    build_ours_until(case, std::future::pending::<&'static str>()).map_err(|e| match e {
         BuildFailure::Plan(message) => message,
         BuildFailure::Build(error) => error_chain(&error),
     })
@@ -260,7 +260,7 @@ pub enum BuildFailure {
 /// Like [`build_ours`], stopping the build when `cancel` completes.
 pub fn build_ours_until(
     case: &Case,
-    cancel: impl std::future::Future<Output = ()>,
+    cancel: impl std::future::Future<Output = &'static str>,
 ) -> Result<String, BuildFailure> {
     let options = planner::Options {
         targets: case.target.iter().cloned().collect(),
@@ -280,6 +280,7 @@ pub fn build_ours_until(
         dockerfile: Some(case.dir.join("Dockerfile")),
         tags: vec![ours],
         secrets: case.secrets.iter().cloned().collect(),
+        build_args: BTreeMap::new(),
         no_cache: false,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");

@@ -46,7 +46,7 @@ pub fn convert_metadata(
                     None => name.clone(),
                 });
                 let value = t
-                    .plan()
+                    .input
                     .build_args
                     .get(&name)
                     .cloned()

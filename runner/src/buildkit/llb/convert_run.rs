@@ -103,7 +103,7 @@ pub fn convert_run(
     } else if !env.iter().any(|(key, _)| key == "PATH") {
         env.push(("PATH".to_string(), DEFAULT_PATH.to_string()));
     }
-    let proxy = proxy_env(&t.plan().build_args);
+    let proxy = proxy_env(t.input.build_args);
     if proxy.is_some() {
         caps.push("exec.meta.proxyenv");
     }

@@ -38,10 +38,7 @@ pub fn base_state(
     let step_prefix = if plan.stages.len() == 1 {
         String::new()
     } else {
-        stage
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("stage-{}", stage.index))
+        super::display_name(stage)
     };
     let mut triggers = Vec::new();
     let mut state = match &stage.base {

@@ -99,7 +99,7 @@ impl<'a> Translator<'a> {
         let order: Vec<usize> = plan.waves.iter().flatten().copied().collect();
         for index in order {
             let stage = plan.stages.get(index).ok_or_else(|| TranslateError {
-                stage: format!("stage {index}"),
+                stage: format!("stage-{index}"),
                 line: 0,
                 message: format!(
                     "the plan's waves name stage {index}, but it has {} stages; re-create the plan",
@@ -114,10 +114,7 @@ impl<'a> Translator<'a> {
     }
 
     fn translate_stage(&mut self, stage: &'a Stage) -> Result<StageState, TranslateError> {
-        let display = stage
-            .name
-            .clone()
-            .unwrap_or_else(|| format!("stage {}", stage.index));
+        let display = super::display_name(stage);
         let fail = |line: u32, message: String| TranslateError {
             stage: display.clone(),
             line,

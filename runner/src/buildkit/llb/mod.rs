@@ -87,6 +87,8 @@ pub struct TranslateInput<'a> {
     pub base_images: &'a BTreeMap<String, ResolvedImage>,
     /// The build context.
     pub context: ContextInput,
+    /// The build arguments (the plan's, with the ones given to the build on top).
+    pub build_args: &'a BTreeMap<String, String>,
     /// The daemon's LLB capabilities.
     pub caps: &'a BTreeSet<String>,
     /// Frontend behaviour to reproduce.
@@ -157,7 +159,7 @@ pub fn translate(input: &TranslateInput<'_>) -> Result<Translation, TranslateErr
             .finished
             .get(&stage)
             .ok_or_else(|| TranslateError {
-                stage: format!("stage {stage}"),
+                stage: format!("stage-{stage}"),
                 line: 0,
                 message: "the target is not among the plan's waves; re-create the plan".to_string(),
             })?;
@@ -224,6 +226,19 @@ pub fn op_metadata(
         description,
         caps: caps.iter().map(|cap| (cap.to_string(), true)).collect(),
         ..pb::OpMetadata::default()
+    }
+}
+
+/// The stage's label in progress and errors, as the plan records it (`stage-N` for an unnamed
+/// stage of a plan made before the plan recorded labels).
+pub fn display_name(stage: &planner::plan::Stage) -> String {
+    if stage.display_name.is_empty() {
+        stage
+            .name
+            .clone()
+            .unwrap_or_else(|| format!("stage-{}", stage.index))
+    } else {
+        stage.display_name.clone()
     }
 }
 

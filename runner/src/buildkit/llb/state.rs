@@ -19,7 +19,7 @@ use crate::context::clean as go_clean;
 pub struct StageState {
     /// The stage's index in the plan.
     pub stage_index: usize,
-    /// The stage's name for messages (its `AS` name, else `stage N`).
+    /// The stage's label for progress and messages (the plan's `display_name`).
     pub display: String,
     /// The root filesystem; `None` is the empty filesystem.
     pub root: Option<Output>,

@@ -157,8 +157,10 @@ pub fn try_build(dockerfile: &str, setup: &Setup<'_>) -> Result<Built, Translate
         .flat_map(|list| list.iter())
         .map(|c| c.to_string())
         .collect();
+    let build_args = plan.build_args.clone();
     let input = TranslateInput {
         plan: &plan,
+        build_args: &build_args,
         base_images: &base_images,
         context: ContextInput {
             session_id: "session-1".to_string(),

@@ -250,7 +250,7 @@ fn features_the_daemon_lacks_are_refused_with_the_line() {
     .err()
     .expect("ssh is refused");
     assert!(
-        err.to_string().contains("stage stage-0") || err.to_string().contains("stage 0"),
+        err.to_string().starts_with("stage stage-0, line 2: "),
         "{err}"
     );
     assert!(err.message.contains("ssh"), "{err}");
