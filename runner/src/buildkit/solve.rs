@@ -84,6 +84,7 @@ pub async fn build(
             SyncedDir {
                 root: root.clone(),
                 excludes: Vec::new(),
+                reset_owners: true,
             },
         )]),
         secrets: options.secrets.clone(),
@@ -290,8 +291,9 @@ fn finish(
         .cloned()
         .unwrap_or_default();
     let stages = state.stages();
-    for (stage, cached, last) in &stages {
-        progress.stage_done(stage, last, *cached);
+    for (stage, cached, _) in &stages {
+        // BuildKit keeps a stage as a cache record, not an image: there is no id to report.
+        progress.stage_done(stage, "", *cached);
     }
     let summary = vec![format!(
         "built with buildkit: {} ({} stages performed)",

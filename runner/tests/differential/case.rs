@@ -52,6 +52,12 @@ pub struct Case {
     /// A deliberate, documented difference from BuildKit (runner/README.md) this case shows.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The LLB capability that the BuildKit backend needs for this case and an older BuildKit
+    /// (such as this engine's) lacks: on such a daemon the backend must refuse the build with a
+    /// message naming it (docs/buildkit-backend.md); where the daemon has it, the backend's
+    /// image is compared like every other.
+    #[serde(default)]
+    pub buildkit_backend_needs: Option<String>,
 }
 
 /// A step of context preparation.

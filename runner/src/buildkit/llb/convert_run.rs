@@ -122,7 +122,15 @@ pub fn convert_run(
         proxy_env: proxy,
         ..pb::Meta::default()
     };
-    let (exec, inputs) = exec_op(state.root, meta, run_mounts.mounts, run_mounts.secret_env);
+    let mut secret_env = run_mounts.secret_env;
+    let mut mounts = run_mounts.mounts;
+    let mut meta = meta;
+    if !secret_env.is_empty() && !t.has_cap("exec.secretenv") {
+        meta.args = secret_env_through_files(&meta.args, command, &secret_env, &mut mounts)?;
+        caps.push("exec.mount.secret");
+        secret_env.clear();
+    }
+    let (exec, inputs) = exec_op(state.root, meta, mounts, secret_env);
     let exec = pb::ExecOp {
         network: network_mode as i32,
         security: security_mode as i32,
@@ -148,6 +156,82 @@ pub fn convert_run(
         .image
         .commit_to_history(&format!("RUN {history}"), true, true);
     Ok(())
+}
+
+/// Where secrets exposed as environment variables are mounted when the daemon cannot set them
+/// itself (under `/dev`, a tmpfs of the step's container, so nothing reaches the image).
+const SECRET_ENV_DIR: &str = "/dev/.stageplan-secret-env";
+
+/// `--mount=type=secret,env=NAME` on a daemon without `exec.secretenv` (BuildKit < v0.13): each
+/// secret is mounted as a file readable by the step's user, and a POSIX shell sets the variable
+/// to the file's exact bytes before the command runs. Shell-form commands get the assignments
+/// in front of their script; exec-form ones run through `/bin/sh -c '... exec "$@"'`.
+fn secret_env_through_files(
+    args: &[String],
+    command: &Command,
+    secrets: &[pb::SecretEnv],
+    mounts: &mut Vec<RunMount>,
+) -> Result<Vec<String>, String> {
+    let mut prefix = String::new();
+    for (index, secret) in secrets.iter().enumerate() {
+        let name = &secret.name;
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "--mount type=secret,env={name}: not a valid environment variable name"
+            ));
+        }
+        let path = format!("{SECRET_ENV_DIR}/{index}");
+        mounts.push(RunMount {
+            target: path.clone(),
+            source: None,
+            selector: String::new(),
+            readonly: false,
+            no_output: false,
+            kind: MountKind::Secret(pb::SecretOpt {
+                id: secret.id.clone(),
+                uid: 0,
+                gid: 0,
+                mode: 0o444,
+                optional: secret.optional,
+            }),
+        });
+        prefix.push_str(&format!(
+            "if [ -f {path} ]; then {name}=\"$(cat {path}; printf x)\"; {name}=\"${{{name}%x}}\"; export {name}; fi; "
+        ));
+    }
+    match command {
+        Command::Shell { .. } => {
+            let posix_shell = args.len() >= 3
+                && args[args.len() - 2] == "-c"
+                && ["sh", "bash", "ash", "dash", "ksh", "zsh"]
+                    .contains(&args[0].rsplit('/').next().unwrap_or(""));
+            if !posix_shell {
+                return Err(format!(
+                    "--mount type=secret,env= with SHELL {:?} needs a BuildKit with exec.secretenv (v0.13 or later): use a POSIX shell, mount the secret as a file, or use --backend engine",
+                    &args[..args.len().saturating_sub(1)]
+                ));
+            }
+            let mut out = args.to_vec();
+            let script = out.pop().unwrap_or_default();
+            out.push(format!("{prefix}{script}"));
+            Ok(out)
+        }
+        Command::Exec { .. } => {
+            let mut out = vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                format!("{prefix}exec \"$@\""),
+                "sh".to_string(),
+            ];
+            out.extend(args.iter().cloned());
+            Ok(out)
+        }
+    }
 }
 
 /// How a shell-form RUN with heredocs runs (the newer frontend's rules).

@@ -261,15 +261,14 @@ fn add_secret(
         .is_some_and(|value| value != "false");
     let optional = !required;
     if let Some(name) = &env {
-        if !t.has_cap("exec.secretenv") {
-            return Err("--mount type=secret,env= needs a BuildKit with exec.secretenv (v0.13 or later): mount the secret as a file instead, or use --backend engine".to_string());
-        }
         out.secret_env.push(pb::SecretEnv {
             id: id.clone(),
             name: name.clone(),
             optional,
         });
-        out.caps.push("exec.secretenv");
+        if t.has_cap("exec.secretenv") {
+            out.caps.push("exec.secretenv");
+        }
         if target.is_empty() {
             return Ok(());
         }

@@ -37,6 +37,9 @@ pub struct SyncedDir {
     /// Ignore patterns that replace the daemon's `exclude-patterns` (unless it sends
     /// `override-excludes: true`); empty to use the daemon's.
     pub excludes: Vec<String>,
+    /// Send every entry as owned by 0:0, as the Docker CLI and buildx send a build context (the
+    /// host's owners mean nothing in an image).
+    pub reset_owners: bool,
 }
 
 /// The file sync service of one session.
@@ -93,7 +96,10 @@ impl FileSync for FileSyncService {
             sender.clone(),
         ));
         let root = dir.root.clone();
-        tokio::task::spawn_blocking(move || send_stats(&root, &walk_request, &files, &sender));
+        let reset_owners = dir.reset_owners;
+        tokio::task::spawn_blocking(move || {
+            send_stats(&root, &walk_request, reset_owners, &files, &sender)
+        });
         Ok(Response::new(ReceiverStream::new(receiver)))
     }
 
@@ -114,6 +120,7 @@ impl FileSync for FileSyncService {
 fn send_stats(
     root: &std::path::Path,
     request: &WalkRequest,
+    reset_owners: bool,
     files: &Mutex<HashMap<u32, PathBuf>>,
     sender: &PacketSender,
 ) {
@@ -124,9 +131,14 @@ fn send_stats(
             lock(files).insert(next_id, path);
         }
         next_id += 1;
+        let mut stat = entry.stat;
+        if reset_owners {
+            stat.uid = 0;
+            stat.gid = 0;
+        }
         let packet = Packet {
             r#type: PacketType::PacketStat as i32,
-            stat: Some(entry.stat),
+            stat: Some(stat),
             ..Packet::default()
         };
         open = sender.blocking_send(Ok(packet)).is_ok();

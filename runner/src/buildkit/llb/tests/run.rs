@@ -296,3 +296,60 @@ fn onbuild_triggers_of_an_image_base_run_first() {
     assert_eq!(args, vec!["echo triggered", "echo own"]);
     assert_eq!(built.config()["config"]["OnBuild"], serde_json::Value::Null);
 }
+
+#[test]
+fn secret_environment_variables_on_old_and_new_daemons() {
+    let dockerfile = "FROM busybox\nRUN --mount=type=secret,id=tok,env=TOKEN echo \"$TOKEN\"\nRUN --mount=type=secret,id=tok,env=TOKEN,required [\"printenv\", \"TOKEN\"]\n";
+    let new = build(
+        dockerfile,
+        &Setup {
+            caps: &[CAPS_V08, CAPS_NEW],
+            ..Setup::default()
+        },
+    );
+    let (_, exec) = &new.execs()[0];
+    assert_eq!(exec.secretenv.len(), 1);
+    assert_eq!(exec.secretenv[0].name, "TOKEN");
+    assert_eq!(exec.mounts.len(), 1, "no file mount without a target");
+
+    let old = build(dockerfile, &Setup::default());
+    let execs = old.execs();
+    let (_, shell_form) = &execs[0];
+    assert!(shell_form.secretenv.is_empty());
+    let meta = shell_form.meta.as_ref().unwrap();
+    assert_eq!(meta.args[..2], ["/bin/sh", "-c"]);
+    assert!(
+        meta.args[2].starts_with("if [ -f /dev/.stageplan-secret-env/0 ]; then TOKEN=")
+            && meta.args[2].ends_with("; echo \"$TOKEN\""),
+        "{}",
+        meta.args[2]
+    );
+    let mount = shell_form.mounts.last().unwrap();
+    assert_eq!(mount.dest, "/dev/.stageplan-secret-env/0");
+    let secret = mount.secret_opt.clone().unwrap();
+    assert_eq!(
+        (secret.id.as_str(), secret.mode, secret.optional),
+        ("tok", 0o444, true)
+    );
+    let (_, exec_form) = &execs[1];
+    let args = &exec_form.meta.as_ref().unwrap().args;
+    assert_eq!(args[3..], ["sh", "printenv", "TOKEN"]);
+    assert!(args[2].ends_with("exec \"$@\""), "{}", args[2]);
+    assert!(
+        !exec_form
+            .mounts
+            .last()
+            .unwrap()
+            .secret_opt
+            .clone()
+            .unwrap()
+            .optional
+    );
+    let history = old.config()["history"].clone();
+    let entries = history.as_array().unwrap();
+    assert_eq!(
+        entries[entries.len() - 2]["created_by"],
+        "RUN /bin/sh -c echo \"$TOKEN\" # buildkit",
+        "the history shows the instruction's command"
+    );
+}
