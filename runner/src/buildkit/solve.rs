@@ -290,19 +290,18 @@ fn finish(
         .get("containerimage.digest")
         .cloned()
         .unwrap_or_default();
-    let stages = state.stages();
-    for (stage, cached, _) in &stages {
+    for (stage, cached) in state.stages() {
         // BuildKit keeps a stage as a cache record, not an image: there is no id to report.
-        progress.stage_done(stage, "", *cached);
+        progress.stage_done(&stage, "", cached);
     }
+    let (run, cached) = state.step_counts();
     let summary = vec![format!(
-        "built with buildkit: {} ({} stages performed)",
+        "built {}: {run} steps run, {cached} cached",
         if image.is_empty() {
-            "no image id reported"
+            "(the exporter reported no image id)"
         } else {
-            &image
+            crate::progress::short_id(&image)
         },
-        stages.len()
     )];
     Ok(BuildOutcome { image, summary })
 }

@@ -44,7 +44,8 @@ pub struct StatusState {
     partial: HashMap<(String, i64), String>,
     failures: Vec<FailedVertex>,
     stage_uncached: BTreeMap<String, bool>,
-    stage_last: BTreeMap<String, String>,
+    steps_run: usize,
+    steps_cached: usize,
     tails: HashMap<String, VecDeque<String>>,
 }
 
@@ -85,19 +86,17 @@ impl StatusState {
         self.steps.get(digest)
     }
 
-    /// Per stage (display name) seen in progress: whether every step was cached, and its last
-    /// vertex.
-    pub fn stages(&self) -> Vec<(String, bool, String)> {
+    /// Per stage (display name) that performed a step: whether every step was cached.
+    pub fn stages(&self) -> Vec<(String, bool)> {
         self.stage_uncached
             .iter()
-            .map(|(stage, uncached)| {
-                (
-                    stage.clone(),
-                    !uncached,
-                    self.stage_last.get(stage).cloned().unwrap_or_default(),
-                )
-            })
+            .map(|(stage, uncached)| (stage.clone(), !uncached))
             .collect()
+    }
+
+    /// How many instruction steps ran, and how many came from the cache.
+    pub fn step_counts(&self) -> (usize, usize) {
+        (self.steps_run, self.steps_cached)
     }
 
     /// Applies one status message, reporting to `progress`.
