@@ -138,8 +138,11 @@ impl StatusState {
                         .entry(step.stage.clone())
                         .or_insert(false);
                     *uncached |= !vertex.cached;
-                    self.stage_last
-                        .insert(step.stage.clone(), vertex.digest.clone());
+                    if vertex.cached {
+                        self.steps_cached += 1;
+                    } else {
+                        self.steps_run += 1;
+                    }
                 }
             }
         }
@@ -268,9 +271,7 @@ mod tests {
         assert_eq!(state.failures().len(), 1);
         assert_eq!(state.failures()[0].step, Some(step));
         assert_eq!(exit_code(&state.failures()[0].error), Some(1));
-        assert_eq!(
-            state.stages(),
-            vec![("build".to_string(), false, "sha256:a".to_string())]
-        );
+        assert_eq!(state.stages(), vec![("build".to_string(), false)]);
+        assert_eq!(state.step_counts(), (1, 0));
     }
 }
