@@ -15,6 +15,7 @@ use planner::plan::CopySpec;
 use super::convert_source::{context_output, filtered_context_output};
 use super::convert_workdir::uppercase_command;
 use super::dispatch::{Step, Translator};
+use super::file_actions::{chown_opt, file_op, inline_file, CopyAction};
 use super::graph::Output;
 use super::op_metadata;
 use super::state::{join, normalize_path, StageState};
@@ -26,10 +27,44 @@ const CAP_PATTERNS: &str = "file.copy.includeexcludepatterns";
 /// The daemon capability for symbolic `--chmod`.
 const CAP_MODE_STRING: &str = "file.copy.modestring";
 
-/// One copy action before it is placed in the file op.
-struct CopyAction {
-    source: Option<Output>,
-    copy: pb::FileActionCopy,
+/// A COPY/ADD with its words expanded.
+struct Request<'a> {
+    spec: &'a CopySpec,
+    keyword: &'static str,
+    is_add: bool,
+    /// Path and URL sources, expanded.
+    sources: Vec<String>,
+    /// The destination as written (expanded).
+    dest_written: String,
+    /// The destination as the copy actions name it.
+    dest: String,
+    chown: Option<String>,
+    chmod: Option<String>,
+    /// `--chmod` as an octal mode (-1: none) or a symbolic one.
+    mode: i32,
+    mode_str: String,
+    owner: Option<pb::ChownOpt>,
+}
+
+impl Request<'_> {
+    /// Whether the copy filters with `--parents`/`--exclude`.
+    fn filters(&self) -> bool {
+        self.spec.parents || !self.spec.exclude.is_empty()
+    }
+
+    /// A copy action from `src` with this request's destination, owner and mode.
+    fn action(&self, src: String) -> pb::FileActionCopy {
+        pb::FileActionCopy {
+            src,
+            dest: self.dest.clone(),
+            owner: self.owner.clone(),
+            mode: self.mode,
+            mode_str: self.mode_str.clone(),
+            create_dest_path: true,
+            timestamp: -1,
+            ..pb::FileActionCopy::default()
+        }
+    }
 }
 
 /// Translates `COPY` (`is_add` false) or `ADD`.
@@ -40,36 +75,74 @@ pub fn convert_copy(
     spec: &CopySpec,
     is_add: bool,
 ) -> Result<(), String> {
+    let request = expand_request(t, state, spec, is_add)?;
+    let mut caps = vec!["file.base"];
+    let mut actions = Vec::new();
+    for source in &request.sources {
+        actions.push(source_action(t, &request, source, &mut caps)?);
+    }
+    for heredoc in &spec.heredocs {
+        let body = if heredoc.expand {
+            expand_heredoc(&heredoc.body, &state.env)?
+        } else {
+            heredoc.body.clone()
+        };
+        let file = inline_file(t, state, &heredoc.name, body.into_bytes(), 0o644);
+        actions.push(CopyAction {
+            source: Some(file),
+            copy: request.action(join(&["/", &heredoc.name])),
+        });
+    }
+    if actions.is_empty() {
+        return Err(format!("{} has no source", request.keyword));
+    }
+    if !request.mode_str.is_empty() {
+        caps.push(CAP_MODE_STRING);
+    }
+    let text = display_text(&step.instruction.text, &state.env, t.plan().escape, false);
+    let name = state.step_name(&uppercase_command(&text));
+    let metadata = op_metadata(&name, Some(&step.instruction.text), &caps, t.input.no_cache);
+    let link = spec.link && request.chmod.is_none() && t.has_cap("mergeop");
+    add_copy_op(t, state, step, actions, metadata, link);
+    let message = history_message(t, &request);
+    state.image.commit_to_history(&message, true, true);
+    Ok(())
+}
+
+/// Expands the words of `spec` with the stage's environment and works out the destination,
+/// owner and mode.
+fn expand_request<'a>(
+    t: &Translator<'_>,
+    state: &StageState,
+    spec: &'a CopySpec,
+    is_add: bool,
+) -> Result<Request<'a>, String> {
     let escape = t.plan().escape;
     let keyword = if is_add { "ADD" } else { "COPY" };
+    let expand_optional = |word: &Option<String>| -> Result<Option<String>, String> {
+        Ok(match word {
+            Some(word) => Some(expand_word(word, &state.env, escape)?).filter(|w| !w.is_empty()),
+            None => None,
+        })
+    };
     let heredoc_names: Vec<&str> = spec.heredocs.iter().map(|h| h.name.as_str()).collect();
     let mut sources = Vec::new();
     for source in &spec.sources {
-        if source.strip_prefix("<<").is_some_and(|rest| {
+        // A plan that lists heredoc sources as `<<NAME` keeps them in `heredocs` as well.
+        let is_heredoc = source.strip_prefix("<<").is_some_and(|rest| {
             heredoc_names.contains(&rest.trim_start_matches('-').trim_matches(['"', '\'']))
-        }) {
-            continue;
+        });
+        if !is_heredoc {
+            sources.push(expand_word(source, &state.env, escape)?);
         }
-        sources.push(expand_word(source, &state.env, escape)?);
     }
     let dest_written = expand_word(&spec.dest, &state.env, escape)?;
-    let chown = match &spec.chown {
-        Some(chown) => Some(expand_word(chown, &state.env, escape)?),
-        None => None,
-    }
-    .filter(|c| !c.is_empty());
-    let chmod = match &spec.chmod {
-        Some(chmod) => Some(expand_word(chmod, &state.env, escape)?),
-        None => None,
-    }
-    .filter(|c| !c.is_empty());
-
     let mut dest = join(&["/", &state.relative_to_dir(&dest_written)]);
     if dest_written == "." || dest_written.is_empty() || dest_written.ends_with('/') {
         dest.push('/');
     }
-    let dest = normalize_path(&state.dir, &dest, true);
-
+    let chown = expand_optional(&spec.chown)?;
+    let chmod = expand_optional(&spec.chmod)?;
     let (mode, mode_str) = chmod_fields(t, chmod.as_deref())?;
     if (spec.parents || !spec.exclude.is_empty()) && spec.from.is_some() && !t.has_cap(CAP_PATTERNS)
     {
@@ -79,121 +152,86 @@ pub fn convert_copy(
         ));
     }
     let base_input = if state.root.is_some() { 0 } else { -1 };
-    let owner = chown.as_deref().map(|c| chown_opt(c, base_input));
+    Ok(Request {
+        spec,
+        keyword,
+        is_add,
+        sources,
+        dest: normalize_path(&state.dir, &dest, true),
+        dest_written,
+        owner: chown.as_deref().map(|c| chown_opt(c, base_input)),
+        chown,
+        chmod,
+        mode,
+        mode_str,
+    })
+}
 
-    let mut message = String::from(keyword);
-    if t.input.compat.copy_history_lists_flags {
-        if spec.parents {
-            message.push_str(" --parents");
+/// The copy action of one path or URL source.
+fn source_action(
+    t: &mut Translator<'_>,
+    request: &Request<'_>,
+    source: &str,
+    caps: &mut Vec<&'static str>,
+) -> Result<CopyAction, String> {
+    let spec = request.spec;
+    if source.starts_with("http://") || source.starts_with("https://") {
+        if !request.is_add {
+            return Err("source can't be a URL for COPY".to_string());
         }
-        if let Some(chown) = &chown {
-            message.push_str(&format!(" --chown={chown}"));
-        }
-        if let Some(chmod) = &chmod {
-            message.push_str(&format!(" --chmod={chmod}"));
-        }
+        return url_action(t, request, source);
     }
-    let mut actions: Vec<CopyAction> = Vec::new();
-    let mut caps = vec!["file.base"];
-    for source in &sources {
-        message.push_str(&format!(" {source}"));
-        if source.starts_with("http://") || source.starts_with("https://") {
-            if !is_add {
-                return Err("source can't be a URL for COPY".to_string());
-            }
-            actions.push(url_action(
-                t,
-                state,
-                source,
-                spec,
-                &dest,
-                mode,
-                &mode_str,
-                owner.clone(),
-            )?);
-            continue;
-        }
-        if source.starts_with("git@") || source.ends_with(".git") || spec.keep_git_dir {
-            return Err(format!(
-                "{keyword} of a git repository ({source:?}) is not supported by the buildkit backend: clone it in a RUN step, or use --backend engine"
-            ));
-        }
-        if spec.checksum.is_some() {
-            return Err("--checksum requires an HTTP(S) source".to_string());
-        }
-        let unpack = is_add && spec.unpack.unwrap_or(true);
-        let mut copy = pb::FileActionCopy {
-            src: join(&["/", source]),
-            dest: dest.clone(),
-            owner: owner.clone(),
-            mode,
-            mode_str: mode_str.clone(),
-            follow_symlink: true,
-            dir_copy_contents: true,
-            attempt_unpack_docker_compatibility: unpack,
-            create_dest_path: true,
-            allow_wildcard: true,
-            allow_empty_wildcard: true,
-            timestamp: -1,
-            ..pb::FileActionCopy::default()
-        };
-        let source_output = match &spec.from {
-            None => {
-                t.context_paths.insert(join(&["/", source]));
-                if (spec.parents || !spec.exclude.is_empty()) && !t.has_cap(CAP_PATTERNS) {
-                    Some(filtered_context_copy(t, source, spec, &mut copy)?)
-                } else {
-                    Some(context_output(t))
-                }
-            }
-            Some(from) => t.source_root(from)?,
-        };
-        if t.has_cap(CAP_PATTERNS) && (spec.parents || !spec.exclude.is_empty()) {
-            apply_patterns(source, spec, &mut copy);
-            caps.push(CAP_PATTERNS);
-            if !copy.required_paths.is_empty() {
-                caps.push("file.copy.requiredpaths");
+    if source.starts_with("git@") || source.ends_with(".git") || spec.keep_git_dir {
+        return Err(format!(
+            "{} of a git repository ({source:?}) is not supported by the buildkit backend: clone it in a RUN step, or use --backend engine",
+            request.keyword
+        ));
+    }
+    if spec.checksum.is_some() {
+        return Err("--checksum requires an HTTP(S) source".to_string());
+    }
+    let mut copy = pb::FileActionCopy {
+        follow_symlink: true,
+        dir_copy_contents: true,
+        attempt_unpack_docker_compatibility: request.is_add && spec.unpack.unwrap_or(true),
+        allow_wildcard: true,
+        allow_empty_wildcard: true,
+        ..request.action(join(&["/", source]))
+    };
+    let source_output = match &spec.from {
+        None => {
+            t.context_paths.insert(join(&["/", source]));
+            if request.filters() && !t.has_cap(CAP_PATTERNS) {
+                Some(filtered_context_copy(t, source, spec, &mut copy)?)
+            } else {
+                Some(context_output(t))
             }
         }
-        actions.push(CopyAction {
-            source: source_output,
-            copy,
-        });
+        Some(from) => t.source_root(from)?,
+    };
+    if request.filters() && t.has_cap(CAP_PATTERNS) {
+        apply_patterns(source, spec, &mut copy);
+        caps.push(CAP_PATTERNS);
+        if !copy.required_paths.is_empty() {
+            caps.push("file.copy.requiredpaths");
+        }
     }
-    for heredoc in &spec.heredocs {
-        message.push_str(&format!(" <<{}", heredoc.name));
-        let body = if heredoc.expand {
-            expand_heredoc(&heredoc.body, &state.env)?
-        } else {
-            heredoc.body.clone()
-        };
-        let file = inline_file(t, state, &heredoc.name, body.into_bytes(), 0o644);
-        actions.push(CopyAction {
-            source: Some(file),
-            copy: pb::FileActionCopy {
-                src: join(&["/", &heredoc.name]),
-                dest: dest.clone(),
-                owner: owner.clone(),
-                mode,
-                mode_str: mode_str.clone(),
-                create_dest_path: true,
-                timestamp: -1,
-                ..pb::FileActionCopy::default()
-            },
-        });
-    }
-    if actions.is_empty() {
-        return Err(format!("{keyword} has no source"));
-    }
-    if !mode_str.is_empty() {
-        caps.push(CAP_MODE_STRING);
-    }
-    message.push_str(&format!(" {dest_written}"));
+    Ok(CopyAction {
+        source: source_output,
+        copy,
+    })
+}
 
-    let text = display_text(&step.instruction.text, &state.env, escape, false);
-    let name = state.step_name(&uppercase_command(&text));
-    let metadata = op_metadata(&name, Some(&step.instruction.text), &caps, t.input.no_cache);
-    let link = spec.link && chmod.is_none() && t.has_cap("mergeop");
+/// Adds the file op (and with `link`, the merge of its result onto the stage) and makes it the
+/// stage's root.
+fn add_copy_op(
+    t: &mut Translator<'_>,
+    state: &mut StageState,
+    step: Step<'_>,
+    actions: Vec<CopyAction>,
+    metadata: pb::OpMetadata,
+    link: bool,
+) {
     let platform = t.platform(state);
     let (op, inputs) = file_op(
         if link { None } else { state.root },
@@ -224,112 +262,39 @@ pub fn convert_copy(
         }
         _ => copied,
     });
-    state.image.commit_to_history(&message, true, true);
-    Ok(())
 }
 
-/// The file op that performs `actions` on `root`: the first action reads the root, each later
-/// one the previous action's result; only the last has an output (llb's `FileOp.Marshal`).
-fn file_op(
-    root: Option<Output>,
-    actions: Vec<CopyAction>,
-    platform: Option<pb::Platform>,
-) -> (pb::Op, Vec<Output>) {
-    let mut inputs: Vec<Output> = Vec::new();
-    let input_index = |output: Output, inputs: &mut Vec<Output>| -> i64 {
-        match inputs.iter().position(|existing| *existing == output) {
-            Some(at) => at as i64,
-            None => {
-                inputs.push(output);
-                (inputs.len() - 1) as i64
-            }
+/// The history entry: `COPY src... dest`; newer frontends also list the flags.
+fn history_message(t: &Translator<'_>, request: &Request<'_>) -> String {
+    let mut message = String::from(request.keyword);
+    if t.input.compat.copy_history_lists_flags {
+        if request.spec.parents {
+            message.push_str(" --parents");
         }
-    };
-    let mut placed = Vec::new();
-    for action in actions {
-        let base = root.map_or(-1, |root| input_index(root, &mut inputs));
-        let secondary = action
-            .source
-            .map_or(-1, |source| input_index(source, &mut inputs));
-        placed.push((base, secondary, action.copy));
+        if let Some(chown) = &request.chown {
+            message.push_str(&format!(" --chown={chown}"));
+        }
+        if let Some(chmod) = &request.chmod {
+            message.push_str(&format!(" --chmod={chmod}"));
+        }
     }
-    let n_inputs = inputs.len() as i64;
-    let n_actions = placed.len();
-    let file_actions = placed
-        .into_iter()
-        .enumerate()
-        .map(|(at, (base, secondary, copy))| pb::FileAction {
-            input: if at == 0 {
-                base
-            } else {
-                n_inputs + at as i64 - 1
-            },
-            secondary_input: secondary,
-            output: if at + 1 == n_actions { 0 } else { -1 },
-            action: Some(pb::file_action::Action::Copy(copy)),
-        })
-        .collect();
-    let op = pb::Op {
-        op: Some(pb::op::Op::File(pb::FileOp {
-            actions: file_actions,
-        })),
-        platform,
-        constraints: Some(pb::WorkerConstraints::default()),
-        ..pb::Op::default()
-    };
-    (op, inputs)
-}
-
-/// A file `name` with `data` on an empty filesystem (heredoc sources, RUN script files).
-pub fn inline_file(
-    t: &mut Translator<'_>,
-    state: &StageState,
-    name: &str,
-    data: Vec<u8>,
-    mode: i32,
-) -> Output {
-    let mkfile = pb::FileActionMkFile {
-        path: join(&["/", name]),
-        mode,
-        data,
-        owner: None,
-        timestamp: -1,
-    };
-    let op = pb::Op {
-        op: Some(pb::op::Op::File(pb::FileOp {
-            actions: vec![pb::FileAction {
-                input: -1,
-                secondary_input: -1,
-                output: 0,
-                action: Some(pb::file_action::Action::Mkfile(mkfile)),
-            }],
-        })),
-        platform: t.platform(state),
-        constraints: Some(pb::WorkerConstraints::default()),
-        ..pb::Op::default()
-    };
-    let metadata = op_metadata(
-        "[internal] preparing inline document",
-        None,
-        &["file.base"],
-        false,
-    );
-    let node = t.graph.add(op, Vec::new(), metadata);
-    Output { node, index: 0 }
+    for source in &request.sources {
+        message.push_str(&format!(" {source}"));
+    }
+    for heredoc in &request.spec.heredocs {
+        message.push_str(&format!(" <<{}", heredoc.name));
+    }
+    message.push_str(&format!(" {}", request.dest_written));
+    message
 }
 
 /// `ADD https://...`: an HTTP source copied to the destination.
-#[allow(clippy::too_many_arguments)]
 fn url_action(
     t: &mut Translator<'_>,
-    state: &StageState,
+    request: &Request<'_>,
     url: &str,
-    spec: &CopySpec,
-    dest: &str,
-    mode: i32,
-    mode_str: &str,
-    owner: Option<pb::ChownOpt>,
 ) -> Result<CopyAction, String> {
+    let spec = request.spec;
     let path = url
         .split_once("://")
         .map(|(_, rest)| rest.split(['?', '#']).next().unwrap_or(rest))
@@ -369,19 +334,11 @@ fn url_action(
         t.input.no_cache,
     );
     let node = t.graph.add(op, Vec::new(), metadata);
-    let _ = state;
     Ok(CopyAction {
         source: Some(Output { node, index: 0 }),
         copy: pb::FileActionCopy {
-            src: join(&["/", &filename]),
-            dest: dest.to_string(),
-            owner,
-            mode,
-            mode_str: mode_str.to_string(),
-            create_dest_path: true,
             attempt_unpack_docker_compatibility: spec.unpack.unwrap_or(false),
-            timestamp: -1,
-            ..pb::FileActionCopy::default()
+            ..request.action(join(&["/", &filename]))
         },
     })
 }
@@ -478,86 +435,4 @@ fn chmod_fields(t: &Translator<'_>, chmod: Option<&str>) -> Result<(i32, String)
         ));
     }
     Ok((-1, chmod.to_string()))
-}
-
-/// llb's `WithUser`: `user[:group]`, each a number (or `root`) or a name looked up in the
-/// filesystem of input `base_input`.
-pub fn chown_opt(spec: &str, base_input: i64) -> pb::ChownOpt {
-    let user_opt = |part: &str| {
-        let id = if part == "root" {
-            Some(0)
-        } else {
-            part.parse::<i32>().ok().map(|n| n as u32)
-        };
-        pb::UserOpt {
-            user: Some(match id {
-                Some(id) => pb::user_opt::User::ById(id),
-                None => pb::user_opt::User::ByName(pb::NamedUserOpt {
-                    name: part.to_string(),
-                    input: base_input,
-                }),
-            }),
-        }
-    };
-    let (user, group) = match spec.split_once(':') {
-        Some((user, group)) => (user, Some(group)),
-        None => (spec, None),
-    };
-    pb::ChownOpt {
-        user: Some(user_opt(user)),
-        group: group.map(user_opt),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chown_by_id_and_name() {
-        let opt = chown_opt("1000:staff", 0);
-        assert_eq!(opt.user.unwrap().user, Some(pb::user_opt::User::ById(1000)));
-        assert_eq!(
-            opt.group.unwrap().user,
-            Some(pb::user_opt::User::ByName(pb::NamedUserOpt {
-                name: "staff".into(),
-                input: 0
-            }))
-        );
-        let opt = chown_opt("root", -1);
-        assert_eq!(opt.user.unwrap().user, Some(pb::user_opt::User::ById(0)));
-        assert!(opt.group.is_none());
-    }
-
-    #[test]
-    fn file_op_chains_actions() {
-        use super::super::graph::{LlbGraph, Output};
-        let mut graph = LlbGraph::default();
-        let a = graph.add(pb::Op::default(), vec![], pb::OpMetadata::default());
-        let b = graph.add(pb::Op::default(), vec![], pb::OpMetadata::default());
-        let root = Output { node: a, index: 0 };
-        let source = Output { node: b, index: 0 };
-        let actions = vec![
-            CopyAction {
-                source: Some(source),
-                copy: pb::FileActionCopy::default(),
-            },
-            CopyAction {
-                source: Some(root),
-                copy: pb::FileActionCopy::default(),
-            },
-        ];
-        let (op, inputs) = file_op(Some(root), actions, None);
-        assert_eq!(inputs, vec![root, source]);
-        let Some(pb::op::Op::File(file)) = op.op else {
-            panic!("not a file op")
-        };
-        assert_eq!(
-            file.actions
-                .iter()
-                .map(|a| (a.input, a.secondary_input, a.output))
-                .collect::<Vec<_>>(),
-            vec![(0, 1, -1), (2, 0, 0)]
-        );
-    }
 }

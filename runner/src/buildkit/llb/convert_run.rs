@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use bollard_buildkit_proto::pb;
 use planner::plan::{Command, Heredoc, Op};
 
-use super::convert_copy::inline_file;
 use super::convert_metadata::with_shell;
-use super::convert_runmount::{run_mounts, MountKind, RunMount};
+use super::convert_runmount::{run_mounts, MountKind, RunMount, RunMounts};
 use super::convert_workdir::uppercase_command;
 use super::dispatch::{Step, Translator};
+use super::exec::{exec_op, secret_env_through_files};
+use super::file_actions::inline_file;
 use super::graph::Output;
 use super::image::DEFAULT_PATH;
 use super::op_metadata;
@@ -45,59 +46,13 @@ pub fn convert_run(
         return Err("internal: not a RUN instruction".to_string());
     };
     let mut run_mounts = run_mounts(t, state, mounts)?;
-    let args = match command {
-        Command::Exec { args } => args.clone(),
-        Command::Shell { script } => {
-            let script = match heredoc_script(script, heredocs) {
-                HeredocScript::Plain(script) => script,
-                HeredocScript::File { name, body } => {
-                    let file = inline_file(t, state, &name, body.into_bytes(), 0o755);
-                    run_mounts.mounts.push(RunMount {
-                        target: PIPES_DIR.to_string(),
-                        source: Some(file),
-                        selector: "/".to_string(),
-                        readonly: true,
-                        no_output: false,
-                        kind: MountKind::Bind,
-                    });
-                    run_mounts.caps.push("exec.mount.bind");
-                    run_mounts.caps.push("exec.mount.selector");
-                    format!("{PIPES_DIR}{name}")
-                }
-            };
-            with_shell(&state.image, &script)
-        }
-    };
-    let network_mode = match network.as_deref() {
-        None | Some("default") => pb::NetMode::Unset,
-        Some("none") => pb::NetMode::None,
-        Some("host") => {
-            t.entitlement("network.host");
-            pb::NetMode::Host
-        }
-        Some(other) => {
-            return Err(format!(
-                "unsupported network mode {other:?}: use default, none or host"
-            ))
-        }
-    };
-    let security_mode = match security.as_deref() {
-        None | Some("sandbox") => pb::SecurityMode::Sandbox,
-        Some("insecure") => {
-            t.entitlement("security.insecure");
-            pb::SecurityMode::Insecure
-        }
-        Some(other) => {
-            return Err(format!(
-                "unsupported security mode {other:?}: use sandbox or insecure"
-            ))
-        }
-    };
-    let mut env = state.env.clone();
+    let args = run_args(t, state, command, heredocs, &mut run_mounts);
+    let (network_mode, security_mode) = modes(t, network.as_deref(), security.as_deref())?;
     let mut caps: Vec<&str> = vec!["exec.meta.base"];
     if state.root.is_some() {
         caps.push("exec.mount.bind");
     }
+    let mut env = state.env.clone();
     if t.has_cap("exec.meta.setsdefaultpath") {
         caps.push("exec.meta.setsdefaultpath");
     } else if !env.iter().any(|(key, _)| key == "PATH") {
@@ -114,7 +69,7 @@ pub fn convert_run(
         caps.push("exec.meta.security");
     }
     caps.extend(run_mounts.caps.iter().copied());
-    let meta = pb::Meta {
+    let mut meta = pb::Meta {
         args: args.clone(),
         env: env.iter().map(|(k, v)| format!("{k}={v}")).collect(),
         cwd: state.dir.clone(),
@@ -124,26 +79,23 @@ pub fn convert_run(
     };
     let mut secret_env = run_mounts.secret_env;
     let mut mounts = run_mounts.mounts;
-    let mut meta = meta;
     if !secret_env.is_empty() && !t.has_cap("exec.secretenv") {
         meta.args = secret_env_through_files(&meta.args, command, &secret_env, &mut mounts)?;
         caps.push("exec.mount.secret");
         secret_env.clear();
     }
     let (exec, inputs) = exec_op(state.root, meta, mounts, secret_env);
-    let exec = pb::ExecOp {
-        network: network_mode as i32,
-        security: security_mode as i32,
-        ..exec
-    };
     let op = pb::Op {
-        op: Some(pb::op::Op::Exec(exec)),
+        op: Some(pb::op::Op::Exec(pb::ExecOp {
+            network: network_mode as i32,
+            security: security_mode as i32,
+            ..exec
+        })),
         platform: t.platform(state),
         constraints: Some(pb::WorkerConstraints::default()),
         ..pb::Op::default()
     };
-    let escape = t.plan().escape;
-    let text = display_text(&step.instruction.text, &state.env, escape, true);
+    let text = display_text(&step.instruction.text, &state.env, t.plan().escape, true);
     let name = state.step_name(&uppercase_command(&text));
     caps.sort_unstable();
     caps.dedup();
@@ -158,80 +110,71 @@ pub fn convert_run(
     Ok(())
 }
 
-/// Where secrets exposed as environment variables are mounted when the daemon cannot set them
-/// itself (under `/dev`, a tmpfs of the step's container, so nothing reaches the image).
-const SECRET_ENV_DIR: &str = "/dev/.stageplan-secret-env";
-
-/// `--mount=type=secret,env=NAME` on a daemon without `exec.secretenv` (BuildKit < v0.13): each
-/// secret is mounted as a file readable by the step's user, and a POSIX shell sets the variable
-/// to the file's exact bytes before the command runs. Shell-form commands get the assignments
-/// in front of their script; exec-form ones run through `/bin/sh -c '... exec "$@"'`.
-fn secret_env_through_files(
-    args: &[String],
+/// The process argv: the exec form as is; the shell form through SHELL, with heredocs as the
+/// newer frontend runs them (a `#!` script is mounted at `/dev/pipes/`).
+fn run_args(
+    t: &mut Translator<'_>,
+    state: &StageState,
     command: &Command,
-    secrets: &[pb::SecretEnv],
-    mounts: &mut Vec<RunMount>,
-) -> Result<Vec<String>, String> {
-    let mut prefix = String::new();
-    for (index, secret) in secrets.iter().enumerate() {
-        let name = &secret.name;
-        let valid = name
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
+    heredocs: &[Heredoc],
+    run_mounts: &mut RunMounts,
+) -> Vec<String> {
+    let script = match command {
+        Command::Exec { args } => return args.clone(),
+        Command::Shell { script } => script,
+    };
+    let script = match heredoc_script(script, heredocs) {
+        HeredocScript::Plain(script) => script,
+        HeredocScript::File { name, body } => {
+            let file = inline_file(t, state, &name, body.into_bytes(), 0o755);
+            run_mounts.mounts.push(RunMount {
+                target: PIPES_DIR.to_string(),
+                source: Some(file),
+                selector: "/".to_string(),
+                readonly: true,
+                no_output: false,
+                kind: MountKind::Bind,
+            });
+            run_mounts.caps.push("exec.mount.bind");
+            run_mounts.caps.push("exec.mount.selector");
+            format!("{PIPES_DIR}{name}")
+        }
+    };
+    with_shell(&state.image, &script)
+}
+
+/// `--network` and `--security`, noting the entitlements they need.
+fn modes(
+    t: &mut Translator<'_>,
+    network: Option<&str>,
+    security: Option<&str>,
+) -> Result<(pb::NetMode, pb::SecurityMode), String> {
+    let network = match network {
+        None | Some("default") => pb::NetMode::Unset,
+        Some("none") => pb::NetMode::None,
+        Some("host") => {
+            t.entitlement("network.host");
+            pb::NetMode::Host
+        }
+        Some(other) => {
             return Err(format!(
-                "--mount type=secret,env={name}: not a valid environment variable name"
-            ));
+                "unsupported network mode {other:?}: use default, none or host"
+            ))
         }
-        let path = format!("{SECRET_ENV_DIR}/{index}");
-        mounts.push(RunMount {
-            target: path.clone(),
-            source: None,
-            selector: String::new(),
-            readonly: false,
-            no_output: false,
-            kind: MountKind::Secret(pb::SecretOpt {
-                id: secret.id.clone(),
-                uid: 0,
-                gid: 0,
-                mode: 0o444,
-                optional: secret.optional,
-            }),
-        });
-        prefix.push_str(&format!(
-            "if [ -f {path} ]; then {name}=\"$(cat {path}; printf x)\"; {name}=\"${{{name}%x}}\"; export {name}; fi; "
-        ));
-    }
-    match command {
-        Command::Shell { .. } => {
-            let posix_shell = args.len() >= 3
-                && args[args.len() - 2] == "-c"
-                && ["sh", "bash", "ash", "dash", "ksh", "zsh"]
-                    .contains(&args[0].rsplit('/').next().unwrap_or(""));
-            if !posix_shell {
-                return Err(format!(
-                    "--mount type=secret,env= with SHELL {:?} needs a BuildKit with exec.secretenv (v0.13 or later): use a POSIX shell, mount the secret as a file, or use --backend engine",
-                    &args[..args.len().saturating_sub(1)]
-                ));
-            }
-            let mut out = args.to_vec();
-            let script = out.pop().unwrap_or_default();
-            out.push(format!("{prefix}{script}"));
-            Ok(out)
+    };
+    let security = match security {
+        None | Some("sandbox") => pb::SecurityMode::Sandbox,
+        Some("insecure") => {
+            t.entitlement("security.insecure");
+            pb::SecurityMode::Insecure
         }
-        Command::Exec { .. } => {
-            let mut out = vec![
-                "/bin/sh".to_string(),
-                "-c".to_string(),
-                format!("{prefix}exec \"$@\""),
-                "sh".to_string(),
-            ];
-            out.extend(args.iter().cloned());
-            Ok(out)
+        Some(other) => {
+            return Err(format!(
+                "unsupported security mode {other:?}: use sandbox or insecure"
+            ))
         }
-    }
+    };
+    Ok((network, security))
 }
 
 /// How a shell-form RUN with heredocs runs (the newer frontend's rules).
@@ -280,94 +223,6 @@ fn is_lone_heredoc(script: &str) -> bool {
     };
     let rest = rest.strip_prefix('-').unwrap_or(rest).trim_start();
     !rest.is_empty() && !rest.contains('<') && !rest.trim().contains(char::is_whitespace)
-}
-
-/// The exec op with `root` at `/` and `mounts`; returns the op and its inputs.
-pub fn exec_op(
-    root: Option<Output>,
-    meta: pb::Meta,
-    mounts: Vec<RunMount>,
-    secret_env: Vec<pb::SecretEnv>,
-) -> (pb::ExecOp, Vec<Output>) {
-    let root_mount = RunMount {
-        target: "/".to_string(),
-        source: root,
-        selector: String::new(),
-        readonly: false,
-        no_output: false,
-        kind: MountKind::Bind,
-    };
-    let (secrets, mut ordered): (Vec<RunMount>, Vec<RunMount>) = std::iter::once(root_mount)
-        .chain(mounts)
-        .partition(|m| matches!(m.kind, MountKind::Secret(_)));
-    ordered.sort_by(|a, b| a.target.cmp(&b.target));
-    let mut inputs: Vec<Output> = Vec::new();
-    let mut out_index = 0;
-    let mut pb_mounts = Vec::new();
-    for mount in ordered {
-        let input = match mount.source {
-            Some(source) => match inputs.iter().position(|i| *i == source) {
-                Some(at) => at as i64,
-                None => {
-                    inputs.push(source);
-                    (inputs.len() - 1) as i64
-                }
-            },
-            None => -1,
-        };
-        let has_output = !mount.no_output
-            && !mount.readonly
-            && !matches!(
-                mount.kind,
-                MountKind::Cache { .. } | MountKind::Tmpfs { .. }
-            );
-        let output = if has_output {
-            out_index += 1;
-            out_index - 1
-        } else {
-            -1
-        };
-        let mut pb_mount = pb::Mount {
-            input,
-            selector: mount.selector,
-            dest: mount.target,
-            output,
-            readonly: mount.readonly,
-            ..pb::Mount::default()
-        };
-        match mount.kind {
-            MountKind::Bind => {}
-            MountKind::Cache { id, sharing } => {
-                pb_mount.mount_type = pb::MountType::Cache as i32;
-                pb_mount.cache_opt = Some(pb::CacheOpt { id, sharing });
-            }
-            MountKind::Tmpfs { size } => {
-                pb_mount.mount_type = pb::MountType::Tmpfs as i32;
-                if size > 0 {
-                    pb_mount.tmpfs_opt = Some(pb::TmpfsOpt { size });
-                }
-            }
-            MountKind::Secret(_) => {}
-        }
-        pb_mounts.push(pb_mount);
-    }
-    for secret in secrets {
-        if let MountKind::Secret(opt) = secret.kind {
-            pb_mounts.push(pb::Mount {
-                dest: secret.target,
-                mount_type: pb::MountType::Secret as i32,
-                secret_opt: Some(opt),
-                ..pb::Mount::default()
-            });
-        }
-    }
-    let exec = pb::ExecOp {
-        meta: Some(meta),
-        mounts: pb_mounts,
-        secretenv: secret_env,
-        ..pb::ExecOp::default()
-    };
-    (exec, inputs)
 }
 
 /// The proxy settings from build arguments (case-insensitive names), as the frontend passes
@@ -464,69 +319,5 @@ mod tests {
             "|2 A=from-env B= /bin/sh -c true"
         );
         assert_eq!(run_history(&args, &[], &env), "/bin/sh -c true");
-    }
-
-    #[test]
-    fn exec_mounts_are_sorted_with_outputs_for_writable_binds_only() {
-        use super::super::graph::{LlbGraph, Output};
-        let mut graph = LlbGraph::default();
-        let a = graph.add(pb::Op::default(), vec![], pb::OpMetadata::default());
-        let b = graph.add(pb::Op::default(), vec![], pb::OpMetadata::default());
-        let root = Output { node: a, index: 0 };
-        let other = Output { node: b, index: 0 };
-        let mounts = vec![
-            RunMount {
-                target: "/src".into(),
-                source: Some(other),
-                selector: "/app".into(),
-                readonly: true,
-                no_output: false,
-                kind: MountKind::Bind,
-            },
-            RunMount {
-                target: "/run/secrets/token".into(),
-                source: None,
-                selector: String::new(),
-                readonly: false,
-                no_output: false,
-                kind: MountKind::Secret(pb::SecretOpt {
-                    id: "token".into(),
-                    mode: 0o400,
-                    ..pb::SecretOpt::default()
-                }),
-            },
-            RunMount {
-                target: "/cache".into(),
-                source: None,
-                selector: String::new(),
-                readonly: false,
-                no_output: false,
-                kind: MountKind::Cache {
-                    id: "//cache".into(),
-                    sharing: 0,
-                },
-            },
-        ];
-        let (exec, inputs) = exec_op(Some(root), pb::Meta::default(), mounts, vec![]);
-        assert_eq!(inputs, vec![root, other]);
-        let summary: Vec<(String, i64, i64, i32)> = exec
-            .mounts
-            .iter()
-            .map(|m| (m.dest.clone(), m.input, m.output, m.mount_type))
-            .collect();
-        assert_eq!(
-            summary,
-            vec![
-                ("/".into(), 0, 0, 0),
-                ("/cache".into(), -1, -1, pb::MountType::Cache as i32),
-                ("/src".into(), 1, -1, 0),
-                (
-                    "/run/secrets/token".into(),
-                    0,
-                    0,
-                    pb::MountType::Secret as i32
-                ),
-            ]
-        );
     }
 }

@@ -8,8 +8,8 @@
 
 use bollard_buildkit_proto::pb;
 
-use super::convert_copy::chown_opt;
 use super::dispatch::{Step, Translator};
+use super::file_actions::chown_opt;
 use super::graph::Output;
 use super::op_metadata;
 use super::state::{join, normalize_path, StageState};

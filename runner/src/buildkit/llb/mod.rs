@@ -19,10 +19,13 @@ pub mod convert_runmount;
 pub mod convert_source;
 pub mod convert_workdir;
 pub mod dispatch;
+pub mod exec;
+pub mod file_actions;
 pub mod graph;
 pub mod image;
 pub mod reference;
 pub mod state;
+pub mod values;
 pub mod words;
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 //! are the exposed directories' (with their ignore rules) and nothing else.
 
 pub mod filesync;
+pub mod followpaths;
 pub mod fswalk;
 mod health;
 mod secrets;
