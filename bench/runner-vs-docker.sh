@@ -12,7 +12,8 @@
 #            seed      examples/seed/Dockerfile (Go toolchain stage + small runtime stage)
 # Scenarios: cold      no cache (--no-cache; the runner also gets an empty digest cache)
 #            warm      everything cached (a priming build first, not timed)
-#            change    one context file changed before each build (ctx200 and seed only)
+#            change    one context file changed before each build, a different change for every
+#                      build (ctx200 and seed only)
 #
 # Usage: bench/runner-vs-docker.sh [--reps N] [--cases a,b] [--scenarios a,b]
 #                                  [--builders runner,llb,buildkit,classic] [--markdown FILE] [--keep]
@@ -192,10 +193,12 @@ measure() {
     for b in "${builder_list[@]}"; do build "$b" "$name" warm >/dev/null 2>&1 || true; done
   fi
   for r in $(seq 1 "$reps"); do
-    [ "$scenario" = change ] && change_one "$name"
     local n=${#builder_list[@]}
     for i in $(seq 0 $((n - 1))); do
       b=${builder_list[$(((i + r) % n))]}
+      # A change of its own for every build: the runner's BuildKit backend and docker build share
+      # BuildKit's cache, so a change made once per repetition would be paid by whichever ran first.
+      [ "$scenario" = change ] && change_one "$name"
       local mode=warm
       [ "$scenario" = cold ] && mode=cold
       local t

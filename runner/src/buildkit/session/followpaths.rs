@@ -134,4 +134,39 @@ mod tests {
         );
         assert_eq!(dedupe_paths(vec![".".to_string()]), None);
     }
+
+    #[test]
+    fn symlinks_along_a_path_are_followed_inside_the_directory() {
+        let root =
+            std::env::temp_dir().join(format!("stageplan-followpaths-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(root.join("real/dir")).unwrap();
+        std::fs::write(root.join("real/dir/file"), "x").unwrap();
+        std::os::unix::fs::symlink("real/dir", root.join("link")).unwrap();
+        std::os::unix::fs::symlink("/real", root.join("absolute")).unwrap();
+        std::fs::write(root.join("plain.txt"), "y").unwrap();
+        let paths = |wanted: &[&str]| {
+            let wanted: Vec<String> = wanted.iter().map(|p| p.to_string()).collect();
+            follow_links(&root, &wanted)
+        };
+        assert_eq!(
+            paths(&["link/file"]),
+            Some(vec!["link".to_string(), "real/dir/file".to_string()])
+        );
+        assert_eq!(
+            paths(&["absolute/dir", "plain.txt"]),
+            Some(vec![
+                "absolute".to_string(),
+                "plain.txt".to_string(),
+                "real/dir".to_string()
+            ])
+        );
+        assert_eq!(
+            paths(&["l*/file"]),
+            Some(vec!["l*".to_string(), "real/dir/file".to_string()]),
+            "a wildcard follows every matching link"
+        );
+        assert_eq!(paths(&["."]), None, "the whole directory: no filter");
+        let _ = std::fs::remove_dir_all(&root);
+    }
 }
