@@ -126,7 +126,7 @@ setup_wasm() {
   fi
 }
 
-# The npm packages of web/ (Vite, CodeMirror, dagre, binaryen, playwright-core), from package-lock.json.
+# The npm packages of web/ (Vite, CodeMirror, binaryen, playwright-core), from package-lock.json.
 setup_node() {
   if [ ! -d web/node_modules ] || [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; then
     log "npm ci (web)"
@@ -140,5 +140,84 @@ setup_vscode_extension() {
   if [ ! -d web/extension/node_modules ] || [ web/extension/package-lock.json -nt web/extension/node_modules/.package-lock.json ]; then
     log "npm ci (web/extension)"
     npm --prefix web/extension ci --no-audit --no-fund --ignore-scripts
+  fi
+}
+
+# code-server 4.100.3 (VS Code 1.100.3, the last release that runs on Node 20) in .code-server/,
+# for the real-editor test of the VS Code extension (web/extension/test/real-editor/). Its install
+# step builds VS Code's native modules (kerberos needs libkrb5-dev; the C++ headers are the running
+# Node's own, through npm_config_nodedir) and runs @vscode/ripgrep's postinstall, which downloads
+# a ripgrep build from GitHub unless the archive is already in its cache folder,
+# $TMPDIR/vscode-ripgrep-cache-<package version>/ripgrep-<release>-<target>.tar.gz (read from
+# @vscode/ripgrep 1.15.11's lib/postinstall.js and lib/download.js, the version code-server
+# 4.100.3's lib/vscode/npm-shrinkwrap.json pins): that archive is made here from Debian's ripgrep.
+# As root, npm runs install scripts only with unsafe_perm, and `yes` answers npm's prompts.
+# Skipped when .code-server/ already holds that version with its install step finished (VS Code's
+# modules in place and ripgrep unpacked).
+CODE_SERVER_VERSION=4.100.3
+setup_code_server() {
+  local prefix=.code-server
+  local package="$prefix/node_modules/code-server"
+  if [ -x "$prefix/node_modules/.bin/code-server" ] &&
+    grep -q "\"version\": \"$CODE_SERVER_VERSION\"" "$package/package.json" 2>/dev/null &&
+    [ -x "$package/lib/vscode/node_modules/@vscode/ripgrep/bin/rg" ] &&
+    [ -e "$package/lib/vscode/node_modules.asar" ]; then
+    return
+  fi
+  local missing=()
+  local p
+  for p in libkrb5-dev ripgrep; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "apt-get install ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+
+  local ripgrep_package=1.15.11 ripgrep_release=v13.0.0-10 ripgrep_target
+  case "$(uname -m)" in
+    x86_64) ripgrep_target=x86_64-unknown-linux-musl ;;
+    aarch64) ripgrep_target=aarch64-unknown-linux-musl ;;
+    *) echo "setup_code_server: no ripgrep target for $(uname -m)" >&2; return 1 ;;
+  esac
+  local tmp=${TMPDIR:-/tmp}
+  local cache="$tmp/vscode-ripgrep-cache-$ripgrep_package"
+  local archive="$cache/ripgrep-$ripgrep_release-$ripgrep_target.tar.gz"
+  mkdir -p "$cache"
+  local staging
+  staging=$(mktemp -d)
+  cp /usr/bin/rg "$staging/rg"
+  tar -C "$staging" -czf "$archive" rg
+  rm -rf "$staging"
+
+  local node_prefix
+  node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+  if [ ! -f "$node_prefix/include/node/node.h" ]; then
+    echo "setup_code_server: no Node headers in $node_prefix/include/node (code-server's native modules need them)" >&2
+    return 1
+  fi
+  log "npm install code-server@$CODE_SERVER_VERSION (into $prefix; builds its native modules, a few minutes)"
+  rm -rf "$prefix"
+  mkdir -p "$prefix"
+  printf '{ "private": true }\n' >"$prefix/package.json"
+  npm_config_unsafe_perm=true npm_config_yes=true npm_config_nodedir="$node_prefix" \
+    npm install --prefix "$prefix" --no-audit --no-fund --no-save "code-server@$CODE_SERVER_VERSION"
+# Neovim from Debian (its built-in LSP client drives `planner lsp` in tests/editors/neovim) and
+# the PyPI `pre-commit` in a venv (tests/ci/pre-commit.sh runs `pre-commit try-repo`).
+setup_editor_tests() {
+  if ! command -v nvim >/dev/null 2>&1; then
+    log "apt-get install neovim"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends neovim >/dev/null
+  fi
+  local venv=.venv-precommit
+  if ! "$venv/bin/pre-commit" --version 2>/dev/null | grep -q '^pre-commit 4\.'; then
+    log "python3 -m venv $venv; pip install pre-commit 4"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'pre-commit>=4,<5'
   fi
 }

@@ -12,4 +12,6 @@ export default defineConfig({
   },
   // The examples menu reads the seed's Dockerfiles from ../examples/seed/ (see src/examples.ts).
   server: { host: "127.0.0.1", fs: { allow: [".."] } },
+  // The planning worker imports the WebAssembly package, which finds its .wasm by import.meta.url.
+  worker: { format: "es" },
 });

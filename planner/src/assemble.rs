@@ -20,7 +20,7 @@ use crate::target;
 use crate::{Options, Outcome};
 
 /// The platform used for `BUILDPLATFORM` and as the default target platform.
-const DEFAULT_PLATFORM: &str = "linux/amd64";
+pub(crate) const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     sort(&mut sink.list);
@@ -53,8 +53,10 @@ fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
     }
 }
 
-/// Runs the pipeline.
-pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
+/// Runs the pipeline. `check` examines what `docker build --check` does: every stage when no
+/// target is given, otherwise the stages the targets need (as a build does).
+pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
+    let all_stages = check && options.targets.iter().all(String::is_empty);
     let mut sink = Sink::new(text);
     if text.is_empty() {
         sink.error(
@@ -110,18 +112,10 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         };
     let build_platform =
         Platform::parse(DEFAULT_PLATFORM).unwrap_or_else(|_| target_platform.clone());
-    let first_target = options
-        .targets
-        .iter()
-        .find(|t| !t.is_empty())
-        .map(|t| t.to_lowercase());
-    let target_stage = first_target
-        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
-        .unwrap_or_else(|| "default".to_string());
     let predefined = predefined_args(
         &build_platform,
         &target_platform,
-        &target_stage,
+        &target_stage_name(&file, options),
         &options.build_args,
     );
     let lexer = Lexer::new(parsed.escape);
@@ -149,9 +143,7 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
     };
     target::check_forward_references(&file, &graph, &examined, &mut sink);
     dispatch_checks(&file, &graph, &examined, &mut sink);
-    if !all_stages {
-        lint_error(&mut sink);
-    }
+    lint_error(&mut sink);
     if sink.has_errors() {
         return finish(sink, None);
     }
@@ -188,6 +180,19 @@ pub fn run(text: &str, options: &Options, all_stages: bool) -> Outcome {
         dockerfile: options.dockerfile.clone(),
     };
     finish(sink, Some(plan))
+}
+
+/// The value of the predefined `TARGETSTAGE`: the first target as given (lower-cased), else
+/// the last stage's name, else `default`.
+pub(crate) fn target_stage_name(file: &Dockerfile, options: &Options) -> String {
+    let first_target = options
+        .targets
+        .iter()
+        .find(|t| !t.is_empty())
+        .map(|t| t.to_lowercase());
+    first_target
+        .or_else(|| file.stages.last().and_then(|s| s.name.clone()))
+        .unwrap_or_else(|| "default".to_string())
 }
 
 /// `InvalidDefaultArgInFrom`: with default values only, every base name must be a valid
@@ -265,7 +270,12 @@ fn location(index: &LineIndex, span: Span) -> Location {
 }
 
 /// The plan's stages; consumes the graph so the instructions move rather than copy.
-fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineIndex) -> Vec<Stage> {
+pub(crate) fn plan_stages(
+    file: &Dockerfile,
+    graph: Graph,
+    needed: &[bool],
+    index: &LineIndex,
+) -> Vec<Stage> {
     let depends_on: Vec<Vec<usize>> = (0..graph.nodes.len())
         .map(|idx| graph.depends_on(idx))
         .collect();
@@ -294,9 +304,13 @@ fn plan_stages(file: &Dockerfile, graph: Graph, needed: &[bool], index: &LineInd
                     source: e.source,
                     onbuild: e.onbuild,
                     line: e.line,
+                    written: (!e.implicit).then_some(e.written),
+                    range: e.word.map(|span| index.range(span)),
                 })
                 .collect(),
             location: location(index, decl.span),
+            name_range: decl.name_span.map(|span| index.range(span)),
+            base_range: decl.base_span.map(|span| index.range(span)),
             instructions: node
                 .instructions
                 .into_iter()

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::diagnostics::{Diagnostic, LineIndex, Severity, Span};
+use crate::diagnostics::{Diagnostic, Fix, LineIndex, Severity, Span, TextEdit};
 
 /// A build check the planner implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -166,6 +166,9 @@ impl CheckConfig {
     }
 }
 
+/// A fix before positions are known: its title and (byte span, new text) edits.
+pub type Edits = (String, Vec<(Span, String)>);
+
 /// Collects diagnostics with positions.
 pub struct Sink<'a> {
     index: LineIndex<'a>,
@@ -209,6 +212,35 @@ impl<'a> Sink<'a> {
                 .diagnostic(Severity::Warning, rule.name(), message.into(), span);
         diagnostic.url = Some(rule.url());
         self.list.push(diagnostic);
+    }
+
+    /// Records a check warning (unless `config` skips the rule) with its fix, if there is one
+    /// (see [`crate::fixes`]).
+    pub fn lint_with(
+        &mut self,
+        config: &CheckConfig,
+        rule: Rule,
+        message: impl Into<String>,
+        span: Span,
+        fix: Option<Edits>,
+    ) {
+        if !config.enabled(rule) {
+            return;
+        }
+        self.lint(config, rule, message, span);
+        let Some((title, edits)) = fix else {
+            return;
+        };
+        let edits = edits
+            .into_iter()
+            .map(|(span, new_text)| TextEdit {
+                range: self.index.range(span),
+                new_text,
+            })
+            .collect();
+        if let Some(diagnostic) = self.list.last_mut() {
+            diagnostic.fix = Some(Fix { title, edits });
+        }
     }
 
     /// Records a planner warning that is not a BuildKit check.

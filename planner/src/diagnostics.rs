@@ -47,6 +47,49 @@ pub struct Diagnostic {
     /// Documentation of the rule, for BuildKit checks.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
+    /// An edit that resolves the finding, for the checks that have an obvious one (editors
+    /// offer it as a quick fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fix: Option<Fix>,
+}
+
+/// Where a word is in the Dockerfile, for editors: 1-based lines, columns in Unicode scalar
+/// values and in UTF-16 code units (the unit of LSP and browser editors).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextRange {
+    /// 1-based line of the first character.
+    pub line: u32,
+    /// 1-based column (in Unicode scalar values) of the first character.
+    pub column: u32,
+    /// 1-based line of the end.
+    pub end_line: u32,
+    /// 1-based column just past the last character.
+    pub end_column: u32,
+    /// `column` in UTF-16 code units.
+    pub column_utf16: u32,
+    /// `end_column` in UTF-16 code units.
+    pub end_column_utf16: u32,
+}
+
+/// A fix of a diagnostic: text edits applied together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Fix {
+    /// What the fix does, for a menu (`Lower-case the stage name`).
+    pub title: String,
+    /// The edits, not overlapping, in text order.
+    pub edits: Vec<TextEdit>,
+}
+
+/// Replace the text of `range` with `new_text`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TextEdit {
+    /// The text replaced.
+    pub range: TextRange,
+    /// The new text.
+    pub new_text: String,
 }
 
 impl Diagnostic {
@@ -136,6 +179,20 @@ impl<'a> LineIndex<'a> {
             .unwrap_or(self.text.len())
     }
 
+    /// The [`TextRange`] of `span`.
+    pub fn range(&self, span: Span) -> TextRange {
+        let start = self.position(span.start);
+        let end = self.position(span.end);
+        TextRange {
+            line: start.line,
+            column: start.column,
+            end_line: end.line,
+            end_column: end.column,
+            column_utf16: start.column_utf16,
+            end_column_utf16: end.column_utf16,
+        }
+    }
+
     /// Builds a diagnostic over `span`.
     pub fn diagnostic(
         &self,
@@ -157,6 +214,7 @@ impl<'a> LineIndex<'a> {
             column_utf16: start.column_utf16,
             end_column_utf16: end.column_utf16,
             url: None,
+            fix: None,
         }
     }
 }
@@ -174,6 +232,7 @@ pub fn option_diagnostic(severity: Severity, code: &str, message: String) -> Dia
         column_utf16: 0,
         end_column_utf16: 0,
         url: None,
+        fix: None,
     }
 }
 

@@ -40,6 +40,12 @@ pub struct GraphEdge {
     pub line: u32,
     /// For mounts: the target path, for the forward-reference message.
     pub mount_target: Option<String>,
+    /// Bytes of the reference word in the text (the FROM base, the `--from=` or `from=`
+    /// value), when known.
+    pub word: Option<Span>,
+    /// True for the edge of a mount without `from=` to a stage called `scratch` (nothing
+    /// written names it).
+    pub implicit: bool,
 }
 
 /// A stage node.
@@ -151,6 +157,8 @@ pub fn build(
             span: stage.span,
             line: stage.line,
             mount_target: None,
+            word: stage.base_span,
+            implicit: false,
         });
         if let Source::Stage { stage: parent } = base {
             for instr in &file.stages[parent].instructions {
@@ -315,7 +323,7 @@ fn instruction_edges(
 ) -> Vec<GraphEdge> {
     let mut edges = Vec::new();
     let (span, line) = (instr.span, instr.line);
-    let edge = |kind, source, written: &str, mount_target: Option<String>| GraphEdge {
+    let edge = |kind, source, written: &str, word: Option<Span>, mount_target| GraphEdge {
         kind,
         source,
         onbuild,
@@ -324,7 +332,10 @@ fn instruction_edges(
         span,
         line,
         mount_target,
+        word,
+        implicit: false,
     };
+    let copy_word = instr.copy_from_span;
     if let Some(from) = &instr.copy_from {
         let unchanged = lexer
             .process_word(from, &NoVars)
@@ -350,6 +361,7 @@ fn instruction_edges(
                         stage: index as usize,
                     },
                     from,
+                    copy_word,
                     None,
                 ));
             }
@@ -358,10 +370,11 @@ fn instruction_edges(
                 EdgeKind::Copy,
                 Source::Stage { stage: found },
                 from,
+                copy_word,
                 None,
             ));
         } else if from == "scratch" {
-            edges.push(edge(EdgeKind::Copy, Source::Scratch, from, None));
+            edges.push(edge(EdgeKind::Copy, Source::Scratch, from, copy_word, None));
         } else if from.eq_ignore_ascii_case("context") {
             sink.error(
                 "ReservedContext",
@@ -382,6 +395,7 @@ fn instruction_edges(
                     image: from.clone(),
                 },
                 from,
+                copy_word,
                 None,
             ));
         }
@@ -392,8 +406,9 @@ fn instruction_edges(
         }
     }
     if let Op::Run { mounts, .. } = &mut instr.op {
-        for (mount, from) in mounts.iter_mut().zip(&instr.mount_froms) {
+        for (mount_idx, (mount, from)) in mounts.iter_mut().zip(&instr.mount_froms).enumerate() {
             let target = mount.target.clone();
+            let word = instr.mount_from_spans.get(mount_idx).copied().flatten();
             match from {
                 Some(from) => {
                     let source = match names.last(from) {
@@ -404,18 +419,21 @@ fn instruction_edges(
                         },
                     };
                     mount.from = Some(source.clone());
-                    edges.push(edge(EdgeKind::Mount, source, from, target));
+                    edges.push(edge(EdgeKind::Mount, source, from, word, target));
                 }
                 // A mount without `from` looks up the name "scratch": it only matters when a
                 // stage is called that.
                 None => {
                     if let Some(found) = names.last("scratch") {
-                        edges.push(edge(
+                        let mut implicit = edge(
                             EdgeKind::Mount,
                             Source::Stage { stage: found },
                             "scratch",
+                            None,
                             target,
-                        ));
+                        );
+                        implicit.implicit = true;
+                        edges.push(implicit);
                     }
                 }
             }

@@ -56,6 +56,10 @@ pub struct Instr {
     pub copy_from: Option<String>,
     /// Each mount's `from=` as written, aligned with the op's mounts.
     pub mount_froms: Vec<Option<String>>,
+    /// Bytes of the `--from=` value in the text (see `syntax::words`), when known.
+    pub copy_from_span: Option<Span>,
+    /// Bytes of each mount's `from=` value, aligned with `mount_froms`, when known.
+    pub mount_from_spans: Vec<Option<Span>>,
     /// For ONBUILD: the trigger, typed.
     pub trigger: Option<Box<Instr>>,
     /// Whether ENV/LABEL used the legacy `key value` form.
@@ -115,6 +119,8 @@ pub fn type_instruction(raw: &RawInstruction) -> Result<Instr, String> {
         },
         copy_from: None,
         mount_froms: Vec::new(),
+        copy_from_span: None,
+        mount_from_spans: Vec::new(),
         trigger: None,
         legacy_key_value: false,
         comments: raw.comments.clone(),
@@ -494,8 +500,14 @@ pub fn parse_mount(value: &str) -> Result<(Mount, Option<String>), String> {
         };
         match key.as_str() {
             "type" => {
+                // A type with a variable is kept as written: it is checked (and lower-cased)
+                // once the runner has expanded it.
+                if val.contains('$') {
+                    mount.mount_type = val;
+                    continue;
+                }
                 let lowered = val.to_ascii_lowercase();
-                if !val.contains('$') && !MOUNT_TYPES.contains(&lowered.as_str()) {
+                if !MOUNT_TYPES.contains(&lowered.as_str()) {
                     let message = format!("unsupported mount type {val:?}");
                     return Err(suggest::wrap(message, &val, &MOUNT_TYPES, true));
                 }

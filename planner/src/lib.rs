@@ -8,11 +8,14 @@
 mod args;
 mod assemble;
 pub mod checks;
+pub mod codes;
 pub mod diagnostics;
 pub mod expand;
+pub mod fixes;
 mod flags;
 pub mod graph;
 mod instructions;
+pub mod outline;
 pub mod plan;
 mod render;
 pub mod schema;
@@ -20,6 +23,8 @@ mod stage;
 mod suggest;
 pub mod syntax;
 mod target;
+
+pub use target::suggest_stage_name;
 #[cfg(feature = "wasm")]
 pub mod wasm;
 
@@ -28,6 +33,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 pub use diagnostics::{Diagnostic, Severity};
+pub use outline::Outline;
 pub use plan::{Plan, PLAN_VERSION};
 
 /// What to plan: the targets, build arguments and platform (the same names as plan JSON).
@@ -61,5 +67,32 @@ pub fn plan(text: &str, options: &Options) -> Outcome {
 /// Checks the whole Dockerfile as `docker build --check` does without a target: every stage
 /// is examined, and the diagnostics are returned.
 pub fn check(text: &str) -> Vec<Diagnostic> {
-    assemble::run(text, &Options::default(), true).diagnostics
+    check_with(text, &Options::default())
+}
+
+/// Checks the Dockerfile as `docker build --check` does with `options`: with no target every
+/// stage is examined, with targets the stages they need; build args and the platform apply as
+/// in [`plan`]. With `# check=error=true`, any check reported adds the error
+/// `lint violation found for rules: ...` (code `LintViolation`).
+pub fn check_with(text: &str, options: &Options) -> Vec<Diagnostic> {
+    assemble::run(text, options, true).diagnostics
+}
+
+/// The stage structure of the Dockerfile for editors, also when it has errors: the stages
+/// that could be read, the targets found, the needed stages and waves, and the diagnostics
+/// of planning with `options`. Never a plan (see [`outline::Outline`]).
+pub fn outline(text: &str, options: &Options) -> Outline {
+    outline::outline(text, options)
+}
+
+/// Where a stage name could be written at byte `offset` of `text` (the base of a `FROM`, a
+/// `COPY --from=` value, a mount's `from=`), for completion in editors.
+pub fn stage_reference_slot(text: &str, offset: usize) -> Option<syntax::words::ReferenceSlot> {
+    syntax::words::reference_slot(offset, &syntax::parse(text))
+}
+
+/// Whether `name` is a valid stage name once lower-cased (BuildKit: a letter, then letters,
+/// digits, `-`, `_` or `.`), for editors that rename stages.
+pub fn is_valid_stage_name(name: &str) -> bool {
+    stage::is_valid_stage_name(&name.to_lowercase())
 }

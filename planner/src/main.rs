@@ -1,19 +1,21 @@
-//! The `planner` command line: plan, check and graph a Dockerfile.
+//! The `planner` command line: plan, check and graph Dockerfiles, and serve editors (`lsp`).
 //!
-//! Input: a Dockerfile path (or `-` for stdin) and options. Output: plan JSON, diagnostics
-//! or graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`.
-//! Exit codes: 0 success, 1 the Dockerfile has errors (or, for `check`, any finding), 2 usage
-//! or I/O error.
+//! Input: Dockerfile paths (or `-` for stdin) and options. Output: plan JSON, check reports or
+//! graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`; the
+//! language server speaks JSON-RPC on stdin/stdout.
+//! Exit codes: 0 success, 1 the Dockerfile has errors (for `check`: a finding at or above
+//! `--failure-threshold`), 2 usage or I/O error.
 
-use std::collections::BTreeMap;
-use std::io::{Read, Write};
+mod cli;
+
 use std::process::ExitCode;
 
-use anyhow::{bail, Context, Result};
+use anyhow::Result;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use cli::check::CheckArgs;
+use cli::input::{options, print_diagnostics, read_dockerfile, write_stdout, PlanOptions};
 use planner::graph::{render, GraphFormat};
-use planner::{Diagnostic, Options, Severity};
 
 #[derive(Parser)]
 #[command(
@@ -30,21 +32,8 @@ struct Cli {
 struct PlanArgs {
     /// The Dockerfile, or - to read standard input.
     dockerfile: String,
-    /// Target stage to build (repeat for several); default: the last stage.
-    #[arg(long = "target", value_name = "NAME")]
-    targets: Vec<String>,
-    /// Build argument KEY=VALUE (KEY alone takes the value from the environment).
-    #[arg(long = "build-arg", value_name = "KEY=VALUE")]
-    build_args: Vec<String>,
-    /// Target platform os/arch[/variant] (default linux/amd64).
-    #[arg(long, value_name = "OS/ARCH")]
-    platform: Option<String>,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-enum CheckFormat {
-    Text,
-    Json,
+    #[command(flatten)]
+    options: PlanOptions,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -57,14 +46,8 @@ enum GraphOutput {
 enum Command {
     /// Print the plan JSON for the targets.
     Plan(PlanArgs),
-    /// Check every stage of the Dockerfile and print the diagnostics.
-    Check {
-        /// The Dockerfile, or - to read standard input.
-        dockerfile: String,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "text")]
-        format: CheckFormat,
-    },
+    /// Check Dockerfiles (files or directories) and report the findings.
+    Check(CheckArgs),
     /// Print the stage graph (needed stages coloured, skipped ones grey).
     Graph {
         #[command(flatten)]
@@ -73,89 +56,20 @@ enum Command {
         #[arg(long, value_enum, default_value = "dot")]
         format: GraphOutput,
     },
-}
-
-fn read_dockerfile(path: &str) -> Result<(String, String)> {
-    if path == "-" {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .context("cannot read the Dockerfile from standard input")?;
-        return Ok(("<stdin>".to_string(), text));
-    }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read Dockerfile {path:?}"))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        anyhow::anyhow!(
-            "Dockerfile {path:?} is not UTF-8 text (invalid byte at offset {})",
-            e.utf8_error().valid_up_to()
-        )
-    })?;
-    Ok((path.to_string(), text))
-}
-
-fn options(args: &PlanArgs) -> Result<Options> {
-    let mut build_args = BTreeMap::new();
-    for pair in &args.build_args {
-        match pair.split_once('=') {
-            Some((key, value)) if !key.is_empty() => {
-                build_args.insert(key.to_string(), value.to_string());
-            }
-            Some(_) => bail!("invalid --build-arg {pair:?}: expected KEY=VALUE"),
-            None => {
-                if let Ok(value) = std::env::var(pair) {
-                    build_args.insert(pair.clone(), value);
-                }
-            }
-        }
-    }
-    Ok(Options {
-        targets: args.targets.clone(),
-        build_args,
-        platform: args.platform.clone(),
-        dockerfile: (args.dockerfile != "-").then(|| args.dockerfile.clone()),
-    })
-}
-
-fn format_diagnostic(file: &str, d: &Diagnostic) -> String {
-    let severity = match d.severity {
-        Severity::Error => "error",
-        Severity::Warning => "warning",
-        Severity::Info => "info",
-    };
-    if d.line == 0 {
-        format!("{file}: {severity}[{}]: {}", d.code, d.message)
-    } else {
-        format!(
-            "{file}:{}:{}: {severity}[{}]: {}",
-            d.line, d.column, d.code, d.message
-        )
-    }
-}
-
-fn print_diagnostics(file: &str, diagnostics: &[Diagnostic]) {
-    let mut stderr = std::io::stderr().lock();
-    for d in diagnostics {
-        let _ = writeln!(stderr, "{}", format_diagnostic(file, d));
-    }
-}
-
-fn write_stdout(text: &str) -> Result<()> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|_| stdout.flush())
-    {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(e).context("cannot write to standard output"),
-    }
+    /// Run the language server on standard input and output (for editors).
+    Lsp,
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
-            let outcome = planner::plan(&text, &options(&args)?);
+            // The plan records the Dockerfile's path (a runner finds its .dockerignore by it).
+            let options = planner::Options {
+                dockerfile: (args.dockerfile != "-").then(|| args.dockerfile.clone()),
+                ..options(&args.options)?
+            };
+            let outcome = planner::plan(&text, &options);
             print_diagnostics(&file, &outcome.diagnostics);
             match outcome.plan {
                 Some(plan) => {
@@ -165,30 +79,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 None => Ok(ExitCode::from(1)),
             }
         }
-        Command::Check { dockerfile, format } => {
-            let (file, text) = read_dockerfile(&dockerfile)?;
-            let diagnostics = planner::check(&text);
-            match format {
-                CheckFormat::Json => {
-                    write_stdout(&(serde_json::to_string_pretty(&diagnostics)? + "\n"))?
-                }
-                CheckFormat::Text => {
-                    let lines: String = diagnostics
-                        .iter()
-                        .map(|d| format_diagnostic(&file, d) + "\n")
-                        .collect();
-                    write_stdout(&lines)?;
-                }
-            }
-            Ok(if diagnostics.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
+        Command::Check(args) => cli::check::run(&args),
         Command::Graph { args, format } => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
-            let outcome = planner::plan(&text, &options(&args)?);
+            let outcome = planner::plan(&text, &options(&args.options)?);
             print_diagnostics(&file, &outcome.diagnostics);
             let Some(plan) = outcome.plan else {
                 return Ok(ExitCode::from(1));
@@ -198,6 +92,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 GraphOutput::Mermaid => GraphFormat::Mermaid,
             };
             write_stdout(&render(&plan, format))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Lsp => {
+            cli::lsp::serve_stdio()?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -12,6 +12,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::diagnostics::Diagnostic;
+pub use crate::diagnostics::TextRange;
 
 /// The plan format version this crate writes and reads.
 pub const PLAN_VERSION: u32 = 1;
@@ -110,6 +111,13 @@ pub struct Stage {
     pub edges: Vec<Edge>,
     /// Where the `FROM` instruction is in the Dockerfile.
     pub location: Location,
+    /// Where the stage name after `AS` is written; absent for an unnamed stage or when the
+    /// name is broken across a continuation line. For editors (definitions, rename).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_range: Option<TextRange>,
+    /// Where the base word of the `FROM` line is written (as in `base_text`), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_range: Option<TextRange>,
     /// The stage's instructions in execution order, the `FROM` excluded. ONBUILD triggers
     /// of a parent stage come first, marked with `onbuild_from`.
     pub instructions: Vec<Instruction>,
@@ -159,6 +167,16 @@ pub struct Edge {
     pub onbuild: bool,
     /// 1-based line of the instruction that creates the edge.
     pub line: u32,
+    /// The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+    /// the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+    /// `scratch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub written: Option<String>,
+    /// Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+    /// line), when known: absent when the word is quoted in parts, escaped or broken across
+    /// a continuation line. Replacing this range replaces exactly the reference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<TextRange>,
 }
 
 /// A position range in the Dockerfile.
@@ -401,7 +419,8 @@ pub struct Heredoc {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Mount {
-    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`.
+    /// `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`; a value with a variable is
+    /// kept as written (the runner expands it with the stage's ARG and ENV).
     #[serde(rename = "type")]
     pub mount_type: String,
     /// `from=` resolved; null for the build context (bind) or an empty directory (cache).

@@ -7,10 +7,11 @@
 
 use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::Span;
+use crate::fixes;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
 use crate::plan::{Command, Op};
-use crate::syntax::{Parsed, RawInstruction};
+use crate::syntax::{words, Parsed, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -44,6 +45,10 @@ pub struct StageDecl {
     pub span: Span,
     /// Bytes of the `FROM` keyword.
     pub keyword_span: Span,
+    /// Bytes of the base word, when known (see `syntax::words`).
+    pub base_span: Option<Span>,
+    /// Bytes of the stage name after `AS`, when known.
+    pub name_span: Option<Span>,
     /// Comments directly above `FROM`.
     pub comments: Vec<String>,
     /// The stage's instructions in order.
@@ -69,7 +74,8 @@ pub fn locate(text: &str, span: Span, needle: &str) -> Span {
     }
 }
 
-fn is_valid_stage_name(name: &str) -> bool {
+/// BuildKit's stage name rule, for a lower-cased name.
+pub fn is_valid_stage_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some('a'..='z'))
         && chars.all(|ch| {
@@ -80,17 +86,21 @@ fn is_valid_stage_name(name: &str) -> bool {
 fn parse_from(
     raw: &RawInstruction,
     text: &str,
+    escape: char,
     config: &CheckConfig,
     sink: &mut Sink,
 ) -> Result<StageDecl, String> {
     let args = &raw.args;
+    let word_spans = words::argument_spans(raw, text, escape);
+    let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
     if args.len() == 3 && args[2] != args[2].to_lowercase() {
         let span = locate(text, raw.span, &args[2]);
-        sink.lint(
+        sink.lint_with(
             config,
             Rule::StageNameCasing,
             format!("Stage name '{}' should be lowercase", args[2]),
             span,
+            fixes::stage_name_casing(word_span(2), &args[2]),
         );
     }
     if args.len() >= 3 {
@@ -104,7 +114,8 @@ fn parse_from(
             || (upper && as_word != &as_word.to_uppercase());
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
-            sink.lint(config, Rule::FromAsCasing, message, raw.span);
+            let fix = fixes::from_as_casing(word_span(1), keyword);
+            sink.lint_with(config, Rule::FromAsCasing, message, raw.span, fix);
         }
     }
     let name = match args.len() {
@@ -122,6 +133,7 @@ fn parse_from(
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
     let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
+    let has_name = name.is_some();
     Ok(StageDecl {
         keyword: raw.keyword.clone(),
         name,
@@ -131,6 +143,8 @@ fn parse_from(
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
+        base_span: word_span(0),
+        name_span: word_span(2).filter(|_| has_name),
         comments: raw.comments.clone(),
         instructions: Vec::new(),
     })
@@ -139,18 +153,26 @@ fn parse_from(
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
 pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
     let mut file = Dockerfile::default();
-    // After a FROM that failed, its instructions belong to no stage; do not report that too.
+    // After a FROM that failed, its instructions belong to no stage (not to the stage before
+    // it); do not report that too.
     let mut from_failed = false;
     for raw in &parsed.instructions {
         let config = sink.config.for_comments(&raw.comments);
         let keyword = raw.command();
         if keyword == "maintainer" {
             let message = "Maintainer instruction is deprecated in favor of using label";
-            sink.lint(&config, Rule::MaintainerDeprecated, message, raw.span);
+            let fix = raw
+                .args
+                .first()
+                .and_then(|name| fixes::maintainer_to_label(raw.span, &raw.keyword, name));
+            sink.lint_with(&config, Rule::MaintainerDeprecated, message, raw.span, fix);
         }
         if keyword == "from" {
-            match parse_from(raw, text, &config, sink) {
-                Ok(stage) => file.stages.push(stage),
+            match parse_from(raw, text, parsed.escape, &config, sink) {
+                Ok(stage) => {
+                    file.stages.push(stage);
+                    from_failed = false;
+                }
                 Err(message) => {
                     sink.error("ParseError", message, raw.span);
                     from_failed = true;
@@ -172,14 +194,34 @@ pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
         }
         match type_instruction(raw) {
             Err(message) => sink.error("ParseError", message, raw.span),
-            Ok(instr) => match file.stages.last_mut() {
-                Some(stage) => stage.instructions.push(instr),
-                None if from_failed => {}
+            Ok(_) if from_failed => {}
+            Ok(mut instr) => match file.stages.last_mut() {
+                Some(stage) => {
+                    locate_references(&mut instr, raw, text, parsed.escape);
+                    stage.instructions.push(instr);
+                }
                 None => sink.error("ParseError", "no build stage in current context", raw.span),
             },
         }
     }
     file
+}
+
+/// Records where the stage references of `instr` (`--from=`, mount `from=`, and those of an
+/// ONBUILD trigger) are in the text.
+fn locate_references(instr: &mut Instr, raw: &RawInstruction, text: &str, escape: char) {
+    if instr.copy_from.is_some() {
+        instr.copy_from_span = words::flag_value_spans(raw, text, escape, "from")
+            .first()
+            .copied()
+            .flatten();
+    }
+    if instr.mount_froms.iter().any(Option::is_some) {
+        instr.mount_from_spans = words::mount_from_spans(raw, text, escape);
+    }
+    if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), raw.sub.as_deref()) {
+        locate_references(trigger, sub, text, escape);
+    }
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
@@ -239,7 +281,14 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         };
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
-        sink.lint(&config, Rule::ConsistentInstructionCasing, message, span);
+        let fix = fixes::instruction_casing(span, keyword, wanted == "lowercase");
+        sink.lint_with(
+            &config,
+            Rule::ConsistentInstructionCasing,
+            message,
+            span,
+            fix,
+        );
     }
 }
 
@@ -291,14 +340,22 @@ pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink)
                 let message = format!(
                     "JSON arguments recommended for {name} to prevent unintended behavior related to OS signals"
                 );
-                sink.lint(&config, Rule::JsonArgsRecommended, message, instr.span);
+                let fix = fixes::json_args(instr.span, &instr.keyword, &instr.op);
+                sink.lint_with(&config, Rule::JsonArgsRecommended, message, instr.span, fix);
             }
             Op::Shell { .. } => state.shell_set = true,
             Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
                 let message = format!(
                     "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
                 );
-                sink.lint(&config, Rule::LegacyKeyValueFormat, message, instr.span);
+                let fix = fixes::key_value(instr.span, &instr.keyword, &instr.op);
+                sink.lint_with(
+                    &config,
+                    Rule::LegacyKeyValueFormat,
+                    message,
+                    instr.span,
+                    fix,
+                );
             }
             Op::Workdir { path } => {
                 let absolute = path.starts_with('/') || path.starts_with('$');

@@ -39,18 +39,24 @@ pub fn resolve_targets(file: &Dockerfile, requested: &[String], sink: &mut Sink)
                 }
             }
             None => {
-                let message = suggest::wrap(
-                    format!("target stage {target:?} could not be found"),
-                    target,
-                    &names,
-                    true,
-                );
+                let mut message = format!("target stage {target:?} could not be found");
+                if let Some(found) = suggest_stage_name(target, &names) {
+                    message.push_str(&format!(" (did you mean {found}?)"));
+                }
                 sink.list
                     .push(option_diagnostic(Severity::Error, "UnknownTarget", message));
             }
         }
     }
     targets
+}
+
+/// The "did you mean" for a stage name that names no stage: the closest of `names` within
+/// Levenshtein distance 2 (BuildKit's rule, case-sensitive as for `--target`), or None when one
+/// of `names` is `value` itself or none is close. Target resolution and the stage graph's
+/// search box (through the WebAssembly export `suggestStage`) both use it.
+pub fn suggest_stage_name(value: &str, names: &[&str]) -> Option<String> {
+    suggest::search(value, names, true)
 }
 
 /// The stages the targets need: the closure over FROM, COPY --from, mounts and ONBUILD edges.

@@ -3,7 +3,8 @@
 //!
 //! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
 //! platform? }`, the same names as plan JSON). Output: plain JSON-compatible JavaScript
-//! objects (`{ plan, diagnostics }`, a diagnostics array, graph text, the version).
+//! objects (`{ plan, diagnostics }`, an outline, a diagnostics array, graph text, the version, a
+//! stage-name suggestion).
 //! Invariant: glue only. Every export deserializes its input, calls the library and serializes
 //! the result as plain JSON objects (see [`to_js`]), so the objects a browser gets are exactly
 //! the plan JSON that the `planner` binary prints; bad options become a JavaScript `Error`,
@@ -31,10 +32,34 @@ pub fn plan(
     to_js(&crate::plan(dockerfile, &options))
 }
 
+/// The stage structure for editors, also when the file has errors: `outline(dockerfile,
+/// options)` returns `{ complete, targets, stages, waves, diagnostics }`; with no errors the
+/// stages, targets and waves are the plan's. `options` as for `plan`.
+#[wasm_bindgen(unchecked_return_type = "Outline")]
+pub fn outline(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options = options_from_js(options)?;
+    to_js(&crate::outline(dockerfile, &options))
+}
+
 /// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
 #[wasm_bindgen(unchecked_return_type = "Diagnostic[]")]
 pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
     to_js(&crate::check(dockerfile))
+}
+
+/// Checks the file as `docker build --check` does with options: `checkWith(dockerfile,
+/// options)` returns the diagnostics; with targets only the stages they need are examined.
+/// `options` as for `plan`.
+#[wasm_bindgen(js_name = checkWith, unchecked_return_type = "Diagnostic[]")]
+pub fn check_with(
+    dockerfile: &str,
+    #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
+) -> Result<JsValue, JsError> {
+    let options = options_from_js(options)?;
+    to_js(&crate::check_with(dockerfile, &options))
 }
 
 /// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
@@ -60,6 +85,15 @@ pub fn graph(
         Some(plan) => Ok(crate::graph::render(&plan, format)),
         None => Err(planning_failed(&outcome.diagnostics)),
     }
+}
+
+/// The stage name the planner would suggest for `value` ("did you mean"), from `names` (the
+/// plan's stage names); `undefined` when `value` is one of them or none is close. The same rule
+/// as the planner's unknown-target error ([`crate::suggest_stage_name`]).
+#[wasm_bindgen(js_name = suggestStage)]
+pub fn suggest_stage(value: &str, names: Vec<String>) -> Option<String> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    crate::suggest_stage_name(value, &names)
 }
 
 /// The planner's version (the crate version, e.g. `0.1.0`).

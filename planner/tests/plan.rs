@@ -129,6 +129,17 @@ fn unknown_target_suggests() {
 }
 
 #[test]
+fn stage_name_suggestion_is_the_target_error_suggestion() {
+    let names = ["build", "base"];
+    assert_eq!(
+        planner::suggest_stage_name("bulid", &names).as_deref(),
+        Some("build")
+    );
+    assert_eq!(planner::suggest_stage_name("build", &names), None);
+    assert_eq!(planner::suggest_stage_name("nothing-like-it", &names), None);
+}
+
+#[test]
 fn wide_build_runs_in_one_wave() {
     let mut text = String::new();
     for idx in 0..8 {

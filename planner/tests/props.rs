@@ -86,3 +86,39 @@ proptest! {
         let _ = planner::plan(&text, &planner::Options::default());
     }
 }
+
+proptest! {
+    // Each case asks for the completion slot at every offset (a parse each): fewer cases.
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    /// What editors call on every keystroke: the outline (always consistent with the stages it
+    /// holds), every reference range inside the text and on a word boundary, and the
+    /// completion slot at every byte offset.
+    #[test]
+    fn editor_calls_never_panic(lines in prop::collection::vec(line(), 0..10), crlf in any::<bool>()) {
+        let text = lines.join(if crlf { "\r\n" } else { "\n" });
+        let outline = planner::outline(&text, &planner::Options::default());
+        let n_stages = outline.stages.len();
+        prop_assert_eq!(outline.stage_needs.len(), n_stages);
+        for stage in &outline.stages {
+            for dep in &stage.depends_on {
+                prop_assert!(*dep < n_stages);
+            }
+            let ranges = stage.edges.iter().filter_map(|edge| edge.range).chain(stage.name_range);
+            for range in ranges {
+                let line = text.lines().nth(range.line as usize - 1);
+                prop_assert!(line.is_some_and(|line| line.chars().count() + 1 >= range.end_column as usize));
+            }
+        }
+        if outline.complete {
+            prop_assert!(planner::plan(&text, &planner::Options::default()).plan.is_some());
+        }
+        for offset in 0..=text.len() {
+            if text.is_char_boundary(offset) {
+                if let Some(slot) = planner::stage_reference_slot(&text, offset) {
+                    prop_assert!(slot.start <= offset && text.is_char_boundary(slot.start));
+                }
+            }
+        }
+    }
+}

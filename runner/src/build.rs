@@ -45,15 +45,13 @@ pub async fn build(
     signals: &mut Signals,
 ) -> Result<BuildOutcome> {
     let reaper = Reaper::new(engine.clone());
-    let swept = reaper.sweep_dead().await?;
-    if swept > 0 {
-        progress.note(
-            "runner",
-            &format!(
-                "removed {swept} containers, volumes or files left by runners that were killed"
-            ),
-        );
-    }
+    // The sweep touches only objects of provably dead runners, none of this build's: it runs
+    // beside the build instead of before it.
+    let sweeper = {
+        let reaper = reaper.clone();
+        tokio::spawn(async move { reaper.sweep_dead().await })
+    };
+    let sweep_progress = progress.clone();
     let ctx = Arc::new(Ctx::new(
         engine,
         reaper.clone(),
@@ -83,6 +81,17 @@ pub async fn build(
         }
         Err(e) => Err(e),
     };
+    match sweeper.await {
+        Ok(Ok(swept)) if swept > 0 => sweep_progress.note(
+            "runner",
+            &format!(
+                "removed {swept} containers, volumes or files left by runners that were killed"
+            ),
+        ),
+        Ok(Ok(_)) => {}
+        Ok(Err(e)) => sweep_progress.note("runner", &format!("the start-up sweep failed: {e}")),
+        Err(e) => sweep_progress.note("runner", &format!("the start-up sweep failed: {e}")),
+    }
     // Everything this process made, on every path; signals that arrive now are ignored until
     // the removal is done.
     let cleanup = reaper.shutdown();

@@ -20,7 +20,7 @@ use crate::error::{Result, RunnerError};
 use crate::exec::ctx::BuildOptions;
 use crate::plan_check;
 use crate::progress::{Progress, ProgressMode};
-use crate::signals::Signals;
+use crate::signals::{EarlySignals, Signals};
 
 /// Performs a stageplan plan (a multi-stage Docker build) on a Docker engine.
 ///
@@ -118,11 +118,12 @@ pub enum Backend {
     Buildkit,
 }
 
-/// Runs the command line; returns the process exit code.
-pub async fn run(cli: Cli) -> Result<i32> {
+/// Runs the command line; returns the process exit code. `early` holds the signals that came
+/// before the runtime existed.
+pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     // Installed first, so a signal at any point stops the runner the same clean way.
-    let mut signals =
-        Signals::install().map_err(|e| RunnerError::io("installing the signal handlers", e))?;
+    let mut signals = Signals::install(early)
+        .map_err(|e| RunnerError::io("installing the signal handlers", e))?;
     let inputs = read_inputs(cli)?;
     if inputs.common.backend == Backend::Buildkit {
         return run_buildkit(inputs, &mut signals).await;

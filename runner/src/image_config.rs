@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-/// The PATH the engines' builders write into images that have none (RUNNER-NOTES P8).
+/// The PATH the engines' builders write into images that have none (BuildKit adds it too).
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// A container health check as stored in an image config (durations in nanoseconds).
@@ -273,6 +273,22 @@ mod tests {
                 "ExposedPorts": {"80/tcp": {}}, "OnBuild": null})
         );
         assert_eq!(json["rootfs"]["diff_ids"][0], "sha256:aa");
+        let with_health = ImageConfig {
+            healthcheck: Some(Healthcheck {
+                test: vec!["CMD-SHELL".into(), "true".into()],
+                interval: 30_000_000_000,
+                start_interval: 2_000_000_000,
+                ..Healthcheck::default()
+            }),
+            ..ImageConfig::default()
+        };
+        let json: serde_json::Value =
+            serde_json::from_slice(&image_json(&with_health, &frame)).expect("json");
+        assert_eq!(
+            json["config"]["Healthcheck"],
+            serde_json::json!({"Test": ["CMD-SHELL", "true"], "Interval": 30_000_000_000i64,
+                "StartInterval": 2_000_000_000i64})
+        );
         assert!(json.get("history").is_none() && json.get("variant").is_none());
     }
 }

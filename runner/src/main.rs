@@ -5,6 +5,14 @@
 use clap::Parser;
 
 fn main() {
+    // First: from here on SIGINT, SIGTERM and SIGHUP stop the build cleanly instead of killing it.
+    let early = match runner::signals::Signals::early() {
+        Ok(early) => early,
+        Err(e) => {
+            eprintln!("error: cannot install the signal handlers: {e}");
+            std::process::exit(2);
+        }
+    };
     let cli = runner::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -16,7 +24,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let code = match runtime.block_on(runner::cli::run(cli)) {
+    let code = match runtime.block_on(runner::cli::run(cli, early)) {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();

@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
+use futures_util::FutureExt;
 use planner::plan::{Instruction, Op, Source, Stage};
 use planner::Plan;
 
@@ -52,8 +53,23 @@ pub async fn run_stage(
     let (mut state, triggers) = start_state(&ctx, stage, &deps).await?;
     let triggers = onbuild_instructions(stage, &triggers)?;
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
-    for (position, instruction) in all.iter().enumerate() {
+    let mut position = 0;
+    while position < all.len() {
         let result = async {
+            // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
+            // from the deepest cached step of the run.
+            if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
+                let run = copy_run(&all, position);
+                if run.len() > 1 {
+                    if let Some(next) =
+                        resume_copy_run(&ctx, &mut state, &dep_futures, &all, &run).await?
+                    {
+                        position = next;
+                        return Ok::<(), RunnerError>(());
+                    }
+                }
+            }
+            let instruction = all[position];
             for needed in instruction_stage_deps(instruction) {
                 if !state.deps.contains_key(&needed) {
                     await_dep(&dep_futures, &mut state.deps, needed).await?;
@@ -62,12 +78,14 @@ pub async fn run_stage(
             state.step += 1;
             state.executed = false;
             let started = Instant::now();
-            perform(&ctx, &mut state, instruction, &all[..position]).await?;
+            let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
+            perform(&ctx, &mut state, instruction, &all[..position], defer).await?;
             if state.executed {
                 ctx.progress
                     .step_done(&state.name, state.step, started.elapsed());
             }
-            Ok::<(), RunnerError>(())
+            position += 1;
+            Ok(())
         }
         .await;
         if let Err(e) = result {
@@ -181,6 +199,7 @@ async fn start_state(
 ) -> Result<(StageState, Vec<String>)> {
     let mut inherited = None;
     let mut args = BTreeMap::new();
+    let mut ran_run = false;
     let plan_platform = || {
         let mut parts = ctx.plan.platform.splitn(3, '/');
         ImagePlatform {
@@ -211,6 +230,7 @@ async fn start_state(
             inherited = result.keeper.lock().ok().and_then(|mut k| k.take());
             // A stage built on another inherits its ARGs (BuildKit does the same).
             args = result.args.clone();
+            ran_run = result.ran_run;
             (
                 result.image.clone(),
                 result.config.clone(),
@@ -252,11 +272,13 @@ async fn start_state(
         config_dirty: true,
         args,
         all_cached: true,
+        ran_run,
         step: 0,
         deps: deps.clone(),
         executed: false,
         keeper: inherited,
         holder: None,
+        pending: None,
         keeper_enabled: !ctx.options.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
     };
     Ok((state, triggers))
@@ -295,40 +317,177 @@ fn onbuild_instructions(stage: &Stage, triggers: &[String]) -> Result<Vec<Instru
     Ok(parsed)
 }
 
-/// Performs one instruction; `earlier` are the stage's instructions before it.
+/// Performs one instruction; `earlier` are the stage's instructions before it; `defer` lets a
+/// COPY/ADD leave its commit to the next one.
 async fn perform(
     ctx: &Ctx,
     state: &mut StageState,
     instruction: &Instruction,
     earlier: &[&Instruction],
+    defer: bool,
 ) -> Result<()> {
     match &instruction.op {
-        Op::Run { .. } => run::perform(ctx, state, instruction).await,
-        Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false).await,
-        Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true).await,
-        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path).await,
+        Op::Run { .. } => {
+            state.ran_run = true;
+            run::perform(ctx, state, instruction).await
+        }
+        Op::Copy(spec) => copy::perform(ctx, state, instruction, spec, false, defer).await,
+        Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true, defer).await,
+        Op::Workdir { path } => workdir::perform(ctx, state, instruction, path, defer).await,
         _ => {
-            let sources = ArgSources {
-                build_args: &ctx.build_args,
-                global_args: &ctx.plan.global_args,
-                predefined: &ctx.plan.predefined_args,
-            };
-            metadata::apply(
-                &mut state.config,
-                &mut state.args,
-                instruction,
-                earlier,
-                &sources,
-                ctx.plan.escape,
-            )
-            .map_err(|source| RunnerError::Instruction {
-                stage: state.name.clone(),
-                line: instruction.line,
-                source,
-            })?;
-            state.config_dirty = true;
+            apply_metadata(ctx, state, instruction, earlier)?;
             ctx.progress.step_meta(&state.name, state.step);
             Ok(())
         }
     }
+}
+
+/// Folds a metadata instruction into the stage's config and ARGs.
+fn apply_metadata(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    earlier: &[&Instruction],
+) -> Result<()> {
+    let sources = ArgSources {
+        build_args: &ctx.build_args,
+        global_args: &ctx.plan.global_args,
+        predefined: &ctx.plan.predefined_args,
+    };
+    metadata::apply(
+        &mut state.config,
+        &mut state.args,
+        instruction,
+        earlier,
+        &sources,
+        ctx.plan.escape,
+    )
+    .map_err(|source| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source,
+    })?;
+    state.config_dirty = true;
+    Ok(())
+}
+
+/// Whether a step only writes files into a holder (COPY, ADD, WORKDIR): a run of them is
+/// committed once.
+fn is_batchable(instruction: &Instruction) -> bool {
+    matches!(
+        instruction.op,
+        Op::Copy(_) | Op::Add(_) | Op::Workdir { .. }
+    )
+}
+
+/// Whether an instruction changes only the config (no filesystem step, no container).
+fn is_metadata(instruction: &Instruction) -> bool {
+    !matches!(
+        instruction.op,
+        Op::Run { .. } | Op::Copy(_) | Op::Add(_) | Op::Workdir { .. }
+    )
+}
+
+/// Whether the next instruction after `position` that touches the filesystem is a COPY, ADD
+/// or WORKDIR.
+fn next_write_is_batchable(all: &[&Instruction], position: usize) -> bool {
+    all[position + 1..]
+        .iter()
+        .find(|i| !is_metadata(i))
+        .is_some_and(|i| is_batchable(i))
+}
+
+/// The run of COPY/ADD/WORKDIR steps starting at `position` (metadata between them included):
+/// the positions up to the last of them before a RUN.
+fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
+    let mut run = vec![position];
+    let mut last_copy = 0;
+    for (offset, instruction) in all[position + 1..].iter().enumerate() {
+        if is_batchable(instruction) {
+            run.push(position + 1 + offset);
+            last_copy = run.len();
+        } else if is_metadata(instruction) {
+            run.push(position + 1 + offset);
+        } else {
+            break;
+        }
+    }
+    run.truncate(last_copy.max(1));
+    run
+}
+
+/// For a run of COPY/ADD steps, predicts the steps' keys (on a copy of the state) and looks
+/// them up from the last back; on a hit, takes that image, applies the run's steps up to it
+/// (metadata for real, COPY/ADD as cached) and returns the position after it. Prediction stops
+/// at a step whose source stage is still being built (its key is not known yet, and waiting
+/// would hold back the steps that can run now).
+async fn resume_copy_run(
+    ctx: &Ctx,
+    state: &mut StageState,
+    dep_futures: &HashMap<usize, StageFuture>,
+    all: &[&Instruction],
+    run: &[usize],
+) -> Result<Option<usize>> {
+    let mut predicted = state.clone();
+    let mut keys: Vec<(usize, crate::exec::cache::Key)> = Vec::new();
+    'predict: for &position in run {
+        let instruction = all[position];
+        for needed in instruction_stage_deps(instruction) {
+            if let std::collections::hash_map::Entry::Vacant(slot) = state.deps.entry(needed) {
+                let finished = dep_futures
+                    .get(&needed)
+                    .and_then(|future| future.clone().now_or_never());
+                match finished {
+                    Some(result) => {
+                        slot.insert(result.map_err(RunnerError::Shared)?);
+                    }
+                    None if dep_futures.contains_key(&needed) => break 'predict,
+                    None => {}
+                }
+            }
+            if let Some(result) = state.deps.get(&needed) {
+                predicted.deps.insert(needed, result.clone());
+            }
+        }
+        match &instruction.op {
+            Op::Copy(spec) | Op::Add(spec) => {
+                let is_add = matches!(instruction.op, Op::Add(_));
+                let prepared = copy::prepare(ctx, &predicted, instruction, spec, is_add).await?;
+                predicted.key = prepared.key.clone();
+                keys.push((position, prepared.key));
+            }
+            Op::Workdir { path } => {
+                workdir::prepare(ctx, &mut predicted, instruction, path)?;
+                keys.push((position, predicted.key.clone()));
+            }
+            _ => apply_metadata(ctx, &mut predicted, instruction, &all[..position])?,
+        }
+    }
+    for (hit_at, key) in keys.iter().rev() {
+        let Some(image) = ctx.cache.lookup(key).await? else {
+            continue;
+        };
+        for &position in run.iter().take_while(|p| **p <= *hit_at) {
+            let instruction = all[position];
+            state.step += 1;
+            if let Op::Workdir { path } = &instruction.op {
+                workdir::prepare(ctx, state, instruction, path)?;
+                ctx.progress.step_meta(&state.name, state.step);
+            } else if is_batchable(instruction) {
+                ctx.progress.step_cached(
+                    &state.name,
+                    state.step,
+                    instruction.line,
+                    &instruction.text,
+                );
+            } else {
+                apply_metadata(ctx, state, instruction, &all[..position])?;
+                ctx.progress.step_meta(&state.name, state.step);
+            }
+        }
+        state.image = Some(image);
+        state.key = key.clone();
+        return Ok(Some(hit_at + 1));
+    }
+    Ok(None)
 }

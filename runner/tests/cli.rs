@@ -50,10 +50,19 @@ fn missing_plan_and_unreachable_engine_are_usage_errors() {
     let (code, stderr) = runner(&[]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("runner build"), "{stderr}");
+    // A plan with no stage is refused before the engine is tried.
     let path = plan_file(
-        "ok",
+        "empty",
         r#"{"version":1,"targets":[0],"stages":[],"images":[],"waves":[],"build_args":{},"platform":"linux/amd64","diagnostics":[]}"#,
     );
+    let (code, stderr) = runner(&[path.to_str().unwrap(), "--context", "/"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("targets names stage 0"), "{stderr}");
+    // A good plan (from the planner) on an engine that is not there.
+    let plan = planner::plan("FROM scratch\nLABEL a=b\n", &planner::Options::default())
+        .plan
+        .expect("plan");
+    let path = plan_file("ok", &serde_json::to_string(&plan).expect("json"));
     let (code, stderr) = runner(&[path.to_str().unwrap(), "--context", "/"]);
     assert_eq!(code, 2, "{stderr}");
     assert!(

@@ -85,7 +85,7 @@ function writeTypings(outDir) {
   copyFileSync(typesFile, join(outDir, "planner-types.d.ts"));
   const dts = join(outDir, "planner.d.ts");
   const text = readFileSync(dts, "utf8");
-  const header = 'import type { Diagnostic, Options, Outcome } from "./planner-types";\n';
+  const header = 'import type { Diagnostic, Options, Outcome, Outline } from "./planner-types";\n';
   writeFileSync(dts, header + text);
 }
 

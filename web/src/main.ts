@@ -13,10 +13,10 @@ import { byId, copyText, download } from "./dom";
 import { createEditor, goToLine, setText, showDiagnostics } from "./editor";
 import { EXAMPLES } from "./examples";
 import { renderStageGraph, stageAtLine } from "./graph/index";
-import type { StageClickDetail, StageGraph } from "./graph/index";
+import type { GraphViewState, StageClickDetail, StageGraph } from "./graph/index";
 import { commandLines, parseBuildArgs, toOptions } from "./options";
 import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
-import { loadPlanner } from "./planner";
+import { loadPlanner, PlanService } from "./planner";
 import type { Planner } from "./planner";
 import { decodeHash, encodeHash, loadState, saveState } from "./share";
 import type { PlaygroundState } from "./share";
@@ -38,7 +38,6 @@ const ui = {
   commandLine: byId("command-line", HTMLElement),
   status: byId("status", HTMLSpanElement),
   share: byId("share", HTMLButtonElement),
-  exportSvg: byId("export-svg", HTMLButtonElement),
   copyPlan: byId("copy-plan", HTMLButtonElement),
   downloadPlan: byId("download-plan", HTMLButtonElement),
 };
@@ -57,6 +56,13 @@ class Playground {
   private graph: StageGraph | null = null;
   private timer: number | undefined;
   private cursorLine = 1;
+  /** The planning worker, and the number of the latest request to it. */
+  private readonly service = new PlanService();
+  private requests = 0;
+  /** Settles when the first plan is drawn. */
+  readonly firstPlan: Promise<void>;
+  /** The graph view to restore (from a share link or the last session) until the graph exists. */
+  private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
   readonly editor: EditorView;
 
@@ -73,17 +79,25 @@ class Playground {
     });
     this.apply(initial, false);
     this.wire();
-    this.replan();
+    this.firstPlan = this.replan();
+  }
+
+  /** The stage graph (null until the first plan), for scripting and measuring from the console. */
+  graphHandle(): StageGraph | null {
+    return this.graph;
   }
 
   /** The state as the form shows it. */
   state(): PlaygroundState {
-    return {
+    const state: PlaygroundState = {
       dockerfile: this.editor.state.doc.toString(),
       targets: [...this.targets],
       buildArgs: ui.buildArgs.value,
       platform: ui.platform.value,
     };
+    const view = this.graph?.viewState() ?? this.view;
+    if (view) state.view = view;
+    return state;
   }
 
   /** Loads a state into the form (and the editor when `withText`). */
@@ -92,6 +106,8 @@ class Playground {
     this.targets = [...state.targets];
     ui.buildArgs.value = state.buildArgs;
     ui.platform.value = state.platform;
+    this.view = state.view;
+    if (state.view) this.graph?.setViewState(state.view);
   }
 
   private wire(): void {
@@ -110,9 +126,6 @@ class Playground {
       this.replan();
     });
     ui.share.addEventListener("click", () => void this.share());
-    ui.exportSvg.addEventListener("click", () => {
-      if (this.graph) download("stages.svg", this.graph.toSvgText(), "image/svg+xml");
-    });
     ui.copyPlan.addEventListener("click", async () => {
       this.say((await copyText(this.current.planText)) ? "plan JSON copied" : "the browser refused the clipboard; use Download");
     });
@@ -134,41 +147,52 @@ class Playground {
     this.timer = window.setTimeout(() => this.replan(), REPLAN_DELAY_MS);
   }
 
-  /** Plans the current text with the current options and redraws everything. */
-  replan(): void {
+  /** Plans the current text with the current options (in the worker) and redraws everything;
+   * an answer that a newer request has overtaken is dropped. */
+  replan(): Promise<void> {
     window.clearTimeout(this.timer);
     const text = this.editor.state.doc.toString();
     const buildArgs = parseBuildArgs(ui.buildArgs.value);
     ui.buildArgsError.textContent = buildArgs.errors.join("; ");
     const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
-    const started = performance.now();
-    const outcome = this.planner.plan(text, options);
-    this.current.millis = performance.now() - started;
-    this.current.outcome = outcome;
-    let shown = outcome.plan ?? null;
-    if (!shown && options.targets && options.targets.length > 0) {
-      // Only the targets may be wrong: draw the file's default plan so the stages stay visible.
-      shown = this.planner.plan(text, { ...options, targets: [] }).plan ?? null;
-    }
-    if (shown) this.current.shown = shown;
-    this.draw(outcome, shown, buildArgs.errors);
-    ui.commandLine.textContent = commandLines(options);
-    saveState(safeStorage(), this.state());
+    const request = ++this.requests;
+    return this.service.plan(text, options).then((response) => {
+      if (request !== this.requests) return;
+      if (!response.outcome) {
+        this.say(`the planner failed: ${response.error ?? "no answer"}`);
+        return;
+      }
+      const outcome = response.outcome;
+      this.current.millis = response.millis;
+      this.current.outcome = outcome;
+      const shown = outcome.plan ?? response.fallback;
+      if (shown) this.current.shown = shown;
+      this.draw(outcome, shown, buildArgs.errors, response.planText);
+      ui.commandLine.textContent = commandLines(options);
+      saveState(safeStorage(), this.state());
+    });
   }
 
-  private draw(outcome: Outcome, shown: Plan | null, extraErrors: string[]): void {
+  private draw(outcome: Outcome, shown: Plan | null, extraErrors: string[], planText: string | null): void {
     const errors = outcome.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
     showDiagnostics(this.editor, outcome.diagnostics);
     renderDiagnostics(ui.diagnostics, outcome.diagnostics, extraErrors, (line, column) => goToLine(this.editor, line, column));
     ui.diagCount.textContent = String(outcome.diagnostics.length + extraErrors.length);
     ui.diagCount.dataset.errors = String(errors + extraErrors.length);
     renderTargets(ui.targets, this.current.shown, this.targets);
-    this.current.planText = renderPlanJson(ui.planJson, outcome.plan ?? null, errors);
+    this.current.planText = renderPlanJson(ui.planJson, planText, errors);
     ui.graph.classList.toggle("stale", !outcome.plan);
     ui.graph.dataset.state = outcome.plan ? "planned" : shown ? "targets-invalid" : "errors";
     if (this.current.shown) {
-      if (this.graph) this.graph.update(this.current.shown);
-      else this.graph = renderStageGraph(ui.graph, this.current.shown, { title: "stages of the Dockerfile" });
+      if (this.graph) {
+        this.graph.update(this.current.shown);
+      } else {
+        this.graph = renderStageGraph(ui.graph, this.current.shown, {
+          title: "stages of the Dockerfile",
+          view: this.view,
+          suggest: (value, names) => this.planner.suggestStage(value, names),
+        });
+      }
     }
     this.markCursorStage();
     const plan = outcome.plan;
@@ -185,8 +209,13 @@ class Playground {
     this.graph.setCurrentStage(stageAtLine(this.current.shown, this.cursorLine));
   }
 
+  /** A click selects the stage and shows its source; a double click builds it; shift-click adds it. */
   private onStageClick(detail: StageClickDetail): void {
     const stage = this.current.shown?.stages[detail.stageIndex];
+    if (!detail.double && !detail.shiftKey) {
+      if (stage) goToLine(this.editor, stage.location.line);
+      return;
+    }
     if (detail.stageName) {
       if (detail.shiftKey) {
         const lower = this.targets.map((name) => name.toLowerCase());
@@ -245,6 +274,7 @@ async function main(): Promise<void> {
   const initial = fromHash ??
     loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
   const playground = new Playground(planner, initial);
+  await playground.firstPlan;
   if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";
   document.body.dataset.ready = "true";
   // A console handle for measuring and scripting: `stageplan.plan(text, options)`.

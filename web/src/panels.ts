@@ -87,11 +87,9 @@ export function renderDiagnostics(list: HTMLElement, diagnostics: Diagnostic[], 
   list.replaceChildren(...items);
 }
 
-/** Shows the plan JSON (or why there is none). */
-export function renderPlanJson(pre: HTMLElement, plan: Plan | null, errorCount: number): string {
-  const text = plan
-    ? JSON.stringify(plan, null, 2)
-    : `// no plan: the Dockerfile has ${errorCount} error${errorCount === 1 ? "" : "s"} (see Diagnostics)`;
+/** Shows the plan JSON text (`JSON.stringify(plan, null, 2)`, made off the main thread), or why there is none. */
+export function renderPlanJson(pre: HTMLElement, planText: string | null, errorCount: number): string {
+  const text = planText ?? `// no plan: the Dockerfile has ${errorCount} error${errorCount === 1 ? "" : "s"} (see Diagnostics)`;
   if (pre.textContent !== text) pre.textContent = text;
   return text;
 }

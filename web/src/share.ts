@@ -1,6 +1,7 @@
 // The playground's state in a share URL and in localStorage.
 //
-// Input: the playground state (Dockerfile text, targets, build-args text, platform).
+// Input: the playground state (Dockerfile text, targets, build-args text, platform, and the
+// graph's view: focus, images, zoom).
 // Output: a compact URL hash (`#s=` + base64url of the deflate-raw compressed JSON) and back;
 // the same JSON in localStorage.
 // Invariant: decoding never throws: a damaged hash or stored value gives null, and the caller
@@ -13,10 +14,27 @@ export interface PlaygroundState {
   /** The build-args textarea as typed (KEY=VALUE lines). */
   buildArgs: string;
   platform: string;
+  /** The graph's view (focus, image boxes, zoom); absent in links made before it existed. */
+  view?: GraphViewState;
 }
+
+import type { GraphViewState } from "./graph/index";
 
 const STORAGE_KEY = "stageplan-playground:v1";
 const HASH_PREFIX = "#s=";
+
+function isZoom(value: unknown): boolean {
+  const zoom = value as { scale: unknown; x: unknown; y: unknown };
+  return (
+    value === null ||
+    (typeof zoom === "object" && [zoom.scale, zoom.x, zoom.y].every((n) => typeof n === "number" && Number.isFinite(n)) && (zoom.scale as number) > 0)
+  );
+}
+
+function isView(value: unknown): boolean {
+  const view = value as GraphViewState;
+  return value === undefined || (typeof view === "object" && view !== null && typeof view.focus === "boolean" && typeof view.images === "boolean" && isZoom(view.zoom));
+}
 
 function isState(value: unknown): value is PlaygroundState {
   const state = value as PlaygroundState;
@@ -27,7 +45,8 @@ function isState(value: unknown): value is PlaygroundState {
     Array.isArray(state.targets) &&
     state.targets.every((target) => typeof target === "string") &&
     typeof state.buildArgs === "string" &&
-    typeof state.platform === "string"
+    typeof state.platform === "string" &&
+    isView(state.view)
   );
 }
 

@@ -6,7 +6,7 @@
 // screenshots in tests/artifacts/ (light and dark).
 // Invariant: every assertion reads what the user sees (DOM of the page), never internals.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 
@@ -75,6 +75,9 @@ describe("playground", () => {
   test("loads the seed's multi-stage Dockerfile and draws both stages as needed", async () => {
     const { page, context, errors } = await openPlayground(browser, server.url);
     await expectNodes(page, { builder: true, 1: true });
+    // Images are a badge on their stage until the Images toggle draws them as boxes.
+    assert.equal(await page.getAttribute('#graph [data-stage-name="builder"] .sp-badge', "data-images"), "stageplan-seed/golang:1.19");
+    await page.click('[data-testid="graph-images"]');
     const image = await page.getAttribute('#graph [data-image="stageplan-seed/golang:1.19"]', "data-needed");
     assert.equal(image, "true");
     // --target builder (the seed's first stage) skips the runtime stage.
@@ -106,7 +109,7 @@ describe("playground", () => {
     await context.close();
   });
 
-  test("targets from the select and from node clicks (shift-click adds)", async () => {
+  test("targets from the select and from node double-clicks (shift-click adds)", async () => {
     const { page, context } = await openPlayground(browser, server.url);
     await replaceText(page, THREE_STAGES);
     await expectNodes(page, { base: true, tools: false, app: true });
@@ -115,7 +118,10 @@ describe("playground", () => {
     assert.deepEqual((await planJson(page)).targets, [1]);
     assert.equal(await page.getAttribute('#graph [data-stage-name="tools"]', "data-target"), "true");
 
+    // A click selects (lineage, source line) and keeps the targets; a double click builds the stage.
     await page.click('#graph [data-stage-name="app"]');
+    assert.deepEqual(await selectedTargets(page), ["tools"]);
+    await page.dblclick('#graph [data-stage-name="app"]');
     await expectNodes(page, { base: true, tools: false, app: true });
     assert.deepEqual(await selectedTargets(page), ["app"]);
 
@@ -185,9 +191,9 @@ describe("playground", () => {
   test("build args and platform reach the planner", async () => {
     const { page, context } = await openPlayground(browser, server.url);
     await replaceText(page, ["ARG BASE=alpine:3.20", "FROM ${BASE} AS base", "RUN true", ""].join("\n"));
-    await page.waitForSelector('#graph [data-image="alpine:3.20"]');
+    await page.waitForSelector('#graph .sp-badge[data-images="alpine:3.20"]');
     await page.fill('[data-testid="build-args"]', "BASE=debian:12\n");
-    await page.waitForSelector('#graph [data-image="debian:12"]');
+    await page.waitForSelector('#graph .sp-badge[data-images="debian:12"]');
     await page.fill('[data-testid="platform"]', "linux/arm64");
     await page.waitForFunction(() => document.querySelector('[data-testid="plan-json"]').textContent.includes('"platform": "linux/arm64"'));
     const plan = await planJson(page);
@@ -246,7 +252,8 @@ describe("playground", () => {
       const errorCount = await page.$$eval('[data-testid="diagnostics"] li.diag.error', (list) => list.length);
       assert.equal(errorCount, 0, `example ${id} has errors`);
     }
-    // The last example shows every edge kind, ONBUILD included.
+    // The last example shows every edge kind, ONBUILD included; images drawn as boxes.
+    await page.click('[data-testid="graph-images"]');
     const kinds = await page.$$eval("#graph .sp-edge-group", (groups) => groups.map((g) => g.dataset.edgeKind));
     for (const kind of ["from", "copy", "mount"]) assert.ok(kinds.includes(kind), `edge kind ${kind} in ${kinds}`);
     assert.ok((await page.$$("#graph path.sp-onbuild")).length > 0, "an ONBUILD edge");
@@ -256,18 +263,27 @@ describe("playground", () => {
     await context.close();
   });
 
-  test("the graph exports as a standalone SVG; dark mode screenshot", async () => {
+  test("the graph exports as a standalone SVG and a PNG; dark mode screenshot", async () => {
     const { page, context } = await openPlayground(browser, server.url, { colorScheme: "dark" });
     await page.selectOption('[data-testid="examples"]', "node");
     await page.waitForSelector('#graph [data-stage-name="runner"][data-target="true"]');
     const [download] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export-svg"]')]);
     assert.equal(download.suggestedFilename(), "stages.svg");
     const path = await download.path();
-    const { readFileSync } = await import("node:fs");
     const svg = readFileSync(path, "utf8");
     assert.match(svg, /^<\?xml/);
     assert.match(svg, /<style>/);
     assert.match(svg, /data-stage-name="runner"/);
+    // The colours in force (dark mode here) are written into the file.
+    assert.match(svg, /svg\.sp-graph \{ --sp-fg: #e3e7ef;/);
+    const [png] = await Promise.all([page.waitForEvent("download"), page.click('[data-testid="export-png"]')]);
+    assert.equal(png.suggestedFilename(), "stages.png");
+    const bytes = readFileSync(await png.path());
+    assert.deepEqual([...bytes.subarray(1, 4)].map((byte) => String.fromCharCode(byte)).join(""), "PNG");
+    // The whole drawing at twice its size: the IHDR chunk's width and height against the SVG's.
+    const width = Number(/<svg[^>]* width="(\d+)"/.exec(svg)[1]);
+    const height = Number(/<svg[^>]* height="(\d+)"/.exec(svg)[1]);
+    assert.deepEqual([bytes.readUInt32BE(16), bytes.readUInt32BE(20)], [width * 2, height * 2]);
     await page.screenshot({ path: join(artifactsDir, "playground-dark.png") });
     await context.close();
   });

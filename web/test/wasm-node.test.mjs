@@ -56,6 +56,28 @@ describe("nodejs package", () => {
     assert.equal(builderOnly.platform, "linux/arm64");
   });
 
+  test("outline gives the stages of a file with errors, and the plan's stages without", () => {
+    const broken = SEED.replace("WORKDIR /src", "WORKDIR /src\nRUNN oops");
+    assert.equal(planner.plan(broken, {}).plan, null);
+    const outline = planner.outline(broken, {});
+    assert.equal(Object.getPrototypeOf(outline), Object.prototype);
+    assert.equal(outline.complete, false);
+    assert.deepEqual(outline.stages.map((stage) => [stage.name, stage.needed]), [["builder", true], [null, true]]);
+    assert.deepEqual(outline.waves, [[0], [1]]);
+    assert.ok(outline.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    const whole = planner.outline(SEED, { targets: ["builder"] });
+    const { plan } = planner.plan(SEED, { targets: ["builder"] });
+    assert.equal(whole.complete, true);
+    assert.deepEqual([whole.stages, whole.targets, whole.waves], [plan.stages, plan.targets, plan.waves]);
+  });
+
+  test("checkWith examines the stages the targets need; check examines every stage", () => {
+    const text = "FROM alpine AS unused\nCMD run\nFROM alpine AS app\nCMD [\"app\"]\n";
+    assert.deepEqual(planner.check(text).map((d) => d.code), ["JSONArgsRecommended"]);
+    assert.deepEqual(planner.checkWith(text, { targets: ["app"] }), []);
+    assert.deepEqual(planner.checkWith(text, null), planner.check(text));
+  });
+
   test("options may be undefined or null", () => {
     assert.deepEqual(planner.plan(SEED, undefined), planner.plan(SEED, {}));
     assert.deepEqual(planner.plan(SEED, null), planner.plan(SEED, {}));
@@ -88,6 +110,17 @@ describe("nodejs package", () => {
     const diagnostics = planner.check("FROM alpine AS Builder\nRUN true\n");
     assert.ok(Array.isArray(diagnostics));
     assert.ok(diagnostics.every((diagnostic) => typeof diagnostic.code === "string" && diagnostic.line >= 0));
+  });
+
+  test("suggestStage gives the planner's own did-you-mean for a stage name", () => {
+    const names = ["base", "build", "test"];
+    assert.equal(planner.suggestStage("bulid", names), "build");
+    assert.equal(planner.suggestStage("build", names), undefined, "an exact name needs no suggestion");
+    assert.equal(planner.suggestStage("zzzzzz", names), undefined, "nothing within distance 2");
+    // The same suggestion as the unknown-target error of a plan.
+    const text = "FROM alpine AS base\nFROM base AS build\nFROM build AS test\n";
+    const error = planner.plan(text, { targets: ["tesst"] }).diagnostics.find((d) => d.code === "UnknownTarget");
+    assert.match(error.message, new RegExp(`did you mean ${planner.suggestStage("tesst", names)}\\?`));
   });
 
   test("graph draws dot and mermaid text", () => {

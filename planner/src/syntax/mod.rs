@@ -10,6 +10,7 @@
 mod directives;
 mod dump;
 pub mod split;
+pub mod words;
 
 use crate::diagnostics::Span;
 use crate::expand::{Lexer, NoVars};
@@ -28,9 +29,12 @@ pub struct Parsed {
     pub directives: Vec<Directive>,
     /// The escape character in force.
     pub escape: char,
-    /// The instructions, in order (up to the error, if there is one).
+    /// The instructions that parsed, in order. An instruction that fails to parse is left
+    /// out and parsing goes on after it (for editors); an error that ends the file (an
+    /// unterminated heredoc, an overlong line, a bad directive) leaves the rest out.
     pub instructions: Vec<RawInstruction>,
-    /// The first syntax error; BuildKit rejects the file with it.
+    /// The first syntax error; BuildKit rejects the file with it, so consumers that follow
+    /// BuildKit look at nothing else when it is set.
     pub error: Option<SyntaxError>,
     /// Lines of blank continuation lines (BuildKit's `NoEmptyContinuation`), with the
     /// instruction's span.
@@ -94,9 +98,30 @@ pub struct RawInstruction {
     pub span: Span,
     /// Bytes of the keyword.
     pub keyword_span: Span,
+    /// Where `original` sits in the instruction's joined line: 0, or for an `ONBUILD` trigger
+    /// the offset of the trigger's keyword.
+    pub origin: usize,
+    /// For each continuation line of the instruction, where its piece of the joined line
+    /// starts: (byte offset in the joined line, byte offset in the text). The first piece
+    /// starts at `span.start`. Maps words back to the text (see [`words`]).
+    pub continuations: Vec<(usize, usize)>,
 }
 
 impl RawInstruction {
+    /// The byte offset in the text of byte `offset` of `original`.
+    pub fn text_offset(&self, offset: usize) -> usize {
+        let joined = self.origin + offset;
+        match self
+            .continuations
+            .iter()
+            .rev()
+            .find(|(piece_start, _)| *piece_start <= joined)
+        {
+            Some((piece_start, text_start)) => text_start + (joined - piece_start),
+            None => self.span.start + joined,
+        }
+    }
+
     /// The keyword lower-cased.
     pub fn command(&self) -> String {
         self.keyword.to_ascii_lowercase()
@@ -216,15 +241,25 @@ impl<'a> Parser<'a> {
         Some(Ok(idx))
     }
 
+    /// An error that ends the file (the first error recorded stays the file's error).
     fn fail(&mut self, message: String, first: usize, last: usize) -> Parsed {
-        let span = Span::new(self.line_span(first).start, self.line_span(last).end);
-        self.parsed.error = Some(SyntaxError {
-            message,
-            line: first as u32 + 1,
-            end_line: last as u32 + 1,
-            span,
-        });
+        self.recover(message, first, last);
         self.finish()
+    }
+
+    /// An instruction that does not parse: the first such error is the file's error (BuildKit
+    /// stops there), and parsing goes on after the instruction so that editors still see the
+    /// instructions that follow it.
+    fn recover(&mut self, message: String, first: usize, last: usize) {
+        if self.parsed.error.is_none() {
+            let span = Span::new(self.line_span(first).start, self.line_span(last).end);
+            self.parsed.error = Some(SyntaxError {
+                message,
+                line: first as u32 + 1,
+                end_line: last as u32 + 1,
+                span,
+            });
+        }
     }
 
     fn finish(&mut self) -> Parsed {
@@ -238,7 +273,7 @@ impl<'a> Parser<'a> {
             let idx = match scanned {
                 Ok(idx) => idx,
                 Err(e) => {
-                    self.parsed.error = Some(e);
+                    self.parsed.error.get_or_insert(e);
                     return self.finish();
                 }
             };
@@ -287,6 +322,7 @@ impl<'a> Parser<'a> {
                 continue;
             }
             let mut line = first.to_string();
+            let mut continuations = Vec::new();
             let mut last_idx = idx;
             let mut empty_continuation = false;
             while !ended {
@@ -294,7 +330,7 @@ impl<'a> Parser<'a> {
                 let cidx = match scanned {
                     Ok(cidx) => cidx,
                     Err(e) => {
-                        self.parsed.error = Some(e);
+                        self.parsed.error.get_or_insert(e);
                         return self.finish();
                     }
                 };
@@ -308,17 +344,24 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let (piece, piece_ended) = trim_continuation(ctext, self.escape);
+                continuations.push((line.len(), self.lines[cidx].start));
                 line.push_str(piece);
                 ended = piece_ended;
             }
             let start_span = Span::new(content_start, content_start);
             let mut node = match self.node_from_line(line, std::mem::take(&mut comments)) {
                 Ok(node) => node,
-                Err(message) => return self.fail(message, idx, last_idx),
+                Err(message) => {
+                    self.recover(message, idx, last_idx);
+                    continue;
+                }
             };
             if node.can_contain_heredoc() && node.original.contains("<<") {
                 match heredocs_from_line(&node.original) {
-                    Err(message) => return self.fail(message, idx, last_idx),
+                    Err(message) => {
+                        self.recover(message, idx, last_idx);
+                        continue;
+                    }
                     Ok(heredocs) => {
                         for mut heredoc in heredocs {
                             let mut terminated = false;
@@ -326,7 +369,7 @@ impl<'a> Parser<'a> {
                                 let hidx = match scanned {
                                     Ok(hidx) => hidx,
                                     Err(e) => {
-                                        self.parsed.error = Some(e);
+                                        self.parsed.error.get_or_insert(e);
                                         return self.finish();
                                     }
                                 };
@@ -362,12 +405,19 @@ impl<'a> Parser<'a> {
                 start_span.start,
                 self.line_span(last_idx).end.max(start_span.start),
             );
+            if let Some(sub) = node.sub.as_deref_mut() {
+                sub.span = node.span;
+                sub.continuations = continuations.clone();
+                let keyword_start = sub.text_offset(0);
+                sub.keyword_span = Span::new(keyword_start, keyword_start + sub.keyword.len());
+            }
+            node.continuations = continuations;
             if empty_continuation {
                 self.parsed.empty_continuations.push(node.span);
             }
             self.parsed.instructions.push(node);
         }
-        if self.parsed.instructions.is_empty() {
+        if self.parsed.instructions.is_empty() && self.parsed.error.is_none() {
             let last = self.lines.len().saturating_sub(1);
             let line = self.lines.len();
             self.parsed.error = Some(SyntaxError {
@@ -410,6 +460,8 @@ impl<'a> Parser<'a> {
             comments,
             span: Span::default(),
             keyword_span: Span::default(),
+            origin: 0,
+            continuations: Vec::new(),
         };
         match command.as_str() {
             "add" | "copy" | "volume" => match split::parse_json(rest) {
@@ -454,7 +506,9 @@ impl<'a> Parser<'a> {
             }
             "onbuild" => {
                 if !rest.is_empty() {
-                    let sub = self.node_from_line(rest.to_string(), Vec::new())?;
+                    let mut sub = self.node_from_line(rest.to_string(), Vec::new())?;
+                    // `rest` is a slice of `line`: its offset is where the trigger starts.
+                    sub.origin = words::offset_in(&line, rest);
                     node.args.push(sub.keyword.clone());
                     node.args.extend(sub.args.iter().cloned());
                     node.json = false;

@@ -7,7 +7,7 @@
 //! (quotes are kept in words; later expansion removes them).
 
 /// Characters of Go's `reWhitespace` (`[\t\v\f\r ]`).
-fn is_re_space(ch: char) -> bool {
+pub fn is_re_space(ch: char) -> bool {
     matches!(ch, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
 }
 
@@ -55,6 +55,16 @@ fn is_go_byte_space(byte: u8) -> bool {
 /// the line and the flags with quotes and escapes processed. Like BuildKit it walks bytes, so
 /// a non-ASCII byte in a flag is taken as a Latin-1 character.
 pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
+    extract_flags_with_spans(line, escape, None)
+}
+
+/// [`extract_flags`], also recording in `spans` the byte range in `line` of each flag word as
+/// written (quotes included), aligned with the returned flags.
+pub fn extract_flags_with_spans<'a>(
+    line: &'a str,
+    escape: char,
+    mut spans: Option<&mut Vec<(usize, usize)>>,
+) -> (&'a str, Vec<String>) {
     let trimmed = line.trim_start_matches(char::is_whitespace);
     if !trimmed.starts_with("--") {
         // No flags (the common case): nothing to split.
@@ -75,6 +85,7 @@ pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
     let mut quote = 0u8;
     let mut blank_ok = false;
     let mut pos = 0;
+    let mut word_start = 0;
     loop {
         let at_end = pos >= bytes.len();
         let mut ch = bytes.get(pos).copied().unwrap_or(0);
@@ -90,10 +101,14 @@ pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
                 return (line.get(pos..).unwrap_or(""), words);
             }
             phase = Phase::Word;
+            word_start = pos;
         }
         if at_end {
             if word != "--" && (blank_ok || !word.is_empty()) {
                 words.push(word);
+                if let Some(spans) = spans.as_deref_mut() {
+                    spans.push((word_start, bytes.len()));
+                }
             }
             break;
         }
@@ -105,6 +120,9 @@ pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
                 }
                 if blank_ok || !word.is_empty() {
                     words.push(std::mem::take(&mut word));
+                    if let Some(spans) = spans.as_deref_mut() {
+                        spans.push((word_start, pos));
+                    }
                 }
                 blank_ok = false;
                 pos += 1;

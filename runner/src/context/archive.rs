@@ -16,8 +16,8 @@ use tar::{Builder, EntryType, Header};
 
 use super::chmod::Chmod;
 use super::entries::{EntryKind, SourceEntry, SourceSet};
+use super::error::ContextError;
 use super::gomatch::clean;
-use super::ContextError;
 
 /// What the destination path is in the target image before the copy (the executor finds out
 /// with a HEAD on the archive endpoint).
@@ -171,12 +171,13 @@ impl<W: Write> TarWriter<'_, W> {
         };
         let is_dir = entry.kind == EntryKind::Dir;
         let mode = match (self.chmod, entry.kind) {
+            (None, EntryKind::Socket) => 0o600,
             (_, EntryKind::Symlink) | (None, _) => entry.meta.mode,
             (Some(chmod), _) => chmod.apply(entry.meta.mode, is_dir),
         };
         let name = tar_name(target, is_dir);
         let kind = match entry.kind {
-            EntryKind::File => EntryType::Regular,
+            EntryKind::File | EntryKind::Socket => EntryType::Regular,
             EntryKind::Dir => EntryType::Directory,
             EntryKind::Symlink => EntryType::Symlink,
             EntryKind::Fifo => EntryType::Fifo,
@@ -231,7 +232,7 @@ impl<W: Write> TarWriter<'_, W> {
                     .append_data(&mut header, &name, std::io::empty())
                     .map_err(io_err)
             }
-            EntryKind::Dir | EntryKind::Fifo => self
+            EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => self
                 .builder
                 .append_data(&mut header, &name, std::io::empty())
                 .map_err(io_err),

@@ -5,7 +5,7 @@
 //! Invariant: symbolic modes follow chmod(1) with a umask of 0 (what BuildKit uses), so a clause
 //! without `u`, `g`, `o` or `a` applies to all three.
 
-use super::ContextError;
+use super::error::ContextError;
 
 /// A parsed `--chmod` value.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::entries::{EntryKind, FileMeta, SourceEntry, SourceSet};
-use super::ContextError;
+use super::error::ContextError;
 
 /// Digests of files changed this recently before hashing are not written to the cache (a
 /// change within the same timestamp tick would go unnoticed). Tests use a short window.
@@ -171,7 +171,7 @@ pub(super) fn set_digest(store: &DigestStore, set: &SourceSet) -> Result<String,
             EntryKind::File => contents.next().unwrap_or_default(),
             EntryKind::Symlink => entry.link_target.clone().unwrap_or_default(),
             EntryKind::CharDevice | EntryKind::BlockDevice => entry.meta.rdev.to_string(),
-            EntryKind::Dir | EntryKind::Fifo => String::new(),
+            EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => String::new(),
         };
         let line = format!(
             "{:?} {} {:o} {} {}\n",

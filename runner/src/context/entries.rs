@@ -34,6 +34,8 @@ pub enum EntryKind {
     CharDevice,
     /// A block device.
     BlockDevice,
+    /// A unix socket: copied as an empty regular file, mode 0600 (BuildKit's result).
+    Socket,
 }
 
 /// The metadata of an entry that ends up in the tar stream or the digest cache.

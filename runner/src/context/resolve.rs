@@ -10,17 +10,15 @@
 use std::path::Path;
 
 use super::entries::{CopySources, FileMeta, SourceRoot, SourceSet};
+use super::error::ContextError;
 use super::gomatch::{clean, contains_wildcards, go_match};
 use super::patterns::{MatchInfo, PatternMatcher};
+use super::root::ContextRoot;
 use super::walk::{
     host_path, join, make_entry, read_dir_sorted, resolve_in_root, walk, Filters, Position,
 };
-use super::{BuildContext, ContextError};
 
-pub(super) fn resolve(
-    ctx: &BuildContext,
-    request: &CopySources,
-) -> Result<SourceSet, ContextError> {
+pub(super) fn resolve(ctx: &ContextRoot, request: &CopySources) -> Result<SourceSet, ContextError> {
     let exclude = compile_patterns(&request.excludes)?;
     let mut set = SourceSet {
         parents: request.parents,
@@ -63,7 +61,7 @@ fn relative_source(source: &str) -> Result<String, ContextError> {
 }
 
 fn resolve_plain(
-    ctx: &BuildContext,
+    ctx: &ContextRoot,
     source: &str,
     exclude: &PatternMatcher,
     set: &mut SourceSet,
@@ -113,7 +111,7 @@ fn resolve_plain(
 /// context-relative paths whose path below the wildcard base matches `pattern`; a matched
 /// directory is not entered. Paths `.dockerignore` hides are not seen.
 fn find_matches(
-    ctx: &BuildContext,
+    ctx: &ContextRoot,
     dir: &Path,
     dir_rel: &str,
     below: &str,
@@ -150,7 +148,7 @@ fn find_matches(
 
 /// Whether a path exists in the context as the engines would receive it: not ignored, or an
 /// ignored directory that still holds an excepted (`!`) path.
-fn visible(ctx: &BuildContext, rel: &str, is_dir: bool) -> Result<bool, ContextError> {
+fn visible(ctx: &ContextRoot, rel: &str, is_dir: bool) -> Result<bool, ContextError> {
     let (ignored, info) = chain_info(&ctx.ignore, rel);
     if !ignored {
         return Ok(true);
@@ -196,7 +194,7 @@ fn chain_info(matcher: &PatternMatcher, rel: &str) -> (bool, Option<MatchInfo>) 
 
 /// Adds one source (after wildcard expansion): a directory's contents or a single entry.
 fn add_root(
-    ctx: &BuildContext,
+    ctx: &ContextRoot,
     written: &str,
     rel: &str,
     exclude: &PatternMatcher,
@@ -264,7 +262,7 @@ fn add_root(
 /// `COPY --parents`: the pivot directory is walked with the rest of the source as an include
 /// pattern, keeping every matched path's directories.
 fn resolve_parents(
-    ctx: &BuildContext,
+    ctx: &ContextRoot,
     source: &str,
     exclude: &PatternMatcher,
     set: &mut SourceSet,

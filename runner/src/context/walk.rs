@@ -12,8 +12,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use super::entries::{EntryKind, FileMeta, SourceEntry};
+use super::error::ContextError;
 use super::patterns::{MatchInfo, PatternMatcher};
-use super::ContextError;
 
 /// Symlinks followed in a row before giving up (Linux's own limit).
 const MAX_SYMLINK_HOPS: usize = 40;
@@ -126,6 +126,8 @@ pub(super) fn make_entry(
         EntryKind::CharDevice
     } else if file_type.is_block_device() {
         EntryKind::BlockDevice
+    } else if file_type.is_socket() {
+        EntryKind::Socket
     } else {
         EntryKind::File
     };
@@ -150,8 +152,8 @@ pub(super) fn make_entry(
     })
 }
 
-/// Directory entries sorted by name with their `lstat` metadata; sockets are skipped (the
-/// engines do not send them either).
+/// Directory entries sorted by name with their `lstat` metadata; named pipes are skipped
+/// (BuildKit does not copy them from a directory).
 pub(super) fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, Metadata)>, ContextError> {
     let io_err = |source| ContextError::Io {
         path: dir.to_path_buf(),
@@ -164,7 +166,7 @@ pub(super) fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, Metadata)>, Con
             path: item.path(),
             source,
         })?;
-        if meta.file_type().is_socket() {
+        if meta.file_type().is_fifo() {
             continue;
         }
         children.push((item.file_name().to_string_lossy().into_owned(), meta));

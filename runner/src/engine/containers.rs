@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
     ContainerCreateBody, ExecConfig, HostConfig, Mount, MountTmpfsOptions, MountType,
+    MountVolumeOptions,
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, ListContainersOptions, LogsOptions,
@@ -19,7 +20,10 @@ use bollard::query_parameters::{
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-use super::{config, is_not_found, Engine, EngineError, EngineResult, LogChunk, LogStream};
+use bollard::Docker;
+
+use super::common::{is_not_found, EngineError, EngineResult, LogChunk, LogStream};
+use super::config;
 use crate::image_config::ImageConfig;
 
 /// What a container is created with.
@@ -93,242 +97,252 @@ pub struct ContainerListing {
     pub running: bool,
 }
 
-impl Engine {
-    /// Creates (never starts) a container; returns its id.
-    pub async fn create_container(&self, spec: &ContainerSpec) -> EngineResult<String> {
-        let mounts: Vec<Mount> = spec.mounts.iter().map(to_bollard_mount).collect();
-        let host_config = HostConfig {
-            network_mode: spec.network_mode.clone(),
-            mounts: (!mounts.is_empty()).then_some(mounts),
-            privileged: spec.privileged.then_some(true),
-            ..HostConfig::default()
-        };
-        let body = ContainerCreateBody {
-            image: spec.image.clone(),
-            entrypoint: Some(spec.entrypoint.clone()),
-            env: Some(spec.env.clone()),
-            working_dir: spec.working_dir.clone(),
-            user: spec.user.clone(),
-            hostname: spec.hostname.clone(),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            open_stdin: spec.open_stdin.then_some(true),
-            host_config: Some(host_config),
-            ..ContainerCreateBody::default()
-        };
-        let options = CreateContainerOptions {
-            name: Some(spec.name.clone()),
-            platform: String::new(),
-        };
-        let created = self
-            .docker
-            .create_container(Some(options), body)
-            .await
-            .map_err(|e| EngineError::api("create container", e))?;
-        Ok(created.id)
+/// Creates (never starts) a container; returns its id.
+pub(super) async fn create_container(
+    docker: &Docker,
+    spec: &ContainerSpec,
+) -> EngineResult<String> {
+    let mounts: Vec<Mount> = spec.mounts.iter().map(to_bollard_mount).collect();
+    let host_config = HostConfig {
+        network_mode: spec.network_mode.clone(),
+        mounts: (!mounts.is_empty()).then_some(mounts),
+        privileged: spec.privileged.then_some(true),
+        ..HostConfig::default()
+    };
+    let body = ContainerCreateBody {
+        image: spec.image.clone(),
+        entrypoint: Some(spec.entrypoint.clone()),
+        env: Some(spec.env.clone()),
+        working_dir: spec.working_dir.clone(),
+        user: spec.user.clone(),
+        hostname: spec.hostname.clone(),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        open_stdin: spec.open_stdin.then_some(true),
+        host_config: Some(host_config),
+        ..ContainerCreateBody::default()
+    };
+    let options = CreateContainerOptions {
+        name: Some(spec.name.clone()),
+        platform: String::new(),
+    };
+    let created = docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(|e| EngineError::api("create container", e))?;
+    Ok(created.id)
+}
+/// Starts a created container.
+pub(super) async fn start_container(docker: &Docker, id: &str) -> EngineResult<()> {
+    docker
+        .start_container(id, None)
+        .await
+        .map_err(|e| EngineError::api("start container", e))
+}
+/// Follows a started container's stdout and stderr from the beginning.
+pub(super) fn logs(docker: &Docker, id: &str) -> LogStream {
+    let options = LogsOptions {
+        follow: true,
+        stdout: true,
+        stderr: true,
+        ..LogsOptions::default()
+    };
+    Box::pin(
+        docker
+            .logs(id, Some(options))
+            .filter_map(|item| std::future::ready(log_chunk(item))),
+    )
+}
+/// Waits until a started container is no longer running; returns its exit code.
+pub(super) async fn wait_container(docker: &Docker, id: &str) -> EngineResult<i64> {
+    let options = WaitContainerOptions {
+        condition: "not-running".to_string(),
+    };
+    let mut stream = docker.wait_container(id, Some(options));
+    match stream.next().await {
+        Some(Ok(response)) => Ok(response.status_code),
+        Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
+        Some(Err(e)) => Err(EngineError::api("wait for container", e)),
+        None => Err(EngineError::protocol(
+            "wait for container",
+            "the engine closed the wait stream without an exit code",
+        )),
     }
-
-    /// Starts a created container.
-    pub async fn start_container(&self, id: &str) -> EngineResult<()> {
-        self.docker
-            .start_container(id, None)
-            .await
-            .map_err(|e| EngineError::api("start container", e))
+}
+/// Runs `argv` in a running container (an exec) and returns the exec id and its output
+/// stream; the stream ends when the process exits. With `stdin`, those bytes are the
+/// process's standard input (then closed); they travel over the API connection only and are
+/// never part of the exec's stored configuration.
+pub(super) async fn exec(
+    docker: &Docker,
+    id: &str,
+    argv: &[String],
+    env: &[String],
+    working_dir: Option<&str>,
+    user: Option<&str>,
+    stdin: Option<&[u8]>,
+) -> EngineResult<(String, LogStream)> {
+    let config = ExecConfig {
+        attach_stdin: Some(stdin.is_some()),
+        attach_stdout: Some(true),
+        attach_stderr: Some(true),
+        cmd: Some(argv.to_vec()),
+        env: Some(env.to_vec()),
+        working_dir: working_dir.map(str::to_string),
+        user: user.map(str::to_string),
+        ..ExecConfig::default()
+    };
+    let created = docker
+        .create_exec(id, config)
+        .await
+        .map_err(|e| EngineError::api("create exec", e))?;
+    let started = docker
+        .start_exec(&created.id, None::<StartExecOptions>)
+        .await
+        .map_err(|e| EngineError::api("start exec", e))?;
+    let StartExecResults::Attached { output, mut input } = started else {
+        return Err(EngineError::protocol(
+            "start exec",
+            "the engine detached the exec",
+        ));
+    };
+    if let Some(bytes) = stdin {
+        let written = async {
+            input.write_all(bytes).await?;
+            input.shutdown().await
+        }
+        .await;
+        written
+            .map_err(|e| EngineError::protocol("write an exec's standard input", e.to_string()))?;
     }
-
-    /// Follows a started container's stdout and stderr from the beginning.
-    pub fn logs(&self, id: &str) -> LogStream {
-        let options = LogsOptions {
-            follow: true,
-            stdout: true,
-            stderr: true,
-            ..LogsOptions::default()
-        };
-        Box::pin(
-            self.docker
-                .logs(id, Some(options))
-                .filter_map(|item| std::future::ready(log_chunk(item))),
-        )
+    drop(input);
+    let stream = output.filter_map(|item| async { log_chunk(item) });
+    Ok((created.id, Box::pin(stream)))
+}
+/// The exit code of a finished exec.
+pub(super) async fn exec_exit_code(docker: &Docker, exec_id: &str) -> EngineResult<i64> {
+    let inspected = docker
+        .inspect_exec(exec_id)
+        .await
+        .map_err(|e| EngineError::api("inspect exec", e))?;
+    match (inspected.running, inspected.exit_code) {
+        (Some(true), _) | (_, None) => Err(EngineError::protocol(
+            "inspect exec",
+            "the process has no exit code yet",
+        )),
+        (_, Some(code)) => Ok(code),
     }
-
-    /// Waits until a started container is no longer running; returns its exit code.
-    pub async fn wait_container(&self, id: &str) -> EngineResult<i64> {
-        let options = WaitContainerOptions {
-            condition: "not-running".to_string(),
-        };
-        let mut stream = self.docker.wait_container(id, Some(options));
-        match stream.next().await {
-            Some(Ok(response)) => Ok(response.status_code),
-            Some(Err(bollard::errors::Error::DockerContainerWaitError { code, .. })) => Ok(code),
-            Some(Err(e)) => Err(EngineError::api("wait for container", e)),
-            None => Err(EngineError::protocol(
-                "wait for container",
-                "the engine closed the wait stream without an exit code",
-            )),
+}
+/// How many processes run in a container: on a local engine from the container's cgroup
+/// (a file read, where `docker top` runs `ps` on the host), else through the API.
+pub(super) async fn process_count(docker: &Docker, local: bool, id: &str) -> EngineResult<usize> {
+    if local {
+        if let Some(count) = cgroup_process_count(id) {
+            return Ok(count);
         }
     }
-
-    /// Runs `argv` in a running container (an exec) and returns the exec id and its output
-    /// stream; the stream ends when the process exits. With `stdin`, those bytes are the
-    /// process's standard input (then closed); they travel over the API connection only and are
-    /// never part of the exec's stored configuration.
-    pub async fn exec(
-        &self,
-        id: &str,
-        argv: &[String],
-        env: &[String],
-        working_dir: Option<&str>,
-        user: Option<&str>,
-        stdin: Option<&[u8]>,
-    ) -> EngineResult<(String, LogStream)> {
-        let config = ExecConfig {
-            attach_stdin: Some(stdin.is_some()),
-            attach_stdout: Some(true),
-            attach_stderr: Some(true),
-            cmd: Some(argv.to_vec()),
-            env: Some(env.to_vec()),
-            working_dir: working_dir.map(str::to_string),
-            user: user.map(str::to_string),
-            ..ExecConfig::default()
-        };
-        let created = self
-            .docker
-            .create_exec(id, config)
-            .await
-            .map_err(|e| EngineError::api("create exec", e))?;
-        let started = self
-            .docker
-            .start_exec(&created.id, None::<StartExecOptions>)
-            .await
-            .map_err(|e| EngineError::api("start exec", e))?;
-        let StartExecResults::Attached { output, mut input } = started else {
-            return Err(EngineError::protocol(
-                "start exec",
-                "the engine detached the exec",
-            ));
-        };
-        if let Some(bytes) = stdin {
-            let written = async {
-                input.write_all(bytes).await?;
-                input.shutdown().await
-            }
-            .await;
-            written.map_err(|e| {
-                EngineError::protocol("write an exec's standard input", e.to_string())
-            })?;
-        }
-        drop(input);
-        let stream = output.filter_map(|item| async { log_chunk(item) });
-        Ok((created.id, Box::pin(stream)))
+    process_count_by_top(docker, id).await
+}
+async fn process_count_by_top(docker: &Docker, id: &str) -> EngineResult<usize> {
+    let top = docker
+        .top_processes(id, None::<bollard::query_parameters::TopOptions>)
+        .await
+        .map_err(|e| EngineError::api("list container processes", e))?;
+    Ok(top.processes.map_or(0, |p| p.len()))
+}
+/// Commits a container's filesystem as a new image with `config`; returns the id. Every
+/// field is sent explicitly, so the container's own config cannot leak in where the desired
+/// one has a value (the exact final config is written by [`Engine::load_config`]).
+pub(super) async fn commit(
+    docker: &Docker,
+    id: &str,
+    config: &ImageConfig,
+    comment: &str,
+) -> EngineResult<String> {
+    let options = CommitContainerOptions {
+        container: Some(id.to_string()),
+        comment: Some(comment.to_string()),
+        pause: false,
+        ..CommitContainerOptions::default()
+    };
+    let committed = docker
+        .commit_container(options, config::to_container_config(config))
+        .await
+        .map_err(|e| EngineError::api("commit", e))?;
+    if committed.id.is_empty() {
+        return Err(EngineError::protocol(
+            "commit",
+            "the engine returned no image id",
+        ));
     }
-
-    /// The exit code of a finished exec.
-    pub async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<i64> {
-        let inspected = self
-            .docker
-            .inspect_exec(exec_id)
-            .await
-            .map_err(|e| EngineError::api("inspect exec", e))?;
-        match (inspected.running, inspected.exit_code) {
-            (Some(true), _) | (_, None) => Err(EngineError::protocol(
-                "inspect exec",
-                "the process has no exit code yet",
-            )),
-            (_, Some(code)) => Ok(code),
-        }
+    Ok(committed.id)
+}
+/// Force-removes a container and its anonymous volumes; a missing container is fine.
+pub(super) async fn remove_container(docker: &Docker, id: &str) -> EngineResult<()> {
+    let options = RemoveContainerOptions {
+        force: true,
+        v: true,
+        ..RemoveContainerOptions::default()
+    };
+    match docker.remove_container(id, Some(options)).await {
+        Ok(()) => Ok(()),
+        Err(e) if is_not_found(&e) => Ok(()),
+        // 409 "removal already in progress": another removal of the same container.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(e) => Err(EngineError::api("remove container", e)),
     }
+}
+/// Lists every container (running or not) whose name starts with `prefix`.
+pub(super) async fn list_containers_by_prefix(
+    docker: &Docker,
+    prefix: &str,
+) -> EngineResult<Vec<ContainerListing>> {
+    let mut filters = HashMap::new();
+    filters.insert("name".to_string(), vec![format!("^/{prefix}")]);
+    let options = ListContainersOptions {
+        all: true,
+        filters: Some(filters),
+        ..ListContainersOptions::default()
+    };
+    let listed = docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|e| EngineError::api("list containers", e))?;
+    Ok(listed
+        .into_iter()
+        .map(|c| ContainerListing {
+            id: c.id.unwrap_or_default(),
+            running: c
+                .state
+                .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING),
+            names: c
+                .names
+                .unwrap_or_default()
+                .into_iter()
+                .map(|n| n.trim_start_matches('/').to_string())
+                .collect(),
+        })
+        .filter(|c| c.names.iter().any(|n| n.starts_with(prefix)))
+        .collect())
+}
 
-    /// How many processes run in a container.
-    pub async fn process_count(&self, id: &str) -> EngineResult<usize> {
-        let top = self
-            .docker
-            .top_processes(id, None::<bollard::query_parameters::TopOptions>)
-            .await
-            .map_err(|e| EngineError::api("list container processes", e))?;
-        Ok(top.processes.map_or(0, |p| p.len()))
-    }
-
-    /// Commits a container's filesystem as a new image with `config`; returns the id. Every
-    /// field is sent explicitly, so the container's own config cannot leak in where the desired
-    /// one has a value (the exact final config is written by [`Engine::load_config`]).
-    pub async fn commit(
-        &self,
-        id: &str,
-        config: &ImageConfig,
-        comment: &str,
-    ) -> EngineResult<String> {
-        let options = CommitContainerOptions {
-            container: Some(id.to_string()),
-            comment: Some(comment.to_string()),
-            pause: false,
-            ..CommitContainerOptions::default()
-        };
-        let committed = self
-            .docker
-            .commit_container(options, config::to_container_config(config))
-            .await
-            .map_err(|e| EngineError::api("commit", e))?;
-        if committed.id.is_empty() {
-            return Err(EngineError::protocol(
-                "commit",
-                "the engine returned no image id",
-            ));
-        }
-        Ok(committed.id)
-    }
-
-    /// Force-removes a container and its anonymous volumes; a missing container is fine.
-    pub async fn remove_container(&self, id: &str) -> EngineResult<()> {
-        let options = RemoveContainerOptions {
-            force: true,
-            v: true,
-            ..RemoveContainerOptions::default()
-        };
-        match self.docker.remove_container(id, Some(options)).await {
-            Ok(()) => Ok(()),
-            Err(e) if is_not_found(&e) => Ok(()),
-            // 409 "removal already in progress": another removal of the same container.
-            Err(bollard::errors::Error::DockerResponseServerError {
-                status_code: 409, ..
-            }) => Ok(()),
-            Err(e) => Err(EngineError::api("remove container", e)),
-        }
-    }
-
-    /// Lists every container (running or not) whose name starts with `prefix`.
-    pub async fn list_containers_by_prefix(
-        &self,
-        prefix: &str,
-    ) -> EngineResult<Vec<ContainerListing>> {
-        let mut filters = HashMap::new();
-        filters.insert("name".to_string(), vec![format!("^/{prefix}")]);
-        let options = ListContainersOptions {
-            all: true,
-            filters: Some(filters),
-            ..ListContainersOptions::default()
-        };
-        let listed = self
-            .docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|e| EngineError::api("list containers", e))?;
-        Ok(listed
-            .into_iter()
-            .map(|c| ContainerListing {
-                id: c.id.unwrap_or_default(),
-                running: c
-                    .state
-                    .is_some_and(|s| s == bollard::models::ContainerSummaryStateEnum::RUNNING),
-                names: c
-                    .names
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|n| n.trim_start_matches('/').to_string())
-                    .collect(),
-            })
-            .filter(|c| c.names.iter().any(|n| n.starts_with(prefix)))
-            .collect())
-    }
+/// The number of processes in a container's cgroup, read from the host's cgroup file system
+/// (cgroup v1 with the cgroupfs or systemd driver, or cgroup v2); `None` when no such file is
+/// visible (another mount namespace, an unknown layout).
+fn cgroup_process_count(id: &str) -> Option<usize> {
+    let candidates = [
+        format!("/sys/fs/cgroup/pids/docker/{id}/cgroup.procs"),
+        format!("/sys/fs/cgroup/pids/system.slice/docker-{id}.scope/cgroup.procs"),
+        format!("/sys/fs/cgroup/system.slice/docker-{id}.scope/cgroup.procs"),
+        format!("/sys/fs/cgroup/docker/{id}/cgroup.procs"),
+    ];
+    candidates.iter().find_map(|path| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|text| text.lines().filter(|l| !l.trim().is_empty()).count())
+    })
 }
 
 fn log_chunk(
@@ -369,6 +383,12 @@ fn to_bollard_mount(spec: &MountSpec) -> Mount {
             source: Some(name.clone()),
             target: Some(target.clone()),
             read_only: Some(*read_only),
+            // Never copy the image's files at the target into the volume (a cache mount and a
+            // bind source show only their own content).
+            volume_options: Some(MountVolumeOptions {
+                no_copy: Some(true),
+                ..MountVolumeOptions::default()
+            }),
             ..Mount::default()
         },
         MountSpec::Tmpfs { target, size, mode } => Mount {

@@ -19,7 +19,7 @@ pub const CACHE_REPO: &str = "stageplan-cache";
 
 /// The cache format: bump it whenever a step's behaviour changes for the same inputs (a fix
 /// in how COPY sets owners, say), so images made by the old behaviour are never reused.
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 
 /// A step key: 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -109,6 +109,11 @@ impl Cache {
     /// a `--no-cache` build refreshes the cache).
     pub fn new(engine: Engine, enabled: bool) -> Cache {
         Cache { engine, enabled }
+    }
+
+    /// Whether lookups are made (false with `--no-cache`).
+    pub fn enabled(&self) -> bool {
+        self.enabled
     }
 
     /// The image id stored for `key`, if any.

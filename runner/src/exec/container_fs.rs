@@ -2,11 +2,13 @@
 //! symlinks the way BuildKit resolves a COPY destination (inside the image's root).
 //!
 //! Input: a container (holder or keeper) whose filesystem is the stage's current image.
-//! Output: numeric owners for `--chown`/`USER`, and [`ResolvedPath`]s.
-//! Invariant: read-only: nothing here writes to the container.
+//! Output: numeric owners for `--chown`/`USER`, [`ResolvedPath`]s, absolute paths for a stage's
+//! working directory, and the one write a step makes before its own: missing directories.
+//! Invariant: nothing here writes to the container but [`create_directories`].
 
 use crate::engine::{Engine, EngineResult, PathStat};
-use crate::fs::{tar, users};
+use crate::fs::tar::{self, TarError};
+use crate::fs::users;
 
 /// Reads a small file of a container as text; empty when it does not exist.
 pub async fn read_text(engine: &Engine, container: &str, path: &str) -> EngineResult<String> {
@@ -33,6 +35,41 @@ pub async fn resolve_owner(
         (String::new(), String::new())
     };
     Ok(users::resolve(spec, &passwd, &group))
+}
+
+/// The absolute, clean path of `path` for a stage whose working directory is `workdir`
+/// (relative paths are joined to it).
+pub fn absolute(workdir: &str, path: &str) -> String {
+    let base = if workdir.is_empty() { "/" } else { workdir };
+    let joined = if path.starts_with('/') {
+        tar::join_dest(path, "")
+    } else {
+        tar::join_dest(base, path)
+    };
+    format!("/{joined}")
+}
+
+/// Creates directories (absolute paths, parents first) with `owner` and `mode`.
+pub async fn create_directories(
+    engine: &Engine,
+    container: &str,
+    paths: &[String],
+    owner: (u64, u64),
+    mode: u32,
+) -> EngineResult<Result<(), TarError>> {
+    if paths.is_empty() {
+        return Ok(Ok(()));
+    }
+    let relative: Vec<String> = paths
+        .iter()
+        .map(|p| p.trim_start_matches('/').to_string())
+        .collect();
+    let archive = match tar::directories(&relative, owner, mode) {
+        Ok(archive) => archive,
+        Err(e) => return Ok(Err(e)),
+    };
+    engine.put_archive_bytes(container, "/", archive).await?;
+    Ok(Ok(()))
 }
 
 /// An absolute path of the container, resolved through symlinks.
@@ -153,6 +190,14 @@ fn join(dir: &str, name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_paths_join_the_working_directory() {
+        assert_eq!(absolute("/app", "bin/"), "/app/bin");
+        assert_eq!(absolute("", "x"), "/x");
+        assert_eq!(absolute("/app", "/abs/./y"), "/abs/y");
+        assert_eq!(absolute("/app", "."), "/app");
+    }
 
     #[test]
     fn components_are_clean_and_real_paths_join() {

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
 use super::cache::Key;
+use crate::error::{RunnerError, StepError};
 use crate::image_config::ImageConfig;
 
 /// A container a stage keeps between steps: a started keeper (RUN steps run in it as execs) or
@@ -53,11 +54,16 @@ pub struct StageResult {
     pub key: Key,
     /// Whether every step came from the cache.
     pub cached: bool,
+    /// Whether a RUN ran in this stage or a stage it is built on (BuildKit's image then has
+    /// the empty `/dev`, `/proc` and `/sys` its executor mounts on).
+    pub ran_run: bool,
     /// The stage's keeper, handed to the first stage built on this one.
     pub keeper: Mutex<Option<LiveContainer>>,
 }
 
-/// The evolving state of a stage being built.
+/// The evolving state of a stage being built. (Cloned only to predict the keys of steps ahead;
+/// a clone never touches a container.)
+#[derive(Clone)]
 pub struct StageState {
     /// The stage's index in the plan.
     pub index: usize,
@@ -77,6 +83,8 @@ pub struct StageState {
     pub args: BTreeMap<String, String>,
     /// Whether every filesystem step so far was a cache hit.
     pub all_cached: bool,
+    /// Whether a RUN ran in this stage (cached or not) or a stage it is built on.
+    pub ran_run: bool,
     /// Step counter for progress (1-based).
     pub step: usize,
     /// Results of the stages this one depends on, as they become available.
@@ -89,6 +97,10 @@ pub struct StageState {
     pub keeper_enabled: bool,
     /// A never-started holder reused by consecutive COPY/WORKDIR steps.
     pub holder: Option<LiveContainer>,
+    /// The container (holder or keeper) that holds COPY/ADD results not committed yet: a run
+    /// of consecutive COPY/ADD steps is committed once, at its last step. While it is set, the
+    /// stage's files are that container's, and `image` is the last committed image.
+    pub pending: Option<String>,
 }
 
 impl StageState {
@@ -108,6 +120,16 @@ impl StageState {
             .collect()
     }
 
+    /// A function that places a step problem at `line` of this stage.
+    pub fn fail_at(&self, line: u32) -> impl Fn(StepError) -> RunnerError {
+        let stage = self.name.clone();
+        move |source| RunnerError::Instruction {
+            stage: stage.clone(),
+            line,
+            source,
+        }
+    }
+
     /// The stage's result once its last step is done.
     pub fn into_result(self, handed_keeper: Option<LiveContainer>) -> StageResult {
         StageResult {
@@ -119,6 +141,7 @@ impl StageState {
             platform: self.platform,
             key: self.key,
             cached: self.all_cached,
+            ran_run: self.ran_run,
             keeper: Mutex::new(handed_keeper),
         }
     }

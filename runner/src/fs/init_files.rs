@@ -1,19 +1,22 @@
-//! The real content of the files a container's init layer masks (RUNNER-NOTES P11): a holder
-//! container shows empty placeholders for `/etc/hosts`, `/etc/hostname`, `/etc/resolv.conf`, a
-//! `/etc/mtab` symlink and `/.dockerenv`, whatever the image holds there.
+//! The image's own entries where a container's init layer shows something else
+//! (docs/engine-notes.md): a holder container shows empty placeholders for `/etc/hosts`,
+//! `/etc/hostname`, `/etc/resolv.conf`, a `/etc/mtab` symlink and `/.dockerenv`, and the
+//! engine's own `/dev`, `/proc`, `/sys` (and an `/etc` directory), whatever the image holds
+//! there.
 //!
-//! Input: an image as a `docker save` tar.
-//! Output: for each masked path, the image's own entry (header and content), or nothing when
-//! the image does not have it.
+//! Input: an image as a `docker save` tar stream.
+//! Output: for each watched path ([`is_watched`]), the image's own entry (header and content),
+//! or nothing when the image does not have it.
 //! Invariant: layers are applied bottom to top with whiteouts (`.wh.<name>`, `.wh..wh..opq`),
-//! so the answer is the image's filesystem, never the placeholder.
+//! so the answer is the image's filesystem, never the placeholder; the saved image is read as
+//! a stream (only watched entries are kept).
 
 use std::collections::BTreeMap;
 use std::io::Read;
 
 use tar::{Archive, Header};
 
-/// The paths (relative to `/`) an init layer masks.
+/// The files (relative to `/`) an init layer replaces with placeholders.
 pub const MASKED: [&str; 5] = [
     "etc/hosts",
     "etc/hostname",
@@ -21,6 +24,18 @@ pub const MASKED: [&str; 5] = [
     "etc/mtab",
     ".dockerenv",
 ];
+
+/// The directories whose whole tree a container shows from the engine, not the image.
+pub const ENGINE_TREES: [&str; 3] = ["dev", "proc", "sys"];
+
+/// Whether `path` (relative to `/`) is one a holder may show differently from the image.
+pub fn is_watched(path: &str) -> bool {
+    MASKED.contains(&path)
+        || path == "etc"
+        || ENGINE_TREES.iter().any(|tree| {
+            path == *tree || path.strip_prefix(tree).is_some_and(|r| r.starts_with('/'))
+        })
+}
 
 /// An entry of the image: its tar header (type, mode, owner, link) and content.
 #[derive(Debug, Clone)]
@@ -33,28 +48,26 @@ pub struct RealEntry {
 
 enum Change {
     Put(Box<RealEntry>),
+    /// Deletes the path and everything below it.
     Delete,
+    /// Deletes everything below the directory (an opaque directory).
+    Clear,
 }
 
-/// The image's own entries for [`MASKED`] paths, from its `docker save` tar.
-pub fn real_entries(saved: &[u8]) -> Result<BTreeMap<String, RealEntry>, String> {
+/// The image's own entries for watched paths, from its `docker save` tar.
+pub fn real_entries<R: Read>(saved: R) -> Result<BTreeMap<String, RealEntry>, String> {
     let mut manifest: Option<serde_json::Value> = None;
     let mut per_layer: BTreeMap<String, Vec<(String, Change)>> = BTreeMap::new();
     let mut outer = Archive::new(saved);
     for entry in outer.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
-        let name = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .to_string_lossy()
-            .into_owned();
-        let mut data = Vec::new();
+        let name = entry_name(&entry)?;
         if name == "manifest.json" {
+            let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
             manifest = Some(serde_json::from_slice(&data).map_err(|e| e.to_string())?);
         } else if name.ends_with(".tar") || name.starts_with("blobs/") {
-            entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
-            per_layer.insert(name, scan_layer(&data)?);
+            per_layer.insert(name, scan_layer(&mut entry)?);
         }
     }
     let layers: Vec<String> = manifest
@@ -71,12 +84,16 @@ pub fn real_entries(saved: &[u8]) -> Result<BTreeMap<String, RealEntry>, String>
     let mut state: BTreeMap<String, RealEntry> = BTreeMap::new();
     for layer in layers {
         for (path, change) in per_layer.remove(&layer).unwrap_or_default() {
+            let below = format!("{path}/");
             match change {
                 Change::Put(entry) => {
                     state.insert(path, *entry);
                 }
                 Change::Delete => {
-                    state.remove(&path);
+                    state.retain(|p, _| *p != path && !p.starts_with(&below));
+                }
+                Change::Clear => {
+                    state.retain(|p, _| !p.starts_with(&below));
                 }
             }
         }
@@ -84,29 +101,28 @@ pub fn real_entries(saved: &[u8]) -> Result<BTreeMap<String, RealEntry>, String>
     Ok(state)
 }
 
-/// The changes one layer makes to the masked paths.
-fn scan_layer(layer: &[u8]) -> Result<Vec<(String, Change)>, String> {
+fn entry_name<R: Read>(entry: &tar::Entry<'_, R>) -> Result<String, String> {
+    Ok(entry
+        .path()
+        .map_err(|e| e.to_string())?
+        .to_string_lossy()
+        .into_owned())
+}
+
+/// The changes one layer makes to the watched paths.
+fn scan_layer<R: Read>(layer: R) -> Result<Vec<(String, Change)>, String> {
     let mut changes = Vec::new();
     let mut archive = Archive::new(layer);
     for entry in archive.entries().map_err(|e| e.to_string())? {
         let mut entry = entry.map_err(|e| e.to_string())?;
-        let raw = entry
-            .path()
-            .map_err(|e| e.to_string())?
-            .to_string_lossy()
-            .into_owned();
+        let raw = entry_name(&entry)?;
         let name = raw
             .trim_start_matches("./")
             .trim_end_matches('/')
             .to_string();
         let (dir, base) = name.rsplit_once('/').unwrap_or(("", name.as_str()));
         if base == ".wh..wh..opq" {
-            // An opaque directory hides everything below it from lower layers.
-            for masked in MASKED {
-                if masked.rsplit_once('/').map_or("", |(d, _)| d) == dir {
-                    changes.push((masked.to_string(), Change::Delete));
-                }
-            }
+            changes.push((dir.to_string(), Change::Clear));
             continue;
         }
         if let Some(hidden) = base.strip_prefix(".wh.") {
@@ -115,21 +131,10 @@ fn scan_layer(layer: &[u8]) -> Result<Vec<(String, Change)>, String> {
             } else {
                 format!("{dir}/{hidden}")
             };
-            if MASKED.contains(&path.as_str()) || path == "etc" {
-                let deleted: Vec<String> = if path == "etc" {
-                    MASKED
-                        .iter()
-                        .filter(|m| m.starts_with("etc/"))
-                        .map(|m| m.to_string())
-                        .collect()
-                } else {
-                    vec![path]
-                };
-                changes.extend(deleted.into_iter().map(|p| (p, Change::Delete)));
-            }
+            changes.push((path, Change::Delete));
             continue;
         }
-        if MASKED.contains(&name.as_str()) {
+        if is_watched(&name) {
             let header = entry.header().clone();
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(|e| e.to_string())?;
@@ -174,9 +179,35 @@ mod tests {
             ("l2/layer.tar", &l2),
             ("manifest.json", manifest),
         ]);
-        let real = real_entries(&saved).unwrap();
+        let real = real_entries(saved.as_slice()).unwrap();
         assert_eq!(real["etc/hosts"].data, b"REAL");
         assert!(!real.contains_key("etc/hostname"));
         assert!(!real.contains_key("etc/resolv.conf"));
+        assert!(!real.contains_key("bin/x"), "only watched paths are kept");
+    }
+
+    #[test]
+    fn engine_trees_come_from_the_layers_only() {
+        let l1 = layer(&[("dev/null-ish", b"x"), ("proc/keep", b"p"), ("sys/a", b"s")]);
+        let l2 = layer(&[(".wh.sys", b""), ("proc/.wh..wh..opq", b"")]);
+        let manifest =
+            br#"[{"Config":"c.json","RepoTags":null,"Layers":["l1/layer.tar","l2/layer.tar"]}]"#;
+        let saved = layer(&[
+            ("l1/layer.tar", &l1),
+            ("l2/layer.tar", &l2),
+            ("manifest.json", manifest),
+        ]);
+        let real = real_entries(saved.as_slice()).unwrap();
+        assert!(real.contains_key("dev/null-ish"));
+        assert!(
+            !real.contains_key("sys/a"),
+            "a whiteout of the directory removes its tree"
+        );
+        assert!(
+            !real.contains_key("proc/keep"),
+            "an opaque directory hides lower entries"
+        );
+        assert!(is_watched("dev") && is_watched("etc") && is_watched("proc/1/x"));
+        assert!(!is_watched("devices") && !is_watched("etc/passwd"));
     }
 }

@@ -61,21 +61,23 @@ pub fn rewrite(
     overrides: Overrides,
 ) -> Result<Vec<u8>, TarError> {
     let mut out = Vec::new();
-    rewrite_stream(input, &mut out, map, overrides, &[])?;
+    rewrite_stream(input, &mut out, map, overrides, &[], map)?;
     Ok(out)
 }
 
-/// An entry to add to a rewritten archive: its name (before mapping), header and content.
+/// An entry to add to a rewritten archive: its (relative) name, header and content.
 pub type ExtraEntry = (String, Header, Vec<u8>);
 
-/// [`rewrite`] from a reader into a writer, entry by entry, then `extra` entries (mapped and
-/// overridden the same way) at the end.
+/// [`rewrite`] from a reader into a writer, entry by entry (file contents stream through), then
+/// `extra` entries mapped by `extra_map` (they may stand for input entries `map` drops) and
+/// overridden the same way.
 pub fn rewrite_stream<R: Read, W: std::io::Write>(
     input: R,
     output: W,
     map: &dyn Fn(&str) -> Option<String>,
     overrides: Overrides,
     extra: &[ExtraEntry],
+    extra_map: &dyn Fn(&str) -> Option<String>,
 ) -> Result<(), TarError> {
     let mut archive = Archive::new(input);
     let mut builder = Builder::new(output);
@@ -117,20 +119,20 @@ pub fn rewrite_stream<R: Read, W: std::io::Write>(
         } else if kind.is_pax_global_extensions() || kind.is_pax_local_extensions() {
             continue;
         } else {
-            let mut data = Vec::new();
-            entry.read_to_end(&mut data).map_err(TarError::Read)?;
             let target = if kind == EntryType::Directory {
                 format!("{target}/")
             } else {
                 target
             };
             builder
-                .append_data(&mut header, &target, data.as_slice())
+                .append_data(&mut header, &target, &mut entry)
                 .map_err(TarError::Write)?;
         }
     }
     for (name, header, data) in extra {
-        let Some(target) = map(name) else { continue };
+        let Some(target) = extra_map(name) else {
+            continue;
+        };
         if target.split('/').any(|part| part.starts_with(".wh.")) {
             return Err(TarError::Whiteout(target));
         }

@@ -43,9 +43,10 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
     Ok((uid, gid))
 }
 
-/// Whether resolving `spec` needs the image's files (it names a user or group).
+/// Whether resolving `spec` needs the image's files: it names a user or group, or gives no
+/// group (the user's primary group then comes from `/etc/passwd`).
 pub fn needs_lookup(spec: &str) -> bool {
-    spec.split(':').any(|part| part.parse::<u64>().is_err())
+    !spec.contains(':') || spec.split(':').any(|part| part.parse::<u64>().is_err())
 }
 
 #[cfg(test)]
@@ -67,6 +68,7 @@ mod tests {
             .contains("\"ghost\""));
         assert!(resolve("user:ghosts", PASSWD, GROUP).is_err());
         assert!(needs_lookup("user:1"));
+        assert!(needs_lookup("1000"));
         assert!(!needs_lookup("1:2"));
     }
 }

@@ -187,8 +187,15 @@ pub async fn unpack(
             let target = tarx::join_dest(&format!("/{dest_name}"), name);
             (!target.is_empty()).then_some(target)
         };
-        tarx::rewrite_stream(reader, out, &map, Overrides { owner, chmod: None }, &[])
-            .map_err(StepError::Tar)
+        tarx::rewrite_stream(
+            reader,
+            out,
+            &map,
+            Overrides { owner, chmod: None },
+            &[],
+            &map,
+        )
+        .map_err(StepError::Tar)
     });
     let uploaded = engine.put_archive(container, "/", upload).await;
     match producer.await {

@@ -5,8 +5,9 @@
 //! Input: the instruction's [`CopySpec`], the stage state, source stage results, the context.
 //! Output: the stage's new image (or the cached one).
 //! Invariant: BuildKit's copy rules: the destination is resolved through symlinks inside the
-//! image; missing directories up to it are created 0755 and owned by the `--chown` user (root
-//! otherwise); a directory source copies its contents; a file goes inside the destination when
+//! image; missing directories up to it are created owned by the `--chown` user (root
+//! otherwise) with the octal `--chmod` mode (0755 without one); a directory source copies its
+//! contents; a file goes inside the destination when
 //! it ends in `/` or is a directory; context files, heredocs and downloads become root-owned,
 //! files from another stage keep their owner, `--chown` overrides both; heredocs are copied
 //! after the paths, as files named after their delimiter.
@@ -22,7 +23,8 @@ use super::piece::{self, Piece, PieceContent, Placement, UploadError};
 use crate::context::{
     BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
 };
-use crate::error::{Result, RunnerError, StepError};
+use crate::error::{Result, StepError};
+use crate::exec::cache::Key;
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
@@ -30,8 +32,8 @@ use crate::exec::holders::{after_target, target_container};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
 
-/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0664, ...)`).
-const HEREDOC_MODE: u32 = 0o664;
+/// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0644, ...)`).
+const HEREDOC_MODE: u32 = 0o644;
 
 /// Everything a COPY/ADD step copies, expanded and resolved (before any container work).
 struct Resolved {
@@ -40,6 +42,8 @@ struct Resolved {
     /// The absolute destination (relative ones joined to WORKDIR).
     dest: String,
     chown: Option<String>,
+    /// `--chmod` as expanded (for the key) and parsed.
+    chmod_text: Option<String>,
     chmod: Option<Chmod>,
     /// Context sources and their digest.
     context: Option<(SourceSet, String)>,
@@ -51,25 +55,29 @@ struct Resolved {
     image_paths: Vec<String>,
     /// The image a `--from` names (id), or none.
     from_image: Option<String>,
+    /// `--from` names a stage in which a RUN ran.
+    from_ran_run: bool,
     /// What identifies the copied content in the key.
     origin: String,
 }
 
-/// Performs a COPY or ADD (or takes its result from the cache).
-pub async fn perform(
+/// A COPY or ADD resolved and keyed, before any container work.
+pub struct Prepared {
+    /// The step's cache key (chained from the stage's key at the time).
+    pub key: Key,
+    resolved: Resolved,
+}
+
+/// Resolves a COPY or ADD against `state` (expanding its words, digesting its context sources)
+/// and computes its cache key; touches no container.
+pub async fn prepare(
     ctx: &Ctx,
-    state: &mut StageState,
+    state: &StageState,
     instruction: &Instruction,
     spec: &CopySpec,
     is_add: bool,
-) -> Result<()> {
-    let stage_name = state.name.clone();
-    let line = instruction.line;
-    let fail = move |source: StepError| RunnerError::Instruction {
-        stage: stage_name.clone(),
-        line,
-        source,
-    };
+) -> Result<Prepared> {
+    let fail = state.fail_at(instruction.line);
     let resolved = resolve(ctx, state, spec, is_add).await?.map_err(&fail)?;
     let mut key = state
         .key
@@ -77,7 +85,7 @@ pub async fn perform(
         .text("dest", &resolved.dest)
         .flag("dest-is-dir", resolved.dest_word.ends_with('/'))
         .optional("chown", resolved.chown.as_deref())
-        .optional("chmod", spec.chmod.as_deref())
+        .optional("chmod", resolved.chmod_text.as_deref())
         .flag("parents", spec.parents)
         .list("exclude", &spec.exclude)
         .optional(
@@ -94,13 +102,44 @@ pub async fn perform(
             .text("download", &download.name)
             .text("sha256", &download.digest);
     }
-    state.key = key.finish();
+    Ok(Prepared {
+        key: key.finish(),
+        resolved,
+    })
+}
+
+/// Performs a COPY or ADD (or takes its result from the cache). With `defer`, a written step
+/// is not committed: the next COPY/ADD of the stage writes into the same container and the
+/// last one of the run commits them all ([`StageState::pending`]).
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    spec: &CopySpec,
+    is_add: bool,
+    defer: bool,
+) -> Result<()> {
+    let fail = state.fail_at(instruction.line);
+    let Prepared { key, resolved } = prepare(ctx, state, instruction, spec, is_add).await?;
+    state.key = key;
     if cached_or_started(ctx, state, instruction).await? {
+        // A cached result replaces whatever a run of uncommitted steps had written.
+        if let Some(container) = state.pending.take() {
+            after_target(ctx, state, &container, false).await?;
+        }
         return Ok(());
     }
-    let holder = target_container(ctx, state).await?;
-    let result = write(ctx, state, &holder, spec, is_add, resolved).await;
-    let result = match result {
+    let holder = match state.pending.take() {
+        Some(container) => container,
+        None => target_container(ctx, state).await?,
+    };
+    let result = match write(ctx, state, &holder, spec, is_add, resolved).await {
+        Ok(Ok(())) if defer => {
+            state.pending = Some(holder);
+            state.executed = true;
+            state.all_cached = false;
+            return Ok(());
+        }
         Ok(Ok(())) => commit_step(ctx, state, &holder, instruction).await,
         Ok(Err(e)) => Err(fail(e)),
         Err(e) => Err(e),
@@ -129,7 +168,7 @@ async fn resolve(
         Ok(d) => d,
         Err(e) => return Ok(Err(e)),
     };
-    let dest = copy_dest::absolute(&state.config.working_dir, &dest_word);
+    let dest = container_fs::absolute(&state.config.working_dir, &dest_word);
     let chown = match spec.chown.as_deref().map(expand).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
@@ -138,6 +177,7 @@ async fn resolve(
         Ok(c) => c,
         Err(e) => return Ok(Err(e)),
     };
+    let chmod_text = chmod.clone();
     let chmod = match chmod.as_deref().map(Chmod::parse).transpose() {
         Ok(c) => c,
         Err(e) => return Ok(Err(StepError::Context(e))),
@@ -181,12 +221,14 @@ async fn resolve(
         dest_word,
         dest,
         chown,
+        chmod_text,
         chmod,
         context: None,
         heredocs,
         downloads,
         image_paths: Vec::new(),
         from_image: None,
+        from_ran_run: false,
         origin: String::new(),
     };
     match &spec.from {
@@ -212,6 +254,7 @@ async fn resolve(
                     };
                     resolved.origin = format!("stage:{}", dep.key.as_str());
                     resolved.from_image = dep.image.clone();
+                    resolved.from_ran_run = dep.ran_run;
                 }
                 Source::Image { image } => {
                     let info = ctx.ensure_image(&state.name, image).await?;
@@ -287,6 +330,7 @@ async fn write(
             &resolved.image_paths,
             &spec.exclude,
             spec.parents,
+            resolved.from_ran_run,
         )
         .await?
         {
@@ -348,8 +392,18 @@ async fn write(
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };
-    if let Err(e) =
-        copy_dest::create_missing(&ctx.engine, holder, &plan, owner.unwrap_or((0, 0))).await?
+    let dir_mode = resolved
+        .chmod
+        .as_ref()
+        .map_or(0o755, Chmod::created_dir_mode);
+    if let Err(e) = copy_dest::create_missing(
+        &ctx.engine,
+        holder,
+        &plan,
+        owner.unwrap_or((0, 0)),
+        dir_mode,
+    )
+    .await?
     {
         return Ok(Err(e));
     }
@@ -405,8 +459,9 @@ async fn write(
     Ok(Ok(()))
 }
 
-/// Expands `$NAME` and `${...}` in a heredoc body, leaving quotes and backslashes as they are
-/// (BuildKit expands heredoc bodies without processing quotes).
+/// Expands a heredoc body as BuildKit does when its delimiter is unquoted: variables (`$NAME`,
+/// `${...}`) are replaced and the escape character escapes the next character (`\\` is `\`, `\$`
+/// is `$`, an escaped newline is a newline), but quotes are ordinary characters.
 fn expand_heredoc(
     body: &str,
     vars: &std::collections::BTreeMap<String, String>,
@@ -417,8 +472,10 @@ fn expand_heredoc(
     let mut pos = 0;
     while pos < chars.len() {
         let c = chars[pos];
-        if c == escape && chars.get(pos + 1) == Some(&'$') {
-            out.push('$');
+        if c == escape {
+            if let Some(&next) = chars.get(pos + 1) {
+                out.push(next);
+            }
             pos += 2;
             continue;
         }
@@ -466,5 +523,7 @@ mod tests {
             expand_heredoc("x='$A' \"${A}\" \\$A $B\n", &vars, '\\'),
             "x='1' \"1\" $A \n"
         );
+        assert_eq!(expand_heredoc("\\\n", &vars, '\\'), "\n");
+        assert_eq!(expand_heredoc("\\\\\n", &vars, '\\'), "\\\n");
     }
 }

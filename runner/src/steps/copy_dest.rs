@@ -4,7 +4,9 @@
 //! Input: the destination as written (after expansion), the stage's working directory, the
 //! step's target container, what the sources are.
 //! Output: a [`DestPlan`]: the real (symlink-free) destination, whether it is a directory, and
-//! the missing directories, created 0755 and owned by the `--chown` user (root otherwise).
+//! the missing directories, owned by the `--chown` user (root otherwise), with the mode of an
+//! octal `--chmod` (as BuildKit's own tests expect; the engine's older BuildKit used 0755) or
+//! 0755.
 //! Invariant: writes never go through a symlink of the image: every component is resolved
 //! first, so `COPY a /link/` where `/link` points to a missing directory creates that directory.
 
@@ -12,18 +14,6 @@ use crate::context::DestState;
 use crate::engine::{Engine, EngineResult};
 use crate::error::StepError;
 use crate::exec::container_fs::{self, ResolveProblem};
-use crate::fs::tar as tarx;
-
-/// The absolute destination of `dest` (as written, after expansion) in `workdir`.
-pub fn absolute(workdir: &str, dest: &str) -> String {
-    let base = if workdir.is_empty() { "/" } else { workdir };
-    let joined = if dest.starts_with('/') {
-        tarx::join_dest(dest, "")
-    } else {
-        tarx::join_dest(base, dest)
-    };
-    format!("/{joined}")
-}
 
 /// The destination of one COPY/ADD step in the target container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -91,38 +81,17 @@ pub async fn plan(
     }))
 }
 
-/// Creates the plan's missing directories, 0755, owned by `owner`.
+/// Creates the plan's missing directories with `mode`, owned by `owner`.
 pub async fn create_missing(
     engine: &Engine,
     container: &str,
     plan: &DestPlan,
     owner: (u64, u64),
+    mode: u32,
 ) -> EngineResult<Result<(), StepError>> {
-    if plan.missing_dirs.is_empty() {
-        return Ok(Ok(()));
-    }
-    let paths: Vec<String> = plan
-        .missing_dirs
-        .iter()
-        .map(|p| p.trim_start_matches('/').to_string())
-        .collect();
-    let archive = match tarx::directories(&paths, owner, 0o755) {
-        Ok(archive) => archive,
-        Err(e) => return Ok(Err(StepError::Tar(e))),
-    };
-    engine.put_archive_bytes(container, "/", archive).await?;
-    Ok(Ok(()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn relative_destinations_join_the_working_directory() {
-        assert_eq!(absolute("/app", "bin/"), "/app/bin");
-        assert_eq!(absolute("", "x"), "/x");
-        assert_eq!(absolute("/app", "/abs/./y"), "/abs/y");
-        assert_eq!(absolute("/app", "."), "/app");
-    }
+    Ok(
+        container_fs::create_directories(engine, container, &plan.missing_dirs, owner, mode)
+            .await?
+            .map_err(StepError::Tar),
+    )
 }

@@ -25,6 +25,9 @@ struct SourceImage<'a> {
     holder: String,
     image: String,
     real: Option<BTreeMap<String, RealEntry>>,
+    /// The source is a stage in which BuildKit's executor ran (a RUN): its filesystem has the
+    /// empty `/dev`, `/proc` and `/sys` the executor mounts on.
+    executor_dirs: bool,
 }
 
 /// Finds the sources of a COPY --from in a holder of `image`. A wildcard that matches nothing
@@ -35,6 +38,7 @@ pub async fn pieces(
     sources: &[String],
     excludes: &[String],
     parents: bool,
+    executor_dirs: bool,
 ) -> Result<std::result::Result<Vec<Piece>, StepError>> {
     let holder = ctx.source_holder(image).await?;
     let mut source_image = SourceImage {
@@ -42,6 +46,7 @@ pub async fn pieces(
         holder,
         image: image.to_string(),
         real: None,
+        executor_dirs,
     };
     let excludes = match PatternMatcher::new(excludes) {
         Ok(matcher) => std::sync::Arc::new(matcher),
@@ -91,20 +96,31 @@ fn split_pivot(source: &str, parents: bool) -> (String, String) {
 }
 
 impl SourceImage<'_> {
-    /// The image's own copies of the files a holder's init layer masks (read only when a copy
-    /// touches them).
+    /// The image's own entries where a holder shows the engine's (read only when a copy
+    /// touches them; the saved image is streamed).
     async fn real_entries(
         &mut self,
     ) -> Result<std::result::Result<&BTreeMap<String, RealEntry>, StepError>> {
         if self.real.is_none() {
-            let saved = self.ctx.engine.save_image(&self.image).await?;
-            match init_files::real_entries(&saved) {
-                Ok(real) => self.real = Some(real),
-                Err(e) => {
+            let saved = pipe::blocking_reader(self.ctx.engine.save_image_stream(&self.image));
+            let scanned =
+                tokio::task::spawn_blocking(move || init_files::real_entries(saved)).await;
+            match scanned {
+                Ok(Ok(mut real)) => {
+                    if self.executor_dirs {
+                        for tree in init_files::ENGINE_TREES {
+                            real.entry(tree.to_string())
+                                .or_insert_with(|| executor_dir(tree));
+                        }
+                    }
+                    self.real = Some(real);
+                }
+                Ok(Err(e)) => {
                     return Ok(Err(StepError::Invalid(format!(
-                        "reading the masked /etc files of the source image: {e}"
+                        "reading the source image's own /etc, /dev, /proc and /sys entries: {e}"
                     ))))
                 }
+                Err(e) => return Ok(Err(StepError::Worker(e))),
             }
         }
         Ok(Ok(self.real.get_or_insert_with(BTreeMap::new)))
@@ -176,49 +192,43 @@ impl SourceImage<'_> {
             .trim_start_matches('/')
             .trim_end_matches('/')
             .to_string();
-        let masked: Vec<(String, String)> = init_files::MASKED
-            .iter()
-            .filter_map(|m| {
-                let is_dir = stat.as_ref().is_some_and(|s| s.is_dir());
-                if !is_dir {
-                    return (*m == rel_path)
-                        .then(|| (m.to_string(), m.rsplit('/').next().unwrap_or(m).to_string()));
-                }
-                if rel_path.is_empty() {
-                    return Some((m.to_string(), m.to_string()));
-                }
-                m.strip_prefix(&format!("{rel_path}/"))
-                    .map(|rest| (m.to_string(), rest.to_string()))
-            })
-            .collect();
-        let mut extra = Vec::new();
-        if !masked.is_empty() {
-            let real = match self.real_entries().await? {
-                Ok(real) => real,
-                Err(e) => return Ok(Err(e)),
-            };
-            for (absolute, relative) in &masked {
-                if let Some(entry) = real.get(absolute) {
-                    extra.push((relative.clone(), entry.header.clone(), entry.data.clone()));
-                }
-            }
-        }
         let Some(stat) = stat else {
             return Ok(Err(not_found(&path)));
         };
         let is_dir = stat.is_dir();
-        if !is_dir && !masked.is_empty() {
-            // A masked file itself: the holder shows a placeholder, the image has the content.
-            if extra.is_empty() {
+        if !touches_watched(&rel_path, is_dir) {
+            let keep = move |name: &str| -> bool {
+                !(is_dir && !name.is_empty() && excludes.is_match(name))
+            };
+            return Ok(Ok(container_piece(
+                &self.holder,
+                &path,
+                is_dir,
+                rel_path,
+                Box::new(keep),
+                Vec::new(),
+            )));
+        }
+        // Paths the holder shows from the engine come from the image itself.
+        let real = match self.real_entries().await? {
+            Ok(real) => real,
+            Err(e) => return Ok(Err(e)),
+        };
+        if !is_dir {
+            let Some(entry) = real.get(&rel_path) else {
                 return Ok(Err(not_found(&path)));
-            }
+            };
+            let name = rel_path.rsplit('/').next().unwrap_or(&rel_path).to_string();
+            let extra = vec![(name, entry.header.clone(), entry.data.clone())];
             let mut archive = Vec::new();
+            let identity = |name: &str| Some(name.to_string());
             if let Err(e) = tarx::rewrite_stream(
                 tarx::files(&[], (0, 0)).unwrap_or_default().as_slice(),
                 &mut archive,
-                &|name: &str| Some(name.to_string()),
+                &identity,
                 tarx::Overrides::default(),
                 &extra,
+                &identity,
             ) {
                 return Ok(Err(StepError::Tar(e)));
             }
@@ -229,33 +239,100 @@ impl SourceImage<'_> {
                 root_owned: false,
             }));
         }
-        let root_level = rel_path.is_empty();
-        let masked_names: Vec<String> = masked.into_iter().map(|(_, r)| r).collect();
-        let keep = move |name: &str| -> bool {
-            if root_level && is_init_placeholder(name) {
-                return false;
-            }
-            if masked_names.iter().any(|m| m == name) {
-                return false;
-            }
-            !(is_dir && !name.is_empty() && excludes.is_match(name))
-        };
-        let fetch = if is_dir {
-            format!("{}/.", path.trim_end_matches('/'))
+        let prefix = if rel_path.is_empty() {
+            String::new()
         } else {
-            path.clone()
+            format!("{rel_path}/")
         };
-        Ok(Ok(Piece {
-            is_dir,
+        let extra: Vec<tarx::ExtraEntry> = real
+            .iter()
+            .filter_map(|(absolute, entry)| {
+                let relative = absolute.strip_prefix(&prefix)?;
+                (!relative.is_empty() && !excludes.is_match(relative)).then(|| {
+                    (
+                        relative.to_string(),
+                        entry.header.clone(),
+                        entry.data.clone(),
+                    )
+                })
+            })
+            .collect();
+        let keep = move |name: &str| -> bool {
+            if name.is_empty() {
+                return true;
+            }
+            let absolute = format!("{prefix}{name}");
+            !init_files::is_watched(&absolute) && !excludes.is_match(name)
+        };
+        Ok(Ok(container_piece(
+            &self.holder,
+            &path,
+            true,
             rel_path,
-            content: PieceContent::Container {
-                container: self.holder.clone(),
-                path: fetch,
-                keep: Box::new(keep),
-                extra,
-            },
-            root_owned: false,
-        }))
+            Box::new(keep),
+            extra,
+        )))
+    }
+}
+
+/// An empty directory as BuildKit's executor leaves it for a mount point (0755, root).
+fn executor_dir(name: &str) -> RealEntry {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(0o755);
+    header.set_uid(0);
+    header.set_gid(0);
+    header.set_size(0);
+    header.set_mtime(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+    );
+    let _ = header.set_path(format!("{name}/"));
+    RealEntry {
+        header,
+        data: Vec::new(),
+    }
+}
+
+/// Whether a copy of `rel_path` (relative to `/`) includes a path a holder shows from the
+/// engine rather than the image.
+fn touches_watched(rel_path: &str, is_dir: bool) -> bool {
+    if init_files::is_watched(rel_path) || rel_path.is_empty() {
+        return true;
+    }
+    is_dir
+        && (init_files::MASKED
+            .iter()
+            .chain(init_files::ENGINE_TREES.iter())
+            .chain(["etc"].iter())
+            .any(|w| w.starts_with(&format!("{rel_path}/"))))
+}
+
+/// A piece streamed from `holder`.
+fn container_piece(
+    holder: &str,
+    path: &str,
+    is_dir: bool,
+    rel_path: String,
+    keep: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    extra: Vec<tarx::ExtraEntry>,
+) -> Piece {
+    let fetch = if is_dir {
+        format!("{}/.", path.trim_end_matches('/'))
+    } else {
+        path.to_string()
+    };
+    Piece {
+        is_dir,
+        rel_path,
+        content: PieceContent::Container {
+            container: holder.to_string(),
+            path: fetch,
+            keep,
+            extra,
+        },
+        root_owned: false,
     }
 }
 
@@ -263,15 +340,6 @@ fn not_found(path: &str) -> StepError {
     StepError::Invalid(format!(
         "COPY --from source {path} does not exist in the source image"
     ))
-}
-
-/// Entries a holder's merged view of `/` shows that come from the container's init layer and
-/// its mounts, not the image: the contents of `dev`, `proc` and `sys`. The directories
-/// themselves are kept, as BuildKit's copy of a stage that ran a RUN has them.
-fn is_init_placeholder(name: &str) -> bool {
-    ["dev", "proc", "sys"]
-        .iter()
-        .any(|d| name.starts_with(&format!("{d}/")))
 }
 
 #[cfg(test)]

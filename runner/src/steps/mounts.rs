@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{CopySources, DestState, Destination, SourceSet, TarOptions};
 use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, StepError};
+use crate::exec::container_fs;
 use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
@@ -107,6 +108,17 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
+    /// behind is removed later).
+    fn bind_file(&mut self, host: &std::path::Path, target: String) {
+        self.file_targets.push(target.clone());
+        self.mounts.push(MountSpec::Bind {
+            source: host.to_string_lossy().into_owned(),
+            target,
+            read_only: true,
+        });
+    }
+
     /// Whether the RUN must run as an exec in a started container (secrets written through it,
     /// or secret environment variables, which must never be part of a container's stored
     /// config).
@@ -137,7 +149,7 @@ pub async fn resolve(
             }
         }
         let mount_type = match ctx.expand(&spec.mount_type, &vars) {
-            Ok(t) => t,
+            Ok(t) => t.to_ascii_lowercase(),
             Err(e) => return Ok(Err(e)),
         };
         let target = match spec
@@ -146,7 +158,7 @@ pub async fn resolve(
             .map(|t| ctx.expand(t, &vars))
             .transpose()
         {
-            Ok(t) => t.map(|t| absolute(&state.config.working_dir, &t)),
+            Ok(t) => t.map(|t| container_fs::absolute(&state.config.working_dir, &t)),
             Err(e) => return Ok(Err(e)),
         };
         let source = match spec
@@ -429,7 +441,7 @@ pub async fn prepare(
             Ok(archive) => {
                 let volume = ctx.create_volume().await?;
                 prepared.volumes.push(volume.clone());
-                fill_volume_bytes(ctx, &volume, archive).await?;
+                fill_volume_bytes(ctx, &volume, FILL_DIR, archive).await?;
                 prepared.mounts.push(MountSpec::Volume {
                     name: volume,
                     target: PIPES_DIR.to_string(),
@@ -472,12 +484,7 @@ async fn prepare_into(
                         Ok(host) => host,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.file_targets.push(target.clone());
-                    prepared.mounts.push(MountSpec::Bind {
-                        source: host.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
-                    });
+                    prepared.bind_file(&host, target);
                     continue;
                 }
                 let volume = ctx.create_volume().await?;
@@ -508,7 +515,9 @@ async fn prepare_into(
                     .contains(&volume);
                 if !exists {
                     ctx.engine.create_volume(&volume).await?;
-                    // The cache directory starts empty, owned and moded as asked.
+                    // The cache directory starts empty, owned and moded as asked: the directory
+                    // entry of the fill holder's mount point sets the volume's root (the engine
+                    // skips an archive's own `.` entry).
                     let mut header = tar::Header::new_gnu();
                     header.set_entry_type(tar::EntryType::Directory);
                     header.set_mode(mode);
@@ -516,11 +525,12 @@ async fn prepare_into(
                     header.set_gid(owner.1);
                     header.set_size(0);
                     let mut builder = tar::Builder::new(Vec::new());
+                    let name = format!("{}/", FILL_DIR.trim_start_matches('/'));
                     let root = builder
-                        .append_data(&mut header, "./", std::io::empty())
+                        .append_data(&mut header, name, std::io::empty())
                         .and_then(|_| builder.into_inner());
                     match root {
-                        Ok(archive) => fill_volume_bytes(ctx, &volume, archive).await?,
+                        Ok(archive) => fill_volume_bytes(ctx, &volume, "/", archive).await?,
                         Err(e) => {
                             return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
                         }
@@ -554,12 +564,7 @@ async fn prepare_into(
                         Ok(path) => path,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.file_targets.push(target.clone());
-                    prepared.mounts.push(MountSpec::Bind {
-                        source: path.to_string_lossy().into_owned(),
-                        target,
-                        read_only: true,
-                    });
+                    prepared.bind_file(&path, target);
                 } else {
                     let dir = target
                         .rsplit_once('/')
@@ -698,12 +703,10 @@ async fn fill_volume(
     result
 }
 
-async fn fill_volume_bytes(ctx: &Ctx, volume: &str, archive: Vec<u8>) -> Result<()> {
+/// Uploads `archive` at `path` of a fill holder of `volume` (mounted at [`FILL_DIR`]).
+async fn fill_volume_bytes(ctx: &Ctx, volume: &str, path: &str, archive: Vec<u8>) -> Result<()> {
     let holder = fill_holder(ctx, volume).await?;
-    let uploaded = ctx
-        .engine
-        .put_archive_bytes(&holder, FILL_DIR, archive)
-        .await;
+    let uploaded = ctx.engine.put_archive_bytes(&holder, path, archive).await;
     ctx.reaper.remove(&holder).await?;
     uploaded.map_err(Into::into)
 }
@@ -731,17 +734,6 @@ pub async fn release(ctx: &Ctx, prepared: Prepared) {
     for path in &prepared.host_files {
         ctx.reaper.remove_host_file(path);
     }
-}
-
-/// A mount target joined to the working directory.
-fn absolute(workdir: &str, path: &str) -> String {
-    let base = if workdir.is_empty() { "/" } else { workdir };
-    let joined = if path.starts_with('/') {
-        tarx::join_dest(path, "")
-    } else {
-        tarx::join_dest(base, path)
-    };
-    format!("/{joined}")
 }
 
 #[cfg(test)]

@@ -91,18 +91,16 @@ pub async fn upload(
     let map_base = base.clone();
     let map = move |name: &str| -> Option<String> {
         if is_dir {
-            Some(if name.is_empty() {
-                map_base.clone()
-            } else {
-                tarx::join_dest(&map_base, name)
-            })
+            // A directory's own entry is never copied: its destination keeps its metadata when
+            // it exists, and is created by the copy (owner and mode of the copy) otherwise.
+            (!name.is_empty()).then(|| tarx::join_dest(&map_base, name))
         } else {
             Some(map_base.clone())
         }
     };
     let (upload, producer) = match piece.content {
         PieceContent::Bytes(bytes) => pipe::spawn_producer(move |out| {
-            tarx::rewrite_stream(bytes.as_slice(), out, &map, overrides.clone(), &[])
+            tarx::rewrite_stream(bytes.as_slice(), out, &map, overrides.clone(), &[], &map)
         }),
         PieceContent::Container {
             container: source,
@@ -113,8 +111,9 @@ pub async fn upload(
             let download = engine.get_archive_stream(&source, &path);
             let reader = pipe::blocking_reader(download);
             pipe::spawn_producer(move |out| {
+                // The extra entries replace input entries the filter drops: mapped unfiltered.
                 let filtered = |name: &str| if keep(name) { map(name) } else { None };
-                tarx::rewrite_stream(reader, out, &filtered, overrides.clone(), &extra)
+                tarx::rewrite_stream(reader, out, &filtered, overrides.clone(), &extra, &map)
             })
         }
     };

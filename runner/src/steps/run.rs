@@ -20,6 +20,7 @@ use crate::engine::{ContainerSpec, LogChunk, LogStream};
 use crate::error::{Result, RunnerError, StepError};
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::ctx::Ctx;
+use crate::exec::holders::create_holder;
 use crate::exec::keeper;
 use crate::exec::stage_state::StageState;
 use crate::progress::Stream;
@@ -51,13 +52,7 @@ struct Execution {
 
 /// Performs a RUN instruction (or takes its result from the cache).
 pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
-    let stage_name = state.name.clone();
-    let line = instruction.line;
-    let fail = move |source: StepError| RunnerError::Instruction {
-        stage: stage_name.clone(),
-        line,
-        source,
-    };
+    let fail = state.fail_at(instruction.line);
     let Op::Run {
         command,
         mounts: mount_specs,
@@ -238,15 +233,26 @@ async fn run_in_container(
         open_stdin: as_exec,
         ..ContainerSpec::default()
     };
-    let id = ctx.create_container(spec).await?;
-    let outcome = async {
-        // File mounts the image lacks leave an empty mount point behind; note them now.
-        let mut stubs = Vec::new();
+    // File mounts the image lacks leave an empty mount point behind; find them in the image
+    // itself (the container's own view already shows its mounts).
+    let mut stubs = Vec::new();
+    if !prepared.file_targets.is_empty() {
+        let image_holder = match &state.image {
+            Some(image) => Some(ctx.source_holder(image).await?),
+            None => None,
+        };
         for target in &prepared.file_targets {
-            if ctx.engine.stat_path(&id, target).await?.is_none() {
+            let exists = match &image_holder {
+                Some(holder) => ctx.engine.stat_path(holder, target).await?.is_some(),
+                None => false,
+            };
+            if !exists {
                 stubs.push(target.clone());
             }
         }
+    }
+    let id = ctx.create_container(spec).await?;
+    let outcome = async {
         ctx.engine.start_container(&id).await?;
         if as_exec {
             for secret in &prepared.secrets_in_container {
@@ -268,12 +274,12 @@ async fn run_in_container(
                 return Err(step_failed(state, instruction, code, tail));
             }
         }
-        remove_stubs(ctx, &id, &stubs).await?;
         commit_step(ctx, state, &id, instruction).await
     }
     .await;
     let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
-    outcome.and(removed)
+    outcome.and(removed)?;
+    remove_stubs(ctx, state, instruction, &stubs).await
 }
 
 /// Writes a secret into the tmpfs of a running container, through the process's standard
@@ -326,9 +332,16 @@ async fn write_secret(
     Ok(())
 }
 
-/// Removes the empty files the engine created as mount points for file mounts (through an
-/// archive upload of whiteout entries, which the engine applies as deletions).
-async fn remove_stubs(ctx: &Ctx, container: &str, stubs: &[String]) -> Result<()> {
+/// Removes the empty files the engine created as mount points for file mounts: a holder of the
+/// committed image (without the mounts, which would make them busy) gets an archive of
+/// whiteout entries, which the engine applies as deletions, and is committed as the step's
+/// result.
+async fn remove_stubs(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    stubs: &[String],
+) -> Result<()> {
     if stubs.is_empty() {
         return Ok(());
     }
@@ -351,10 +364,14 @@ async fn remove_stubs(ctx: &Ctx, container: &str, stubs: &[String]) -> Result<()
     let archive = builder
         .into_inner()
         .map_err(|e| RunnerError::io("building a whiteout archive", e))?;
-    ctx.engine
-        .put_archive_bytes(container, "/", archive)
-        .await?;
-    Ok(())
+    let holder = create_holder(ctx, state).await?;
+    let result = async {
+        ctx.engine.put_archive_bytes(&holder, "/", archive).await?;
+        commit_step(ctx, state, &holder, instruction).await
+    }
+    .await;
+    let removed = ctx.reaper.remove(&holder).await.map_err(RunnerError::from);
+    result.and(removed)
 }
 
 fn step_failed(

@@ -4,7 +4,8 @@
 //! Output: the new working directory in the config (an absolute path kept as written, a
 //! relative one joined to the current directory, as BuildKit stores it); missing directories
 //! created 0755 and owned by the current USER (resolved in the image's `/etc/passwd`), and
-//! committed; or the unchanged image remembered under the step's key.
+//! committed (or left to the next COPY/ADD/WORKDIR of a run); or the unchanged image
+//! remembered under the step's key.
 //! Invariant: an existing directory is never touched (its mode and owner belong to the image).
 
 use planner::plan::Instruction;
@@ -26,19 +27,17 @@ pub fn working_dir(current: &str, path: &str) -> String {
     format!("/{}", tar::join_dest(base, path))
 }
 
-/// Performs `WORKDIR path`.
-pub async fn perform(
+/// Sets the stage's working directory for `WORKDIR path` and advances its key; returns the
+/// directory to create (absolute, clean). Touches no container (also used to predict keys).
+pub fn prepare(
     ctx: &Ctx,
     state: &mut StageState,
     instruction: &Instruction,
     path: &str,
-) -> Result<()> {
-    let fail = |source: StepError| RunnerError::Instruction {
-        stage: state.name.clone(),
-        line: instruction.line,
-        source,
-    };
-    let expanded = ctx.expand(path, &state.lookup_vars()).map_err(fail)?;
+) -> Result<String> {
+    let expanded = ctx
+        .expand(path, &state.lookup_vars())
+        .map_err(state.fail_at(instruction.line))?;
     let stored = working_dir(&state.config.working_dir, &expanded);
     let dir = format!("/{}", tar::join_dest(&stored, ""));
     state.config.working_dir = stored;
@@ -49,29 +48,65 @@ pub async fn perform(
         .text("dir", &dir)
         .text("user", &state.config.user)
         .finish();
+    Ok(dir)
+}
+
+/// Performs `WORKDIR path`. With `defer`, directories it creates are not committed: the next
+/// COPY/ADD/WORKDIR of the stage continues in the same container ([`StageState::pending`]).
+pub async fn perform(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    path: &str,
+    defer: bool,
+) -> Result<()> {
+    let dir = prepare(ctx, state, instruction, path)?;
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
+        if let Some(container) = state.pending.take() {
+            after_target(ctx, state, &container, false).await?;
+        }
         ctx.progress.step_meta(&state.name, state.step);
         return Ok(());
     }
     ctx.progress
         .step_started(&state.name, state.step, instruction.line, &instruction.text);
-    let holder = target_container(ctx, state).await?;
+    let pending = state.pending.take();
+    let had_pending = pending.is_some();
+    let holder = match pending {
+        Some(container) => container,
+        None => target_container(ctx, state).await?,
+    };
     let result = async {
         let created = create_missing(ctx, state, &holder, &dir, instruction).await?;
-        match (created, state.image.clone()) {
+        state.executed = true;
+        if (created || had_pending) && defer {
+            state.all_cached = false;
+            return Ok(true);
+        }
+        match (created || had_pending, state.image.clone()) {
             // Nothing to create: remember the unchanged image under this key.
             (false, Some(image)) => {
-                state.executed = true;
                 ctx.cache.store(&state.key, &image).await?;
-                Ok(())
+                Ok(false)
             }
-            _ => commit_step(ctx, state, &holder, instruction).await,
+            _ => commit_step(ctx, state, &holder, instruction)
+                .await
+                .map(|_| false),
         }
     }
     .await;
-    after_target(ctx, state, &holder, result.is_ok()).await?;
-    result
+    match result {
+        Ok(true) => {
+            state.pending = Some(holder);
+            Ok(())
+        }
+        Ok(false) => after_target(ctx, state, &holder, true).await,
+        Err(e) => {
+            after_target(ctx, state, &holder, false).await?;
+            Err(e)
+        }
+    }
 }
 
 /// Creates the missing components of `dir` (owned by the USER); returns whether any was missing.
@@ -119,10 +154,11 @@ async fn create_missing(
     let mut prefix = resolved.existing.trim_end_matches('/').to_string();
     for part in &resolved.missing {
         prefix = format!("{prefix}/{part}");
-        paths.push(prefix.trim_start_matches('/').to_string());
+        paths.push(prefix.clone());
     }
-    let archive = tar::directories(&paths, owner, 0o755).map_err(|e| fail(e.to_string()))?;
-    ctx.engine.put_archive_bytes(holder, "/", archive).await?;
+    container_fs::create_directories(&ctx.engine, holder, &paths, owner, 0o755)
+        .await?
+        .map_err(|e| fail(e.to_string()))?;
     Ok(true)
 }
 

@@ -179,6 +179,8 @@ pub fn plan_json(
     let options = planner::Options {
         targets: targets.iter().map(|t| t.to_string()).collect(),
         build_args: build_args.clone(),
+        // Recorded in the plan: the plan form finds <Dockerfile>.dockerignore through it.
+        dockerfile: Some(dockerfile.display().to_string()),
         ..planner::Options::default()
     };
     let outcome = planner::plan(&text, &options);

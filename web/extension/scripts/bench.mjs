@@ -42,10 +42,12 @@ const state = new PlanState(planner, () => "");
 const results = [
   // Each run edits the text (a new comment at the end), as a keystroke would.
   measure("keystroke: re-plan (PlanState.get)", 60, (run) => state.get("file:///D", `${text}# ${run}\n`)),
+  // A file with an error: the plan fails and the planner's outline is read for the language features.
+  measure("keystroke with an error: re-plan + outline", 60, (run) => state.get("file:///E", `${text}RUNN ${run}\n`)),
   measure("check (Problems panel)", 30, (run) => state.checkDiagnostics("file:///D", `${text}# check ${run}\n`)),
-  measure("code lenses (50 named stages)", 60, () => analysis.stageLenses(state.get("file:///D", text).stagesPlan)),
+  measure("code lenses (50 named stages)", 60, () => analysis.stageLenses(state.get("file:///D", text).structure)),
   measure("outline + references", 60, () => {
-    const plan = state.get("file:///D", text).stagesPlan;
+    const plan = state.get("file:///D", text).structure;
     const lines = analysis.splitLines(text);
     analysis.stageSymbols(plan, lines);
     analysis.stageReferences(plan, lines);

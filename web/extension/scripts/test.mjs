@@ -3,7 +3,8 @@
 // Input: the WASM packages in web/pkg (`npm --prefix web run build:wasm`), the npm packages of
 // web/ and web/extension, /usr/bin/chromium. Output: each step's output; exit 1 when any step fails
 // (the later steps still run, so one run shows every failure).
-// Invariant: nothing here downloads, and no VS Code is started (none can be installed here).
+// Invariant: nothing here downloads, and no VS Code is started (the real-editor test in
+// real-editor/ starts code-server: `npm run test:code-server`, or scripts/test-vscode.sh).
 //
 // Steps: esbuild bundles; type check against @types/vscode; node:test files (logic against the
 // nodejs WASM package, activation against the `vscode` stand-in, the webview in Chromium, vsce package).

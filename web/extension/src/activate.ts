@@ -9,6 +9,7 @@ import * as vscode from "vscode";
 import { toEditorDiagnostics } from "./analysis";
 import { registerCommands } from "./commands";
 import type { PlannerApi } from "./planner";
+import type { FindProgram } from "./programs";
 import { parsePreviewState } from "./messages";
 import { isDockerfile, PREVIEW_VIEW_TYPE, PreviewController } from "./preview";
 import { registerProviders, toDiagnostic } from "./providers";
@@ -26,8 +27,14 @@ async function openDocument(uri: string): Promise<vscode.TextDocument | null> {
   }
 }
 
+/** What differs between the desktop (Node) and browser extension hosts, besides the planner. */
+export interface HostServices {
+  /** Resolves `stageplan.runnerPath`; null in VS Code for the Web, which has no terminals. */
+  findProgram: FindProgram | null;
+}
+
 /** Registers everything; returns the plan state (for tests and other extensions). */
-export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi): { state: PlanState } {
+export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi, host: HostServices): { state: PlanState } {
   const settings = () => vscode.workspace.getConfiguration("stageplan");
   const state = new PlanState(planner, () => settings().get<string>("platform", "") ?? "");
   const diagnostics = vscode.languages.createDiagnosticCollection("stageplan");
@@ -81,7 +88,7 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       },
     }),
     ...registerProviders(state, planner, lensesChanged.event),
-    ...registerCommands({ state, planner, preview, settings }),
+    ...registerCommands({ state, planner, preview, settings, findProgram: host.findProgram }),
     { dispose: () => timers.forEach((timer) => clearTimeout(timer)) },
   );
   vscode.workspace.textDocuments.forEach(refreshDiagnostics);

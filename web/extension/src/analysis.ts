@@ -1,11 +1,15 @@
 // The language features computed from plans: diagnostics, the outline of stages, references from
 // `FROM name` / `COPY --from=name` / `RUN --mount=from=name` to stages, and the per-stage code lenses.
 //
-// Input: the Dockerfile text, its plan and the chosen options. Output: plain data with 0-based
-// lines and UTF-16 columns (VS Code's positions), converted to vscode types by the glue.
+// Input: the Dockerfile text, its stages (a plan's, or the planner's outline when the file has
+// errors) and the chosen options. Output: plain data with 0-based lines and UTF-16 columns (VS
+// Code's positions), converted to vscode types by the glue.
 // Invariant: pure (no `vscode` import, no I/O), so it is tested against the real WASM planner.
 import { shellQuote } from "../../src/options";
-import type { Diagnostic, Options, Plan, Stage } from "./planner";
+import type { Diagnostic, Options, Outline, Plan, Stage } from "./planner";
+
+/** The stages of a file, as a plan or the planner's outline has them (the language features need no more). */
+export type StageStructure = Pick<Plan, "stages">;
 
 /** A position: 0-based line, 0-based UTF-16 column. */
 export interface Position {
@@ -75,7 +79,7 @@ export interface StageSymbol {
 }
 
 /** The outline: one symbol per stage, in file order. */
-export function stageSymbols(plan: Plan, lines: string[]): StageSymbol[] {
+export function stageSymbols(plan: StageStructure, lines: string[]): StageSymbol[] {
   return plan.stages.map((stage) => {
     const lastLine = Math.max(stage.location.end_line, ...stage.instructions.map((instruction) => instruction.end_line)) - 1;
     return {
@@ -106,7 +110,7 @@ function unquote(word: string): string {
 }
 
 /** The stage a `--from`/`from=`/FROM word names, looking only at stages before `stage` (BuildKit's rule). */
-function resolveWord(word: string, stage: Stage, plan: Plan, kind: StageReference["kind"], instructionLine: number): number | null {
+function resolveWord(word: string, stage: Stage, plan: StageStructure, kind: StageReference["kind"], instructionLine: number): number | null {
   const value = unquote(word);
   if (value.includes("$")) {
     // Expanded by the planner: trust the edge it recorded for this instruction when it is unambiguous.
@@ -131,7 +135,7 @@ const MOUNT = /--mount=(\S+)/gi;
 const MOUNT_FROM = /(^|,)from=("[^"]*"|'[^']*'|[^,\s]+)/gi;
 
 /** Every word that names a stage: FROM bases, COPY --from values and mount from= values. */
-export function stageReferences(plan: Plan, lines: string[]): StageReference[] {
+export function stageReferences(plan: StageStructure, lines: string[]): StageReference[] {
   const refs: StageReference[] = [];
   const push = (lineIdx: number, start: number, word: string, stageIndex: number | null, kind: StageReference["kind"]) => {
     if (stageIndex === null) return;
@@ -175,7 +179,7 @@ export function contains(range: Range, position: Position): boolean {
 }
 
 /** The stage referenced at `position`, with the range of the name to go to; null when none. */
-export function definitionAt(plan: Plan, lines: string[], position: Position): { stageIndex: number; target: Range; origin: Range } | null {
+export function definitionAt(plan: StageStructure, lines: string[], position: Position): { stageIndex: number; target: Range; origin: Range } | null {
   const ref = stageReferences(plan, lines).find((candidate) => contains(candidate.range, position));
   if (!ref) return null;
   const stage = plan.stages[ref.stageIndex];
@@ -195,14 +199,14 @@ export interface StageLens {
 }
 
 /** The stage `--target name` builds: the last one with that name (case-insensitive), or null. */
-export function targetStage(plan: Plan, name: string): number | null {
+export function targetStage(plan: StageStructure, name: string): number | null {
   const lower = name.toLowerCase();
   const found = plan.stages.filter((stage) => stage.name === lower).at(-1);
   return found ? found.index : null;
 }
 
 /** The stages a build of `target` needs: the target and everything it depends on, transitively. */
-export function neededStages(plan: Plan, target: number): number[] {
+export function neededStages(plan: StageStructure, target: number): number[] {
   const needed = new Set<number>();
   const pending = [target];
   while (pending.length > 0) {
@@ -229,7 +233,7 @@ export function graphDependsOnTarget(text: string): boolean {
  * every edit. When the graph depends on the target (see graphDependsOnTarget), pass `planTarget`
  * and each target is planned.
  */
-export function stageLenses(plan: Plan, planTarget: ((name: string) => Plan | null) | null = null): StageLens[] {
+export function stageLenses(plan: StageStructure, planTarget: ((name: string) => StageStructure | null) | null = null): StageLens[] {
   return plan.stages.flatMap((stage) => {
     // `--target name` builds the last stage of that name (BuildKit's rule): no lens on the others.
     if (!stage.name || targetStage(plan, stage.name) !== stage.index) return [];
@@ -253,7 +257,7 @@ export function stageLenses(plan: Plan, planTarget: ((name: string) => Plan | nu
 }
 
 /** The stage whose lines hold 0-based `line` (the last stage whose FROM is at or above it). */
-export function stageAtEditorLine(plan: Plan, line: number): number | null {
+export function stageAtEditorLine(plan: StageStructure, line: number): number | null {
   let found: number | null = null;
   for (const stage of plan.stages) {
     if (stage.location.line - 1 <= line) found = stage.index;
@@ -268,4 +272,28 @@ export function buildCommand(runnerPath: string, fileName: string, target: strin
   for (const [key, value] of Object.entries(options.build_args ?? {})) words.push("--build-arg", `${key}=${value}`);
   // `runner build` has no --platform: it builds for the engine's platform.
   return words.map(shellQuote).join(" ");
+}
+
+/**
+ * What the preview draws for a file whose options have no plan: the outline's stages, targets and
+ * waves in a plan's shape (the graph draws plans), with the options it was read for. `images`, the
+ * external images the needed stages use, is read off the needed stages' edges, as the planner
+ * fills it for a plan.
+ */
+export function outlineAsPlan(outline: Outline, options: Options): Plan {
+  const images = new Set<string>();
+  for (const stage of outline.stages) {
+    if (!stage.needed) continue;
+    for (const edge of stage.edges) if (edge.source.kind === "image") images.add(edge.source.image);
+  }
+  return {
+    version: 1,
+    platform: options.platform ?? "linux/amd64",
+    build_args: { ...(options.build_args ?? {}) },
+    targets: outline.targets,
+    stages: outline.stages,
+    waves: outline.waves,
+    images: [...images].sort(),
+    diagnostics: outline.diagnostics,
+  };
 }

@@ -2,12 +2,14 @@
 // `runner` in a terminal.
 //
 // Input: command arguments (a document URI and a stage name from a lens or menu, or nothing: the
-// active editor). Output: the preview shown, the clipboard written, a terminal started.
+// active editor). Output: the preview shown, the clipboard written, a terminal started (or an
+// error message saying how to set `stageplan.runnerPath` when the runner program is missing).
 // Invariant: the build command is typed into a terminal the user sees; nothing runs hidden.
 import * as vscode from "vscode";
 
 import { buildCommand } from "./analysis";
 import type { PlannerApi } from "./planner";
+import type { FindProgram } from "./programs";
 import { baseName, isDockerfile } from "./preview";
 import type { PreviewController } from "./preview";
 import { COMMANDS } from "./providers";
@@ -20,10 +22,15 @@ export interface CommandContext {
   preview: PreviewController;
   /** The `stageplan` settings. */
   settings: () => vscode.WorkspaceConfiguration;
+  /** Resolves `stageplan.runnerPath`; null where no terminal can run it (VS Code for the Web). */
+  findProgram: FindProgram | null;
 }
 
+/** The label of the error message's button that opens the setting. */
+export const OPEN_RUNNER_SETTING = "Open Setting";
+
 /** Registers the three commands. */
-export function registerCommands({ state, planner, preview, settings }: CommandContext): vscode.Disposable[] {
+export function registerCommands({ state, planner, preview, settings, findProgram }: CommandContext): vscode.Disposable[] {
   /** The document for a command argument (a URI from a menu or lens) or the active editor. */
   const documentFor = async (uri: unknown): Promise<vscode.TextDocument | null> => {
     if (uri instanceof vscode.Uri) return vscode.workspace.openTextDocument(uri);
@@ -59,11 +66,24 @@ export function registerCommands({ state, planner, preview, settings }: CommandC
         void vscode.window.showErrorMessage("Save the Dockerfile to a folder on disk first: `runner build` reads it and its build context from there.");
         return;
       }
+      if (!findProgram) {
+        void vscode.window.showErrorMessage("Building a stage needs a terminal next to Docker: open the folder in VS Code desktop, a remote window or code-server.");
+        return;
+      }
+      const folderUri = vscode.Uri.joinPath(document.uri, "..");
+      const runner = await findProgram(settings().get<string>("runnerPath", "runner") ?? "runner", {
+        workspaceFolder: vscode.workspace.getWorkspaceFolder(document.uri)?.uri.fsPath ?? null,
+        documentFolder: folderUri.fsPath,
+      });
+      if ("problem" in runner) {
+        const choice = await vscode.window.showErrorMessage(`Cannot build stage "${target}": ${runner.problem}`, OPEN_RUNNER_SETTING);
+        if (choice === OPEN_RUNNER_SETTING) await vscode.commands.executeCommand("workbench.action.openSettings", "stageplan.runnerPath");
+        return;
+      }
       if (document.isDirty) await document.save();
-      const terminal = vscode.window.createTerminal({ name: `runner: ${target}`, cwd: vscode.Uri.joinPath(document.uri, "..") });
+      const terminal = vscode.window.createTerminal({ name: `runner: ${target}`, cwd: folderUri });
       terminal.show();
-      const runnerPath = settings().get<string>("runnerPath", "runner") || "runner";
-      terminal.sendText(buildCommand(runnerPath, baseName(document), target, state.plannerOptions(document.uri.toString(), [target])));
+      terminal.sendText(buildCommand(runner.found, baseName(document), target, state.plannerOptions(document.uri.toString(), [target])));
     }),
   ];
 }

@@ -14,8 +14,12 @@ export interface PlanMessage {
   fileName: string;
   /** The plan for the chosen options, or null when the file (or the options) have errors. */
   plan: Plan | null;
-  /** The last plan that had no errors, drawn greyed while `plan` is null; null when there is none. */
-  lastGoodPlan: Plan | null;
+  /**
+   * What is drawn, greyed, while `plan` is null: the stages that could be read from the current
+   * text (`outline`, the planner's outline in a plan's shape), or when none could, the last plan
+   * that had no errors (`last-good`); null when there is neither.
+   */
+  fallback: { source: "outline" | "last-good"; plan: Plan } | null;
   /** The diagnostics of this planning. */
   diagnostics: Diagnostic[];
   /** The options the preview chose (targets, build args). */
@@ -37,8 +41,16 @@ export interface PreviewState {
   options: { targets: string[]; build_args: Record<string, string> };
 }
 
+/** Host → webview: the planner's answer to a SuggestMessage. */
+export interface SuggestionMessage {
+  type: "suggestion";
+  id: number;
+  /** The stage name the planner suggests, or null. */
+  suggestion: string | null;
+}
+
 /** Everything the host sends. */
-export type HostMessage = PlanMessage | CursorMessage;
+export type HostMessage = PlanMessage | CursorMessage | SuggestionMessage;
 
 /** Webview → host: the script has loaded and wants the current plan. */
 export interface ReadyMessage {
@@ -69,8 +81,27 @@ export interface OptionsMessage {
   build_args: Record<string, string>;
 }
 
+/** Webview → host: the find box knows no stage by this name; what would the planner suggest? */
+export interface SuggestMessage {
+  type: "suggest";
+  id: number;
+  value: string;
+  /** The plan's stage names. */
+  names: string[];
+}
+
+/** Webview → host: save an export of the graph (SVG or PNG) where the user chooses. */
+export interface ExportMessage {
+  type: "export";
+  /** Suggested file name (`stages.svg`, `stages.png`). */
+  name: string;
+  mime: string;
+  /** The file's bytes, base64. */
+  base64: string;
+}
+
 /** Everything the webview sends. */
-export type WebviewMessage = ReadyMessage | RevealMessage | GotoMessage | OptionsMessage;
+export type WebviewMessage = ReadyMessage | RevealMessage | GotoMessage | OptionsMessage | SuggestMessage | ExportMessage;
 
 /** Narrows an unknown value received from the webview to a message, or null when it is not one. */
 export function parseWebviewMessage(value: unknown): WebviewMessage | null {
@@ -86,6 +117,14 @@ export function parseWebviewMessage(value: unknown): WebviewMessage | null {
     case "goto":
       return typeof message.line === "number" && typeof message.column === "number"
         ? { type: "goto", line: message.line, column: message.column }
+        : null;
+    case "suggest":
+      return typeof message.id === "number" && typeof message.value === "string" && Array.isArray(message.names)
+        ? { type: "suggest", id: message.id, value: message.value, names: message.names.filter((item): item is string => typeof item === "string") }
+        : null;
+    case "export":
+      return typeof message.name === "string" && /^[\w.-]+\.(svg|png)$/.test(message.name) && typeof message.mime === "string" && typeof message.base64 === "string"
+        ? { type: "export", name: message.name, mime: message.mime, base64: message.base64 }
         : null;
     case "options": {
       const targets = Array.isArray(message.targets) ? message.targets.filter((item): item is string => typeof item === "string") : [];

@@ -7,11 +7,12 @@
 // plans itself: PlanState does, once per text and options change.
 import * as vscode from "vscode";
 
-import { stageAtEditorLine } from "./analysis";
+import { outlineAsPlan, stageAtEditorLine } from "./analysis";
 import { makeNonce, previewHtml } from "./html";
 import { parseWebviewMessage } from "./messages";
 import type { HostMessage, PlanMessage, WebviewMessage } from "./messages";
-import type { PlanState } from "./state";
+import type { Options } from "./planner";
+import type { Planned, PlanState } from "./state";
 
 /** Whether a document is a Dockerfile: language `dockerfile`, or named `Dockerfile`, `*.Dockerfile`, `Dockerfile.*`. */
 export function isDockerfile(document: vscode.TextDocument): boolean {
@@ -142,14 +143,15 @@ export class PreviewController implements vscode.Disposable {
     const uri = document.uri.toString();
     const planned = this.state.get(uri, document.getText());
     this.panel.title = `Stages: ${baseName(document)}`;
-    const shown = planned.outcome.plan ?? planned.lastGoodPlan;
+    const fallback = planned.outcome.plan ? null : fallbackOf(planned, this.state.plannerOptions(uri));
+    const shown = planned.outcome.plan ?? fallback?.plan ?? null;
     const editor = vscode.window.visibleTextEditors.find((candidate) => candidate.document === document);
     const message: PlanMessage = {
       type: "plan",
       uri: document.uri.toString(),
       fileName: baseName(document),
       plan: planned.outcome.plan ?? null,
-      lastGoodPlan: planned.outcome.plan ? null : planned.lastGoodPlan,
+      fallback,
       diagnostics: planned.outcome.diagnostics,
       options: { targets: planned.options.targets, build_args: planned.options.build_args },
       currentStage: shown && editor ? stageAtEditorLine(shown, editor.selection.active.line) : null,
@@ -159,8 +161,9 @@ export class PreviewController implements vscode.Disposable {
 
   private postCursor(line: number): void {
     if (!this.document) return;
-    const planned = this.state.get(this.document.uri.toString(), this.document.getText());
-    const shown = planned.outcome.plan ?? planned.lastGoodPlan;
+    const uri = this.document.uri.toString();
+    const planned = this.state.get(uri, this.document.getText());
+    const shown = planned.outcome.plan ?? fallbackOf(planned, this.state.plannerOptions(uri))?.plan ?? null;
     this.send({ type: "cursor", currentStage: shown ? stageAtEditorLine(shown, line) : null });
   }
 
@@ -177,6 +180,12 @@ export class PreviewController implements vscode.Disposable {
       case "goto":
         if (document) await revealLine(document, message.line - 1, Math.max(message.column - 1, 0));
         return;
+      case "suggest":
+        this.send({ type: "suggestion", id: message.id, suggestion: this.state.suggestStage(message.value, message.names) });
+        return;
+      case "export":
+        await saveExport(document, message.name, message.base64);
+        return;
       case "options":
         if (!document) return;
         this.state.setOptions(document.uri.toString(), { targets: message.targets, build_args: message.build_args });
@@ -191,6 +200,26 @@ export class PreviewController implements vscode.Disposable {
     this.panel?.dispose();
     for (const subscription of this.subscriptions) subscription.dispose();
   }
+}
+
+/** What the preview draws greyed when the options have no plan: the outline's stages, else the last good plan. */
+export function fallbackOf(planned: Planned, options: Options): PlanMessage["fallback"] {
+  if (planned.outline && planned.outline.stages.length > 0) return { source: "outline", plan: outlineAsPlan(planned.outline, options) };
+  return planned.lastGoodPlan ? { source: "last-good", plan: planned.lastGoodPlan } : null;
+}
+
+/** Asks where to save an export of the graph (next to the Dockerfile by default) and writes it. */
+export async function saveExport(document: vscode.TextDocument | null, name: string, base64: string): Promise<void> {
+  const folder = document ? vscode.Uri.joinPath(document.uri, "..") : undefined;
+  const extension = name.endsWith(".png") ? "png" : "svg";
+  const target = await vscode.window.showSaveDialog({
+    defaultUri: folder ? vscode.Uri.joinPath(folder, name) : undefined,
+    filters: { [extension.toUpperCase()]: [extension] },
+  });
+  if (!target) return;
+  const bytes = Uint8Array.from(atob(base64), (char) => char.charCodeAt(0));
+  await vscode.workspace.fs.writeFile(target, bytes);
+  void vscode.window.showInformationMessage(`Saved the stage graph to ${target.fsPath || target.path}`);
 }
 
 /** Shows `document` in its editor (or the first column), puts the cursor at (line, character) and scrolls to it. */

@@ -1,8 +1,10 @@
 // The language features as VS Code providers: the outline of stages, Go to Definition to a stage,
 // and the per-stage code lenses; plus the conversions of analysis.ts's plain ranges and diagnostics.
 //
-// Input: a PlanState (plans per document) and the PlannerApi. Output: provider registrations.
-// Invariant: glue only: every answer comes from analysis.ts over PlanState's plans.
+// Input: a PlanState (plans and outlines per document) and the PlannerApi. Output: provider
+// registrations.
+// Invariant: glue only: every answer comes from analysis.ts over the stage structure PlanState
+// keeps for the current text (the planner's outline, so a file with errors keeps its features).
 import * as vscode from "vscode";
 
 import { definitionAt, graphDependsOnTarget, splitLines, stageLenses, stageSymbols } from "./analysis";
@@ -49,18 +51,16 @@ export function registerProviders(state: PlanState, planner: PlannerApi, lensesC
   return [
     vscode.languages.registerDocumentSymbolProvider(DOCKERFILE_SELECTOR, {
       provideDocumentSymbols(document) {
-        const plan = state.stagesPlan(document.uri.toString(), document.getText());
-        if (!plan) return [];
-        return stageSymbols(plan, splitLines(document.getText())).map(
+        const structure = state.structure(document.uri.toString(), document.getText());
+        return stageSymbols(structure, splitLines(document.getText())).map(
           (symbol) => new vscode.DocumentSymbol(symbol.name, symbol.detail, vscode.SymbolKind.Class, toRange(symbol.range), toRange(symbol.selectionRange)),
         );
       },
     }),
     vscode.languages.registerDefinitionProvider(DOCKERFILE_SELECTOR, {
       provideDefinition(document, position) {
-        const plan = state.stagesPlan(document.uri.toString(), document.getText());
-        if (!plan) return null;
-        const found = definitionAt(plan, splitLines(document.getText()), { line: position.line, character: position.character });
+        const structure = state.structure(document.uri.toString(), document.getText());
+        const found = definitionAt(structure, splitLines(document.getText()), { line: position.line, character: position.character });
         if (!found) return null;
         const link: vscode.LocationLink = { originSelectionRange: toRange(found.origin), targetUri: document.uri, targetRange: toRange(found.target) };
         return [link];
@@ -71,12 +71,15 @@ export function registerProviders(state: PlanState, planner: PlannerApi, lensesC
       provideCodeLenses(document) {
         const uri = document.uri.toString();
         const text = document.getText();
-        const plan = state.stagesPlan(uri, text);
-        if (!plan) return [];
+        const structure = state.structure(uri, text);
+        // The outline of each target (not its plan), so a file with errors keeps its lenses.
         const planTarget = graphDependsOnTarget(text)
-          ? (name: string) => planner.plan(text, state.plannerOptions(uri, [name])).plan ?? null
+          ? (name: string) => {
+              const outline = planner.outline(text, state.plannerOptions(uri, [name]));
+              return outline.targets.length > 0 ? outline : null;
+            }
           : null;
-        return stageLenses(plan, planTarget).flatMap((lens) => [
+        return stageLenses(structure, planTarget).flatMap((lens) => [
           new vscode.CodeLens(toRange(lens.range), { title: lens.buildTitle, command: COMMANDS.buildStage, arguments: [document.uri, lens.stageName] }),
           new vscode.CodeLens(toRange(lens.range), { title: "Copy plan JSON", command: COMMANDS.copyPlanJson, arguments: [document.uri, lens.stageName] }),
         ]);

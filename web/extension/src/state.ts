@@ -2,11 +2,12 @@
 // preview chose, and the latest plans, recomputed only when the text or the options change.
 //
 // Input: document texts keyed by URI, a PlannerApi and the platform setting. Output: Planned
-// snapshots (the outcome for the chosen options, the default-target plan, the last good plan) and
-// the check diagnostics of the Problems panel.
+// snapshots (the outcome for the chosen options, the stage structure of the text, the last good
+// plan) and the check diagnostics of the Problems panel.
 // Invariant: no `vscode` import; each planner call is made once per text and options, never per
-// request (one plan takes tens of milliseconds on a 1,000-line file).
-import type { Diagnostic, Options, Outcome, Plan, PlannerApi } from "./planner";
+// request (one plan takes tens of milliseconds on a 1,000-line file). Positions always come from
+// the current text: the outline, not an older plan, answers the language features.
+import type { Diagnostic, Options, Outcome, Outline, Plan, PlannerApi } from "./planner";
 
 /** Targets and build args chosen in the preview for one document. */
 export interface ChosenOptions {
@@ -19,13 +20,24 @@ export interface Planned {
   text: string;
   /** The plan for the chosen options (what the preview draws). */
   outcome: Outcome;
-  /** Every stage, planned for the default target with the chosen build args (outline, definitions, lenses). */
-  stagesPlan: Plan | null;
-  /** The most recent plan without errors, kept while the user is mid-edit. */
+  /**
+   * Every stage of this text, for the default target with the chosen build args (outline,
+   * definitions, lenses): the planner's outline, so a file with errors still has the stages that
+   * could be read.
+   */
+  structure: Outline;
+  /** The outline for the chosen options when they have no plan (what the preview draws then). */
+  outline: Outline | null;
+  /** The most recent plan without errors, drawn while the outline has no stage (mid-edit). */
   lastGoodPlan: Plan | null;
   options: ChosenOptions;
   /** The platform setting it was planned for ("" = the default). */
   platform: string;
+}
+
+/** The outline of a file without errors: its plan's structure. */
+function outlineOfPlan(plan: Plan): Outline {
+  return { complete: true, targets: plan.targets, stages: plan.stages, waves: plan.waves, diagnostics: plan.diagnostics };
 }
 
 /** Plans documents on demand and caches the result per text and options. */
@@ -64,12 +76,16 @@ export class PlanState {
       return known;
     }
     const outcome = this.planner.plan(text, options);
-    const stagesPlan = options.targets && options.targets.length > 0 ? (this.planner.plan(text, { ...options, targets: [] }).plan ?? null) : (outcome.plan ?? null);
+    const chosenTargets = options.targets && options.targets.length > 0;
+    // Without errors the planner's outline is the plan's stages, targets and waves (its documented
+    // invariant), so the default-target plan stands in for it and the common case plans once.
+    const structure = !chosenTargets && outcome.plan ? outlineOfPlan(outcome.plan) : this.planner.outline(text, { ...options, targets: [] });
     const planned: Planned = {
       text,
       outcome,
-      stagesPlan,
-      lastGoodPlan: outcome.plan ?? stagesPlan ?? known?.lastGoodPlan ?? null,
+      structure,
+      outline: outcome.plan ? null : chosenTargets ? this.planner.outline(text, options) : structure,
+      lastGoodPlan: outcome.plan ?? known?.lastGoodPlan ?? null,
       options: chosen,
       platform: options.platform ?? "",
     };
@@ -77,10 +93,14 @@ export class PlanState {
     return planned;
   }
 
-  /** The plan the outline and definitions use: every stage of the current text, or the last good one. */
-  stagesPlan(uri: string, text: string): Plan | null {
-    const planned = this.get(uri, text);
-    return planned.stagesPlan ?? planned.lastGoodPlan;
+  /** The stages of the current text that the outline, definitions and lenses use (also with errors). */
+  structure(uri: string, text: string): Outline {
+    return this.get(uri, text).structure;
+  }
+
+  /** The planner's "did you mean" for a stage name that names no stage, or null. */
+  suggestStage(value: string, names: string[]): string | null {
+    return this.planner.suggestStage(value, names) ?? null;
   }
 
   /** `planner.check` of `text` (every stage, no target: the Problems panel), computed once per text. */

@@ -2,9 +2,9 @@
 // against the `vscode` stand-in: what it registers, what the preview panel is sent, and what the
 // code lenses, commands and webview messages do.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { join } from "node:path";
+import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { before, describe, it } from "node:test";
 
@@ -117,11 +117,64 @@ describe("activation", () => {
   });
 
   it("runs runner build for the lens's stage in a terminal in the Dockerfile's folder", async () => {
+    // A program file to find: the lens only checks that it exists and is executable, never runs it.
+    const binDir = join(folder, "bin");
+    mkdirSync(binDir, { recursive: true });
+    writeFileSync(join(binDir, "runner"), "#!/bin/sh\nexit 0\n");
+    chmodSync(join(binDir, "runner"), 0o755);
+    recorded.configuration["stageplan.runnerPath"] = join(binDir, "runner");
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
     const terminal = recorded.terminals.at(-1);
     assert.equal(terminal.cwd.fsPath, folder);
     assert.ok(terminal.shown);
-    assert.deepEqual(terminal.sent, ["runner build . -f Dockerfile --target test"]);
+    assert.deepEqual(terminal.sent, [`${binDir}/runner build . -f Dockerfile --target test`]);
+  });
+
+  it("finds a bare runnerPath on PATH and resolves ${workspaceFolder}", async () => {
+    const binDir = join(folder, "bin");
+    const savedPath = process.env.PATH;
+    try {
+      process.env.PATH = [join(folder, "empty"), binDir, savedPath].join(delimiter);
+      recorded.configuration["stageplan.runnerPath"] = "runner";
+      await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+      assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+    } finally {
+      process.env.PATH = savedPath;
+    }
+    recorded.workspaceFolders = [folder];
+    recorded.configuration["stageplan.runnerPath"] = "${workspaceFolder}/bin/runner";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+    recorded.configuration["stageplan.runnerPath"] = "bin/runner";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
+    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`], "relative to the workspace folder");
+    recorded.workspaceFolders = [];
+  });
+
+  it("says how to set stageplan.runnerPath when the runner is missing, and opens the setting", async () => {
+    const terminalsBefore = recorded.terminals.length;
+    recorded.configuration["stageplan.runnerPath"] = "stageplan-no-such-runner";
+    recorded.errorMessageChoice = "Open Setting";
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+    assert.equal(recorded.terminals.length, terminalsBefore, "no terminal for a program that is not there");
+    assert.match(recorded.errorMessages.at(-1), /^Cannot build stage "test": the runner program "stageplan-no-such-runner" \(the "stageplan\.runnerPath" setting\) is not on PATH\. Build it with `cargo build --release -p runner`/);
+    assert.deepEqual(recorded.builtinCommands.at(-1), ["workbench.action.openSettings", "stageplan.runnerPath"]);
+
+    const notExecutable = join(folder, "bin", "runner.txt");
+    writeFileSync(notExecutable, "not a program\n");
+    chmodSync(notExecutable, 0o644);
+    for (const [setting, problem] of [
+      [notExecutable, "is not executable (chmod +x it)"],
+      [join(folder, "bin"), "is not a file"],
+      [join(folder, "nowhere", "runner"), "does not exist"],
+    ]) {
+      recorded.configuration["stageplan.runnerPath"] = setting;
+      await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+      assert.equal(recorded.errorMessages.at(-1), `Cannot build stage "test": the runner program "${setting}" (the "stageplan.runnerPath" setting) ${problem}. Build it with \`cargo build --release -p runner\` and set "stageplan.runnerPath" to its path (for example \${workspaceFolder}/target/release/runner).`);
+    }
+    assert.equal(recorded.terminals.length, terminalsBefore);
+    assert.equal(recorded.builtinCommands.length, 1, "the setting opens only when asked");
+    recorded.configuration["stageplan.runnerPath"] = join(folder, "bin", "runner");
   });
 
   it("copies the plan JSON of the lens's target", async () => {
@@ -173,16 +226,25 @@ describe("preview", () => {
     assert.deepEqual(sent[0].plan.stages.map((stage) => stage.name).at(-1), "final2");
   });
 
-  it("keeps the last good plan while the file has errors", async () => {
-    vscode.__test.editDocument(document, SAMPLE + "FROM\n");
+  it("draws the stages that could be read while the file has errors, and the last good plan when none could", async () => {
+    vscode.__test.editDocument(document, SAMPLE + "RUNN make\n");
     await sleep(200);
-    const message = lastPlan(panel);
+    let message = lastPlan(panel);
     assert.equal(message.plan, null);
-    assert.equal(message.lastGoodPlan.stages.length, 6);
+    assert.equal(message.fallback.source, "outline");
+    assert.deepEqual(message.fallback.plan.stages.map((stage) => stage.name), ["tools", "build", "test", "docs", "prod"]);
+    assert.deepEqual(message.fallback.plan.targets, [4]);
+    assert.deepEqual(message.fallback.plan.images, ["alpine:3.20", "golang:1.22"], "the images the needed stages use");
     assert.ok(message.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    vscode.__test.editDocument(document, "FROM\n");
+    await sleep(200);
+    message = lastPlan(panel);
+    assert.equal(message.fallback.source, "last-good");
+    assert.equal(message.fallback.plan.stages.length, 6, "the last plan without errors (the edit before added a stage)");
     vscode.__test.editDocument(document, SAMPLE);
     await sleep(200);
     assert.equal(lastPlan(panel).plan.stages.length, 5);
+    assert.equal(lastPlan(panel).fallback, null);
   });
 
   it("highlights the stage under the cursor", () => {
@@ -210,7 +272,7 @@ describe("preview", () => {
     assert.deepEqual(message.plan.build_args, { GO_VERSION: "1.23" });
     assert.equal(lensEvents, 1);
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "build");
-    assert.equal(recorded.terminals.at(-1).sent[0], "runner build . -f Dockerfile --target build --build-arg GO_VERSION=1.23");
+    assert.equal(recorded.terminals.at(-1).sent[0], `${join(folder, "bin", "runner")} build . -f Dockerfile --target build --build-arg GO_VERSION=1.23`);
   });
 
   it("reports an unknown target chosen in the preview", () => {
@@ -235,11 +297,61 @@ describe("preview", () => {
     assert.ok(other);
   });
 
+  it("gives a Dockerfile that has an error when it opens its outline, definitions, lenses and graph", async () => {
+    // An unknown instruction in the first stage: no plan, but every stage can be read.
+    const text = ["FROM alpine:3.20 AS base", "RUNN apk add git", "FROM base AS build", "RUN make", "FROM scratch AS prod", "COPY --from=build /app /app", ""].join("\n");
+    const broken = vscode.__test.openDocument(join(folder, "broken.Dockerfile"), text, { languageId: "plaintext" });
+    const message = lastPlan(panel);
+    assert.equal(message.fileName, "broken.Dockerfile");
+    assert.equal(message.plan, null);
+    assert.ok(message.diagnostics.some((diagnostic) => diagnostic.severity === "error" && diagnostic.line === 2));
+    assert.equal(message.fallback.source, "outline", "there was never a good plan: the outline is drawn");
+    assert.deepEqual(message.fallback.plan.stages.map((stage) => [stage.name, stage.needed]), [["base", true], ["build", true], ["prod", true]]);
+
+    const symbols = await provider("documentSymbol").provider.provideDocumentSymbols(broken);
+    assert.deepEqual(symbols.map((symbol) => [symbol.name, symbol.selectionRange.start.line]), [["base", 0], ["build", 2], ["prod", 4]]);
+    const [link] = await provider("definition").provider.provideDefinition(broken, new vscode.Position(5, "COPY --from=bu".length));
+    assert.equal(link.targetRange.start.line, 2);
+    const lenses = await provider("codeLens").provider.provideCodeLenses(broken);
+    assert.deepEqual(
+      lenses.filter((lens) => lens.command.command === "stageplan.buildStage").map((lens) => lens.command.title),
+      ["Build this stage (1 stage)", "Build this stage (2 stages)", "Build this stage (3 stages)"],
+    );
+    vscode.__test.closeDocument(broken);
+    vscode.__test.activate(document);
+  });
+
   it("moves the cursor to a clicked diagnostic", async () => {
     panel.receive({ type: "goto", line: 3, column: 6 });
     await sleep(10);
     const { active } = vscode.window.activeTextEditor.selection;
     assert.deepEqual([active.line, active.character], [2, 5]);
+  });
+
+  it("answers the find box with the planner's did-you-mean", async () => {
+    panel.receive({ type: "suggest", id: 7, value: "biuld", names: ["tools", "build", "test"] });
+    await sleep(10);
+    assert.deepEqual(panel.posted.at(-1), { type: "suggestion", id: 7, suggestion: "build" });
+    panel.receive({ type: "suggest", id: 8, value: "nothing-like-it", names: ["tools", "build"] });
+    await sleep(10);
+    assert.deepEqual(panel.posted.at(-1), { type: "suggestion", id: 8, suggestion: null });
+  });
+
+  it("saves an exported graph where the user chooses, next to the Dockerfile by default", async () => {
+    const svg = '<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"/>';
+    recorded.saveAnswer = vscode.Uri.file(join(folder, "graph.svg"));
+    panel.receive({ type: "export", name: "stages.svg", mime: "image/svg+xml", base64: Buffer.from(svg).toString("base64") });
+    await sleep(20);
+    assert.equal(recorded.saveDialogs.at(-1).defaultUri.path, vscode.Uri.file(join(folder, "stages.svg")).path);
+    assert.deepEqual(recorded.written.at(-1), { path: vscode.Uri.file(join(folder, "graph.svg")).path, bytes: Buffer.from(svg) });
+    // Cancelled: nothing is written; a name that is not an export is refused outright.
+    recorded.saveAnswer = undefined;
+    const writes = recorded.written.length;
+    panel.receive({ type: "export", name: "stages.png", mime: "image/png", base64: "iVBORw0KGgo=" });
+    panel.receive({ type: "export", name: "../../etc/passwd", mime: "text/plain", base64: "eA==" });
+    await sleep(20);
+    assert.equal(recorded.written.length, writes);
+    assert.equal(recorded.saveDialogs.at(-1).defaultUri.path.endsWith("/stages.png"), true);
   });
 
   it("ignores malformed webview messages", () => {

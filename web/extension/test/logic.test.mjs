@@ -161,21 +161,34 @@ describe("plan state", () => {
     assert.equal(calls, 2);
   });
 
-  it("plans once per text and options and keeps the last good plan through errors", () => {
-    let calls = 0;
-    const counting = { plan: (...args) => (calls++, planner.plan(...args)), check: planner.check, version: planner.version };
+  it("plans once per text and options, and reads the stage structure of a text with errors", () => {
+    const calls = { plan: 0, outline: 0 };
+    const counting = {
+      plan: (...args) => (calls.plan++, planner.plan(...args)),
+      outline: (...args) => (calls.outline++, planner.outline(...args)),
+      check: planner.check,
+      version: planner.version,
+    };
     const state = new stateModule.PlanState(counting, () => "");
     const first = state.get("file:///Dockerfile", SAMPLE);
     assert.equal(state.get("file:///Dockerfile", SAMPLE), first);
-    assert.equal(calls, 1);
+    assert.deepEqual(calls, { plan: 1, outline: 0 }, "without errors the plan is the structure: one planner call");
+    assert.deepEqual(first.structure, planner.outline(SAMPLE, {}), "the plan stands in for the planner's own outline");
     state.setOptions("file:///Dockerfile", { targets: ["test"], build_args: {} });
     const withTarget = state.get("file:///Dockerfile", SAMPLE);
     assert.deepEqual(withTarget.outcome.plan.targets, [2]);
-    assert.equal(withTarget.stagesPlan.targets[0], 4, "the outline plan keeps the default target");
-    const bad = state.get("file:///Dockerfile", "FROM\n");
+    assert.deepEqual(withTarget.structure.targets, [4], "the structure keeps the default target");
+    assert.equal(withTarget.outline, null, "no outline is needed while there is a plan");
+
+    const broken = SAMPLE.replace("RUN go test ./...", "RUNN go test ./...");
+    const bad = state.get("file:///Dockerfile", broken);
     assert.equal(bad.outcome.plan, null);
-    assert.ok(bad.lastGoodPlan, "the last good plan survives an error");
     assert.ok(bad.outcome.diagnostics.some((diagnostic) => diagnostic.severity === "error"));
+    assert.equal(bad.structure.complete, false);
+    assert.deepEqual(bad.structure.stages.map((stage) => stage.name), ["tools", "build", "test", "docs", "prod"], "every stage is still read");
+    assert.deepEqual(bad.outline.targets, [2], "the preview's outline is for the chosen target");
+    assert.ok(bad.lastGoodPlan, "the last good plan survives an error");
+    assert.equal(state.structure("file:///Dockerfile", broken), bad.structure);
   });
 
   it("passes the platform setting to the planner", () => {

@@ -91,8 +91,19 @@ const recorded = {
   clipboard: "",
   infoMessages: [],
   errorMessages: [],
+  /** The button the next error message "clicks" (VS Code resolves to the chosen item, or undefined). */
+  errorMessageChoice: undefined,
+  /** Commands run that VS Code itself provides ("workbench.*"), with their arguments. */
+  builtinCommands: [],
+  /** The workspace folders (fsPath strings); a document belongs to the one it lies in. */
+  workspaceFolders: [],
   serializers: new Map(),
   shownDocuments: [],
+  /** showSaveDialog calls, and what the next one answers (a Uri, or undefined for Cancel). */
+  saveDialogs: [],
+  saveAnswer: undefined,
+  /** workspace.fs.writeFile calls: { path, bytes }. */
+  written: [],
   configuration: { "stageplan.runnerPath": "runner", "stageplan.platform": "" },
 };
 const events = {
@@ -200,6 +211,10 @@ const vscode = {
     },
     async executeCommand(id, ...args) {
       const handler = recorded.commands.get(id);
+      if (!handler && id.startsWith("workbench.")) {
+        recorded.builtinCommands.push([id, ...args]);
+        return undefined;
+      }
       if (!handler) throw new Error(`command '${id}' not found`);
       return handler(...args);
     },
@@ -234,7 +249,13 @@ const vscode = {
       return terminal;
     },
     async showInformationMessage(message) { recorded.infoMessages.push(message); return undefined; },
-    async showErrorMessage(message) { recorded.errorMessages.push(message); return undefined; },
+    async showErrorMessage(message, ...items) {
+      recorded.errorMessages.push(message);
+      const choice = recorded.errorMessageChoice;
+      recorded.errorMessageChoice = undefined;
+      return items.includes(choice) ? choice : undefined;
+    },
+    async showSaveDialog(options) { recorded.saveDialogs.push(options); return recorded.saveAnswer; },
   },
   workspace: {
     get textDocuments() { return [...state.documents]; },
@@ -247,6 +268,10 @@ const vscode = {
       if (!found) throw new Error(`cannot open ${uri.toString()}: the stand-in only knows documents opened with __test.openDocument`);
       return found;
     },
+    getWorkspaceFolder(uri) {
+      const folder = recorded.workspaceFolders.find((candidate) => uri.fsPath.startsWith(candidate + "/"));
+      return folder ? { uri: Uri.file(folder), name: path.basename(folder), index: recorded.workspaceFolders.indexOf(folder) } : undefined;
+    },
     getConfiguration(section) {
       return {
         get: (key, fallback) => recorded.configuration[`${section}.${key}`] ?? fallback,
@@ -254,6 +279,7 @@ const vscode = {
     },
     fs: {
       async readFile(uri) { return require("node:fs").readFileSync(uri.fsPath); },
+      async writeFile(uri, bytes) { recorded.written.push({ path: uri.path, bytes: Buffer.from(bytes) }); },
     },
   },
   env: {

@@ -493,6 +493,11 @@ export interface Diagnostic {
    */
   end_line: number;
   /**
+   * An edit that resolves the finding, for the checks that have an obvious one (editors
+   * offer it as a quick fix).
+   */
+  fix?: Fix | null;
+  /**
    * 1-based line; 0 when the diagnostic is about the options (an unknown `--target`).
    */
   line: number;
@@ -508,6 +513,64 @@ export interface Diagnostic {
    * Documentation of the rule, for BuildKit checks.
    */
   url?: string | null;
+}
+/**
+ * A fix of a diagnostic: text edits applied together.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "Fix".
+ */
+export interface Fix {
+  /**
+   * The edits, not overlapping, in text order.
+   */
+  edits: TextEdit[];
+  /**
+   * What the fix does, for a menu (`Lower-case the stage name`).
+   */
+  title: string;
+}
+/**
+ * Replace the text of `range` with `new_text`.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "TextEdit".
+ */
+export interface TextEdit {
+  /**
+   * The new text.
+   */
+  new_text: string;
+  range: TextRange;
+}
+/**
+ * The text replaced.
+ */
+export interface TextRange {
+  /**
+   * 1-based column (in Unicode scalar values) of the first character.
+   */
+  column: number;
+  /**
+   * `column` in UTF-16 code units.
+   */
+  column_utf16: number;
+  /**
+   * 1-based column just past the last character.
+   */
+  end_column: number;
+  /**
+   * `end_column` in UTF-16 code units.
+   */
+  end_column_utf16: number;
+  /**
+   * 1-based line of the end.
+   */
+  end_line: number;
+  /**
+   * 1-based line of the first character.
+   */
+  line: number;
 }
 /**
  * One dependency of a stage.
@@ -529,6 +592,12 @@ export interface Edge {
    */
   onbuild: boolean;
   /**
+   * Where `written` is in the Dockerfile (for an ONBUILD edge: in the parent's `ONBUILD`
+   * line), when known: absent when the word is quoted in parts, escaped or broken across
+   * a continuation line. Replacing this range replaces exactly the reference.
+   */
+  range?: TextRange1 | null;
+  /**
    * What the stage depends on.
    */
   source:
@@ -549,6 +618,45 @@ export interface Edge {
     | {
         kind: "scratch";
       };
+  /**
+   * The reference as written: the `FROM` base before ARG expansion, the `--from=` value or
+   * the mount's `from=` value. Absent for a mount without `from=` that uses a stage called
+   * `scratch`.
+   */
+  written?: string | null;
+}
+/**
+ * Where a word is in the Dockerfile, for editors: 1-based lines, columns in Unicode scalar
+ * values and in UTF-16 code units (the unit of LSP and browser editors).
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "TextRange".
+ */
+export interface TextRange1 {
+  /**
+   * 1-based column (in Unicode scalar values) of the first character.
+   */
+  column: number;
+  /**
+   * `column` in UTF-16 code units.
+   */
+  column_utf16: number;
+  /**
+   * 1-based column just past the last character.
+   */
+  end_column: number;
+  /**
+   * `end_column` in UTF-16 code units.
+   */
+  end_column_utf16: number;
+  /**
+   * 1-based line of the end.
+   */
+  end_line: number;
+  /**
+   * 1-based line of the first character.
+   */
+  line: number;
 }
 /**
  * A global ARG and the value it resolved to.
@@ -622,7 +730,8 @@ export interface Mount {
    */
   target?: string | null;
   /**
-   * `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`.
+   * `type=`: `bind` (default), `cache`, `tmpfs`, `secret` or `ssh`; a value with a variable is
+   * kept as written (the runner expands it with the stage's ARG and ENV).
    */
   type: string;
 }
@@ -775,6 +884,10 @@ export interface Stage {
         kind: "scratch";
       };
   /**
+   * Where the base word of the `FROM` line is written (as in `base_text`), when known.
+   */
+  base_range?: TextRange1 | null;
+  /**
    * The base word of the `FROM` line as written, before ARG expansion.
    */
   base_text: string;
@@ -805,6 +918,11 @@ export interface Stage {
    * The stage name from `FROM ... AS name`, lower-cased; null for an unnamed stage.
    */
   name?: string | null;
+  /**
+   * Where the stage name after `AS` is written; absent for an unnamed stage or when the
+   * name is broken across a continuation line. For editors (definitions, rename).
+   */
+  name_range?: TextRange1 | null;
   /**
    * Whether a build of the targets needs this stage.
    */
@@ -850,4 +968,45 @@ export interface Outcome {
    * The plan; null when there are errors.
    */
   plan?: Plan | null;
+}
+/**
+ * The stage structure of a Dockerfile, also when it has errors.
+ *
+ * Editors draw this where they would draw a plan: with no errors it equals the plan's
+ * `stages`, `targets` and `waves`; with errors it holds what could still be read.
+ *
+ * This interface was referenced by `PlannerTypes`'s JSON-Schema
+ * via the `definition` "Outline".
+ */
+export interface Outline {
+  /**
+   * True when the file planned without errors (the outline is then the plan's structure).
+   * False means parts may be missing: an instruction that does not parse (and, for a
+   * `FROM`, its whole stage) is left out, a syntax error that ends the file (an unterminated
+   * heredoc) leaves out the rest, and references that do not resolve have no edge.
+   */
+  complete: boolean;
+  /**
+   * The diagnostics of planning the file with these options (what `plan` reports).
+   */
+  diagnostics: Diagnostic[];
+  /**
+   * For each stage, the stages a build with it as the only target needs (itself
+   * included), sorted: the closure over every edge kind, as for `needed`.
+   */
+  stage_needs: number[][];
+  /**
+   * Every stage that could be read, in file order, with `needed` set for the targets.
+   */
+  stages: Stage[];
+  /**
+   * Indices (into `stages`) of the requested targets that were found, in the order asked;
+   * with no `--target`, the last stage.
+   */
+  targets: number[];
+  /**
+   * The needed stages in parallel waves (as in the plan); a stage on a dependency cycle
+   * is in no wave.
+   */
+  waves: number[][];
 }

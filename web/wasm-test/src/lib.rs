@@ -21,13 +21,23 @@ mod tests {
     const SEED: &str = "FROM golang:1.23 AS builder\nWORKDIR /src\nRUN go build -o /bin/hello .\n\n\
                         FROM scratch\nCOPY --from=builder /bin/hello /bin/hello\nCMD [\"/bin/hello\"]\n";
 
+    /// The options object as JavaScript writes it: only the names the exports take (`Options`
+    /// serialized would also carry `dockerfile`, a path only the CLI knows, which they refuse).
     fn options_value(targets: &[&str]) -> JsValue {
-        let options = Options {
-            targets: targets.iter().map(|target| target.to_string()).collect(),
-            build_args: BTreeMap::from([("GO".to_string(), "1".to_string())]),
-            platform: Some("linux/arm64".to_string()),
+        let options = Object::new();
+        let set = |object: &Object, name: &str, value: &JsValue| {
+            Reflect::set(object, &JsValue::from_str(name), value).expect("set an option");
         };
-        serde_wasm_bindgen::to_value(&options).expect("options convert")
+        let targets: Array = targets
+            .iter()
+            .map(|target| JsValue::from_str(target))
+            .collect();
+        set(&options, "targets", &targets);
+        let build_args = Object::new();
+        set(&build_args, "GO", &JsValue::from_str("1"));
+        set(&options, "build_args", &build_args);
+        set(&options, "platform", &JsValue::from_str("linux/arm64"));
+        options.into()
     }
 
     fn error_message(err: JsValue) -> String {
@@ -51,6 +61,7 @@ mod tests {
                 targets: vec!["builder".into()],
                 build_args: BTreeMap::from([("GO".into(), "1".into())]),
                 platform: Some("linux/arm64".into()),
+                dockerfile: None,
             },
         );
         assert_eq!(from_js, native);
@@ -58,6 +69,23 @@ mod tests {
         assert_eq!(plan.targets, vec![0]);
         assert!(json.contains("\"build_args\":{\"GO\":\"1\"}"), "{json}");
         assert!(json.contains("\"platform\":\"linux/arm64\""), "{json}");
+    }
+
+    #[wasm_bindgen_test]
+    fn suggest_stage_equals_the_library() {
+        let names = vec!["builder".to_string(), "base".to_string()];
+        for value in ["bulder", "builder", "xyzzy", "BASE"] {
+            let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+            assert_eq!(
+                planner::wasm::suggest_stage(value, names.clone()),
+                planner::suggest_stage_name(value, &refs),
+                "{value}"
+            );
+        }
+        assert_eq!(
+            planner::wasm::suggest_stage("bulder", names).as_deref(),
+            Some("builder")
+        );
     }
 
     #[wasm_bindgen_test]
@@ -144,6 +172,36 @@ mod tests {
         let value = planner::wasm::check(text).map_err(JsValue::from).unwrap();
         let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
         assert_eq!(from_js, planner::check(text));
+        // With a target, only the stages it needs are examined.
+        let text = "FROM alpine AS Unused\nCMD run\nFROM alpine AS app\n";
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("targets"),
+            &Array::of1(&JsValue::from_str("app")),
+        )
+        .unwrap();
+        let value = planner::wasm::check_with(text, options.into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let from_js: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(value).unwrap();
+        let codes: Vec<&str> = from_js.iter().map(|d| d.code.as_str()).collect();
+        assert_eq!(codes, vec!["StageNameCasing"]);
+    }
+
+    #[wasm_bindgen_test]
+    fn outline_equals_the_library_also_with_errors() {
+        for text in [
+            SEED,
+            "FROM alpine AS a\nRUNN x\nFROM a AS b\nCOPY --from=nope /x /x\n",
+        ] {
+            let value = planner::wasm::outline(text, JsValue::UNDEFINED)
+                .map_err(JsValue::from)
+                .unwrap();
+            let from_js: planner::Outline = serde_wasm_bindgen::from_value(value).unwrap();
+            assert_eq!(from_js, planner::outline(text, &Options::default()));
+            assert!(!from_js.stages.is_empty());
+        }
     }
 
     #[wasm_bindgen_test]

@@ -3,10 +3,10 @@
 //
 // Input: HostMessage events on `window` (from `webview.postMessage`). Output: WebviewMessage posts
 // through `acquireVsCodeApi()`; DOM updates of the toolbar, diagnostics and graph.
-// Invariant: no planner here (the extension host plans); the graph, target list, diagnostics list
+// Invariant: no planner here (the extension host plans and answers "did you mean"); the graph, target list, diagnostics list
 // and build-args parser are the playground's own modules, imported, not copied.
 import { renderStageGraph } from "../../../src/graph/index";
-import type { StageClickDetail, StageGraph } from "../../../src/graph/index";
+import type { ExportFile, StageClickDetail, StageGraph } from "../../../src/graph/index";
 import { parseBuildArgs } from "../../../src/options";
 import { renderDiagnostics, renderTargets } from "../../../src/panels";
 import type { HostMessage, PlanMessage, PreviewState, WebviewMessage } from "../messages";
@@ -55,10 +55,20 @@ function summarize(plan: Plan): string {
   return `target ${targets}: ${needed} of ${plan.stages.length} stages in ${plan.waves.length} waves` + (skipped ? `, ${skipped} skipped` : "");
 }
 
+/** The summary's note on what is drawn while there is no plan. */
+const FALLBACK_NOTE = {
+  outline: " (showing the stages that could be read)",
+  "last-good": " (showing the last plan that worked)",
+  none: "",
+} as const;
+
 class Preview {
   private graph: StageGraph | null = null;
   private shown: Plan | null = null;
   private buildArgsTimer: number | undefined;
+  /** Suggestions asked of the extension host (which has the planner), by request id. */
+  private readonly suggestions = new Map<number, (suggestion: string | null) => void>();
+  private nextSuggestion = 0;
 
   constructor(
     private readonly ui: Ui,
@@ -69,7 +79,14 @@ class Preview {
     ui.graph.addEventListener("stage-click", (event) => {
       const detail = (event as CustomEvent<StageClickDetail>).detail;
       const stage = this.shown?.stages[detail.stageIndex];
-      if (stage) vscode.postMessage({ type: "reveal", stageIndex: stage.index, line: stage.location.line });
+      if (!stage) return;
+      if (detail.double && detail.stageName) {
+        // A double click builds the stage: it becomes the only target.
+        for (const option of this.ui.targets.options) option.selected = option.value === detail.stageName;
+        this.sendOptions();
+      } else if (!detail.double) {
+        vscode.postMessage({ type: "reveal", stageIndex: stage.index, line: stage.location.line });
+      }
     });
     ui.targets.addEventListener("change", () => this.sendOptions());
     ui.buildArgs.addEventListener("input", () => {
@@ -86,10 +103,10 @@ class Preview {
     this.vscode.postMessage({ type: "options", targets, build_args: parsed.values });
   }
 
-  /** Draws a plan message: the plan, or the last good plan greyed out when there are errors. */
+  /** Draws a plan message: the plan, or greyed when there are errors, the stages that could be read (or the last good plan). */
   showPlan(message: PlanMessage): void {
     this.ui.fileName.textContent = message.fileName;
-    const plan = message.plan ?? message.lastGoodPlan;
+    const plan = message.plan ?? message.fallback?.plan ?? null;
     renderTargets(this.ui.targets, plan, message.options.targets);
     if (document.activeElement !== this.ui.buildArgs) {
       const text = Object.entries(message.options.build_args).map(([key, value]) => `${key}=${value}`).join("\n");
@@ -98,7 +115,7 @@ class Preview {
     const errors = message.diagnostics.filter((diagnostic) => diagnostic.severity === "error").length;
     this.ui.summary.textContent = message.plan
       ? summarize(message.plan)
-      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${plan ? " (showing the last plan that worked)" : ""}`;
+      : `no plan: ${errors} error${errors === 1 ? "" : "s"}${FALLBACK_NOTE[message.fallback?.source ?? "none"]}`;
     document.body.classList.toggle("stale", message.plan === null);
     renderDiagnostics(this.ui.diagnostics, message.diagnostics, [], (line, column) =>
       this.vscode.postMessage({ type: "goto", line, column }),
@@ -106,7 +123,13 @@ class Preview {
     this.shown = plan;
     if (plan) {
       if (this.graph) this.graph.update(plan);
-      else this.graph = renderStageGraph(this.ui.graph, plan, { title: `stages of ${message.fileName}`, minScale: 0.5, styleNonce: this.nonce });
+      else
+        this.graph = renderStageGraph(this.ui.graph, plan, {
+          title: `stages of ${message.fileName}`,
+          styleNonce: this.nonce,
+          suggest: (value, names) => this.suggest(value, names),
+          onExport: (file) => void this.export(file),
+        });
       this.graph.setCurrentStage(message.currentStage);
     } else {
       this.graph?.destroy();
@@ -115,6 +138,29 @@ class Preview {
     const saved: PreviewState = { uri: message.uri, fileName: message.fileName, options: message.options };
     this.vscode.setState(saved);
     document.body.dataset.ready = "true";
+  }
+
+  /** The planner's "did you mean", asked of the extension host. */
+  private suggest(value: string, names: string[]): Promise<string | null> {
+    const id = ++this.nextSuggestion;
+    return new Promise((resolve) => {
+      this.suggestions.set(id, resolve);
+      this.vscode.postMessage({ type: "suggest", id, value, names });
+    });
+  }
+
+  /** The host's answer to a suggestion request. */
+  answerSuggestion(id: number, suggestion: string | null): void {
+    this.suggestions.get(id)?.(suggestion);
+    this.suggestions.delete(id);
+  }
+
+  /** A webview cannot download: the host saves the file where the user chooses. */
+  private async export(file: ExportFile): Promise<void> {
+    const bytes = new Uint8Array(await file.data.arrayBuffer());
+    let binary = "";
+    for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+    this.vscode.postMessage({ type: "export", name: file.name, mime: file.mime, base64: btoa(binary) });
   }
 
   setCursor(stageIndex: number | null): void {
@@ -131,6 +177,7 @@ function main(): void {
     const message = event.data;
     if (message?.type === "plan") preview.showPlan(message);
     else if (message?.type === "cursor") preview.setCursor(message.currentStage);
+    else if (message?.type === "suggestion") preview.answerSuggestion(message.id, message.suggestion);
   });
   vscode.postMessage({ type: "ready" });
 }
