@@ -58,6 +58,12 @@ pub struct Case {
     /// image is compared like every other.
     #[serde(default)]
     pub buildkit_backend_needs: Option<String>,
+    /// Why the BuildKit backend cannot follow the reference on this engine: current BuildKit
+    /// changed what the daemon itself does for this step, and the ops this engine's BuildKit
+    /// has cannot do the same (docs/buildkit-backend.md). The backend's image is then held
+    /// against this engine's BuildKit building the case's own context, identical as always.
+    #[serde(default)]
+    pub buildkit_backend_follows_engine: Option<String>,
 }
 
 /// A step of context preparation.

@@ -273,6 +273,30 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
         }
     }
     let mut snapshots = BTreeMap::new();
+    if let Some(why) = &case.buildkit_backend_follows_engine {
+        if let Some(at) = built.iter().position(|(form, _)| *form == LLB_FORM) {
+            let (_, image) = built.remove(at);
+            let engine_tag = image_tag(&format!("{name}-engine-buildkit"));
+            images.tags.push(engine_tag.clone());
+            match buildkit_build(&input, &engine_tag) {
+                Ok(()) => {
+                    let (llb, engine) = (Snapshot::of(&image), Snapshot::of(&engine_tag));
+                    let mut found = file_differences(&llb.files, &engine.files);
+                    found.extend(config_differences(&llb.config, &engine.config));
+                    if !found.is_empty() {
+                        problems.push(format!(
+                            "{LLB_FORM} differs from this engine's BuildKit on the case's own context, which it follows here ({why}) ({} differences):\n  {}",
+                            found.len(),
+                            found.join("\n  ")
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!(
+                    "this engine's BuildKit failed on the case's own context: {e}"
+                )),
+            }
+        }
+    }
     for (form, image) in &built {
         let snapshot = Snapshot::of(image);
         if let Some(reference) = &reference {

@@ -216,10 +216,67 @@ fn source_action(
             caps.push("file.copy.requiredpaths");
         }
     }
-    Ok(CopyAction {
+    let action = CopyAction {
         source: source_output,
         copy,
-    })
+    };
+    if copy_owner_lost_in_unpack(t, &action.copy) {
+        return Ok(unpack_then_own(t, action));
+    }
+    Ok(action)
+}
+
+/// Whether the daemon would leave the members of an unpacked archive with their archive owners
+/// although the step has `--chown` (BuildKit's unpack passes the owner on only since v0.13; the
+/// daemons without MergeOp, Docker 20.10's v0.8 among them, are known to drop it).
+fn copy_owner_lost_in_unpack(t: &Translator<'_>, copy: &pb::FileActionCopy) -> bool {
+    copy.attempt_unpack_docker_compatibility && copy.owner.is_some() && !t.has_cap("mergeop")
+}
+
+/// `ADD --chown` of a possible archive as current BuildKit performs it, with older ops: the
+/// source is copied (and unpacked) at the destination path of an empty filesystem, without an
+/// owner; then what landed there is copied onto the stage with the owner, which owns every
+/// member (and, as before, the directories the copy creates).
+fn unpack_then_own(t: &mut Translator<'_>, action: CopyAction) -> CopyAction {
+    let owned = action.copy.clone();
+    let unowned = pb::FileActionCopy {
+        owner: None,
+        mode: -1,
+        mode_str: String::new(),
+        ..action.copy
+    };
+    let (op, inputs) = file_op(
+        None,
+        vec![CopyAction {
+            source: action.source,
+            copy: unowned,
+        }],
+        super::parse_platform(&t.plan().platform),
+    );
+    let metadata = op_metadata(
+        "[internal] unpacking before setting the owner",
+        None,
+        &["file.base"],
+        t.input.no_cache,
+    );
+    let node = t.graph.add(op, inputs, metadata);
+    let landed = owned.dest.trim_end_matches('/');
+    CopyAction {
+        source: Some(Output { node, index: 0 }),
+        copy: pb::FileActionCopy {
+            src: if landed.is_empty() {
+                "/".to_string()
+            } else {
+                landed.to_string()
+            },
+            follow_symlink: false,
+            attempt_unpack_docker_compatibility: false,
+            allow_wildcard: true,
+            allow_empty_wildcard: true,
+            dir_copy_contents: true,
+            ..owned
+        },
+    }
 }
 
 /// Adds the file op (and with `link`, the merge of its result onto the stage) and makes it the

@@ -75,6 +75,7 @@ pub fn convert_run(
         cwd: state.dir.clone(),
         user: state.user.clone(),
         proxy_env: proxy,
+        hostname: sandbox_hostname(t),
         ..pb::Meta::default()
     };
     let mut secret_env = run_mounts.secret_env;
@@ -141,6 +142,17 @@ fn run_args(
         }
     };
     with_shell(&state.image, &script)
+}
+
+/// The build argument `BUILDKIT_SANDBOX_HOSTNAME`: the host name of every RUN, as current
+/// BuildKit's frontend sets it (BuildKit v0.8's ignores it; the project follows current BuildKit
+/// there, as the engine backend does); empty for BuildKit's default (`buildkitsandbox`).
+fn sandbox_hostname(t: &Translator<'_>) -> String {
+    t.input
+        .build_args
+        .get("BUILDKIT_SANDBOX_HOSTNAME")
+        .cloned()
+        .unwrap_or_default()
 }
 
 /// `--network` and `--security`, noting the entitlements they need.

@@ -267,3 +267,39 @@ fn add_url_is_an_http_source() {
     .expect("COPY of a URL");
     assert!(err.message.contains("URL"), "{err}");
 }
+
+#[test]
+fn add_chown_of_an_archive_owns_its_members_on_old_daemons() {
+    let dockerfile = "FROM busybox\nADD --chown=100:200 t.tar /out/\n";
+    let old = build(dockerfile, &Setup::default());
+    let files = old.files();
+    let (op, file) = files.last().unwrap();
+    let owned = copies(file).remove(0);
+    assert_eq!((owned.src.as_str(), owned.dest.as_str()), ("/out", "/out/"));
+    assert!(owned.dir_copy_contents && !owned.attempt_unpack_docker_compatibility);
+    assert!(owned.owner.is_some());
+    let staged = old.input(op, file.actions[0].secondary_input);
+    let Some(pb::op::Op::File(staging)) = staged.op.op else {
+        panic!("expected the unpacking file op")
+    };
+    assert_eq!(
+        staging.actions[0].input, -1,
+        "unpacked onto an empty filesystem"
+    );
+    let unpack = copies(&staging).remove(0);
+    assert_eq!(
+        (unpack.src.as_str(), unpack.dest.as_str()),
+        ("/t.tar", "/out/")
+    );
+    assert!(unpack.attempt_unpack_docker_compatibility && unpack.owner.is_none());
+
+    let new = build(
+        dockerfile,
+        &Setup {
+            caps: &[CAPS_V08, CAPS_NEW],
+            ..Setup::default()
+        },
+    );
+    let direct = copies(&new.files().last().unwrap().1).remove(0);
+    assert!(direct.attempt_unpack_docker_compatibility && direct.owner.is_some());
+}

@@ -353,3 +353,17 @@ fn secret_environment_variables_on_old_and_new_daemons() {
         "the history shows the instruction's command"
     );
 }
+
+#[test]
+fn the_sandbox_hostname_build_argument_names_every_run() {
+    let built = build(
+        "FROM busybox\nRUN hostname\n",
+        &Setup {
+            build_args: &[("BUILDKIT_SANDBOX_HOSTNAME", "box")],
+            ..Setup::default()
+        },
+    );
+    assert_eq!(built.execs()[0].1.meta.as_ref().unwrap().hostname, "box");
+    let default = build("FROM busybox\nRUN hostname\n", &Setup::default());
+    assert_eq!(default.execs()[0].1.meta.as_ref().unwrap().hostname, "");
+}
