@@ -204,6 +204,8 @@ setup_code_server() {
   printf '{ "private": true }\n' >"$prefix/package.json"
   npm_config_unsafe_perm=true npm_config_yes=true npm_config_nodedir="$node_prefix" \
     npm install --prefix "$prefix" --no-audit --no-fund --no-save "code-server@$CODE_SERVER_VERSION"
+}
+
 # Neovim from Debian (its built-in LSP client drives `planner lsp` in tests/editors/neovim) and
 # the PyPI `pre-commit` in a venv (tests/ci/pre-commit.sh runs `pre-commit try-repo`).
 setup_editor_tests() {

@@ -1,5 +1,6 @@
-//! Planner semantics against BuildKit's rules (shared/SEMANTICS.md §1–§4), data-driven through
-//! one `check` helper: each case states what BuildKit would build or report.
+//! Planner semantics against BuildKit's rules (docs/buildkit-semantics.md: "Stage naming",
+//! "Which stages a target builds", "ARGs", "Name resolution"), data-driven through one `check`
+//! helper: each case states what BuildKit would build or report.
 
 use std::collections::BTreeMap;
 

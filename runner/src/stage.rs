@@ -89,8 +89,8 @@ pub async fn run_stage(
         }
         .await;
         if let Err(e) = result {
-            let _ = keeper::retire(&ctx, &mut state).await;
-            let _ = drop_holder(&ctx, &mut state).await;
+            keeper::retire(&ctx, &mut state);
+            drop_holder(&ctx, &mut state);
             return Err(e);
         }
     }
@@ -109,10 +109,23 @@ pub async fn run_stage(
     } else {
         None
     };
-    keeper::retire(&ctx, &mut state).await?;
-    drop_holder(&ctx, &mut state).await?;
+    keeper::retire(&ctx, &mut state);
+    drop_holder(&ctx, &mut state);
     if is_target {
         finish_target(&ctx, &mut state).await?;
+    }
+    // Later stages read this one's files through a holder of its image: make it now, while
+    // they are still on their way to that step.
+    if let Some(image) = state
+        .image
+        .clone()
+        .filter(|_| read_by_needed_stage(&ctx.plan, index))
+    {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            // A failure here (a stopping build) is the reader's to report when it asks again.
+            let _ = ctx.source_holder(&image).await;
+        });
     }
     let image = state.image.clone().unwrap_or_default();
     ctx.progress.stage_done(&name, &image, state.all_cached);
@@ -147,6 +160,15 @@ fn instruction_stage_deps(instruction: &Instruction) -> Vec<usize> {
             _ => None,
         })
         .collect()
+}
+
+/// Whether a needed stage reads stage `index`'s files (`COPY --from`, `RUN --mount from=`).
+fn read_by_needed_stage(plan: &Plan, index: usize) -> bool {
+    plan.stages
+        .iter()
+        .filter(|s| s.needed)
+        .flat_map(|s| &s.instructions)
+        .any(|i| instruction_stage_deps(i).contains(&index))
 }
 
 /// Whether a RUN could run in a keeper (no mounts, default network and security, no `#!`
@@ -262,6 +284,10 @@ async fn start_state(
     config.ensure_path();
     // Triggers of the base are consumed by this stage, not inherited.
     config.on_build.clear();
+    // A keeper handed down by the base stage is already running: one RUN in it is cheaper
+    // than a fresh container even when this stage has no second RUN.
+    let keeper_enabled = !ctx.options.isolate_runs
+        && (inherited.is_some() || keeper_chain(&ctx.plan, stage.index, 0) >= 2);
     let state = StageState {
         index: stage.index,
         name: stage.display_name.clone(),
@@ -279,7 +305,7 @@ async fn start_state(
         keeper: inherited,
         holder: None,
         pending: None,
-        keeper_enabled: !ctx.options.isolate_runs && keeper_chain(&ctx.plan, stage.index, 0) >= 2,
+        keeper_enabled,
     };
     Ok((state, triggers))
 }

@@ -17,8 +17,9 @@ use std::process::Command;
 use serde_json::{json, Value};
 
 /// Fixtures whose dumps are allowed to differ, with the reason. Only for intended deviations:
-/// places where current BuildKit (the frontend SEMANTICS.md follows) behaves differently from
-/// the v0.12.5 parser inside the reference package. Keep this list empty otherwise.
+/// places where current BuildKit (the frontend docs/buildkit-semantics.md describes) behaves
+/// differently from the v0.12.5 parser inside the reference package. Keep this list empty
+/// otherwise.
 const ALLOWED_DEVIATIONS: &[(&str, &str)] = &[
     (
         "nasty/heredoc-space-before-name",

@@ -5,7 +5,8 @@
 //! (planner::Options as JSON) and any of the expected facts `targets`, `names`, `needed`,
 //! `waves`, `images`, `bases`, `depends_on`, `warnings` (the exact set of warning codes) or
 //! `errors` (substrings that error messages must contain; then no plan may be produced).
-//! The facts were written from SEMANTICS.md and BuildKit's source, not from planner output.
+//! The facts were written from BuildKit's source (summarised with its sources in
+//! docs/buildkit-semantics.md), not from planner output.
 //! Output: one test that runs `planner::plan` on each case, reports every difference with the
 //! fixture and case, and prints `semantics: N/M cases pass`.
 //! Invariant: a key that is absent is not checked; an unknown key fails the test (typos).

@@ -160,6 +160,23 @@ impl Reaper {
         Ok(())
     }
 
+    /// Removes one container in the background: the caller goes on while the engine removes
+    /// it, and [`Reaper::shutdown`] waits for the removal. Only for containers no volume
+    /// removal waits on (a volume in use cannot be removed). A failed removal leaves the
+    /// container tracked, so shutdown removes it.
+    pub fn remove_detached(&self, id: String) {
+        let reaper = self.clone();
+        let mut in_flight = lock(&self.inner.in_flight);
+        // Once shutdown has started it removes every tracked container itself.
+        if self.inner.closing.load(Ordering::SeqCst) {
+            return;
+        }
+        in_flight.retain(|handle| !handle.is_finished());
+        in_flight.push(tokio::spawn(async move {
+            let _ = reaper.remove(&id).await;
+        }));
+    }
+
     /// Removes one temporary volume.
     pub async fn remove_volume(&self, name: &str) -> EngineResult<()> {
         self.inner.engine.remove_volume(name).await?;

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use planner::Plan;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, OnceCell, Semaphore};
 
 use super::cache::Cache;
 use crate::containers::reaper::{ReapError, Reaper};
@@ -61,7 +61,7 @@ pub struct Ctx {
     pub options: BuildOptions,
     /// Limits how many RUN steps run at once (`--jobs`); `None` for no limit.
     pub jobs: Option<Arc<Semaphore>>,
-    source_holders: Mutex<HashMap<String, String>>,
+    source_holders: std::sync::Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
 }
 
@@ -87,7 +87,7 @@ impl Ctx {
             build_args,
             jobs: options.jobs.map(|n| Arc::new(Semaphore::new(n.max(1)))),
             options,
-            source_holders: Mutex::new(HashMap::new()),
+            source_holders: std::sync::Mutex::new(HashMap::new()),
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
         }
     }
@@ -136,38 +136,27 @@ impl Ctx {
             })
     }
 
-    /// The build's never-started holder container of `image` (created on first use), for
-    /// reading its files.
+    /// The build's never-started holder container of `image` (created on first use, once even
+    /// when several steps ask at the same time), for reading its files. Holders of different
+    /// images are created concurrently.
     pub async fn source_holder(&self, image: &str) -> Result<String> {
-        let mut holders = self.source_holders.lock().await;
-        if let Some(id) = holders.get(image) {
-            return Ok(id.clone());
-        }
-        let id = self
-            .create_container(ContainerSpec {
+        let cell = {
+            let mut holders = self
+                .source_holders
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            holders.entry(image.to_string()).or_default().clone()
+        };
+        cell.get_or_try_init(|| {
+            self.create_container(ContainerSpec {
                 image: Some(image.to_string()),
                 entrypoint: vec![HOLDER_ENTRYPOINT.to_string()],
                 network_mode: Some("none".to_string()),
                 ..ContainerSpec::default()
             })
-            .await?;
-        holders.insert(image.to_string(), id.clone());
-        Ok(id)
-    }
-
-    /// Removes the source holders (at the end of a successful build).
-    pub async fn remove_source_holders(&self) -> Result<()> {
-        let holders: Vec<String> = self
-            .source_holders
-            .lock()
-            .await
-            .drain()
-            .map(|(_, id)| id)
-            .collect();
-        for id in holders {
-            self.reaper.remove(&id).await?;
-        }
-        Ok(())
+        })
+        .await
+        .cloned()
     }
 
     /// Creates a temporary container through the reaper.

@@ -27,7 +27,7 @@ pub async fn target_container(ctx: &Ctx, state: &mut StageState) -> Result<Strin
             return Ok(holder.id.clone());
         }
     }
-    drop_holder(ctx, state).await?;
+    drop_holder(ctx, state);
     let base_size = match &state.image {
         Some(image) => ctx.engine.inspect_image(image).await?.map_or(0, |i| i.size),
         None => 0,
@@ -54,7 +54,8 @@ pub async fn after_target(
         if ok {
             return keeper::after_commit(ctx, state).await;
         }
-        return keeper::retire(ctx, state).await;
+        keeper::retire(ctx, state);
+        return Ok(());
     }
     let Some(holder) = state.holder.clone() else {
         return Ok(());
@@ -64,7 +65,8 @@ pub async fn after_target(
         _ => 0,
     };
     if !ok || size.saturating_sub(holder.base_size) > keeper::MAX_CUMULATIVE_BYTES {
-        return drop_holder(ctx, state).await;
+        drop_holder(ctx, state);
+        return Ok(());
     }
     state.holder = Some(LiveContainer {
         synced: state.image.clone(),
@@ -74,11 +76,10 @@ pub async fn after_target(
 }
 
 /// Removes the stage's reusable holder, if any.
-pub async fn drop_holder(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+pub fn drop_holder(ctx: &Ctx, state: &mut StageState) {
     if let Some(holder) = state.holder.take() {
-        ctx.reaper.remove(&holder.id).await?;
+        ctx.reaper.remove_detached(holder.id);
     }
-    Ok(())
 }
 
 /// Creates a never-started holder container of the current image (an empty one for scratch).

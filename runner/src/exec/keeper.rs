@@ -33,7 +33,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
             return Ok(Some(keeper.id.clone()));
         }
     }
-    retire(ctx, state).await?;
+    retire(ctx, state);
     let Some(image) = state.image.clone() else {
         return Ok(None);
     };
@@ -86,7 +86,8 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
         .await
         .map_or(true, |n| n > 1)
     {
-        return retire(ctx, state).await;
+        retire(ctx, state);
+        return Ok(());
     }
     let size = match &state.image {
         Some(image) => ctx
@@ -97,7 +98,8 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
         None => 0,
     };
     if size.saturating_sub(keeper.base_size) > MAX_CUMULATIVE_BYTES {
-        return retire(ctx, state).await;
+        retire(ctx, state);
+        return Ok(());
     }
     state.keeper = Some(LiveContainer {
         id: keeper.id,
@@ -107,10 +109,9 @@ pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     Ok(())
 }
 
-/// Stops and removes the stage's keeper, if any.
-pub async fn retire(ctx: &Ctx, state: &mut StageState) -> Result<()> {
+/// Stops and removes the stage's keeper, if any (in the background: nothing waits for it).
+pub fn retire(ctx: &Ctx, state: &mut StageState) {
     if let Some(keeper) = state.keeper.take() {
-        ctx.reaper.remove(&keeper.id).await?;
+        ctx.reaper.remove_detached(keeper.id);
     }
-    Ok(())
 }

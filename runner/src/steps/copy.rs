@@ -299,16 +299,40 @@ async fn write(
     is_add: bool,
     resolved: Resolved,
 ) -> Result<std::result::Result<(), StepError>> {
-    let owner = match &resolved.chown {
-        Some(chown) => match container_fs::resolve_owner(&ctx.engine, holder, chown).await? {
-            Ok(owner) => Some(owner),
-            Err(message) => {
-                return Ok(Err(StepError::Invalid(format!(
-                    "--chown={chown}: {message}"
-                ))))
-            }
-        },
-        None => None,
+    // The owner (the target's /etc/passwd), the destination (the target's symlinks) and the
+    // sources in another image are looked up at the same time: each is an engine round trip.
+    let owner = async {
+        match &resolved.chown {
+            Some(chown) => container_fs::resolve_owner(&ctx.engine, holder, chown)
+                .await
+                .map(|found| found.map(Some).map_err(|m| (chown.clone(), m))),
+            None => Ok(Ok(None)),
+        }
+    };
+    let destination = copy_dest::resolve(&ctx.engine, holder, &resolved.dest);
+    let image_pieces = async {
+        match &resolved.from_image {
+            Some(image) => copy_from_image::pieces(
+                ctx,
+                image,
+                &resolved.image_paths,
+                &spec.exclude,
+                spec.parents,
+                resolved.from_ran_run,
+            )
+            .await
+            .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (owner, destination, image_pieces) = tokio::join!(owner, destination, image_pieces);
+    let owner = match owner? {
+        Ok(owner) => owner,
+        Err((chown, message)) => {
+            return Ok(Err(StepError::Invalid(format!(
+                "--chown={chown}: {message}"
+            ))))
+        }
     };
     // Pieces: heredocs, downloads, local archives to unpack, paths of another image.
     let mut pieces: Vec<Piece> = Vec::new();
@@ -323,17 +347,8 @@ async fn write(
         archives = found;
         context_set = (!set.entries.is_empty()).then_some(set);
     }
-    if let Some(image) = &resolved.from_image {
-        match copy_from_image::pieces(
-            ctx,
-            image,
-            &resolved.image_paths,
-            &spec.exclude,
-            spec.parents,
-            resolved.from_ran_run,
-        )
-        .await?
-        {
+    if let Some(found) = image_pieces? {
+        match found {
             Ok(found) => pieces.extend(found),
             Err(e) => return Ok(Err(e)),
         }
@@ -378,17 +393,16 @@ async fn write(
     let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
         || pieces.iter().any(|p| p.is_dir)
         || !archives.is_empty();
-    let plan = match copy_dest::plan(
-        &ctx.engine,
-        holder,
-        &resolved.dest,
-        resolved.dest_word.ends_with('/')
-            || resolved.dest_word.ends_with("/.")
-            || resolved.dest_word == ".",
-        spec.parents || n_roots > 1 || any_dir,
-    )
-    .await?
-    {
+    let plan = match destination?.and_then(|destination| {
+        copy_dest::plan(
+            &resolved.dest,
+            &destination,
+            resolved.dest_word.ends_with('/')
+                || resolved.dest_word.ends_with("/.")
+                || resolved.dest_word == ".",
+            spec.parents || n_roots > 1 || any_dir,
+        )
+    }) {
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };

@@ -13,7 +13,7 @@
 use crate::context::DestState;
 use crate::engine::{Engine, EngineResult};
 use crate::error::StepError;
-use crate::exec::container_fs::{self, ResolveProblem};
+use crate::exec::container_fs::{self, ResolveProblem, ResolvedPath};
 
 /// The destination of one COPY/ADD step in the target container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,29 +28,33 @@ pub struct DestPlan {
     pub missing_dirs: Vec<String>,
 }
 
-/// Plans the destination `dest` (absolute). `hinted_dir`: the destination was written with a
-/// trailing `/` (or is `.`); `sources_need_dir`: several sources, a directory source, a
-/// wildcard or `--parents`, so the destination must be a directory.
-pub async fn plan(
+/// Resolves the destination `dest` (absolute) in `container`, through its symlinks.
+pub async fn resolve(
     engine: &Engine,
     container: &str,
     dest: &str,
+) -> EngineResult<Result<ResolvedPath, StepError>> {
+    Ok(container_fs::resolve_path(engine, container, dest)
+        .await?
+        .map_err(|problem| match problem {
+            ResolveProblem::NotADirectory(path) => {
+                StepError::Invalid(format!("destination {dest}: {path} is not a directory"))
+            }
+            ResolveProblem::TooManyLinks(path) => StepError::Invalid(format!(
+                "destination {dest}: too many symlinks resolving {path}"
+            )),
+        }))
+}
+
+/// Plans the destination `dest` from its resolution. `hinted_dir`: the destination was written
+/// with a trailing `/` (or is `.`); `sources_need_dir`: several sources, a directory source, a
+/// wildcard or `--parents`, so the destination must be a directory.
+pub fn plan(
+    dest: &str,
+    resolved: &ResolvedPath,
     hinted_dir: bool,
     sources_need_dir: bool,
-) -> EngineResult<Result<DestPlan, StepError>> {
-    let resolved = match container_fs::resolve_path(engine, container, dest).await? {
-        Ok(resolved) => resolved,
-        Err(ResolveProblem::NotADirectory(path)) => {
-            return Ok(Err(StepError::Invalid(format!(
-                "destination {dest}: {path} is not a directory"
-            ))))
-        }
-        Err(ResolveProblem::TooManyLinks(path)) => {
-            return Ok(Err(StepError::Invalid(format!(
-                "destination {dest}: too many symlinks resolving {path}"
-            ))))
-        }
-    };
+) -> Result<DestPlan, StepError> {
     let state = match &resolved.stat {
         None => DestState::Missing,
         Some(stat) if stat.is_dir() => DestState::Directory,
@@ -58,9 +62,9 @@ pub async fn plan(
     };
     let is_dir = hinted_dir || sources_need_dir || state == DestState::Directory;
     if is_dir && state == DestState::NotDirectory {
-        return Ok(Err(StepError::Invalid(format!(
+        return Err(StepError::Invalid(format!(
             "destination {dest} is a file, but the copy needs a directory there"
-        ))));
+        )));
     }
     let real = resolved.real();
     let mut create: Vec<String> = resolved.missing.clone();
@@ -73,12 +77,12 @@ pub async fn plan(
         prefix = format!("{prefix}/{part}");
         missing_dirs.push(prefix.clone());
     }
-    Ok(Ok(DestPlan {
+    Ok(DestPlan {
         real,
         is_dir,
         state,
         missing_dirs,
-    }))
+    })
 }
 
 /// Creates the plan's missing directories with `mode`, owned by `owner`.

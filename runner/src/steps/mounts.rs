@@ -108,6 +108,11 @@ pub struct Prepared {
 }
 
 impl Prepared {
+    /// Whether the RUN has temporary volumes (removed by [`release`], after its container).
+    pub fn has_temporary_volumes(&self) -> bool {
+        !self.volumes.is_empty()
+    }
+
     /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
     /// behind is removed later).
     fn bind_file(&mut self, host: &std::path::Path, target: String) {

@@ -277,8 +277,15 @@ async fn run_in_container(
         commit_step(ctx, state, &id, instruction).await
     }
     .await;
-    let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
-    outcome.and(removed)?;
+    // Temporary volumes are removed after this (an engine refuses to remove a volume in use),
+    // so a container with volumes is removed first; any other goes in the background.
+    if !prepared.has_temporary_volumes() {
+        ctx.reaper.remove_detached(id);
+        outcome?;
+    } else {
+        let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
+        outcome.and(removed)?;
+    }
     remove_stubs(ctx, state, instruction, &stubs).await
 }
 
@@ -370,8 +377,8 @@ async fn remove_stubs(
         commit_step(ctx, state, &holder, instruction).await
     }
     .await;
-    let removed = ctx.reaper.remove(&holder).await.map_err(RunnerError::from);
-    result.and(removed)
+    ctx.reaper.remove_detached(holder);
+    result
 }
 
 fn step_failed(

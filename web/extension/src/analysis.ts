@@ -205,19 +205,6 @@ export function targetStage(plan: StageStructure, name: string): number | null {
   return found ? found.index : null;
 }
 
-/** The stages a build of `target` needs: the target and everything it depends on, transitively. */
-export function neededStages(plan: StageStructure, target: number): number[] {
-  const needed = new Set<number>();
-  const pending = [target];
-  while (pending.length > 0) {
-    const stageIndex = pending.pop() as number;
-    if (needed.has(stageIndex)) continue;
-    needed.add(stageIndex);
-    pending.push(...(plan.stages[stageIndex]?.depends_on ?? []));
-  }
-  return [...needed].sort((a, b) => a - b);
-}
-
 /**
  * Whether the stage graph itself changes with the target: the predefined ARG TARGETSTAGE holds the
  * target's name, so `FROM base-${TARGETSTAGE}` depends on a different stage for each target.
@@ -227,17 +214,16 @@ export function graphDependsOnTarget(text: string): boolean {
 }
 
 /**
- * One lens per `FROM … AS name` stage, with how many stages building it as the target needs.
- * Counted over the plan's `depends_on` (the planner's own edges) rather than by planning once per
- * stage: on a 1,000-line file one plan takes tens of milliseconds, and VS Code asks for lenses after
- * every edit. When the graph depends on the target (see graphDependsOnTarget), pass `planTarget`
- * and each target is planned.
+ * One lens per `FROM … AS name` stage, with how many stages building it as the target needs: the
+ * outline's `stage_needs` (the planner's closure over its own edges), so one outline answers every
+ * lens. When the graph depends on the target (see graphDependsOnTarget), pass `planTarget` and each
+ * target is planned.
  */
-export function stageLenses(plan: StageStructure, planTarget: ((name: string) => StageStructure | null) | null = null): StageLens[] {
+export function stageLenses(plan: Pick<Outline, "stages" | "stage_needs">, planTarget: ((name: string) => StageStructure | null) | null = null): StageLens[] {
   return plan.stages.flatMap((stage) => {
     // `--target name` builds the last stage of that name (BuildKit's rule): no lens on the others.
     if (!stage.name || targetStage(plan, stage.name) !== stage.index) return [];
-    let nStages = neededStages(plan, stage.index).length;
+    let nStages = plan.stage_needs[stage.index]?.length ?? 1;
     if (planTarget) {
       const targeted = planTarget(stage.name);
       if (!targeted) return [];

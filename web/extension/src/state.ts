@@ -35,11 +35,6 @@ export interface Planned {
   platform: string;
 }
 
-/** The outline of a file without errors: its plan's structure. */
-function outlineOfPlan(plan: Plan): Outline {
-  return { complete: true, targets: plan.targets, stages: plan.stages, waves: plan.waves, diagnostics: plan.diagnostics };
-}
-
 /** Plans documents on demand and caches the result per text and options. */
 export class PlanState {
   private readonly chosen = new Map<string, ChosenOptions>();
@@ -77,9 +72,9 @@ export class PlanState {
     }
     const outcome = this.planner.plan(text, options);
     const chosenTargets = options.targets && options.targets.length > 0;
-    // Without errors the planner's outline is the plan's stages, targets and waves (its documented
-    // invariant), so the default-target plan stands in for it and the common case plans once.
-    const structure = !chosenTargets && outcome.plan ? outlineOfPlan(outcome.plan) : this.planner.outline(text, { ...options, targets: [] });
+    // The structure is always the planner's own outline for the default target: besides the
+    // stages it carries what each stage needs as a target (the lenses' counts), which a plan has not.
+    const structure = this.planner.outline(text, { ...options, targets: [] });
     const planned: Planned = {
       text,
       outcome,
