@@ -109,11 +109,11 @@ fn an_unreachable_engine_is_a_clear_error() {
         None,
     )
     .expect("a valid address");
-    let transport = runner::buildkit::transport::EngineTransport::new(address);
+    let transport = runner::buildkit::transport::engine::EngineTransport::new(address);
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let error = runtime
         .block_on(async {
-            use runner::buildkit::transport::Transport;
+            use runner::buildkit::transport::contract::Transport;
             transport.channel().await
         })
         .expect_err("no engine there");

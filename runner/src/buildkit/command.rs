@@ -16,8 +16,10 @@ use planner::Plan;
 
 use super::error::Result;
 use super::solve::{build, BuildOptions};
+use super::transport::contract::Transport;
+use super::transport::daemon::{DaemonAddress, DaemonTls, DaemonTransport};
+use super::transport::engine::EngineTransport;
 use super::transport::hijack::EngineAddress;
-use super::transport::{DaemonAddress, DaemonTls, DaemonTransport, EngineTransport, Transport};
 use crate::progress::{Progress, ProgressMode};
 use crate::signals::Signals;
 

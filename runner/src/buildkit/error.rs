@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 use thiserror::Error;
 
-use super::llb::TranslateError;
+use super::llb::types::TranslateError;
 
 /// Everything that can stop a build on BuildKit.
 #[derive(Debug, Error)]

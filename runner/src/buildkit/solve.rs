@@ -23,12 +23,14 @@ use tonic::transport::Channel;
 
 use super::error::{BuildkitError, Result};
 use super::gateway::Gateway;
-use super::llb::{
-    self, parse_platform, reference, Compat, ContextInput, ResolvedImage, TranslateInput,
-};
+use super::llb::convert_source::CONTEXT_NAME;
+use super::llb::ops::parse_platform;
+use super::llb::reference;
+use super::llb::translate::{required_entitlements, translate};
+use super::llb::types::{display_name, Compat, ContextInput, ResolvedImage, TranslateInput};
 use super::session::{self, SessionServices, SyncedDir};
 use super::status::{self, SharedStatus, StatusState};
-use super::transport::Transport;
+use super::transport::contract::Transport;
 use crate::progress::Progress;
 
 /// What to build besides the plan.
@@ -80,7 +82,7 @@ pub async fn build(
     let channel = transport.channel().await?;
     let services = SessionServices {
         dirs: BTreeMap::from([(
-            llb::convert_source::CONTEXT_NAME.to_string(),
+            CONTEXT_NAME.to_string(),
             SyncedDir {
                 root: root.clone(),
                 excludes: Vec::new(),
@@ -106,7 +108,7 @@ pub async fn build(
         session: session_id.clone(),
         exporter_deprecated: exporter,
         exporter_attrs_deprecated: exporter_attrs,
-        entitlements: llb::required_entitlements(plan).into_iter().collect(),
+        entitlements: required_entitlements(plan).into_iter().collect(),
         ..SolveRequest::default()
     };
     let mut control = control_client(channel.clone());
@@ -178,12 +180,12 @@ impl FrontendRun<'_> {
             compat: Compat::for_caps(&caps),
             no_cache: self.no_cache,
         };
-        let translation = llb::translate(&input)?;
+        let translation = translate(&input)?;
         status::lock(self.status).set_steps(translation.steps.clone());
         for index in self.plan.waves.iter().flatten() {
             let stage = &self.plan.stages[*index];
             self.progress
-                .stage_started(&llb::display_name(stage), stage.instructions.len());
+                .stage_started(&display_name(stage), stage.instructions.len());
         }
         let Some((last, others)) = translation.targets.split_last() else {
             return Err(BuildkitError::Solve {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use bollard_buildkit_proto::google::protobuf::Timestamp;
 use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
 
-use super::llb::StepInfo;
+use super::llb::types::StepInfo;
 use crate::progress::{Progress, Stream};
 
 /// A vertex that failed.

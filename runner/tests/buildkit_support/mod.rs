@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use runner::buildkit::solve::{build, BuildOptions};
+use runner::buildkit::transport::engine::EngineTransport;
 use runner::buildkit::transport::hijack::EngineAddress;
-use runner::buildkit::transport::EngineTransport;
 use runner::progress::{Progress, ProgressMode};
 
 /// The Docker CLI whose `docker build` uses the engine's BuildKit (`DOCKER_BUILDKIT=1`).

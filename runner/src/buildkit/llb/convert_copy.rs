@@ -12,13 +12,13 @@
 use bollard_buildkit_proto::pb;
 use planner::plan::CopySpec;
 
-use super::convert_source::{context_output, filtered_context_output};
+use super::convert_source::{context_output, filtered_context_output, source_root};
 use super::convert_workdir::uppercase_command;
-use super::dispatch::{Step, Translator};
 use super::file_actions::{chown_opt, file_op, inline_file, CopyAction};
 use super::graph::Output;
-use super::op_metadata;
+use super::ops::op_metadata;
 use super::state::{join, normalize_path, StageState};
+use super::translator::{Step, Translator};
 use super::words::{display_text, expand_heredoc, expand_word};
 use crate::context::{clean as go_clean, contains_wildcards};
 
@@ -207,7 +207,7 @@ fn source_action(
                 Some(context_output(t))
             }
         }
-        Some(from) => t.source_root(from)?,
+        Some(from) => source_root(t, from)?,
     };
     if request.filters() && t.has_cap(CAP_PATTERNS) {
         apply_patterns(source, spec, &mut copy);
@@ -251,7 +251,7 @@ fn unpack_then_own(t: &mut Translator<'_>, action: CopyAction) -> CopyAction {
             source: action.source,
             copy: unowned,
         }],
-        super::parse_platform(&t.plan().platform),
+        super::ops::parse_platform(&t.plan().platform),
     );
     let metadata = op_metadata(
         "[internal] unpacking before setting the owner",

@@ -8,9 +8,9 @@
 
 use planner::plan::{Command, HealthTest, Op};
 
-use super::dispatch::{Step, Translator};
 use super::image::{Empty, HealthConfig, Image};
 use super::state::StageState;
+use super::translator::{Step, Translator};
 use super::values::{
     check_signal, duration_flag, go_duration, go_quote, go_quote_list, parse_port_specs,
 };

@@ -17,13 +17,13 @@ use planner::plan::{Command, Heredoc, Op};
 use super::convert_metadata::with_shell;
 use super::convert_runmount::{run_mounts, MountKind, RunMount, RunMounts};
 use super::convert_workdir::uppercase_command;
-use super::dispatch::{Step, Translator};
 use super::exec::{exec_op, secret_env_through_files};
 use super::file_actions::inline_file;
 use super::graph::Output;
 use super::image::DEFAULT_PATH;
-use super::op_metadata;
+use super::ops::op_metadata;
 use super::state::StageState;
+use super::translator::{Step, Translator};
 use super::words::display_text;
 
 /// Where a RUN's `#!` heredoc script is mounted.

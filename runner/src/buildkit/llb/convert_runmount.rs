@@ -12,11 +12,11 @@
 use bollard_buildkit_proto::pb;
 use planner::plan::Mount;
 
-use super::convert_source::context_output;
-use super::dispatch::Translator;
+use super::convert_source::{context_output, source_root};
 use super::graph::Output;
-use super::op_metadata;
+use super::ops::op_metadata;
 use super::state::{join, StageState};
+use super::translator::Translator;
 use super::words::expand_word;
 use crate::context::clean as go_clean;
 
@@ -132,7 +132,7 @@ pub fn run_mounts(
             return Err(format!("invalid mount target {target:?}"));
         }
         let mut source = match (&mount.from, kind.as_str()) {
-            (Some(from), _) => t.source_root(from)?,
+            (Some(from), _) => source_root(t, from)?,
             (None, "cache") | (None, "tmpfs") => None,
             (None, "bind") => {
                 t.context_paths.insert(join(&["/", &source_path]));

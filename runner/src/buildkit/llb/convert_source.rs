@@ -14,12 +14,12 @@ use std::collections::BTreeMap;
 use bollard_buildkit_proto::pb;
 use planner::plan::{Instruction, Op, Source, Stage};
 
-use super::dispatch::Translator;
 use super::graph::Output;
 use super::image::{Image, DEFAULT_PATH};
+use super::ops::{op_metadata, parse_platform};
 use super::reference;
 use super::state::StageState;
-use super::{op_metadata, parse_platform};
+use super::translator::Translator;
 
 /// The name of the build context's local source (BuildKit's `context`).
 pub const CONTEXT_NAME: &str = "context";
@@ -38,7 +38,7 @@ pub fn base_state(
     let step_prefix = if plan.stages.len() == 1 {
         String::new()
     } else {
-        super::display_name(stage)
+        super::types::display_name(stage)
     };
     let mut triggers = Vec::new();
     let mut state = match &stage.base {
@@ -213,6 +213,15 @@ fn image_node(
     let node = t.graph.add(op, Vec::new(), metadata);
     t.image_nodes.insert(identifier, node);
     node
+}
+
+/// The filesystem a `--from`/`from=` source names: a stage's root, an image, or nothing.
+pub fn source_root(t: &mut Translator<'_>, source: &Source) -> Result<Option<Output>, String> {
+    match source {
+        Source::Stage { stage } => t.stage_root(*stage),
+        Source::Image { image } => Ok(Some(image_output(t, image))),
+        Source::Scratch => Ok(None),
+    }
 }
 
 /// The filesystem of an image named by `COPY --from` or `--mount from=` (not pinned: the

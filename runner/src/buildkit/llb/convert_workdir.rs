@@ -8,11 +8,11 @@
 
 use bollard_buildkit_proto::pb;
 
-use super::dispatch::{Step, Translator};
 use super::file_actions::chown_opt;
 use super::graph::Output;
-use super::op_metadata;
+use super::ops::op_metadata;
 use super::state::{join, normalize_path, StageState};
+use super::translator::{Step, Translator};
 use super::words::{display_text, expand_word};
 
 /// Translates `WORKDIR path`.

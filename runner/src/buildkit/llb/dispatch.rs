@@ -1,187 +1,87 @@
 //! The translation loop: every needed stage, in the plan's wave order, instruction by
 //! instruction (BuildKit's `Dockerfile2LLB` and `dispatch`).
 //!
-//! Input: the [`TranslateInput`].
-//! Output: the graph, each needed stage's final [`StageState`], and which node each instruction
-//! became (for progress and errors).
+//! Input: a fresh [`Translator`] over the [`super::types::TranslateInput`].
+//! Output: the translator with the graph, each needed stage's final [`StageState`], and which
+//! node each instruction became (for progress and errors).
 //! Invariant: stage names, targets, edges and waves are read from the plan, never re-derived;
 //! each instruction kind is handled by its own `convert_*` module, and this loop is the only
-//! place that calls them.
+//! place that calls them (no conversion calls back into it).
 
-use std::collections::{BTreeMap, BTreeSet};
+use planner::plan::{Op, Stage};
 
-use bollard_buildkit_proto::pb;
-use planner::plan::{Instruction, Op, Plan, Source, Stage};
-
-use super::graph::{LlbGraph, NodeId, Output};
+use super::convert_copy::convert_copy;
+use super::convert_metadata::convert_metadata;
+use super::convert_run::convert_run;
+use super::convert_source::{base_state, finish_context};
+use super::convert_workdir::convert_workdir;
 use super::state::StageState;
-use super::{
-    convert_copy, convert_metadata, convert_run, convert_source, convert_workdir, StepInfo,
-    TranslateError, TranslateInput,
-};
+use super::translator::{Step, Translator};
+use super::types::{display_name, TranslateError};
 
-/// What the translation builds up.
-pub struct Translator<'a> {
-    /// The input.
-    pub input: &'a TranslateInput<'a>,
-    /// The ops.
-    pub graph: LlbGraph,
-    /// The final state of every stage translated so far.
-    pub finished: BTreeMap<usize, StageState>,
-    /// The node each step became.
-    pub steps: Vec<(NodeId, StepInfo)>,
-    /// The build context's source, once a step uses it.
-    pub context_node: Option<NodeId>,
-    /// Context paths the COPY/ADD steps and bind mounts read (the source's follow paths).
-    pub context_paths: BTreeSet<String>,
-    /// Image sources by identifier, so each image is one op.
-    pub image_nodes: BTreeMap<String, NodeId>,
-    /// Entitlements the solve must be granted (`network.host`, `security.insecure`).
-    pub entitlements: BTreeSet<String>,
+/// Translates every needed stage.
+pub fn translate_stages(t: &mut Translator<'_>) -> Result<(), TranslateError> {
+    let plan = t.plan();
+    let order: Vec<usize> = plan.waves.iter().flatten().copied().collect();
+    for index in order {
+        let stage = plan.stages.get(index).ok_or_else(|| TranslateError {
+            stage: format!("stage-{index}"),
+            line: 0,
+            message: format!(
+                "the plan's waves name stage {index}, but it has {} stages; re-create the plan",
+                plan.stages.len()
+            ),
+        })?;
+        let state = translate_stage(t, stage)?;
+        t.finished.insert(index, state);
+    }
+    finish_context(t);
+    Ok(())
 }
 
-/// The instruction being translated, for messages and progress.
-#[derive(Debug, Clone, Copy)]
-pub struct Step<'a> {
-    /// The instruction.
-    pub instruction: &'a Instruction,
-    /// Its 1-based position in the stage (ONBUILD triggers of an image base first).
-    pub number: usize,
-}
-
-impl<'a> Translator<'a> {
-    /// A translator for `input`.
-    pub fn new(input: &'a TranslateInput<'a>) -> Translator<'a> {
-        Translator {
-            input,
-            graph: LlbGraph::default(),
-            finished: BTreeMap::new(),
-            steps: Vec::new(),
-            context_node: None,
-            context_paths: BTreeSet::new(),
-            image_nodes: BTreeMap::new(),
-            entitlements: BTreeSet::new(),
-        }
-    }
-
-    /// Notes that the solve needs `entitlement`.
-    pub fn entitlement(&mut self, entitlement: &str) {
-        self.entitlements.insert(entitlement.to_string());
-    }
-
-    /// The plan.
-    pub fn plan(&self) -> &'a Plan {
-        self.input.plan
-    }
-
-    /// Whether the daemon supports LLB capability `cap`.
-    pub fn has_cap(&self, cap: &str) -> bool {
-        self.input.caps.contains(cap)
-    }
-
-    /// Records that `node` performs `step` of `state`'s stage.
-    pub fn record_step(&mut self, node: NodeId, state: &StageState, step: Step<'_>) {
-        self.steps.push((
-            node,
-            StepInfo {
-                stage: state.display.clone(),
-                stage_index: state.stage_index,
-                step: step.number,
-                line: step.instruction.line,
-                text: step.instruction.text.clone(),
-            },
-        ));
-    }
-
-    /// Translates every needed stage.
-    pub fn run(&mut self) -> Result<(), TranslateError> {
-        let plan = self.plan();
-        let order: Vec<usize> = plan.waves.iter().flatten().copied().collect();
-        for index in order {
-            let stage = plan.stages.get(index).ok_or_else(|| TranslateError {
-                stage: format!("stage-{index}"),
-                line: 0,
-                message: format!(
-                    "the plan's waves name stage {index}, but it has {} stages; re-create the plan",
-                    plan.stages.len()
-                ),
-            })?;
-            let state = self.translate_stage(stage)?;
-            self.finished.insert(index, state);
-        }
-        convert_source::finish_context(self);
-        Ok(())
-    }
-
-    fn translate_stage(&mut self, stage: &'a Stage) -> Result<StageState, TranslateError> {
-        let display = super::display_name(stage);
-        let fail = |line: u32, message: String| TranslateError {
-            stage: display.clone(),
-            line,
-            message,
+/// Translates one stage: its base (with the ONBUILD triggers of an image base) and then its
+/// instructions.
+fn translate_stage(t: &mut Translator<'_>, stage: &Stage) -> Result<StageState, TranslateError> {
+    let display = display_name(stage);
+    let fail = |line: u32, message: String| TranslateError {
+        stage: display.clone(),
+        line,
+        message,
+    };
+    let (mut state, triggers) =
+        base_state(t, stage, &display).map_err(|m| fail(stage.location.line, m))?;
+    let mut number = 0;
+    for trigger in &triggers {
+        number += 1;
+        let step = Step {
+            instruction: trigger,
+            number,
         };
-        let (mut state, triggers) = convert_source::base_state(self, stage, &display)
-            .map_err(|m| fail(stage.location.line, m))?;
-        let mut number = 0;
-        for trigger in &triggers {
-            number += 1;
-            let step = Step {
-                instruction: trigger,
-                number,
-            };
-            self.dispatch(&mut state, step).map_err(|m| {
-                fail(
-                    stage.location.line,
-                    format!("ONBUILD trigger `{}` of the base image: {m}", trigger.text),
-                )
-            })?;
-        }
-        for instruction in &stage.instructions {
-            number += 1;
-            let step = Step {
-                instruction,
-                number,
-            };
-            self.dispatch(&mut state, step)
-                .map_err(|m| fail(instruction.line, m))?;
-        }
-        Ok(state)
+        dispatch(t, &mut state, step).map_err(|m| {
+            fail(
+                stage.location.line,
+                format!("ONBUILD trigger `{}` of the base image: {m}", trigger.text),
+            )
+        })?;
     }
-
-    /// Translates one instruction.
-    pub fn dispatch(&mut self, state: &mut StageState, step: Step<'_>) -> Result<(), String> {
-        match &step.instruction.op {
-            Op::Run { .. } => convert_run::convert_run(self, state, step),
-            Op::Copy(spec) => convert_copy::convert_copy(self, state, step, spec, false),
-            Op::Add(spec) => convert_copy::convert_copy(self, state, step, spec, true),
-            Op::Workdir { path } => convert_workdir::convert_workdir(self, state, step, path),
-            _ => convert_metadata::convert_metadata(self, state, step),
-        }
+    for instruction in &stage.instructions {
+        number += 1;
+        let step = Step {
+            instruction,
+            number,
+        };
+        dispatch(t, &mut state, step).map_err(|m| fail(instruction.line, m))?;
     }
+    Ok(state)
+}
 
-    /// The root of a stage translated earlier (for `COPY --from`, mounts and stage bases).
-    pub fn stage_root(&self, index: usize) -> Result<Option<Output>, String> {
-        self.finished
-            .get(&index)
-            .map(|state| state.root)
-            .ok_or_else(|| {
-                format!(
-                    "stage {index} is used before it is built; the plan's waves must list it earlier (re-create the plan)"
-                )
-            })
-    }
-
-    /// The filesystem a `--from`/`from=` source names: a stage's root, an image, or nothing.
-    pub fn source_root(&mut self, source: &Source) -> Result<Option<Output>, String> {
-        match source {
-            Source::Stage { stage } => self.stage_root(*stage),
-            Source::Image { image } => Ok(Some(convert_source::image_output(self, image))),
-            Source::Scratch => Ok(None),
-        }
-    }
-
-    /// The op platform of a stage.
-    pub fn platform(&self, state: &StageState) -> Option<pb::Platform> {
-        Some(state.platform.clone())
+/// Translates one instruction.
+fn dispatch(t: &mut Translator<'_>, state: &mut StageState, step: Step<'_>) -> Result<(), String> {
+    match &step.instruction.op {
+        Op::Run { .. } => convert_run(t, state, step),
+        Op::Copy(spec) => convert_copy(t, state, step, spec, false),
+        Op::Add(spec) => convert_copy(t, state, step, spec, true),
+        Op::Workdir { path } => convert_workdir(t, state, step, path),
+        _ => convert_metadata(t, state, step),
     }
 }

@@ -9,10 +9,10 @@
 
 use bollard_buildkit_proto::pb;
 
-use super::dispatch::Translator;
 use super::graph::Output;
-use super::op_metadata;
+use super::ops::op_metadata;
 use super::state::{join, StageState};
+use super::translator::Translator;
 
 /// One copy action before it is placed in the file op.
 pub struct CopyAction {

@@ -28,7 +28,7 @@ use tonic::transport::Channel;
 pub use filesync::SyncedDir;
 
 use super::error::Result;
-use super::transport::{SessionHeaders, Transport};
+use super::transport::contract::{SessionHeaders, Transport};
 
 /// The gRPC methods a session serves, as announced to the daemon.
 pub const SESSION_METHODS: [&str; 3] = [

@@ -19,7 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tonic::metadata::{MetadataKey, MetadataValue};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity, Uri};
 
-use super::{SessionHeaders, SessionStream, Transport};
+use super::contract::{SessionHeaders, SessionStream, Transport};
 use crate::buildkit::error::{BuildkitError, Result};
 
 /// Bytes per chunk of a session carried over `Control.Session`.

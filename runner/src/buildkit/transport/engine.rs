@@ -12,8 +12,8 @@ use async_trait::async_trait;
 use hyper_util::rt::TokioIo;
 use tonic::transport::{Channel, Endpoint, Uri};
 
+use super::contract::{SessionHeaders, SessionStream, Transport};
 use super::hijack::{upgrade, EngineAddress};
-use super::{SessionHeaders, SessionStream, Transport};
 use crate::buildkit::error::{BuildkitError, Result};
 
 /// The engine's embedded BuildKit.

@@ -4,7 +4,7 @@
 //!
 //! Input: Dockerfile text, build arguments, capability sets.
 //! Output: assertions on ops (args, env, mounts, copy flags, sources) and configs.
-//! Invariant: every test goes through `planner::plan` and [`translate`], the same joint the
+//! Invariant: every test goes through `planner::plan` and [`translate`](super::translate::translate), the same joint the
 //! backend uses.
 
 mod config;
@@ -17,8 +17,9 @@ use bollard_buildkit_proto::pb;
 use prost::Message;
 
 use super::graph::digest_of;
-use super::{
-    translate, Compat, ContextInput, ResolvedImage, TranslateError, TranslateInput, Translation,
+use super::translate::translate;
+use super::types::{
+    Compat, ContextInput, ResolvedImage, TranslateError, TranslateInput, Translation,
 };
 
 /// The LLB capabilities of BuildKit v0.8 (Docker 20.10's engine), as its `LlbBridge.Ping`
