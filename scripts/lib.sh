@@ -223,3 +223,14 @@ setup_editor_tests() {
     "$venv/bin/pip" install --quiet --disable-pip-version-check 'pre-commit>=4,<5'
   fi
 }
+
+# Optional, not run by setup.sh or CI: cargo-fuzz for the planner's fuzz targets
+# (docs/fuzzing.md). It builds with nightly flags on the stable toolchain through
+# RUSTC_BOOTSTRAP=1, so no nightly toolchain is needed.
+setup_cargo_fuzz() {
+  if cargo fuzz --version >/dev/null 2>&1; then
+    return
+  fi
+  log "cargo install cargo-fuzz --locked"
+  cargo install cargo-fuzz --locked
+}

@@ -5,7 +5,9 @@
 #   2. two Dockerfiles + build.sh               (Dockerfile.build, Dockerfile.run; docker create/cp)
 #   3. one multi-stage Dockerfile               (Dockerfile; `--target builder` stops at the builder)
 # Form 3 is built with stageplan's runner (`runner build`) and, for comparison, with BuildKit
-# (`DOCKER_BUILDKIT=1 /usr/bin/docker build`) on the same engine.
+# (`DOCKER_BUILDKIT=1 /usr/bin/docker build`) on the same engine. The runner also builds form 1,
+# and its leak report shows why multi-stage builds exist: the fat image ships the sources and the
+# Go toolchain, the multi-stage image ships neither.
 # Sets up what it needs with scripts/setup.sh (dockerd, busybox-static, Debian's Go toolchain, and
 # the two imported base images). Options: --no-runner builds form 3 with BuildKit only;
 # STAGEPLAN_RUNNER=/path/to/runner uses that binary instead of building target/release/runner.
@@ -29,6 +31,12 @@ scripts/setup.sh
 . scripts/lib.sh
 
 img=stageplan-seed/href-counter
+leaks_fat=$(mktemp)
+leaks_multi=$(mktemp)
+trap 'rm -f "$leaks_fat" "$leaks_multi"' EXIT
+# The leak report of a runner build's summary: its warnings, the clean line and the biggest
+# directories the image adds.
+leak_report() { grep -E '^(warning: line|leak report|biggest directories|  +[0-9.]+ [kMG]?B  /)' "$1" || true; }
 if [ "$use_runner" = 1 ]; then
   if [ -n "${STAGEPLAN_RUNNER:-}" ]; then
     runner=$STAGEPLAN_RUNNER
@@ -51,8 +59,10 @@ log "form 3: multi-stage Dockerfile with BuildKit (default target and --target b
 
 if [ "$use_runner" = 1 ]; then
   log "form 3: multi-stage Dockerfile with stageplan's runner (default target and --target builder)"
-  "$runner" build "$seed" -f "$seed/Dockerfile" -t "$img:multi" --progress plain
+  "$runner" build "$seed" -f "$seed/Dockerfile" -t "$img:multi" --progress plain 2>&1 | tee "$leaks_multi"
   "$runner" build "$seed" -f "$seed/Dockerfile" --target builder -t "$img:builder" --progress plain
+  log "form 1: fat image with stageplan's runner, for its leak report"
+  "$runner" build "$seed" -f "$seed/Dockerfile.fat" -t "$img:fat-runner" --progress plain 2>"$leaks_fat"
 fi
 
 log "running the images"
@@ -86,3 +96,11 @@ fi
 echo
 awk -v fat="$(size_mb "$img:fat")" -v final="$(size_mb "$final")" \
   'BEGIN { printf "multi-stage final image: %.1f MB instead of %.1f MB for the fat image (%.0fx smaller), from one Dockerfile and one command\n", final, fat, fat / final }'
+if [ "$use_runner" = 1 ]; then
+  echo
+  echo "leak report of the fat image (Dockerfile.fat, built by the runner):"
+  leak_report "$leaks_fat"
+  echo
+  echo "leak report of the multi-stage image (Dockerfile):"
+  leak_report "$leaks_multi"
+fi

@@ -11,18 +11,24 @@ use std::collections::BTreeMap;
 use crate::args::{build_meta_args, predefined_args, validate_reference, Platform};
 use crate::checks::{CheckConfig, Rule, Sink};
 use crate::diagnostics::{option_diagnostic, sort, LineIndex, Severity, Span};
+use crate::dispatch;
+use crate::epoch;
 use crate::expand::Lexer;
 use crate::graph::{self, Graph};
+use crate::options::{ContextFiles, Options};
+use crate::patterns::{read_ignore_file, PatternMatcher};
+use crate::plan::Outcome;
 use crate::plan::{Edge, GlobalArg, Instruction, Location, Plan, Source, Stage, PLAN_VERSION};
 use crate::stage::{self, Dockerfile};
 use crate::syntax;
 use crate::target;
-use crate::{Options, Outcome};
 
 /// The platform used for `BUILDPLATFORM` and as the default target platform.
 pub(crate) const DEFAULT_PLATFORM: &str = "linux/amd64";
 
 fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
+    let summaries = sink.summaries();
+    sink.list.extend(summaries);
     sort(&mut sink.list);
     let plan = if sink.has_errors() { None } else { plan };
     let plan = plan.map(|mut plan| {
@@ -35,9 +41,9 @@ fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     }
 }
 
-fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
+fn check_config(directives: &[syntax::Directive], options: &Options, sink: &mut Sink) {
     let from_arg = options.build_args.get("BUILDKIT_DOCKERFILE_CHECK");
-    let directive = parsed.directives.iter().find(|d| d.name == "check");
+    let directive = directives.iter().find(|d| d.name == "check");
     let (value, span) = match (from_arg, directive) {
         (Some(value), _) => (value.clone(), Span::default()),
         (None, Some(d)) => (d.value.clone(), Span::new(0, 0)),
@@ -55,7 +61,7 @@ fn check_config(parsed: &syntax::Parsed, options: &Options, sink: &mut Sink) {
 
 /// Runs the pipeline. `check` examines what `docker build --check` does: every stage when no
 /// target is given, otherwise the stages the targets need (as a build does).
-pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
+pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> Outcome {
     let all_stages = check && options.targets.iter().all(String::is_empty);
     let mut sink = Sink::new(text);
     if text.is_empty() {
@@ -66,22 +72,41 @@ pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
         );
         return finish(sink, None);
     }
-    let parsed = syntax::parse(text);
-    check_config(&parsed, options, &mut sink);
-    for span in &parsed.empty_continuations {
-        let config = sink.config.clone();
+    // Each instruction is typed as it is parsed, so the raw syntax tree is never held whole.
+    let mut stream = syntax::Instructions::new(text);
+    let first = stream.next();
+    check_config(stream.directives(), options, &mut sink);
+    let typed_from = sink.list.len();
+    let mut syntax_error = None;
+    let escape = stream.escape();
+    let instructions = first
+        .into_iter()
+        .chain(stream.by_ref())
+        .map_while(|item| match item {
+            Ok(raw) => Some(raw),
+            Err(error) => {
+                syntax_error = Some(error);
+                None
+            }
+        });
+    let mut file = stage::build(instructions, text, escape, &mut sink);
+    if syntax_error.is_some() {
+        // BuildKit stops at the syntax error: only it and the parser's warnings remain.
+        sink.truncate(typed_from);
+    }
+    for span in stream.empty_continuations() {
         sink.lint(
-            &config,
+            &[],
             Rule::NoEmptyContinuation,
             "Empty continuation line",
             *span,
         );
     }
-    if let Some(error) = &parsed.error {
-        sink.error("ParseError", error.message.clone(), error.span);
+    if let Some(error) = syntax_error {
+        sink.error("ParseError", error.message, error.span);
         return finish(sink, None);
     }
-    let file = stage::build(&parsed, text, &mut sink);
+    let directives = stream.directives().to_vec();
     if file.stages.is_empty() {
         if !sink.has_errors() {
             sink.error(
@@ -118,7 +143,7 @@ pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
         &target_stage_name(&file, options),
         &options.build_args,
     );
-    let lexer = Lexer::new(parsed.escape);
+    let lexer = Lexer::new(escape);
 
     check_default_args(&file, &predefined, &lexer, &mut sink);
     let meta = match build_meta_args(
@@ -133,7 +158,8 @@ pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
             return finish(sink, None);
         }
     };
-    let graph = graph::build(&file, &meta, &lexer, text, &mut sink);
+    epoch::check(&file, &meta, &options.build_args, &lexer, &mut sink);
+    let graph = graph::build(&mut file, &meta, &lexer, text, &mut sink);
     let targets = target::resolve_targets(&file, &options.targets, &mut sink);
     let needed = target::needed_stages(&graph, &targets);
     let examined: Vec<bool> = if all_stages {
@@ -142,43 +168,47 @@ pub fn run(text: &str, options: &Options, check: bool) -> Outcome {
         needed.clone()
     };
     target::check_forward_references(&file, &graph, &examined, &mut sink);
-    dispatch_checks(&file, &graph, &examined, &mut sink);
+    let ignore = ignore_matcher(files, &mut sink);
+    let context = dispatch::Context {
+        global: &meta,
+        build_args: &options.build_args,
+        lexer: &lexer,
+        ignore: ignore.as_ref(),
+        target_os: &target_platform.os,
+    };
+    dispatch::run(&file, &graph, &examined, &context, &mut sink);
     lint_error(&mut sink);
     if sink.has_errors() {
         return finish(sink, None);
     }
 
-    let index = LineIndex::new(text);
     let images = images(&graph, &needed);
     let waves = target::waves(&graph, &needed);
+    let global_args = std::mem::take(&mut file.meta_args)
+        .into_iter()
+        .zip(meta.values)
+        .map(|(arg, value)| GlobalArg {
+            name: arg.name,
+            value,
+            line: arg.line,
+        })
+        .collect();
     let plan = Plan {
         version: PLAN_VERSION,
-        targets: targets.clone(),
-        stages: plan_stages(&file, graph, &needed, &index),
+        targets,
+        stages: plan_stages(file, graph, &needed, sink.line_index()),
         images,
         waves,
         build_args: options.build_args.clone(),
         platform: target_platform.format(),
-        global_args: file
-            .meta_args
-            .iter()
-            .zip(&meta.values)
-            .map(|(arg, value)| GlobalArg {
-                name: arg.name.clone(),
-                value: value.clone(),
-                line: arg.line,
-            })
-            .collect(),
+        global_args,
         predefined_args: predefined,
-        escape: parsed.escape,
-        directives: parsed
-            .directives
-            .iter()
-            .map(|d| (d.name.clone(), d.value.clone()))
-            .collect(),
+        escape,
+        directives: directives.into_iter().map(|d| (d.name, d.value)).collect(),
         diagnostics: Vec::new(),
         dockerfile: options.dockerfile.clone(),
     };
+    crate::leak_checks::check(text, &plan, &mut sink);
     finish(sink, Some(plan))
 }
 
@@ -211,30 +241,38 @@ fn check_default_args(
             return;
         };
         if validate_reference(&expanded.word).is_err() {
-            let config = sink.config.for_comments(&stage.comments);
             let message = format!(
                 "Default value for ARG {} results in empty or invalid base image name",
                 stage.base_text
             );
-            sink.lint(&config, Rule::InvalidDefaultArgInFrom, message, stage.span);
+            sink.lint(
+                &stage.comments,
+                Rule::InvalidDefaultArgInFrom,
+                message,
+                stage.span,
+            );
         }
     }
 }
 
-/// The checks BuildKit runs while dispatching, for the examined stages in file order; a
-/// stage inherits the parent stage's absolute WORKDIR and SHELL.
-fn dispatch_checks(file: &Dockerfile, graph: &Graph, examined: &[bool], sink: &mut Sink) {
-    let mut passed_on = vec![stage::Inherited::default(); file.stages.len()];
-    for (idx, stage) in file.stages.iter().enumerate() {
-        let inherited = match graph.nodes[idx].base {
-            Source::Stage { stage: parent } => passed_on[parent],
-            _ => stage::Inherited::default(),
-        };
-        passed_on[idx] = if examined[idx] {
-            stage::dispatch_checks(stage, inherited, sink)
-        } else {
-            inherited
-        };
+/// The `.dockerignore` matcher, when the option gives patterns (BuildKit reads the file with
+/// `ignorefile.ReadAll` and fails the build when `patternmatcher.New` refuses it).
+fn ignore_matcher(files: &ContextFiles, sink: &mut Sink) -> Option<PatternMatcher> {
+    let patterns = read_ignore_file(files.dockerignore.as_deref()?);
+    if patterns.is_empty() {
+        return None;
+    }
+    match PatternMatcher::new(&patterns) {
+        Ok(matcher) => Some(matcher),
+        Err(error) => {
+            let message = format!(".dockerignore: {error}");
+            sink.list.push(option_diagnostic(
+                Severity::Error,
+                "InvalidDockerignore",
+                message,
+            ));
+            None
+        }
     }
 }
 
@@ -249,7 +287,7 @@ fn lint_error(sink: &mut Sink) {
         .filter(|d| d.severity == Severity::Warning && d.url.is_some())
         .map(|d| d.code.clone())
         .collect();
-    rules.sort();
+    rules.sort_unstable();
     rules.dedup();
     if !rules.is_empty() {
         let message = format!("lint violation found for rules: {}", rules.join(", "));
@@ -269,59 +307,67 @@ fn location(index: &LineIndex, span: Span) -> Location {
     }
 }
 
-/// The plan's stages; consumes the graph so the instructions move rather than copy.
+/// The plan's stages; consumes the file and the graph so instructions and edges move rather
+/// than copy. A stage built `FROM` a stage with ONBUILD triggers gets copies of them first.
 pub(crate) fn plan_stages(
-    file: &Dockerfile,
+    file: Dockerfile,
     graph: Graph,
     needed: &[bool],
     index: &LineIndex,
 ) -> Vec<Stage> {
-    let depends_on: Vec<Vec<usize>> = (0..graph.nodes.len())
-        .map(|idx| graph.depends_on(idx))
+    let trigger_prefixes: Vec<Vec<Instruction>> = graph
+        .nodes
+        .iter()
+        .map(|node| match node.triggers_from {
+            None => Vec::new(),
+            Some(parent) => file.stages[parent]
+                .instructions
+                .iter()
+                .filter_map(|instr| instr.trigger.as_ref())
+                .map(|trigger| Instruction {
+                    onbuild_from: Some(parent),
+                    ..trigger.plan.clone()
+                })
+                .collect(),
+        })
         .collect();
     file.stages
-        .iter()
+        .into_iter()
         .zip(graph.nodes)
-        .zip(depends_on)
+        .zip(trigger_prefixes)
         .enumerate()
-        .map(|(idx, ((decl, node), depends_on))| Stage {
-            index: idx,
-            name: decl.name.clone(),
-            display_name: match &decl.name {
-                Some(name) => name.clone(),
-                None => format!("stage-{idx}"),
-            },
-            needed: needed[idx],
-            base: node.base,
-            base_text: decl.base_text.clone(),
-            platform: node.platform,
-            depends_on,
-            edges: node
-                .edges
-                .into_iter()
-                .map(|e| Edge {
-                    kind: e.kind,
-                    source: e.source,
-                    onbuild: e.onbuild,
-                    line: e.line,
-                    written: (!e.implicit).then_some(e.written),
-                    range: e.word.map(|span| index.range(span)),
-                })
-                .collect(),
-            location: location(index, decl.span),
-            name_range: decl.name_span.map(|span| index.range(span)),
-            base_range: decl.base_span.map(|span| index.range(span)),
-            instructions: node
-                .instructions
-                .into_iter()
-                .map(|(instr, origin)| Instruction {
-                    line: instr.line,
-                    end_line: instr.end_line,
-                    text: instr.text,
-                    onbuild_from: origin,
-                    op: instr.op,
-                })
-                .collect(),
+        .map(|(idx, ((decl, node), mut instructions))| {
+            instructions.reserve(decl.instructions.len());
+            instructions.extend(decl.instructions.into_iter().map(|instr| instr.plan));
+            Stage {
+                index: idx,
+                display_name: match &decl.name {
+                    Some(name) => name.clone(),
+                    None => format!("stage-{idx}"),
+                },
+                name: decl.name,
+                needed: needed[idx],
+                base: node.base,
+                base_text: decl.base_text,
+                platform: node.platform,
+                depends_on: node.depends_on,
+                edges: node
+                    .edges
+                    .into_iter()
+                    .map(|e| Edge {
+                        kind: e.kind,
+                        source: e.source,
+                        onbuild: e.onbuild,
+                        line: e.line,
+                        written: (!e.implicit).then_some(e.written),
+                        range: e.word.map(|span| index.range(span)),
+                    })
+                    .collect(),
+                location: location(index, decl.span),
+                name_range: decl.name_span.map(|span| index.range(span)),
+                base_range: decl.base_span.map(|span| index.range(span)),
+                instructions,
+            }
         })
         .collect()
 }
@@ -338,7 +384,7 @@ fn images(graph: &Graph, needed: &[bool]) -> Vec<String> {
             _ => None,
         })
         .collect();
-    images.sort();
+    images.sort_unstable();
     images.dedup();
     images
 }

@@ -5,11 +5,12 @@
 //! Input: diagnostics raised by the other modules with byte spans. Output: `Diagnostic`s
 //! with positions, minus the skipped rules. Invariant: the rule names and URLs are BuildKit's.
 
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
-use crate::diagnostics::{Diagnostic, Fix, LineIndex, Severity, Span, TextEdit};
+use crate::diagnostics::{option_diagnostic, Diagnostic, Fix, LineIndex, Severity, Span, TextEdit};
 
-/// A build check the planner implements.
+/// A build check the planner implements (BuildKit's frontend/dockerfile/linter/ruleset.go).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Rule {
     /// `AS` name not lower-case.
@@ -32,19 +33,53 @@ pub enum Rule {
     UndefinedArgInFrom,
     /// Relative `WORKDIR` with no absolute one before it.
     WorkdirRelativePath,
+    /// A variable expanded by the builder that is not defined.
+    UndefinedVar,
     /// More than one `CMD`/`ENTRYPOINT`/`HEALTHCHECK` in a stage.
     MultipleInstructionsDisallowed,
     /// `ENV k v` / `LABEL k v` without `=`.
     LegacyKeyValueFormat,
     /// `FROM --platform=$TARGETPLATFORM`.
     RedundantTargetPlatform,
+    /// An `ARG` or `ENV` name that looks like a secret.
+    SecretsUsedInArgOrEnv,
     /// Default ARG values give an empty or invalid base image name.
     InvalidDefaultArgInFrom,
     /// Constant `--platform` on `FROM`.
     FromPlatformFlagConstDisallowed,
+    /// A `COPY`/`ADD` source that `.dockerignore` excludes.
+    CopyIgnoredFile,
+    /// An upper-case protocol in `EXPOSE`.
+    ExposeProtoCasing,
+    /// An IP address or host-port mapping in `EXPOSE`.
+    ExposeInvalidFormat,
 }
 
 impl Rule {
+    /// Every rule, in ruleset order.
+    pub const ALL: [Rule; 20] = [
+        Rule::StageNameCasing,
+        Rule::FromAsCasing,
+        Rule::NoEmptyContinuation,
+        Rule::ConsistentInstructionCasing,
+        Rule::DuplicateStageName,
+        Rule::ReservedStageName,
+        Rule::JsonArgsRecommended,
+        Rule::MaintainerDeprecated,
+        Rule::UndefinedArgInFrom,
+        Rule::WorkdirRelativePath,
+        Rule::UndefinedVar,
+        Rule::MultipleInstructionsDisallowed,
+        Rule::LegacyKeyValueFormat,
+        Rule::RedundantTargetPlatform,
+        Rule::SecretsUsedInArgOrEnv,
+        Rule::InvalidDefaultArgInFrom,
+        Rule::FromPlatformFlagConstDisallowed,
+        Rule::CopyIgnoredFile,
+        Rule::ExposeProtoCasing,
+        Rule::ExposeInvalidFormat,
+    ];
+
     /// BuildKit's rule name, used as the diagnostic code.
     pub fn name(self) -> &'static str {
         match self {
@@ -58,30 +93,110 @@ impl Rule {
             Rule::MaintainerDeprecated => "MaintainerDeprecated",
             Rule::UndefinedArgInFrom => "UndefinedArgInFrom",
             Rule::WorkdirRelativePath => "WorkdirRelativePath",
+            Rule::UndefinedVar => "UndefinedVar",
             Rule::MultipleInstructionsDisallowed => "MultipleInstructionsDisallowed",
             Rule::LegacyKeyValueFormat => "LegacyKeyValueFormat",
             Rule::RedundantTargetPlatform => "RedundantTargetPlatform",
+            Rule::SecretsUsedInArgOrEnv => "SecretsUsedInArgOrEnv",
             Rule::InvalidDefaultArgInFrom => "InvalidDefaultArgInFrom",
             Rule::FromPlatformFlagConstDisallowed => "FromPlatformFlagConstDisallowed",
+            Rule::CopyIgnoredFile => "CopyIgnoredFile",
+            Rule::ExposeProtoCasing => "ExposeProtoCasing",
+            Rule::ExposeInvalidFormat => "ExposeInvalidFormat",
         }
     }
 
-    /// The rule's documentation page.
-    pub fn url(self) -> String {
-        let slug = match self {
-            Rule::JsonArgsRecommended => "json-args-recommended".to_string(),
-            other => {
-                let mut slug = String::new();
-                for (idx, ch) in other.name().chars().enumerate() {
-                    if ch.is_ascii_uppercase() && idx > 0 {
-                        slug.push('-');
-                    }
-                    slug.push(ch.to_ascii_lowercase());
-                }
-                slug
+    /// The rule's documentation page, as BuildKit links it.
+    pub fn url(self) -> &'static str {
+        match self {
+            Rule::StageNameCasing => {
+                "https://docs.docker.com/go/dockerfile/rule/stage-name-casing/"
             }
-        };
-        format!("https://docs.docker.com/go/dockerfile/rule/{slug}/")
+            Rule::FromAsCasing => "https://docs.docker.com/go/dockerfile/rule/from-as-casing/",
+            Rule::NoEmptyContinuation => {
+                "https://docs.docker.com/go/dockerfile/rule/no-empty-continuation/"
+            }
+            Rule::ConsistentInstructionCasing => {
+                "https://docs.docker.com/go/dockerfile/rule/consistent-instruction-casing/"
+            }
+            Rule::DuplicateStageName => {
+                "https://docs.docker.com/go/dockerfile/rule/duplicate-stage-name/"
+            }
+            Rule::ReservedStageName => {
+                "https://docs.docker.com/go/dockerfile/rule/reserved-stage-name/"
+            }
+            Rule::JsonArgsRecommended => {
+                "https://docs.docker.com/go/dockerfile/rule/json-args-recommended/"
+            }
+            Rule::MaintainerDeprecated => {
+                "https://docs.docker.com/go/dockerfile/rule/maintainer-deprecated/"
+            }
+            Rule::UndefinedArgInFrom => {
+                "https://docs.docker.com/go/dockerfile/rule/undefined-arg-in-from/"
+            }
+            Rule::WorkdirRelativePath => {
+                "https://docs.docker.com/go/dockerfile/rule/workdir-relative-path/"
+            }
+            Rule::UndefinedVar => "https://docs.docker.com/go/dockerfile/rule/undefined-var/",
+            Rule::MultipleInstructionsDisallowed => {
+                "https://docs.docker.com/go/dockerfile/rule/multiple-instructions-disallowed/"
+            }
+            Rule::LegacyKeyValueFormat => {
+                "https://docs.docker.com/go/dockerfile/rule/legacy-key-value-format/"
+            }
+            Rule::RedundantTargetPlatform => {
+                "https://docs.docker.com/go/dockerfile/rule/redundant-target-platform/"
+            }
+            Rule::SecretsUsedInArgOrEnv => {
+                "https://docs.docker.com/go/dockerfile/rule/secrets-used-in-arg-or-env/"
+            }
+            Rule::InvalidDefaultArgInFrom => {
+                "https://docs.docker.com/go/dockerfile/rule/invalid-default-arg-in-from/"
+            }
+            Rule::FromPlatformFlagConstDisallowed => {
+                "https://docs.docker.com/go/dockerfile/rule/from-platform-flag-const-disallowed/"
+            }
+            Rule::CopyIgnoredFile => {
+                "https://docs.docker.com/go/dockerfile/rule/copy-ignored-file/"
+            }
+            Rule::ExposeProtoCasing => {
+                "https://docs.docker.com/go/dockerfile/rule/expose-proto-casing/"
+            }
+            Rule::ExposeInvalidFormat => {
+                "https://docs.docker.com/go/dockerfile/rule/expose-invalid-format/"
+            }
+        }
+    }
+
+    /// BuildKit's one-line description of the rule.
+    pub fn description(self) -> &'static str {
+        match self {
+            Rule::StageNameCasing => "Stage names should be lowercase",
+            Rule::FromAsCasing => "The 'as' keyword should match the case of the 'from' keyword",
+            Rule::NoEmptyContinuation => "Empty continuation lines will become errors in a future release",
+            Rule::ConsistentInstructionCasing => "All commands within the Dockerfile should use the same casing (either upper or lower)",
+            Rule::DuplicateStageName => "Stage names should be unique",
+            Rule::ReservedStageName => "Reserved words should not be used as stage names",
+            Rule::JsonArgsRecommended => "JSON arguments recommended for ENTRYPOINT/CMD to prevent unintended behavior related to OS signals",
+            Rule::MaintainerDeprecated => "The MAINTAINER instruction is deprecated, use a label instead to define an image author",
+            Rule::UndefinedArgInFrom => "FROM command must use declared ARGs",
+            Rule::WorkdirRelativePath => "Relative workdir without an absolute workdir declared within the build can have unexpected results if the base image changes",
+            Rule::UndefinedVar => "Variables should be defined before their use",
+            Rule::MultipleInstructionsDisallowed => "Multiple instructions of the same type should not be used in the same stage",
+            Rule::LegacyKeyValueFormat => "Legacy key/value format with whitespace separator should not be used",
+            Rule::RedundantTargetPlatform => "Setting platform to predefined $TARGETPLATFORM in FROM is redundant as this is the default behavior",
+            Rule::SecretsUsedInArgOrEnv => "Sensitive data should not be used in the ARG or ENV commands",
+            Rule::InvalidDefaultArgInFrom => "Default value for global ARG results in an empty or invalid base image name",
+            Rule::FromPlatformFlagConstDisallowed => "FROM --platform flag should not use a constant value",
+            Rule::CopyIgnoredFile => "Attempting to Copy file that is excluded by .dockerignore",
+            Rule::ExposeProtoCasing => "Protocol in EXPOSE instruction should be lowercase",
+            Rule::ExposeInvalidFormat => "IP address and host-port mapping should not be used in EXPOSE instruction. This will become an error in a future release",
+        }
+    }
+
+    /// The rule called `name` (BuildKit's spelling), if the planner implements it.
+    pub fn from_name(name: &str) -> Option<Rule> {
+        Rule::ALL.into_iter().find(|rule| rule.name() == name)
     }
 }
 
@@ -147,10 +262,11 @@ impl CheckConfig {
     }
 
     /// The configuration for an instruction with `comments` directly above it (a
-    /// `# check=skip=...` comment there adds to the file's configuration).
-    pub fn for_comments(&self, comments: &[String]) -> CheckConfig {
+    /// `# check=skip=...` comment there adds to the file's configuration). Borrows `self`
+    /// when no comment changes it.
+    pub fn for_comments<S: AsRef<str>>(&self, comments: &[S]) -> Cow<'_, CheckConfig> {
         for comment in comments {
-            let Some((key, value)) = comment.split_once('=') else {
+            let Some((key, value)) = comment.as_ref().split_once('=') else {
                 continue;
             };
             if !key.trim().eq_ignore_ascii_case("check") {
@@ -158,13 +274,18 @@ impl CheckConfig {
             }
             let value = value.trim().split(' ').next().unwrap_or("");
             return match CheckConfig::parse(value) {
-                Ok(extra) => self.merged(&extra),
-                Err(_) => self.clone(),
+                Ok(extra) => Cow::Owned(self.merged(&extra)),
+                Err(_) => Cow::Borrowed(self),
             };
         }
-        self.clone()
+        Cow::Borrowed(self)
     }
 }
+
+/// At most this many diagnostics of one code are kept; the others are counted and reported in
+/// one summary diagnostic, so a hostile file cannot make the output (or the memory it needs)
+/// grow without bound.
+pub const MAX_PER_CODE: usize = 1_000;
 
 /// A fix before positions are known: its title and (byte span, new text) edits.
 pub type Edits = (String, Vec<(Span, String)>);
@@ -176,6 +297,9 @@ pub struct Sink<'a> {
     pub list: Vec<Diagnostic>,
     /// The file-wide check configuration.
     pub config: CheckConfig,
+    /// Per code: the code, its severity, how many are kept and how many were dropped (a list:
+    /// a file has a few dozen codes at most).
+    counts: Vec<(String, Severity, usize, usize)>,
 }
 
 impl<'a> Sink<'a> {
@@ -185,75 +309,139 @@ impl<'a> Sink<'a> {
             index: LineIndex::new(text),
             list: Vec::new(),
             config: CheckConfig::default(),
+            counts: Vec::new(),
         }
+    }
+
+    /// Whether one more diagnostic of `code` is kept; counts it either way.
+    fn admit(&mut self, severity: Severity, code: &str) -> bool {
+        let pos = match self.counts.iter().position(|entry| entry.0 == code) {
+            Some(pos) => pos,
+            None => {
+                self.counts.push((code.to_string(), severity, 0, 0));
+                self.counts.len() - 1
+            }
+        };
+        let entry = &mut self.counts[pos];
+        if entry.2 < MAX_PER_CODE {
+            entry.2 += 1;
+            true
+        } else {
+            entry.3 += 1;
+            false
+        }
+    }
+
+    fn record(&mut self, severity: Severity, code: &str, message: String, span: Span) -> bool {
+        if !self.admit(severity, code) {
+            return false;
+        }
+        let diagnostic = self.index.diagnostic(severity, code, message, span);
+        self.list.push(diagnostic);
+        true
     }
 
     /// Records an error.
     pub fn error(&mut self, code: &str, message: impl Into<String>, span: Span) {
-        let diagnostic = self
-            .index
-            .diagnostic(Severity::Error, code, message.into(), span);
-        self.list.push(diagnostic);
+        self.record(Severity::Error, code, message.into(), span);
     }
 
-    /// Records a check warning unless `config` skips the rule.
-    pub fn lint(
-        &mut self,
-        config: &CheckConfig,
-        rule: Rule,
-        message: impl Into<String>,
-        span: Span,
-    ) {
-        if !config.enabled(rule) {
+    /// Records a check warning unless the file's configuration, merged with a `# check=`
+    /// comment among `comments` (the lines directly above the instruction), skips the rule.
+    pub fn lint(&mut self, comments: &[&str], rule: Rule, message: impl Into<String>, span: Span) {
+        if !self.config.for_comments(comments).enabled(rule) {
             return;
         }
-        let mut diagnostic =
-            self.index
-                .diagnostic(Severity::Warning, rule.name(), message.into(), span);
-        diagnostic.url = Some(rule.url());
-        self.list.push(diagnostic);
+        if self.record(Severity::Warning, rule.name(), message.into(), span) {
+            if let Some(last) = self.list.last_mut() {
+                last.url = Some(rule.url().to_string());
+            }
+        }
     }
 
-    /// Records a check warning (unless `config` skips the rule) with its fix, if there is one
-    /// (see [`crate::fixes`]).
+    /// Records a check warning (unless the configuration skips the rule) with its fix, if there
+    /// is one (see [`crate::fixes`]).
     pub fn lint_with(
         &mut self,
-        config: &CheckConfig,
+        comments: &[&str],
         rule: Rule,
         message: impl Into<String>,
         span: Span,
         fix: Option<Edits>,
     ) {
-        if !config.enabled(rule) {
+        if !self.config.for_comments(comments).enabled(rule) {
             return;
         }
-        self.lint(config, rule, message, span);
-        let Some((title, edits)) = fix else {
+        if !self.record(Severity::Warning, rule.name(), message.into(), span) {
             return;
-        };
-        let edits = edits
-            .into_iter()
-            .map(|(span, new_text)| TextEdit {
-                range: self.index.range(span),
-                new_text,
-            })
-            .collect();
-        if let Some(diagnostic) = self.list.last_mut() {
-            diagnostic.fix = Some(Fix { title, edits });
+        }
+        let edits = fix.map(|(title, edits)| Fix {
+            title,
+            edits: edits
+                .into_iter()
+                .map(|(span, new_text)| TextEdit {
+                    range: self.index.range(span),
+                    new_text,
+                })
+                .collect(),
+        });
+        if let Some(last) = self.list.last_mut() {
+            last.url = Some(rule.url().to_string());
+            last.fix = edits;
         }
     }
 
     /// Records a planner warning that is not a BuildKit check.
     pub fn warning(&mut self, code: &str, message: impl Into<String>, span: Span) {
-        let diagnostic = self
-            .index
-            .diagnostic(Severity::Warning, code, message.into(), span);
-        self.list.push(diagnostic);
+        self.record(Severity::Warning, code, message.into(), span);
+    }
+
+    /// Drops the diagnostics recorded after the first `len` (and their counts).
+    pub fn truncate(&mut self, len: usize) {
+        self.list.truncate(len);
+        self.counts.clear();
+        let kept: Vec<(String, Severity)> = self
+            .list
+            .iter()
+            .map(|d| (d.code.clone(), d.severity))
+            .collect();
+        for (code, severity) in kept {
+            self.admit(severity, &code);
+        }
+    }
+
+    /// One diagnostic per code that had more than [`MAX_PER_CODE`]: how many were left out (for
+    /// a check, with the rule's URL, so it counts as that check).
+    pub fn summaries(&self) -> Vec<Diagnostic> {
+        self.counts
+            .iter()
+            .filter(|(_, _, _, dropped)| *dropped > 0)
+            .map(|(code, severity, _, dropped)| {
+                let message = format!(
+                    "{dropped} more {code} diagnostics are not shown (at most {MAX_PER_CODE} of each are listed)"
+                );
+                let mut summary = option_diagnostic(*severity, code, message);
+                // A check's summary links its rule like the diagnostics it stands for.
+                summary.url = Rule::ALL
+                    .iter()
+                    .find(|rule| rule.name() == code)
+                    .map(|rule| rule.url().to_string());
+                summary
+            })
+            .collect()
+    }
+
+    /// The line index of the text the diagnostics are about.
+    pub fn line_index(&self) -> &LineIndex<'a> {
+        &self.index
     }
 
     /// Whether an error has been recorded.
     pub fn has_errors(&self) -> bool {
-        self.list.iter().any(Diagnostic::is_error)
+        self.counts
+            .iter()
+            .any(|(_, severity, _, _)| *severity == Severity::Error)
+            || self.list.iter().any(Diagnostic::is_error)
     }
 }
 
@@ -281,9 +469,29 @@ mod tests {
     }
 
     #[test]
+    fn diagnostics_of_one_code_are_capped_with_a_summary() {
+        let text = format!("FROM a\n{}", "BOGUS x\n".repeat(MAX_PER_CODE + 250));
+        let outcome = crate::plan(&text, &crate::Options::default());
+        let parse_errors: Vec<_> = outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.code == "ParseError")
+            .collect();
+        assert_eq!(parse_errors.len(), MAX_PER_CODE + 1);
+        // The summary has no place in the file, so it sorts first.
+        assert_eq!(parse_errors[0].line, 0);
+        assert_eq!(
+            parse_errors[0].message,
+            "250 more ParseError diagnostics are not shown (at most 1000 of each are listed)"
+        );
+        assert!(outcome.plan.is_none());
+    }
+
+    #[test]
     fn comment_above_instruction_skips() {
-        let config = CheckConfig::default()
-            .for_comments(&["check=skip=JSONArgsRecommended // shell on purpose".into()]);
+        let file_config = CheckConfig::default();
+        let config =
+            file_config.for_comments(&["check=skip=JSONArgsRecommended // shell on purpose"]);
         assert!(!config.enabled(Rule::JsonArgsRecommended));
     }
 }

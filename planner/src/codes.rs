@@ -13,9 +13,12 @@ pub struct CodeInfo {
     pub code: &'static str,
     /// One sentence saying what the code reports.
     pub summary: &'static str,
-    /// True for BuildKit's build checks (warnings, `# check=` applies); false for errors that
-    /// stop the build.
+    /// True for checks (warnings, `# check=skip=` applies): BuildKit's build checks and
+    /// stageplan's own; false for errors that stop the build.
     pub check: bool,
+    /// True for BuildKit's build checks (the diagnostic's `url` names its documentation page and
+    /// `# check=error=true` turns it into an error); false for stageplan's own checks and errors.
+    pub buildkit: bool,
 }
 
 const fn check(code: &'static str, summary: &'static str) -> CodeInfo {
@@ -23,6 +26,16 @@ const fn check(code: &'static str, summary: &'static str) -> CodeInfo {
         code,
         summary,
         check: true,
+        buildkit: true,
+    }
+}
+
+const fn own_check(code: &'static str, summary: &'static str) -> CodeInfo {
+    CodeInfo {
+        code,
+        summary,
+        check: true,
+        buildkit: false,
     }
 }
 
@@ -31,18 +44,32 @@ const fn error(code: &'static str, summary: &'static str) -> CodeInfo {
         code,
         summary,
         check: false,
+        buildkit: false,
     }
 }
 
-/// Every code, checks first, each group in alphabetical order.
+/// Every code: BuildKit's checks, stageplan's own checks, then errors, each group in
+/// alphabetical order.
 pub const CODES: &[CodeInfo] = &[
     check(
         "ConsistentInstructionCasing",
         "Instruction keywords should all use the same casing, upper or lower",
     ),
     check(
+        "CopyIgnoredFile",
+        "COPY or ADD names a source that the .dockerignore excludes from the build context",
+    ),
+    check(
         "DuplicateStageName",
         "Two stages have the same name; stage names should be unique",
+    ),
+    check(
+        "ExposeInvalidFormat",
+        "EXPOSE should not name an IP address or a host port",
+    ),
+    check(
+        "ExposeProtoCasing",
+        "The protocol in EXPOSE should be lowercase",
     ),
     check(
         "FromAsCasing",
@@ -84,14 +111,30 @@ pub const CODES: &[CodeInfo] = &[
         "ReservedStageName",
         "A stage is named after a reserved word (scratch, context)",
     ),
+    check(
+        "SecretsUsedInArgOrEnv",
+        "An ARG or ENV name looks like a secret, which would stay in the image",
+    ),
     check("StageNameCasing", "Stage names should be lowercase"),
     check(
         "UndefinedArgInFrom",
         "FROM uses an ARG that is not declared before the first FROM",
     ),
     check(
+        "UndefinedVar",
+        "A variable is used that is neither set nor declared in the stage",
+    ),
+    check(
         "WorkdirRelativePath",
         "A relative WORKDIR depends on the base image's working directory",
+    ),
+    own_check(
+        "stageplan/target-based-on-builder",
+        "A target stage is based on a stage that other stages copy build output from: its toolchain ships",
+    ),
+    own_check(
+        "stageplan/target-copies-context",
+        "A target stage copies the whole build context: the sources ship",
     ),
     error(
         "BlankBaseName",
@@ -122,11 +165,33 @@ pub const CODES: &[CodeInfo] = &[
         "InvalidFrom",
         "COPY --from names neither a stage nor a valid image reference",
     ),
+    error(
+        "InvalidChecksum",
+        "ADD --checksum has an unknown algorithm, a malformed digest or a local source",
+    ),
+    error(
+        "InvalidChmod",
+        "COPY/ADD --chmod is neither an octal mode up to 07777 nor a symbolic mode",
+    ),
+    error(
+        "InvalidDockerignore",
+        "A .dockerignore pattern cannot be parsed",
+    ),
     error("InvalidPlatform", "A platform is not os/arch[/variant]"),
+    error("InvalidPort", "An EXPOSE port or range is not valid"),
+    error(
+        "InvalidSource",
+        "A COPY source is a URL or a git repository, which only ADD can fetch",
+    ),
+    error(
+        "InvalidSourceDateEpoch",
+        "SOURCE_DATE_EPOCH is not an integer, context or a source-only stage",
+    ),
     error(
         "InvalidStageIndex",
         "COPY --from=<index> is not the index of a stage",
     ),
+    error("InvalidVolume", "A VOLUME path is empty"),
     error(
         "LintViolation",
         "# check=error=true turns the reported checks into a build error",
@@ -166,7 +231,9 @@ mod tests {
             );
             assert!(!info.summary.ends_with('.'), "{}", info.code);
         }
-        assert!(describe("StageNameCasing").unwrap().check);
+        assert!(describe("StageNameCasing").unwrap().buildkit);
+        let own = describe("stageplan/target-copies-context").unwrap();
+        assert!(own.check && !own.buildkit);
         assert!(!describe("UnknownTarget").unwrap().check);
         assert!(describe("NoSuchCode").is_none());
     }

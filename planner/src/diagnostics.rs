@@ -163,10 +163,16 @@ impl<'a> LineIndex<'a> {
             Err(idx) => idx - 1,
         };
         let prefix = &self.text[self.line_starts[line_idx]..offset];
+        let (column, column_utf16) = if prefix.is_ascii() {
+            (prefix.len(), prefix.len())
+        } else {
+            let utf16 = prefix.chars().map(char::len_utf16).sum();
+            (prefix.chars().count(), utf16)
+        };
         Position {
             line: line_idx as u32 + 1,
-            column: prefix.chars().count() as u32 + 1,
-            column_utf16: prefix.encode_utf16().count() as u32 + 1,
+            column: column as u32 + 1,
+            column_utf16: utf16_column(column_utf16),
         }
     }
 
@@ -217,6 +223,10 @@ impl<'a> LineIndex<'a> {
             fix: None,
         }
     }
+}
+
+fn utf16_column(units: usize) -> u32 {
+    units as u32 + 1
 }
 
 /// A diagnostic with no place in the file (about the options), at line 0.

@@ -96,6 +96,9 @@ pub struct Lexer {
     pub raw_escapes: bool,
     /// Leave references to unset variables as written.
     pub skip_unset: bool,
+    /// Treat quotes as ordinary characters (BuildKit's `SkipProcessQuotes`, used for heredoc
+    /// bodies).
+    pub skip_quotes: bool,
 }
 
 impl Lexer {
@@ -106,11 +109,26 @@ impl Lexer {
             raw_quotes: false,
             raw_escapes: false,
             skip_unset: false,
+            skip_quotes: false,
         }
+    }
+
+    /// Whether `text` holds nothing the lexer changes: no `$`, quote or escape character (and,
+    /// when splitting, no `<`, whose `<<` keeps the white space after it in the word).
+    fn is_plain(&self, text: &str, splitting: bool) -> bool {
+        !text.chars().any(|ch| {
+            matches!(ch, '$' | '\'' | '"') || ch == self.escape || (splitting && ch == '<')
+        })
     }
 
     /// Processes one word (no splitting), recording the variables used.
     pub fn process_word(&self, word: &str, vars: &dyn Lookup) -> Result<Expanded, ExpandError> {
+        if self.is_plain(word, false) {
+            return Ok(Expanded {
+                word: word.to_string(),
+                ..Expanded::default()
+            });
+        }
         let mut state = State::new(self, word, vars);
         let (result, _) = state.process_stop_on(None, self.raw_escapes)?;
         Ok(Expanded {
@@ -122,7 +140,11 @@ impl Lexer {
 
     /// Processes a line into words.
     pub fn process_words(&self, text: &str, vars: &dyn Lookup) -> Result<Vec<String>, ExpandError> {
+        if self.is_plain(text, true) {
+            return Ok(text.split_whitespace().map(str::to_string).collect());
+        }
         let mut state = State::new(self, text, vars);
+        state.split = true;
         let (_, words) = state.process_stop_on(None, self.raw_escapes)?;
         Ok(words)
     }
@@ -132,10 +154,15 @@ struct Words {
     buf: String,
     words: Vec<String>,
     in_word: bool,
+    /// False when only the whole result is wanted (one word): nothing is collected.
+    active: bool,
 }
 
 impl Words {
     fn add_char(&mut self, ch: char) {
+        if !self.active {
+            return;
+        }
         if ch.is_whitespace() {
             if self.in_word && !self.buf.is_empty() {
                 self.words.push(std::mem::take(&mut self.buf));
@@ -147,17 +174,26 @@ impl Words {
     }
 
     fn add_raw_char(&mut self, ch: char) {
+        if !self.active {
+            return;
+        }
         self.buf.push(ch);
         self.in_word = true;
     }
 
     fn add_string(&mut self, text: &str) {
+        if !self.active {
+            return;
+        }
         for ch in text.chars() {
             self.add_char(ch);
         }
     }
 
     fn add_raw_string(&mut self, text: &str) {
+        if !self.active {
+            return;
+        }
         self.buf.push_str(text);
         self.in_word = true;
     }
@@ -172,40 +208,44 @@ impl Words {
 
 struct State<'a> {
     lexer: &'a Lexer,
-    chars: Vec<char>,
+    text: &'a str,
+    /// Byte offset of the next character.
     pos: usize,
     vars: &'a dyn Lookup,
     raw_escapes: bool,
     matched: BTreeSet<String>,
     unmatched: BTreeSet<String>,
     depth: usize,
+    /// Whether the outermost level splits the result into words (`process_words`).
+    split: bool,
 }
 
 /// Nesting bound for `${a:-${b:-...}}`, so hostile input cannot exhaust the stack.
 const MAX_DEPTH: usize = 64;
 
 impl<'a> State<'a> {
-    fn new(lexer: &'a Lexer, text: &str, vars: &'a dyn Lookup) -> State<'a> {
+    fn new(lexer: &'a Lexer, text: &'a str, vars: &'a dyn Lookup) -> State<'a> {
         State {
             lexer,
-            chars: text.chars().collect(),
+            text,
             pos: 0,
             vars,
             raw_escapes: lexer.raw_escapes,
             matched: BTreeSet::new(),
             unmatched: BTreeSet::new(),
             depth: 0,
+            split: false,
         }
     }
 
     fn peek(&self) -> Option<char> {
-        self.chars.get(self.pos).copied()
+        self.text[self.pos..].chars().next()
     }
 
     fn next(&mut self) -> Option<char> {
         let ch = self.peek();
-        if ch.is_some() {
-            self.pos += 1;
+        if let Some(ch) = ch {
+            self.pos += ch.len_utf8();
         }
         ch
     }
@@ -236,6 +276,7 @@ impl<'a> State<'a> {
             buf: String::new(),
             words: Vec::new(),
             in_word: false,
+            active: self.split && stop.is_none(),
         };
         while let Some(ch) = self.peek() {
             if stop == Some(ch) {
@@ -245,8 +286,8 @@ impl<'a> State<'a> {
             let special = match ch {
                 '$' => Some(self.process_dollar()?),
                 '<' => Some(self.process_possible_heredoc()),
-                '\'' => Some(self.process_single_quote()?),
-                '"' => Some(self.process_double_quote()?),
+                '\'' if !self.lexer.skip_quotes => Some(self.process_single_quote()?),
+                '"' if !self.lexer.skip_quotes => Some(self.process_double_quote()?),
                 _ => None,
             };
             if let Some(text) = special {

@@ -3,9 +3,11 @@
 //! strings, and the error texts for unknown, duplicate and missing values.
 //!
 //! Input: the raw `--flag[=value]` words of an instruction. Output: typed values or an error.
-//! Invariant: declared flag names are looked up exactly; suggestions are deterministic.
+//! Invariant: declared flag names are looked up exactly; suggestions are deterministic (every
+//! declared list is in alphabetical order, a test checks it); values are moved out of the words,
+//! not copied.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
 
 use crate::suggest;
 
@@ -22,17 +24,32 @@ pub enum FlagKind {
 
 /// The parsed flags of one instruction.
 #[derive(Debug, Default)]
-pub struct Flags {
-    declared: BTreeMap<&'static str, FlagKind>,
-    values: BTreeMap<&'static str, Vec<String>>,
+pub struct Flags<'a> {
+    /// Each given value with the index of its declared flag, in order.
+    values: Vec<(usize, Cow<'a, str>)>,
+    declared: &'static [(&'static str, FlagKind)],
 }
 
-impl Flags {
+/// The part of `word` from byte `offset` on, without copying a borrowed word.
+fn tail(word: Cow<'_, str>, offset: usize) -> Cow<'_, str> {
+    match word {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[offset..]),
+        Cow::Owned(mut text) => {
+            text.drain(..offset);
+            Cow::Owned(text)
+        }
+    }
+}
+
+impl<'a> Flags<'a> {
     /// Parses `args` against the declared flags.
-    pub fn parse(args: &[String], declared: &[(&'static str, FlagKind)]) -> Result<Flags, String> {
+    pub fn parse(
+        args: Vec<Cow<'a, str>>,
+        declared: &'static [(&'static str, FlagKind)],
+    ) -> Result<Flags<'a>, String> {
         let mut flags = Flags {
-            declared: declared.iter().copied().collect(),
-            values: BTreeMap::new(),
+            values: Vec::with_capacity(args.len()),
+            declared,
         };
         for arg in args {
             if arg == "--" {
@@ -41,59 +58,81 @@ impl Flags {
             let Some(body) = arg.strip_prefix("--") else {
                 return Err(format!("arg should start with -- : {arg}"));
             };
-            let (name, value) = match body.split_once('=') {
-                Some((name, value)) => (name, Some(value)),
+            let (name, value_at) = match body.split_once('=') {
+                Some((name, _)) => (name, Some(2 + name.len() + 1)),
                 None => (body, None),
             };
-            let flag_name = format!("--{name}");
-            let Some((&key, &kind)) = flags.declared.get_key_value(name) else {
-                let names: Vec<&str> = flags.declared.keys().copied().collect();
-                let message = format!("unknown flag: {flag_name}");
+            let Some(key) = declared.iter().position(|(known, _)| *known == name) else {
+                // The declared lists are in alphabetical order, the order BuildKit's map of
+                // flags is searched in.
+                let names: Vec<&str> = declared.iter().map(|(known, _)| *known).collect();
+                let message = format!("unknown flag: --{name}");
                 return Err(suggest::wrap(message, name, &names, true));
             };
-            if flags.values.contains_key(key) && kind != FlagKind::Strings {
-                return Err(format!("duplicate flag specified: {flag_name}"));
+            let kind = declared[key].1;
+            if kind != FlagKind::Strings && flags.values.iter().any(|(k, _)| *k == key) {
+                return Err(format!("duplicate flag specified: --{name}"));
             }
-            let parsed = match kind {
-                FlagKind::Bool => match value {
-                    Some("") => return Err(format!("missing a value on flag: {flag_name}")),
-                    None => "true".to_string(),
-                    Some(v) if v.eq_ignore_ascii_case("true") => "true".to_string(),
-                    Some(v) if v.eq_ignore_ascii_case("false") => "false".to_string(),
-                    Some(v) => {
+            let parsed = match (kind, value_at) {
+                (FlagKind::Bool, None) => Cow::Borrowed("true"),
+                (FlagKind::Bool, Some(at)) => {
+                    let value = &arg[at..];
+                    if value.is_empty() {
+                        return Err(format!("missing a value on flag: --{name}"));
+                    } else if value.eq_ignore_ascii_case("true") {
+                        Cow::Borrowed("true")
+                    } else if value.eq_ignore_ascii_case("false") {
+                        Cow::Borrowed("false")
+                    } else {
                         return Err(format!(
-                            "expecting boolean value for flag {flag_name}, not: {v}"
-                        ))
+                            "expecting boolean value for flag --{name}, not: {value}"
+                        ));
                     }
-                },
-                FlagKind::String | FlagKind::Strings => match value {
-                    None => return Err(format!("missing a value on flag: {flag_name}")),
-                    Some(v) => v.to_string(),
-                },
+                }
+                (_, None) => return Err(format!("missing a value on flag: --{name}")),
+                (_, Some(at)) => tail(arg, at),
             };
-            flags.values.entry(key).or_default().push(parsed);
+            flags.values.push((key, parsed));
         }
         Ok(flags)
     }
 
-    /// The value of a string flag, if given.
-    pub fn string(&self, name: &str) -> Option<String> {
-        self.values.get(name).and_then(|v| v.last()).cloned()
+    fn index(&self, name: &str) -> Option<usize> {
+        self.declared.iter().position(|(known, _)| *known == name)
     }
 
-    /// Every value of a repeatable flag.
-    pub fn strings(&self, name: &str) -> Vec<String> {
-        self.values.get(name).cloned().unwrap_or_default()
+    /// Takes the value of a string flag, if given (the last one).
+    pub fn take_string(&mut self, name: &str) -> Option<Cow<'a, str>> {
+        let key = self.index(name)?;
+        let pos = self.values.iter().rposition(|(k, _)| *k == key)?;
+        Some(std::mem::take(&mut self.values[pos].1))
     }
 
-    /// A boolean flag's value (false when absent).
-    pub fn bool(&self, name: &str) -> bool {
-        self.string(name).is_some_and(|v| v == "true")
+    /// Takes every value of a repeatable flag, in order.
+    pub fn take_strings(&mut self, name: &str) -> Vec<Cow<'a, str>> {
+        let Some(key) = self.index(name) else {
+            return Vec::new();
+        };
+        self.values
+            .iter_mut()
+            .filter(|(k, _)| *k == key)
+            .map(|(_, value)| std::mem::take(value))
+            .collect()
     }
 
     /// A boolean flag's value, or `None` when absent.
     pub fn opt_bool(&self, name: &str) -> Option<bool> {
-        self.string(name).map(|v| v == "true")
+        let key = self.index(name)?;
+        self.values
+            .iter()
+            .rev()
+            .find(|(k, _)| *k == key)
+            .map(|(_, value)| value == "true")
+    }
+
+    /// A boolean flag's value (false when absent).
+    pub fn bool(&self, name: &str) -> bool {
+        self.opt_bool(name).unwrap_or(false)
     }
 }
 
@@ -101,18 +140,19 @@ impl Flags {
 mod tests {
     use super::*;
 
-    fn args(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| s.to_string()).collect()
+    fn args(list: &[&'static str]) -> Vec<Cow<'static, str>> {
+        list.iter().map(|s| Cow::Borrowed(*s)).collect()
     }
+
+    const DECLARED: &[(&str, FlagKind)] = &[
+        ("exclude", FlagKind::Strings),
+        ("from", FlagKind::String),
+        ("link", FlagKind::Bool),
+    ];
 
     #[test]
     fn flag_errors_match_buildkit() {
-        let declared = [
-            ("from", FlagKind::String),
-            ("link", FlagKind::Bool),
-            ("exclude", FlagKind::Strings),
-        ];
-        let err = |list: &[&str]| Flags::parse(&args(list), &declared).unwrap_err();
+        let err = |list: &[&'static str]| Flags::parse(args(list), DECLARED).unwrap_err();
         assert_eq!(
             err(&["--form=x"]),
             "unknown flag: --form (did you mean from?)"
@@ -127,9 +167,22 @@ mod tests {
             err(&["--link=yes"]),
             "expecting boolean value for flag --link, not: yes"
         );
-        let flags =
-            Flags::parse(&args(&["--link", "--exclude=a", "--exclude=b"]), &declared).unwrap();
+        let mut flags =
+            Flags::parse(args(&["--link", "--exclude=a", "--exclude=b"]), DECLARED).unwrap();
         assert!(flags.bool("link"));
-        assert_eq!(flags.strings("exclude"), vec!["a", "b"]);
+        assert_eq!(flags.take_strings("exclude"), vec!["a", "b"]);
+    }
+
+    #[test]
+    fn values_borrow_from_the_words() {
+        let words = vec![Cow::Borrowed("--from=build")];
+        let mut flags = Flags::parse(words, DECLARED).unwrap();
+        assert!(matches!(
+            flags.take_string("from"),
+            Some(Cow::Borrowed("build"))
+        ));
+        let owned = vec![Cow::Owned("--from=a b".to_string())];
+        let mut flags = Flags::parse(owned, DECLARED).unwrap();
+        assert_eq!(flags.take_string("from").as_deref(), Some("a b"));
     }
 }

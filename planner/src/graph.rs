@@ -4,9 +4,12 @@
 //! `RUN --mount from=` resolved by index or case-insensitive name (the last definition wins)
 //! or as images; ONBUILD triggers of a parent stage prepended to its children; cycles.
 //!
-//! Input: the typed [`Dockerfile`] and the resolved global ARGs. Output: a [`Graph`].
+//! Input: the typed [`Dockerfile`] and the resolved global ARGs. Output: a [`Graph`], and the
+//! resolved sources written into the instructions' ops.
 //! Invariant: errors go to the sink and never stop the walk; a stage whose base cannot be
-//! resolved still gets a node (as an image of its raw text) so later stages stay indexed.
+//! resolved still gets a node (as an image of its raw text) so later stages stay indexed; every
+//! phase is linear in the stages and edges (name lookups through an ordered index, the cycle
+//! search iterative).
 
 use std::collections::BTreeMap;
 
@@ -16,7 +19,7 @@ use crate::diagnostics::Span;
 use crate::expand::{Lexer, NoVars};
 use crate::instructions::Instr;
 use crate::plan::{EdgeKind, Op, Source};
-use crate::stage::{locate, Dockerfile};
+use crate::stage::{locate, Dockerfile, StageDecl};
 use crate::suggest;
 
 pub use crate::render::{render, GraphFormat};
@@ -55,10 +58,13 @@ pub struct StageNode {
     pub base: Source,
     /// `--platform` after expansion.
     pub platform: Option<String>,
-    /// Instructions: parent ONBUILD triggers first (with their origin), then the stage's own.
-    pub instructions: Vec<(Instr, Option<usize>)>,
+    /// The stage whose ONBUILD triggers run first in this stage (its base stage, when that
+    /// has triggers).
+    pub triggers_from: Option<usize>,
     /// All edges in order, FROM first.
     pub edges: Vec<GraphEdge>,
+    /// Sorted, unique indices of the stages this one depends on.
+    pub depends_on: Vec<usize>,
 }
 
 /// The resolved stage graph.
@@ -70,19 +76,22 @@ pub struct Graph {
 
 impl Graph {
     /// Sorted, unique indices of the stages `stage_idx` depends on.
-    pub fn depends_on(&self, stage_idx: usize) -> Vec<usize> {
-        let mut deps: Vec<usize> = self.nodes[stage_idx]
-            .edges
-            .iter()
-            .filter_map(|edge| match edge.source {
-                Source::Stage { stage } => Some(stage),
-                _ => None,
-            })
-            .collect();
-        deps.sort_unstable();
-        deps.dedup();
-        deps
+    pub fn depends_on(&self, stage_idx: usize) -> &[usize] {
+        &self.nodes[stage_idx].depends_on
     }
+}
+
+fn stage_dependencies(edges: &[GraphEdge]) -> Vec<usize> {
+    let mut deps: Vec<usize> = edges
+        .iter()
+        .filter_map(|edge| match edge.source {
+            Source::Stage { stage } => Some(stage),
+            _ => None,
+        })
+        .collect();
+    deps.sort_unstable();
+    deps.dedup();
+    deps
 }
 
 /// BuildKit's display name: the stage name, or `stage-N`.
@@ -95,19 +104,28 @@ pub fn display_name(file: &Dockerfile, stage_idx: usize) -> String {
 }
 
 /// Stage names (lower-cased) to their indices in file order, so lookups do not scan the file.
-struct NameIndex<'a> {
-    by_name: BTreeMap<&'a str, Vec<usize>>,
+struct NameIndex {
+    by_name: BTreeMap<String, Vec<usize>>,
+    n_stages: usize,
 }
 
-impl<'a> NameIndex<'a> {
-    fn new(file: &'a Dockerfile) -> NameIndex<'a> {
-        let mut by_name: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+impl NameIndex {
+    fn new(file: &Dockerfile) -> NameIndex {
+        let mut by_name: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (idx, stage) in file.stages.iter().enumerate() {
             if let Some(name) = &stage.name {
-                by_name.entry(name.as_str()).or_default().push(idx);
+                match by_name.get_mut(name.as_str()) {
+                    Some(indices) => indices.push(idx),
+                    None => {
+                        by_name.insert(name.clone(), vec![idx]);
+                    }
+                }
             }
         }
-        NameIndex { by_name }
+        NameIndex {
+            by_name,
+            n_stages: file.stages.len(),
+        }
     }
 
     /// The last stage called `name` (case-insensitive): what `COPY --from`, mounts and
@@ -128,27 +146,30 @@ impl<'a> NameIndex<'a> {
     }
 }
 
-/// Resolves every stage's base and dependencies.
+/// Resolves every stage's base and dependencies, and writes the resolved `COPY --from` and
+/// mount sources into the instructions (the triggers' too).
 pub fn build(
-    file: &Dockerfile,
+    file: &mut Dockerfile,
     meta: &MetaArgs,
     lexer: &Lexer,
     text: &str,
     sink: &mut Sink,
 ) -> Graph {
-    let mut graph = Graph::default();
     let names = NameIndex::new(file);
-    for (stage_idx, stage) in file.stages.iter().enumerate() {
-        let config = sink.config.for_comments(&stage.comments);
-        let (base, platform) =
-            resolve_from(file, &names, stage_idx, meta, lexer, text, &config, sink);
-        let mut node = StageNode {
-            base: base.clone(),
-            platform,
-            instructions: Vec::new(),
-            edges: Vec::new(),
-        };
-        node.edges.push(GraphEdge {
+    for stage in &mut file.stages {
+        for instr in &mut stage.instructions {
+            if let Some(trigger) = &mut instr.trigger {
+                resolve_sources(&names, lexer, trigger);
+            }
+        }
+    }
+    let mut graph = Graph {
+        nodes: Vec::with_capacity(file.stages.len()),
+    };
+    for stage_idx in 0..file.stages.len() {
+        let (base, platform) = resolve_from(file, &names, stage_idx, meta, lexer, text, sink);
+        let stage = &file.stages[stage_idx];
+        let mut edges = vec![GraphEdge {
             kind: EdgeKind::From,
             source: base.clone(),
             onbuild: false,
@@ -159,34 +180,30 @@ pub fn build(
             mount_target: None,
             word: stage.base_span,
             implicit: false,
-        });
+        }];
+        let mut instr_idx = 0;
+        let mut triggers_from = None;
         if let Source::Stage { stage: parent } = base {
             for instr in &file.stages[parent].instructions {
                 if let Some(trigger) = &instr.trigger {
-                    node.instructions.push(((**trigger).clone(), Some(parent)));
+                    triggers_from = Some(parent);
+                    instruction_edges(&names, trigger, true, instr_idx, lexer, sink, &mut edges);
+                    instr_idx += 1;
                 }
             }
         }
-        node.instructions.extend(
-            stage
-                .instructions
-                .iter()
-                .cloned()
-                .map(|instr| (instr, None)),
-        );
-        for (instr_idx, (instr, origin)) in node.instructions.iter_mut().enumerate() {
-            let edges = instruction_edges(
-                file,
-                &names,
-                instr,
-                origin.is_some(),
-                instr_idx,
-                lexer,
-                sink,
-            );
-            node.edges.extend(edges);
+        for instr in &mut file.stages[stage_idx].instructions {
+            instruction_edges(&names, instr, false, instr_idx, lexer, sink, &mut edges);
+            resolve_sources(&names, lexer, instr);
+            instr_idx += 1;
         }
-        graph.nodes.push(node);
+        graph.nodes.push(StageNode {
+            base,
+            platform,
+            triggers_from,
+            depends_on: stage_dependencies(&edges),
+            edges,
+        });
     }
     check_cycles(file, &graph, sink);
     graph
@@ -200,7 +217,6 @@ fn resolve_from(
     meta: &MetaArgs,
     lexer: &Lexer,
     text: &str,
-    config: &crate::checks::CheckConfig,
     sink: &mut Sink,
 ) -> (Source, Option<String>) {
     let stage = &file.stages[stage_idx];
@@ -213,7 +229,7 @@ fn resolve_from(
             fallback
         }
         Ok(expanded) => {
-            report_undefined_args(&expanded.unmatched, meta, stage.span, config, sink);
+            report_undefined_args(&expanded.unmatched, meta, stage, sink);
             let name = expanded.word;
             if name.is_empty() {
                 sink.error(
@@ -248,18 +264,20 @@ fn resolve_from(
                 return None;
             }
         };
-        report_undefined_args(&expanded.unmatched, meta, stage.span, config, sink);
+        report_undefined_args(&expanded.unmatched, meta, stage, sink);
         if expanded.matched.len() == 1 && expanded.unmatched.is_empty() && expanded.matched.contains("TARGETPLATFORM") && meta.env.get("TARGETPLATFORM") == Some(&expanded.word) {
             let message = format!("Setting platform to predefined {written} in FROM is redundant as this is the default behavior");
-            sink.lint(config, Rule::RedundantTargetPlatform, message, span);
+            sink.lint(&stage.comments, Rule::RedundantTargetPlatform, message, span);
         }
         if expanded.word.is_empty() {
-            sink.error("InvalidPlatform", format!("empty platform value from expression {written}"), span);
+            let message = with_arg_suggestion(format!("empty platform value from expression {written}"), &expanded.unmatched, meta);
+            sink.error("InvalidPlatform", message, span);
             return None;
         }
         match Platform::parse(&expanded.word) {
             Err(reason) => {
-                sink.error("InvalidPlatform", format!("failed to parse platform {written}: {reason}"), span);
+                let message = with_arg_suggestion(format!("failed to parse platform {written}: {reason}"), &expanded.unmatched, meta);
+                sink.error("InvalidPlatform", message, span);
                 None
             }
             Ok(parsed) => {
@@ -267,7 +285,7 @@ fn resolve_from(
                 let name = stage.name.as_deref().unwrap_or("");
                 if constant && !name.contains(&parsed.os) && !name.contains(&parsed.arch) {
                     let message = format!("FROM --platform flag should not use constant value {:?}", expanded.word);
-                    sink.lint(config, Rule::FromPlatformFlagConstDisallowed, message, span);
+                    sink.lint(&stage.comments, Rule::FromPlatformFlagConstDisallowed, message, span);
                 }
                 Some(parsed.format())
             }
@@ -276,13 +294,31 @@ fn resolve_from(
     (base, platform)
 }
 
+/// BuildKit `wrapSuggestAny`: ` (did you mean X?)` for the first undefined name in the
+/// expression that is close to a defined global or predefined ARG.
+fn with_arg_suggestion(
+    message: String,
+    unmatched: &std::collections::BTreeSet<String>,
+    meta: &MetaArgs,
+) -> String {
+    let keys: Vec<&str> = meta.env.keys().map(String::as_str).collect();
+    for name in unmatched {
+        if let Some(found) = suggest::search(name, &keys, true) {
+            return format!("{message} (did you mean {found}?)");
+        }
+    }
+    message
+}
+
 fn report_undefined_args(
     unmatched: &std::collections::BTreeSet<String>,
     meta: &MetaArgs,
-    span: Span,
-    config: &crate::checks::CheckConfig,
+    stage: &StageDecl,
     sink: &mut Sink,
 ) {
+    if unmatched.is_empty() {
+        return;
+    }
     let known: Vec<&str> = meta
         .declared
         .iter()
@@ -297,7 +333,12 @@ fn report_undefined_args(
         if let Some(found) = suggest::search(name, &known, true) {
             message.push_str(&format!(" (did you mean {found}?)"));
         }
-        sink.lint(config, Rule::UndefinedArgInFrom, message, span);
+        sink.lint(
+            &stage.comments,
+            Rule::UndefinedArgInFrom,
+            message,
+            stage.span,
+        );
     }
 }
 
@@ -310,19 +351,107 @@ fn atoi(text: &str) -> Option<i64> {
     text.parse::<i64>().ok()
 }
 
-/// The edges of one instruction; also records the resolved sources in its op (COPY
-/// `from` and each mount's `from`).
+/// What a `COPY --from=` value resolves to, and the error it raises.
+struct CopyFrom {
+    source: Option<Source>,
+    error: Option<(&'static str, String)>,
+}
+
+/// `COPY --from=` as dockerfile2llb `toCommand` resolves it: literal only, an index, a stage
+/// name (case-insensitive, the last definition), `scratch`, else an image.
+fn resolve_copy_from(names: &NameIndex, lexer: &Lexer, from: &str) -> CopyFrom {
+    let unchanged = lexer
+        .process_word(from, &NoVars)
+        .map(|e| e.word == from)
+        .unwrap_or(false);
+    let fail = |code, message: String| CopyFrom {
+        source: None,
+        error: Some((code, message)),
+    };
+    let resolved = |source| CopyFrom {
+        source: Some(source),
+        error: None,
+    };
+    if !unchanged {
+        return fail(
+            "VariableInFrom",
+            "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround".to_string(),
+        );
+    }
+    if let Some(index) = atoi(from) {
+        return if index < 0 || index as usize >= names.n_stages {
+            fail("InvalidStageIndex", format!("invalid stage index {index}"))
+        } else {
+            resolved(Source::Stage {
+                stage: index as usize,
+            })
+        };
+    }
+    if let Some(found) = names.last(from) {
+        return resolved(Source::Stage { stage: found });
+    }
+    if from == "scratch" {
+        return resolved(Source::Scratch);
+    }
+    if from.eq_ignore_ascii_case("context") {
+        return fail(
+            "ReservedContext",
+            "cannot copy --from=context: \"context\" is reserved, not a stage or image; copy from the build context without --from".to_string(),
+        );
+    }
+    CopyFrom {
+        source: Some(Source::Image {
+            image: from.to_string(),
+        }),
+        error: validate_reference(from).err().map(|reason| {
+            (
+                "InvalidFrom",
+                format!("invalid --from={from:?}: {reason}; name an earlier stage or an image"),
+            )
+        }),
+    }
+}
+
+/// A mount's `from=`: a stage name (case-insensitive, the last definition), `scratch`, else
+/// an image (no index, unlike COPY).
+fn resolve_mount_from(names: &NameIndex, from: &str) -> Source {
+    match names.last(from) {
+        Some(found) => Source::Stage { stage: found },
+        None if from == "scratch" => Source::Scratch,
+        None => Source::Image {
+            image: from.to_string(),
+        },
+    }
+}
+
+/// Writes the resolved `COPY --from` source and each mount's `from` source into the op.
+fn resolve_sources(names: &NameIndex, lexer: &Lexer, instr: &mut Instr) {
+    if let Some(from) = &instr.copy_from {
+        let resolved = resolve_copy_from(names, lexer, from).source;
+        if let Op::Copy(spec) | Op::Add(spec) = &mut instr.plan.op {
+            spec.from = resolved;
+        }
+    }
+    if let Op::Run { mounts, .. } = &mut instr.plan.op {
+        for (mount, from) in mounts.iter_mut().zip(&instr.mount_froms) {
+            if let Some(from) = from {
+                mount.from = Some(resolve_mount_from(names, from));
+            }
+        }
+    }
+}
+
+/// Appends the edges of one instruction to `edges`, reporting what cannot be resolved.
 fn instruction_edges(
-    file: &Dockerfile,
     names: &NameIndex,
-    instr: &mut Instr,
+    instr: &Instr,
     onbuild: bool,
     instr_idx: usize,
     lexer: &Lexer,
     sink: &mut Sink,
-) -> Vec<GraphEdge> {
-    let mut edges = Vec::new();
-    let (span, line) = (instr.span, instr.line);
+    edges: &mut Vec<GraphEdge>,
+) {
+    let (span, line) = (instr.span, instr.plan.line);
     let edge = |kind, source, written: &str, word: Option<Span>, mount_target| GraphEdge {
         kind,
         source,
@@ -335,90 +464,28 @@ fn instruction_edges(
         word,
         implicit: false,
     };
-    let copy_word = instr.copy_from_span;
     if let Some(from) = &instr.copy_from {
-        let unchanged = lexer
-            .process_word(from, &NoVars)
-            .map(|e| e.word == *from)
-            .unwrap_or(false);
-        if !unchanged {
-            sink.error(
-                "VariableInFrom",
-                "variable expansion is not supported for --from, define a new stage with FROM using ARG from global scope as a workaround",
-                span,
-            );
-        } else if let Some(index) = atoi(from) {
-            if index < 0 || index as usize >= file.stages.len() {
-                sink.error(
-                    "InvalidStageIndex",
-                    format!("invalid stage index {index}"),
-                    span,
-                );
-            } else {
-                edges.push(edge(
-                    EdgeKind::Copy,
-                    Source::Stage {
-                        stage: index as usize,
-                    },
-                    from,
-                    copy_word,
-                    None,
-                ));
-            }
-        } else if let Some(found) = names.last(from) {
+        let resolved = resolve_copy_from(names, lexer, from);
+        if let Some((code, message)) = resolved.error {
+            sink.error(code, message, span);
+        }
+        if let Some(source) = resolved.source {
             edges.push(edge(
                 EdgeKind::Copy,
-                Source::Stage { stage: found },
+                source,
                 from,
-                copy_word,
-                None,
-            ));
-        } else if from == "scratch" {
-            edges.push(edge(EdgeKind::Copy, Source::Scratch, from, copy_word, None));
-        } else if from.eq_ignore_ascii_case("context") {
-            sink.error(
-                "ReservedContext",
-                "cannot copy --from=context: \"context\" is reserved, not a stage or image; copy from the build context without --from",
-                span,
-            );
-        } else {
-            if let Err(reason) = validate_reference(from) {
-                sink.error(
-                    "InvalidFrom",
-                    format!("invalid --from={from:?}: {reason}; name an earlier stage or an image"),
-                    span,
-                );
-            }
-            edges.push(edge(
-                EdgeKind::Copy,
-                Source::Image {
-                    image: from.clone(),
-                },
-                from,
-                copy_word,
+                instr.copy_from_span,
                 None,
             ));
         }
     }
-    if let Some(copy_edge) = edges.iter().find(|e| e.kind == EdgeKind::Copy) {
-        if let Op::Copy(spec) | Op::Add(spec) = &mut instr.op {
-            spec.from = Some(copy_edge.source.clone());
-        }
-    }
-    if let Op::Run { mounts, .. } = &mut instr.op {
-        for (mount_idx, (mount, from)) in mounts.iter_mut().zip(&instr.mount_froms).enumerate() {
+    if let Op::Run { mounts, .. } = &instr.plan.op {
+        for (mount_idx, (mount, from)) in mounts.iter().zip(&instr.mount_froms).enumerate() {
             let target = mount.target.clone();
             let word = instr.mount_from_spans.get(mount_idx).copied().flatten();
             match from {
                 Some(from) => {
-                    let source = match names.last(from) {
-                        Some(found) => Source::Stage { stage: found },
-                        None if from == "scratch" => Source::Scratch,
-                        None => Source::Image {
-                            image: from.clone(),
-                        },
-                    };
-                    mount.from = Some(source.clone());
+                    let source = resolve_mount_from(names, from);
                     edges.push(edge(EdgeKind::Mount, source, from, word, target));
                 }
                 // A mount without `from` looks up the name "scratch": it only matters when a
@@ -439,18 +506,18 @@ fn instruction_edges(
             }
         }
     }
-    edges
 }
 
 /// `circular dependency detected on stage: X`, naming the first stage in file order whose
-/// walk finds a cycle, with the cycle spelled out.
+/// walk finds a cycle, with the cycle spelled out. FROM edges are not followed, as in BuildKit
+/// (`validateCircularDependency` walks the commands' sources only). The depth-first walk keeps
+/// its own stack, so a chain of any length cannot overflow the thread's stack.
 fn check_cycles(file: &Dockerfile, graph: &Graph, sink: &mut Sink) {
     let n_stages = graph.nodes.len();
     let mut visited = vec![false; n_stages];
     let mut on_path = vec![false; n_stages];
-    let mut path = Vec::new();
     for root in 0..n_stages {
-        if let Some(cycle) = visit(graph, root, &mut visited, &mut on_path, &mut path) {
+        if let Some(cycle) = find_cycle(graph, root, &mut visited, &mut on_path) {
             let names: Vec<String> = cycle.iter().map(|idx| quoted_name(file, *idx)).collect();
             let message = format!(
                 "circular dependency detected on stage: {} (cycle: {})",
@@ -471,38 +538,55 @@ fn quoted_name(file: &Dockerfile, idx: usize) -> String {
     }
 }
 
-fn visit(
+/// The first cycle reachable from `root` over non-FROM stage edges, in edge order, as the
+/// path from where it closes back to that stage.
+fn find_cycle(
     graph: &Graph,
-    idx: usize,
+    root: usize,
     visited: &mut [bool],
     on_path: &mut [bool],
-    path: &mut Vec<usize>,
 ) -> Option<Vec<usize>> {
-    if visited[idx] {
+    if visited[root] {
         return None;
     }
-    visited[idx] = true;
-    on_path[idx] = true;
-    path.push(idx);
-    for edge in graph.nodes[idx]
-        .edges
-        .iter()
-        .filter(|e| e.kind != EdgeKind::From)
-    {
-        let Source::Stage { stage: dep } = edge.source else {
-            continue;
-        };
-        if on_path[dep] {
-            let start = path.iter().position(|p| *p == dep).unwrap_or(0);
-            let mut cycle = path[start..].to_vec();
-            cycle.push(dep);
-            return Some(cycle);
+    // Each frame: a stage on the path and the position of the next edge to follow.
+    let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+    visited[root] = true;
+    on_path[root] = true;
+    while let Some(&mut (idx, ref mut next_edge)) = path.last_mut() {
+        let edges = &graph.nodes[idx].edges;
+        let mut descend = None;
+        while *next_edge < edges.len() {
+            let edge = &edges[*next_edge];
+            *next_edge += 1;
+            if edge.kind == EdgeKind::From {
+                continue;
+            }
+            let Source::Stage { stage: dep } = edge.source else {
+                continue;
+            };
+            if on_path[dep] {
+                let start = path.iter().position(|(p, _)| *p == dep).unwrap_or(0);
+                let mut cycle: Vec<usize> = path[start..].iter().map(|(p, _)| *p).collect();
+                cycle.push(dep);
+                return Some(cycle);
+            }
+            if !visited[dep] {
+                descend = Some(dep);
+                break;
+            }
         }
-        if let Some(cycle) = visit(graph, dep, visited, on_path, path) {
-            return Some(cycle);
+        match descend {
+            Some(dep) => {
+                visited[dep] = true;
+                on_path[dep] = true;
+                path.push((dep, 0));
+            }
+            None => {
+                on_path[idx] = false;
+                path.pop();
+            }
         }
     }
-    on_path[idx] = false;
-    path.pop();
     None
 }

@@ -2,19 +2,23 @@
 //!
 //! Input: Dockerfile paths (or `-` for stdin) and options. Output: plan JSON, check reports or
 //! graph text on stdout; diagnostics on stderr as `file:line:col: severity[Code]: message`; the
-//! language server speaks JSON-RPC on stdin/stdout.
+//! language server speaks JSON-RPC on stdin/stdout. The commands also read the `.dockerignore`
+//! BuildKit would apply (see `cli::input`); a Dockerfile is read up to 16 MiB.
 //! Exit codes: 0 success, 1 the Dockerfile has errors (for `check`: a finding at or above
-//! `--failure-threshold`), 2 usage or I/O error.
+//! `--failure-threshold`), 2 usage or I/O error (a Dockerfile over 16 MiB included).
 
 mod cli;
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 
 use cli::check::CheckArgs;
-use cli::input::{options, print_diagnostics, read_dockerfile, write_stdout, PlanOptions};
+use cli::input::{
+    context_files, options, print_diagnostics, read_dockerfile, write_stdout, PlanOptions,
+};
 use planner::graph::{render, GraphFormat};
 
 #[derive(Parser)]
@@ -60,20 +64,36 @@ enum Command {
     Lsp,
 }
 
+/// Writes `value` as pretty JSON to standard output as it is serialized, so a large plan is
+/// never held twice in memory.
+fn write_json_stdout<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut stdout, value)
+        .map_err(std::io::Error::from)
+        .and_then(|_| stdout.write_all(b"\n"))
+        .and_then(|_| stdout.flush());
+    match written {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        Err(e) => Err(e).context("cannot write to standard output"),
+    }
+}
+
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Plan(args) => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
+            let files = context_files(&args.dockerfile, &args.options)?;
             // The plan records the Dockerfile's path (a runner finds its .dockerignore by it).
             let options = planner::Options {
                 dockerfile: (args.dockerfile != "-").then(|| args.dockerfile.clone()),
                 ..options(&args.options)?
             };
-            let outcome = planner::plan(&text, &options);
+            let outcome = planner::plan_with_context(&text, &options, &files);
             print_diagnostics(&file, &outcome.diagnostics);
             match outcome.plan {
                 Some(plan) => {
-                    write_stdout(&(serde_json::to_string_pretty(&plan)? + "\n"))?;
+                    write_json_stdout(&plan)?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => Ok(ExitCode::from(1)),
@@ -82,7 +102,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Check(args) => cli::check::run(&args),
         Command::Graph { args, format } => {
             let (file, text) = read_dockerfile(&args.dockerfile)?;
-            let outcome = planner::plan(&text, &options(&args.options)?);
+            let files = context_files(&args.dockerfile, &args.options)?;
+            let outcome = planner::plan_with_context(&text, &options(&args.options)?, &files);
             print_diagnostics(&file, &outcome.diagnostics);
             let Some(plan) = outcome.plan else {
                 return Ok(ExitCode::from(1));

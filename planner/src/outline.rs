@@ -1,7 +1,7 @@
 //! The outline: the stage structure of a Dockerfile as far as it can be read, for editors
 //! (outline, definitions, references, lenses and the graph) while the file has errors.
 //!
-//! Input: the Dockerfile text and [`Options`]. Output: an [`Outline`]: the stages (the plan's
+//! Input: the Dockerfile text, [`Options`] and the [`ContextFiles`] the checks read. Output: an [`Outline`]: the stages (the plan's
 //! [`Stage`] type), the targets that resolved, the needed stages' waves, and the diagnostics of
 //! planning with these options.
 //! Invariant: without errors the outline is exactly the plan's stages, targets and waves; with
@@ -18,11 +18,11 @@ use crate::checks::Sink;
 use crate::diagnostics::{Diagnostic, LineIndex};
 use crate::expand::Lexer;
 use crate::graph;
+use crate::options::{ContextFiles, Options};
 use crate::plan::Stage;
 use crate::stage;
 use crate::syntax;
 use crate::target;
-use crate::Options;
 
 /// The stage structure of a Dockerfile, also when it has errors.
 ///
@@ -51,9 +51,9 @@ pub struct Outline {
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// The outline of `text` for `options`.
-pub fn outline(text: &str, options: &Options) -> Outline {
-    let outcome = assemble::run(text, options, false);
+/// The outline of `text` for `options` (the diagnostics with `files`).
+pub fn outline(text: &str, options: &Options, files: &ContextFiles) -> Outline {
+    let outcome = assemble::run(text, options, files, false);
     if let Some(plan) = outcome.plan {
         return Outline {
             complete: true,
@@ -98,7 +98,7 @@ fn stage_needs(stages: &[Stage]) -> Vec<Vec<usize>> {
 fn read_leniently(text: &str, options: &Options) -> (Vec<usize>, Vec<Stage>, Vec<Vec<usize>>) {
     let mut sink = Sink::new(text);
     let parsed = syntax::parse(text);
-    let file = stage::build(&parsed, text, &mut sink);
+    let mut file = stage::build(parsed.instructions, text, parsed.escape, &mut sink);
     if file.stages.is_empty() {
         return (Vec::new(), Vec::new(), Vec::new());
     }
@@ -130,11 +130,11 @@ fn read_leniently(text: &str, options: &Options) -> (Vec<usize>, Vec<Stage>, Vec
         env: predefined.clone(),
         ..MetaArgs::default()
     });
-    let graph = graph::build(&file, &meta, &lexer, text, &mut sink);
+    let graph = graph::build(&mut file, &meta, &lexer, text, &mut sink);
     let targets = target::resolve_targets(&file, &options.targets, &mut sink);
     let needed = target::needed_stages(&graph, &targets);
     let waves = target::waves(&graph, &needed);
-    let stages = plan_stages(&file, graph, &needed, &LineIndex::new(text));
+    let stages = plan_stages(file, graph, &needed, &LineIndex::new(text));
     (targets, stages, waves)
 }
 
@@ -162,7 +162,7 @@ mod tests {
             ..Options::default()
         };
         let plan = crate::plan(FILE, &options).plan.expect("plans");
-        let outline = outline(FILE, &options);
+        let outline = outline(FILE, &options, &ContextFiles::default());
         assert!(outline.complete);
         assert_eq!(outline.stages, plan.stages);
         assert_eq!(outline.targets, plan.targets);
@@ -178,7 +178,7 @@ mod tests {
         let text = "FROM golang AS build\nRUNN go build\nFROM build AS test\nENV ONLYKEY\nRUN go test\nFROM alpine AS prod\nCOPY --from=build /app /app\nCOPY --from=nope /x /x\n";
         let outcome = crate::plan(text, &Options::default());
         assert!(outcome.plan.is_none());
-        let outline = outline(text, &Options::default());
+        let outline = outline(text, &Options::default(), &ContextFiles::default());
         assert!(!outline.complete);
         assert_eq!(names(&outline), vec!["build", "test~", "prod"]);
         assert_eq!(outline.targets, vec![2]);
@@ -192,7 +192,7 @@ mod tests {
     fn a_broken_from_is_no_stage_and_keeps_no_instructions() {
         let text =
             "FROM a AS one\nRUN x\nFROM b AS 1two\nRUN y\nFROM c AS three\nCOPY --from=one /a /a\n";
-        let outline = outline(text, &Options::default());
+        let outline = outline(text, &Options::default(), &ContextFiles::default());
         assert_eq!(names(&outline), vec!["one", "three"]);
         assert_eq!(outline.stages[0].instructions.len(), 1);
         assert_eq!(outline.stages[1].depends_on, vec![0]);
@@ -205,7 +205,7 @@ mod tests {
             platform: Some("not a platform".to_string()),
             ..Options::default()
         };
-        let outline = outline(FILE, &options);
+        let outline = outline(FILE, &options, &ContextFiles::default());
         assert!(!outline.complete);
         assert_eq!(names(&outline), vec!["build~", "test~", "prod~"]);
         assert!(outline.targets.is_empty() && outline.waves.is_empty());
@@ -219,7 +219,7 @@ mod tests {
             targets: vec!["tset".to_string(), "build".to_string()],
             ..Options::default()
         };
-        let outline = super::outline(FILE, &options);
+        let outline = super::outline(FILE, &options, &ContextFiles::default());
         assert_eq!(names(&outline), vec!["build", "test~", "prod~"]);
         assert_eq!(outline.targets, vec![0]);
         assert!(outline
@@ -231,7 +231,7 @@ mod tests {
     #[test]
     fn nothing_to_read_gives_an_empty_outline() {
         for text in ["", "# only a comment\n", "RUN x\n", "FROM\n"] {
-            let outline = outline(text, &Options::default());
+            let outline = outline(text, &Options::default(), &ContextFiles::default());
             assert!(!outline.complete && outline.stages.is_empty(), "{text:?}");
             assert!(outline.diagnostics.iter().any(Diagnostic::is_error));
         }

@@ -1,5 +1,5 @@
 //! Plan JSON v1: the wire types that the planner emits and the runner, the playground and the
-//! editor preview consume.
+//! editor preview consume, and the [`Outcome`] of planning (the plan beside the diagnostics).
 //!
 //! Input: nothing (these are plain data types). Output: serde/schemars derives.
 //! Invariant: these are the only serialized types of the crate; maps are `BTreeMap` so the
@@ -432,4 +432,13 @@ pub struct Mount {
     /// Other options (`id`, `sharing`, `ro`, `rw`, `required`, `mode`, `uid`, `gid`, `size`,
     /// `env`) with their values as written; a bare key has the value `true`.
     pub options: BTreeMap<String, String>,
+}
+
+/// The result of planning: a plan when the file has no errors, and every diagnostic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Outcome {
+    /// The plan; null when there are errors.
+    pub plan: Option<Plan>,
+    /// Errors, warnings and infos, sorted by position.
+    pub diagnostics: Vec<Diagnostic>,
 }

@@ -1,17 +1,20 @@
 //! Stages: the typed instructions grouped under their `FROM`, the global ARGs kept apart, and
 //! the checks BuildKit runs on every stage at parse time (frontend/dockerfile/instructions
-//! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`).
+//! `Parse`, dockerfile2llb `validateStageNames`, `validateCommandCasing`); the checks of
+//! dispatch time are in `dispatch/`.
 //!
-//! Input: the syntax layer's [`Parsed`] file. Output: a [`Dockerfile`] of stages, with errors
+//! Input: the syntax layer's instructions, one at a time. Output: a [`Dockerfile`] of stages, with errors
 //! and warnings sent to the [`Sink`]. Invariant: every stage keeps its file order index.
 
-use crate::checks::{CheckConfig, Rule, Sink};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+
+use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
 use crate::fixes;
 use crate::flags::{FlagKind, Flags};
 use crate::instructions::{type_arg, type_instruction, Instr};
-use crate::plan::{Command, Op};
-use crate::syntax::{words, Parsed, RawInstruction};
+use crate::syntax::{self, words, RawInstruction};
 
 /// A global ARG (declared before the first `FROM`).
 #[derive(Debug, Clone)]
@@ -28,9 +31,9 @@ pub struct MetaArg {
 
 /// One stage as declared.
 #[derive(Debug, Clone)]
-pub struct StageDecl {
+pub struct StageDecl<'a> {
     /// The `FROM` keyword as written.
-    pub keyword: String,
+    pub keyword: Cow<'a, str>,
     /// The name, lower-cased.
     pub name: Option<String>,
     /// The base word as written.
@@ -50,18 +53,18 @@ pub struct StageDecl {
     /// Bytes of the stage name after `AS`, when known.
     pub name_span: Option<Span>,
     /// Comments directly above `FROM`.
-    pub comments: Vec<String>,
+    pub comments: Vec<&'a str>,
     /// The stage's instructions in order.
-    pub instructions: Vec<Instr>,
+    pub instructions: Vec<Instr<'a>>,
 }
 
 /// A Dockerfile typed into stages.
 #[derive(Debug, Clone, Default)]
-pub struct Dockerfile {
+pub struct Dockerfile<'a> {
     /// The global ARGs in order.
     pub meta_args: Vec<MetaArg>,
     /// The stages in order.
-    pub stages: Vec<StageDecl>,
+    pub stages: Vec<StageDecl<'a>>,
 }
 
 /// Finds `needle` within `span` of `text` (for precise diagnostic ranges); the span itself
@@ -83,20 +86,21 @@ pub fn is_valid_stage_name(name: &str) -> bool {
         })
 }
 
-fn parse_from(
-    raw: &RawInstruction,
+const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", FlagKind::String)];
+
+fn parse_from<'a>(
+    raw: RawInstruction<'a>,
     text: &str,
     escape: char,
-    config: &CheckConfig,
     sink: &mut Sink,
-) -> Result<StageDecl, String> {
+) -> Result<StageDecl<'a>, String> {
     let args = &raw.args;
-    let word_spans = words::argument_spans(raw, text, escape);
+    let word_spans = words::argument_spans(&raw, text, escape);
     let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
     if args.len() == 3 && args[2] != args[2].to_lowercase() {
         let span = locate(text, raw.span, &args[2]);
         sink.lint_with(
-            config,
+            &raw.comments,
             Rule::StageNameCasing,
             format!("Stage name '{}' should be lowercase", args[2]),
             span,
@@ -115,7 +119,7 @@ fn parse_from(
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
             let fix = fixes::from_as_casing(word_span(1), keyword);
-            sink.lint_with(config, Rule::FromAsCasing, message, raw.span, fix);
+            sink.lint_with(&raw.comments, Rule::FromAsCasing, message, raw.span, fix);
         }
     }
     let name = match args.len() {
@@ -132,103 +136,150 @@ fn parse_from(
         1 => None,
         _ => return Err("FROM requires either one or three arguments".to_string()),
     };
-    let flags = Flags::parse(&raw.flags, &[("platform", FlagKind::String)])?;
     let has_name = name.is_some();
+    let (base_span, name_span) = (word_span(0), word_span(2).filter(|_| has_name));
+    let mut flags = Flags::parse(raw.flags, FROM_FLAGS)?;
+    let base_text = raw.args.into_iter().next().unwrap_or_default().into_owned();
     Ok(StageDecl {
-        keyword: raw.keyword.clone(),
+        keyword: raw.keyword,
         name,
-        base_text: args[0].clone(),
-        platform_text: flags.string("platform").filter(|p| !p.is_empty()),
+        base_text,
+        platform_text: flags
+            .take_string("platform")
+            .filter(|p| !p.is_empty())
+            .map(Cow::into_owned),
         line: raw.start_line,
         end_line: raw.end_line,
         span: raw.span,
         keyword_span: raw.keyword_span,
-        base_span: word_span(0),
-        name_span: word_span(2).filter(|_| has_name),
-        comments: raw.comments.clone(),
+        base_span,
+        name_span,
+        comments: raw.comments,
         instructions: Vec::new(),
     })
 }
 
 /// Groups the parsed instructions into stages, reporting parse-time errors and checks.
-pub fn build(parsed: &Parsed, text: &str, sink: &mut Sink) -> Dockerfile {
+/// `escape` is the file's escape character (for locating words in the text).
+pub fn build<'a>(
+    instructions: impl IntoIterator<Item = RawInstruction<'a>>,
+    text: &str,
+    escape: char,
+    sink: &mut Sink,
+) -> Dockerfile<'a> {
     let mut file = Dockerfile::default();
     // After a FROM that failed, its instructions belong to no stage (not to the stage before
     // it); do not report that too.
     let mut from_failed = false;
-    for raw in &parsed.instructions {
-        let config = sink.config.for_comments(&raw.comments);
-        let keyword = raw.command();
-        if keyword == "maintainer" {
+    for raw in instructions {
+        let command = raw.command;
+        let span = raw.span;
+        if command == syntax::Command::Maintainer {
             let message = "Maintainer instruction is deprecated in favor of using label";
             let fix = raw
                 .args
                 .first()
                 .and_then(|name| fixes::maintainer_to_label(raw.span, &raw.keyword, name));
-            sink.lint_with(&config, Rule::MaintainerDeprecated, message, raw.span, fix);
+            sink.lint_with(
+                &raw.comments,
+                Rule::MaintainerDeprecated,
+                message,
+                span,
+                fix,
+            );
         }
-        if keyword == "from" {
-            match parse_from(raw, text, parsed.escape, &config, sink) {
+        if command == syntax::Command::From {
+            match parse_from(raw, text, escape, sink) {
                 Ok(stage) => {
                     file.stages.push(stage);
                     from_failed = false;
                 }
                 Err(message) => {
-                    sink.error("ParseError", message, raw.span);
+                    sink.error("ParseError", message, span);
                     from_failed = true;
                 }
             }
             continue;
         }
-        if file.stages.is_empty() && keyword == "arg" {
-            match type_arg(raw) {
+        if file.stages.is_empty() && command == syntax::Command::Arg {
+            let line = raw.start_line;
+            match type_arg(raw.flags, raw.args) {
                 Ok(args) => file.meta_args.extend(args.into_iter().map(|arg| MetaArg {
                     name: arg.name,
                     default: arg.default,
-                    line: raw.start_line,
-                    span: raw.span,
+                    line,
+                    span,
                 })),
-                Err(message) => sink.error("ParseError", message, raw.span),
+                Err(message) => sink.error("ParseError", message, span),
             }
             continue;
         }
+        // Where the stage references are written, found before the words move into the op.
+        let references = References::of(&raw, text, escape);
         match type_instruction(raw) {
-            Err(message) => sink.error("ParseError", message, raw.span),
+            Err(message) => sink.error("ParseError", message, span),
             Ok(_) if from_failed => {}
             Ok(mut instr) => match file.stages.last_mut() {
                 Some(stage) => {
-                    locate_references(&mut instr, raw, text, parsed.escape);
+                    references.apply(&mut instr);
                     stage.instructions.push(instr);
                 }
-                None => sink.error("ParseError", "no build stage in current context", raw.span),
+                None => sink.error("ParseError", "no build stage in current context", span),
             },
         }
     }
     file
 }
 
-/// Records where the stage references of `instr` (`--from=`, mount `from=`, and those of an
-/// ONBUILD trigger) are in the text.
-fn locate_references(instr: &mut Instr, raw: &RawInstruction, text: &str, escape: char) {
-    if instr.copy_from.is_some() {
-        instr.copy_from_span = words::flag_value_spans(raw, text, escape, "from")
-            .first()
-            .copied()
-            .flatten();
+/// Where the stage references of an instruction (`--from=`, mount `from=`, and those of an
+/// ONBUILD trigger) are in the text; looked up only when the instruction has such flags.
+struct References {
+    copy_from: Option<Span>,
+    mount_froms: Vec<Option<Span>>,
+    trigger: Option<Box<References>>,
+}
+
+impl References {
+    fn of(raw: &RawInstruction, text: &str, escape: char) -> References {
+        let has_flag = |prefix: &str| raw.flags.iter().any(|flag| flag.starts_with(prefix));
+        References {
+            copy_from: if has_flag("--from=") {
+                words::flag_value_spans(raw, text, escape, "from")
+                    .first()
+                    .copied()
+                    .flatten()
+            } else {
+                None
+            },
+            mount_froms: if has_flag("--mount=") {
+                words::mount_from_spans(raw, text, escape)
+            } else {
+                Vec::new()
+            },
+            trigger: raw
+                .sub
+                .as_deref()
+                .map(|sub| Box::new(References::of(sub, text, escape))),
+        }
     }
-    if instr.mount_froms.iter().any(Option::is_some) {
-        instr.mount_from_spans = words::mount_from_spans(raw, text, escape);
-    }
-    if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), raw.sub.as_deref()) {
-        locate_references(trigger, sub, text, escape);
+
+    fn apply(self, instr: &mut Instr) {
+        if instr.copy_from.is_some() {
+            instr.copy_from_span = self.copy_from;
+        }
+        if instr.mount_froms.iter().any(Option::is_some) {
+            instr.mount_from_spans = self.mount_froms;
+        }
+        if let (Some(trigger), Some(sub)) = (instr.trigger.as_deref_mut(), self.trigger) {
+            sub.apply(trigger);
+        }
     }
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
 /// configuration (BuildKit does not apply comments above `FROM` here).
 pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
-    let config = sink.config.clone();
-    let mut seen: Vec<&str> = Vec::new();
+    let mut seen: BTreeSet<&str> = BTreeSet::new();
     for stage in &file.stages {
         let Some(name) = stage.name.as_deref() else {
             continue;
@@ -237,29 +288,27 @@ pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
         if name == "scratch" || name == "context" {
             let message =
                 format!("Stage name should not use the same name as reserved stage {name:?}");
-            sink.lint(&config, Rule::ReservedStageName, message, span);
+            sink.lint(&[], Rule::ReservedStageName, message, span);
         }
-        if seen.contains(&name) {
+        if !seen.insert(name) {
             let message = format!("Duplicate stage name {name:?}, stage names should be unique");
-            sink.lint(&config, Rule::DuplicateStageName, message, span);
+            sink.lint(&[], Rule::DuplicateStageName, message, span);
         }
-        seen.push(name);
     }
 }
 
 /// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit),
 /// with the file-level check configuration.
 pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
-    let config = sink.config.clone();
     // Keywords are ASCII (others are rejected as unknown instructions before this).
     let is_lower = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
     let is_upper = |s: &str| !s.bytes().any(|b| b.is_ascii_lowercase());
     let keywords = file.stages.iter().flat_map(|stage| {
-        std::iter::once((stage.keyword.as_str(), stage.keyword_span)).chain(
+        std::iter::once((stage.keyword.as_ref(), stage.keyword_span)).chain(
             stage
                 .instructions
                 .iter()
-                .map(|i| (i.keyword.as_str(), i.keyword_span)),
+                .map(|i| (i.keyword.as_ref(), i.keyword_span)),
         )
     });
     let (mut lower, mut upper) = (0usize, 0usize);
@@ -282,95 +331,8 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
         let message =
             format!("Command '{keyword}' should match the case of the command majority ({wanted})");
         let fix = fixes::instruction_casing(span, keyword, wanted == "lowercase");
-        sink.lint_with(
-            &config,
-            Rule::ConsistentInstructionCasing,
-            message,
-            span,
-            fix,
-        );
+        sink.lint_with(&[], Rule::ConsistentInstructionCasing, message, span, fix);
     }
-}
-
-/// What a stage passes on to stages built `FROM` it, for the dispatch-time checks.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Inherited {
-    /// An absolute WORKDIR was set in this file.
-    pub workdir_set: bool,
-    /// A `SHELL` is in the image config (shell-form CMD/ENTRYPOINT are then intended).
-    pub shell_set: bool,
-}
-
-/// The checks BuildKit runs while dispatching a stage: `JSONArgsRecommended`,
-/// `LegacyKeyValueFormat`, `WorkdirRelativePath` and `MultipleInstructionsDisallowed`.
-/// Returns what the stage passes on to its children.
-pub fn dispatch_checks(stage: &StageDecl, inherited: Inherited, sink: &mut Sink) -> Inherited {
-    let mut state = inherited;
-    let mut last_seen: [Option<Span>; 3] = [None, None, None];
-    for instr in &stage.instructions {
-        let config = sink.config.for_comments(&instr.comments);
-        let name = instr.keyword.to_ascii_uppercase();
-        let slot = match &instr.op {
-            Op::Cmd { .. } => Some(0),
-            Op::Entrypoint { .. } => Some(1),
-            Op::Healthcheck { .. } => Some(2),
-            _ => None,
-        };
-        if let Some(slot) = slot {
-            if let Some(previous) = last_seen[slot] {
-                let message = format!(
-                    "Multiple {name} instructions should not be used in the same stage because only the last one will be used"
-                );
-                sink.lint(
-                    &config,
-                    Rule::MultipleInstructionsDisallowed,
-                    message,
-                    previous,
-                );
-            }
-            last_seen[slot] = Some(instr.span);
-        }
-        match &instr.op {
-            Op::Cmd {
-                command: Command::Shell { .. },
-            }
-            | Op::Entrypoint {
-                command: Command::Shell { .. },
-            } if !state.shell_set => {
-                let message = format!(
-                    "JSON arguments recommended for {name} to prevent unintended behavior related to OS signals"
-                );
-                let fix = fixes::json_args(instr.span, &instr.keyword, &instr.op);
-                sink.lint_with(&config, Rule::JsonArgsRecommended, message, instr.span, fix);
-            }
-            Op::Shell { .. } => state.shell_set = true,
-            Op::Env { .. } | Op::Label { .. } if instr.legacy_key_value => {
-                let message = format!(
-                    "\"{name} key=value\" should be used instead of legacy \"{name} key value\" format"
-                );
-                let fix = fixes::key_value(instr.span, &instr.keyword, &instr.op);
-                sink.lint_with(
-                    &config,
-                    Rule::LegacyKeyValueFormat,
-                    message,
-                    instr.span,
-                    fix,
-                );
-            }
-            Op::Workdir { path } => {
-                let absolute = path.starts_with('/') || path.starts_with('$');
-                if !absolute && !state.workdir_set {
-                    let message = format!(
-                        "Relative workdir {path:?} can have unexpected results if the base image changes"
-                    );
-                    sink.lint(&config, Rule::WorkdirRelativePath, message, instr.span);
-                }
-                state.workdir_set = true;
-            }
-            _ => {}
-        }
-    }
-    state
 }
 
 #[cfg(test)]
@@ -381,12 +343,9 @@ mod tests {
     fn codes(text: &str) -> Vec<String> {
         let parsed = parse(text);
         let mut sink = Sink::new(text);
-        let file = build(&parsed, text, &mut sink);
+        let file = build(parsed.instructions, text, '\\', &mut sink);
         validate_stage_names(&file, text, &mut sink);
         validate_command_casing(&file, &mut sink);
-        for stage in &file.stages {
-            dispatch_checks(stage, Inherited::default(), &mut sink);
-        }
         crate::diagnostics::sort(&mut sink.list);
         sink.list
             .iter()
@@ -416,14 +375,8 @@ mod tests {
             ]
         );
         assert_eq!(
-            codes("FROM a\nCMD x\nCMD [\"y\"]\nENV A 1\nWORKDIR app\nMAINTAINER me\n"),
-            vec![
-                "JSONArgsRecommended:2",
-                "MultipleInstructionsDisallowed:2",
-                "LegacyKeyValueFormat:4",
-                "WorkdirRelativePath:5",
-                "MaintainerDeprecated:6"
-            ]
+            codes("FROM a\nCMD x\nMAINTAINER me\n"),
+            vec!["MaintainerDeprecated:3"]
         );
     }
 
@@ -431,7 +384,7 @@ mod tests {
     fn from_errors() {
         let text = "FROM a b\nFROM a AS 1x\nRUN x\n";
         let mut sink = Sink::new(text);
-        build(&parse(text), text, &mut sink);
+        build(parse(text).instructions, text, '\\', &mut sink);
         let messages: Vec<&str> = sink.list.iter().map(|d| d.message.as_str()).collect();
         assert_eq!(
             messages,
@@ -442,7 +395,7 @@ mod tests {
         );
         let text = "ENV A=1\nFROM a\n";
         let mut sink = Sink::new(text);
-        build(&parse(text), text, &mut sink);
+        build(parse(text).instructions, text, '\\', &mut sink);
         assert_eq!(sink.list[0].message, "no build stage in current context");
     }
 }

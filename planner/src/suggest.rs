@@ -21,16 +21,30 @@ pub fn levenshtein(a: &str, b: &str) -> usize {
     row[b_chars.len()]
 }
 
-/// The closest option to `value`, if one is within distance 2 and none is equal.
+/// The closest option to `value`, if one is within distance 2 and none is equal. An option
+/// whose length differs by the best distance so far or more is skipped without comparing (the
+/// distance is at least the length difference), so a long value costs no more than a short one.
 pub fn search(value: &str, options: &[&str], case_sensitive: bool) -> Option<String> {
     let needle = if case_sensitive {
         value.to_string()
     } else {
         value.to_lowercase()
     };
+    let needle_len = needle.chars().count();
     let mut best: Option<String> = None;
     let mut min_dist = 3;
     for option in options {
+        // The option's length as compared: lower-casing keeps it unless a character lowers to
+        // several (then the option is simply compared).
+        let (option_len, same_length_lowered) = if option.is_ascii() {
+            (option.len(), true)
+        } else {
+            let lowers_to_one = option.chars().all(|c| c.to_lowercase().count() == 1);
+            (option.chars().count(), case_sensitive || lowers_to_one)
+        };
+        if same_length_lowered && option_len.abs_diff(needle_len) >= min_dist {
+            continue;
+        }
         let candidate = if case_sensitive {
             option.to_string()
         } else {
@@ -86,5 +100,8 @@ mod tests {
             search("RUM", &["run", "copy"], false).as_deref(),
             Some("RUN")
         );
+        // A long value is not compared with short options at all, and finds nothing.
+        assert_eq!(search(&"x".repeat(60_000), &["run", "copy"], false), None);
+        assert_eq!(search("COPYY", &["COPY"], true).as_deref(), Some("COPY"));
     }
 }

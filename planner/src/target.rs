@@ -8,11 +8,11 @@
 
 use crate::checks::Sink;
 use crate::diagnostics::option_diagnostic;
+use crate::diagnostics::Severity;
 use crate::graph::{display_name, Graph};
 use crate::plan::{EdgeKind, Source};
 use crate::stage::Dockerfile;
 use crate::suggest;
-use crate::Severity;
 
 /// Resolves the target names; the last stage when none is given. Unknown names are errors.
 pub fn resolve_targets(file: &Dockerfile, requested: &[String], sink: &mut Sink) -> Vec<usize> {
@@ -68,7 +68,7 @@ pub fn needed_stages(graph: &Graph, targets: &[usize]) -> Vec<bool> {
             continue;
         }
         needed[idx] = true;
-        stack.extend(graph.depends_on(idx));
+        stack.extend_from_slice(graph.depends_on(idx));
     }
     needed
 }
@@ -110,12 +110,46 @@ pub fn check_forward_references(
     }
 }
 
-/// Groups the needed stages into waves: one more than the deepest dependency's wave.
+/// Groups the needed stages into waves: one more than the deepest dependency's wave. Once
+/// forward references are rejected every dependency is an earlier stage, so one pass in file
+/// order settles it; any other acyclic graph falls back to relaxation.
 pub fn waves(graph: &Graph, needed: &[bool]) -> Vec<Vec<usize>> {
     let n_stages = graph.nodes.len();
     let mut wave_of: Vec<Option<usize>> = vec![None; n_stages];
-    // Dependencies are earlier stages once forward references are rejected, but compute by
-    // relaxation so the result is defined for any acyclic graph.
+    let mut in_order = true;
+    for idx in 0..n_stages {
+        if !needed[idx] {
+            continue;
+        }
+        let mut wave = 0;
+        for &dep in graph.depends_on(idx) {
+            if dep == idx {
+                continue;
+            }
+            match wave_of[dep] {
+                Some(dep_wave) => wave = wave.max(dep_wave + 1),
+                None => in_order = false,
+            }
+        }
+        wave_of[idx] = Some(wave);
+    }
+    if !in_order {
+        wave_of = relaxed_waves(graph, needed);
+    }
+    let n_waves = wave_of.iter().flatten().max().map_or(0, |w| w + 1);
+    let mut out = vec![Vec::new(); n_waves];
+    for (idx, wave) in wave_of.iter().enumerate() {
+        if let Some(wave) = wave {
+            out[*wave].push(idx);
+        }
+    }
+    out
+}
+
+/// Waves by relaxation, for a graph whose dependencies are not all earlier stages.
+fn relaxed_waves(graph: &Graph, needed: &[bool]) -> Vec<Option<usize>> {
+    let n_stages = graph.nodes.len();
+    let mut wave_of: Vec<Option<usize>> = vec![None; n_stages];
     let mut changed = true;
     let mut rounds = 0;
     while changed && rounds <= n_stages {
@@ -142,12 +176,5 @@ pub fn waves(graph: &Graph, needed: &[bool]) -> Vec<Vec<usize>> {
             }
         }
     }
-    let n_waves = wave_of.iter().flatten().max().map_or(0, |w| w + 1);
-    let mut out = vec![Vec::new(); n_waves];
-    for (idx, wave) in wave_of.iter().enumerate() {
-        if let Some(wave) = wave {
-            out[*wave].push(idx);
-        }
-    }
-    out
+    wave_of
 }

@@ -2,7 +2,8 @@
 //! editor extension through the packages that `web/scripts/build.mjs` makes with wasm-bindgen.
 //!
 //! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
-//! platform? }`, the same names as plan JSON). Output: plain JSON-compatible JavaScript
+//! platform?, dockerfile?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the
+//! text of the build context's `.dockerignore`). Output: plain JSON-compatible JavaScript
 //! objects (`{ plan, diagnostics }`, an outline, a diagnostics array, graph text, the version, a
 //! stage-name suggestion).
 //! Invariant: glue only. Every export deserializes its input, calls the library and serializes
@@ -10,15 +11,13 @@
 //! the plan JSON that the `planner` binary prints; bad options become a JavaScript `Error`,
 //! never a panic.
 
-use std::collections::BTreeMap;
-
-use serde::de::IgnoredAny;
+use js_sys::{Array, Object, Reflect};
 use serde::Serialize;
 use wasm_bindgen::prelude::wasm_bindgen;
-use wasm_bindgen::{JsError, JsValue};
+use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::graph::GraphFormat;
-use crate::Options;
+use crate::options::{ContextFiles, Options};
 
 /// Plans a build: `plan(dockerfile, options)` returns `{ plan, diagnostics }`, where `plan` is
 /// null when the file has errors. `options` may be `undefined` or `null` (the default target,
@@ -28,20 +27,20 @@ pub fn plan(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let options = options_from_js(options)?;
-    to_js(&crate::plan(dockerfile, &options))
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::plan_with_context(dockerfile, &options, &files))
 }
 
 /// The stage structure for editors, also when the file has errors: `outline(dockerfile,
-/// options)` returns `{ complete, targets, stages, waves, diagnostics }`; with no errors the
-/// stages, targets and waves are the plan's. `options` as for `plan`.
+/// options)` returns `{ complete, targets, stages, waves, stage_needs, diagnostics }`; with no
+/// errors the stages, targets and waves are the plan's. `options` as for `plan`.
 #[wasm_bindgen(unchecked_return_type = "Outline")]
 pub fn outline(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let options = options_from_js(options)?;
-    to_js(&crate::outline(dockerfile, &options))
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::outline_with_context(dockerfile, &options, &files))
 }
 
 /// Checks every stage of the file with no target: `check(dockerfile)` returns the diagnostics.
@@ -49,7 +48,6 @@ pub fn outline(
 pub fn check(dockerfile: &str) -> Result<JsValue, JsError> {
     to_js(&crate::check(dockerfile))
 }
-
 /// Checks the file as `docker build --check` does with options: `checkWith(dockerfile,
 /// options)` returns the diagnostics; with targets only the stages they need are examined.
 /// `options` as for `plan`.
@@ -58,8 +56,8 @@ pub fn check_with(
     dockerfile: &str,
     #[wasm_bindgen(unchecked_param_type = "Options | null | undefined")] options: JsValue,
 ) -> Result<JsValue, JsError> {
-    let options = options_from_js(options)?;
-    to_js(&crate::check_with(dockerfile, &options))
+    let (options, files) = options_from_js(options)?;
+    to_js(&crate::check_with_context(dockerfile, &options, &files))
 }
 
 /// Draws the planned stage graph as Graphviz DOT (`format` = `"dot"`) or Mermaid
@@ -79,8 +77,8 @@ pub fn graph(
             )))
         }
     };
-    let options = options_from_js(options)?;
-    let outcome = crate::plan(dockerfile, &options);
+    let (options, files) = options_from_js(options)?;
+    let outcome = crate::plan_with_context(dockerfile, &options, &files);
     match outcome.plan {
         Some(plan) => Ok(crate::graph::render(&plan, format)),
         None => Err(planning_failed(&outcome.diagnostics)),
@@ -108,41 +106,94 @@ pub fn plan_version() -> u32 {
     crate::plan::PLAN_VERSION
 }
 
-/// The option names `plan` and `graph` accept (the fields of [`Options`]).
-const OPTION_NAMES: [&str; 3] = ["targets", "build_args", "platform"];
+/// The option names `plan`, `check` and `graph` accept (the fields of [`Options`] and of
+/// [`ContextFiles`]).
+const OPTION_NAMES: [&str; 4] = ["targets", "build_args", "platform", "dockerignore"];
 
-/// Reads options from JavaScript; `undefined` and `null` mean the defaults. Unknown names are
-/// refused here because serde-wasm-bindgen only looks up the known fields of a struct and would
-/// silently ignore a misspelled `target`.
-fn options_from_js(options: JsValue) -> Result<Options, JsError> {
+/// The shape the error messages name.
+const OPTIONS_SHAPE: &str = "{ targets?: string[], build_args?: { [name]: string }, platform?: string, dockerignore?: string }";
+
+/// Reads options from JavaScript; `undefined` and `null` mean the defaults (for the whole object
+/// and for each option). The object is read field by field through `js-sys` (`Object.keys`,
+/// `Reflect.get`): a serde `Deserialize` would link Rust's float formatting for its error texts,
+/// a tenth of the module. Unknown names are refused, so a misspelled `target` is not silently
+/// ignored. The accepted shape is `planner/schema/options.schema.json`.
+fn options_from_js(options: JsValue) -> Result<(Options, ContextFiles), JsError> {
     if options.is_undefined() || options.is_null() {
-        return Ok(Options::default());
+        return Ok((Options::default(), ContextFiles::default()));
     }
-    let names: BTreeMap<String, IgnoredAny> = serde_wasm_bindgen::from_value(options.clone())
-        .map_err(|err| js_error(format!("invalid options: {err}")))?;
-    if let Some(unknown) = names
-        .keys()
-        .find(|name| !OPTION_NAMES.contains(&name.as_str()))
+    let (mut plan_options, mut files) = (Options::default(), ContextFiles::default());
+    for (name, value) in
+        object_fields(&options).ok_or_else(|| invalid_options("not a plain object"))?
     {
-        return Err(js_error(format!(
-            "invalid options: unknown option \"{unknown}\"; use targets, build_args or platform"
-        )));
+        if !OPTION_NAMES.contains(&name.as_str()) {
+            return Err(js_error(format!(
+                "invalid options: unknown option \"{name}\"; use targets, build_args, platform or dockerignore"
+            )));
+        }
+        if value.is_undefined() || value.is_null() {
+            continue;
+        }
+        match name.as_str() {
+            "targets" => {
+                if !Array::is_array(&value) {
+                    return Err(invalid_options("targets must be an array of strings"));
+                }
+                plan_options.targets = Array::from(&value)
+                    .iter()
+                    .map(|item| string_value(&item, "targets"))
+                    .collect::<Result<_, _>>()?;
+            }
+            "build_args" => {
+                let args = object_fields(&value).ok_or_else(|| {
+                    invalid_options("build_args must be an object of string values")
+                })?;
+                for (arg, value) in args {
+                    let value = string_value(&value, "build_args")?;
+                    plan_options.build_args.insert(arg, value);
+                }
+            }
+            "platform" => plan_options.platform = Some(string_value(&value, "platform")?),
+            _ => files.dockerignore = Some(string_value(&value, "dockerignore")?),
+        }
     }
-    serde_wasm_bindgen::from_value(options).map_err(|err| {
-        js_error(format!(
-            "invalid options: {err}; expected {{ targets?: string[], build_args?: {{ [name]: string }}, platform?: string }}"
-        ))
-    })
+    Ok((plan_options, files))
+}
+
+/// The own enumerable fields of a plain JavaScript object, in order; `None` for anything else
+/// (strings, numbers, arrays, or a getter that throws).
+fn object_fields(value: &JsValue) -> Option<Vec<(String, JsValue)>> {
+    if !value.is_object() || Array::is_array(value) {
+        return None;
+    }
+    Object::keys(value.unchecked_ref::<Object>())
+        .iter()
+        .map(|key| Some((key.as_string()?, Reflect::get(value, &key).ok()?)))
+        .collect()
+}
+
+/// A string inside the options, or the error naming the option it belongs to.
+fn string_value(value: &JsValue, option: &str) -> Result<String, JsError> {
+    value
+        .as_string()
+        .ok_or_else(|| invalid_options(&format!("{option} takes strings")))
+}
+
+/// The error for options of the wrong shape.
+fn invalid_options(reason: &str) -> JsError {
+    js_error(format!(
+        "invalid options: {reason}; expected {OPTIONS_SHAPE}"
+    ))
 }
 
 /// Serializes a result as plain JSON-compatible JavaScript values (objects, not `Map`s): the
 /// JSON text made by serde_json, parsed by the engine's `JSON.parse`. That gives exactly the
-/// objects of `serde_wasm_bindgen::Serializer::json_compatible()` (the tests compare them), but
+/// objects of serde-wasm-bindgen's `Serializer::json_compatible()` (the tests compare them), but
 /// crosses into JavaScript once instead of once per field: for a 1,000-line, 50-stage plan it was
 /// 1.4-1.7x faster in Chromium (A/B, alternating) and the module 1.4 KiB smaller gzip.
 fn to_js<T: Serialize>(value: &T) -> Result<JsValue, JsError> {
     let text = serde_json::to_string(value)
-        .map_err(|err| js_error(format!("cannot convert the result to JSON: {err}")))?;
+        .map_err(|_| js_error("cannot convert the result to JSON".to_string()))?;
     json_parse(&text).map_err(|_| js_error("JSON.parse refused the planner's output".to_string()))
 }
 
@@ -154,7 +205,7 @@ extern "C" {
 }
 
 /// The error for a file that has no plan: the first error diagnostic with its line.
-fn planning_failed(diagnostics: &[crate::Diagnostic]) -> JsError {
+fn planning_failed(diagnostics: &[crate::diagnostics::Diagnostic]) -> JsError {
     match diagnostics.iter().find(|diagnostic| diagnostic.is_error()) {
         Some(first) => js_error(format!(
             "the Dockerfile has errors; line {}: {} ({})",

@@ -132,6 +132,109 @@ fn graph_formats() {
     assert!(mermaid.contains("stage_0 -.-> stage_1"));
 }
 
+#[test]
+fn input_is_capped_at_16_mib() {
+    // /dev/zero never ends: the cap stops the read and says why.
+    let out = planner(&["plan", "/dev/zero"], None);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains("is larger than 16 MiB"), "{stderr}");
+    // Just over the cap through standard input.
+    let big = "#".repeat(16 * 1024 * 1024 + 1);
+    let out = planner(&["plan", "-"], Some(&big));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("on standard input is larger than 16 MiB"));
+    // Bytes that are not UTF-8 are refused with the offset.
+    let dir = std::env::temp_dir().join(format!("planner-cli-{}-bin", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("Dockerfile");
+    std::fs::write(&path, b"FROM a\n\xff\xfe").unwrap();
+    let out = planner(&["plan", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("is not UTF-8 text (invalid byte at offset 7)"));
+}
+
+#[test]
+fn plan_reads_the_dockerignore_buildkit_would_use() {
+    let path = write_temp("ignore", "FROM scratch\nCOPY secret.txt notes.md /\n");
+    let dir = path.parent().unwrap().to_path_buf();
+    let copy_warnings = |out: &Output| -> Vec<String> {
+        String::from_utf8(out.stderr.clone())
+            .unwrap()
+            .lines()
+            .filter(|line| line.contains("warning[CopyIgnoredFile]"))
+            .map(|line| {
+                line.split("warning[CopyIgnoredFile]: ")
+                    .nth(1)
+                    .unwrap_or("")
+                    .to_string()
+            })
+            .collect()
+    };
+    // No .dockerignore: nothing to report.
+    let out = planner(&["plan", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(copy_warnings(&out).is_empty());
+    // The context's .dockerignore (the Dockerfile's directory by default).
+    std::fs::write(dir.join(".dockerignore"), "secret.txt\n").unwrap();
+    let out = planner(&["plan", path.to_str().unwrap()], None);
+    assert_eq!(
+        copy_warnings(&out),
+        vec!["Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore"]
+    );
+    // <Dockerfile>.dockerignore wins over the context's file.
+    std::fs::write(dir.join("Dockerfile.dockerignore"), "*.md\n").unwrap();
+    let out = planner(&["graph", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        copy_warnings(&out),
+        vec!["Attempting to Copy file \"notes.md\" that is excluded by .dockerignore"]
+    );
+    // `planner check` reads it too, in every report format (here SARIF and GitHub's).
+    let out = planner(
+        &["check", path.to_str().unwrap(), "--format", "sarif"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let sarif: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let results = sarif["runs"][0]["results"].as_array().unwrap();
+    assert!(
+        results.iter().any(|r| r["ruleId"] == "CopyIgnoredFile"
+            && r["message"]["text"]
+                .as_str()
+                .unwrap()
+                .contains("\"notes.md\"")),
+        "{sarif}"
+    );
+    let out = planner(
+        &["check", path.to_str().unwrap(), "--format", "github"],
+        None,
+    );
+    assert!(String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("CopyIgnoredFile"));
+    // Standard input takes the context's .dockerignore from --context.
+    let out = planner(
+        &["plan", "-", "--context", dir.to_str().unwrap()],
+        Some("FROM scratch\nCOPY secret.txt /\n"),
+    );
+    assert_eq!(
+        copy_warnings(&out),
+        vec!["Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore"]
+    );
+    // A pattern BuildKit refuses fails the plan and names the file.
+    std::fs::write(dir.join("Dockerfile.dockerignore"), "a[\n").unwrap();
+    let out = planner(&["plan", path.to_str().unwrap()], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr)
+        .unwrap()
+        .contains("error[InvalidDockerignore]: .dockerignore: syntax error in pattern"));
+}
+
 /// Every seventh fixture of tests/fixtures/dockerfiles: `planner plan FILE` prints exactly the
 /// library's plan of that file (the path recorded as given).
 #[test]

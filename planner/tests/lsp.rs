@@ -461,3 +461,37 @@ fn closing_the_connection_after_shutdown_is_a_clean_exit() {
     drop(client.stdin);
     assert!(client.child.wait().unwrap().success());
 }
+
+/// A `file:` Dockerfile gets the `.dockerignore` BuildKit would apply: the folder's, or
+/// `<Dockerfile>.dockerignore` beside it when there is one (percent-encoded paths included).
+#[test]
+fn copy_ignored_file_uses_the_dockerignore_beside_the_document() {
+    let dir = std::env::temp_dir().join(format!("planner-lsp-{} ignore", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(".dockerignore"), "secret.txt\n").unwrap();
+    std::fs::write(dir.join("app.Dockerfile.dockerignore"), "*.md\n").unwrap();
+    let encoded = dir.to_str().unwrap().replace(' ', "%20");
+    let text = "FROM scratch\nCOPY secret.txt notes.md /\n";
+    let ignored = |diagnostics: Vec<Value>| -> Vec<String> {
+        diagnostics
+            .iter()
+            .filter(|d| d["code"] == "CopyIgnoredFile")
+            .map(|d| d["message"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let mut client = Client::start(Value::Null);
+    let folder = client.open(&format!("file://{encoded}/Dockerfile"), text);
+    assert_eq!(
+        ignored(folder),
+        vec!["Attempting to Copy file \"secret.txt\" that is excluded by .dockerignore"]
+    );
+    let beside = client.open(&format!("file://{encoded}/app.Dockerfile"), text);
+    assert_eq!(
+        ignored(beside),
+        vec!["Attempting to Copy file \"notes.md\" that is excluded by .dockerignore"]
+    );
+    // No file, no warning (an untitled document, or a folder without .dockerignore).
+    assert!(ignored(client.open(URI, text)).is_empty());
+    client.shutdown();
+    std::fs::remove_dir_all(&dir).unwrap();
+}

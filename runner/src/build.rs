@@ -16,6 +16,7 @@ use std::sync::Arc;
 use futures_util::future::FutureExt;
 use planner::Plan;
 
+use crate::conclude;
 use crate::containers::reaper::Reaper;
 use crate::context::BuildContext;
 use crate::engine::Engine;
@@ -81,6 +82,10 @@ pub async fn build(
         }
         Err(e) => Err(e),
     };
+    let outcome = tokio::select! {
+        result = conclude_build(&ctx, outcome) => result,
+        signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
+    };
     match sweeper.await {
         Ok(Ok(swept)) if swept > 0 => sweep_progress.note(
             "runner",
@@ -103,6 +108,35 @@ pub async fn build(
         }
     }
     outcome
+}
+
+/// The record's end of a build: the leak report (after a success), the stage memories kept in
+/// the engine, the summary lines, and the record and report files.
+async fn conclude_build(ctx: &Ctx, outcome: Result<BuildOutcome>) -> Result<BuildOutcome> {
+    match outcome {
+        Ok(mut outcome) => {
+            ctx.recorder.mark_built();
+            let report = conclude::leak_report(ctx, &outcome.image).await?;
+            conclude::keep_memories(ctx).await;
+            let record = conclude::build_record(ctx, Some(&outcome.image), None, &report);
+            outcome
+                .summary
+                .extend(conclude::critical_path_line(&record));
+            outcome.summary.extend(conclude::summary_lines(&report));
+            conclude::write_outputs(ctx, &record)?;
+            Ok(outcome)
+        }
+        Err(error) => {
+            conclude::keep_memories(ctx).await;
+            let record =
+                conclude::build_record(ctx, None, Some(&error), &conclude::LeakReport::default());
+            // The build's own error is what matters; a record that cannot be written is noted.
+            if let Err(e) = conclude::write_outputs(ctx, &record) {
+                ctx.progress.note("runner", &format!("{e}"));
+            }
+            Err(error)
+        }
+    }
 }
 
 /// One shared future per needed stage, each awaiting its dependencies itself (the plan check
@@ -210,20 +244,7 @@ pub fn split_reference(reference: &str) -> (&str, &str) {
 
 /// Bytes as `312 MB`, `7.9 MB`, `815 kB` (decimal units, as docker prints).
 pub fn human_size(bytes: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < units.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else if value < 10.0 {
-        format!("{value:.1} {}", units[unit])
-    } else {
-        format!("{value:.0} {}", units[unit])
-    }
+    crate::progress::human_bytes(bytes)
 }
 
 #[cfg(test)]

@@ -107,6 +107,14 @@ pub struct CommonArgs {
     /// cacert=FILE,cert=FILE,key=FILE[,servername=NAME].
     #[arg(long = "buildkit-tls")]
     pub buildkit_tls: Option<String>,
+    /// Write the build record (JSON: each step cached or ran and why, times, sizes, the critical
+    /// path, the leak report) to FILE.
+    #[arg(long = "record", value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Write the build report (one self-contained HTML page: the stage graph coloured by time,
+    /// the critical path, cache hits and misses, sizes, the slowest steps) to FILE.
+    #[arg(long = "report", value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 /// What performs the plan.
@@ -235,6 +243,8 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
         isolate_runs: common.isolate_runs,
+        record_file: common.record.clone(),
+        report_file: common.report.clone(),
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
     let engine = Engine::connect(common.engine.as_deref())
@@ -253,6 +263,11 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
 #[cfg(feature = "buildkit")]
 async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<i32> {
     let common = &inputs.common;
+    if common.record.is_some() || common.report.is_some() {
+        return Err(RunnerError::Usage(
+            "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
+        ));
+    }
     if common.jobs.is_some() || common.isolate_runs {
         eprintln!("warning: --jobs and --isolate-runs apply to the engine backend; BuildKit schedules its own steps");
     }

@@ -5,14 +5,16 @@
 //! Output: images in the engine (the target tagged as asked), progress, a size summary.
 //! Invariant: only [`engine`] talks to the engine (and names bollard); the runner never parses a
 //! Dockerfile itself (`runner build` asks the planner library for the plan). Modules depend one
-//! way, top to bottom: `cli` → `build` (scheduler) → `stage` (dispatch) → `steps` → `exec` →
-//! the leaves (`engine`, `containers`, `context`, `fs`, `progress`, `image_config`,
+//! way, top to bottom: `cli` → `build` (scheduler) → `conclude` (record, leak report) →
+//! `stage` (dispatch) → `steps` → `exec` →
+//! the leaves (`engine`, `containers`, `context`, `fs`, `progress`, `record`, `image_config`,
 //! `plan_check`, `signals`, `error`).
 
 pub mod build;
 #[cfg(feature = "buildkit")]
 pub mod buildkit;
 pub mod cli;
+pub mod conclude;
 pub mod containers;
 pub mod context;
 pub mod engine;
@@ -22,6 +24,7 @@ pub mod fs;
 pub mod image_config;
 pub mod plan_check;
 pub mod progress;
+pub mod record;
 pub mod signals;
 pub mod stage;
 pub mod steps;

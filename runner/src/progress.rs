@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 
+use crate::record::phrase::phrase;
+use crate::record::types::{MissReason, StepRecord, StepStatus};
+
 /// How progress is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ProgressMode {
@@ -100,14 +103,27 @@ impl Progress {
         }
     }
 
-    /// A step began executing (it was not cached).
-    pub fn step_started(&self, stage: &str, step: usize, line: u32, text: &str) {
+    /// A step began executing (it was not cached); `miss` says why.
+    pub fn step_started(
+        &self,
+        stage: &str,
+        step: usize,
+        line: u32,
+        text: &str,
+        miss: Option<&MissReason>,
+    ) {
+        let reason = miss.map(phrase);
         match self.inner.mode {
             ProgressMode::Json => emit(
-                json!({"event": "step_started", "stage": stage, "step": step, "line": line, "text": text}),
+                json!({"event": "step_started", "stage": stage, "step": step, "line": line, "text": text, "miss": miss, "miss_text": reason}),
             ),
-            ProgressMode::Tty => self.with_bar(stage, |bar| bar.set_message(one_line(text))),
-            _ => plain(stage, &format!("#{step} {}", one_line(text))),
+            ProgressMode::Tty => self.with_bar(stage, |bar| {
+                bar.set_message(format!("{}{}", one_line(text), because(&reason)))
+            }),
+            _ => plain(
+                stage,
+                &format!("#{step} {}{}", one_line(text), because(&reason)),
+            ),
         }
     }
 
@@ -143,35 +159,46 @@ impl Progress {
     }
 
     /// A metadata step was folded into the config (no container, nothing to wait for).
-    pub fn step_meta(&self, stage: &str, step: usize) {
+    pub fn step_meta(&self, stage: &str, _step: usize) {
+        if self.inner.mode == ProgressMode::Tty {
+            self.with_bar(stage, |bar| bar.inc(1));
+        }
+    }
+
+    /// A step finished (cached, ran, folded into the config, or failed); the JSON event carries
+    /// its build-record entry as `record`.
+    pub fn step_done(&self, stage: &str, record: &StepRecord) {
+        let ran = record.status == StepStatus::Ran;
         match self.inner.mode {
-            ProgressMode::Json => {
-                emit(json!({"event": "step_done", "stage": stage, "step": step, "elapsed_ms": 0}))
+            ProgressMode::Json => emit(
+                json!({"event": "step_done", "stage": stage, "step": record.step, "elapsed_ms": record.times.total_ms, "record": record}),
+            ),
+            ProgressMode::Tty if ran => self.with_bar(stage, |bar| bar.inc(1)),
+            ProgressMode::Tty => {}
+            _ if ran => {
+                let added = match record.size_added {
+                    Some(bytes) if bytes > 0 => format!(", +{}", human_bytes(bytes as u64)),
+                    _ => String::new(),
+                };
+                plain(
+                    stage,
+                    &format!(
+                        "#{} done in {:.2}s{added}",
+                        record.step,
+                        record.times.total_ms as f64 / 1000.0
+                    ),
+                )
             }
-            ProgressMode::Tty => self.with_bar(stage, |bar| bar.inc(1)),
             _ => {}
         }
     }
 
-    /// A step finished.
-    pub fn step_done(&self, stage: &str, step: usize, elapsed: Duration) {
+    /// A stage finished with image `image`; `record` names the engine image that keeps the
+    /// stage's memory for the next build (`stageplan-record:<identity>`).
+    pub fn stage_done(&self, stage: &str, image: &str, cached: bool, record: &str) {
         match self.inner.mode {
             ProgressMode::Json => emit(
-                json!({"event": "step_done", "stage": stage, "step": step, "elapsed_ms": elapsed.as_millis() as u64}),
-            ),
-            ProgressMode::Tty => self.with_bar(stage, |bar| bar.inc(1)),
-            _ => plain(
-                stage,
-                &format!("#{step} done in {:.2}s", elapsed.as_secs_f64()),
-            ),
-        }
-    }
-
-    /// A stage finished with image `image`.
-    pub fn stage_done(&self, stage: &str, image: &str, cached: bool) {
-        match self.inner.mode {
-            ProgressMode::Json => emit(
-                json!({"event": "stage_done", "stage": stage, "image": image, "cached": cached}),
+                json!({"event": "stage_done", "stage": stage, "image": image, "cached": cached, "record": record}),
             ),
             ProgressMode::Tty => {
                 if let Some((bar, started)) = self.lock_bars().remove(stage) {
@@ -246,6 +273,32 @@ fn emit(value: serde_json::Value) {
 
 fn plain(stage: &str, text: &str) {
     eprintln!("[{stage}] {text}");
+}
+
+/// `  (cache miss: REASON)` after a step, or nothing.
+fn because(reason: &Option<String>) -> String {
+    match reason {
+        Some(reason) => format!("  (cache miss: {reason})"),
+        None => String::new(),
+    }
+}
+
+/// Bytes as `312 MB`, `7.9 MB`, `815 kB` (decimal units, as docker prints).
+pub fn human_bytes(bytes: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < units.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else if value < 10.0 {
+        format!("{value:.1} {}", units[unit])
+    } else {
+        format!("{value:.0} {}", units[unit])
+    }
 }
 
 fn one_line(text: &str) -> String {

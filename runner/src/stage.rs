@@ -22,9 +22,13 @@ use crate::exec::cache::Key;
 use crate::exec::commit::finish_target;
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::drop_holder;
+use crate::exec::insight::StageInsight;
 use crate::exec::keeper;
-use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
+use crate::exec::stage_state::{stage_of, ImagePlatform, StageResult, StageState};
 use crate::image_config::ImageConfig;
+use crate::record::memory::{KeyField, RootMemory, RECORD_REPO};
+use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
+use crate::record::store;
 use crate::steps::metadata::{self, ArgSources};
 use crate::steps::{copy, run, workdir};
 
@@ -50,49 +54,70 @@ pub async fn run_stage(
         await_dep(&dep_futures, &mut deps, parent).await?;
     }
     ctx.progress.stage_started(&name, stage.instructions.len());
+    ctx.recorder.stage_started(index, &name, is_target);
     let (mut state, triggers) = start_state(&ctx, stage, &deps).await?;
     let triggers = onbuild_instructions(stage, &triggers)?;
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
     let mut position = 0;
     while position < all.len() {
-        let result = async {
-            // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
-            // from the deepest cached step of the run.
-            if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
-                let run = copy_run(&all, position);
-                if run.len() > 1 {
-                    if let Some(next) =
-                        resume_copy_run(&ctx, &mut state, &dep_futures, &all, &run).await?
-                    {
+        // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
+        // from the deepest cached step of the run (the record gets each of its steps).
+        if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
+            let run = copy_run(&all, position);
+            if run.len() > 1 {
+                match resume_copy_run(&ctx, &mut state, &dep_futures, &all, &run).await {
+                    Ok(Some(next)) => {
                         position = next;
-                        return Ok::<(), RunnerError>(());
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        keeper::retire(&ctx, &mut state);
+                        drop_holder(&ctx, &mut state);
+                        return Err(e);
                     }
                 }
             }
-            let instruction = all[position];
+        }
+        let instruction = all[position];
+        state.step += 1;
+        state.executed = false;
+        state.insight.begin_step(ctx.recorder.now_ms());
+        let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
+        if defer {
+            // Its result is committed (and cached) with the last step of its run.
+            let last = *copy_run(&all, position).last().unwrap_or(&position);
+            state.insight.step.committed_with =
+                Some((state.step + (last - position), all[last].line));
+        }
+        let result = async {
             for needed in instruction_stage_deps(instruction) {
                 if !state.deps.contains_key(&needed) {
+                    let waiting = Instant::now();
                     await_dep(&dep_futures, &mut state.deps, needed).await?;
+                    state.insight.step.clock.add_wait(waiting.elapsed());
+                    state.insight.step.waited_for.push(needed);
                 }
             }
-            state.step += 1;
-            state.executed = false;
-            let started = Instant::now();
-            let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
-            perform(&ctx, &mut state, instruction, &all[..position], defer).await?;
-            if state.executed {
-                ctx.progress
-                    .step_done(&state.name, state.step, started.elapsed());
-            }
-            position += 1;
-            Ok(())
+            perform(&ctx, &mut state, instruction, &all[..position], defer).await
         }
         .await;
+        let record = state.insight.finish_step(
+            index,
+            state.step,
+            instruction,
+            state.key.as_str(),
+            ctx.recorder.now_ms(),
+            result.is_err(),
+        );
+        ctx.progress.step_done(&state.name, &record);
+        ctx.recorder.step_finished(record);
         if let Err(e) = result {
             keeper::retire(&ctx, &mut state);
             drop_holder(&ctx, &mut state);
             return Err(e);
         }
+        position += 1;
     }
     // Hand the keeper to a stage built on this one (it continues from this image), or stop it.
     let has_child = ctx
@@ -115,11 +140,13 @@ pub async fn run_stage(
         finish_target(&ctx, &mut state).await?;
     }
     // Later stages read this one's files through a holder of its image: make it now, while
-    // they are still on their way to that step.
+    // they are still on their way to that step. Not for a stage that came whole from the
+    // cache: its readers' steps are most likely cached too and never read the files (a warm
+    // build would pay a container for nothing); a reader that misses makes its holder itself.
     if let Some(image) = state
         .image
         .clone()
-        .filter(|_| read_by_needed_stage(&ctx.plan, index))
+        .filter(|_| !state.all_cached && read_by_needed_stage(&ctx.plan, index))
     {
         let ctx = ctx.clone();
         tokio::spawn(async move {
@@ -128,8 +155,38 @@ pub async fn run_stage(
         });
     }
     let image = state.image.clone().unwrap_or_default();
-    ctx.progress.stage_done(&name, &image, state.all_cached);
+    let record = format!("{RECORD_REPO}:{}", state.insight.identity);
+    ctx.progress
+        .stage_done(&name, &image, state.all_cached, &record);
+    ctx.recorder
+        .stage_finished(index, finished_stage(&mut state));
     Ok(state.into_result(handed))
+}
+
+/// What the record keeps of a finished stage: its image, what changed, the facts the leak
+/// report needs, and the memory for the next build.
+fn finished_stage(state: &mut StageState) -> FinishedStage {
+    let insight = &mut state.insight;
+    let memory = insight.memory_now().map(|memory| PendingMemory {
+        identity: insight.identity.clone(),
+        memory,
+        previous: insight.memory.take(),
+    });
+    FinishedStage {
+        image: state.image.clone(),
+        size: insight.image_size,
+        layers: insight.layers,
+        cached: state.all_cached,
+        change: insight.first_change.clone(),
+        facts: StageFacts {
+            root_image: state.root_image.as_ref().map(|(id, _)| id.clone()),
+            root_reference: state.root_image.as_ref().map(|(_, r)| r.clone()),
+            context_copy_line: insight.context_copy_line,
+            compile_line: insight.compile_line,
+            image: state.image.clone(),
+        },
+        memory,
+    }
 }
 
 /// Waits for stage `index` (if this stage depends on it) and records its result.
@@ -230,17 +287,28 @@ async fn start_state(
             variant: parts.next().unwrap_or("").to_string(),
         }
     };
+    let mut insight = StageInsight::new(ctx.stage_identity(&stage.display_name));
+    insight.memory = store::load(&ctx.engine, &insight.identity)
+        .await
+        .ok()
+        .flatten();
+    let mut root_image = None;
+    let mut base_stage = None;
     let (image, mut config, key, platform) = match &stage.base {
         // BuildKit's empty image: WorkingDir "/" (PATH is added below).
-        Source::Scratch => (
-            None,
-            ImageConfig {
-                working_dir: "/".to_string(),
-                ..ImageConfig::default()
-            },
-            Key::root("scratch", ""),
-            plan_platform(),
-        ),
+        Source::Scratch => {
+            insight.image_size = Some(0);
+            insight.layers = Some(0);
+            (
+                None,
+                ImageConfig {
+                    working_dir: "/".to_string(),
+                    ..ImageConfig::default()
+                },
+                Key::root("scratch", ""),
+                plan_platform(),
+            )
+        }
         Source::Stage { stage: parent } => {
             let result = deps.get(parent).ok_or_else(|| RunnerError::Instruction {
                 stage: stage.display_name.clone(),
@@ -253,6 +321,12 @@ async fn start_state(
             // A stage built on another inherits its ARGs (BuildKit does the same).
             args = result.args.clone();
             ran_run = result.ran_run;
+            insight.image_size = result.lineage.image_size;
+            insight.layers = result.lineage.layers;
+            insight.context_copy_line = result.lineage.context_copy_line;
+            insight.compile_line = result.lineage.compile_line;
+            root_image = result.lineage.root_image.clone();
+            base_stage = Some(result.clone());
             (
                 result.image.clone(),
                 result.config.clone(),
@@ -267,6 +341,9 @@ async fn start_state(
                 architecture: info.architecture.clone(),
                 variant: info.variant.clone(),
             };
+            insight.image_size = Some(info.size);
+            insight.layers = Some(info.diff_ids.len() as u64);
+            root_image = Some((info.id.clone(), image.clone()));
             (
                 Some(info.id.clone()),
                 info.config,
@@ -284,6 +361,28 @@ async fn start_state(
     config.ensure_path();
     // Triggers of the base are consumed by this stage, not inherited.
     config.on_build.clear();
+    let (kind, value) = match &stage.base {
+        Source::Scratch => ("scratch", String::new()),
+        Source::Stage { .. } => ("stage", key_parent_value(&base_stage)),
+        Source::Image { .. } => (
+            "image",
+            root_image.clone().map(|(id, _)| id).unwrap_or_default(),
+        ),
+    };
+    insight.start(
+        RootMemory {
+            cache_format: crate::exec::cache::CACHE_FORMAT,
+            kind: kind.to_string(),
+            value,
+            image: match &stage.base {
+                Source::Image { image } => Some(image.clone()),
+                _ => None,
+            },
+        },
+        base_stage
+            .as_deref()
+            .map(|b| (b.index, b.name.clone(), b.change.clone())),
+    );
     // A keeper handed down by the base stage is already running: one RUN in it is cheaper
     // than a fresh container even when this stage has no second RUN.
     let keeper_enabled = !ctx.options.isolate_runs
@@ -306,8 +405,17 @@ async fn start_state(
         holder: None,
         pending: None,
         keeper_enabled,
+        insight,
+        root_image,
     };
     Ok((state, triggers))
+}
+
+/// The parent stage's final key, as the stage's root remembers it.
+fn key_parent_value(base: &Option<Arc<StageResult>>) -> String {
+    base.as_ref()
+        .map(|result| result.key.as_str().to_string())
+        .unwrap_or_default()
 }
 
 /// Parses the ONBUILD triggers of an external base image with the planner library (each as
@@ -455,7 +563,8 @@ async fn resume_copy_run(
     run: &[usize],
 ) -> Result<Option<usize>> {
     let mut predicted = state.clone();
-    let mut keys: Vec<(usize, crate::exec::cache::Key)> = Vec::new();
+    // Per keyed step of the run: its position, key, key fields and whether it reads the context.
+    let mut keys: Vec<(usize, Key, Vec<KeyField>, bool)> = Vec::new();
     'predict: for &position in run {
         let instruction = all[position];
         for needed in instruction_stage_deps(instruction) {
@@ -480,26 +589,34 @@ async fn resume_copy_run(
                 let is_add = matches!(instruction.op, Op::Add(_));
                 let prepared = copy::prepare(ctx, &predicted, instruction, spec, is_add).await?;
                 predicted.key = prepared.key.clone();
-                keys.push((position, prepared.key));
+                let reads_context = prepared.reads_context();
+                keys.push((position, prepared.key, prepared.fields, reads_context));
             }
             Op::Workdir { path } => {
                 workdir::prepare(ctx, &mut predicted, instruction, path)?;
-                keys.push((position, predicted.key.clone()));
+                let fields = std::mem::take(&mut predicted.insight.step.fields);
+                keys.push((position, predicted.key.clone(), fields, false));
             }
             _ => apply_metadata(ctx, &mut predicted, instruction, &all[..position])?,
         }
     }
-    for (hit_at, key) in keys.iter().rev() {
-        let Some(image) = ctx.cache.lookup(key).await? else {
+    for (hit_at, key, _, _) in keys.iter().rev() {
+        let Some(info) = ctx.cache.lookup_info(key).await? else {
             continue;
         };
         for &position in run.iter().take_while(|p| **p <= *hit_at) {
             let instruction = all[position];
             state.step += 1;
+            state.executed = false;
+            state.insight.begin_step(ctx.recorder.now_ms());
+            let keyed = keys.iter().find(|(at, ..)| *at == position);
             if let Op::Workdir { path } = &instruction.op {
                 workdir::prepare(ctx, state, instruction, path)?;
                 ctx.progress.step_meta(&state.name, state.step);
-            } else if is_batchable(instruction) {
+            } else if let Some((_, key, fields, reads_context)) = keyed {
+                state.key = key.clone();
+                state.insight.step.fields = fields.clone();
+                state.insight.step.reads_context = *reads_context;
                 ctx.progress.step_cached(
                     &state.name,
                     state.step,
@@ -510,8 +627,33 @@ async fn resume_copy_run(
                 apply_metadata(ctx, state, instruction, &all[..position])?;
                 ctx.progress.step_meta(&state.name, state.step);
             }
+            if keyed.is_some() {
+                // The record compares the step with the last build (a hit shows no reason).
+                state.insight.looked_up(
+                    state.step,
+                    instruction,
+                    true,
+                    ctx.options.no_cache,
+                    &|index| stage_of(&state.deps, index),
+                );
+            }
+            if position == *hit_at {
+                state
+                    .insight
+                    .image_now(info.size, info.diff_ids.len() as u64);
+            }
+            let record = state.insight.finish_step(
+                state.index,
+                state.step,
+                instruction,
+                state.key.as_str(),
+                ctx.recorder.now_ms(),
+                false,
+            );
+            ctx.progress.step_done(&state.name, &record);
+            ctx.recorder.step_finished(record);
         }
-        state.image = Some(image);
+        state.image = Some(info.id);
         state.key = key.clone();
         return Ok(Some(hit_at + 1));
     }

@@ -66,13 +66,18 @@ fn build(ctx: &Context, tag: &str, extra: &[&str]) -> String {
     stderr
 }
 
-/// The instructions (as printed) that ran, not from the cache.
+/// The instructions (as printed) that ran, not from the cache (without the `  (cache miss: …)`
+/// reason after them).
 fn ran(progress: &str) -> Vec<String> {
     progress
         .lines()
         .filter_map(|line| line.split_once("] #").map(|(_, rest)| rest))
         .filter(|rest| !rest.contains(" CACHED ") && !rest.contains(" done in "))
-        .filter_map(|rest| rest.split_once(' ').map(|(_, text)| text.to_string()))
+        .filter_map(|rest| rest.split_once(' ').map(|(_, text)| text))
+        .map(|text| match text.rsplit_once("  (cache miss: ") {
+            Some((instruction, _)) => instruction.to_string(),
+            None => text.to_string(),
+        })
         .collect()
 }
 

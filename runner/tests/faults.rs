@@ -169,7 +169,11 @@ fn wait_for_running(prefix: &str, n: usize, child: &mut Child) {
             return;
         }
         if let Ok(Some(status)) = child.try_wait() {
-            panic!("the runner exited early ({status})");
+            let mut stderr = String::new();
+            if let Some(pipe) = child.stderr.as_mut() {
+                let _ = std::io::Read::read_to_string(pipe, &mut stderr);
+            }
+            panic!("the runner exited early ({status}): {stderr}");
         }
         assert!(
             Instant::now() < deadline,

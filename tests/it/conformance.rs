@@ -3,7 +3,7 @@
 //! Input: every `tests/fixtures/dockerfiles/**/Dockerfile`; the reference dump of each, made by
 //! `tests/conformance/dump.py` with the PyPI package `dockerfile` 3.4.0 (BuildKit v0.12.5's
 //! parser) in the venv that `scripts/setup.sh` creates; our dump from
-//! `planner::syntax::dump_json`.
+//! `planner::syntax::dump::dump_json`.
 //! Output: one test that fails on any fixture whose dumps differ (with the fixture's name and a
 //! line diff) and prints `conformance: N/M fixtures identical`.
 //! Invariant: the only translation between the two shapes is [`to_reference_shape`]; the only
@@ -126,7 +126,7 @@ pub fn reference_dumps(files: &[PathBuf]) -> BTreeMap<PathBuf, Value> {
         .collect()
 }
 
-/// Maps `planner::syntax::dump_json` output to the reference package's shape. Every
+/// Maps `planner::syntax::dump::dump_json` output to the reference package's shape. Every
 /// translation lives here:
 /// - `{"error": {"message", "line"}}` becomes `{"error": message}` (the package reports no
 ///   line); a `dockerfile parse error on line N: ` prefix is dropped;
@@ -321,7 +321,7 @@ fn syntax_layer_matches_buildkit_parser() {
         let reference = references
             .get(path)
             .unwrap_or_else(|| panic!("dump.py printed nothing for {}", path.display()));
-        let ours_raw: Value = serde_json::from_str(&planner::syntax::dump_json(&text))
+        let ours_raw: Value = serde_json::from_str(&planner::syntax::dump::dump_json(&text))
             .unwrap_or_else(|err| panic!("{name}: dump_json printed invalid JSON: {err}"));
         let ours = to_reference_shape(&ours_raw);
         let allowance = ALLOWED_DEVIATIONS

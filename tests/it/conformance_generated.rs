@@ -230,7 +230,7 @@ fn generated_inputs_match_buildkit_parser() {
     let mut failures = Vec::new();
     for (path, text) in &files {
         let ours: Value =
-            serde_json::from_str(&planner::syntax::dump_json(text)).unwrap_or(Value::Null);
+            serde_json::from_str(&planner::syntax::dump::dump_json(text)).unwrap_or(Value::Null);
         let ours = to_reference_shape(&ours);
         let reference = references.get(path).cloned().unwrap_or(Value::Null);
         if ours != reference {

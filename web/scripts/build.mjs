@@ -57,7 +57,7 @@ function cargoBuild() {
     "--target", "wasm32-unknown-unknown", "--profile", "wasm", "--locked"], { cwd: rootDir });
 }
 
-/** Runs wasm-bindgen for one target, then wasm-opt -Oz, then writes the typings and package.json. */
+/** Runs wasm-bindgen for one target, then wasm-opt -Oz --converge (repeats -Oz while it still shrinks the module), then writes the typings and package.json. */
 function bindgen(target, outName) {
   const outDir = join(pkgDir, outName);
   rmSync(outDir, { recursive: true, force: true });
@@ -65,7 +65,7 @@ function bindgen(target, outName) {
   run("wasm-bindgen", [wasmIn, "--target", target, "--out-dir", outDir, "--out-name", "planner"]);
   const wasmFile = join(outDir, "planner_bg.wasm");
   const wasmOpt = join(webDir, "node_modules", ".bin", "wasm-opt");
-  run(wasmOpt, ["-Oz", wasmFile, "-o", wasmFile]);
+  run(wasmOpt, ["-Oz", "--converge", wasmFile, "-o", wasmFile]);
   writeTypings(outDir);
   const pkg = {
     name: `stageplan-planner-${outName}`,

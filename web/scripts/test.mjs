@@ -4,8 +4,10 @@
 // when any step fails (the later steps still run, so one run shows every failure).
 // Invariant: nothing here downloads; the browser steps use Debian's chromium/chromedriver.
 //
-// Steps: generated types match planner/schema; TypeScript typecheck; wasm-bindgen-test on the
-// exports in Node and in headless Chromium; node:test files (nodejs package, parity, end-to-end).
+// Steps: generated types match planner/schema and runner/schema; the report page bundle the
+// runner embeds matches its sources; TypeScript typecheck; wasm-bindgen-test on the exports in
+// Node and in headless Chromium; node:test files (nodejs package, parity, end-to-end, the build
+// report made by the real runner, build records on the playground).
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -17,7 +19,8 @@ const bin = (name) => join(webDir, "node_modules", ".bin", name);
 
 const wasmTest = ["test", "-p", "wasm-test", "--lib", "--target", "wasm32-unknown-unknown", "--locked"];
 const steps = [
-  { name: "generated types match planner/schema", cmd: "node", args: ["scripts/gen-types.mjs", "--check"] },
+  { name: "generated types match planner/schema and runner/schema", cmd: "node", args: ["scripts/gen-types.mjs", "--check"] },
+  { name: "the runner's report page bundle matches web/src/report", cmd: "node", args: ["scripts/build-report.mjs", "--check"] },
   { name: "typecheck", cmd: bin("tsc"), args: ["--noEmit", "-p", "."] },
   {
     name: "wasm-bindgen-test (node)",

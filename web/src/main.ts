@@ -16,6 +16,7 @@ import { renderStageGraph, stageAtLine } from "./graph/index";
 import type { GraphViewState, StageClickDetail, StageGraph } from "./graph/index";
 import { commandLines, parseBuildArgs, toOptions } from "./options";
 import { renderDiagnostics, renderPlanJson, renderTargets } from "./panels";
+import { RecordOverlayControl } from "./record-overlay";
 import { loadPlanner, PlanService } from "./planner";
 import type { Planner } from "./planner";
 import { decodeHash, encodeHash, loadState, saveState } from "./share";
@@ -31,6 +32,7 @@ const ui = {
   buildArgs: byId("build-args", HTMLTextAreaElement),
   buildArgsError: byId("build-args-error", HTMLElement),
   platform: byId("platform", HTMLInputElement),
+  dockerignore: byId("dockerignore", HTMLTextAreaElement),
   graph: byId("graph", HTMLDivElement),
   diagnostics: byId("diagnostics", HTMLUListElement),
   diagCount: byId("diag-count", HTMLSpanElement),
@@ -40,6 +42,11 @@ const ui = {
   share: byId("share", HTMLButtonElement),
   copyPlan: byId("copy-plan", HTMLButtonElement),
   downloadPlan: byId("download-plan", HTMLButtonElement),
+  openRecord: byId("open-record", HTMLButtonElement),
+  recordFile: byId("record-file", HTMLInputElement),
+  recordBar: byId("record-bar", HTMLDivElement),
+  recordSummary: byId("record-summary", HTMLSpanElement),
+  clearRecord: byId("clear-record", HTMLButtonElement),
 };
 
 /** What the last re-plan produced. */
@@ -65,6 +72,8 @@ class Playground {
   private view: GraphViewState | undefined;
   readonly current: Current = { outcome: null, shown: null, planText: "", millis: 0 };
   readonly editor: EditorView;
+  /** The build record drawn over the graph. */
+  private readonly records: RecordOverlayControl;
 
   constructor(
     readonly planner: Planner,
@@ -77,6 +86,18 @@ class Playground {
         this.markCursorStage();
       },
     });
+    this.records = new RecordOverlayControl(
+      {
+        open: ui.openRecord,
+        input: ui.recordFile,
+        dropZone: ui.graph.closest<HTMLElement>(".graph-box") ?? ui.graph,
+        bar: ui.recordBar,
+        summary: ui.recordSummary,
+        clear: ui.clearRecord,
+      },
+      (overlay) => this.graph?.setOverlay(overlay),
+      (message) => this.say(message),
+    );
     this.apply(initial, false);
     this.wire();
     this.firstPlan = this.replan();
@@ -94,6 +115,7 @@ class Playground {
       targets: [...this.targets],
       buildArgs: ui.buildArgs.value,
       platform: ui.platform.value,
+      dockerignore: ui.dockerignore.value,
     };
     const view = this.graph?.viewState() ?? this.view;
     if (view) state.view = view;
@@ -106,6 +128,7 @@ class Playground {
     this.targets = [...state.targets];
     ui.buildArgs.value = state.buildArgs;
     ui.platform.value = state.platform;
+    ui.dockerignore.value = state.dockerignore;
     this.view = state.view;
     if (state.view) this.graph?.setViewState(state.view);
   }
@@ -117,12 +140,13 @@ class Playground {
     });
     ui.buildArgs.addEventListener("input", () => this.schedule());
     ui.platform.addEventListener("input", () => this.schedule());
+    ui.dockerignore.addEventListener("input", () => this.schedule());
     ui.graph.addEventListener("stage-click", (event) => this.onStageClick((event as CustomEvent<StageClickDetail>).detail));
     ui.examples.addEventListener("change", () => {
       const example = EXAMPLES.find((item) => item.id === ui.examples.value);
       ui.examples.value = "";
       if (!example) return;
-      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "" });
+      this.apply({ dockerfile: example.dockerfile, targets: example.targets, buildArgs: "", platform: "", dockerignore: "" });
       this.replan();
     });
     ui.share.addEventListener("click", () => void this.share());
@@ -154,7 +178,7 @@ class Playground {
     const text = this.editor.state.doc.toString();
     const buildArgs = parseBuildArgs(ui.buildArgs.value);
     ui.buildArgsError.textContent = buildArgs.errors.join("; ");
-    const options = toOptions(this.targets, buildArgs.values, ui.platform.value);
+    const options = toOptions(this.targets, buildArgs.values, ui.platform.value, ui.dockerignore.value);
     const request = ++this.requests;
     return this.service.plan(text, options).then((response) => {
       if (request !== this.requests) return;
@@ -194,6 +218,7 @@ class Playground {
         });
       }
     }
+    this.records.planChanged(this.current.shown);
     this.markCursorStage();
     const plan = outcome.plan;
     if (plan) {
@@ -272,7 +297,7 @@ async function main(): Promise<void> {
   const fromHash = await decodeHash(location.hash);
   const seed = EXAMPLES[0];
   const initial = fromHash ??
-    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "" };
+    loadState(safeStorage()) ?? { dockerfile: seed.dockerfile, targets: seed.targets, buildArgs: "", platform: "", dockerignore: "" };
   const playground = new Playground(planner, initial);
   await playground.firstPlan;
   if (location.hash && !fromHash) ui.status.textContent = "the share link is damaged; showing the last session instead";

@@ -1,6 +1,7 @@
 // Turns the playground's form fields into planner options and the matching command lines.
 //
-// Input: the build-args text (KEY=VALUE lines), the chosen targets, the platform field.
+// Input: the build-args text (KEY=VALUE lines), the chosen targets, the platform field, the
+// .dockerignore text.
 // Output: planner Options, the problems found in the build-args text, and the `planner`/`runner`
 // command lines that reproduce the plan outside the browser.
 // Invariant: pure; shell words are quoted so the command lines can be pasted as they are.
@@ -30,10 +31,11 @@ export function parseBuildArgs(text: string): BuildArgs {
   return { values, errors };
 }
 
-/** The planner options for the form's values. */
-export function toOptions(targets: string[], buildArgs: Record<string, string>, platform: string): Options {
+/** The planner options for the form's values (an empty .dockerignore is left out). */
+export function toOptions(targets: string[], buildArgs: Record<string, string>, platform: string, dockerignore = ""): Options {
   const options: Options = { targets: [...targets], build_args: { ...buildArgs } };
   if (platform.trim() !== "") options.platform = platform.trim();
+  if (dockerignore.trim() !== "") options.dockerignore = dockerignore;
   return options;
 }
 

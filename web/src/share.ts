@@ -1,7 +1,7 @@
 // The playground's state in a share URL and in localStorage.
 //
-// Input: the playground state (Dockerfile text, targets, build-args text, platform, and the
-// graph's view: focus, images, zoom).
+// Input: the playground state (Dockerfile text, targets, build-args text, platform, .dockerignore,
+// and the graph's view: focus, images, zoom).
 // Output: a compact URL hash (`#s=` + base64url of the deflate-raw compressed JSON) and back;
 // the same JSON in localStorage.
 // Invariant: decoding never throws: a damaged hash or stored value gives null, and the caller
@@ -14,6 +14,8 @@ export interface PlaygroundState {
   /** The build-args textarea as typed (KEY=VALUE lines). */
   buildArgs: string;
   platform: string;
+  /** The .dockerignore text box ("" when empty; links made before it existed have none). */
+  dockerignore: string;
   /** The graph's view (focus, image boxes, zoom); absent in links made before it existed. */
   view?: GraphViewState;
 }
@@ -46,8 +48,14 @@ function isState(value: unknown): value is PlaygroundState {
     state.targets.every((target) => typeof target === "string") &&
     typeof state.buildArgs === "string" &&
     typeof state.platform === "string" &&
+    (state.dockerignore === undefined || typeof state.dockerignore === "string") &&
     isView(state.view)
   );
+}
+
+/** A decoded state with the fields older links lack filled in. */
+function complete(state: PlaygroundState): PlaygroundState {
+  return { ...state, dockerignore: state.dockerignore ?? "" };
 }
 
 async function pipe(bytes: Uint8Array, stream: CompressionStream | DecompressionStream): Promise<Uint8Array> {
@@ -78,7 +86,7 @@ export async function decodeHash(hash: string): Promise<PlaygroundState | null> 
   try {
     const bytes = await pipe(fromBase64Url(hash.slice(HASH_PREFIX.length)), new DecompressionStream("deflate-raw"));
     const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
-    return isState(value) ? value : null;
+    return isState(value) ? complete(value) : null;
   } catch {
     return null;
   }
@@ -99,7 +107,7 @@ export function loadState(storage: Storage | null): PlaygroundState | null {
     const text = storage?.getItem(STORAGE_KEY);
     if (!text) return null;
     const value: unknown = JSON.parse(text);
-    return isState(value) ? value : null;
+    return isState(value) ? complete(value) : null;
   } catch {
     return null;
   }

@@ -231,6 +231,28 @@ describe("playground", () => {
     await second.context.close();
   });
 
+  test("the .dockerignore box reaches the planner (CopyIgnoredFile) and the share link keeps it", async () => {
+    const first = await openPlayground(browser, server.url);
+    await replaceText(first.page, "FROM alpine AS app\nCOPY secret.txt notes.md /app/\n");
+    await first.page.fill('[data-testid="dockerignore"]', "secret.txt\n");
+    await first.page.waitForFunction(() => document.querySelector('[data-testid="diagnostics"]').textContent.includes("CopyIgnoredFile"));
+    const text = await first.page.textContent('[data-testid="diagnostics"]');
+    assert.match(text, /Attempting to Copy file "secret\.txt" that is excluded by \.dockerignore/);
+    assert.doesNotMatch(text, /notes\.md/);
+    await first.page.click('[data-testid="share"]');
+    await first.page.waitForFunction(() => location.hash.startsWith("#s="));
+    const url = first.page.url();
+    await first.context.close();
+
+    const second = await openPlayground(browser, url);
+    assert.equal(await second.page.inputValue('[data-testid="dockerignore"]'), "secret.txt\n");
+    await second.page.waitForFunction(() => document.querySelector('[data-testid="diagnostics"]').textContent.includes("CopyIgnoredFile"));
+    // Emptying the box removes the warning.
+    await second.page.fill('[data-testid="dockerignore"]', "");
+    await second.page.waitForFunction(() => !document.querySelector('[data-testid="diagnostics"]').textContent.includes("CopyIgnoredFile"));
+    await second.context.close();
+  });
+
   test("the last session is restored from localStorage", async () => {
     const { page, context } = await openPlayground(browser, server.url);
     await replaceText(page, THREE_STAGES);

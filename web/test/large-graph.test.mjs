@@ -40,6 +40,8 @@ after(async () => {
 async function openWith(text, stages, options = {}) {
   const opened = await openPlayground(browser, server.url, options);
   const { page } = opened;
+  // Neon's compute image needs its PostgreSQL version (`${PG_VERSION:?}`), as in BuildKit.
+  if (text === NEON) await page.fill('[data-testid="build-args"]', "PG_VERSION=v17");
   await page.click(".cm-content");
   await page.keyboard.press("ControlOrMeta+a");
   await page.evaluate((pasted) => {

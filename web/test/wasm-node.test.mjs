@@ -78,6 +78,18 @@ describe("nodejs package", () => {
     assert.deepEqual(planner.checkWith(text, null), planner.check(text));
   });
 
+  test("the dockerignore option reaches CopyIgnoredFile in plan, checkWith and outline", () => {
+    const text = "FROM scratch\nCOPY secret.txt notes.md /\n";
+    const options = { dockerignore: "secret.txt\n" };
+    const expected = ['Attempting to Copy file "secret.txt" that is excluded by .dockerignore'];
+    const ignored = (diagnostics) => diagnostics.filter((d) => d.code === "CopyIgnoredFile").map((d) => d.message);
+    assert.deepEqual(ignored(planner.plan(text, options).diagnostics), expected);
+    assert.deepEqual(ignored(planner.checkWith(text, options)), expected);
+    assert.deepEqual(ignored(planner.outline(text, options).diagnostics), expected);
+    assert.deepEqual(ignored(planner.checkWith(text, {})), []);
+    assert.throws(() => planner.plan(text, { dockerignore: 3 }), /invalid options: dockerignore takes strings/);
+  });
+
   test("options may be undefined or null", () => {
     assert.deepEqual(planner.plan(SEED, undefined), planner.plan(SEED, {}));
     assert.deepEqual(planner.plan(SEED, null), planner.plan(SEED, {}));

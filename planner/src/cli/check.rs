@@ -4,7 +4,8 @@
 //! Input: paths, planning options, `--format`, `--failure-threshold`. Output: the report on
 //! stdout. Exit codes: 1 when any finding is at or above the threshold, else 0; 2 for usage
 //! and I/O errors (nothing is reported then).
-//! Invariant: the findings are exactly `planner::check_with` per file; formats only render.
+//! Invariant: the findings are exactly `planner::check_with_context` per file (with the
+//! `.dockerignore` BuildKit would apply to it); formats only render.
 
 use std::process::ExitCode;
 
@@ -14,7 +15,7 @@ use clap::ValueEnum;
 use planner::Severity;
 
 use crate::cli::files::dockerfiles;
-use crate::cli::input::{options, read_dockerfile, write_stdout, PlanOptions};
+use crate::cli::input::{context_files, options, read_dockerfile, write_stdout, PlanOptions};
 use crate::cli::report::{render, FileReport, ReportFormat};
 
 /// The lowest severity that fails the check (hadolint's `--failure-threshold`).
@@ -65,7 +66,8 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode> {
     let mut reports = Vec::new();
     for path in dockerfiles(&args.paths)? {
         let (name, text) = read_dockerfile(&path)?;
-        let diagnostics = planner::check_with(&text, &options);
+        let files = context_files(&path, &args.options)?;
+        let diagnostics = planner::check_with_context(&text, &options, &files);
         reports.push(FileReport {
             path: name,
             text,

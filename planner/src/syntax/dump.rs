@@ -10,7 +10,7 @@ use super::{parse, RawInstruction};
 
 fn instruction_json(node: &RawInstruction) -> Value {
     let (sub_cmd, value_node) = match &node.sub {
-        Some(sub) => (Value::String(sub.keyword.clone()), sub.as_ref()),
+        Some(sub) => (Value::String(sub.keyword.to_string()), sub.as_ref()),
         None => (Value::Null, node),
     };
     let heredocs: Vec<Value> = node

@@ -5,26 +5,30 @@
 //!
 //! Input: Dockerfile text. Output: [`Parsed`]: directives and raw instructions with line
 //! numbers and byte spans, or the first syntax error (BuildKit stops there too).
-//! Invariant: the only module that knows Dockerfile lexing; never panics on any input.
+//! Invariant: the only module that knows Dockerfile lexing; never panics on any input. Words
+//! borrow from the text ([`Cow::Borrowed`]) unless the parser had to build them (a line joined
+//! from continuation lines, a quoted flag, an escaped JSON string).
 
 mod directives;
-mod dump;
+pub mod dump;
+mod json;
 pub mod split;
 pub mod words;
+
+use std::borrow::Cow;
 
 use crate::diagnostics::Span;
 use crate::expand::{Lexer, NoVars};
 
 pub use directives::Directive;
-pub use dump::dump_json;
 use split::JsonForm;
 
 /// The longest physical line BuildKit's scanner accepts, newline included.
 const MAX_LINE: usize = 64 * 1024;
 
-/// A parsed Dockerfile.
+/// A parsed Dockerfile; the words borrow from the text it was parsed from.
 #[derive(Debug, Clone, Default)]
-pub struct Parsed {
+pub struct Parsed<'a> {
     /// The parser directives at the top (`syntax`, `escape`, `check`), in order.
     pub directives: Vec<Directive>,
     /// The escape character in force.
@@ -32,12 +36,12 @@ pub struct Parsed {
     /// The instructions that parsed, in order. An instruction that fails to parse is left
     /// out and parsing goes on after it (for editors); an error that ends the file (an
     /// unterminated heredoc, an overlong line, a bad directive) leaves the rest out.
-    pub instructions: Vec<RawInstruction>,
+    pub instructions: Vec<RawInstruction<'a>>,
     /// The first syntax error; BuildKit rejects the file with it, so consumers that follow
     /// BuildKit look at nothing else when it is set.
     pub error: Option<SyntaxError>,
-    /// Lines of blank continuation lines (BuildKit's `NoEmptyContinuation`), with the
-    /// instruction's span.
+    /// Instructions with blank lines inside their continuation (BuildKit's
+    /// `NoEmptyContinuation`): the span of the instruction's last line, where BuildKit reports it.
     pub empty_continuations: Vec<Span>,
 }
 
@@ -56,11 +60,11 @@ pub struct SyntaxError {
 
 /// A here-document as the parser reads it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawHeredoc {
+pub struct RawHeredoc<'a> {
     /// The delimiter, quotes removed.
     pub name: String,
-    /// The body lines, each with its line end, before `<<-` tab stripping.
-    pub content: String,
+    /// The body lines, each with its line end, before `<<-` tab stripping (a slice of the text).
+    pub content: Cow<'a, str>,
     /// False when any part of the delimiter was quoted.
     pub expand: bool,
     /// `<<-`: strip leading tabs.
@@ -71,29 +75,31 @@ pub struct RawHeredoc {
 
 /// One instruction as BuildKit's parser produces it (a `parser.Node`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RawInstruction {
+pub struct RawInstruction<'a> {
     /// The keyword as written (`from`, `FROM`, `From`).
-    pub keyword: String,
+    pub keyword: Cow<'a, str>,
+    /// The keyword's command.
+    pub command: Command,
     /// Leading `--flag[=value]` words, quotes processed.
-    pub flags: Vec<String>,
+    pub flags: Vec<Cow<'a, str>>,
     /// The argument words (BuildKit's node arguments): for `ENV`/`LABEL` triples of key,
     /// value and `"="` (or `""` for the legacy form); for `ONBUILD` the trigger keyword
     /// followed by its arguments; for `HEALTHCHECK` the type followed by the command.
-    pub args: Vec<String>,
+    pub args: Vec<Cow<'a, str>>,
     /// Whether the arguments were a JSON array.
     pub json: bool,
     /// The joined line (continuations joined, comments dropped).
-    pub original: String,
+    pub original: Cow<'a, str>,
     /// 1-based first line.
     pub start_line: u32,
     /// 1-based last line (heredoc bodies included).
     pub end_line: u32,
     /// The heredocs, in order.
-    pub heredocs: Vec<RawHeredoc>,
+    pub heredocs: Vec<RawHeredoc<'a>>,
     /// For `ONBUILD`: the trigger instruction.
-    pub sub: Option<Box<RawInstruction>>,
-    /// Comment lines directly above the instruction (for doc comments).
-    pub comments: Vec<String>,
+    pub sub: Option<Box<RawInstruction<'a>>>,
+    /// Comment lines directly above the instruction (for doc comments and `# check=`).
+    pub comments: Vec<&'a str>,
     /// Bytes from the keyword to the end of the last line.
     pub span: Span,
     /// Bytes of the keyword.
@@ -107,7 +113,118 @@ pub struct RawInstruction {
     pub continuations: Vec<(usize, usize)>,
 }
 
-impl RawInstruction {
+/// An instruction keyword BuildKit knows, or `Unknown`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Command {
+    /// `ADD`.
+    Add,
+    /// `ARG`.
+    Arg,
+    /// `CMD`.
+    Cmd,
+    /// `COPY`.
+    Copy,
+    /// `ENTRYPOINT`.
+    Entrypoint,
+    /// `ENV`.
+    Env,
+    /// `EXPOSE`.
+    Expose,
+    /// `FROM`.
+    From,
+    /// `HEALTHCHECK`.
+    Healthcheck,
+    /// `LABEL`.
+    Label,
+    /// `MAINTAINER`.
+    Maintainer,
+    /// `ONBUILD`.
+    Onbuild,
+    /// `RUN`.
+    Run,
+    /// `SHELL`.
+    Shell,
+    /// `STOPSIGNAL`.
+    Stopsignal,
+    /// `USER`.
+    User,
+    /// `VOLUME`.
+    Volume,
+    /// `WORKDIR`.
+    Workdir,
+    /// Anything else.
+    Unknown,
+}
+
+/// Packs up to 16 ASCII bytes, lower-cased, into an integer (a keyword compare in one step).
+const fn pack_lower(bytes: &[u8]) -> u128 {
+    let mut packed = 0u128;
+    let mut idx = 0;
+    while idx < bytes.len() {
+        packed = (packed << 8) | bytes[idx].to_ascii_lowercase() as u128;
+        idx += 1;
+    }
+    packed
+}
+
+impl Command {
+    /// The command of a keyword, compared case-insensitively without allocating.
+    pub fn of(keyword: &str) -> Command {
+        const ADD: u128 = pack_lower(b"add");
+        const ARG: u128 = pack_lower(b"arg");
+        const CMD: u128 = pack_lower(b"cmd");
+        const COPY: u128 = pack_lower(b"copy");
+        const ENTRYPOINT: u128 = pack_lower(b"entrypoint");
+        const ENV: u128 = pack_lower(b"env");
+        const EXPOSE: u128 = pack_lower(b"expose");
+        const FROM: u128 = pack_lower(b"from");
+        const HEALTHCHECK: u128 = pack_lower(b"healthcheck");
+        const LABEL: u128 = pack_lower(b"label");
+        const MAINTAINER: u128 = pack_lower(b"maintainer");
+        const ONBUILD: u128 = pack_lower(b"onbuild");
+        const RUN: u128 = pack_lower(b"run");
+        const SHELL: u128 = pack_lower(b"shell");
+        const STOPSIGNAL: u128 = pack_lower(b"stopsignal");
+        const USER: u128 = pack_lower(b"user");
+        const VOLUME: u128 = pack_lower(b"volume");
+        const WORKDIR: u128 = pack_lower(b"workdir");
+        let bytes = keyword.as_bytes();
+        // Keywords are 3 to 11 ASCII letters; a zero byte would pack like a shorter word.
+        if !(3..=11).contains(&bytes.len()) {
+            return Command::Unknown;
+        }
+        let mut packed = 0u128;
+        for byte in bytes {
+            if !byte.is_ascii_alphabetic() {
+                return Command::Unknown;
+            }
+            packed = (packed << 8) | u128::from(byte | 0x20);
+        }
+        match packed {
+            ADD => Command::Add,
+            ARG => Command::Arg,
+            CMD => Command::Cmd,
+            COPY => Command::Copy,
+            ENTRYPOINT => Command::Entrypoint,
+            ENV => Command::Env,
+            EXPOSE => Command::Expose,
+            FROM => Command::From,
+            HEALTHCHECK => Command::Healthcheck,
+            LABEL => Command::Label,
+            MAINTAINER => Command::Maintainer,
+            ONBUILD => Command::Onbuild,
+            RUN => Command::Run,
+            SHELL => Command::Shell,
+            STOPSIGNAL => Command::Stopsignal,
+            USER => Command::User,
+            VOLUME => Command::Volume,
+            WORKDIR => Command::Workdir,
+            _ => Command::Unknown,
+        }
+    }
+}
+
+impl<'a> RawInstruction<'a> {
     /// The byte offset in the text of byte `offset` of `original`.
     pub fn text_offset(&self, offset: usize) -> usize {
         let joined = self.origin + offset;
@@ -122,48 +239,38 @@ impl RawInstruction {
         }
     }
 
-    /// The keyword lower-cased.
-    pub fn command(&self) -> String {
-        self.keyword.to_ascii_lowercase()
-    }
-
     fn can_contain_heredoc(&self) -> bool {
         let node = match &self.sub {
-            Some(sub) if self.keyword.eq_ignore_ascii_case("onbuild") => sub.as_ref(),
+            Some(sub) if self.command == Command::Onbuild => sub.as_ref(),
             _ => self,
         };
-        ["run", "copy", "add"]
-            .iter()
-            .any(|k| node.keyword.eq_ignore_ascii_case(k))
-            && !node.json
+        matches!(node.command, Command::Run | Command::Copy | Command::Add) && !node.json
     }
 }
 
-/// One physical line: its byte offset and text (line end included).
-struct Line<'a> {
-    start: usize,
-    text: &'a str,
-}
-
-fn physical_lines(text: &str) -> Vec<Line<'_>> {
-    let mut lines = Vec::with_capacity(text.bytes().filter(|b| *b == b'\n').count() + 1);
-    let mut start = 0;
-    for (idx, byte) in text.bytes().enumerate() {
-        if byte == b'\n' {
-            lines.push(Line {
-                start,
-                text: &text[start..=idx],
-            });
-            start = idx + 1;
+/// A piece of `base` as a `Cow` that lives as long as `base`'s borrowed text: a slice of it
+/// when `base` borrows from the Dockerfile and `piece` lies inside it, else an owned copy.
+#[inline]
+fn lift<'a>(base: &Cow<'a, str>, piece: Cow<'_, str>) -> Cow<'a, str> {
+    if let (Cow::Borrowed(text), Cow::Borrowed(slice)) = (base, &piece) {
+        let text_start = text.as_ptr() as usize;
+        let slice_start = slice.as_ptr() as usize;
+        if slice_start >= text_start && slice_start + slice.len() <= text_start + text.len() {
+            let offset = slice_start - text_start;
+            if let Some(found) = text.get(offset..offset + slice.len()) {
+                return Cow::Borrowed(found);
+            }
         }
     }
-    if start < text.len() {
-        lines.push(Line {
-            start,
-            text: &text[start..],
-        });
-    }
-    lines
+    Cow::Owned(piece.into_owned())
+}
+
+/// One physical line: its 0-based index, byte offset and text (line end included).
+#[derive(Debug, Clone, Copy)]
+struct Line<'a> {
+    idx: usize,
+    start: usize,
+    text: &'a str,
 }
 
 fn trim_newline(text: &str) -> &str {
@@ -171,8 +278,7 @@ fn trim_newline(text: &str) -> &str {
 }
 
 fn is_comment(text: &str) -> bool {
-    text.trim_start_matches(char::is_whitespace)
-        .starts_with('#')
+    split::trim_start_space(text).starts_with('#')
 }
 
 /// BuildKit's continuation test: the escape char last (spaces and tabs may follow), and not
@@ -188,98 +294,183 @@ fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
 }
 
 /// Parses a Dockerfile.
-pub fn parse(text: &str) -> Parsed {
-    Parser::new(text).run()
+pub fn parse(text: &str) -> Parsed<'_> {
+    let mut instructions = Instructions::new(text);
+    // About one instruction per two lines (and per 24 bytes or more) in real files: saves the
+    // regrowth copies without reserving much for a file of blank lines.
+    let n_lines = text.bytes().filter(|byte| *byte == b'\n').count();
+    let mut parsed = Parsed {
+        instructions: Vec::with_capacity((n_lines / 2).min(text.len() / 24) + 1),
+        ..Parsed::default()
+    };
+    for item in instructions.by_ref() {
+        match item {
+            Ok(node) => parsed.instructions.push(node),
+            Err(error) => {
+                parsed.error.get_or_insert(error);
+            }
+        }
+    }
+    parsed.directives = std::mem::take(&mut instructions.parser.directives);
+    parsed.escape = instructions.parser.escape;
+    parsed.empty_continuations = std::mem::take(&mut instructions.parser.empty_continuations);
+    parsed
+}
+
+/// The instructions of a Dockerfile one at a time, so a caller can type each and let it go
+/// (the planner never holds the whole raw syntax tree). An error that ends the file (an
+/// overlong line, a bad directive, an unterminated heredoc, no instruction) is the last item; an
+/// instruction that does not parse is an error item and the stream goes on after it (editors
+/// read on; BuildKit, and so the planner, stops at the first error item). The directives, escape character and empty continuations are complete
+/// once the stream has ended (the directives and escape already after the first item).
+pub struct Instructions<'a> {
+    parser: Parser<'a>,
+}
+
+impl<'a> Instructions<'a> {
+    /// Starts reading `text`.
+    pub fn new(text: &'a str) -> Instructions<'a> {
+        Instructions {
+            parser: Parser::new(text),
+        }
+    }
+
+    /// The parser directives read so far.
+    pub fn directives(&self) -> &[Directive] {
+        &self.parser.directives
+    }
+
+    /// The escape character in force.
+    pub fn escape(&self) -> char {
+        self.parser.escape
+    }
+
+    /// The last lines of instructions with blank continuation lines (see
+    /// [`Parsed::empty_continuations`]), found so far.
+    pub fn empty_continuations(&self) -> &[Span] {
+        &self.parser.empty_continuations
+    }
+}
+
+impl<'a> Iterator for Instructions<'a> {
+    type Item = Result<RawInstruction<'a>, SyntaxError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.parser.next_instruction()
+    }
 }
 
 struct Parser<'a> {
-    lines: Vec<Line<'a>>,
-    next: usize,
+    text: &'a str,
+    /// Byte offset of the next physical line.
+    pos: usize,
+    /// 0-based index of the next physical line.
+    next_idx: usize,
     escape: char,
     directive_parser: directives::DirectiveParser,
-    parsed: Parsed,
+    directives: Vec<Directive>,
+    empty_continuations: Vec<Span>,
+    /// Comment lines since the last instruction.
+    comments: Vec<&'a str>,
+    /// The last physical line read.
+    last_line: Option<Line<'a>>,
+    n_instructions: usize,
+    /// An instruction failed to parse (so the file is not one "with no instructions").
+    recovered: bool,
+    /// An error ended the input (nothing more is read).
+    done: bool,
 }
 
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Parser<'a> {
-        let lines = physical_lines(text);
-        let instructions: Vec<RawInstruction> = Vec::with_capacity(lines.len() / 2 + 1);
         Parser {
-            lines,
-            next: 0,
+            text,
+            pos: 0,
+            next_idx: 0,
             escape: '\\',
             directive_parser: directives::DirectiveParser::default(),
-            parsed: Parsed {
-                escape: '\\',
-                instructions,
-                ..Parsed::default()
-            },
+            directives: Vec::new(),
+            empty_continuations: Vec::new(),
+            comments: Vec::new(),
+            last_line: None,
+            n_instructions: 0,
+            recovered: false,
+            done: false,
         }
     }
 
-    fn line_span(&self, idx: usize) -> Span {
-        let line = &self.lines[idx.min(self.lines.len().saturating_sub(1))];
+    fn line_span(line: Line) -> Span {
         Span::new(line.start, line.start + trim_newline(line.text).len())
     }
 
     /// The next physical line, or an error when it is longer than BuildKit's scanner accepts.
-    fn scan(&mut self) -> Option<Result<usize, SyntaxError>> {
-        let idx = self.next;
-        let line = self.lines.get(idx)?;
-        self.next += 1;
-        if line.text.len() > MAX_LINE {
+    fn scan(&mut self) -> Option<Result<Line<'a>, SyntaxError>> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let rest = &self.text[self.pos..];
+        let len = rest.find('\n').map_or(rest.len(), |newline| newline + 1);
+        let line = Line {
+            idx: self.next_idx,
+            start: self.pos,
+            text: &rest[..len],
+        };
+        self.pos += len;
+        self.next_idx += 1;
+        if len > MAX_LINE {
+            let line_no = line.idx as u32 + 1;
             return Some(Err(SyntaxError {
                 message: format!(
                     "dockerfile line greater than max allowed size of {}",
                     MAX_LINE - 1
                 ),
-                line: idx as u32 + 1,
-                end_line: idx as u32 + 1,
-                span: self.line_span(idx),
+                line: line_no,
+                end_line: line_no,
+                span: Self::line_span(line),
             }));
         }
-        Some(Ok(idx))
+        Some(Ok(line))
     }
 
-    /// An error that ends the file (the first error recorded stays the file's error).
-    fn fail(&mut self, message: String, first: usize, last: usize) -> Parsed {
-        self.recover(message, first, last);
-        self.finish()
-    }
-
-    /// An instruction that does not parse: the first such error is the file's error (BuildKit
-    /// stops there), and parsing goes on after the instruction so that editors still see the
-    /// instructions that follow it.
-    fn recover(&mut self, message: String, first: usize, last: usize) {
-        if self.parsed.error.is_none() {
-            let span = Span::new(self.line_span(first).start, self.line_span(last).end);
-            self.parsed.error = Some(SyntaxError {
-                message,
-                line: first as u32 + 1,
-                end_line: last as u32 + 1,
-                span,
-            });
+    /// An error over the lines `first..=last`.
+    fn error_over(message: String, first: Line, last: Line) -> SyntaxError {
+        SyntaxError {
+            message,
+            line: first.idx as u32 + 1,
+            end_line: last.idx as u32 + 1,
+            span: Span::new(Self::line_span(first).start, Self::line_span(last).end),
         }
     }
 
-    fn finish(&mut self) -> Parsed {
-        self.parsed.escape = self.escape;
-        std::mem::take(&mut self.parsed)
+    /// Ends the input with an error over the lines `first..=last`.
+    fn fail(
+        &mut self,
+        message: String,
+        first: Line,
+        last: Line,
+    ) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
+        self.fail_with(Self::error_over(message, first, last))
     }
 
-    fn run(mut self) -> Parsed {
-        let mut comments: Vec<String> = Vec::new();
+    fn fail_with(&mut self, error: SyntaxError) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
+        self.done = true;
+        Some(Err(error))
+    }
+
+    /// Reads up to the end of the next instruction.
+    fn next_instruction(&mut self) -> Option<Result<RawInstruction<'a>, SyntaxError>> {
+        if self.done {
+            return None;
+        }
         while let Some(scanned) = self.scan() {
-            let idx = match scanned {
-                Ok(idx) => idx,
-                Err(e) => {
-                    self.parsed.error.get_or_insert(e);
-                    return self.finish();
-                }
+            let first = match scanned {
+                Ok(line) => line,
+                Err(e) => return self.fail_with(e),
             };
-            let mut raw = self.lines[idx].text;
-            let mut raw_start = self.lines[idx].start;
-            if idx == 0 {
+            self.last_line = Some(first);
+            let mut raw = first.text;
+            let mut raw_start = first.start;
+            if first.idx == 0 {
                 if let Some(rest) = raw.strip_prefix('\u{feff}') {
                     raw = rest;
                     raw_start += '\u{feff}'.len_utf8();
@@ -288,18 +479,21 @@ impl<'a> Parser<'a> {
             if is_comment(raw) {
                 let comment = raw.get(1..).unwrap_or("").trim();
                 if comment.is_empty() {
-                    comments.clear();
+                    self.comments.clear();
                 } else {
-                    comments.push(comment.to_string());
+                    self.comments.push(comment);
                 }
             }
             let no_newline = trim_newline(raw);
-            let content = no_newline.trim_start_matches(char::is_whitespace);
+            let content = split::trim_start_space(no_newline);
             let content_start = raw_start + (no_newline.len() - content.len());
-            match self.directive_parser.parse_line(content, idx as u32 + 1) {
-                Err(message) => return self.fail(message, idx, idx),
+            match self
+                .directive_parser
+                .parse_line(content, first.idx as u32 + 1)
+            {
+                Err(message) => return self.fail(message, first, first),
                 Ok(Some(directive)) => {
-                    comments.pop();
+                    self.comments.pop();
                     if directive.name == "escape" {
                         match directive.value.as_str() {
                             "\\" => self.escape = '\\',
@@ -308,74 +502,77 @@ impl<'a> Parser<'a> {
                                 let message = format!(
                                     "invalid escape token '{other}' does not match ` or \\"
                                 );
-                                return self.fail(message, idx, idx);
+                                return self.fail(message, first, first);
                             }
                         }
                     }
-                    self.parsed.directives.push(directive);
+                    self.directives.push(directive);
                 }
                 Ok(None) => {}
             }
             let content = if is_comment(content) { "" } else { content };
-            let (first, mut ended) = trim_continuation(content, self.escape);
-            if ended && first.is_empty() {
+            let (first_piece, mut ended) = trim_continuation(content, self.escape);
+            if ended && first_piece.is_empty() {
                 continue;
             }
-            let mut line = first.to_string();
+            let mut joined: Option<String> = None;
             let mut continuations = Vec::new();
-            let mut last_idx = idx;
+            let mut last = first;
             let mut empty_continuation = false;
             while !ended {
                 let Some(scanned) = self.scan() else { break };
-                let cidx = match scanned {
-                    Ok(cidx) => cidx,
-                    Err(e) => {
-                        self.parsed.error.get_or_insert(e);
-                        return self.finish();
-                    }
+                let line = match scanned {
+                    Ok(line) => line,
+                    Err(e) => return self.fail_with(e),
                 };
-                last_idx = cidx;
-                let ctext = trim_newline(self.lines[cidx].text);
+                last = line;
+                self.last_line = Some(line);
+                let ctext = trim_newline(line.text);
                 if is_comment(ctext) {
                     continue;
                 }
-                if ctext.trim_start_matches(char::is_whitespace).is_empty() {
+                if split::trim_start_space(ctext).is_empty() {
                     empty_continuation = true;
                     continue;
                 }
                 let (piece, piece_ended) = trim_continuation(ctext, self.escape);
-                continuations.push((line.len(), self.lines[cidx].start));
-                line.push_str(piece);
+                let joined = joined.get_or_insert_with(|| first_piece.to_string());
+                continuations.push((joined.len(), line.start));
+                joined.push_str(piece);
                 ended = piece_ended;
             }
-            let start_span = Span::new(content_start, content_start);
-            let mut node = match self.node_from_line(line, std::mem::take(&mut comments)) {
+            let line: Cow<'a, str> = match joined {
+                Some(joined) => Cow::Owned(joined),
+                None => Cow::Borrowed(first_piece),
+            };
+            let instruction_end = last;
+            let comments = std::mem::take(&mut self.comments);
+            let mut node = match self.node_from_line(line, comments) {
                 Ok(node) => node,
                 Err(message) => {
-                    self.recover(message, idx, last_idx);
-                    continue;
+                    self.recovered = true;
+                    return Some(Err(Self::error_over(message, first, last)));
                 }
             };
             if node.can_contain_heredoc() && node.original.contains("<<") {
                 match heredocs_from_line(&node.original) {
                     Err(message) => {
-                        self.recover(message, idx, last_idx);
-                        continue;
+                        self.recovered = true;
+                        return Some(Err(Self::error_over(message, first, last)));
                     }
                     Ok(heredocs) => {
                         for mut heredoc in heredocs {
                             let mut terminated = false;
+                            let body_start = self.pos;
+                            let mut body_end = self.pos;
                             while let Some(scanned) = self.scan() {
-                                let hidx = match scanned {
-                                    Ok(hidx) => hidx,
-                                    Err(e) => {
-                                        self.parsed.error.get_or_insert(e);
-                                        return self.finish();
-                                    }
+                                let body_line = match scanned {
+                                    Ok(line) => line,
+                                    Err(e) => return self.fail_with(e),
                                 };
-                                last_idx = hidx;
-                                let body_line = self.lines[hidx].text;
-                                let mut candidate = trim_newline(body_line);
+                                last = body_line;
+                                self.last_line = Some(body_line);
+                                let mut candidate = trim_newline(body_line.text);
                                 if heredoc.chomp {
                                     candidate = candidate.trim_start_matches('\t');
                                 }
@@ -383,76 +580,70 @@ impl<'a> Parser<'a> {
                                     terminated = true;
                                     break;
                                 }
-                                heredoc.content.push_str(body_line);
+                                body_end = body_line.start + body_line.text.len();
                             }
                             if !terminated {
-                                return self.fail(
-                                    "unterminated heredoc".to_string(),
-                                    idx,
-                                    last_idx,
-                                );
+                                return self.fail("unterminated heredoc".to_string(), first, last);
                             }
+                            heredoc.content = Cow::Borrowed(&self.text[body_start..body_end]);
                             node.heredocs.push(heredoc);
                         }
                     }
                 }
             }
-            node.start_line = idx as u32 + 1;
-            node.end_line = last_idx as u32 + 1;
-            let keyword_len = node.keyword.len();
-            node.keyword_span = Span::new(start_span.start, start_span.start + keyword_len);
-            node.span = Span::new(
-                start_span.start,
-                self.line_span(last_idx).end.max(start_span.start),
-            );
+            node.start_line = first.idx as u32 + 1;
+            node.end_line = last.idx as u32 + 1;
+            node.keyword_span = Span::new(content_start, content_start + node.keyword.len());
+            node.span = Span::new(content_start, Self::line_span(last).end.max(content_start));
             if let Some(sub) = node.sub.as_deref_mut() {
                 sub.span = node.span;
-                sub.continuations = continuations.clone();
+                sub.continuations.clone_from(&continuations);
                 let keyword_start = sub.text_offset(0);
                 sub.keyword_span = Span::new(keyword_start, keyword_start + sub.keyword.len());
             }
             node.continuations = continuations;
             if empty_continuation {
-                self.parsed.empty_continuations.push(node.span);
+                // BuildKit reports it at the instruction's last line (before any heredoc body).
+                self.empty_continuations
+                    .push(Self::line_span(instruction_end));
             }
-            self.parsed.instructions.push(node);
+            self.n_instructions += 1;
+            return Some(Ok(node));
         }
-        if self.parsed.instructions.is_empty() && self.parsed.error.is_none() {
-            let last = self.lines.len().saturating_sub(1);
-            let line = self.lines.len();
-            self.parsed.error = Some(SyntaxError {
+        if self.n_instructions == 0 && !self.recovered {
+            let line = self.next_idx as u32;
+            let span = self.last_line.map_or(Span::default(), Self::line_span);
+            return self.fail_with(SyntaxError {
                 message: "file with no instructions".to_string(),
-                line: line as u32,
-                end_line: line as u32,
-                span: if self.lines.is_empty() {
-                    Span::default()
-                } else {
-                    self.line_span(last)
-                },
+                line,
+                end_line: line,
+                span,
             });
         }
-        self.finish()
+        self.done = true;
+        None
     }
 
     /// BuildKit `newNodeFromLine`: keyword, flags and the per-instruction argument form.
     fn node_from_line(
         &self,
-        line: String,
-        comments: Vec<String>,
-    ) -> Result<RawInstruction, String> {
+        line: Cow<'a, str>,
+        comments: Vec<&'a str>,
+    ) -> Result<RawInstruction<'a>, String> {
         let (keyword, rest) = split::split_keyword(&line);
         let (args_text, flags) = match rest {
             Some(rest) => split::extract_flags(rest, self.escape),
             None => ("", Vec::new()),
         };
-        let rest = args_text.trim_matches(char::is_whitespace);
-        let command = keyword.to_ascii_lowercase();
+        let rest = split::trim_space(args_text);
+        let command = Command::of(keyword);
         let mut node = RawInstruction {
-            keyword: keyword.to_string(),
-            flags,
+            keyword: lift(&line, Cow::Borrowed(keyword)),
+            command,
+            flags: flags.into_iter().map(|flag| lift(&line, flag)).collect(),
             args: Vec::new(),
             json: false,
-            original: String::new(),
+            original: Cow::Borrowed(""),
             start_line: 0,
             end_line: 0,
             heredocs: Vec::new(),
@@ -463,52 +654,61 @@ impl<'a> Parser<'a> {
             origin: 0,
             continuations: Vec::new(),
         };
-        match command.as_str() {
-            "add" | "copy" | "volume" => match split::parse_json(rest) {
+        let word = |piece: &str| lift(&line, Cow::Borrowed(piece));
+        match command {
+            Command::Add | Command::Copy | Command::Volume => match split::parse_json(rest) {
                 JsonForm::Array(args) => {
-                    node.args = args;
+                    node.args = args.into_iter().map(|arg| lift(&line, arg)).collect();
                     node.json = true;
                 }
                 JsonForm::NotStrings => return Err(split::NOT_STRING_ARRAY.to_string()),
-                JsonForm::NotJson => node.args = whitespace_list(rest),
+                JsonForm::NotJson => node.args = whitespace_list(rest, &word),
             },
-            "arg" => node.args = split::parse_words(rest, self.escape),
-            "cmd" | "entrypoint" | "run" | "shell" => {
-                (node.args, node.json) = Self::maybe_json(rest)?
+            Command::Arg => {
+                node.args = split::parse_words(rest, self.escape)
+                    .into_iter()
+                    .map(word)
+                    .collect();
             }
-            "env" | "label" => {
-                let keyword = if command == "env" { "ENV" } else { "LABEL" };
-                for (key, value, has_equals) in split::parse_name_val(rest, keyword, self.escape)? {
-                    node.args.push(key);
-                    node.args.push(value);
-                    node.args.push(if has_equals {
-                        "=".to_string()
-                    } else {
-                        String::new()
-                    });
+            Command::Cmd | Command::Entrypoint | Command::Run | Command::Shell => {
+                (node.args, node.json) = Self::maybe_json(rest, &line)?
+            }
+            Command::Env | Command::Label => {
+                let keyword = if command == Command::Env {
+                    "ENV"
+                } else {
+                    "LABEL"
+                };
+                let pairs = split::parse_name_val(rest, keyword, self.escape)?;
+                node.args.reserve(pairs.len() * 3);
+                for (key, value, has_equals) in pairs {
+                    node.args.push(word(key));
+                    node.args.push(word(value));
+                    node.args
+                        .push(Cow::Borrowed(if has_equals { "=" } else { "" }));
                 }
             }
-            "expose" | "from" => node.args = whitespace_list(rest),
-            "healthcheck" => {
+            Command::Expose | Command::From => node.args = whitespace_list(rest, &word),
+            Command::Healthcheck => {
                 let sep = rest.find(char::is_whitespace).unwrap_or(rest.len());
                 if sep > 0 {
                     let (cmd, json) =
-                        Self::maybe_json(rest[sep..].trim_start_matches(char::is_whitespace))?;
-                    node.args.push(rest[..sep].to_string());
+                        Self::maybe_json(split::trim_start_space(&rest[sep..]), &line)?;
+                    node.args.push(word(&rest[..sep]));
                     node.args.extend(cmd);
                     node.json = json;
                 }
             }
-            "maintainer" | "stopsignal" | "user" | "workdir" => {
+            Command::Maintainer | Command::Stopsignal | Command::User | Command::Workdir => {
                 if !rest.is_empty() {
-                    node.args.push(rest.to_string());
+                    node.args.push(word(rest));
                 }
             }
-            "onbuild" => {
+            Command::Onbuild => {
                 if !rest.is_empty() {
-                    let mut sub = self.node_from_line(rest.to_string(), Vec::new())?;
+                    let mut sub = self.node_from_line(word(rest), Vec::new())?;
                     // `rest` is a slice of `line`: its offset is where the trigger starts.
-                    sub.origin = words::offset_in(&line, rest);
+                    sub.origin = split::offset_in(&line, rest);
                     node.args.push(sub.keyword.clone());
                     node.args.extend(sub.args.iter().cloned());
                     node.json = false;
@@ -517,36 +717,40 @@ impl<'a> Parser<'a> {
             }
             // Unknown keywords keep one empty argument, as BuildKit's `parseIgnore` does; they
             // are rejected when instructions are typed.
-            _ => node.args.push(String::new()),
+            Command::Unknown => node.args.push(Cow::Borrowed("")),
         }
         node.original = line;
         Ok(node)
     }
 
     /// BuildKit `parseMaybeJSON`: the JSON array, or the whole rest as one shell-form word.
-    fn maybe_json(rest: &str) -> Result<(Vec<String>, bool), String> {
+    fn maybe_json(rest: &str, line: &Cow<'a, str>) -> Result<(Vec<Cow<'a, str>>, bool), String> {
         if rest.is_empty() {
             return Ok((Vec::new(), false));
         }
         match split::parse_json(rest) {
-            JsonForm::Array(args) => Ok((args, true)),
+            JsonForm::Array(args) => {
+                Ok((args.into_iter().map(|arg| lift(line, arg)).collect(), true))
+            }
             JsonForm::NotStrings => Err(split::NOT_STRING_ARRAY.to_string()),
-            JsonForm::NotJson => Ok((vec![rest.to_string()], false)),
+            JsonForm::NotJson => Ok((vec![lift(line, Cow::Borrowed(rest))], false)),
         }
     }
 }
 
-fn whitespace_list(rest: &str) -> Vec<String> {
+fn whitespace_list<'a>(rest: &str, word: &dyn Fn(&str) -> Cow<'a, str>) -> Vec<Cow<'a, str>> {
     if rest.is_empty() {
         Vec::new()
     } else {
-        split::split_whitespace_re(rest)
+        let mut words = Vec::with_capacity(4);
+        words.extend(split::split_whitespace_re(rest).map(word));
+        words
     }
 }
 
 /// BuildKit `ParseHeredoc`: `[fd]<<[-]WORD` as one word; `None` when `word` is not a heredoc.
-pub fn parse_heredoc_word(word: &str) -> Result<Option<RawHeredoc>, String> {
-    let digits = word.chars().take_while(char::is_ascii_digit).count();
+pub fn parse_heredoc_word(word: &str) -> Result<Option<RawHeredoc<'static>>, String> {
+    let digits = word.bytes().take_while(u8::is_ascii_digit).count();
     let Some(after) = word[digits..].strip_prefix("<<") else {
         return Ok(None);
     };
@@ -576,7 +780,7 @@ pub fn parse_heredoc_word(word: &str) -> Result<Option<RawHeredoc>, String> {
     let expand = quotes(&words[0]) == quotes(&raw_words[0]);
     Ok(Some(RawHeredoc {
         name: words[0].clone(),
-        content: String::new(),
+        content: Cow::Borrowed(""),
         expand,
         chomp,
         fd,
@@ -584,7 +788,7 @@ pub fn parse_heredoc_word(word: &str) -> Result<Option<RawHeredoc>, String> {
 }
 
 /// BuildKit `heredocsFromLine`: every heredoc word of a joined line, in order.
-fn heredocs_from_line(line: &str) -> Result<Vec<RawHeredoc>, String> {
+fn heredocs_from_line(line: &str) -> Result<Vec<RawHeredoc<'static>>, String> {
     let mut lexer = Lexer::new('\\');
     lexer.raw_quotes = true;
     lexer.raw_escapes = true;
@@ -621,17 +825,20 @@ mod tests {
         let ins = &parsed.instructions;
         assert_eq!(ins.len(), 4);
         assert_eq!(
-            (ins[1].keyword.as_str(), ins[1].start_line, ins[1].end_line),
+            (ins[1].keyword.as_ref(), ins[1].start_line, ins[1].end_line),
             ("RUN", 3, 6)
         );
         assert_eq!(ins[1].args, vec!["echo a   && echo b"]);
         assert_eq!(parsed.empty_continuations.len(), 1);
+        // Reported at the instruction's last line ("  && echo b", line 6).
+        let empty = parsed.empty_continuations[0];
+        assert_eq!(&text[empty.start..empty.end], "  && echo b");
         let heredocs = &ins[2].heredocs;
         assert_eq!(heredocs.len(), 2);
         assert_eq!(
             (
                 heredocs[0].name.as_str(),
-                heredocs[0].content.as_str(),
+                heredocs[0].content.as_ref(),
                 heredocs[0].expand
             ),
             ("EOF", "hello $x\n", true)

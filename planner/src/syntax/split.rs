@@ -6,38 +6,118 @@
 //! Invariant: never panics; quoting is processed exactly as BuildKit does at this stage
 //! (quotes are kept in words; later expansion removes them).
 
+use std::borrow::Cow;
+
+use super::json::{self, JsonArray};
+
+/// `text` without leading white space (`char::is_whitespace`), checking ASCII bytes first.
+#[inline]
+pub fn trim_start_space(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut idx = 0;
+    while idx < bytes.len() {
+        match bytes[idx] {
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => idx += 1,
+            byte if byte.is_ascii() => return &text[idx..],
+            _ => return text[idx..].trim_start_matches(char::is_whitespace),
+        }
+    }
+    ""
+}
+
+/// `text` without trailing white space (`char::is_whitespace`), checking ASCII bytes first.
+#[inline]
+pub fn trim_end_space(text: &str) -> &str {
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 {
+        match bytes[end - 1] {
+            b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r' => end -= 1,
+            byte if byte.is_ascii() => return &text[..end],
+            _ => return text[..end].trim_end_matches(char::is_whitespace),
+        }
+    }
+    ""
+}
+
+/// `text` without white space at either end.
+#[inline]
+pub fn trim_space(text: &str) -> &str {
+    trim_end_space(trim_start_space(text))
+}
+
+/// The byte offset of `inner` within `outer`; `inner` must be a slice of `outer` (the result
+/// is clamped to `outer` otherwise).
+pub fn offset_in(outer: &str, inner: &str) -> usize {
+    let offset = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
+    offset.min(outer.len())
+}
+
 /// Characters of Go's `reWhitespace` (`[\t\v\f\r ]`).
 pub fn is_re_space(ch: char) -> bool {
     matches!(ch, '\t' | '\u{0b}' | '\u{0c}' | '\r' | ' ')
 }
 
-/// Splits `text` on runs of `[\t\v\f\r ]` (Go `reWhitespace.Split(text, -1)`).
-pub fn split_whitespace_re(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut chars = text.chars().peekable();
-    while let Some(ch) = chars.next() {
-        if is_re_space(ch) {
-            out.push(std::mem::take(&mut current));
-            while chars.peek().is_some_and(|c| is_re_space(*c)) {
-                chars.next();
+fn is_re_space_byte(byte: u8) -> bool {
+    matches!(byte, b'\t' | 0x0b | 0x0c | b'\r' | b' ')
+}
+
+/// Splits `text` on runs of `[\t\v\f\r ]` (Go `reWhitespace.Split(text, -1)`): the pieces are
+/// slices of `text`, an empty first or last piece included.
+pub fn split_whitespace_re(text: &str) -> SplitWhitespaceRe<'_> {
+    SplitWhitespaceRe {
+        text,
+        pos: 0,
+        done: false,
+    }
+}
+
+/// The pieces of [`split_whitespace_re`].
+pub struct SplitWhitespaceRe<'t> {
+    text: &'t str,
+    pos: usize,
+    done: bool,
+}
+
+impl<'t> Iterator for SplitWhitespaceRe<'t> {
+    type Item = &'t str;
+
+    fn next(&mut self) -> Option<&'t str> {
+        if self.done {
+            return None;
+        }
+        let bytes = self.text.as_bytes();
+        let rest = &bytes[self.pos..];
+        match rest.iter().position(|byte| is_re_space_byte(*byte)) {
+            None => {
+                self.done = true;
+                Some(&self.text[self.pos..])
             }
-        } else {
-            current.push(ch);
+            Some(offset) => {
+                let piece = &self.text[self.pos..self.pos + offset];
+                let mut next = self.pos + offset;
+                while next < bytes.len() && is_re_space_byte(bytes[next]) {
+                    next += 1;
+                }
+                self.pos = next;
+                Some(piece)
+            }
         }
     }
-    out.push(current);
-    out
 }
 
 /// Splits into the keyword and the rest (Go `reWhitespace.Split(strings.TrimSpace(line), 2)`).
 pub fn split_keyword(line: &str) -> (&str, Option<&str>) {
-    let trimmed = line.trim_matches(char::is_whitespace);
-    match trimmed.char_indices().find(|(_, ch)| is_re_space(*ch)) {
+    let trimmed = trim_space(line);
+    let bytes = trimmed.as_bytes();
+    match bytes.iter().position(|byte| is_re_space_byte(*byte)) {
         None => (trimmed, None),
-        Some((idx, _)) => {
-            let rest = trimmed[idx..].trim_start_matches(is_re_space);
-            (&trimmed[..idx], Some(rest))
+        Some(idx) => {
+            let mut rest = idx;
+            while rest < bytes.len() && is_re_space_byte(bytes[rest]) {
+                rest += 1;
+            }
+            (&trimmed[..idx], Some(&trimmed[rest..]))
         }
     }
 }
@@ -53,8 +133,9 @@ fn is_go_byte_space(byte: u8) -> bool {
 
 /// Extracts leading `--flag[=value]` words (BuildKit `extractBuilderFlags`): returns the rest of
 /// the line and the flags with quotes and escapes processed. Like BuildKit it walks bytes, so
-/// a non-ASCII byte in a flag is taken as a Latin-1 character.
-pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<String>) {
+/// a non-ASCII byte in a flag is taken as a Latin-1 character. A flag with nothing to process
+/// is a slice of `line`.
+pub fn extract_flags(line: &str, escape: char) -> (&str, Vec<Cow<'_, str>>) {
     extract_flags_with_spans(line, escape, None)
 }
 
@@ -64,152 +145,153 @@ pub fn extract_flags_with_spans<'a>(
     line: &'a str,
     escape: char,
     mut spans: Option<&mut Vec<(usize, usize)>>,
-) -> (&'a str, Vec<String>) {
-    let trimmed = line.trim_start_matches(char::is_whitespace);
+) -> (&'a str, Vec<Cow<'a, str>>) {
+    let trimmed = trim_start_space(line);
     if !trimmed.starts_with("--") {
         // No flags (the common case): nothing to split.
         return (trimmed, Vec::new());
-    }
-    #[derive(PartialEq)]
-    enum Phase {
-        Spaces,
-        Word,
-        Quote,
     }
     let bytes = line.as_bytes();
     // The escape character is ASCII (`\` or `` ` ``); anything else never matches a byte.
     let escape = u8::try_from(u32::from(escape)).unwrap_or(0);
     let mut words = Vec::new();
-    let mut phase = Phase::Spaces;
-    let mut word = String::new();
-    let mut quote = 0u8;
-    let mut blank_ok = false;
     let mut pos = 0;
-    let mut word_start = 0;
     loop {
-        let at_end = pos >= bytes.len();
-        let mut ch = bytes.get(pos).copied().unwrap_or(0);
-        if phase == Phase::Spaces {
-            if at_end {
+        while pos < bytes.len() && is_go_byte_space(bytes[pos]) {
+            pos += 1;
+        }
+        if pos >= bytes.len() {
+            return ("", words);
+        }
+        if bytes[pos] != b'-' || bytes.get(pos + 1) != Some(&b'-') {
+            return (line.get(pos..).unwrap_or(""), words);
+        }
+        // A word with no quote, escape or non-ASCII byte is the slice up to the next space.
+        let mut end = pos;
+        while end < bytes.len() && !is_go_byte_space(bytes[end]) {
+            let byte = bytes[end];
+            if byte == b'\'' || byte == b'"' || byte == escape || !byte.is_ascii() {
                 break;
             }
-            if is_go_byte_space(ch) {
-                pos += 1;
-                continue;
-            }
-            if ch != b'-' || bytes.get(pos + 1) != Some(&b'-') {
-                return (line.get(pos..).unwrap_or(""), words);
-            }
-            phase = Phase::Word;
-            word_start = pos;
+            end += 1;
         }
-        if at_end {
-            if word != "--" && (blank_ok || !word.is_empty()) {
-                words.push(word);
-                if let Some(spans) = spans.as_deref_mut() {
-                    spans.push((word_start, bytes.len()));
-                }
-            }
-            break;
+        let simple = end >= bytes.len() || is_go_byte_space(bytes[end]);
+        let (word, blank_ok, word_end) = match line.get(pos..end).filter(|_| simple) {
+            Some(slice) => (Cow::Borrowed(slice), false, end),
+            None => processed_flag_word(line, pos, escape),
+        };
+        if word == "--" {
+            let rest = if word_end < bytes.len() {
+                line.get(word_end..).unwrap_or("")
+            } else {
+                ""
+            };
+            return (rest, words);
         }
-        if phase == Phase::Word {
-            if is_go_byte_space(ch) {
-                phase = Phase::Spaces;
-                if word == "--" {
-                    return (line.get(pos..).unwrap_or(""), words);
-                }
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                    if let Some(spans) = spans.as_deref_mut() {
-                        spans.push((word_start, pos));
-                    }
-                }
-                blank_ok = false;
-                pos += 1;
-                continue;
+        if blank_ok || !word.is_empty() {
+            words.push(word);
+            if let Some(spans) = spans.as_deref_mut() {
+                spans.push((pos, word_end));
             }
-            if ch == b'\'' || ch == b'"' {
-                quote = ch;
-                blank_ok = true;
-                phase = Phase::Quote;
-                pos += 1;
-                continue;
-            }
-            if ch == escape {
-                if pos + 1 == bytes.len() {
+        }
+        pos = word_end;
+    }
+}
+
+/// One flag word that needs processing, read from `start` with BuildKit's state machine (quotes
+/// may hold spaces, the escape character takes the next byte, bytes are Latin-1 characters).
+/// Returns the word, whether it may be blank (it had quotes), and where it ends (the space
+/// after it, or the end of the line).
+fn processed_flag_word(line: &str, start: usize, escape: u8) -> (Cow<'_, str>, bool, usize) {
+    let bytes = line.as_bytes();
+    let mut word = String::new();
+    let mut blank_ok = false;
+    let mut quote: Option<u8> = None;
+    let mut pos = start;
+    while pos < bytes.len() {
+        let byte = bytes[pos];
+        match quote {
+            None => {
+                if is_go_byte_space(byte) {
+                    break;
+                }
+                if byte == b'\'' || byte == b'"' {
+                    quote = Some(byte);
+                    blank_ok = true;
                     pos += 1;
                     continue;
                 }
-                pos += 1;
-                ch = bytes[pos];
+                if byte == escape {
+                    if pos + 1 == bytes.len() {
+                        pos += 1;
+                        continue;
+                    }
+                    pos += 1;
+                }
             }
-            word.push(char::from(ch));
-            pos += 1;
-            continue;
-        }
-        // Phase::Quote
-        if ch == quote {
-            phase = Phase::Word;
-            pos += 1;
-            continue;
-        }
-        if ch == escape {
-            if pos + 1 == bytes.len() {
-                phase = Phase::Word;
-                pos += 1;
-                continue;
+            Some(open) => {
+                if byte == open {
+                    quote = None;
+                    pos += 1;
+                    continue;
+                }
+                if byte == escape {
+                    if pos + 1 == bytes.len() {
+                        quote = None;
+                        pos += 1;
+                        continue;
+                    }
+                    pos += 1;
+                }
             }
-            pos += 1;
-            ch = bytes[pos];
         }
-        word.push(char::from(ch));
+        word.push(char::from(bytes[pos]));
         pos += 1;
     }
-    ("", words)
+    (Cow::Owned(word), blank_ok, pos)
 }
 
-/// BuildKit `parseWords`: splits on white space, keeping quotes and escapes in the words.
-pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
+/// BuildKit `parseWords`: splits on white space, keeping quotes and escapes in the words. Every
+/// word is a slice of `rest` (the processing only decides where words end).
+pub fn parse_words(rest: &str, escape: char) -> Vec<&str> {
     #[derive(PartialEq)]
     enum Phase {
         Spaces,
         Word,
         Quote,
     }
-    let chars: Vec<char> = rest.chars().collect();
     let mut words = Vec::new();
     let mut phase = Phase::Spaces;
     let mut quote = '\0';
     let mut blank_ok = false;
-    let mut word = String::new();
-    let mut idx = 0;
+    // The word is `rest[word_start..word_end]`: everything kept is contiguous.
+    let mut word_start = 0;
+    let mut word_end = 0;
+    let mut chars = rest.char_indices().peekable();
     loop {
-        let at_end = idx >= chars.len();
-        let mut ch = chars.get(idx).copied().unwrap_or('\0');
-        if phase == Phase::Spaces {
-            if at_end {
-                break;
+        let Some(&(idx, ch)) = chars.peek() else {
+            if phase != Phase::Spaces && (blank_ok || word_end > word_start) {
+                words.push(&rest[word_start..word_end]);
             }
+            break;
+        };
+        if phase == Phase::Spaces {
             if ch.is_whitespace() {
-                idx += 1;
+                chars.next();
                 continue;
             }
             phase = Phase::Word;
+            word_start = idx;
+            word_end = idx;
         }
-        if at_end {
-            if blank_ok || !word.is_empty() {
-                words.push(word);
-            }
-            break;
-        }
+        chars.next();
         if phase == Phase::Word {
             if ch.is_whitespace() {
                 phase = Phase::Spaces;
-                if blank_ok || !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
+                if blank_ok || word_end > word_start {
+                    words.push(&rest[word_start..word_end]);
                 }
                 blank_ok = false;
-                idx += 1;
                 continue;
             }
             if ch == '\'' || ch == '"' {
@@ -218,16 +300,16 @@ pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
                 phase = Phase::Quote;
             }
             if ch == escape {
-                if idx + 1 == chars.len() {
-                    idx += 1;
-                    continue;
+                match chars.next() {
+                    // A trailing escape character is dropped.
+                    None => continue,
+                    Some((next_idx, next)) => {
+                        word_end = next_idx + next.len_utf8();
+                        continue;
+                    }
                 }
-                word.push(ch);
-                idx += 1;
-                ch = chars[idx];
             }
-            word.push(ch);
-            idx += 1;
+            word_end = idx + ch.len_utf8();
             continue;
         }
         // Phase::Quote
@@ -235,25 +317,26 @@ pub fn parse_words(rest: &str, escape: char) -> Vec<String> {
             phase = Phase::Word;
         }
         if ch == escape && quote != '\'' {
-            if idx + 1 == chars.len() {
-                phase = Phase::Word;
-                idx += 1;
-                continue;
+            match chars.next() {
+                None => {
+                    phase = Phase::Word;
+                    continue;
+                }
+                Some((next_idx, next)) => {
+                    word_end = next_idx + next.len_utf8();
+                    continue;
+                }
             }
-            idx += 1;
-            word.push(ch);
-            ch = chars[idx];
         }
-        word.push(ch);
-        idx += 1;
+        word_end = idx + ch.len_utf8();
     }
     words
 }
 
 /// The outcome of trying the JSON form.
-pub enum JsonForm {
-    /// A JSON array of strings.
-    Array(Vec<String>),
+pub enum JsonForm<'l> {
+    /// A JSON array of strings (slices of the text when they hold no escapes).
+    Array(Vec<Cow<'l, str>>),
     /// Not JSON (parse as shell form).
     NotJson,
     /// Valid JSON array with a non-string element: an error.
@@ -261,23 +344,15 @@ pub enum JsonForm {
 }
 
 /// BuildKit `parseJSON`: a whole-value JSON array of strings.
-pub fn parse_json(rest: &str) -> JsonForm {
-    let trimmed = rest.trim_start_matches(char::is_whitespace);
+pub fn parse_json(rest: &str) -> JsonForm<'_> {
+    let trimmed = trim_start_space(rest);
     if !trimmed.starts_with('[') {
         return JsonForm::NotJson;
     }
-    match serde_json::from_str::<Vec<serde_json::Value>>(trimmed) {
-        Err(_) => JsonForm::NotJson,
-        Ok(values) => {
-            let mut out = Vec::with_capacity(values.len());
-            for value in values {
-                match value {
-                    serde_json::Value::String(s) => out.push(s),
-                    _ => return JsonForm::NotStrings,
-                }
-            }
-            JsonForm::Array(out)
-        }
+    match json::parse_array(trimmed) {
+        JsonArray::Strings(values) => JsonForm::Array(values),
+        JsonArray::NotStrings => JsonForm::NotStrings,
+        JsonArray::Invalid => JsonForm::NotJson,
     }
 }
 
@@ -285,33 +360,31 @@ pub fn parse_json(rest: &str) -> JsonForm {
 pub const NOT_STRING_ARRAY: &str =
     "when using JSON array syntax, arrays must be comprised of strings only";
 
-/// `ENV`/`LABEL` pairs (BuildKit `parseNameVal`): `(key, value, has '=')` triples.
-pub fn parse_name_val(
-    rest: &str,
+/// One `ENV`/`LABEL` pair: key, value, and whether it was written with `=`.
+pub type NameValue<'l> = (&'l str, &'l str, bool);
+
+/// `ENV`/`LABEL` pairs (BuildKit `parseNameVal`): `(key, value, has '=')` triples, slices of
+/// `rest`.
+pub fn parse_name_val<'l>(
+    rest: &'l str,
     keyword: &str,
     escape: char,
-) -> Result<Vec<(String, String, bool)>, String> {
+) -> Result<Vec<NameValue<'l>>, String> {
     let words = parse_words(rest, escape);
     let Some(first) = words.first() else {
         return Ok(Vec::new());
     };
     if !first.contains('=') {
-        let parts: Vec<&str> = {
-            let trimmed = rest;
-            match trimmed.char_indices().find(|(_, c)| is_re_space(*c)) {
-                None => vec![trimmed],
-                Some((idx, _)) => vec![
-                    &trimmed[..idx],
-                    trimmed[idx..].trim_start_matches(is_re_space),
-                ],
-            }
+        return match rest.char_indices().find(|(_, c)| is_re_space(*c)) {
+            None => Err(format!("{keyword} must have two arguments")),
+            Some((idx, _)) => Ok(vec![(
+                &rest[..idx],
+                rest[idx..].trim_start_matches(is_re_space),
+                false,
+            )]),
         };
-        if parts.len() < 2 {
-            return Err(format!("{keyword} must have two arguments"));
-        }
-        return Ok(vec![(parts[0].to_string(), parts[1].to_string(), false)]);
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(words.len());
     for word in words {
         match word.split_once('=') {
             None => {
@@ -319,7 +392,7 @@ pub fn parse_name_val(
                     "Syntax error - can't find = in {word:?}. Must be of the form: name=value"
                 ))
             }
-            Some((key, value)) => out.push((key.to_string(), value.to_string(), true)),
+            Some((key, value)) => out.push((key, value, true)),
         }
     }
     Ok(out)
@@ -350,9 +423,6 @@ mod tests {
     #[test]
     fn legacy_env_form() {
         let pairs = parse_name_val("PATH /usr/bin  /bin", "ENV", '\\').unwrap();
-        assert_eq!(
-            pairs,
-            vec![("PATH".to_string(), "/usr/bin  /bin".to_string(), false)]
-        );
+        assert_eq!(pairs, vec![("PATH", "/usr/bin  /bin", false)]);
     }
 }

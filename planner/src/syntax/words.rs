@@ -8,17 +8,10 @@
 //! read it, so replacing that text replaces the word and nothing else; a word that is quoted
 //! in parts, escaped or broken across a continuation line gets `None`.
 
-use super::split::{extract_flags_with_spans, is_re_space, split_keyword};
+use super::split::{extract_flags_with_spans, is_re_space, offset_in, split_keyword};
 use super::{Parsed, RawInstruction};
 use crate::diagnostics::Span;
 use crate::plan::EdgeKind;
-
-/// The byte offset of `inner` within `outer`; `inner` must be a slice of `outer` (the result
-/// is clamped to `outer` otherwise).
-pub fn offset_in(outer: &str, inner: &str) -> usize {
-    let offset = (inner.as_ptr() as usize).saturating_sub(outer.as_ptr() as usize);
-    offset.min(outer.len())
-}
 
 /// The span of bytes `start..end` of the instruction's joined line, when the text there is
 /// exactly `expected`.
@@ -31,7 +24,7 @@ fn checked(raw: &RawInstruction, text: &str, start: usize, expected: &str) -> Op
 /// The spans of the argument words of a white-space-list instruction (`FROM`, `EXPOSE`),
 /// aligned with `raw.args`.
 pub fn argument_spans(raw: &RawInstruction, text: &str, escape: char) -> Vec<Option<Span>> {
-    let line = raw.original.as_str();
+    let line = &*raw.original;
     let Some(rest) = split_keyword(line).1 else {
         return Vec::new();
     };
@@ -51,7 +44,7 @@ pub fn flag_value_spans(
     escape: char,
     name: &str,
 ) -> Vec<Option<Span>> {
-    let line = raw.original.as_str();
+    let line = &*raw.original;
     let Some(rest) = split_keyword(line).1 else {
         return Vec::new();
     };
@@ -132,7 +125,7 @@ fn joined_offset(raw: &RawInstruction, offset: usize) -> Option<usize> {
 /// The slot at `joined` (an offset in the top-level joined line) of `raw`.
 fn slot_in(raw: &RawInstruction, joined: usize, escape: char) -> Option<ReferenceSlot> {
     let cursor = joined.checked_sub(raw.origin)?;
-    let line = raw.original.as_str();
+    let line = &*raw.original;
     let (keyword, rest) = split_keyword(line);
     let keyword_end = offset_in(line, keyword) + keyword.len();
     if cursor <= keyword_end {

@@ -294,7 +294,7 @@ fn finish(
         .unwrap_or_default();
     for (stage, cached) in state.stages() {
         // BuildKit keeps a stage as a cache record, not an image: there is no id to report.
-        progress.stage_done(&stage, "", cached);
+        progress.stage_done(&stage, "", cached, "");
     }
     let (run, cached) = state.step_counts();
     let summary = vec![format!(

@@ -12,10 +12,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bollard_buildkit_proto::google::protobuf::Timestamp;
-use bollard_buildkit_proto::moby::buildkit::v1::StatusResponse;
+use bollard_buildkit_proto::moby::buildkit::v1::{StatusResponse, Vertex};
 
 use super::llb::types::StepInfo;
 use crate::progress::{Progress, Stream};
+use crate::record::types::{StepRecord, StepStatus, StepTimes};
 
 /// A vertex that failed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +48,8 @@ pub struct StatusState {
     steps_run: usize,
     steps_cached: usize,
     tails: HashMap<String, VecDeque<String>>,
+    /// When the first op started: the zero of the step records' start and end times.
+    origin: Option<Timestamp>,
 }
 
 /// Output lines kept per vertex for the message of a failed step.
@@ -99,6 +102,33 @@ impl StatusState {
         (self.steps_run, self.steps_cached)
     }
 
+    /// The record of a step BuildKit ran: its times from the vertex (BuildKit says nothing about
+    /// why its cache missed, nor what the step added).
+    fn step_record(&self, step: &StepInfo, vertex: &Vertex) -> StepRecord {
+        let since_origin =
+            |at: Option<&Timestamp>| elapsed(self.origin.as_ref(), at).as_millis() as u64;
+        let total = elapsed(vertex.started.as_ref(), vertex.completed.as_ref()).as_millis() as u64;
+        StepRecord {
+            stage: step.stage_index,
+            step: step.step,
+            line: step.line,
+            text: step.text.clone(),
+            status: StepStatus::Ran,
+            miss: None,
+            miss_text: None,
+            key: None,
+            start_ms: since_origin(vertex.started.as_ref()),
+            end_ms: since_origin(vertex.completed.as_ref()),
+            times: StepTimes {
+                total_ms: total,
+                execute_ms: total,
+                ..StepTimes::default()
+            },
+            size_added: None,
+            waited_for: Vec::new(),
+        }
+    }
+
     /// Applies one status message, reporting to `progress`.
     pub fn apply(&mut self, response: &StatusResponse, progress: &Progress) {
         for vertex in &response.vertexes {
@@ -106,12 +136,15 @@ impl StatusState {
             let step = self.steps.get(&vertex.digest).cloned();
             if vertex.started.is_some() && !state.started {
                 state.started = true;
+                if self.origin.is_none() {
+                    self.origin = vertex.started.clone();
+                }
                 match &step {
                     Some(step) if vertex.cached => {
                         progress.step_cached(&step.stage, step.step, step.line, &step.text)
                     }
                     Some(step) => {
-                        progress.step_started(&step.stage, step.step, step.line, &step.text)
+                        progress.step_started(&step.stage, step.step, step.line, &step.text, None)
                     }
                     None if !vertex.cached => progress.note("buildkit", &vertex.name),
                     None => {}
@@ -128,8 +161,8 @@ impl StatusState {
                     });
                 } else if let Some(step) = &step {
                     if !vertex.cached {
-                        let elapsed = elapsed(vertex.started.as_ref(), vertex.completed.as_ref());
-                        progress.step_done(&step.stage, step.step, elapsed);
+                        let record = self.step_record(step, vertex);
+                        progress.step_done(&step.stage, &record);
                     }
                 }
                 if let Some(step) = &step {

@@ -187,6 +187,52 @@ pub(super) fn set_digest(store: &DigestStore, set: &SourceSet) -> Result<String,
     Ok(format!("sha256:{}", hex::encode(hasher.finalize())))
 }
 
+/// One entry of a source set with what identifies its content, for the build record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EntryDigest {
+    /// Path relative to the context root.
+    pub rel: String,
+    /// The entry's type.
+    pub kind: EntryKind,
+    /// Size in bytes (files).
+    pub size: u64,
+    /// Type, mode and content (a file's sha256 in hex, a link's target) in one line: two
+    /// entries with the same line copy the same thing.
+    pub identity: String,
+    /// A regular file's sha256 (hex); empty for other types.
+    pub sha256: String,
+}
+
+/// Every entry of a set with its identity; file digests come from the store (already computed
+/// for the set's digest, so nothing is read again).
+pub(super) fn entry_digests(
+    store: &DigestStore,
+    set: &SourceSet,
+) -> Result<Vec<EntryDigest>, ContextError> {
+    set.entries
+        .iter()
+        .map(|entry| {
+            let sha256 = match entry.kind {
+                EntryKind::File => store.file_digest(entry)?,
+                _ => String::new(),
+            };
+            let content = match entry.kind {
+                EntryKind::File => sha256.clone(),
+                EntryKind::Symlink => entry.link_target.clone().unwrap_or_default(),
+                EntryKind::CharDevice | EntryKind::BlockDevice => entry.meta.rdev.to_string(),
+                EntryKind::Dir | EntryKind::Fifo | EntryKind::Socket => String::new(),
+            };
+            Ok(EntryDigest {
+                rel: entry.rel.clone(),
+                kind: entry.kind,
+                size: entry.meta.size,
+                identity: format!("{:?} {:o} {content}", entry.kind, entry.meta.mode),
+                sha256,
+            })
+        })
+        .collect()
+}
+
 /// Hashes files on up to `available_parallelism` threads, keeping the input order.
 fn hash_parallel(store: &DigestStore, files: &[&SourceEntry]) -> Result<Vec<String>, ContextError> {
     let threads = std::thread::available_parallelism()

@@ -64,6 +64,7 @@ use std::path::{Path, PathBuf};
 
 pub use archive::{DestState, Destination, TarOptions, TarSummary};
 pub use chmod::Chmod;
+pub use digest::EntryDigest;
 pub use entries::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
 pub use error::ContextError;
 pub use gomatch::{clean, contains_wildcards, go_match};
@@ -127,6 +128,12 @@ impl BuildContext {
     /// contents; not mtimes or owners), as `sha256:<hex>`, for the step's cache key.
     pub fn digest(&self, set: &SourceSet) -> Result<String, ContextError> {
         digest::set_digest(&self.digests, set)
+    }
+
+    /// Every entry of the set with its type, mode and content identity (file digests are the
+    /// ones [`BuildContext::digest`] computed), for the build record.
+    pub fn entry_digests(&self, set: &SourceSet) -> Result<Vec<EntryDigest>, ContextError> {
+        digest::entry_digests(&self.digests, set)
     }
 
     /// Writes the tar stream that puts the set at `dest` when uploaded at `/`.

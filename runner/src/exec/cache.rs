@@ -6,13 +6,18 @@
 //! what is copied), never display text.
 //! Output: a sha256 key per step; `stageplan-cache:<key>` tags the image a step produced, so a
 //! lookup is one image inspect (a label index would cost a scan of every image).
+//! Alongside the key, the builder keeps each named field with a short digest of its value (and of
+//! each item of a list) as [`KeyField`]s: the build record compares them with the last build's
+//! to say which input made a step miss the cache.
 //! Invariant: a key changes whenever anything the step reads changes; [`CACHE_FORMAT`] is part
 //! of every key and is bumped whenever what a step produces for the same inputs changes; every
-//! field is length-prefixed and named, so field boundaries cannot be confused.
+//! field is length-prefixed and named, so field boundaries cannot be confused; the recorded
+//! fields never change the key.
 
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Engine, EngineResult};
+use crate::engine::{Engine, EngineResult, ImageInfo};
+use crate::record::memory::{KeyField, KeyPart};
 
 /// The repository that holds the cache tags.
 pub const CACHE_REPO: &str = "stageplan-cache";
@@ -37,10 +42,12 @@ impl Key {
 
     /// Starts the key of the next step after `self`; `step` names its kind (`run`, `copy`...).
     pub fn step(&self, step: &str) -> KeyBuilder {
-        let mut hasher = Sha256::new();
-        field(&mut hasher, "parent", &self.0);
-        field(&mut hasher, "step", step);
-        KeyBuilder { hasher }
+        KeyBuilder {
+            hasher: Sha256::new(),
+            fields: Vec::new(),
+        }
+        .text("parent", &self.0)
+        .text("step", step)
     }
 
     /// The hex digits.
@@ -52,20 +59,59 @@ impl Key {
 /// Collects the named fields of one step's key.
 pub struct KeyBuilder {
     hasher: Sha256,
+    fields: Vec<KeyField>,
 }
 
 impl KeyBuilder {
     /// Adds a named text field.
     pub fn text(mut self, name: &str, value: &str) -> KeyBuilder {
         field(&mut self.hasher, name, value);
+        self.fields.push(KeyField {
+            name: name.to_string(),
+            digest: short_digest(value),
+            parts: Vec::new(),
+        });
         self
     }
 
     /// Adds a named list of texts (its length, then each item).
-    pub fn list<S: AsRef<str>>(mut self, name: &str, items: &[S]) -> KeyBuilder {
-        field(&mut self.hasher, name, &items.len().to_string());
-        for item in items {
+    pub fn list<S: AsRef<str>>(self, name: &str, items: &[S]) -> KeyBuilder {
+        self.labelled_list(name, items, |index, _| index.to_string())
+    }
+
+    /// Adds a named list whose items the record labels with `label(index, item)` (an
+    /// environment's `env:NAME`); hashed exactly as [`KeyBuilder::list`].
+    pub fn labelled_list<S: AsRef<str>>(
+        mut self,
+        name: &str,
+        items: &[S],
+        label: impl Fn(usize, &str) -> String,
+    ) -> KeyBuilder {
+        let count = items.len().to_string();
+        field(&mut self.hasher, name, &count);
+        let mut whole = Sha256::new();
+        let mut parts = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
             field(&mut self.hasher, "", item.as_ref());
+            field(&mut whole, "", item.as_ref());
+            parts.push(KeyPart {
+                label: label(index, item.as_ref()),
+                digest: short_digest(item.as_ref()),
+            });
+        }
+        self.fields.push(KeyField {
+            name: name.to_string(),
+            digest: hex::encode(&whole.finalize()[..8]),
+            parts,
+        });
+        self
+    }
+
+    /// Attaches per-item digests to the last field without changing the key (the field's value
+    /// already covers them): the files behind a context digest, the stage behind a stage key.
+    pub fn detail(mut self, parts: Vec<KeyPart>) -> KeyBuilder {
+        if let Some(last) = self.fields.last_mut() {
+            last.parts = parts;
         }
         self
     }
@@ -73,10 +119,17 @@ impl KeyBuilder {
     /// Adds an optional text field (absent and empty are different).
     pub fn optional(mut self, name: &str, value: Option<&str>) -> KeyBuilder {
         match value {
-            Some(value) => field(&mut self.hasher, name, value),
-            None => field(&mut self.hasher, &format!("{name}?"), ""),
+            Some(value) => self.text(name, value),
+            None => {
+                field(&mut self.hasher, &format!("{name}?"), "");
+                self.fields.push(KeyField {
+                    name: name.to_string(),
+                    digest: "absent".to_string(),
+                    parts: Vec::new(),
+                });
+                self
+            }
         }
-        self
     }
 
     /// Adds a named flag.
@@ -88,6 +141,16 @@ impl KeyBuilder {
     pub fn finish(self) -> Key {
         Key(hex::encode(self.hasher.finalize()))
     }
+
+    /// The key and its named fields, for the build record.
+    pub fn finish_fields(self) -> (Key, Vec<KeyField>) {
+        (Key(hex::encode(self.hasher.finalize())), self.fields)
+    }
+}
+
+/// The first 16 hex digits of a value's sha256: what the record keeps of a key field.
+pub fn short_digest(value: &str) -> String {
+    hex::encode(&Sha256::digest(value.as_bytes())[..8])
 }
 
 fn field(hasher: &mut Sha256, name: &str, value: &str) {
@@ -118,15 +181,16 @@ impl Cache {
 
     /// The image id stored for `key`, if any.
     pub async fn lookup(&self, key: &Key) -> EngineResult<Option<String>> {
+        Ok(self.lookup_info(key).await?.map(|info| info.id))
+    }
+
+    /// The image stored for `key` (id, size, layers), if any.
+    pub async fn lookup_info(&self, key: &Key) -> EngineResult<Option<ImageInfo>> {
         if !self.enabled {
             return Ok(None);
         }
         let reference = format!("{CACHE_REPO}:{}", key.as_str());
-        Ok(self
-            .engine
-            .inspect_image(&reference)
-            .await?
-            .map(|info| info.id))
+        self.engine.inspect_image(&reference).await
     }
 
     /// Records `image` as the result of `key`.
@@ -165,6 +229,41 @@ mod tests {
         assert_ne!(
             root.step("run").finish(),
             Key::root("image", "sha256:1").step("run").finish()
+        );
+    }
+
+    #[test]
+    fn recorded_fields_name_each_input_and_never_change_the_key() {
+        let root = Key::root("scratch", "");
+        let plain = root
+            .step("run")
+            .list("env", &["A=1", "B=2"])
+            .text("origin", "context:sha256:x")
+            .finish();
+        let (labelled, fields) = root
+            .step("run")
+            .labelled_list("env", &["A=1", "B=2"], |_, item| {
+                format!("env:{}", item.split('=').next().unwrap_or(""))
+            })
+            .text("origin", "context:sha256:x")
+            .detail(vec![KeyPart {
+                label: "file:a.go".into(),
+                digest: short_digest("1"),
+            }])
+            .finish_fields();
+        assert_eq!(plain, labelled);
+        let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
+        assert_eq!(names, vec!["parent", "step", "env", "origin"]);
+        assert_eq!(fields[2].parts[1].label, "env:B");
+        assert_eq!(fields[2].parts[1].digest, short_digest("B=2"));
+        assert_eq!(fields[3].parts[0].label, "file:a.go");
+        assert_ne!(
+            root.step("run")
+                .list("env", &["A=1", "B=3"])
+                .finish_fields()
+                .1[2]
+                .digest,
+            fields[2].digest
         );
     }
 }

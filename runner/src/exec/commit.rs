@@ -8,12 +8,12 @@
 //! as BuildKit writes it (see [`crate::image_config::image_json`]), and is itself cached so a
 //! warm build returns the same image.
 
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use planner::plan::Instruction;
 
 use super::ctx::Ctx;
-use super::stage_state::StageState;
+use super::stage_state::{stage_of, StageState};
 use crate::engine::HistoryItem;
 use crate::error::Result;
 use crate::image_config::{image_json, HistoryEntry, ImageFrame};
@@ -25,12 +25,19 @@ pub async fn commit_step(
     container: &str,
     instruction: &Instruction,
 ) -> Result<()> {
+    let committing = Instant::now();
     let comment = format!("stageplan: {}", instruction.text);
     let image = ctx
         .engine
         .commit(container, &state.config, &comment)
         .await?;
     ctx.cache.store(&state.key, &image).await?;
+    state.insight.step.clock.add_commit(committing.elapsed());
+    if let Some(info) = ctx.engine.inspect_image(&image).await? {
+        state
+            .insight
+            .image_now(info.size, info.diff_ids.len() as u64);
+    }
     state.image = Some(image);
     state.config_dirty = false;
     state.all_cached = false;
@@ -40,21 +47,53 @@ pub async fn commit_step(
 
 /// Looks the step's key (already in `state.key`) up in the cache. On a hit the stage takes the
 /// cached image, which was committed with exactly this config (the key covers it), and the step
-/// shows as cached; on a miss it shows as started. Returns whether it was a hit.
+/// shows as cached; on a miss it shows as started, with why it missed. Returns whether it was a
+/// hit.
 pub async fn cached_or_started(
     ctx: &Ctx,
     state: &mut StageState,
     instruction: &Instruction,
 ) -> Result<bool> {
-    if let Some(image) = ctx.cache.lookup(&state.key).await? {
-        state.image = Some(image);
+    looked_up(ctx, state, instruction, true).await
+}
+
+/// [`cached_or_started`], showing a hit as a cached step when `show_hit` (a WORKDIR hit shows
+/// as a metadata step). The record learns whether it hit, why it missed and the image size.
+pub async fn looked_up(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    show_hit: bool,
+) -> Result<bool> {
+    let hit = ctx.cache.lookup_info(&state.key).await?;
+    let miss = state.insight.looked_up(
+        state.step,
+        instruction,
+        hit.is_some(),
+        ctx.options.no_cache,
+        &|index| stage_of(&state.deps, index),
+    );
+    if let Some(info) = hit {
+        state
+            .insight
+            .image_now(info.size, info.diff_ids.len() as u64);
+        state.image = Some(info.id);
         state.config_dirty = false;
-        ctx.progress
-            .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+        if show_hit {
+            ctx.progress
+                .step_cached(&state.name, state.step, instruction.line, &instruction.text);
+        } else {
+            ctx.progress.step_meta(&state.name, state.step);
+        }
         return Ok(true);
     }
-    ctx.progress
-        .step_started(&state.name, state.step, instruction.line, &instruction.text);
+    ctx.progress.step_started(
+        &state.name,
+        state.step,
+        instruction.line,
+        &instruction.text,
+        miss.as_ref(),
+    );
     Ok(false)
 }
 

@@ -20,6 +20,7 @@ use crate::context::BuildContext;
 use crate::engine::{ContainerSpec, Engine, ImageInfo};
 use crate::error::{Result, RunnerError, StepError};
 use crate::progress::Progress;
+use crate::record::recorder::Recorder;
 
 /// The entrypoint of containers that are never started (holders): the engine wants a command.
 pub const HOLDER_ENTRYPOINT: &str = "/.stageplan-holder";
@@ -39,6 +40,10 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, PathBuf>,
     /// Run every RUN in its own fresh container instead of a per-stage keeper.
     pub isolate_runs: bool,
+    /// `--record FILE`: where to write the build record (JSON).
+    pub record_file: Option<PathBuf>,
+    /// `--report FILE`: where to write the build report (HTML).
+    pub report_file: Option<PathBuf>,
 }
 
 /// Everything the stages of one build share.
@@ -61,6 +66,8 @@ pub struct Ctx {
     pub options: BuildOptions,
     /// Limits how many RUN steps run at once (`--jobs`); `None` for no limit.
     pub jobs: Option<Arc<Semaphore>>,
+    /// The build record being collected (its clock started with the build).
+    pub recorder: Arc<Recorder>,
     source_holders: std::sync::Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
 }
@@ -86,6 +93,7 @@ impl Ctx {
             context,
             build_args,
             jobs: options.jobs.map(|n| Arc::new(Semaphore::new(n.max(1)))),
+            recorder: Arc::new(Recorder::new()),
             options,
             source_holders: std::sync::Mutex::new(HashMap::new()),
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
@@ -177,6 +185,16 @@ impl Ctx {
             .filter(|h| !h.is_empty())
             .cloned()
             .unwrap_or_else(|| "buildkitsandbox".to_string())
+    }
+
+    /// The identity of stage `name` across builds and machines (its record image's tag): the
+    /// context directory's name, the plan's Dockerfile name and the stage's display name.
+    pub fn stage_identity(&self, name: &str) -> String {
+        crate::record::memory::stage_identity(
+            self.context.root(),
+            self.plan.dockerfile.as_deref(),
+            name,
+        )
     }
 
     /// With `--no-cache`, whether the cache-mount volume `name` still has to be emptied in this

@@ -12,5 +12,7 @@ pub mod commit;
 pub mod container_fs;
 pub mod ctx;
 pub mod holders;
+pub mod insight;
 pub mod keeper;
 pub mod stage_state;
+pub mod timing;

@@ -8,9 +8,11 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
-use super::cache::Key;
+use super::cache::{Key, KeyBuilder};
+use super::insight::StageInsight;
 use crate::error::{RunnerError, StepError};
 use crate::image_config::ImageConfig;
+use crate::record::types::MissReason;
 
 /// A container a stage keeps between steps: a started keeper (RUN steps run in it as execs) or
 /// a never-started holder (COPY/WORKDIR steps write into it).
@@ -59,6 +61,37 @@ pub struct StageResult {
     pub ran_run: bool,
     /// The stage's keeper, handed to the first stage built on this one.
     pub keeper: Mutex<Option<LiveContainer>>,
+    /// What changed in the stage since its last build (for the miss reasons of stages that read
+    /// it); `None` when nothing did.
+    pub change: Option<MissReason>,
+    /// What a stage built on this one inherits for the record: image size, the first context
+    /// copy and the first compiling RUN of the chain, the external image the chain starts from.
+    pub lineage: Lineage,
+}
+
+/// What a stage built on another inherits for the build record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Lineage {
+    /// The stage image's size.
+    pub image_size: Option<u64>,
+    /// The stage image's layer count.
+    pub layers: Option<u64>,
+    /// The first COPY/ADD from the context along the chain (line).
+    pub context_copy_line: Option<u32>,
+    /// The first RUN that added files after a context copy along the chain (line).
+    pub compile_line: Option<u32>,
+    /// The external image the chain starts from: id and reference (None: scratch).
+    pub root_image: Option<(String, String)>,
+}
+
+/// The name of stage `index` among `deps` and what changed in it since its last build (for the
+/// record's miss reasons).
+pub fn stage_of(
+    deps: &HashMap<usize, Arc<StageResult>>,
+    index: usize,
+) -> Option<(String, Option<MissReason>)> {
+    deps.get(&index)
+        .map(|result| (result.name.clone(), result.change.clone()))
 }
 
 /// The evolving state of a stage being built. (Cloned only to predict the keys of steps ahead;
@@ -97,6 +130,10 @@ pub struct StageState {
     pub keeper_enabled: bool,
     /// A never-started holder reused by consecutive COPY/WORKDIR steps.
     pub holder: Option<LiveContainer>,
+    /// The build record's bookkeeping.
+    pub insight: StageInsight,
+    /// The external image the stage's chain of bases starts from: id and reference.
+    pub root_image: Option<(String, String)>,
     /// The container (holder or keeper) that holds COPY/ADD results not committed yet: a run
     /// of consecutive COPY/ADD steps is committed once, at its last step. While it is set, the
     /// stage's files are that container's, and `image` is the last committed image.
@@ -120,6 +157,13 @@ impl StageState {
             .collect()
     }
 
+    /// Moves the stage to the key `builder` makes and keeps its named fields for the record.
+    pub fn advance_key(&mut self, builder: KeyBuilder) {
+        let (key, fields) = builder.finish_fields();
+        self.key = key;
+        self.insight.step.fields = fields;
+    }
+
     /// A function that places a step problem at `line` of this stage.
     pub fn fail_at(&self, line: u32) -> impl Fn(StepError) -> RunnerError {
         let stage = self.name.clone();
@@ -132,7 +176,16 @@ impl StageState {
 
     /// The stage's result once its last step is done.
     pub fn into_result(self, handed_keeper: Option<LiveContainer>) -> StageResult {
+        let lineage = Lineage {
+            image_size: self.insight.image_size,
+            layers: self.insight.layers,
+            context_copy_line: self.insight.context_copy_line,
+            compile_line: self.insight.compile_line,
+            root_image: self.root_image.clone(),
+        };
         StageResult {
+            change: self.insight.first_change.clone(),
+            lineage,
             index: self.index,
             name: self.name,
             image: self.image,

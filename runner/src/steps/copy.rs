@@ -13,6 +13,7 @@
 //! after the paths, as files named after their delimiter.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use planner::plan::{CopySpec, Instruction, Source};
 
@@ -21,16 +22,19 @@ use super::copy_dest::{self, DestPlan};
 use super::copy_from_image;
 use super::piece::{self, Piece, PieceContent, Placement, UploadError};
 use crate::context::{
-    BuildContext, Chmod, CopySources, DestState, Destination, SourceSet, TarOptions,
+    BuildContext, Chmod, CopySources, DestState, Destination, EntryDigest, EntryKind, SourceSet,
+    TarOptions,
 };
 use crate::error::{Result, StepError};
-use crate::exec::cache::Key;
+use crate::exec::cache::{short_digest, Key};
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::{after_target, target_container};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
+use crate::record::memory::{KeyField, KeyPart};
+use crate::record::recorder::ContextFile;
 
 /// The mode of a file made from a heredoc (BuildKit's `llb.Mkfile(name, 0644, ...)`).
 const HEREDOC_MODE: u32 = 0o644;
@@ -47,6 +51,9 @@ struct Resolved {
     chmod: Option<Chmod>,
     /// Context sources and their digest.
     context: Option<(SourceSet, String)>,
+    /// What the record keeps of the copied content: one part per context entry, or the stage
+    /// or image it comes from.
+    origin_parts: Vec<KeyPart>,
     /// Heredoc sources: (name, body).
     heredocs: Vec<(String, String)>,
     /// ADD URLs: (url, name, content).
@@ -65,7 +72,16 @@ struct Resolved {
 pub struct Prepared {
     /// The step's cache key (chained from the stage's key at the time).
     pub key: Key,
+    /// The key's named fields, for the build record.
+    pub fields: Vec<KeyField>,
     resolved: Resolved,
+}
+
+impl Prepared {
+    /// Whether the step copies from the build context.
+    pub fn reads_context(&self) -> bool {
+        self.resolved.context.is_some()
+    }
 }
 
 /// Resolves a COPY or ADD against `state` (expanding its words, digesting its context sources)
@@ -93,7 +109,8 @@ pub async fn prepare(
             spec.unpack.map(|u| if u { "true" } else { "false" }),
         )
         .list("from-paths", &resolved.image_paths)
-        .text("origin", &resolved.origin);
+        .text("origin", &resolved.origin)
+        .detail(resolved.origin_parts.clone());
     for (name, body) in &resolved.heredocs {
         key = key.text("heredoc", name).text("body", body);
     }
@@ -102,8 +119,10 @@ pub async fn prepare(
             .text("download", &download.name)
             .text("sha256", &download.digest);
     }
+    let (key, fields) = key.finish_fields();
     Ok(Prepared {
-        key: key.finish(),
+        key,
+        fields,
         resolved,
     })
 }
@@ -120,8 +139,14 @@ pub async fn perform(
     defer: bool,
 ) -> Result<()> {
     let fail = state.fail_at(instruction.line);
-    let Prepared { key, resolved } = prepare(ctx, state, instruction, spec, is_add).await?;
+    let Prepared {
+        key,
+        fields,
+        resolved,
+    } = prepare(ctx, state, instruction, spec, is_add).await?;
     state.key = key;
+    state.insight.step.fields = fields;
+    state.insight.step.reads_context = resolved.context.is_some();
     if cached_or_started(ctx, state, instruction).await? {
         // A cached result replaces whatever a run of uncommitted steps had written.
         if let Some(container) = state.pending.take() {
@@ -133,7 +158,10 @@ pub async fn perform(
         Some(container) => container,
         None => target_container(ctx, state).await?,
     };
-    let result = match write(ctx, state, &holder, spec, is_add, resolved).await {
+    let writing = Instant::now();
+    let written = write(ctx, state, &holder, spec, is_add, resolved).await;
+    state.insight.step.clock.add_transfer(writing.elapsed());
+    let result = match written {
         Ok(Ok(())) if defer => {
             state.pending = Some(holder);
             state.executed = true;
@@ -224,6 +252,7 @@ async fn resolve(
         chmod_text,
         chmod,
         context: None,
+        origin_parts: Vec::new(),
         heredocs,
         downloads,
         image_paths: Vec::new(),
@@ -235,8 +264,27 @@ async fn resolve(
         None => {
             if !paths.is_empty() {
                 match resolve_context(ctx, &paths, &spec.exclude, spec.parents).await {
-                    Ok((set, digest)) => {
+                    Ok((set, digest, entries)) => {
                         resolved.origin = format!("context:{digest}");
+                        resolved.origin_parts = entries
+                            .iter()
+                            .map(|entry| KeyPart {
+                                label: format!("file:{}", entry.rel),
+                                digest: short_digest(&entry.identity),
+                            })
+                            .collect();
+                        ctx.recorder.context_files(
+                            entries
+                                .into_iter()
+                                .filter(|entry| entry.kind == EntryKind::File)
+                                .map(|entry| {
+                                    let file = ContextFile {
+                                        rel: entry.rel,
+                                        size: entry.size,
+                                    };
+                                    (entry.sha256, file)
+                                }),
+                        );
                         resolved.context = Some((set, digest));
                     }
                     Err(e) => return Ok(Err(e)),
@@ -253,12 +301,20 @@ async fn resolve(
                         ))));
                     };
                     resolved.origin = format!("stage:{}", dep.key.as_str());
+                    resolved.origin_parts = vec![KeyPart {
+                        label: format!("stage:{stage}"),
+                        digest: short_digest(dep.key.as_str()),
+                    }];
                     resolved.from_image = dep.image.clone();
                     resolved.from_ran_run = dep.ran_run;
                 }
                 Source::Image { image } => {
                     let info = ctx.ensure_image(&state.name, image).await?;
                     resolved.origin = format!("image:{}", info.id);
+                    resolved.origin_parts = vec![KeyPart {
+                        label: format!("image:{image}"),
+                        digest: short_digest(&info.id),
+                    }];
                     resolved.from_image = Some(info.id);
                 }
                 Source::Scratch => resolved.origin = "scratch".to_string(),
@@ -274,7 +330,7 @@ async fn resolve_context(
     sources: &[String],
     excludes: &[String],
     parents: bool,
-) -> std::result::Result<(SourceSet, String), StepError> {
+) -> std::result::Result<(SourceSet, String, Vec<EntryDigest>), StepError> {
     let context: Arc<BuildContext> = ctx.context.clone();
     let request = CopySources {
         sources: sources.to_vec(),
@@ -284,7 +340,8 @@ async fn resolve_context(
     tokio::task::spawn_blocking(move || {
         let set = context.resolve(&request)?;
         let digest = context.digest(&set)?;
-        Ok((set, digest))
+        let entries = context.entry_digests(&set)?;
+        Ok((set, digest, entries))
     })
     .await
     .map_err(StepError::Worker)?

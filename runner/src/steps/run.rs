@@ -11,9 +11,10 @@
 //! and temporary mount is removed on every path.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use futures_util::StreamExt;
-use planner::plan::{Command, Heredoc, Instruction, Op};
+use planner::plan::{Command, Heredoc, Instruction, Op, Source};
 
 use super::mounts::{self, Prepared, Secret, PIPES_DIR};
 use crate::engine::{ContainerSpec, LogChunk, LogStream};
@@ -85,11 +86,25 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         privileged: security.as_deref() == Some("insecure"),
         script,
     };
-    state.key = state
+    let mount_labels: Vec<String> = mount_specs
+        .iter()
+        .enumerate()
+        .map(|(index, mount)| match &mount.from {
+            Some(Source::Stage { stage }) => format!("stage:{stage}"),
+            _ => index.to_string(),
+        })
+        .collect();
+    let key = state
         .key
         .step("run")
         .list("argv", &execution.argv)
-        .list("env", &key_env)
+        .labelled_list("env", &key_env, |_, item| {
+            let name = item.split('=').next().unwrap_or(item);
+            match state.config.env_get(name) {
+                Some(_) => format!("env:{name}"),
+                None => format!("arg:{name}"),
+            }
+        })
         .text("workdir", &execution.working_dir)
         .text("user", &execution.user)
         .text("hostname", &execution.hostname)
@@ -99,11 +114,14 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
             "script",
             execution.script.as_ref().map(|(_, body)| body.as_str()),
         )
-        .list("mounts", &mounts.key_parts)
-        .finish();
+        .labelled_list("mounts", &mounts.key_parts, |index, _| {
+            mount_labels.get(index).cloned().unwrap_or_default()
+        });
+    state.advance_key(key);
     if cached_or_started(ctx, state, instruction).await? {
         return Ok(());
     }
+    let waiting = Instant::now();
     let _permit = match &ctx.jobs {
         Some(jobs) => Some(
             jobs.clone()
@@ -113,13 +131,16 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         ),
         None => None,
     };
+    state.insight.step.clock.add_wait(waiting.elapsed());
     let keeper_fits = mount_specs.is_empty()
         && execution.network.is_none()
         && !execution.privileged
         && execution.script.is_none();
     if state.keeper_enabled && keeper_fits {
         if let Some(keeper_id) = keeper::ensure(ctx, state).await? {
+            let running = Instant::now();
             let outcome = exec_step(ctx, state, instruction, &keeper_id, &execution, &[]).await;
+            state.insight.step.clock.add_execute(running.elapsed());
             return match outcome {
                 Ok(()) => {
                     commit_step(ctx, state, &keeper_id, instruction).await?;
@@ -129,9 +150,11 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
             };
         }
     }
+    let filling = Instant::now();
     let mut prepared = mounts::prepare(ctx, mounts, execution.script.as_ref())
         .await?
         .map_err(&fail)?;
+    state.insight.step.clock.add_transfer(filling.elapsed());
     let result = run_in_container(ctx, state, instruction, &execution, &mut prepared).await;
     mounts::release(ctx, prepared).await;
     result
@@ -253,6 +276,7 @@ async fn run_in_container(
     }
     let id = ctx.create_container(spec).await?;
     let outcome = async {
+        let running = Instant::now();
         ctx.engine.start_container(&id).await?;
         if as_exec {
             for secret in &prepared.secrets_in_container {
@@ -274,6 +298,7 @@ async fn run_in_container(
                 return Err(step_failed(state, instruction, code, tail));
             }
         }
+        state.insight.step.clock.add_execute(running.elapsed());
         commit_step(ctx, state, &id, instruction).await
     }
     .await;

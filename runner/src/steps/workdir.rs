@@ -11,7 +11,7 @@
 use planner::plan::Instruction;
 
 use crate::error::{Result, RunnerError, StepError};
-use crate::exec::commit::commit_step;
+use crate::exec::commit::{commit_step, looked_up};
 use crate::exec::container_fs::{self, ResolveProblem};
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::{after_target, target_container};
@@ -42,12 +42,12 @@ pub fn prepare(
     let dir = format!("/{}", tar::join_dest(&stored, ""));
     state.config.working_dir = stored;
     state.config_dirty = true;
-    state.key = state
+    let key = state
         .key
         .step("workdir")
         .text("dir", &dir)
-        .text("user", &state.config.user)
-        .finish();
+        .text("user", &state.config.user);
+    state.advance_key(key);
     Ok(dir)
 }
 
@@ -61,16 +61,13 @@ pub async fn perform(
     defer: bool,
 ) -> Result<()> {
     let dir = prepare(ctx, state, instruction, path)?;
-    if let Some(image) = ctx.cache.lookup(&state.key).await? {
-        state.image = Some(image);
+    // A hit shows as a metadata step; a miss shows as started, with why it missed.
+    if looked_up(ctx, state, instruction, false).await? {
         if let Some(container) = state.pending.take() {
             after_target(ctx, state, &container, false).await?;
         }
-        ctx.progress.step_meta(&state.name, state.step);
         return Ok(());
     }
-    ctx.progress
-        .step_started(&state.name, state.step, instruction.line, &instruction.text);
     let pending = state.pending.take();
     let had_pending = pending.is_some();
     let holder = match pending {
@@ -87,6 +84,7 @@ pub async fn perform(
         match (created || had_pending, state.image.clone()) {
             // Nothing to create: remember the unchanged image under this key.
             (false, Some(image)) => {
+                state.insight.step.size_added = Some(0);
                 ctx.cache.store(&state.key, &image).await?;
                 Ok(false)
             }

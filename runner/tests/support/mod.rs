@@ -12,6 +12,7 @@
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod record;
 pub mod snapshot;
 
 use std::collections::BTreeMap;
@@ -234,8 +235,9 @@ pub fn remove_images(host: Option<&str>, refs: &[&str]) {
 }
 
 /// Removes the runner's step-cache tags (`stageplan-cache:<key>`) that point at `images` or
-/// at their parents, so a test's builds do not pile up tags on a shared engine. Only images
-/// the test's own runner built are walked (their parent chain ends at a base image).
+/// at their parents, and the stage records (`stageplan-record:<identity>`) among `images`, so a
+/// test's builds do not pile up tags on a shared engine. Only images the test's own runner
+/// built are walked (their parent chain ends at a base image).
 pub fn forget_cache_tags(host: Option<&str>, images: &[String]) {
     let mut seen = std::collections::BTreeSet::new();
     for image in images {
@@ -246,7 +248,7 @@ pub fn forget_cache_tags(host: Option<&str>, images: &[String]) {
             };
             let tags = inspect["RepoTags"].as_array().cloned().unwrap_or_default();
             for tag in tags.iter().filter_map(|t| t.as_str()) {
-                if tag.starts_with("stageplan-cache:") {
+                if tag.starts_with("stageplan-cache:") || tag.starts_with("stageplan-record:") {
                     let _ = docker_at(host, &["rmi", tag]);
                 }
             }
@@ -256,15 +258,24 @@ pub fn forget_cache_tags(host: Option<&str>, images: &[String]) {
 }
 
 /// The image ids of every stage a runner run built, from its `--progress json` events
-/// (`stage_done`), the final image included.
+/// (`stage_done`), the final image included, and the record images that keep the stages'
+/// memories (`stageplan-record:<identity>`).
 pub fn stage_images(json_progress: &[u8]) -> Vec<String> {
-    String::from_utf8_lossy(json_progress)
-        .lines()
-        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
-        .filter_map(|event| match event["event"].as_str() {
-            Some("stage_done") => event["image"].as_str().map(str::to_string),
-            Some("build_done") => event["image"].as_str().map(str::to_string),
-            _ => None,
-        })
-        .collect()
+    let mut images = Vec::new();
+    for line in String::from_utf8_lossy(json_progress).lines() {
+        let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let fields: &[&str] = match event["event"].as_str() {
+            Some("stage_done") => &["image", "record"],
+            Some("build_done") => &["image"],
+            _ => &[],
+        };
+        for field in fields {
+            if let Some(value) = event[*field].as_str().filter(|v| !v.is_empty()) {
+                images.push(value.to_string());
+            }
+        }
+    }
+    images
 }

@@ -66,7 +66,7 @@ pub fn filesystem_with_contents(
         prefix(),
         hex::encode(&Sha256::digest(image.as_bytes())[..6])
     );
-    let _ = docker_at(host, &["rm", "-f", &name]);
+    let _ = docker_at(host, &["rm", "-f", "-v", &name]);
     let created = docker_at(host, &["create", "--name", &name, image, "/nonexistent"]);
     assert!(
         created.status.success(),
@@ -74,7 +74,7 @@ pub fn filesystem_with_contents(
         String::from_utf8_lossy(&created.stderr)
     );
     let exported = docker_at(host, &["export", &name]);
-    let _ = docker_at(host, &["rm", "-f", &name]);
+    let _ = docker_at(host, &["rm", "-f", "-v", &name]);
     assert!(
         exported.status.success(),
         "docker export {image}: {}",

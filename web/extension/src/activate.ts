@@ -8,11 +8,13 @@ import * as vscode from "vscode";
 
 import { toEditorDiagnostics } from "./analysis";
 import { registerCommands } from "./commands";
+import { DockerignoreFiles } from "./dockerignore";
 import type { PlannerApi } from "./planner";
 import type { FindProgram } from "./programs";
 import { parsePreviewState } from "./messages";
 import { isDockerfile, PREVIEW_VIEW_TYPE, PreviewController } from "./preview";
 import { registerProviders, toDiagnostic } from "./providers";
+import { LensRecords } from "./records";
 import { PlanState } from "./state";
 
 /** How long typing may pause before diagnostics are recomputed. */
@@ -36,7 +38,14 @@ export interface HostServices {
 /** Registers everything; returns the plan state (for tests and other extensions). */
 export function activateWith(context: vscode.ExtensionContext, planner: PlannerApi, host: HostServices): { state: PlanState } {
   const settings = () => vscode.workspace.getConfiguration("stageplan");
-  const state = new PlanState(planner, () => settings().get<string>("platform", "") ?? "");
+  // Diagnostics and the preview are refreshed when a Dockerfile's .dockerignore has been read.
+  let dockerignoreRead = (_uri: string) => {};
+  const dockerignore = new DockerignoreFiles((uri) => dockerignoreRead(uri));
+  const state = new PlanState(
+    planner,
+    () => settings().get<string>("platform", "") ?? "",
+    (uri) => dockerignore.textFor(uri),
+  );
   const diagnostics = vscode.languages.createDiagnosticCollection("stageplan");
   const lensesChanged = new vscode.EventEmitter<void>();
   const timers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -46,14 +55,35 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
     const found = state.checkDiagnostics(document.uri.toString(), document.getText());
     diagnostics.set(document.uri, toEditorDiagnostics(found).map(toDiagnostic));
   };
+  const records = new LensRecords(context.globalStorageUri);
   const preview = new PreviewController(context.extensionUri, state, (document) => {
     refreshDiagnostics(document);
     lensesChanged.fire();
-  });
+  }, records);
+  dockerignoreRead = (uri) => {
+    const document = vscode.workspace.textDocuments.find((candidate) => candidate.uri.toString() === uri);
+    if (document) refreshDiagnostics(document);
+    preview.refresh();
+  };
+  const ignoreChanged = (uri: vscode.Uri) => dockerignore.fileChanged(uri);
+  const isIgnoreFile = (uri: vscode.Uri) => uri.path.endsWith(".dockerignore");
+  // The stand-ins of older hosts and of the tests may lack these two; the reads still happen.
+  if (typeof vscode.workspace.createFileSystemWatcher === "function") {
+    const watcher = vscode.workspace.createFileSystemWatcher("**/{.dockerignore,*.dockerignore}");
+    context.subscriptions.push(watcher, watcher.onDidCreate(ignoreChanged), watcher.onDidChange(ignoreChanged), watcher.onDidDelete(ignoreChanged));
+  }
+  if (typeof vscode.workspace.onDidSaveTextDocument === "function") {
+    context.subscriptions.push(
+      vscode.workspace.onDidSaveTextDocument((document) => {
+        if (isIgnoreFile(document.uri)) ignoreChanged(document.uri);
+      }),
+    );
+  }
 
   context.subscriptions.push(
     diagnostics,
     lensesChanged,
+    records,
     preview,
     vscode.workspace.onDidOpenTextDocument(refreshDiagnostics),
     vscode.workspace.onDidChangeTextDocument((event) => {
@@ -67,6 +97,7 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       timers.delete(key);
       diagnostics.delete(document.uri);
       state.forget(key);
+      dockerignore.forget(key);
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration("stageplan")) return;
@@ -88,7 +119,7 @@ export function activateWith(context: vscode.ExtensionContext, planner: PlannerA
       },
     }),
     ...registerProviders(state, planner, lensesChanged.event),
-    ...registerCommands({ state, planner, preview, settings, findProgram: host.findProgram }),
+    ...registerCommands({ state, planner, preview, settings, records, findProgram: host.findProgram }),
     { dispose: () => timers.forEach((timer) => clearTimeout(timer)) },
   );
   vscode.workspace.textDocuments.forEach(refreshDiagnostics);

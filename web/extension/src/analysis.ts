@@ -252,10 +252,12 @@ export function stageAtEditorLine(plan: StageStructure, line: number): number | 
   return found;
 }
 
-/** The command the "Build this stage" lens types into a terminal opened in the Dockerfile's folder. */
-export function buildCommand(runnerPath: string, fileName: string, target: string, options: Options): string {
+/** The command the "Build this stage" lens types into a terminal opened in the Dockerfile's folder;
+ * with `recordPath`, the runner writes its build record there (the preview draws it). */
+export function buildCommand(runnerPath: string, fileName: string, target: string, options: Options, recordPath?: string): string {
   const words = [runnerPath, "build", ".", "-f", fileName, "--target", target];
   for (const [key, value] of Object.entries(options.build_args ?? {})) words.push("--build-arg", `${key}=${value}`);
+  if (recordPath) words.push("--record", recordPath);
   // `runner build` has no --platform: it builds for the engine's platform.
   return words.map(shellQuote).join(" ");
 }

@@ -2,8 +2,9 @@
 // `runner` in a terminal.
 //
 // Input: command arguments (a document URI and a stage name from a lens or menu, or nothing: the
-// active editor). Output: the preview shown, the clipboard written, a terminal started (or an
-// error message saying how to set `stageplan.runnerPath` when the runner program is missing).
+// active editor). Output: the preview shown, the clipboard written, a terminal started (whose
+// `runner build` writes its build record where the preview finds it), or an error message saying
+// how to set `stageplan.runnerPath` when the runner program is missing.
 // Invariant: the build command is typed into a terminal the user sees; nothing runs hidden.
 import * as vscode from "vscode";
 
@@ -13,6 +14,7 @@ import type { FindProgram } from "./programs";
 import { baseName, isDockerfile } from "./preview";
 import type { PreviewController } from "./preview";
 import { COMMANDS } from "./providers";
+import type { LensRecords } from "./records";
 import type { PlanState } from "./state";
 
 /** What the commands work with. */
@@ -22,6 +24,8 @@ export interface CommandContext {
   preview: PreviewController;
   /** The `stageplan` settings. */
   settings: () => vscode.WorkspaceConfiguration;
+  /** Where lens builds write their build records. */
+  records: LensRecords;
   /** Resolves `stageplan.runnerPath`; null where no terminal can run it (VS Code for the Web). */
   findProgram: FindProgram | null;
 }
@@ -30,7 +34,7 @@ export interface CommandContext {
 export const OPEN_RUNNER_SETTING = "Open Setting";
 
 /** Registers the three commands. */
-export function registerCommands({ state, planner, preview, settings, findProgram }: CommandContext): vscode.Disposable[] {
+export function registerCommands({ state, planner, preview, settings, records, findProgram }: CommandContext): vscode.Disposable[] {
   /** The document for a command argument (a URI from a menu or lens) or the active editor. */
   const documentFor = async (uri: unknown): Promise<vscode.TextDocument | null> => {
     if (uri instanceof vscode.Uri) return vscode.workspace.openTextDocument(uri);
@@ -83,7 +87,10 @@ export function registerCommands({ state, planner, preview, settings, findProgra
       if (document.isDirty) await document.save();
       const terminal = vscode.window.createTerminal({ name: `runner: ${target}`, cwd: folderUri });
       terminal.show();
-      terminal.sendText(buildCommand(runner.found, baseName(document), target, state.plannerOptions(document.uri.toString(), [target])));
+      // The runner writes the build's record where the preview looks for this file's latest one.
+      const recordUri = records.recordUri(document.uri.toString());
+      await records.prepare();
+      terminal.sendText(buildCommand(runner.found, baseName(document), target, state.plannerOptions(document.uri.toString(), [target]), recordUri?.fsPath));
     }),
   ];
 }

@@ -6,13 +6,13 @@
 // is downloaded.
 import type * as vscode from "vscode";
 
-import { check, outline, plan, suggestStage, version } from "../../pkg/node/planner.js";
+import { check, checkWith, outline, plan, suggestStage, version } from "../../pkg/node/planner.js";
 import { activateWith } from "./activate";
 import { findProgram } from "./programs";
 
 /** Called by VS Code when a Dockerfile opens or a command runs. */
 export function activate(context: vscode.ExtensionContext): ReturnType<typeof activateWith> {
-  return activateWith(context, { plan, outline, check, suggestStage, version }, { findProgram });
+  return activateWith(context, { plan, outline, check, checkWith, suggestStage, version }, { findProgram });
 }
 
 /** Nothing to release beyond `context.subscriptions`. */

@@ -63,6 +63,7 @@ export function previewHtml(page: PreviewPage): string {
   </label>
 </header>
 <div class="summary" data-testid="summary" role="status"></div>
+<div class="record" data-testid="record-summary" hidden></div>
 <ul class="diagnostics" data-testid="diagnostics"></ul>
 <main class="graph" data-testid="graph"></main>
 <script nonce="${escapeAttribute(page.nonce)}" src="${escapeAttribute(page.scriptUri)}"></script>

@@ -3,6 +3,7 @@
 // Input/output: plain JSON objects sent with `webview.postMessage` and `vscode.postMessage`.
 // Invariant: the only contract between the two sides; both import these types, and every message
 // has a `type` tag.
+import type { BuildRecord } from "../../src/types/record-types";
 import type { Diagnostic, Plan } from "./planner";
 
 /** Host → webview: the plan of the Dockerfile the preview follows. */
@@ -49,8 +50,19 @@ export interface SuggestionMessage {
   suggestion: string | null;
 }
 
+/** Host → webview: the latest build record of the shown Dockerfile's lens builds. */
+export interface RecordMessage {
+  type: "record";
+  /** The Dockerfile's URI. */
+  uri: string;
+  /** The record, or null when the file has none (yet). */
+  record: BuildRecord | null;
+  /** Why the record file could not be read, when it could not. */
+  problem: string | null;
+}
+
 /** Everything the host sends. */
-export type HostMessage = PlanMessage | CursorMessage | SuggestionMessage;
+export type HostMessage = PlanMessage | CursorMessage | SuggestionMessage | RecordMessage;
 
 /** Webview → host: the script has loaded and wants the current plan. */
 export interface ReadyMessage {

@@ -16,6 +16,9 @@ export interface PlannerApi {
   outline(dockerfile: string, options: Options | null | undefined): Outline;
   /** Checks every stage with no target (the Problems panel's diagnostics). */
   check(dockerfile: string): Diagnostic[];
+  /** Checks as `docker build --check` does with options (build args, platform, the
+   * `.dockerignore` text; with no targets every stage is examined). */
+  checkWith(dockerfile: string, options: Options | null | undefined): Diagnostic[];
   /** The planner's "did you mean" for a stage name (the preview's find box). */
   suggestStage(value: string, names: string[]): string | undefined;
   /** The planner's crate version. */

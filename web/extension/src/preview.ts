@@ -12,6 +12,7 @@ import { makeNonce, previewHtml } from "./html";
 import { parseWebviewMessage } from "./messages";
 import type { HostMessage, PlanMessage, WebviewMessage } from "./messages";
 import type { Options } from "./planner";
+import type { LensRecords } from "./records";
 import type { Planned, PlanState } from "./state";
 
 /** Whether a document is a Dockerfile: language `dockerfile`, or named `Dockerfile`, `*.Dockerfile`, `Dockerfile.*`. */
@@ -42,14 +43,17 @@ export class PreviewController implements vscode.Disposable {
     private readonly extensionUri: vscode.Uri,
     private readonly state: PlanState,
     private readonly onOptionsChanged: (document: vscode.TextDocument) => void,
+    private readonly records: LensRecords,
   ) {
     this.subscriptions.push(
       vscode.window.onDidChangeActiveTextEditor((editor) => {
         if (this.panel && editor && isDockerfile(editor.document) && editor.document !== this.document) {
           this.document = editor.document;
           this.post();
+          void this.postRecord();
         }
       }),
+      records.onDidChange(() => void this.postRecord()),
       vscode.workspace.onDidChangeTextDocument((event) => {
         if (event.document === this.document) this.schedule();
       }),
@@ -70,6 +74,7 @@ export class PreviewController implements vscode.Disposable {
       this.document = document;
       this.panel.reveal(vscode.ViewColumn.Beside, true);
       this.post();
+      void this.postRecord();
       return;
     }
     const panel = vscode.window.createWebviewPanel(
@@ -159,6 +164,20 @@ export class PreviewController implements vscode.Disposable {
     this.send(message);
   }
 
+  /** Sends the latest build record of the shown Dockerfile's lens builds (or that it has none). */
+  private async postRecord(): Promise<void> {
+    const document = this.document;
+    if (!this.panel || !this.ready || !document) return;
+    const latest = await this.records.latest(document.uri.toString());
+    if (document !== this.document) return;
+    this.send({
+      type: "record",
+      uri: document.uri.toString(),
+      record: latest && "record" in latest ? latest.record : null,
+      problem: latest && "problem" in latest ? latest.problem : null,
+    });
+  }
+
   private postCursor(line: number): void {
     if (!this.document) return;
     const uri = this.document.uri.toString();
@@ -173,6 +192,7 @@ export class PreviewController implements vscode.Disposable {
       case "ready":
         this.ready = true;
         this.post();
+        await this.postRecord();
         return;
       case "reveal":
         if (document) await revealLine(document, message.line - 1, 0);

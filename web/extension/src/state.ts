@@ -1,9 +1,10 @@
 // Per-document planning state shared by the language features and the preview: the options the
 // preview chose, and the latest plans, recomputed only when the text or the options change.
 //
-// Input: document texts keyed by URI, a PlannerApi and the platform setting. Output: Planned
-// snapshots (the outcome for the chosen options, the stage structure of the text, the last good
-// plan) and the check diagnostics of the Problems panel.
+// Input: document texts keyed by URI, a PlannerApi, the platform setting and the `.dockerignore`
+// text that applies to each document (read by dockerignore.ts). Output: Planned snapshots (the
+// outcome for the chosen options, the stage structure of the text, the last good plan) and the
+// check diagnostics of the Problems panel.
 // Invariant: no `vscode` import; each planner call is made once per text and options, never per
 // request (one plan takes tens of milliseconds on a 1,000-line file). Positions always come from
 // the current text: the outline, not an older plan, answers the language features.
@@ -33,15 +34,21 @@ export interface Planned {
   options: ChosenOptions;
   /** The platform setting it was planned for ("" = the default). */
   platform: string;
+  /** The `.dockerignore` text it was planned with (undefined = none). */
+  dockerignore: string | undefined;
 }
 
 /** Plans documents on demand and caches the result per text and options. */
 export class PlanState {
   private readonly chosen = new Map<string, ChosenOptions>();
   private readonly planned = new Map<string, Planned>();
-  private readonly checked = new Map<string, { text: string; diagnostics: Diagnostic[] }>();
+  private readonly checked = new Map<string, { text: string; dockerignore: string | undefined; platform: string; diagnostics: Diagnostic[] }>();
 
-  constructor(private readonly planner: PlannerApi, private readonly platform: () => string) {}
+  constructor(
+    private readonly planner: PlannerApi,
+    private readonly platform: () => string,
+    private readonly dockerignore: (uri: string) => string | undefined = () => undefined,
+  ) {}
 
   /** The options chosen for `uri` (none chosen: the last stage, no build args). */
   optionsFor(uri: string): ChosenOptions {
@@ -59,6 +66,8 @@ export class PlanState {
     const options: Options = { targets: targets ?? chosen.targets, build_args: chosen.build_args };
     const platform = this.platform().trim();
     if (platform !== "") options.platform = platform;
+    const dockerignore = this.dockerignore(uri);
+    if (dockerignore !== undefined) options.dockerignore = dockerignore;
     return options;
   }
 
@@ -67,7 +76,13 @@ export class PlanState {
     const known = this.planned.get(uri);
     const options = this.plannerOptions(uri);
     const chosen = this.optionsFor(uri);
-    if (known && known.text === text && JSON.stringify(known.options) === JSON.stringify(chosen) && known.platform === (options.platform ?? "")) {
+    if (
+      known &&
+      known.text === text &&
+      JSON.stringify(known.options) === JSON.stringify(chosen) &&
+      known.platform === (options.platform ?? "") &&
+      known.dockerignore === options.dockerignore
+    ) {
       return known;
     }
     const outcome = this.planner.plan(text, options);
@@ -83,6 +98,7 @@ export class PlanState {
       lastGoodPlan: outcome.plan ?? known?.lastGoodPlan ?? null,
       options: chosen,
       platform: options.platform ?? "",
+      dockerignore: options.dockerignore ?? undefined,
     };
     this.planned.set(uri, planned);
     return planned;
@@ -98,12 +114,18 @@ export class PlanState {
     return this.planner.suggestStage(value, names) ?? null;
   }
 
-  /** `planner.check` of `text` (every stage, no target: the Problems panel), computed once per text. */
+  /** `planner.check` of `text` (every stage, no target: the Problems panel) with the platform
+   * setting and the `.dockerignore`, computed once per text, platform and `.dockerignore`. */
   checkDiagnostics(uri: string, text: string): Diagnostic[] {
+    const dockerignore = this.dockerignore(uri);
+    const platform = this.platform().trim();
     const known = this.checked.get(uri);
-    if (known && known.text === text) return known.diagnostics;
-    const diagnostics = this.planner.check(text);
-    this.checked.set(uri, { text, diagnostics });
+    if (known && known.text === text && known.dockerignore === dockerignore && known.platform === platform) return known.diagnostics;
+    const options: Options = {};
+    if (platform !== "") options.platform = platform;
+    if (dockerignore !== undefined) options.dockerignore = dockerignore;
+    const diagnostics = this.planner.checkWith(text, options);
+    this.checked.set(uri, { text, dockerignore, platform, diagnostics });
     return diagnostics;
   }
 

@@ -2,13 +2,13 @@
 // against the `vscode` stand-in: what it registers, what the preview panel is sent, and what the
 // code lenses, commands and webview messages do.
 import assert from "node:assert/strict";
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { delimiter, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { before, describe, it } from "node:test";
 
-import { extensionDir, installVscodeStub, SAMPLE, tempFolder } from "./helpers.mjs";
+import { extensionDir, installVscodeStub, rootDir, SAMPLE, tempFolder } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const manifest = JSON.parse(readFileSync(join(extensionDir, "package.json"), "utf8"));
@@ -18,6 +18,7 @@ let recorded;
 let document;
 let folder;
 let context;
+let storage;
 const lines = SAMPLE.split("\n");
 
 before(() => {
@@ -27,7 +28,8 @@ before(() => {
   document = vscode.__test.openDocument(join(folder, "Dockerfile"), SAMPLE);
   vscode.__test.openDocument(join(folder, "notes.txt"), "FROM x\n", { languageId: "plaintext", background: true });
   const extension = require(join(extensionDir, "dist", "extension.js"));
-  context = vscode.__test.context(extensionDir);
+  storage = tempFolder({});
+  context = vscode.__test.context(extensionDir, storage);
   extension.activate(context);
 });
 
@@ -36,6 +38,8 @@ const provider = (kind) => {
   assert.ok(found, `no ${kind} provider registered`);
   return found;
 };
+/** The commands a terminal was sent, without the `--record FILE` the build lens adds. */
+const withoutRecord = (sent) => sent.map((command) => command.split(" --record ")[0]);
 const lastPlan = (panel) => [...panel.posted].reverse().find((message) => message.type === "plan");
 
 describe("activation", () => {
@@ -127,7 +131,12 @@ describe("activation", () => {
     const terminal = recorded.terminals.at(-1);
     assert.equal(terminal.cwd.fsPath, folder);
     assert.ok(terminal.shown);
-    assert.deepEqual(terminal.sent, [`${binDir}/runner build . -f Dockerfile --target test`]);
+    assert.equal(terminal.sent.length, 1);
+    const [command, record] = terminal.sent[0].split(" --record ");
+    assert.equal(command, `${binDir}/runner build . -f Dockerfile --target test`);
+    // The build writes its record where the preview reads this file's latest one.
+    assert.match(record, new RegExp(`^${storage}/records/[0-9a-f]{16}\\.record\\.json$`));
+    assert.ok(existsSync(join(storage, "records")), "the records folder exists before the build writes into it");
   });
 
   it("finds a bare runnerPath on PATH and resolves ${workspaceFolder}", async () => {
@@ -137,17 +146,17 @@ describe("activation", () => {
       process.env.PATH = [join(folder, "empty"), binDir, savedPath].join(delimiter);
       recorded.configuration["stageplan.runnerPath"] = "runner";
       await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
-      assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+      assert.deepEqual(withoutRecord(recorded.terminals.at(-1).sent), [`${binDir}/runner build . -f Dockerfile --target docs`]);
     } finally {
       process.env.PATH = savedPath;
     }
     recorded.workspaceFolders = [folder];
     recorded.configuration["stageplan.runnerPath"] = "${workspaceFolder}/bin/runner";
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
-    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`]);
+    assert.deepEqual(withoutRecord(recorded.terminals.at(-1).sent), [`${binDir}/runner build . -f Dockerfile --target docs`]);
     recorded.configuration["stageplan.runnerPath"] = "bin/runner";
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "docs");
-    assert.deepEqual(recorded.terminals.at(-1).sent, [`${binDir}/runner build . -f Dockerfile --target docs`], "relative to the workspace folder");
+    assert.deepEqual(withoutRecord(recorded.terminals.at(-1).sent), [`${binDir}/runner build . -f Dockerfile --target docs`], "relative to the workspace folder");
     recorded.workspaceFolders = [];
   });
 
@@ -247,6 +256,30 @@ describe("preview", () => {
     assert.equal(lastPlan(panel).fallback, null);
   });
 
+  it("sends the latest build record of the file's lens builds when the runner writes it", async () => {
+    const lastRecord = () => [...panel.posted].reverse().find((message) => message.type === "record");
+    await sleep(20);
+    assert.deepEqual(lastRecord(), { type: "record", uri: document.uri.toString(), record: null, problem: null }, "no record before a lens build");
+    await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "test");
+    const recordPath = recorded.terminals.at(-1).sent[0].split(" --record ")[1];
+    // What `runner build --record` writes at the end of the build.
+    copyFileSync(join(rootDir, "tests", "fixtures", "records", "seed-app-go-changed.record.json"), recordPath);
+    vscode.__test.fileChanged(recordPath, "create");
+    await sleep(20);
+    assert.equal(lastRecord().uri, document.uri.toString());
+    assert.equal(lastRecord().record.version, 1);
+    assert.deepEqual(lastRecord().record.critical_path.at(-2), { stage: 1, step: 2 });
+    writeFileSync(recordPath, "{ not json");
+    vscode.__test.fileChanged(recordPath);
+    await sleep(20);
+    assert.equal(lastRecord().record, null);
+    assert.match(lastRecord().problem, /^not a build record: the file is not JSON/);
+    rmSync(recordPath);
+    vscode.__test.fileChanged(recordPath, "delete");
+    await sleep(20);
+    assert.deepEqual(lastRecord(), { type: "record", uri: document.uri.toString(), record: null, problem: null });
+  });
+
   it("highlights the stage under the cursor", () => {
     vscode.__test.moveCursor(document, 9);
     assert.deepEqual(panel.posted.at(-1), { type: "cursor", currentStage: 2 });
@@ -272,7 +305,7 @@ describe("preview", () => {
     assert.deepEqual(message.plan.build_args, { GO_VERSION: "1.23" });
     assert.equal(lensEvents, 1);
     await vscode.commands.executeCommand("stageplan.buildStage", document.uri, "build");
-    assert.equal(recorded.terminals.at(-1).sent[0], `${join(folder, "bin", "runner")} build . -f Dockerfile --target build --build-arg GO_VERSION=1.23`);
+    assert.equal(recorded.terminals.at(-1).sent[0].split(" --record ")[0], `${join(folder, "bin", "runner")} build . -f Dockerfile --target build --build-arg GO_VERSION=1.23`);
   });
 
   it("reports an unknown target chosen in the preview", () => {

@@ -150,7 +150,7 @@ describe("code lenses", () => {
 describe("plan state", () => {
   it("checks once per text", () => {
     let calls = 0;
-    const counting = { plan: planner.plan, check: (...args) => (calls++, planner.check(...args)), version: planner.version };
+    const counting = { plan: planner.plan, checkWith: (...args) => (calls++, planner.checkWith(...args)), version: planner.version };
     const state = new stateModule.PlanState(counting, () => "");
     assert.deepEqual(state.checkDiagnostics("file:///D", SAMPLE), []);
     state.checkDiagnostics("file:///D", SAMPLE);
@@ -164,7 +164,7 @@ describe("plan state", () => {
     const counting = {
       plan: (...args) => (calls.plan++, planner.plan(...args)),
       outline: (...args) => (calls.outline++, planner.outline(...args)),
-      check: planner.check,
+      checkWith: planner.checkWith,
       version: planner.version,
     };
     const state = new stateModule.PlanState(counting, () => "");

@@ -44,6 +44,15 @@ class Uri {
   static joinPath(base, ...segments) { return base.with({ path: path.posix.join(base.path, ...segments) }); }
 }
 
+class RelativePattern {
+  constructor(base, pattern) {
+    if (!(base instanceof Uri) && typeof base !== "string") throw new Error("RelativePattern: base must be a Uri or a path");
+    this.baseUri = base instanceof Uri ? base : Uri.file(base);
+    this.base = this.baseUri.fsPath;
+    this.pattern = pattern;
+  }
+}
+
 class Position {
   constructor(line, character) {
     if (line < 0 || character < 0) throw new Error("Illegal argument: line/character must be non-negative");
@@ -104,6 +113,8 @@ const recorded = {
   saveAnswer: undefined,
   /** workspace.fs.writeFile calls: { path, bytes }. */
   written: [],
+  /** createFileSystemWatcher calls: { base, pattern, fire(kind, uri) } (kind: create, change, delete). */
+  watchers: [],
   configuration: { "stageplan.runnerPath": "runner", "stageplan.platform": "" },
 };
 const events = {
@@ -184,7 +195,7 @@ function registerProvider(kind) {
 
 const vscode = {
   Disposable, EventEmitter, Uri, Position, Range, Selection, Diagnostic, DiagnosticSeverity, SymbolKind,
-  DocumentSymbol, CodeLens, ViewColumn, TextEditorRevealType,
+  DocumentSymbol, CodeLens, ViewColumn, TextEditorRevealType, RelativePattern,
   languages: {
     createDiagnosticCollection(name) {
       const entries = new Map();
@@ -277,8 +288,25 @@ const vscode = {
         get: (key, fallback) => recorded.configuration[`${section}.${key}`] ?? fallback,
       };
     },
+    createFileSystemWatcher(pattern) {
+      if (!(pattern instanceof RelativePattern)) throw new Error("the stand-in watches RelativePatterns only");
+      const emitters = { create: new EventEmitter(), change: new EventEmitter(), delete: new EventEmitter() };
+      const watcher = {
+        base: pattern.base,
+        pattern: pattern.pattern,
+        onDidCreate: emitters.create.event,
+        onDidChange: emitters.change.event,
+        onDidDelete: emitters.delete.event,
+        disposed: false,
+        dispose() { this.disposed = true; },
+        fire(kind, uri) { if (!this.disposed) emitters[kind].fire(uri); },
+      };
+      recorded.watchers.push(watcher);
+      return watcher;
+    },
     fs: {
       async readFile(uri) { return require("node:fs").readFileSync(uri.fsPath); },
+      async createDirectory(uri) { require("node:fs").mkdirSync(uri.fsPath, { recursive: true }); },
       async writeFile(uri, bytes) { recorded.written.push({ path: uri.path, bytes: Buffer.from(bytes) }); },
     },
   },
@@ -343,9 +371,21 @@ vscode.__test = {
   restoredPanel(viewType, title) {
     return createWebviewPanel(viewType, title, { viewColumn: 2 }, undefined);
   },
-  /** A minimal ExtensionContext. */
-  context(extensionPath) {
-    return { subscriptions: [], extensionUri: Uri.file(extensionPath), extensionPath };
+  /** A minimal ExtensionContext; `globalStoragePath` is the extension's global storage folder. */
+  context(extensionPath, globalStoragePath) {
+    const context = { subscriptions: [], extensionUri: Uri.file(extensionPath), extensionPath };
+    if (globalStoragePath) context.globalStorageUri = Uri.file(globalStoragePath);
+    return context;
+  },
+  /** A file was written (or removed): the watchers whose folder holds it and whose `*.suffix` pattern matches it fire. */
+  fileChanged(fsPath, kind = "change") {
+    const dir = path.posix.dirname(fsPath);
+    for (const watcher of recorded.watchers) {
+      const suffix = watcher.pattern.startsWith("*") ? watcher.pattern.slice(1) : null;
+      if (watcher.base === dir && (suffix === null ? path.posix.basename(fsPath) === watcher.pattern : fsPath.endsWith(suffix))) {
+        watcher.fire(kind, Uri.file(fsPath));
+      }
+    }
   },
 };
 

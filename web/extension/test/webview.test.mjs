@@ -312,11 +312,13 @@ describe("preview webview in Chromium", () => {
 
   it("large file: the whole graph in view, focus, find with the planner's did-you-mean, zoom and pan, exports", async () => {
     const neon = readFileSync(join(rootDir, "tests", "fixtures", "dockerfiles", "large", "neondatabase-neon-compute-node.Dockerfile"), "utf8");
-    const plan = planner.plan(neon, {}).plan;
+    // Neon's compute image needs its PostgreSQL version (`${PG_VERSION:?}`), as in BuildKit.
+    const neonOptions = { build_args: { PG_VERSION: "v17" } };
+    const plan = planner.plan(neon, neonOptions).plan;
     // The earlier CSP test provoked violations on purpose; this one must add none.
     const violationsBefore = await page.evaluate(() => window.__cspViolations.length);
     const problemsBefore = problems.length;
-    await postToWebview(planMessage({}, { fileName: "compute-node.Dockerfile" }, neon));
+    await postToWebview(planMessage(neonOptions, { fileName: "compute-node.Dockerfile" }, neon));
     await page.waitForFunction(() => document.querySelectorAll("[data-stage-index]").length === 98);
     const geometry = () =>
       page.evaluate(() => {
@@ -385,7 +387,7 @@ describe("preview webview in Chromium", () => {
     // A double click makes the stage the only target; exports go to the host to be saved.
     await page.dblclick("[data-stage-name='pg-build']", { force: true });
     await page.waitForFunction(() => window.__posted.at(-1).type === "options");
-    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["pg-build"], build_args: {} });
+    assert.deepEqual((await posted()).at(-1), { type: "options", targets: ["pg-build"], build_args: neonOptions.build_args });
     await page.click("[data-testid='export-svg']");
     await page.waitForFunction(() => window.__posted.at(-1).type === "export");
     const exported = (await posted()).at(-1);
@@ -399,5 +401,43 @@ describe("preview webview in Chromium", () => {
     assert.equal(png.subarray(1, 4).toString("latin1"), "PNG");
     assert.deepEqual(await page.evaluate((count) => window.__cspViolations.slice(count), violationsBefore), [], "no CSP violations (the PNG is drawn from a data: URL)");
     assert.deepEqual(problems.slice(problemsBefore), [], "no errors on the console or in the page");
+  });
+
+  it("draws the latest build record of the file's lens builds on its graph, under the CSP, in both themes", async () => {
+    const seed = readFileSync(join(rootDir, "examples", "seed", "Dockerfile"), "utf8");
+    const record = JSON.parse(readFileSync(join(rootDir, "tests", "fixtures", "records", "seed-app-go-changed.record.json"), "utf8"));
+    const violationsBefore = await page.evaluate(() => window.__cspViolations.length);
+    const problemsBefore = problems.length;
+    // Another file: a message without a plan drops the large graph, the seed's is drawn afresh.
+    await postToWebview({ ...planMessage({}, {}, seed), plan: null, lastGoodPlan: null, diagnostics: [] });
+    await page.waitForFunction(() => document.querySelectorAll("[data-stage-index]").length === 0);
+    await postToWebview(planMessage({}, {}, seed));
+    await page.waitForSelector("[data-stage-name='builder']");
+    await postToWebview({ type: "record", uri: "file:///work/app/Dockerfile", record, problem: null });
+    await page.waitForSelector("[data-stage-name='builder'] .sp-ov-badge");
+
+    const marks = await page.$$eval("[data-stage-index]", (nodes) =>
+      nodes.map((node) => [node.dataset.stageName, node.querySelector(".sp-ov-badge")?.textContent, node.classList.contains("sp-critical")]),
+    );
+    assert.deepEqual(marks, [
+      ["builder", "2 ran · 1 cached", true],
+      ["", "1 ran · 1 cached", true],
+    ]);
+    assert.match(await page.textContent("[data-testid='record-summary']"), /^last build built in .* · 3 of 5 steps ran · critical path builder #2 → builder #3 → stage-1 #2$/);
+    const ring = () => page.$eval("[data-stage-name='builder'] rect.sp-ov-ring", (rect) => getComputedStyle(rect).stroke);
+    await page.evaluate(applyTheme, THEMES["Light Modern"]);
+    assert.equal(await ring(), "rgb(112, 72, 232)", "light theme");
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-record-light.png") });
+    await page.evaluate(applyTheme, THEMES["Dark Modern"]);
+    assert.equal(await ring(), "rgb(177, 151, 252)", "dark theme");
+    await page.screenshot({ path: join(rootDir, "tests", "artifacts", "vscode-preview-record-dark.png") });
+    // Typing keeps the marks on the same stages; a file without a record shows none.
+    await postToWebview(planMessage({}, {}, "# a comment\n" + seed));
+    await page.waitForFunction(() => document.querySelector("[data-stage-name='builder'] .sp-ov-badge")?.textContent === "2 ran · 1 cached");
+    await postToWebview({ type: "record", uri: "file:///work/app/Dockerfile", record: null, problem: null });
+    await page.waitForFunction(() => document.querySelectorAll(".sp-ov-badge").length === 0);
+    assert.ok(await page.isHidden("[data-testid='record-summary']"));
+    assert.deepEqual(await page.evaluate((count) => window.__cspViolations.slice(count), violationsBefore), []);
+    assert.deepEqual(problems.slice(problemsBefore), []);
   });
 });

@@ -17,6 +17,8 @@ import type { GraphLayout } from "./layout";
 import { buildModel, lineage, stageLabel } from "./model";
 import type { GraphModel, GraphView } from "./model";
 import { Minimap } from "./minimap";
+import { applyOverlay } from "./overlay";
+import type { GraphOverlay } from "./overlay";
 import { drawSvg, patchLines } from "./svg";
 import type { ExportFile, GraphViewState, StageClickDetail, StageGraph, StageGraphOptions } from "./types";
 import { LABEL_SCALE, Viewport } from "./viewport";
@@ -73,6 +75,7 @@ export class StageGraphComponent implements StageGraph {
   private lastKey = "";
   private svg: SVGSVGElement | null = null;
   private findCursor = { query: "", next: 0 };
+  private overlay: GraphOverlay | null;
 
   constructor(
     private readonly host: HTMLElement,
@@ -83,6 +86,7 @@ export class StageGraphComponent implements StageGraph {
     this.chrome = buildChrome(host, options.styleNonce);
     this.view = { focus: options.view?.focus ?? false, images: options.view?.images ?? false };
     this.current = options.currentStage ?? null;
+    this.overlay = options.overlay ?? null;
     this.viewport = new Viewport(this.chrome.canvas, null, () => {
       this.minimap.update();
       this.notify();
@@ -121,6 +125,7 @@ export class StageGraphComponent implements StageGraph {
       this.lastLayout.nodes.forEach((node, idx) => (node.line = model.nodes[idx].line));
       this.lastLayout.edges.forEach((edge, idx) => (edge.lines = model.edges[idx].lines));
       patchLines(this.svg, this.lastLayout);
+      applyOverlay(this.svg, this.overlay);
       return;
     }
     this.lastKey = key;
@@ -148,6 +153,7 @@ export class StageGraphComponent implements StageGraph {
     this.minimap.setLayout(layout);
     this.viewport.setContent(fresh, layout.width, layout.height);
     this.mark();
+    applyOverlay(fresh, this.overlay);
   }
 
   /** Puts the cursor, selection (with its lineage) and find marks on the drawing. */
@@ -369,6 +375,11 @@ export class StageGraphComponent implements StageGraph {
 
   layout(): GraphLayout | null {
     return this.lastLayout;
+  }
+
+  setOverlay(overlay: GraphOverlay | null): void {
+    this.overlay = overlay;
+    if (this.svg) applyOverlay(this.svg, overlay);
   }
 
   destroy(): void {

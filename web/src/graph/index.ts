@@ -19,6 +19,8 @@ export { GRAPH_CSS } from "./svg";
 export { countCrossings } from "./crossings";
 export { findStages } from "./find";
 export type { ZoomState } from "./viewport";
+export { applyOverlay, OVERLAY_CSS } from "./overlay";
+export type { GraphOverlay, StageOverlay } from "./overlay";
 export type { ExportFile, GraphViewState, StageClickDetail, StageGraph, StageGraphOptions, SuggestStage } from "./types";
 
 /** The views the layout-quality script measures. */

@@ -11,6 +11,7 @@
 // and lines (the hover finds edges by geometry, hover.ts), and every id is prefixed so several graphs can share a page.
 import type { EdgePath, GraphLayout, NodeBox } from "./layout";
 import { METRICS } from "./layout";
+import { OVERLAY_CSS } from "./overlay";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 
@@ -233,7 +234,7 @@ function drawBadge(doc: Document, node: NodeBox): SVGGElement {
 export function drawSvg(doc: Document, layout: GraphLayout, prefix: string, title: string): SVGSVGElement {
   const svg = element(doc, "svg", { xmlns: SVG_NS, class: "sp-graph", role: "img", "aria-label": title });
   const style = element(doc, "style");
-  style.textContent = GRAPH_CSS;
+  style.textContent = GRAPH_CSS + OVERLAY_CSS;
   svg.append(style, drawMarkers(doc, prefix));
   const scene = element(doc, "g", { class: "sp-scene" });
   const edges = element(doc, "g", { class: "sp-edges" });

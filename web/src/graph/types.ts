@@ -5,6 +5,7 @@
 import type { Plan } from "../types/planner-types";
 import type { GraphLayout } from "./layout";
 import type { GraphView } from "./model";
+import type { GraphOverlay } from "./overlay";
 import type { ZoomState } from "./viewport";
 
 /** What a `stage-click` event carries. */
@@ -49,6 +50,8 @@ export interface StageGraphOptions {
   onExport?: (file: ExportFile) => void;
   /** Base name of exported files (default `stages`). */
   fileBaseName?: string;
+  /** A build drawn over the graph (times, cache hits and misses, the critical path). */
+  overlay?: GraphOverlay | null;
 }
 
 /** A graph drawn into a host element. */
@@ -73,6 +76,8 @@ export interface StageGraph {
   fit(): void;
   /** The last layout (sizes and positions), for tests and hosts. */
   layout(): GraphLayout | null;
+  /** Draws a build over the graph (null removes it); kept across redraws. */
+  setOverlay(overlay: GraphOverlay | null): void;
   /** Removes the drawing and the listeners. */
   destroy(): void;
 }

@@ -419,7 +419,9 @@ export interface PlannerTypes {
   [k: string]: unknown | undefined;
 }
 /**
- * What to plan: the targets, build arguments and platform (the same names as plan JSON).
+ * What to plan and with which build-context files: the options object of the WebAssembly
+ * interface (targets, build arguments, platform, the Dockerfile's path, and the
+ * `.dockerignore` text).
  *
  * This interface was referenced by `PlannerTypes`'s JSON-Schema
  * via the `definition` "Options".
@@ -435,6 +437,11 @@ export interface Options {
    * The Dockerfile's path, recorded in the plan as given (the planner reads nothing).
    */
   dockerfile?: string | null;
+  /**
+   * The text of `<Dockerfile>.dockerignore`, or else of `.dockerignore` at the context root,
+   * for the `CopyIgnoredFile` check; absent when there is none.
+   */
+  dockerignore?: string | null;
   /**
    * Target platform `os/arch[/variant]`; `linux/amd64` when absent.
    */

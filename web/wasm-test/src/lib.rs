@@ -205,6 +205,33 @@ mod tests {
     }
 
     #[wasm_bindgen_test]
+    fn the_dockerignore_option_reaches_copy_ignored_file() {
+        let text = "FROM scratch\nCOPY secret.txt /\n";
+        let options = Object::new();
+        Reflect::set(
+            &options,
+            &JsValue::from_str("dockerignore"),
+            &JsValue::from_str("secret.txt\n"),
+        )
+        .unwrap();
+        let value = planner::wasm::plan(text, options.clone().into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let from_js: Outcome = serde_wasm_bindgen::from_value(value).unwrap();
+        let files = planner::ContextFiles {
+            dockerignore: Some("secret.txt\n".to_string()),
+        };
+        let native = planner::plan_with_context(text, &Options::default(), &files);
+        assert_eq!(from_js, native);
+        assert_eq!(native.diagnostics[0].code, "CopyIgnoredFile");
+        let checked = planner::wasm::check_with(text, options.into())
+            .map_err(JsValue::from)
+            .unwrap();
+        let checked: Vec<planner::Diagnostic> = serde_wasm_bindgen::from_value(checked).unwrap();
+        assert_eq!(checked, native.diagnostics);
+    }
+
+    #[wasm_bindgen_test]
     fn graph_renders_both_formats_and_refuses_others() {
         let dot = planner::wasm::graph(SEED, JsValue::UNDEFINED, "dot")
             .map_err(JsValue::from)

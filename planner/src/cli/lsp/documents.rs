@@ -2,7 +2,9 @@
 //! (targets, build args, platform) every computation uses.
 //!
 //! Input: document texts from `didOpen`/`didChange`, settings from `initializationOptions` and
-//! `didChangeConfiguration`. Output: one [`Analysis`] per open document.
+//! `didChangeConfiguration`, and for a `file:` document the `.dockerignore` BuildKit would apply
+//! to it (read when it is opened and when the settings change). Output: one [`Analysis`] per
+//! open document.
 //! Invariant: the planner runs once per text and settings (on open, change or new settings),
 //! never per request; requests read the stored analysis.
 
@@ -11,7 +13,9 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use planner::{Diagnostic, Options, Outline};
+use planner::{ContextFiles, Diagnostic, Options, Outline};
+
+use crate::cli::input::{default_context, read_dockerignore};
 
 /// The planning options the server uses: `initializationOptions` or the `stageplan` section of
 /// the workspace settings, with the names of plan JSON (`targets`, `build_args`, `platform`).
@@ -128,38 +132,58 @@ pub struct Analysis {
     pub lines: Lines,
 }
 
+/// The `.dockerignore` BuildKit would apply to the Dockerfile at `uri` (`<Dockerfile>.dockerignore`,
+/// else `.dockerignore` in its folder, the build context an editor assumes); none for a URI
+/// that is not a `file:` path or when the file is missing or unreadable.
+pub fn context_files(uri: &str) -> ContextFiles {
+    let Some(encoded) = uri.strip_prefix("file://") else {
+        return ContextFiles::default();
+    };
+    let Ok(path) = percent_encoding::percent_decode_str(encoded).decode_utf8() else {
+        return ContextFiles::default();
+    };
+    let found = read_dockerignore(&path, &default_context(&path));
+    ContextFiles {
+        dockerignore: found.ok().flatten().map(|(_, text)| text),
+    }
+}
+
 /// One open document.
 pub struct Document {
     /// The version the editor gave.
     pub version: i32,
     /// The full text.
     pub text: String,
+    /// The build-context files the checks read.
+    pub files: ContextFiles,
     /// The planner's results for `text`.
     pub analysis: Analysis,
 }
 
 impl Document {
     /// A document with its analysis.
-    pub fn new(version: i32, text: String, settings: &Settings) -> Document {
-        let analysis = analyse(&text, settings);
+    pub fn new(version: i32, text: String, settings: &Settings, files: ContextFiles) -> Document {
+        let analysis = analyse(&text, settings, &files);
         Document {
             version,
             text,
+            files,
             analysis,
         }
     }
 
-    /// Recomputes the analysis (new settings).
-    pub fn reanalyse(&mut self, settings: &Settings) {
-        self.analysis = analyse(&self.text, settings);
+    /// Recomputes the analysis (new settings, or the `.dockerignore` read again).
+    pub fn reanalyse(&mut self, settings: &Settings, files: ContextFiles) {
+        self.files = files;
+        self.analysis = analyse(&self.text, settings, &self.files);
     }
 }
 
-fn analyse(text: &str, settings: &Settings) -> Analysis {
+fn analyse(text: &str, settings: &Settings, files: &ContextFiles) -> Analysis {
     let options = settings.options();
     Analysis {
-        diagnostics: planner::check_with(text, &options),
-        outline: planner::outline(text, &options),
+        diagnostics: planner::check_with_context(text, &options, files),
+        outline: planner::outline_with_context(text, &options, files),
         lines: Lines::new(text),
     }
 }

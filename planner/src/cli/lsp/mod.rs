@@ -35,7 +35,7 @@ use lsp_types::{
 };
 use serde_json::json;
 
-use documents::{Document, Settings};
+use documents::{context_files, Document, Settings};
 
 /// The custom request that returns plan JSON for a document.
 pub const PLAN_REQUEST: &str = "stageplan/plan";
@@ -221,6 +221,7 @@ impl Server {
                         params.text_document.version,
                         params.text_document.text,
                         &self.settings,
+                        context_files(&uri),
                     );
                     self.documents.insert(uri.clone(), document);
                     self.publish(&uri);
@@ -231,10 +232,15 @@ impl Server {
                     let uri = params.text_document.uri.as_str().to_string();
                     // Full synchronisation: the last change holds the whole text.
                     if let Some(change) = params.content_changes.into_iter().last() {
+                        let files = match self.documents.get(&uri) {
+                            Some(known) => known.files.clone(),
+                            None => context_files(&uri),
+                        };
                         let document = Document::new(
                             params.text_document.version,
                             change.text,
                             &self.settings,
+                            files,
                         );
                         self.documents.insert(uri.clone(), document);
                         self.publish(&uri);
@@ -260,7 +266,7 @@ impl Server {
                             let uris: Vec<String> = self.documents.keys().cloned().collect();
                             for uri in uris {
                                 if let Some(document) = self.documents.get_mut(&uri) {
-                                    document.reanalyse(&self.settings);
+                                    document.reanalyse(&self.settings, context_files(&uri));
                                 }
                                 self.publish(&uri);
                             }

@@ -158,8 +158,9 @@ impl Server {
                 if let Some(platform) = params.platform {
                     options.platform = Some(platform).filter(|p| !p.is_empty());
                 }
-                let outcome = planner::plan(&document.text, &options);
-                let outline = planner::outline(&document.text, &options);
+                let outcome = planner::plan_with_context(&document.text, &options, &document.files);
+                let outline =
+                    planner::outline_with_context(&document.text, &options, &document.files);
                 to_value(Ok(json!({
                     "plan": outcome.plan,
                     "diagnostics": outcome.diagnostics,
@@ -266,7 +267,7 @@ impl Server {
         let document = self.document(&uri)?;
         let mut options = self.settings.options();
         options.targets = targets;
-        let outcome = planner::plan(&document.text, &options);
+        let outcome = planner::plan_with_context(&document.text, &options, &document.files);
         let Some(plan) = outcome.plan else {
             let first = outcome.diagnostics.iter().find(|d| d.is_error());
             let message = match first {

@@ -58,12 +58,17 @@ fn rule(diagnostic: &Diagnostic) -> Value {
     let info = planner::codes::describe(&diagnostic.code);
     let summary = info.map_or(diagnostic.code.as_str(), |info| info.summary);
     let is_check = info.is_some_and(|info| info.check);
+    let tag = match info {
+        Some(info) if info.buildkit => "buildkit-check",
+        Some(info) if info.check => "stageplan-check",
+        _ => "build-error",
+    };
     let mut rule = json!({
         "id": diagnostic.code,
         "name": diagnostic.code,
         "shortDescription": { "text": summary },
         "defaultConfiguration": { "level": if is_check { "warning" } else { "error" } },
-        "properties": { "tags": [if is_check { "buildkit-check" } else { "build-error" }] },
+        "properties": { "tags": [tag] },
     });
     if let Some(url) = &diagnostic.url {
         rule["helpUri"] = url.clone().into();

@@ -6,10 +6,13 @@
 // Invariant: no planner here (the extension host plans and answers "did you mean"); the graph, target list, diagnostics list
 // and build-args parser are the playground's own modules, imported, not copied.
 import { renderStageGraph } from "../../../src/graph/index";
+import { formatMs } from "../../../src/insight/format";
+import { criticalSteps, recordOverlay } from "../../../src/insight/overlay";
+import type { BuildRecord } from "../../../src/types/record-types";
 import type { ExportFile, StageClickDetail, StageGraph } from "../../../src/graph/index";
 import { parseBuildArgs } from "../../../src/options";
 import { renderDiagnostics, renderTargets } from "../../../src/panels";
-import type { HostMessage, PlanMessage, PreviewState, WebviewMessage } from "../messages";
+import type { HostMessage, PlanMessage, PreviewState, RecordMessage, WebviewMessage } from "../messages";
 import type { Plan } from "../planner";
 
 /** The part of the VS Code webview API this script uses. */
@@ -27,6 +30,7 @@ interface Ui {
   targets: HTMLSelectElement;
   buildArgs: HTMLTextAreaElement;
   summary: HTMLElement;
+  record: HTMLElement;
   diagnostics: HTMLElement;
   graph: HTMLElement;
 }
@@ -42,6 +46,7 @@ function findUi(): Ui {
     targets: get<HTMLSelectElement>("target-select"),
     buildArgs: get<HTMLTextAreaElement>("build-args"),
     summary: get("summary"),
+    record: get("record-summary"),
     diagnostics: get("diagnostics"),
     graph: get("graph"),
   };
@@ -55,6 +60,23 @@ function summarize(plan: Plan): string {
   return `target ${targets}: ${needed} of ${plan.stages.length} stages in ${plan.waves.length} waves` + (skipped ? `, ${skipped} skipped` : "");
 }
 
+/** One line on a build record: when it was built, what ran, the critical path, how its stages matched. */
+function describeRecord(record: BuildRecord, matched: number, total: number): string {
+  const steps = record.stages.flatMap((stage) => stage.steps).filter((step) => step.status !== "config");
+  const ran = steps.filter((step) => step.status === "ran").length;
+  const path = criticalSteps(record)
+    .filter((row) => row.step.status === "ran")
+    .map((row) => `${row.stage.name} #${row.step.step}`);
+  const parts = [
+    `last build ${record.ok ? "built" : "failed"} in ${formatMs(record.total_ms)}`,
+    `${ran} of ${steps.length} steps ran`,
+    path.length ? `critical path ${path.join(" → ")}` : "nothing on the critical path ran",
+  ];
+  if (matched < total) parts.push(`${matched} of ${total} stages of the record are in this file`);
+  if (record.leaks.length) parts.push(`${record.leaks.length} leak warning${record.leaks.length === 1 ? "" : "s"}`);
+  return parts.join(" · ");
+}
+
 /** The summary's note on what is drawn while there is no plan. */
 const FALLBACK_NOTE = {
   outline: " (showing the stages that could be read)",
@@ -65,6 +87,8 @@ const FALLBACK_NOTE = {
 class Preview {
   private graph: StageGraph | null = null;
   private shown: Plan | null = null;
+  /** The latest build record of the file's lens builds. */
+  private record: BuildRecord | null = null;
   private buildArgsTimer: number | undefined;
   /** Suggestions asked of the extension host (which has the planner), by request id. */
   private readonly suggestions = new Map<number, (suggestion: string | null) => void>();
@@ -131,6 +155,7 @@ class Preview {
           onExport: (file) => void this.export(file),
         });
       this.graph.setCurrentStage(message.currentStage);
+      this.drawRecord();
     } else {
       this.graph?.destroy();
       this.graph = null;
@@ -163,6 +188,26 @@ class Preview {
     this.vscode.postMessage({ type: "export", name: file.name, mime: file.mime, base64: btoa(binary) });
   }
 
+  /** The host's latest build record of the file (null: none). */
+  showRecord(message: RecordMessage): void {
+    this.record = message.record;
+    this.ui.record.hidden = message.record === null && message.problem === null;
+    if (message.problem) this.ui.record.textContent = `the last build record cannot be read: ${message.problem}`;
+    this.drawRecord();
+  }
+
+  /** Draws the record on the graph of the plan shown (matched by stage names). */
+  private drawRecord(): void {
+    if (!this.graph || !this.shown || !this.record) {
+      this.graph?.setOverlay(null);
+      return;
+    }
+    const { overlay, matched, total } = recordOverlay(this.record, this.shown);
+    this.graph.setOverlay(overlay);
+    this.ui.record.textContent = describeRecord(this.record, matched, total);
+    this.ui.record.hidden = false;
+  }
+
   setCursor(stageIndex: number | null): void {
     this.graph?.setCurrentStage(stageIndex);
   }
@@ -178,6 +223,7 @@ function main(): void {
     if (message?.type === "plan") preview.showPlan(message);
     else if (message?.type === "cursor") preview.setCursor(message.currentStage);
     else if (message?.type === "suggestion") preview.answerSuggestion(message.id, message.suggestion);
+    else if (message?.type === "record") preview.showRecord(message);
   });
   vscode.postMessage({ type: "ready" });
 }

@@ -135,11 +135,16 @@ fn every_target_gets_a_definition_and_config() {
 
 #[test]
 fn bad_values_name_the_line() {
-    let err = try_build("FROM busybox\nEXPOSE 80/icmp\n", &Setup::default())
-        .err()
-        .expect("bad protocol");
-    assert_eq!(err.line, 2);
-    assert!(err.message.contains("invalid proto"), "{err}");
+    // A bad protocol never reaches the translation: the planner refuses it with its line.
+    let outcome = planner::plan(
+        "FROM busybox\nEXPOSE 80/icmp\n",
+        &planner::Options::default(),
+    );
+    assert!(outcome.plan.is_none());
+    assert!(outcome
+        .diagnostics
+        .iter()
+        .any(|d| d.line == 2 && d.message.contains("invalid proto")));
     let err = try_build("FROM busybox\nSTOPSIGNAL SIGNOPE\n", &Setup::default())
         .err()
         .expect("bad signal");

@@ -1,0 +1,331 @@
+//! The build record's cache-miss reasons on the real engine, from Dockerfile text: first build,
+//! a context file by path (added and changed), a build argument by name, an ENV variable, the base
+//! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache`, an
+//! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read back from the stage memories the engine keeps (also from another copy
+//! of the context, as another machine would); the progress events carry the record's fields; a
+//! failed build still writes its record and report.
+//!
+//! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh). Output: pass/fail.
+//! Invariant: every image, cache tag and record image a test makes is removed at its end.
+
+mod support;
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use support::record::{
+    build, cached, miss, project, read_record, record_images, runner, step, write, Cleanup,
+};
+use support::{
+    assert_built, docker_at, image_tag, require_engine, runner_bin, stage_images, TempDir, BASE,
+};
+
+/// A word no other build has used, so a test's steps never hit another test's cache entries.
+fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{}-{nanos}", std::process::id())
+}
+
+/// The Dockerfile of the reasons test; `unique` keeps its steps out of other builds' cache
+/// entries (a step whose image is the shared base image would lose its entry whenever another
+/// test forgets the base image's cache tags).
+fn dockerfile(unique: &str, env_line: &str, run: &str) -> String {
+    format!(
+        "FROM {BASE} AS build\n\
+         RUN echo {unique} > /unique\n\
+         WORKDIR /src\n\
+         COPY *.txt ./\n\
+         ARG FLAVOR=plain\n\
+         {env_line}\n\
+         {run}\n\
+         FROM {BASE}\n\
+         COPY --from=build /out /out\n"
+    )
+}
+
+#[test]
+fn each_cache_miss_names_the_first_input_that_differs_from_the_last_build() {
+    require_engine();
+    let mut cleanup = Cleanup::default();
+    // The project directory has the same name in two places, as on two machines sharing one
+    // engine; each place has its own context digest cache.
+    let name = format!("project-{}-reasons", std::process::id());
+    let (here_parent, there_parent) = (TempDir::new("reasons-a"), TempDir::new("reasons-b"));
+    let (here, there) = (project(&here_parent, &name), project(&there_parent, &name));
+    let run = "RUN cat *.txt > /out && echo \"$FLAVOR $MODE\" >> /out";
+    let unique = nonce();
+    for dir in [&here, &there] {
+        write(dir, "app.txt", &format!("app 1 {unique}\n"));
+        write(dir, "notes.txt", "notes\n");
+        write(
+            dir,
+            "Dockerfile",
+            &dockerfile(&unique, "ENV MODE=fast", run),
+        );
+    }
+    let caches = (
+        TempDir::new("reasons-cache-a"),
+        TempDir::new("reasons-cache-b"),
+    );
+    let env_here = [("XDG_CACHE_HOME", caches.0 .0.as_path())];
+    let env_there = [("XDG_CACHE_HOME", caches.1 .0.as_path())];
+
+    let first = build(&here, &[], &env_here, &mut cleanup);
+    for (stage, number) in [
+        ("build", 1),
+        ("build", 2),
+        ("build", 3),
+        ("build", 6),
+        ("stage-1", 1),
+    ] {
+        assert_eq!(miss(&first.record, stage, number)["kind"], "first_build");
+    }
+    assert_eq!(step(&first.record, "build", 5)["status"], "config");
+
+    // A changed context file, built from the other copy: the engine's record of the first build
+    // is found, and the reason goes through the RUN after it and the stage that copies from it.
+    write(&there, "app.txt", "app 2\n");
+    let record_file = there.with_extension("record.json");
+    let out = runner(&there, &record_file, "plain", &[], &env_there);
+    assert_built(&out, "the build after app.txt changed");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("#3 COPY *.txt ./  (cache miss: app.txt changed)"),
+        "{stderr}"
+    );
+    let second = read_record(&record_file);
+    cleanup.images.extend(record_images(&second));
+    // WORKDIR is unchanged, but it is committed (and cached) with the COPY after it.
+    assert_eq!(
+        miss(&second, "build", 2),
+        &serde_json::json!({"kind": "committed_with_run", "step": 3, "line": 4})
+    );
+    assert_eq!(step(&second, "build", 2)["miss_text"], "committed with #3");
+    assert_eq!(
+        miss(&second, "build", 3),
+        &serde_json::json!({"kind": "context_file", "path": "app.txt", "change": "changed", "more": 0})
+    );
+    let through = miss(&second, "build", 6);
+    assert_eq!(through["kind"], "earlier_step");
+    assert_eq!(
+        (through["step"].as_u64(), through["line"].as_u64()),
+        (Some(3), Some(4))
+    );
+    assert_eq!(through["cause"]["path"], "app.txt");
+    assert_eq!(step(&second, "build", 6)["miss_text"], "app.txt changed");
+    let from_stage = miss(&second, "stage-1", 1);
+    assert_eq!(from_stage["kind"], "stage");
+    assert_eq!(from_stage["name"], "build");
+    assert_eq!(from_stage["cause"]["path"], "app.txt");
+    assert_eq!(
+        step(&second, "stage-1", 1)["miss_text"],
+        "stage build changed: app.txt changed"
+    );
+
+    // A build argument, named; the progress events carry the record's fields.
+    let third = build(
+        &there,
+        &["--build-arg", "FLAVOR=fancy"],
+        &env_there,
+        &mut cleanup,
+    );
+    cached(&third.record, "build", 3);
+    assert_eq!(
+        miss(&third.record, "build", 6),
+        &serde_json::json!({"kind": "build_arg", "name": "FLAVOR"})
+    );
+    let started = third
+        .events
+        .iter()
+        .find(|e| e["event"] == "step_started" && e["stage"] == "build" && e["step"] == 6)
+        .expect("a step_started event for build #6");
+    assert_eq!(started["miss_text"], "build arg FLAVOR changed");
+    let done = third
+        .events
+        .iter()
+        .find(|e| e["event"] == "step_done" && e["stage"] == "build" && e["step"] == 6)
+        .expect("a step_done event for build #6");
+    assert_eq!(&done["record"], step(&third.record, "build", 6));
+
+    // A new context file matched by the wildcard.
+    write(&there, "extra.txt", "extra\n");
+    let fourth = build(
+        &there,
+        &["--build-arg", "FLAVOR=fancy"],
+        &env_there,
+        &mut cleanup,
+    );
+    assert_eq!(
+        miss(&fourth.record, "build", 3),
+        &serde_json::json!({"kind": "context_file", "path": "extra.txt", "change": "added", "more": 0})
+    );
+
+    // An ENV variable the RUN sees.
+    write(
+        &there,
+        "Dockerfile",
+        &dockerfile(&unique, "ENV MODE=slow", run),
+    );
+    let fifth = build(
+        &there,
+        &["--build-arg", "FLAVOR=fancy"],
+        &env_there,
+        &mut cleanup,
+    );
+    cached(&fifth.record, "build", 3);
+    assert_eq!(
+        miss(&fifth.record, "build", 6),
+        &serde_json::json!({"kind": "env", "name": "MODE"})
+    );
+
+    // The instruction's own text.
+    let edited = "RUN cat *.txt > /out && echo \"$FLAVOR $MODE edited\" >> /out";
+    write(
+        &there,
+        "Dockerfile",
+        &dockerfile(&unique, "ENV MODE=slow", edited),
+    );
+    let sixth = build(
+        &there,
+        &["--build-arg", "FLAVOR=fancy"],
+        &env_there,
+        &mut cleanup,
+    );
+    assert_eq!(
+        miss(&sixth.record, "build", 6),
+        &serde_json::json!({"kind": "instruction", "field": "text"})
+    );
+    assert_eq!(
+        step(&sixth.record, "build", 6)["miss_text"],
+        "instruction changed"
+    );
+
+    // --no-cache, for every step.
+    let args = ["--build-arg", "FLAVOR=fancy", "--no-cache"];
+    let seventh = build(&there, &args, &env_there, &mut cleanup);
+    for (stage, number) in [
+        ("build", 1),
+        ("build", 2),
+        ("build", 3),
+        ("build", 6),
+        ("stage-1", 1),
+    ] {
+        assert_eq!(miss(&seventh.record, stage, number)["kind"], "no_cache");
+    }
+
+    // The same key as the last build, but its cache entry is gone.
+    let key = step(&seventh.record, "stage-1", 1)["key"]
+        .as_str()
+        .expect("a key")
+        .to_string();
+    let untag = docker_at(None, &["rmi", &format!("stageplan-cache:{key}")]);
+    assert!(untag.status.success(), "{untag:?}");
+    let eighth = build(
+        &there,
+        &["--build-arg", "FLAVOR=fancy"],
+        &env_there,
+        &mut cleanup,
+    );
+    cached(&eighth.record, "build", 6);
+    assert_eq!(
+        miss(&eighth.record, "stage-1", 1),
+        &serde_json::json!({"kind": "cache_evicted"})
+    );
+}
+
+#[test]
+fn a_new_base_image_is_the_reason_and_the_record_names_both_references() {
+    require_engine();
+    let mut cleanup = Cleanup::default();
+    let other = image_tag("insight-other-base");
+    cleanup.tags.push(other.clone());
+    let base_dir = TempDir::new("insight-other-base");
+    let unique = nonce();
+    base_dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN echo other {unique} > /other\n"),
+    );
+    let out = Command::new(runner_bin())
+        .args([
+            "build",
+            &base_dir.path_str(),
+            "--progress",
+            "json",
+            "-t",
+            &other,
+        ])
+        .output()
+        .expect("run the runner");
+    assert_built(&out, "the other base image");
+    cleanup.images.extend(stage_images(&out.stdout));
+
+    let parent = TempDir::new("insight-base");
+    let dir = project(&parent, &format!("project-{}-base", std::process::id()));
+    write(
+        &dir,
+        "Dockerfile",
+        &format!("ARG IMAGE={BASE}\nFROM ${{IMAGE}} AS app\nRUN echo hi {unique} > /hi\n"),
+    );
+    let first = build(&dir, &[], &[], &mut cleanup);
+    assert_eq!(miss(&first.record, "app", 1)["kind"], "first_build");
+    let second = build(
+        &dir,
+        &["--build-arg", &format!("IMAGE={other}")],
+        &[],
+        &mut cleanup,
+    );
+    assert_eq!(
+        miss(&second.record, "app", 1),
+        &serde_json::json!({"kind": "base_image", "image": other, "previous_image": BASE})
+    );
+    assert_eq!(
+        step(&second.record, "app", 1)["miss_text"],
+        format!("base image {BASE} -> {other}")
+    );
+}
+
+#[test]
+fn a_failed_build_still_writes_its_record_and_report() {
+    require_engine();
+    let parent = TempDir::new("insight-failed");
+    let dir = project(&parent, &format!("project-{}-failed", std::process::id()));
+    let unique = nonce();
+    write(
+        &dir,
+        "Dockerfile",
+        &format!("FROM {BASE} AS app\nRUN echo {unique} > /ok\nRUN exit 3\n"),
+    );
+    let record_file = dir.with_extension("record.json");
+    let report = dir.with_extension("html");
+    let report_arg = report.to_string_lossy().into_owned();
+    let out = runner(&dir, &record_file, "json", &["--report", &report_arg], &[]);
+    let mut cleanup = Cleanup::default();
+    cleanup.images.extend(stage_images(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let record = read_record(&record_file);
+    // The finished step's cache entry (its stage never finished, so no event names its image).
+    if let Some(key) = step(&record, "app", 1)["key"].as_str() {
+        cleanup.tags.push(format!("stageplan-cache:{key}"));
+    }
+    assert_eq!(record["ok"], false);
+    assert!(
+        record["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("`RUN exit 3` exited with code 3")),
+        "{record:#}"
+    );
+    assert_eq!(miss(&record, "app", 1)["kind"], "first_build");
+    assert_eq!(step(&record, "app", 2)["status"], "failed");
+    assert_eq!(record["stages"][0]["end_ms"], Value::Null);
+    let page = std::fs::read_to_string(&report).expect("the report page");
+    assert!(page.contains("<script id=\"stageplan-record\" type=\"application/json\">"));
+}
