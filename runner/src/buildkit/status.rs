@@ -137,7 +137,7 @@ impl StatusState {
             if vertex.started.is_some() && !state.started {
                 state.started = true;
                 if self.origin.is_none() {
-                    self.origin = vertex.started.clone();
+                    self.origin = vertex.started;
                 }
                 match &step {
                     Some(step) if vertex.cached => {
