@@ -289,11 +289,13 @@ const vscode = {
       };
     },
     createFileSystemWatcher(pattern) {
-      if (!(pattern instanceof RelativePattern)) throw new Error("the stand-in watches RelativePatterns only");
+      // VS Code's GlobPattern: a RelativePattern or a glob string over the whole workspace.
+      const relative = pattern instanceof RelativePattern;
+      if (!relative && typeof pattern !== "string") throw new Error("createFileSystemWatcher takes a RelativePattern or a glob string");
       const emitters = { create: new EventEmitter(), change: new EventEmitter(), delete: new EventEmitter() };
       const watcher = {
-        base: pattern.base,
-        pattern: pattern.pattern,
+        base: relative ? pattern.base : undefined,
+        pattern: relative ? pattern.pattern : pattern,
         onDidCreate: emitters.create.event,
         onDidChange: emitters.change.event,
         onDidDelete: emitters.delete.event,
