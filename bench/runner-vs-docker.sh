@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Builds the same Dockerfiles with stageplan's runner, BuildKit (DOCKER_BUILDKIT=1 /usr/bin/docker
-# build) and the classic builder (DOCKER_BUILDKIT=0) on one engine, and prints median wall times and
-# ratios. Builders take turns within every repetition (A B C, then B C A, ...), and each ratio is
+# Builds the same Dockerfiles with stageplan's runner (its engine backend, and as `llb` its BuildKit
+# backend, `--backend buildkit`), BuildKit (DOCKER_BUILDKIT=1 /usr/bin/docker build) and the classic
+# builder (DOCKER_BUILDKIT=0) on one engine, and prints median wall times and ratios. Builders take turns within every repetition (A B C, then B C A, ...), and each ratio is
 # the median of the per-repetition ratios.
 #
 # Cases:     wide      8 independent `sleep 1` stages + a final stage copying from all of them
@@ -12,10 +12,11 @@
 #            seed      examples/seed/Dockerfile (Go toolchain stage + small runtime stage)
 # Scenarios: cold      no cache (--no-cache; the runner also gets an empty digest cache)
 #            warm      everything cached (a priming build first, not timed)
-#            change    one context file changed before each build (ctx200 and seed only)
+#            change    one context file changed before each build, a different change for every
+#                      build (ctx200 and seed only)
 #
 # Usage: bench/runner-vs-docker.sh [--reps N] [--cases a,b] [--scenarios a,b]
-#                                  [--builders runner,buildkit,classic] [--markdown FILE] [--keep]
+#                                  [--builders runner,llb,buildkit,classic] [--markdown FILE] [--keep]
 # Sets up with scripts/lib.sh (apt packages, dockerd, the busybox test base, the seed bases) and a release runner
 # (built here with cargo, or STAGEPLAN_RUNNER=/path/to/runner). Work files live in ${STAGEPLAN_BENCH_DIR:-/tmp/stageplan-bench};
 # images are tagged stageplan-bench/* and removed at the end unless --keep.
@@ -26,7 +27,7 @@ repo=$(pwd)
 reps=3
 cases=wide,unused,chain30,steps100,ctx200,seed
 scenarios=cold,warm,change
-builders=runner,buildkit,classic
+builders=runner,llb,buildkit,classic
 markdown=
 keep=0
 while [ $# -gt 0 ]; do
@@ -56,7 +57,7 @@ setup_dockerd
 setup_base_images
 setup_seed
 runner=${STAGEPLAN_RUNNER:-$repo/target/release/runner}
-if [[ ",$builders," == *,runner,* ]] && [ -z "${STAGEPLAN_RUNNER:-}" ]; then
+if [[ ",$builders," == *,runner,* || ",$builders," == *,llb,* ]] && [ -z "${STAGEPLAN_RUNNER:-}" ]; then
   log "cargo build --release -p runner"
   cargo build --release --locked -p runner 2>&1 | tail -1
 fi
@@ -155,6 +156,10 @@ build() {
       # shellcheck disable=SC2086
       XDG_CACHE_HOME=$xdg "$runner" build "$dir" -f "$dir/Dockerfile" $extra -t "$tag" \
         --progress plain "${nocache[@]}" ;;
+    llb)
+      # shellcheck disable=SC2086
+      "$runner" build "$dir" -f "$dir/Dockerfile" $extra -t "$tag" --backend buildkit \
+        --progress plain "${nocache[@]}" ;;
     buildkit)
       # shellcheck disable=SC2086
       DOCKER_BUILDKIT=1 "$DOCKER" build -q $extra -t "$tag" "${nocache[@]}" "$dir" ;;
@@ -188,10 +193,12 @@ measure() {
     for b in "${builder_list[@]}"; do build "$b" "$name" warm >/dev/null 2>&1 || true; done
   fi
   for r in $(seq 1 "$reps"); do
-    [ "$scenario" = change ] && change_one "$name"
     local n=${#builder_list[@]}
     for i in $(seq 0 $((n - 1))); do
       b=${builder_list[$(((i + r) % n))]}
+      # A change of its own for every build: the runner's BuildKit backend and docker build share
+      # BuildKit's cache, so a change made once per repetition would be paid by whichever ran first.
+      [ "$scenario" = change ] && change_one "$name"
       local mode=warm
       [ "$scenario" = cold ] && mode=cold
       local t
@@ -228,6 +235,9 @@ table() {
   if [ $has_runner = 1 ]; then
     for b in "${builder_list[@]}"; do [ "$b" = runner ] || { header+=" runner / $b |"; rule+="---:|"; }; done
   fi
+  local has_llb=0
+  [[ ",$builders," == *,llb,* && ",$builders," == *,buildkit,* ]] && has_llb=1
+  [ $has_llb = 1 ] && { header+=" llb / buildkit |"; rule+="---:|"; }
   echo "$header"; echo "$rule"
   for name in "${case_list[@]}"; do
     for scenario in "${scenario_list[@]}"; do
@@ -237,6 +247,7 @@ table() {
       if [ $has_runner = 1 ]; then
         for b in "${builder_list[@]}"; do [ "$b" = runner ] || line+=" $(ratio "$name" "$scenario" runner "$b") |"; done
       fi
+      [ $has_llb = 1 ] && line+=" $(ratio "$name" "$scenario" llb buildkit) |"
       echo "$line"
     done
   done
@@ -250,7 +261,7 @@ if [ -n "$markdown" ]; then
     echo "Measured $(date -u '+%Y-%m-%d %H:%M UTC') by \`bench/runner-vs-docker.sh --reps $reps\` on $(nproc) CPUs,"
     echo "dockerd $("$DOCKER" version -f '{{.Server.Version}}'), $("$DOCKER" info -f '{{.Images}}') images in the store, load average $load_start at the"
     echo "start and $(cut -d' ' -f1-3 /proc/loadavg) at the end (1, 5, 15 min). Median wall time of $reps runs;"
-    echo "ratios are medians of per-run ratios (below 1: the runner is faster)."
+    echo "ratios are medians of per-run ratios (below 1: the runner, or its BuildKit backend \`llb\`, is faster)."
     echo
     echo "$result"
   } >"$markdown"

@@ -95,6 +95,18 @@ pub struct CommonArgs {
     /// Engine address (unix:///path, tcp://host:port); default: DOCKER_HOST or the local socket.
     #[arg(long = "engine")]
     pub engine: Option<String>,
+    /// What performs the plan: `engine` (step by step through the Engine API) or `buildkit`
+    /// (as LLB on BuildKit: the engine's own, or the daemon of --buildkit-addr).
+    #[arg(long = "backend", value_enum, default_value = "engine")]
+    pub backend: Backend,
+    /// With --backend buildkit: a standalone buildkitd, unix:///path or tcp://host:port,
+    /// instead of the engine's BuildKit.
+    #[arg(long = "buildkit-addr")]
+    pub buildkit_addr: Option<String>,
+    /// With --buildkit-addr tcp://...: mutual TLS as buildx's remote driver takes it,
+    /// cacert=FILE,cert=FILE,key=FILE[,servername=NAME].
+    #[arg(long = "buildkit-tls")]
+    pub buildkit_tls: Option<String>,
     /// Write the build record (JSON: each step cached or ran and why, times, sizes, the critical
     /// path, the leak report) to FILE.
     #[arg(long = "record", value_name = "FILE")]
@@ -105,14 +117,27 @@ pub struct CommonArgs {
     pub report: Option<PathBuf>,
 }
 
+/// What performs the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Backend {
+    /// The runner's own executor on the Docker engine.
+    Engine,
+    /// BuildKit, through LLB.
+    Buildkit,
+}
+
 /// Runs the command line; returns the process exit code. `early` holds the signals that came
 /// before the runtime existed.
 pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     // Installed first, so a signal at any point stops the runner the same clean way.
     let mut signals = Signals::install(early)
         .map_err(|e| RunnerError::io("installing the signal handlers", e))?;
+    let inputs = read_inputs(cli)?;
+    if inputs.common.backend == Backend::Buildkit {
+        return run_buildkit(inputs, &mut signals).await;
+    }
     let prepared = tokio::select! {
-        result = prepare(cli) => result?,
+        result = prepare(inputs) => result?,
         signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
     };
     let Prepared {
@@ -155,8 +180,16 @@ struct Prepared {
     progress: Progress,
 }
 
-/// Plans or reads the plan, opens the context and connects to the engine.
-async fn prepare(cli: Cli) -> Result<Prepared> {
+/// The checked plan and where its files are.
+struct Inputs {
+    plan: Plan,
+    context_dir: PathBuf,
+    dockerfile: Option<PathBuf>,
+    common: CommonArgs,
+}
+
+/// Plans or reads the plan.
+fn read_inputs(cli: Cli) -> Result<Inputs> {
     let (plan, context_dir, dockerfile, common) = match cli.command {
         Some(CliCommand::Build(args)) => {
             let dockerfile = match &args.file {
@@ -187,6 +220,22 @@ async fn prepare(cli: Cli) -> Result<Prepared> {
             (plan, context, dockerfile, cli.common)
         }
     };
+    Ok(Inputs {
+        plan,
+        context_dir,
+        dockerfile,
+        common,
+    })
+}
+
+/// Opens the context and connects to the engine.
+async fn prepare(inputs: Inputs) -> Result<Prepared> {
+    let Inputs {
+        plan,
+        context_dir,
+        dockerfile,
+        common,
+    } = inputs;
     let options = BuildOptions {
         no_cache: common.no_cache,
         jobs: common.jobs,
@@ -208,6 +257,42 @@ async fn prepare(cli: Cli) -> Result<Prepared> {
         engine,
         progress: Progress::new(common.progress),
     })
+}
+
+/// Performs the plan with the BuildKit backend.
+#[cfg(feature = "buildkit")]
+async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<i32> {
+    let common = &inputs.common;
+    if common.record.is_some() || common.report.is_some() {
+        return Err(RunnerError::Usage(
+            "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
+        ));
+    }
+    if common.jobs.is_some() || common.isolate_runs {
+        eprintln!("warning: --jobs and --isolate-runs apply to the engine backend; BuildKit schedules its own steps");
+    }
+    let request = crate::buildkit::command::Request {
+        plan: inputs.plan,
+        context_dir: inputs.context_dir,
+        dockerfile: inputs.dockerfile,
+        tags: common.tags.clone(),
+        build_args: parse_build_args(&common.build_args)?,
+        secrets: parse_secrets(&common.secrets)?,
+        no_cache: common.no_cache,
+        engine: common.engine.clone(),
+        buildkit_addr: common.buildkit_addr.clone(),
+        buildkit_tls: common.buildkit_tls.clone(),
+        progress: common.progress,
+    };
+    Ok(crate::buildkit::command::run(request, signals).await?)
+}
+
+/// Without the `buildkit` feature there is no BuildKit backend to run.
+#[cfg(not(feature = "buildkit"))]
+async fn run_buildkit(_inputs: Inputs, _signals: &mut Signals) -> Result<i32> {
+    Err(RunnerError::Usage(
+        "this runner was built without the `buildkit` feature: rebuild it with default features, or use --backend engine".to_string(),
+    ))
 }
 
 /// The Dockerfile of `runner build DIR` without `-f`: `DIR/Dockerfile`, else `DIR/dockerfile`

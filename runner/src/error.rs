@@ -100,6 +100,10 @@ pub enum RunnerError {
     /// An error raised in a stage that several waiting stages share.
     #[error(transparent)]
     Shared(Arc<RunnerError>),
+    /// The BuildKit backend failed (its message names the stage and line of a failed step).
+    #[cfg(feature = "buildkit")]
+    #[error(transparent)]
+    Buildkit(#[from] crate::buildkit::error::BuildkitError),
     /// A local I/O error (reading the plan, a secret, ...).
     #[error("{what}")]
     Io {
@@ -152,6 +156,8 @@ impl RunnerError {
     pub fn exit_code(&self) -> i32 {
         match self {
             RunnerError::Shared(inner) => inner.exit_code(),
+            #[cfg(feature = "buildkit")]
+            RunnerError::Buildkit(inner) => inner.exit_code(),
             RunnerError::StepFailed { .. } => 1,
             RunnerError::Interrupted { .. } => 130,
             _ => 2,
@@ -170,6 +176,8 @@ impl RunnerError {
     pub fn is_interrupt(&self) -> bool {
         match self {
             RunnerError::Shared(inner) => inner.is_interrupt(),
+            #[cfg(feature = "buildkit")]
+            RunnerError::Buildkit(inner) => inner.exit_code() == 130,
             RunnerError::Interrupted { .. } => true,
             _ => false,
         }

@@ -11,6 +11,8 @@
 //! `plan_check`, `signals`, `error`).
 
 pub mod build;
+#[cfg(feature = "buildkit")]
+pub mod buildkit;
 pub mod cli;
 pub mod conclude;
 pub mod containers;

@@ -210,6 +210,8 @@ impl Progress {
                     ));
                 }
             }
+            // A backend without stage images (BuildKit) reports none.
+            _ if image.is_empty() => plain(stage, "done"),
             _ => plain(stage, &format!("done -> {}", short_id(image))),
         }
     }

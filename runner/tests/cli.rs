@@ -70,3 +70,29 @@ fn missing_plan_and_unreachable_engine_are_usage_errors() {
         "{stderr}"
     );
 }
+
+#[cfg(feature = "buildkit")]
+#[test]
+fn record_and_report_are_refused_with_the_buildkit_backend() {
+    let dir = std::env::temp_dir().join(format!("stageplan-cli-{}-bk", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("context dir");
+    std::fs::write(dir.join("Dockerfile"), "FROM scratch\nENV A=1\n").expect("Dockerfile");
+    for flag in ["--record", "--report"] {
+        let out = dir.join("out");
+        let (code, stderr) = runner(&[
+            "build",
+            dir.to_str().unwrap(),
+            "--backend",
+            "buildkit",
+            flag,
+            out.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{stderr}");
+        assert!(
+            stderr.contains("--record and --report") && stderr.contains("--backend engine"),
+            "{stderr}"
+        );
+        assert!(!out.exists(), "{flag} wrote a file");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

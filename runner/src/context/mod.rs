@@ -69,6 +69,7 @@ pub use entries::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, Sou
 pub use error::ContextError;
 pub use gomatch::{clean, contains_wildcards, go_match};
 pub use patterns::{read_ignore_file, PatternError, PatternMatcher};
+pub use root::ignore_patterns;
 
 use digest::DigestStore;
 use root::{canonical_root, ContextRoot};

@@ -149,6 +149,15 @@ impl PatternMatcher {
         self.exclusions
     }
 
+    /// The `!` exception patterns, cleaned and without the `!`, in order (moby's
+    /// `Pattern.String()` of each exclusion).
+    pub fn exclusion_patterns(&self) -> impl Iterator<Item = &str> {
+        self.patterns
+            .iter()
+            .filter(|pattern| pattern.exclusion)
+            .map(|pattern| pattern.cleaned.as_str())
+    }
+
     /// moby's `MatchesUsingParentResults`: whether `path` (slash-separated, relative, clean) is
     /// matched, given the results of its parent directory. With `parent == None` every parent
     /// directory of `path` is tried as well (`MatchesOrParentMatches`).

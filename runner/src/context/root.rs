@@ -52,11 +52,13 @@ pub fn canonical_root(root: &Path) -> Result<PathBuf, ContextError> {
     Ok(canonical)
 }
 
-/// Reads `<Dockerfile>.dockerignore` or `<root>/.dockerignore` and compiles it.
-fn load_ignore(
+/// The ignore rules of a context: the patterns of `<Dockerfile>.dockerignore` when that file
+/// exists next to `dockerfile`, else of `<root>/.dockerignore`, else none; with the file they
+/// came from. Each pattern is checked, so a bad one is reported with its file and line.
+pub fn ignore_patterns(
     root: &Path,
     dockerfile: Option<&Path>,
-) -> Result<(PatternMatcher, Option<PathBuf>), ContextError> {
+) -> Result<(Vec<String>, Option<PathBuf>), ContextError> {
     let mut candidates = Vec::new();
     if let Some(dockerfile) = dockerfile {
         let mut name = dockerfile.as_os_str().to_os_string();
@@ -71,16 +73,31 @@ fn load_ignore(
             Err(source) => return Err(ContextError::Io { path: file, source }),
         };
         let patterns = read_ignore_file(&text);
-        return match PatternMatcher::new(&patterns) {
-            Ok(matcher) => Ok((matcher, Some(file))),
-            Err(error) => Err(ContextError::BadIgnorePattern {
+        if let Err(error) = PatternMatcher::new(&patterns) {
+            return Err(ContextError::BadIgnorePattern {
                 line: bad_pattern_line(&text).unwrap_or(0),
                 file,
                 error,
-            }),
-        };
+            });
+        }
+        return Ok((patterns, Some(file)));
     }
-    Ok((PatternMatcher::default(), None))
+    Ok((Vec::new(), None))
+}
+
+/// Reads `<Dockerfile>.dockerignore` or `<root>/.dockerignore` and compiles it.
+fn load_ignore(
+    root: &Path,
+    dockerfile: Option<&Path>,
+) -> Result<(PatternMatcher, Option<PathBuf>), ContextError> {
+    let (patterns, file) = ignore_patterns(root, dockerfile)?;
+    let matcher =
+        PatternMatcher::new(&patterns).map_err(|error| ContextError::BadIgnorePattern {
+            file: file.clone().unwrap_or_default(),
+            line: 0,
+            error,
+        })?;
+    Ok((matcher, file))
 }
 
 /// The 1-based line of the first pattern in `text` that does not compile on its own.

@@ -52,6 +52,18 @@ pub struct Case {
     /// A deliberate, documented difference from BuildKit (runner/README.md) this case shows.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The LLB capability that the BuildKit backend needs for this case and an older BuildKit
+    /// (such as this engine's) lacks: on such a daemon the backend must refuse the build with a
+    /// message naming it (docs/buildkit-backend.md); where the daemon has it, the backend's
+    /// image is compared like every other.
+    #[serde(default)]
+    pub buildkit_backend_needs: Option<String>,
+    /// Why the BuildKit backend cannot follow the reference on this engine: current BuildKit
+    /// changed what the daemon itself does for this step, and the ops this engine's BuildKit
+    /// has cannot do the same (docs/buildkit-backend.md). The backend's image is then held
+    /// against this engine's BuildKit building the case's own context, identical as always.
+    #[serde(default)]
+    pub buildkit_backend_follows_engine: Option<String>,
 }
 
 /// A step of context preparation.

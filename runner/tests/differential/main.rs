@@ -1,8 +1,10 @@
 //! The differential suite: every golden case under `cases/` is built from its Dockerfile text by
-//! the runner (`runner build`, and for some cases also the plan form) and by this engine's
-//! BuildKit (`DOCKER_BUILDKIT=1 docker build`, same engine, same context), and the images must
-//! be identical: every file (path, type, mode, owner, link target, content, xattrs) and every
-//! field of the image config, exactly.
+//! the runner (`runner build`, for some cases also the plan form, and `runner build --backend
+//! buildkit` when the runner has that backend) and by this engine's BuildKit
+//! (`DOCKER_BUILDKIT=1 docker build`, same engine, same context), and the images must be
+//! identical: every file (path, type, mode, owner, link target, content, xattrs) and every field
+//! of the image config, exactly. For syntax this engine's BuildKit cannot build, the two
+//! backends must also be identical to each other.
 //!
 //! Input: `cases/<name>/{case.json, Dockerfile, context files…}` (format in `case.rs`), the
 //! local engine, the runner binary cargo built for this test.
@@ -180,11 +182,16 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
     let theirs = image_tag(&format!("{name}-buildkit"));
     let ours = image_tag(&format!("{name}-runner"));
     let ours_plan = image_tag(&format!("{name}-plan"));
-    images
-        .tags
-        .extend([theirs.clone(), ours.clone(), ours_plan.clone()]);
-    let (buildkit, runner, runner_plan) = std::thread::scope(|scope| {
+    let ours_llb = image_tag(&format!("{name}-llb"));
+    images.tags.extend([
+        theirs.clone(),
+        ours.clone(),
+        ours_plan.clone(),
+        ours_llb.clone(),
+    ]);
+    let (buildkit, runner, runner_plan, runner_llb) = std::thread::scope(|scope| {
         let buildkit = scope.spawn(|| buildkit_build(&buildkit_input, &theirs));
+        let runner_llb = scope.spawn(|| llb_backend_build(&input, &ours_llb));
         let runner_plan = scope.spawn(|| {
             if case.plan_form {
                 Some(runner_plan_build(
@@ -204,6 +211,9 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
                 .unwrap_or_else(|_| Err("the BuildKit build panicked".into())),
             runner,
             runner_plan.join().unwrap_or(None),
+            runner_llb
+                .join()
+                .unwrap_or_else(|_| Some(Err("the BuildKit backend's build panicked".into()))),
         )
     });
     let mut problems = Vec::new();
@@ -239,6 +249,16 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
         Some(Err(e)) => problems.push(format!("runner plan form failed: {e}")),
         None => {}
     }
+    match (runner_llb, &case.buildkit_backend_needs) {
+        (Some(Ok(_)), _) => built.push((LLB_FORM, ours_llb.clone())),
+        // An older BuildKit lacks what the case needs: the refusal must say so, with exit 2.
+        (Some(Err(e)), Some(cap)) if e.starts_with("exit Some(2)") && e.contains(cap.as_str()) => {}
+        (Some(Err(e)), Some(cap)) => problems.push(format!(
+            "{LLB_FORM} failed without naming the capability {cap} it needs: {e}"
+        )),
+        (Some(Err(e)), None) => problems.push(format!("{LLB_FORM} failed: {e}")),
+        (None, _) => {}
+    }
     let reference = match buildkit {
         Ok(()) => Some(Snapshot::of(&theirs)),
         Err(e) => {
@@ -250,6 +270,31 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
         // The reference cannot show the excepted fields; everything else must hold there too.
         for problem in expectation_problems(expect, reference, &excepted) {
             problems.push(format!("BuildKit image: {problem}"));
+        }
+    }
+    let mut snapshots = BTreeMap::new();
+    if let Some(why) = &case.buildkit_backend_follows_engine {
+        if let Some(at) = built.iter().position(|(form, _)| *form == LLB_FORM) {
+            let (_, image) = built.remove(at);
+            let engine_tag = image_tag(&format!("{name}-engine-buildkit"));
+            images.tags.push(engine_tag.clone());
+            match buildkit_build(&input, &engine_tag) {
+                Ok(()) => {
+                    let (llb, engine) = (Snapshot::of(&image), Snapshot::of(&engine_tag));
+                    let mut found = file_differences(&llb.files, &engine.files);
+                    found.extend(config_differences(&llb.config, &engine.config));
+                    if !found.is_empty() {
+                        problems.push(format!(
+                            "{LLB_FORM} differs from this engine's BuildKit on the case's own context, which it follows here ({why}) ({} differences):\n  {}",
+                            found.len(),
+                            found.join("\n  ")
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!(
+                    "this engine's BuildKit failed on the case's own context: {e}"
+                )),
+            }
         }
     }
     for (form, image) in &built {
@@ -283,6 +328,23 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
         if let Some(expect) = &case.expect {
             for problem in expectation_problems(expect, &snapshot, &[]) {
                 problems.push(format!("{form}: {problem}"));
+            }
+        }
+        snapshots.insert(*form, snapshot);
+    }
+    // Syntax this engine's BuildKit cannot build: the two backends must agree with each other
+    // in every field, the ones the reference cannot show included.
+    if case.reference.is_some() {
+        if let (Some(engine), Some(llb)) = (snapshots.get("runner build"), snapshots.get(LLB_FORM))
+        {
+            let mut found = file_differences(&llb.files, &engine.files);
+            found.extend(config_differences(&llb.config, &engine.config));
+            if !found.is_empty() {
+                problems.push(format!(
+                    "{LLB_FORM} differs from the engine backend ({} differences):\n  {}",
+                    found.len(),
+                    found.join("\n  ")
+                ));
             }
         }
     }
@@ -445,6 +507,26 @@ fn add_common_args(command: &mut Command, input: &BuildInput) {
             .arg("--secret")
             .arg(format!("id={id},src={}", path.display()));
     }
+}
+
+/// The name of the BuildKit backend's build in reports.
+const LLB_FORM: &str = "runner --backend buildkit";
+
+/// `runner build --backend buildkit CONTEXT …` when the runner has the BuildKit backend.
+fn llb_backend_build(input: &BuildInput, tag: &str) -> Option<Result<Vec<String>, String>> {
+    if !cfg!(feature = "buildkit") {
+        return None;
+    }
+    let mut command = Command::new(support::runner_bin());
+    command
+        .arg("build")
+        .arg(input.context)
+        .args(["--backend", "buildkit"]);
+    if let Some(file) = input.dockerfile {
+        command.arg("-f").arg(input.context.join(file));
+    }
+    add_common_args(&mut command, input);
+    Some(runner_finish(&mut command, &[], tag))
 }
 
 /// `runner build CONTEXT [-f FILE] … -t tag --no-cache`; returns the stage images it built.

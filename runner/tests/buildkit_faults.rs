@@ -1,0 +1,123 @@
+//! The BuildKit backend when things go wrong, on the real engine: a failing step is reported
+//! with its stage, line, exit code and output; a cancelled build stops its processes on the
+//! daemon; an unusable address is a clear error.
+//!
+//! Input: Dockerfile text through the planner, the engine's BuildKit.
+//! Output: the errors the backend returns, and the host's process table after a cancellation.
+//! Invariant: nothing outlives a cancelled build (the daemon's processes for it are gone a few
+//! seconds after the build returns).
+
+#![cfg(feature = "buildkit")]
+
+mod buildkit_support;
+
+use std::time::{Duration, Instant};
+
+use buildkit_support::{build_ours_until, BuildFailure, Case};
+use runner::buildkit::error::BuildkitError;
+
+#[test]
+fn a_failing_step_names_stage_line_exit_code_and_output() {
+    let case = Case::new("failing-step").dockerfile(
+        "FROM stageplan-test/busybox:1 AS checks\nRUN echo fine\nRUN echo \"about to fail\" && exit 3\nRUN echo never\n",
+    );
+    let error = match build_ours_until(&case, std::future::pending::<&'static str>()) {
+        Err(BuildFailure::Build(error)) => error,
+        other => panic!("expected a failed step, got {other:?}"),
+    };
+    assert_eq!(
+        error.exit_code(),
+        1,
+        "a failed step exits with code 1: {error}"
+    );
+    match &error {
+        BuildkitError::StepFailed {
+            stage,
+            line,
+            text,
+            exit_code,
+            message,
+        } => {
+            assert_eq!((stage.as_str(), *line), ("checks", 3));
+            assert_eq!(text, "RUN echo \"about to fail\" && exit 3");
+            assert_eq!(*exit_code, Some(3));
+            assert!(message.contains("about to fail"), "{message}");
+        }
+        other => panic!("expected StepFailed, got {other}"),
+    }
+}
+
+/// Whether a process whose command line contains `marker` runs on this host.
+fn process_running(marker: &str) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return false;
+    };
+    entries.filter_map(|e| e.ok()).any(|entry| {
+        std::fs::read(entry.path().join("cmdline"))
+            .map(|raw| {
+                String::from_utf8_lossy(&raw)
+                    .replace('\0', " ")
+                    .contains(marker)
+            })
+            .unwrap_or(false)
+    })
+}
+
+#[test]
+fn cancelling_stops_the_build_on_the_daemon() {
+    let marker = format!("sleep 3{}", std::process::id() % 1000 + 100);
+    let case = Case::new("cancel").dockerfile(&format!(
+        "FROM stageplan-test/busybox:1\nRUN echo started && {marker} && echo never\n"
+    ));
+    let watched = marker.clone();
+    let cancel = async move {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !process_running(&watched) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        "SIGTERM"
+    };
+    let started = Instant::now();
+    let result = build_ours_until(&case, cancel);
+    assert!(
+        matches!(
+            result,
+            Err(BuildFailure::Build(BuildkitError::Interrupted {
+                signal: "SIGTERM"
+            }))
+        ),
+        "expected an interrupted build, got {result:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(100),
+        "the step was never seen running"
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while process_running(&marker) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(
+        !process_running(&marker),
+        "the cancelled step's process still runs on the daemon"
+    );
+}
+
+#[test]
+fn an_unreachable_engine_is_a_clear_error() {
+    let address = runner::buildkit::transport::hijack::EngineAddress::parse(
+        "unix:///nonexistent/docker.sock",
+        None,
+    )
+    .expect("a valid address");
+    let transport = runner::buildkit::transport::engine::EngineTransport::new(address);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let error = runtime
+        .block_on(async {
+            use runner::buildkit::transport::contract::Transport;
+            transport.channel().await
+        })
+        .expect_err("no engine there");
+    let text = buildkit_support::error_chain(&error);
+    assert!(text.contains("/nonexistent/docker.sock"), "{text}");
+    assert_eq!(error.exit_code(), 2);
+}
