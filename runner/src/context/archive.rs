@@ -17,7 +17,7 @@ use tar::{Builder, EntryType, Header};
 use super::chmod::Chmod;
 use super::entries::{EntryKind, SourceEntry, SourceSet};
 use super::error::ContextError;
-use super::gomatch::clean;
+use planner::patterns::clean;
 
 /// What the destination path is in the target image before the copy (the executor finds out
 /// with a HEAD on the archive endpoint).

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::patterns::PatternError;
+use planner::patterns::PatternError;
 
 /// Everything that can go wrong while reading the build context; every variant names the path.
 #[derive(Debug, thiserror::Error)]

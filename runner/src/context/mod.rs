@@ -47,8 +47,6 @@ mod chmod;
 mod digest;
 mod entries;
 mod error;
-mod gomatch;
-mod patterns;
 mod resolve;
 mod root;
 #[cfg(test)]
@@ -67,8 +65,12 @@ pub use chmod::Chmod;
 pub use digest::EntryDigest;
 pub use entries::{CopySources, EntryKind, FileMeta, SourceEntry, SourceRoot, SourceSet};
 pub use error::ContextError;
-pub use gomatch::{clean, contains_wildcards, go_match};
-pub use patterns::{read_ignore_file, PatternError, PatternMatcher};
+// The one matcher of `.dockerignore`, `--exclude` and `COPY --from` wildcards is the planner's
+// (moby's patternmatcher and Go's filepath.Match), so the planner's CopyIgnoredFile check and the
+// runner agree on every path.
+pub use planner::patterns::{
+    clean, contains_wildcards, go_match, read_ignore_file, PatternError, PatternMatcher,
+};
 pub use root::ignore_patterns;
 
 use digest::DigestStore;
@@ -116,7 +118,7 @@ impl BuildContext {
 
     /// Whether `.dockerignore` excludes `rel` (slash-separated, relative to the root).
     pub fn is_ignored(&self, rel: &str) -> bool {
-        self.root.ignore.is_match(&gomatch::clean(rel))
+        self.root.ignore.is_match(&clean(rel))
     }
 
     /// Resolves one COPY/ADD step's context sources to the files it copies.

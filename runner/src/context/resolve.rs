@@ -11,12 +11,11 @@ use std::path::Path;
 
 use super::entries::{CopySources, FileMeta, SourceRoot, SourceSet};
 use super::error::ContextError;
-use super::gomatch::{clean, contains_wildcards, go_match};
-use super::patterns::{MatchInfo, PatternMatcher};
 use super::root::ContextRoot;
 use super::walk::{
     host_path, join, make_entry, read_dir_sorted, resolve_in_root, walk, Filters, Position,
 };
+use planner::patterns::{clean, contains_wildcards, go_match, MatchInfo, PatternMatcher};
 
 pub(super) fn resolve(ctx: &ContextRoot, request: &CopySources) -> Result<SourceSet, ContextError> {
     let exclude = compile_patterns(&request.excludes)?;

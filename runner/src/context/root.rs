@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::error::ContextError;
-use super::patterns::{read_ignore_file, PatternMatcher};
+use planner::patterns::{read_ignore_file, PatternMatcher};
 
 /// A context directory and its ignore rules.
 #[derive(Debug)]

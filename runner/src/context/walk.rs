@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use super::entries::{EntryKind, FileMeta, SourceEntry};
 use super::error::ContextError;
-use super::patterns::{MatchInfo, PatternMatcher};
+use planner::patterns::{MatchInfo, PatternMatcher};
 
 /// Symlinks followed in a row before giving up (Linux's own limit).
 const MAX_SYMLINK_HOPS: usize = 40;

@@ -236,8 +236,9 @@ impl Walker<'_> {
                 // An exception below this directory means it must still be walked.
                 let prefix = format!("{path}/");
                 let exception_below = excludes
-                    .exclusion_patterns()
-                    .any(|pattern| format!("{pattern}/").starts_with(&prefix));
+                    .patterns()
+                    .filter(|(_, exception)| *exception)
+                    .any(|(pattern, _)| format!("{pattern}/").starts_with(&prefix));
                 if !exception_below {
                     return Decision::SkipDir;
                 }
