@@ -236,7 +236,13 @@ describe("the extension in code-server", () => {
     await focusEditor(page, "Dockerfile");
     await page.locator(".codelens-decoration a", { hasText: "Build this stage (1 stage)" }).click();
     await eventually(() => existsSync(calls), async () => "the runner was started in the terminal", 60_000);
-    assert.equal(readFileSync(calls, "utf8"), `${workspace} build . -f Dockerfile --target tools\n`);
+    // The lens has the runner write its build record into the extension's storage, for the
+    // preview's overlay.
+    const escaped = workspace.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    assert.match(
+      readFileSync(calls, "utf8"),
+      new RegExp(`^${escaped} build \\. -f Dockerfile --target tools --record /\\S+/globalStorage/stageplan\\.stageplan-preview/records/[0-9a-f]+\\.record\\.json\\n$`),
+    );
   });
 
   for (const theme of THEMES) {
