@@ -329,3 +329,52 @@ fn a_failed_build_still_writes_its_record_and_report() {
     let page = std::fs::read_to_string(&report).expect("the report page");
     assert!(page.contains("<script id=\"stageplan-record\" type=\"application/json\">"));
 }
+
+/// The record tags (`stageplan-record:<identity>`) of a build's stages and the image each names.
+fn record_image_ids(built: &support::record::Built) -> Vec<(String, String)> {
+    built
+        .events
+        .iter()
+        .filter(|event| event["event"] == "stage_done")
+        .filter_map(|event| event["record"].as_str().map(str::to_string))
+        .map(|tag| {
+            let out = docker_at(None, &["image", "inspect", "--format", "{{.Id}}", &tag]);
+            assert!(out.status.success(), "record image {tag} is missing");
+            (tag, String::from_utf8_lossy(&out.stdout).trim().to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_warm_build_that_changes_nothing_keeps_every_record_image() {
+    require_engine();
+    let mut cleanup = Cleanup::default();
+    let parent = TempDir::new("insight-steady");
+    let dir = project(&parent, &format!("project-{}-steady", std::process::id()));
+    let unique = nonce();
+    // A run of COPY steps is committed once, at its last step: a warm build must find that step
+    // without writing the run's first steps again, and must remember the run as the build that
+    // committed it did (it once rewrote the record image every time).
+    write(
+        &dir,
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS parts\nRUN echo {unique} > /part\n\
+             FROM {BASE}\nCOPY --from=parts /part /one\nCOPY --from=parts /part /two\nCOPY --from=parts /part /three\n"
+        ),
+    );
+    let first = build(&dir, &[], &[], &mut cleanup);
+    let remembered = record_image_ids(&first);
+    assert_eq!(remembered.len(), 2, "one record per stage: {remembered:?}");
+    for _ in 0..2 {
+        let warm = build(&dir, &[], &[], &mut cleanup);
+        for number in 1..=3 {
+            cached(&warm.record, "stage-1", number);
+        }
+        assert_eq!(
+            record_image_ids(&warm),
+            remembered,
+            "a warm build that changes nothing keeps the same record images"
+        );
+    }
+}
