@@ -569,19 +569,16 @@ async fn resume_copy_run(
         let instruction = all[position];
         for needed in instruction_stage_deps(instruction) {
             if let std::collections::hash_map::Entry::Vacant(slot) = state.deps.entry(needed) {
-                let Some(future) = dep_futures.get(&needed) else {
-                    continue;
-                };
-                // A stage still running is waited for while every stage read so far came whole
-                // from the cache (a warm build: the run is most likely cached too, and waiting
-                // beats writing its first steps again); after a rebuilt one the run's keys are
-                // new, so its first steps go ahead instead of waiting.
-                let result = match future.clone().now_or_never() {
-                    Some(result) => result,
-                    None if predicted.deps.values().all(|dep| dep.cached) => future.clone().await,
-                    None => break 'predict,
-                };
-                slot.insert(result.map_err(RunnerError::Shared)?);
+                let finished = dep_futures
+                    .get(&needed)
+                    .and_then(|future| future.clone().now_or_never());
+                match finished {
+                    Some(result) => {
+                        slot.insert(result.map_err(RunnerError::Shared)?);
+                    }
+                    None if dep_futures.contains_key(&needed) => break 'predict,
+                    None => {}
+                }
             }
             if let Some(result) = state.deps.get(&needed) {
                 predicted.deps.insert(needed, result.clone());
