@@ -189,6 +189,28 @@ fn finished_stage(state: &mut StageState) -> FinishedStage {
     }
 }
 
+/// The result of stage `needed`, read by a COPY run of stage `reader`, once it has finished
+/// from the cache; `None` as soon as it (or the reader) is known to be rebuilt. A stage that has
+/// missed changes the keys of everything after it, so waiting would only delay the reader's
+/// work; a stage that hits finishes in milliseconds, and its key lets the whole run be found.
+async fn settled_from_cache(
+    ctx: &Ctx,
+    reader: usize,
+    needed: usize,
+    future: &StageFuture,
+) -> Option<std::result::Result<Arc<StageResult>, Arc<RunnerError>>> {
+    if let Some(result) = future.clone().now_or_never() {
+        return Some(result);
+    }
+    if ctx.rebuilding.is_marked(reader) || ctx.rebuilding.is_marked(needed) {
+        return None;
+    }
+    tokio::select! {
+        result = future.clone() => Some(result),
+        () = ctx.rebuilding.marked(needed) => None,
+    }
+}
+
 /// Waits for stage `index` (if this stage depends on it) and records its result.
 async fn await_dep(
     futures: &HashMap<usize, StageFuture>,
@@ -552,9 +574,9 @@ fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
 
 /// For a run of COPY/ADD steps, predicts the steps' keys (on a copy of the state) and looks
 /// them up from the last back; on a hit, takes that image, applies the run's steps up to it
-/// (metadata for real, COPY/ADD as cached) and returns the position after it. Prediction stops
-/// at a step whose source stage is still being built (its key is not known yet, and waiting
-/// would hold back the steps that can run now).
+/// (metadata for real, COPY/ADD as cached) and returns the position after it. Prediction waits
+/// for a source stage that is coming from the cache, and stops at one being rebuilt (its key is
+/// not known yet, and waiting would hold back the steps that can run now).
 async fn resume_copy_run(
     ctx: &Ctx,
     state: &mut StageState,
@@ -568,16 +590,16 @@ async fn resume_copy_run(
     'predict: for &position in run {
         let instruction = all[position];
         for needed in instruction_stage_deps(instruction) {
-            if let std::collections::hash_map::Entry::Vacant(slot) = state.deps.entry(needed) {
-                let finished = dep_futures
-                    .get(&needed)
-                    .and_then(|future| future.clone().now_or_never());
-                match finished {
-                    Some(result) => {
-                        slot.insert(result.map_err(RunnerError::Shared)?);
+            if !state.deps.contains_key(&needed) {
+                if let Some(future) = dep_futures.get(&needed) {
+                    match settled_from_cache(ctx, state.index, needed, future).await {
+                        Some(result) => {
+                            state
+                                .deps
+                                .insert(needed, result.map_err(RunnerError::Shared)?);
+                        }
+                        None => break 'predict,
                     }
-                    None if dep_futures.contains_key(&needed) => break 'predict,
-                    None => {}
                 }
             }
             if let Some(result) = state.deps.get(&needed) {

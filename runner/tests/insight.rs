@@ -1,9 +1,10 @@
 //! The build record's cache-miss reasons on the real engine, from Dockerfile text: first build,
 //! a context file by path (added and changed), a build argument by name, an ENV variable, the base
 //! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache`, an
-//! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read back from the stage memories the engine keeps (also from another copy
-//! of the context, as another machine would); the progress events carry the record's fields; a
-//! failed build still writes its record and report.
+//! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read
+//! back from the stage memories the engine keeps (also from another copy of the context, as
+//! another machine would); the progress events carry the record's fields; a failed build still
+//! writes its record and report; a warm build that changes nothing writes nothing.
 //!
 //! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh). Output: pass/fail.
 //! Invariant: every image, cache tag and record image a test makes is removed at its end.
@@ -328,4 +329,65 @@ fn a_failed_build_still_writes_its_record_and_report() {
     assert_eq!(record["stages"][0]["end_ms"], Value::Null);
     let page = std::fs::read_to_string(&report).expect("the report page");
     assert!(page.contains("<script id=\"stageplan-record\" type=\"application/json\">"));
+}
+
+/// The record images a build's `stage_done` events name, as image ids.
+fn record_image_ids(built: &support::record::Built) -> Vec<String> {
+    built
+        .events
+        .iter()
+        .filter(|e| e["event"] == "stage_done")
+        .filter_map(|e| e["record"].as_str())
+        .map(|tag| support::docker(&["image", "inspect", "--format", "{{.Id}}", tag]))
+        .collect()
+}
+
+#[test]
+fn a_warm_build_that_changes_nothing_runs_no_step_and_keeps_every_record_image() {
+    require_engine();
+    let mut cleanup = Cleanup::default();
+    let parent = TempDir::new("insight-warm-run");
+    let dir = project(&parent, &format!("project-{}-warm-run", std::process::id()));
+    let unique = nonce();
+    // The final stage's three COPY steps are committed once, at the last one. On a warm build
+    // the final stage reaches them while `parts` is still looking up its five cached steps:
+    // the run's key is only known once `parts` has finished from the cache.
+    write(
+        &dir,
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS parts\n\
+             RUN echo {unique} > /part\n\
+             RUN echo 2 >> /part\n\
+             RUN echo 3 >> /part\n\
+             RUN echo 4 >> /part\n\
+             RUN echo 5 >> /part\n\
+             FROM {BASE}\n\
+             COPY --from=parts /part /one\n\
+             COPY --from=parts /part /two\n\
+             COPY --from=parts /part /three\n"
+        ),
+    );
+    let cache = TempDir::new("insight-warm-run-cache");
+    let env = [("XDG_CACHE_HOME", cache.0.as_path())];
+    let cold = build(&dir, &[], &env, &mut cleanup);
+    assert_eq!(miss(&cold.record, "stage-1", 3)["kind"], "first_build");
+    let mut records = Vec::new();
+    for round in 0..3 {
+        let warm = build(&dir, &[], &env, &mut cleanup);
+        for number in 1..=5 {
+            cached(&warm.record, "parts", number);
+        }
+        for number in 1..=3 {
+            cached(&warm.record, "stage-1", number);
+        }
+        let ids = record_image_ids(&warm);
+        assert_eq!(ids.len(), 2, "round {round}: {:?}", warm.events);
+        records.push(ids);
+    }
+    // A build that did the same work keeps the same record (nothing is written again).
+    assert!(
+        records.windows(2).all(|pair| pair[0] == pair[1]),
+        "the record images changed between warm builds: {records:?}"
+    );
 }

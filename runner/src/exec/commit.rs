@@ -87,6 +87,7 @@ pub async fn looked_up(
         }
         return Ok(true);
     }
+    ctx.rebuilding.mark(state.index);
     ctx.progress.step_started(
         &state.name,
         state.step,

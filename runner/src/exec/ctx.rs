@@ -15,6 +15,7 @@ use planner::Plan;
 use tokio::sync::{Mutex, OnceCell, Semaphore};
 
 use super::cache::Cache;
+use super::rebuilding::Rebuilding;
 use crate::containers::reaper::{ReapError, Reaper};
 use crate::context::BuildContext;
 use crate::engine::{ContainerSpec, Engine, ImageInfo};
@@ -68,6 +69,8 @@ pub struct Ctx {
     pub jobs: Option<Arc<Semaphore>>,
     /// The build record being collected (its clock started with the build).
     pub recorder: Arc<Recorder>,
+    /// Which stages missed the cache (or depend on one that did).
+    pub rebuilding: Rebuilding,
     source_holders: std::sync::Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
 }
@@ -86,6 +89,7 @@ impl Ctx {
         build_args.extend(options.build_args.clone());
         Ctx {
             cache: Cache::new(engine.clone(), !options.no_cache),
+            rebuilding: Rebuilding::new(&plan),
             engine,
             reaper,
             progress,

@@ -1,7 +1,7 @@
 //! What a step needs, at the bottom of the runner's own code: the shared build context
 //! ([`ctx`]), the stage's state ([`stage_state`]), the step cache ([`cache`]), commits and
-//! cache lookups ([`commit`]), the stage's long-lived containers ([`keeper`], [`holders`]) and
-//! reading their files ([`container_fs`]).
+//! cache lookups ([`commit`]), which stages are being rebuilt ([`rebuilding`]), the stage's
+//! long-lived containers ([`keeper`], [`holders`]) and reading their files ([`container_fs`]).
 //!
 //! Input/output: see each module.
 //! Invariant: nothing here knows a kind of step or the scheduler; `steps` and `stage` build on
@@ -14,5 +14,6 @@ pub mod ctx;
 pub mod holders;
 pub mod insight;
 pub mod keeper;
+pub mod rebuilding;
 pub mod stage_state;
 pub mod timing;
