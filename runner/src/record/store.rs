@@ -40,7 +40,6 @@ pub async fn save(
     memory: &StageMemory,
     previous: Option<&(String, StageMemory)>,
 ) -> EngineResult<String> {
-    let memory = &with_known_sizes(memory, previous.map(|(_, known)| known));
     if let Some((id, known)) = previous {
         if known == memory {
             return Ok(id.clone());
@@ -64,27 +63,6 @@ pub async fn save(
         }
     }
     Ok(id)
-}
-
-/// `memory` with the sizes `known` remembers for the same steps (same number, same key): a warm
-/// build sees the sizes of a run of COPY steps committed once differently from the build that
-/// committed it (all bytes on the run's last step), and a record that changed only in those
-/// would be loaded into the engine again by every warm build.
-fn with_known_sizes(memory: &StageMemory, known: Option<&StageMemory>) -> StageMemory {
-    let mut merged = memory.clone();
-    let Some(known) = known else {
-        return merged;
-    };
-    for step in &mut merged.steps {
-        if let Some(before) = known
-            .steps
-            .iter()
-            .find(|before| before.step == step.step && before.key == step.key)
-        {
-            step.size_added = before.size_added.or(step.size_added);
-        }
-    }
-    merged
 }
 
 /// A `docker save` archive of an image with no layer: its config, named by its digest, and a
