@@ -22,10 +22,11 @@ use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
 use crate::exec::ctx::{BuildOptions, Ctx};
+use crate::exec::stage_deps::StageFuture;
 use crate::exec::stage_state::StageResult;
 use crate::progress::Progress;
 use crate::signals::Signals;
-use crate::stage::{run_stage, StageFuture};
+use crate::stage::run_stage;
 
 /// What a successful build produced.
 #[derive(Debug, Clone)]

@@ -6,7 +6,7 @@
 //! Invariant: only [`engine`] talks to the engine (and names bollard); the runner never parses a
 //! Dockerfile itself (`runner build` asks the planner library for the plan). Modules depend one
 //! way, top to bottom: `cli` → `build` (scheduler) → `conclude` (record, leak report) →
-//! `stage` (dispatch) → `steps` → `exec` →
+//! `stage` (dispatch) → `resume` (the look-ahead of a warm build) → `steps` → `exec` →
 //! the leaves (`engine`, `containers`, `context`, `fs`, `progress`, `record`, `image_config`,
 //! `plan_check`, `signals`, `error`).
 
@@ -25,6 +25,7 @@ pub mod image_config;
 pub mod plan_check;
 pub mod progress;
 pub mod record;
+pub mod resume;
 pub mod signals;
 pub mod stage;
 pub mod steps;

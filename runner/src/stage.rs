@@ -13,7 +13,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures_util::FutureExt;
 use planner::plan::{Instruction, Op, Source, Stage};
 use planner::Plan;
 
@@ -24,21 +23,15 @@ use crate::exec::ctx::Ctx;
 use crate::exec::holders::drop_holder;
 use crate::exec::insight::StageInsight;
 use crate::exec::keeper;
-use crate::exec::stage_state::{stage_of, ImagePlatform, StageResult, StageState};
+use crate::exec::stage_deps::{await_dep, instruction_stage_deps, StageFuture};
+use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
 use crate::image_config::ImageConfig;
-use crate::record::memory::{KeyField, RootMemory, RECORD_REPO};
+use crate::record::memory::{RootMemory, RECORD_REPO};
 use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
 use crate::record::store;
-use crate::steps::metadata::{self, ArgSources};
+use crate::resume;
+use crate::steps::metadata;
 use crate::steps::{copy, run, workdir};
-
-/// A stage's eventual result, shared by every stage that waits for it.
-pub type StageFuture = futures_util::future::Shared<
-    futures_util::future::BoxFuture<
-        'static,
-        std::result::Result<Arc<StageResult>, Arc<RunnerError>>,
-    >,
->;
 
 /// Performs stage `index` of the plan.
 pub async fn run_stage(
@@ -60,12 +53,17 @@ pub async fn run_stage(
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
     let mut position = 0;
     while position < all.len() {
-        // A warm build of a run of COPY/ADD steps (committed once, under its last key) starts
-        // from the deepest cached step of the run (the record gets each of its steps).
-        if ctx.cache.enabled() && state.pending.is_none() && is_batchable(all[position]) {
-            let run = copy_run(&all, position);
+        // A build that may be warm looks a run of steps up all at once and starts again after
+        // its deepest cached step (a run of COPY steps is committed once, under its last key;
+        // the record gets each step). Not once the stage has missed: its keys are new.
+        if ctx.cache.enabled()
+            && state.pending.is_none()
+            && !ctx.rebuilding.is_marked(index)
+            && !is_metadata(all[position])
+        {
+            let run = resume::keyable_run(&all, position);
             if run.len() > 1 {
-                match resume_copy_run(&ctx, &mut state, &dep_futures, &all, &run).await {
+                match resume::resume_run(&ctx, &mut state, &dep_futures, &all, &run).await {
                     Ok(Some(next)) => {
                         position = next;
                         continue;
@@ -187,58 +185,6 @@ fn finished_stage(state: &mut StageState) -> FinishedStage {
         },
         memory,
     }
-}
-
-/// The result of stage `needed`, read by a COPY run of stage `reader`, once it has finished
-/// from the cache; `None` as soon as it (or the reader) is known to be rebuilt. A stage that has
-/// missed changes the keys of everything after it, so waiting would only delay the reader's
-/// work; a stage that hits finishes in milliseconds, and its key lets the whole run be found.
-async fn settled_from_cache(
-    ctx: &Ctx,
-    reader: usize,
-    needed: usize,
-    future: &StageFuture,
-) -> Option<std::result::Result<Arc<StageResult>, Arc<RunnerError>>> {
-    if let Some(result) = future.clone().now_or_never() {
-        return Some(result);
-    }
-    if ctx.rebuilding.is_marked(reader) || ctx.rebuilding.is_marked(needed) {
-        return None;
-    }
-    tokio::select! {
-        result = future.clone() => Some(result),
-        () = ctx.rebuilding.marked(needed) => None,
-    }
-}
-
-/// Waits for stage `index` (if this stage depends on it) and records its result.
-async fn await_dep(
-    futures: &HashMap<usize, StageFuture>,
-    deps: &mut HashMap<usize, Arc<StageResult>>,
-    index: usize,
-) -> Result<()> {
-    if let Some(future) = futures.get(&index) {
-        let result = future.clone().await.map_err(RunnerError::Shared)?;
-        deps.insert(index, result);
-    }
-    Ok(())
-}
-
-/// The stages an instruction reads from (`COPY --from`, `RUN --mount from=`).
-fn instruction_stage_deps(instruction: &Instruction) -> Vec<usize> {
-    let mut sources: Vec<&Source> = Vec::new();
-    match &instruction.op {
-        Op::Copy(spec) | Op::Add(spec) => sources.extend(spec.from.iter()),
-        Op::Run { mounts, .. } => sources.extend(mounts.iter().filter_map(|m| m.from.as_ref())),
-        _ => {}
-    }
-    sources
-        .into_iter()
-        .filter_map(|s| match s {
-            Source::Stage { stage } => Some(*stage),
-            _ => None,
-        })
-        .collect()
 }
 
 /// Whether a needed stage reads stage `index`'s files (`COPY --from`, `RUN --mount from=`).
@@ -491,40 +437,11 @@ async fn perform(
         Op::Add(spec) => copy::perform(ctx, state, instruction, spec, true, defer).await,
         Op::Workdir { path } => workdir::perform(ctx, state, instruction, path, defer).await,
         _ => {
-            apply_metadata(ctx, state, instruction, earlier)?;
+            metadata::fold(ctx, state, instruction, earlier)?;
             ctx.progress.step_meta(&state.name, state.step);
             Ok(())
         }
     }
-}
-
-/// Folds a metadata instruction into the stage's config and ARGs.
-fn apply_metadata(
-    ctx: &Ctx,
-    state: &mut StageState,
-    instruction: &Instruction,
-    earlier: &[&Instruction],
-) -> Result<()> {
-    let sources = ArgSources {
-        build_args: &ctx.build_args,
-        global_args: &ctx.plan.global_args,
-        predefined: &ctx.plan.predefined_args,
-    };
-    metadata::apply(
-        &mut state.config,
-        &mut state.args,
-        instruction,
-        earlier,
-        &sources,
-        ctx.plan.escape,
-    )
-    .map_err(|source| RunnerError::Instruction {
-        stage: state.name.clone(),
-        line: instruction.line,
-        source,
-    })?;
-    state.config_dirty = true;
-    Ok(())
 }
 
 /// Whether a step only writes files into a holder (COPY, ADD, WORKDIR): a run of them is
@@ -570,114 +487,4 @@ fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
     }
     run.truncate(last_copy.max(1));
     run
-}
-
-/// For a run of COPY/ADD steps, predicts the steps' keys (on a copy of the state) and looks
-/// them up from the last back; on a hit, takes that image, applies the run's steps up to it
-/// (metadata for real, COPY/ADD as cached) and returns the position after it. Prediction waits
-/// for a source stage that is coming from the cache, and stops at one being rebuilt (its key is
-/// not known yet, and waiting would hold back the steps that can run now).
-async fn resume_copy_run(
-    ctx: &Ctx,
-    state: &mut StageState,
-    dep_futures: &HashMap<usize, StageFuture>,
-    all: &[&Instruction],
-    run: &[usize],
-) -> Result<Option<usize>> {
-    let mut predicted = state.clone();
-    // Per keyed step of the run: its position, key, key fields and whether it reads the context.
-    let mut keys: Vec<(usize, Key, Vec<KeyField>, bool)> = Vec::new();
-    'predict: for &position in run {
-        let instruction = all[position];
-        for needed in instruction_stage_deps(instruction) {
-            if !state.deps.contains_key(&needed) {
-                if let Some(future) = dep_futures.get(&needed) {
-                    match settled_from_cache(ctx, state.index, needed, future).await {
-                        Some(result) => {
-                            state
-                                .deps
-                                .insert(needed, result.map_err(RunnerError::Shared)?);
-                        }
-                        None => break 'predict,
-                    }
-                }
-            }
-            if let Some(result) = state.deps.get(&needed) {
-                predicted.deps.insert(needed, result.clone());
-            }
-        }
-        match &instruction.op {
-            Op::Copy(spec) | Op::Add(spec) => {
-                let is_add = matches!(instruction.op, Op::Add(_));
-                let prepared = copy::prepare(ctx, &predicted, instruction, spec, is_add).await?;
-                predicted.key = prepared.key.clone();
-                let reads_context = prepared.reads_context();
-                keys.push((position, prepared.key, prepared.fields, reads_context));
-            }
-            Op::Workdir { path } => {
-                workdir::prepare(ctx, &mut predicted, instruction, path)?;
-                let fields = std::mem::take(&mut predicted.insight.step.fields);
-                keys.push((position, predicted.key.clone(), fields, false));
-            }
-            _ => apply_metadata(ctx, &mut predicted, instruction, &all[..position])?,
-        }
-    }
-    for (hit_at, key, _, _) in keys.iter().rev() {
-        let Some(info) = ctx.cache.lookup_info(key).await? else {
-            continue;
-        };
-        for &position in run.iter().take_while(|p| **p <= *hit_at) {
-            let instruction = all[position];
-            state.step += 1;
-            state.executed = false;
-            state.insight.begin_step(ctx.recorder.now_ms());
-            let keyed = keys.iter().find(|(at, ..)| *at == position);
-            if let Op::Workdir { path } = &instruction.op {
-                workdir::prepare(ctx, state, instruction, path)?;
-                ctx.progress.step_meta(&state.name, state.step);
-            } else if let Some((_, key, fields, reads_context)) = keyed {
-                state.key = key.clone();
-                state.insight.step.fields = fields.clone();
-                state.insight.step.reads_context = *reads_context;
-                ctx.progress.step_cached(
-                    &state.name,
-                    state.step,
-                    instruction.line,
-                    &instruction.text,
-                );
-            } else {
-                apply_metadata(ctx, state, instruction, &all[..position])?;
-                ctx.progress.step_meta(&state.name, state.step);
-            }
-            if keyed.is_some() {
-                // The record compares the step with the last build (a hit shows no reason).
-                state.insight.looked_up(
-                    state.step,
-                    instruction,
-                    true,
-                    ctx.options.no_cache,
-                    &|index| stage_of(&state.deps, index),
-                );
-            }
-            if position == *hit_at {
-                state
-                    .insight
-                    .image_now(info.size, info.diff_ids.len() as u64);
-            }
-            let record = state.insight.finish_step(
-                state.index,
-                state.step,
-                instruction,
-                state.key.as_str(),
-                ctx.recorder.now_ms(),
-                false,
-            );
-            ctx.progress.step_done(&state.name, &record);
-            ctx.recorder.step_finished(record);
-        }
-        state.image = Some(info.id);
-        state.key = key.clone();
-        return Ok(Some(hit_at + 1));
-    }
-    Ok(None)
 }

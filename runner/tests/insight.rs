@@ -4,7 +4,8 @@
 //! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read
 //! back from the stage memories the engine keeps (also from another copy of the context, as
 //! another machine would); the progress events carry the record's fields; a failed build still
-//! writes its record and report; a warm build that changes nothing writes nothing.
+//! writes its record and report; a warm build that changes nothing writes nothing, even when an
+//! intermediate step's cache entry was pruned.
 //!
 //! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh). Output: pass/fail.
 //! Invariant: every image, cache tag and record image a test makes is removed at its end.
@@ -343,7 +344,8 @@ fn record_image_ids(built: &support::record::Built) -> Vec<String> {
 }
 
 #[test]
-fn a_warm_build_that_changes_nothing_runs_no_step_and_keeps_every_record_image() {
+fn a_warm_build_that_changes_nothing_runs_no_step_keeps_every_record_image_and_survives_a_pruned_step(
+) {
     require_engine();
     let mut cleanup = Cleanup::default();
     let parent = TempDir::new("insight-warm-run");
@@ -384,6 +386,20 @@ fn a_warm_build_that_changes_nothing_runs_no_step_and_keeps_every_record_image()
         let ids = record_image_ids(&warm);
         assert_eq!(ids.len(), 2, "round {round}: {:?}", warm.events);
         records.push(ids);
+    }
+    // An intermediate step's cache entry is gone (pruned): the steps after it are still
+    // found, and nothing runs again (BuildKit, too, only needs the deepest cached result).
+    let evicted = step(&cold.record, "parts", 2)["key"]
+        .as_str()
+        .expect("a RUN step has a key")
+        .to_string();
+    support::docker(&["image", "rm", &format!("stageplan-cache:{evicted}")]);
+    let after_prune = build(&dir, &[], &env, &mut cleanup);
+    for number in 1..=5 {
+        cached(&after_prune.record, "parts", number);
+    }
+    for number in 1..=3 {
+        cached(&after_prune.record, "stage-1", number);
     }
     // A build that found the same steps keeps the cold build's record: nothing is written again
     // (a warm build sees the sizes of a run committed once on the run's cached last step, where

@@ -1,18 +1,20 @@
 //! Metadata instructions (ENV, ARG, LABEL, USER, EXPOSE, CMD, ENTRYPOINT, SHELL, VOLUME,
 //! STOPSIGNAL, HEALTHCHECK, ONBUILD, MAINTAINER): folded into the stage's config, as a pure
-//! function any backend can use.
+//! function any backend can use ([`apply`]), and into the engine backend's stage state ([`fold`]).
 //!
 //! Input: one metadata instruction, the stage's config and ARGs in scope, where ARG values come
 //! from ([`ArgSources`]), the plan's escape character.
 //! Output: the changed config and ARGs, and the resolved values (for the step's cache key).
 //! Invariant: no I/O and no engine: the config reaches the image with the next commit (or the
-//! target's final image).
+//! target's final image); a folded stage's config is marked as not yet in its image.
 
 use std::collections::BTreeMap;
 
 use planner::plan::{Command, GlobalArg, HealthTest, Instruction, Op};
 
-use crate::error::StepError;
+use crate::error::{RunnerError, StepError};
+use crate::exec::ctx::Ctx;
+use crate::exec::stage_state::StageState;
 use crate::image_config::{Healthcheck, ImageConfig};
 
 /// Where a stage `ARG` without a build argument gets its value.
@@ -23,6 +25,36 @@ pub struct ArgSources<'a> {
     pub global_args: &'a [GlobalArg],
     /// The predefined ARGs (`TARGETPLATFORM`, ...).
     pub predefined: &'a BTreeMap<String, String>,
+}
+
+/// Folds a metadata instruction into the stage's config and ARGs (`earlier`: the stage's
+/// instructions before it).
+pub fn fold(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    earlier: &[&Instruction],
+) -> crate::error::Result<()> {
+    let sources = ArgSources {
+        build_args: &ctx.build_args,
+        global_args: &ctx.plan.global_args,
+        predefined: &ctx.plan.predefined_args,
+    };
+    apply(
+        &mut state.config,
+        &mut state.args,
+        instruction,
+        earlier,
+        &sources,
+        ctx.plan.escape,
+    )
+    .map_err(|source| RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source,
+    })?;
+    state.config_dirty = true;
+    Ok(())
 }
 
 /// Applies a metadata instruction to `config` and `args`; `earlier` are the instructions of the

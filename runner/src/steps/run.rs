@@ -19,12 +19,14 @@ use planner::plan::{Command, Heredoc, Instruction, Op, Source};
 use super::mounts::{self, Prepared, Secret, PIPES_DIR};
 use crate::engine::{ContainerSpec, LogChunk, LogStream};
 use crate::error::{Result, RunnerError, StepError};
+use crate::exec::cache::{Key, KeyBuilder};
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::create_holder;
 use crate::exec::keeper;
 use crate::exec::stage_state::StageState;
 use crate::progress::Stream;
+use crate::record::memory::KeyField;
 
 /// How many lines of output a failure message shows.
 const TAIL_LINES: usize = 12;
@@ -51,26 +53,28 @@ struct Execution {
     script: Option<(String, String)>,
 }
 
-/// Performs a RUN instruction (or takes its result from the cache).
-pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
-    let fail = state.fail_at(instruction.line);
-    let Op::Run {
-        command,
-        mounts: mount_specs,
-        network,
-        security,
-        heredocs,
-    } = &instruction.op
-    else {
-        return Err(fail(StepError::Invalid(format!(
-            "{} is not a RUN instruction",
-            instruction.text
-        ))));
-    };
-    let mounts = mounts::resolve(ctx, state, mount_specs)
-        .await?
-        .map_err(&fail)?;
-    let (argv, script) = command_line(command, heredocs, &state.config.shell_or_default());
+/// The parts of a RUN instruction its execution and key are made from.
+struct RunParts<'a> {
+    command: &'a Command,
+    heredocs: &'a [Heredoc],
+    network: &'a Option<String>,
+    security: &'a Option<String>,
+    mount_specs: &'a [planner::plan::Mount],
+}
+
+/// What a RUN executes in the stage's current state, and its key: exactly what it executes
+/// (`mount_key_parts` are the resolved mounts' parts of it).
+fn execution_and_key(
+    ctx: &Ctx,
+    state: &StageState,
+    parts: RunParts<'_>,
+    mount_key_parts: &[String],
+) -> (Execution, KeyBuilder) {
+    let (argv, script) = command_line(
+        parts.command,
+        parts.heredocs,
+        &state.config.shell_or_default(),
+    );
     let (env, key_env) = environment(ctx, state);
     let execution = Execution {
         argv,
@@ -82,11 +86,12 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         },
         user: state.config.user.clone(),
         hostname: ctx.sandbox_hostname(),
-        network: network.clone().filter(|n| n != "default"),
-        privileged: security.as_deref() == Some("insecure"),
+        network: parts.network.clone().filter(|n| n != "default"),
+        privileged: parts.security.as_deref() == Some("insecure"),
         script,
     };
-    let mount_labels: Vec<String> = mount_specs
+    let mount_labels: Vec<String> = parts
+        .mount_specs
         .iter()
         .enumerate()
         .map(|(index, mount)| match &mount.from {
@@ -114,9 +119,75 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
             "script",
             execution.script.as_ref().map(|(_, body)| body.as_str()),
         )
-        .labelled_list("mounts", &mounts.key_parts, |index, _| {
+        .labelled_list("mounts", mount_key_parts, |index, _| {
             mount_labels.get(index).cloned().unwrap_or_default()
         });
+    (execution, key)
+}
+
+/// The key of a RUN with no mount in the stage's current state, worked out without the engine
+/// (to look a run of steps up ahead); `None` for a RUN with mounts, whose key needs the mounts
+/// resolved.
+pub fn predicted_key(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+) -> Option<(Key, Vec<KeyField>)> {
+    let Op::Run {
+        command,
+        mounts,
+        network,
+        security,
+        heredocs,
+    } = &instruction.op
+    else {
+        return None;
+    };
+    if !mounts.is_empty() {
+        return None;
+    }
+    let parts = RunParts {
+        command,
+        heredocs,
+        network,
+        security,
+        mount_specs: mounts,
+    };
+    let (_, key) = execution_and_key(ctx, state, parts, &[]);
+    Some(key.finish_fields())
+}
+
+/// Performs a RUN instruction (or takes its result from the cache).
+pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
+    let fail = state.fail_at(instruction.line);
+    let Op::Run {
+        command,
+        mounts: mount_specs,
+        network,
+        security,
+        heredocs,
+    } = &instruction.op
+    else {
+        return Err(fail(StepError::Invalid(format!(
+            "{} is not a RUN instruction",
+            instruction.text
+        ))));
+    };
+    let mounts = mounts::resolve(ctx, state, mount_specs)
+        .await?
+        .map_err(&fail)?;
+    let (execution, key) = execution_and_key(
+        ctx,
+        state,
+        RunParts {
+            command,
+            heredocs,
+            network,
+            security,
+            mount_specs,
+        },
+        &mounts.key_parts,
+    );
     state.advance_key(key);
     if cached_or_started(ctx, state, instruction).await? {
         return Ok(());
