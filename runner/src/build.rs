@@ -117,8 +117,15 @@ async fn conclude_build(ctx: &Ctx, outcome: Result<BuildOutcome>) -> Result<Buil
     match outcome {
         Ok(mut outcome) => {
             ctx.recorder.mark_built();
-            let report = conclude::leak_report(ctx, &outcome.image).await?;
-            conclude::keep_memories(ctx).await;
+            // The other stages' memories go into the engine while the leak report reads the
+            // target's layers; the target's memory carries the report's analysis.
+            let target = ctx.plan.targets.last().copied();
+            let (report, ()) = tokio::join!(
+                conclude::leak_report(ctx, &outcome.image),
+                conclude::keep_memories(ctx, target)
+            );
+            let report = report?;
+            conclude::keep_memories(ctx, None).await;
             let record = conclude::build_record(ctx, Some(&outcome.image), None, &report);
             outcome
                 .summary
@@ -128,7 +135,7 @@ async fn conclude_build(ctx: &Ctx, outcome: Result<BuildOutcome>) -> Result<Buil
             Ok(outcome)
         }
         Err(error) => {
-            conclude::keep_memories(ctx).await;
+            conclude::keep_memories(ctx, None).await;
             let record =
                 conclude::build_record(ctx, None, Some(&error), &conclude::LeakReport::default());
             // The build's own error is what matters; a record that cannot be written is noted.

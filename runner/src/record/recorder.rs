@@ -180,11 +180,15 @@ impl Recorder {
         self.lock().memories.get_mut(&index).map(f)
     }
 
-    /// Takes the memories to keep.
-    pub fn take_memories(&self) -> Vec<PendingMemory> {
-        std::mem::take(&mut self.lock().memories)
-            .into_values()
-            .collect()
+    /// Takes the memories to keep, except the one of stage `keep` (left for later).
+    pub fn take_memories(&self, keep: Option<usize>) -> Vec<PendingMemory> {
+        let mut collected = self.lock();
+        let kept = keep.and_then(|index| collected.memories.remove(&index));
+        let taken = std::mem::take(&mut collected.memories);
+        if let (Some(index), Some(memory)) = (keep, kept) {
+            collected.memories.insert(index, memory);
+        }
+        taken.into_values().collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Collected> {
