@@ -11,8 +11,6 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use futures_util::StreamExt;
-
 use crate::error::{Result, RunnerError};
 use crate::exec::ctx::Ctx;
 use crate::progress::human_bytes;
@@ -172,34 +170,24 @@ pub fn summary_lines(report: &LeakReport) -> Vec<String> {
     lines
 }
 
-/// How many stage memories are loaded into the engine at once.
-const MEMORIES_AT_ONCE: usize = 8;
-
-/// Keeps every finished stage's memory in the engine, several at once (notes the ones that could
-/// not be kept); with `except`, that stage's memory is left for a later call (the target's, which
-/// the leak report is still adding to).
+/// Keeps the finished stages' memories in the engine (notes it when they could not be kept);
+/// with `except`, that stage's memory is left for a later call (the target's, which the leak
+/// report is still adding to).
 pub async fn keep_memories(ctx: &Ctx, except: Option<usize>) {
-    let saves = ctx
-        .recorder
-        .take_memories(except)
-        .into_iter()
-        .map(|pending| async move {
-            store::save(
-                &ctx.engine,
-                &pending.identity,
-                &pending.memory,
-                pending.previous.as_ref(),
-            )
-            .await
-        });
-    let mut saves = futures_util::stream::iter(saves).buffer_unordered(MEMORIES_AT_ONCE);
-    while let Some(saved) = saves.next().await {
-        if let Err(e) = saved {
-            ctx.progress.note(
-                "runner",
-                &format!("the record of this build could not be kept in the engine: {e}"),
-            );
-        }
+    let pending = ctx.recorder.take_memories(except);
+    let keeps: Vec<store::Keep<'_>> = pending
+        .iter()
+        .map(|pending| store::Keep {
+            identity: &pending.identity,
+            memory: &pending.memory,
+            previous: pending.previous.as_ref(),
+        })
+        .collect();
+    if let Err(e) = store::save_all(&ctx.engine, &keeps).await {
+        ctx.progress.note(
+            "runner",
+            &format!("the record of this build could not be kept in the engine: {e}"),
+        );
     }
 }
 
