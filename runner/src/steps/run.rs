@@ -62,6 +62,29 @@ struct RunParts<'a> {
     mount_specs: &'a [planner::plan::Mount],
 }
 
+impl<'a> RunParts<'a> {
+    /// The parts of `instruction`, if it is a RUN.
+    fn of(instruction: &'a Instruction) -> Option<RunParts<'a>> {
+        let Op::Run {
+            command,
+            mounts,
+            network,
+            security,
+            heredocs,
+        } = &instruction.op
+        else {
+            return None;
+        };
+        Some(RunParts {
+            command,
+            heredocs,
+            network,
+            security,
+            mount_specs: mounts,
+        })
+    }
+}
+
 /// What a RUN executes in the stage's current state, and its key: exactly what it executes
 /// (`mount_key_parts` are the resolved mounts' parts of it).
 fn execution_and_key(
@@ -133,26 +156,10 @@ pub fn predicted_key(
     state: &StageState,
     instruction: &Instruction,
 ) -> Option<(Key, Vec<KeyField>)> {
-    let Op::Run {
-        command,
-        mounts,
-        network,
-        security,
-        heredocs,
-    } = &instruction.op
-    else {
-        return None;
-    };
-    if !mounts.is_empty() {
+    let parts = RunParts::of(instruction)?;
+    if !parts.mount_specs.is_empty() {
         return None;
     }
-    let parts = RunParts {
-        command,
-        heredocs,
-        network,
-        security,
-        mount_specs: mounts,
-    };
     let (_, key) = execution_and_key(ctx, state, parts, &[]);
     Some(key.finish_fields())
 }
@@ -160,34 +167,17 @@ pub fn predicted_key(
 /// Performs a RUN instruction (or takes its result from the cache).
 pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
     let fail = state.fail_at(instruction.line);
-    let Op::Run {
-        command,
-        mounts: mount_specs,
-        network,
-        security,
-        heredocs,
-    } = &instruction.op
-    else {
+    let Some(parts) = RunParts::of(instruction) else {
         return Err(fail(StepError::Invalid(format!(
             "{} is not a RUN instruction",
             instruction.text
         ))));
     };
+    let mount_specs = parts.mount_specs;
     let mounts = mounts::resolve(ctx, state, mount_specs)
         .await?
         .map_err(&fail)?;
-    let (execution, key) = execution_and_key(
-        ctx,
-        state,
-        RunParts {
-            command,
-            heredocs,
-            network,
-            security,
-            mount_specs,
-        },
-        &mounts.key_parts,
-    );
+    let (execution, key) = execution_and_key(ctx, state, parts, &mounts.key_parts);
     state.advance_key(key);
     if cached_or_started(ctx, state, instruction).await? {
         return Ok(());
