@@ -62,6 +62,7 @@ pub async fn build(
         context.clone(),
         options.clone(),
     ));
+    ctx.read_memories();
     let futures = stage_futures(&ctx);
     let all = futures_util::future::try_join_all(futures.values().cloned());
     let outcome = tokio::select! {

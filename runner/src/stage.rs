@@ -28,7 +28,6 @@ use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
 use crate::image_config::ImageConfig;
 use crate::record::memory::{RootMemory, RECORD_REPO};
 use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
-use crate::record::store;
 use crate::resume;
 use crate::steps::metadata;
 use crate::steps::{copy, run, workdir};
@@ -256,10 +255,7 @@ async fn start_state(
         }
     };
     let mut insight = StageInsight::new(ctx.stage_identity(&stage.display_name));
-    insight.memory = store::load(&ctx.engine, &insight.identity)
-        .await
-        .ok()
-        .flatten();
+    insight.memory = ctx.memory_of(&insight.identity).await;
     let mut root_image = None;
     let mut base_stage = None;
     let (image, mut config, key, platform) = match &stage.base {

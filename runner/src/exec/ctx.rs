@@ -21,7 +21,9 @@ use crate::context::BuildContext;
 use crate::engine::{ContainerSpec, Engine, ImageInfo};
 use crate::error::{Result, RunnerError, StepError};
 use crate::progress::Progress;
+use crate::record::memory::StageMemory;
 use crate::record::recorder::Recorder;
+use crate::record::store;
 
 /// The entrypoint of containers that are never started (holders): the engine wants a command.
 pub const HOLDER_ENTRYPOINT: &str = "/.stageplan-holder";
@@ -46,6 +48,9 @@ pub struct BuildOptions {
     /// `--report FILE`: where to write the build report (HTML).
     pub report_file: Option<PathBuf>,
 }
+
+/// A stage memory being read from the engine.
+type MemoryRead = tokio::task::JoinHandle<Option<(String, StageMemory)>>;
 
 /// Everything the stages of one build share.
 pub struct Ctx {
@@ -72,6 +77,7 @@ pub struct Ctx {
     /// Which stages missed the cache (or depend on one that did).
     pub rebuilding: Rebuilding,
     source_holders: std::sync::Mutex<HashMap<String, Arc<OnceCell<String>>>>,
+    memory_reads: std::sync::Mutex<HashMap<String, MemoryRead>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
 }
 
@@ -100,6 +106,7 @@ impl Ctx {
             recorder: Arc::new(Recorder::new()),
             options,
             source_holders: std::sync::Mutex::new(HashMap::new()),
+            memory_reads: std::sync::Mutex::new(HashMap::new()),
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
         }
     }
@@ -199,6 +206,36 @@ impl Ctx {
             self.plan.dockerfile.as_deref(),
             name,
         )
+    }
+
+    /// Starts reading the last build's memory of every needed stage, all at once (a stage then
+    /// waits for its own read instead of making it when it starts).
+    pub fn read_memories(&self) {
+        let mut reads = self
+            .memory_reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for stage in self.plan.stages.iter().filter(|s| s.needed) {
+            let identity = self.stage_identity(&stage.display_name);
+            let engine = self.engine.clone();
+            let key = identity.clone();
+            let read = tokio::spawn(async move { store::load(&engine, &key).await.ok().flatten() });
+            reads.insert(identity, read);
+        }
+    }
+
+    /// The last build's memory of the stage `identity` (with its record image's id), read when
+    /// the build started or now; `None` when there is none or it cannot be read.
+    pub async fn memory_of(&self, identity: &str) -> Option<(String, StageMemory)> {
+        let started = self
+            .memory_reads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(identity);
+        match started {
+            Some(read) => read.await.ok().flatten(),
+            None => store::load(&self.engine, identity).await.ok().flatten(),
+        }
     }
 
     /// With `--no-cache`, whether the cache-mount volume `name` still has to be emptied in this
