@@ -86,6 +86,24 @@ pub fn is_valid_stage_name(name: &str) -> bool {
         })
 }
 
+/// Whether `word` equals its `to_lowercase()` (checked without building it for ASCII).
+fn is_lowercase(word: &str) -> bool {
+    if word.is_ascii() {
+        !word.bytes().any(|byte| byte.is_ascii_uppercase())
+    } else {
+        word == word.to_lowercase()
+    }
+}
+
+/// Whether `word` equals its `to_uppercase()` (checked without building it for ASCII).
+fn is_uppercase(word: &str) -> bool {
+    if word.is_ascii() {
+        !word.bytes().any(|byte| byte.is_ascii_lowercase())
+    } else {
+        word == word.to_uppercase()
+    }
+}
+
 const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", FlagKind::String)];
 
 fn parse_from<'a>(
@@ -97,7 +115,7 @@ fn parse_from<'a>(
     let args = &raw.args;
     let word_spans = words::argument_spans(&raw, text, escape);
     let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
-    if args.len() == 3 && args[2] != args[2].to_lowercase() {
+    if args.len() == 3 && !is_lowercase(&args[2]) {
         let span = locate(text, raw.span, &args[2]);
         sink.lint_with(
             &raw.comments,
@@ -109,13 +127,9 @@ fn parse_from<'a>(
     }
     if args.len() >= 3 {
         let keyword = &raw.keyword;
-        let (lower, upper) = (
-            keyword == &keyword.to_lowercase(),
-            keyword == &keyword.to_uppercase(),
-        );
+        let (lower, upper) = (is_lowercase(keyword), is_uppercase(keyword));
         let as_word = &args[1];
-        let mismatch = (lower && as_word != &as_word.to_lowercase())
-            || (upper && as_word != &as_word.to_uppercase());
+        let mismatch = (lower && !is_lowercase(as_word)) || (upper && !is_uppercase(as_word));
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
             let fix = fixes::from_as_casing(word_span(1), keyword);
@@ -251,7 +265,13 @@ impl References {
             } else {
                 None
             },
-            mount_froms: if has_flag("--mount=") {
+            // Only a mount with a `from=` field gets a span (see `apply`), so the flags are
+            // read again only when one may have it.
+            mount_froms: if raw
+                .flags
+                .iter()
+                .any(|flag| flag.starts_with("--mount=") && mentions_from(flag))
+            {
                 words::mount_from_spans(raw, text, escape)
             } else {
                 Vec::new()
@@ -274,6 +294,13 @@ impl References {
             sub.apply(trigger);
         }
     }
+}
+
+/// Whether `flag` contains `from=` in any letter case (a mount value that may name a stage).
+fn mentions_from(flag: &str) -> bool {
+    flag.as_bytes()
+        .windows(5)
+        .any(|window| window.eq_ignore_ascii_case(b"from="))
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
