@@ -236,11 +236,22 @@ fn check_default_args(
     let Ok(defaults) = build_meta_args(predefined, &file.meta_args, None, lexer) else {
         return;
     };
+    // Stages often share a base word (`${BASE}`, `alpine:${ALPINE_VERSION}`): each distinct
+    // word is expanded and checked once.
+    let mut valid_by_word: BTreeMap<&str, bool> = BTreeMap::new();
     for stage in &file.stages {
-        let Ok(expanded) = lexer.process_word(&stage.base_text, &defaults.env) else {
-            return;
+        let valid = match valid_by_word.get(stage.base_text.as_str()) {
+            Some(valid) => *valid,
+            None => {
+                let Ok(expanded) = lexer.process_word(&stage.base_text, &defaults.env) else {
+                    return;
+                };
+                let valid = validate_reference(&expanded.word).is_ok();
+                valid_by_word.insert(&stage.base_text, valid);
+                valid
+            }
         };
-        if validate_reference(&expanded.word).is_err() {
+        if !valid {
             let message = format!(
                 "Default value for ARG {} results in empty or invalid base image name",
                 stage.base_text
