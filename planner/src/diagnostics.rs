@@ -149,7 +149,11 @@ impl<'a> LineIndex<'a> {
     /// Indexes the line starts of `text` (`\n` ends a line; a preceding `\r` belongs to it).
     pub fn new(text: &'a str) -> LineIndex<'a> {
         let mut line_starts = vec![0];
-        line_starts.extend(memchr::memchr_iter(b'\n', text.as_bytes()).map(|idx| idx + 1));
+        for (idx, byte) in text.bytes().enumerate() {
+            if byte == b'\n' {
+                line_starts.push(idx + 1);
+            }
+        }
         LineIndex {
             text,
             line_starts,

@@ -313,7 +313,7 @@ pub fn parse(text: &str) -> Parsed<'_> {
     let mut instructions = Instructions::new(text);
     // About one instruction per two lines (and per 24 bytes or more) in real files: saves the
     // regrowth copies without reserving much for a file of blank lines.
-    let n_lines = memchr::memchr_iter(b'\n', text.as_bytes()).count();
+    let n_lines = text.bytes().filter(|byte| *byte == b'\n').count();
     let mut parsed = Parsed {
         instructions: Vec::with_capacity((n_lines / 2).min(text.len() / 24) + 1),
         ..Parsed::default()
@@ -424,7 +424,11 @@ impl<'a> Parser<'a> {
             return None;
         }
         let rest = &self.text[self.pos..];
-        let len = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |newline| newline + 1);
+        // A byte search: `str::find(char)` compares each match with `memcmp`.
+        let len = rest
+            .bytes()
+            .position(|byte| byte == b'\n')
+            .map_or(rest.len(), |newline| newline + 1);
         let line = Line {
             idx: self.next_idx,
             start: self.pos,
