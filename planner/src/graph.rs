@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::args::{validate_reference, MetaArgs, Platform};
 use crate::checks::{Rule, Sink};
 use crate::diagnostics::Span;
-use crate::expand::{ExpandError, Expanded, Lexer, NoVars};
+use crate::expand::{Lexer, NoVars};
 use crate::instructions::Instr;
 use crate::plan::{EdgeKind, Op, Source};
 use crate::stage::{locate, Dockerfile, StageDecl};
@@ -176,18 +176,8 @@ pub fn build(
     let mut graph = Graph {
         nodes: Vec::with_capacity(file.stages.len()),
     };
-    let mut expansions = BaseExpansions::new();
     for stage_idx in 0..file.stages.len() {
-        let (base, platform) = resolve_from(
-            file,
-            &mut expansions,
-            &names,
-            stage_idx,
-            meta,
-            lexer,
-            text,
-            sink,
-        );
+        let (base, platform) = resolve_from(file, &names, stage_idx, meta, lexer, text, sink);
         let stage = &file.stages[stage_idx];
         let mut edges = vec![GraphEdge {
             kind: EdgeKind::From,
@@ -230,14 +220,9 @@ pub fn build(
     graph
 }
 
-/// The expansion of each distinct `FROM` base word with the global ARGs (stages often share
-/// one, as `${BASE}`), so each is expanded once per plan.
-type BaseExpansions = BTreeMap<String, Result<Expanded, ExpandError>>;
-
 #[allow(clippy::too_many_arguments)]
 fn resolve_from(
     file: &Dockerfile,
-    expansions: &mut BaseExpansions,
     names: &NameIndex,
     stage_idx: usize,
     meta: &MetaArgs,
@@ -249,18 +234,14 @@ fn resolve_from(
     let fallback = Source::Image {
         image: stage.base_text.clone(),
     };
-    if !expansions.contains_key(stage.base_text.as_str()) {
-        let expanded = lexer.process_word(&stage.base_text, &meta.env);
-        expansions.insert(stage.base_text.clone(), expanded);
-    }
-    let base = match &expansions[stage.base_text.as_str()] {
+    let base = match lexer.process_word(&stage.base_text, &meta.env) {
         Err(e) => {
-            sink.error("ExpansionError", e.message.clone(), stage.span);
+            sink.error("ExpansionError", e.message, stage.span);
             fallback
         }
         Ok(expanded) => {
             report_undefined_args(&expanded.unmatched, meta, stage, sink);
-            let name = &expanded.word;
+            let name = expanded.word;
             if name.is_empty() {
                 sink.error(
                     "BlankBaseName",
@@ -268,12 +249,12 @@ fn resolve_from(
                     stage.span,
                 );
                 fallback
-            } else if let Some(parent) = names.last_before(name, stage_idx) {
+            } else if let Some(parent) = names.last_before(&name, stage_idx) {
                 Source::Stage { stage: parent }
             } else if name == "scratch" {
                 Source::Scratch
             } else {
-                if let Err(reason) = validate_reference(name) {
+                if let Err(reason) = validate_reference(&name) {
                     let span = locate(text, stage.span, &stage.base_text);
                     sink.error(
                         "InvalidBaseName",
@@ -281,9 +262,7 @@ fn resolve_from(
                         span,
                     );
                 }
-                Source::Image {
-                    image: name.clone(),
-                }
+                Source::Image { image: name }
             }
         }
     };
