@@ -6,7 +6,7 @@
 //! Input: text, [`Options`], and whether to examine all stages. Output: an [`Outcome`].
 //! Invariant: a plan exists exactly when no error was reported.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::args::{build_meta_args, predefined_args, validate_reference, Platform};
 use crate::checks::{CheckConfig, Rule, Sink};
@@ -236,11 +236,29 @@ fn check_default_args(
     let Ok(defaults) = build_meta_args(predefined, &file.meta_args, None, lexer) else {
         return;
     };
+    // Stages often share a base word (`${BASE}`, `alpine:${ALPINE_VERSION}`): each distinct
+    // word is expanded and checked once.
+    let (mut valid_words, mut invalid_words) = (BTreeSet::new(), BTreeSet::new());
     for stage in &file.stages {
-        let Ok(expanded) = lexer.process_word(&stage.base_text, &defaults.env) else {
-            return;
+        let word = stage.base_text.as_str();
+        let valid = if valid_words.contains(word) {
+            true
+        } else if invalid_words.contains(word) {
+            false
+        } else {
+            let Ok(expanded) = lexer.process_word(word, &defaults.env) else {
+                return;
+            };
+            let valid = validate_reference(&expanded.word).is_ok();
+            if valid {
+                &mut valid_words
+            } else {
+                &mut invalid_words
+            }
+            .insert(word);
+            valid
         };
-        if validate_reference(&expanded.word).is_err() {
+        if !valid {
             let message = format!(
                 "Default value for ARG {} results in empty or invalid base image name",
                 stage.base_text

@@ -4,6 +4,8 @@
 //! Input: a byte span into the Dockerfile text. Output: a serializable [`Diagnostic`].
 //! Invariant: positions never point past the text; converting a span never panics.
 
+use std::cell::Cell;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +140,9 @@ pub struct Position {
 pub struct LineIndex<'a> {
     text: &'a str,
     line_starts: Vec<usize>,
+    /// The 0-based line of the last position asked for: positions are mostly asked for in
+    /// text order, so the next one is usually on that line or the next.
+    last_line: Cell<usize>,
 }
 
 impl<'a> LineIndex<'a> {
@@ -149,7 +154,33 @@ impl<'a> LineIndex<'a> {
                 line_starts.push(idx + 1);
             }
         }
-        LineIndex { text, line_starts }
+        LineIndex {
+            text,
+            line_starts,
+            last_line: Cell::new(0),
+        }
+    }
+
+    /// The 0-based line holding byte `offset` (a char boundary within the text).
+    fn line_of(&self, offset: usize) -> usize {
+        let starts_line = |line_idx: usize| match self.line_starts.get(line_idx..) {
+            Some([start, next, ..]) => *start <= offset && offset < *next,
+            Some([start]) => *start <= offset,
+            _ => false,
+        };
+        let hint = self.last_line.get();
+        let line_idx = if starts_line(hint) {
+            hint
+        } else if starts_line(hint + 1) {
+            hint + 1
+        } else {
+            match self.line_starts.binary_search(&offset) {
+                Ok(idx) => idx,
+                Err(idx) => idx - 1,
+            }
+        };
+        self.last_line.set(line_idx);
+        line_idx
     }
 
     /// The position of byte `offset` (clamped to the text, moved back to a char boundary).
@@ -158,10 +189,7 @@ impl<'a> LineIndex<'a> {
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let line_idx = match self.line_starts.binary_search(&offset) {
-            Ok(idx) => idx,
-            Err(idx) => idx - 1,
-        };
+        let line_idx = self.line_of(offset);
         let prefix = &self.text[self.line_starts[line_idx]..offset];
         let (column, column_utf16) = if prefix.is_ascii() {
             (prefix.len(), prefix.len())
@@ -269,5 +297,30 @@ mod tests {
         let pos = index.position(text.find('😀').unwrap() + 1);
         assert_eq!((pos.line, pos.column), (2, 6));
         assert_eq!(index.position(10_000).line, 3);
+    }
+
+    #[test]
+    fn positions_do_not_depend_on_the_order_they_are_asked_in() {
+        let text = "FROM a\n\nRUN x \\\n  y\n\n\nCOPY a b\nlast";
+        let expected_line = |offset: usize| text[..offset].matches('\n').count() as u32 + 1;
+        let offsets: Vec<usize> = (0..=text.len()).collect();
+        let index = LineIndex::new(text);
+        let orders = [
+            offsets.clone(),
+            offsets.iter().rev().copied().collect(),
+            offsets
+                .iter()
+                .map(|offset| offset * 7 % (text.len() + 1))
+                .collect(),
+        ];
+        for order in orders {
+            for offset in order {
+                assert_eq!(
+                    index.position(offset).line,
+                    expected_line(offset),
+                    "{offset}"
+                );
+            }
+        }
     }
 }

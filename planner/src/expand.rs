@@ -116,9 +116,16 @@ impl Lexer {
     /// Whether `text` holds nothing the lexer changes: no `$`, quote or escape character (and,
     /// when splitting, no `<`, whose `<<` keeps the white space after it in the word).
     fn is_plain(&self, text: &str, splitting: bool) -> bool {
-        !text.chars().any(|ch| {
+        let is_special = |ch: char| {
             matches!(ch, '$' | '\'' | '"') || ch == self.escape || (splitting && ch == '<')
-        })
+        };
+        if self.escape.is_ascii() {
+            // Every byte of a multi-byte character is 0x80 or more, so testing bytes sees the
+            // same special characters, without decoding.
+            !text.bytes().any(|byte| is_special(char::from(byte)))
+        } else {
+            !text.chars().any(is_special)
+        }
     }
 
     /// Processes one word (no splitting), recording the variables used.

@@ -107,6 +107,8 @@ pub fn display_name(file: &Dockerfile, stage_idx: usize) -> String {
 struct NameIndex {
     by_name: BTreeMap<String, Vec<usize>>,
     n_stages: usize,
+    /// The last stage called `scratch`, which a mount without `from=` binds to.
+    scratch: Option<usize>,
 }
 
 impl NameIndex {
@@ -122,9 +124,13 @@ impl NameIndex {
                 }
             }
         }
+        let scratch = by_name
+            .get("scratch")
+            .and_then(|indices| indices.last().copied());
         NameIndex {
             by_name,
             n_stages: file.stages.len(),
+            scratch,
         }
     }
 
@@ -159,7 +165,11 @@ pub fn build(
     for stage in &mut file.stages {
         for instr in &mut stage.instructions {
             if let Some(trigger) = &mut instr.trigger {
-                resolve_sources(&names, lexer, trigger);
+                let copy_source = trigger
+                    .copy_from
+                    .as_deref()
+                    .and_then(|from| resolve_copy_from(&names, lexer, from).source);
+                resolve_sources(&names, trigger, copy_source);
             }
         }
     }
@@ -193,8 +203,9 @@ pub fn build(
             }
         }
         for instr in &mut file.stages[stage_idx].instructions {
-            instruction_edges(&names, instr, false, instr_idx, lexer, sink, &mut edges);
-            resolve_sources(&names, lexer, instr);
+            let copy_source =
+                instruction_edges(&names, instr, false, instr_idx, lexer, sink, &mut edges);
+            resolve_sources(&names, instr, copy_source);
             instr_idx += 1;
         }
         graph.nodes.push(StageNode {
@@ -424,12 +435,12 @@ fn resolve_mount_from(names: &NameIndex, from: &str) -> Source {
     }
 }
 
-/// Writes the resolved `COPY --from` source and each mount's `from` source into the op.
-fn resolve_sources(names: &NameIndex, lexer: &Lexer, instr: &mut Instr) {
-    if let Some(from) = &instr.copy_from {
-        let resolved = resolve_copy_from(names, lexer, from).source;
+/// Writes the resolved `COPY --from` source (`copy_source`, resolved by the caller) and each
+/// mount's `from` source into the op.
+fn resolve_sources(names: &NameIndex, instr: &mut Instr, copy_source: Option<Source>) {
+    if instr.copy_from.is_some() {
         if let Op::Copy(spec) | Op::Add(spec) = &mut instr.plan.op {
-            spec.from = resolved;
+            spec.from = copy_source;
         }
     }
     if let Op::Run { mounts, .. } = &mut instr.plan.op {
@@ -441,7 +452,8 @@ fn resolve_sources(names: &NameIndex, lexer: &Lexer, instr: &mut Instr) {
     }
 }
 
-/// Appends the edges of one instruction to `edges`, reporting what cannot be resolved.
+/// Appends the edges of one instruction to `edges`, reporting what cannot be resolved;
+/// returns what its `COPY --from` resolved to.
 fn instruction_edges(
     names: &NameIndex,
     instr: &Instr,
@@ -450,7 +462,7 @@ fn instruction_edges(
     lexer: &Lexer,
     sink: &mut Sink,
     edges: &mut Vec<GraphEdge>,
-) {
+) -> Option<Source> {
     let (span, line) = (instr.span, instr.plan.line);
     let edge = |kind, source, written: &str, word: Option<Span>, mount_target| GraphEdge {
         kind,
@@ -464,12 +476,14 @@ fn instruction_edges(
         word,
         implicit: false,
     };
+    let mut copy_source = None;
     if let Some(from) = &instr.copy_from {
         let resolved = resolve_copy_from(names, lexer, from);
         if let Some((code, message)) = resolved.error {
             sink.error(code, message, span);
         }
         if let Some(source) = resolved.source {
+            copy_source = Some(source.clone());
             edges.push(edge(
                 EdgeKind::Copy,
                 source,
@@ -481,23 +495,23 @@ fn instruction_edges(
     }
     if let Op::Run { mounts, .. } = &instr.plan.op {
         for (mount_idx, (mount, from)) in mounts.iter().zip(&instr.mount_froms).enumerate() {
-            let target = mount.target.clone();
-            let word = instr.mount_from_spans.get(mount_idx).copied().flatten();
             match from {
                 Some(from) => {
                     let source = resolve_mount_from(names, from);
+                    let word = instr.mount_from_spans.get(mount_idx).copied().flatten();
+                    let target = mount.target.clone();
                     edges.push(edge(EdgeKind::Mount, source, from, word, target));
                 }
                 // A mount without `from` looks up the name "scratch": it only matters when a
                 // stage is called that.
                 None => {
-                    if let Some(found) = names.last("scratch") {
+                    if let Some(found) = names.scratch {
                         let mut implicit = edge(
                             EdgeKind::Mount,
                             Source::Stage { stage: found },
                             "scratch",
                             None,
-                            target,
+                            mount.target.clone(),
                         );
                         implicit.implicit = true;
                         edges.push(implicit);
@@ -506,6 +520,7 @@ fn instruction_edges(
             }
         }
     }
+    copy_source
 }
 
 /// `circular dependency detected on stage: X`, naming the first stage in file order whose

@@ -65,6 +65,42 @@ pub struct Dockerfile<'a> {
     pub meta_args: Vec<MetaArg>,
     /// The stages in order.
     pub stages: Vec<StageDecl<'a>>,
+    /// How the keywords of the stages (`FROM` and the instructions) are cased, counted as
+    /// they are added, for `ConsistentInstructionCasing`.
+    pub keyword_cases: KeywordCases,
+}
+
+/// Counts of keywords written in lower case, in upper case, and in neither.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeywordCases {
+    /// Keywords with no upper-case letter.
+    pub lower: usize,
+    /// Keywords with no lower-case letter (and at least one upper-case one).
+    pub upper: usize,
+    /// Keywords with both.
+    pub mixed: usize,
+}
+
+impl KeywordCases {
+    /// Counts one keyword (keywords are ASCII; others are unknown instructions, rejected
+    /// before they are counted).
+    fn count(&mut self, keyword: &str) {
+        if is_lower_keyword(keyword) {
+            self.lower += 1;
+        } else if is_upper_keyword(keyword) {
+            self.upper += 1;
+        } else {
+            self.mixed += 1;
+        }
+    }
+}
+
+fn is_lower_keyword(keyword: &str) -> bool {
+    !keyword.bytes().any(|byte| byte.is_ascii_uppercase())
+}
+
+fn is_upper_keyword(keyword: &str) -> bool {
+    !keyword.bytes().any(|byte| byte.is_ascii_lowercase())
 }
 
 /// Finds `needle` within `span` of `text` (for precise diagnostic ranges); the span itself
@@ -86,6 +122,24 @@ pub fn is_valid_stage_name(name: &str) -> bool {
         })
 }
 
+/// Whether `word` equals its `to_lowercase()` (checked without building it for ASCII).
+fn is_lowercase(word: &str) -> bool {
+    if word.is_ascii() {
+        !word.bytes().any(|byte| byte.is_ascii_uppercase())
+    } else {
+        word == word.to_lowercase()
+    }
+}
+
+/// Whether `word` equals its `to_uppercase()` (checked without building it for ASCII).
+fn is_uppercase(word: &str) -> bool {
+    if word.is_ascii() {
+        !word.bytes().any(|byte| byte.is_ascii_lowercase())
+    } else {
+        word == word.to_uppercase()
+    }
+}
+
 const FROM_FLAGS: &[(&str, FlagKind)] = &[("platform", FlagKind::String)];
 
 fn parse_from<'a>(
@@ -97,7 +151,7 @@ fn parse_from<'a>(
     let args = &raw.args;
     let word_spans = words::argument_spans(&raw, text, escape);
     let word_span = |idx: usize| word_spans.get(idx).copied().flatten();
-    if args.len() == 3 && args[2] != args[2].to_lowercase() {
+    if args.len() == 3 && !is_lowercase(&args[2]) {
         let span = locate(text, raw.span, &args[2]);
         sink.lint_with(
             &raw.comments,
@@ -109,13 +163,9 @@ fn parse_from<'a>(
     }
     if args.len() >= 3 {
         let keyword = &raw.keyword;
-        let (lower, upper) = (
-            keyword == &keyword.to_lowercase(),
-            keyword == &keyword.to_uppercase(),
-        );
+        let (lower, upper) = (is_lowercase(keyword), is_uppercase(keyword));
         let as_word = &args[1];
-        let mismatch = (lower && as_word != &as_word.to_lowercase())
-            || (upper && as_word != &as_word.to_uppercase());
+        let mismatch = (lower && !is_lowercase(as_word)) || (upper && !is_uppercase(as_word));
         if (lower || upper) && mismatch {
             let message = format!("'{as_word}' and '{keyword}' keywords' casing do not match");
             let fix = fixes::from_as_casing(word_span(1), keyword);
@@ -191,6 +241,7 @@ pub fn build<'a>(
         if command == syntax::Command::From {
             match parse_from(raw, text, escape, sink) {
                 Ok(stage) => {
+                    file.keyword_cases.count(&stage.keyword);
                     file.stages.push(stage);
                     from_failed = false;
                 }
@@ -222,6 +273,7 @@ pub fn build<'a>(
             Ok(mut instr) => match file.stages.last_mut() {
                 Some(stage) => {
                     references.apply(&mut instr);
+                    file.keyword_cases.count(&instr.keyword);
                     stage.instructions.push(instr);
                 }
                 None => sink.error("ParseError", "no build stage in current context", span),
@@ -251,7 +303,13 @@ impl References {
             } else {
                 None
             },
-            mount_froms: if has_flag("--mount=") {
+            // Only a mount with a `from=` field gets a span (see `apply`), so the flags are
+            // read again only when one may have it.
+            mount_froms: if raw
+                .flags
+                .iter()
+                .any(|flag| flag.starts_with("--mount=") && mentions_from(flag))
+            {
                 words::mount_from_spans(raw, text, escape)
             } else {
                 Vec::new()
@@ -274,6 +332,13 @@ impl References {
             sub.apply(trigger);
         }
     }
+}
+
+/// Whether `flag` contains `from=` in any letter case (a mount value that may name a stage).
+fn mentions_from(flag: &str) -> bool {
+    flag.as_bytes()
+        .windows(5)
+        .any(|window| window.eq_ignore_ascii_case(b"from="))
 }
 
 /// `ReservedStageName` and `DuplicateStageName` over all stages, with the file-level check
@@ -300,9 +365,23 @@ pub fn validate_stage_names(file: &Dockerfile, text: &str, sink: &mut Sink) {
 /// `ConsistentInstructionCasing` over all stages (global ARGs are not counted, as in BuildKit),
 /// with the file-level check configuration.
 pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
-    // Keywords are ASCII (others are rejected as unknown instructions before this).
-    let is_lower = |s: &str| !s.bytes().any(|b| b.is_ascii_uppercase());
-    let is_upper = |s: &str| !s.bytes().any(|b| b.is_ascii_lowercase());
+    let KeywordCases {
+        lower,
+        upper,
+        mixed,
+    } = file.keyword_cases;
+    let majority_lower = lower > upper;
+    // Nothing to report when every keyword has the majority's case.
+    if mixed == 0
+        && (if majority_lower {
+            upper == 0
+        } else {
+            lower == 0
+        })
+    {
+        return;
+    }
+    let (is_lower, is_upper) = (is_lower_keyword, is_upper_keyword);
     let keywords = file.stages.iter().flat_map(|stage| {
         std::iter::once((stage.keyword.as_ref(), stage.keyword_span)).chain(
             stage
@@ -311,15 +390,6 @@ pub fn validate_command_casing(file: &Dockerfile, sink: &mut Sink) {
                 .map(|i| (i.keyword.as_ref(), i.keyword_span)),
         )
     });
-    let (mut lower, mut upper) = (0usize, 0usize);
-    for (keyword, _) in keywords.clone() {
-        if is_lower(keyword) {
-            lower += 1;
-        } else if is_upper(keyword) {
-            upper += 1;
-        }
-    }
-    let majority_lower = lower > upper;
     for (keyword, span) in keywords {
         let wanted = if majority_lower && !is_lower(keyword) {
             "lowercase"

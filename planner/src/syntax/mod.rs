@@ -274,7 +274,12 @@ struct Line<'a> {
 }
 
 fn trim_newline(text: &str) -> &str {
-    text.trim_end_matches(['\r', '\n'])
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b'\r' | b'\n') {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn is_comment(text: &str) -> bool {
@@ -283,11 +288,21 @@ fn is_comment(text: &str) -> bool {
 
 /// BuildKit's continuation test: the escape char last (spaces and tabs may follow), and not
 /// preceded by another escape char. Returns the line without it, and whether the line ends.
+/// The escape character is `\\` or `` ` `` (ASCII; see the `escape` directive), so the test
+/// is on bytes.
 fn trim_continuation(line: &str, escape: char) -> (&str, bool) {
-    let trimmed = line.trim_end_matches([' ', '\t']);
-    if let Some(without) = trimmed.strip_suffix(escape) {
-        if without.is_empty() || !without.ends_with(escape) {
-            return (without, false);
+    let Ok(escape) = u8::try_from(escape) else {
+        return (line, true);
+    };
+    let bytes = line.as_bytes();
+    let mut end = bytes.len();
+    while end > 0 && matches!(bytes[end - 1], b' ' | b'\t') {
+        end -= 1;
+    }
+    if end > 0 && bytes[end - 1] == escape && escape.is_ascii() {
+        let without = end - 1;
+        if without == 0 || bytes[without - 1] != escape {
+            return (&line[..without], false);
         }
     }
     (line, true)
@@ -409,7 +424,11 @@ impl<'a> Parser<'a> {
             return None;
         }
         let rest = &self.text[self.pos..];
-        let len = rest.find('\n').map_or(rest.len(), |newline| newline + 1);
+        // A byte search: `str::find(char)` compares each match with `memcmp`.
+        let len = rest
+            .bytes()
+            .position(|byte| byte == b'\n')
+            .map_or(rest.len(), |newline| newline + 1);
         let line = Line {
             idx: self.next_idx,
             start: self.pos,
