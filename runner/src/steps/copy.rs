@@ -402,7 +402,9 @@ async fn write(
             (set, Vec::new())
         };
         archives = found;
-        context_set = (!set.entries.is_empty()).then_some(set);
+        // An empty directory source has no entries but still makes its destination; a set
+        // whose only sources were archives has nothing left to write.
+        context_set = (!set.entries.is_empty() || set.has_dir_root()).then_some(set);
     }
     if let Some(found) = image_pieces? {
         match found {
