@@ -274,11 +274,12 @@ async fn exec_step(
     let mut env = execution.env.clone();
     env.extend(secret_env.iter().cloned());
     let user = Some(execution.user.as_str()).filter(|u| !u.is_empty());
+    let argv = without_engine_hostname(&execution.argv, &env);
     let (exec_id, output) = ctx
         .engine
         .exec(
             container,
-            &execution.argv,
+            &argv,
             &env,
             Some(&execution.working_dir),
             user,
@@ -291,6 +292,35 @@ async fn exec_step(
         return Err(step_failed(state, instruction, code, tail));
     }
     Ok(())
+}
+
+/// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
+/// in every process's environment (BuildKit's RUN has none: a shell sets its own, unexported),
+/// unless the step's own environment defines it. Only for containers known to have `/bin/sh`
+/// (a keeper, or a container kept alive by it). The wrapping shell also exports `PWD` and
+/// `SHLVL` of its own: it unsets them and puts back the step's values, and `exec` replaces it,
+/// so the step's process gets exactly `argv` and the step's environment.
+fn without_engine_hostname(argv: &[String], env: &[String]) -> Vec<String> {
+    if env.iter().any(|pair| pair.starts_with("HOSTNAME=")) {
+        return argv.to_vec();
+    }
+    let mut script = "unset HOSTNAME PWD SHLVL;".to_string();
+    for name in ["PWD", "SHLVL"] {
+        let prefix = format!("{name}=");
+        if let Some(value) = env.iter().rev().find_map(|pair| pair.strip_prefix(&prefix)) {
+            let quoted = value.replace('\'', "'\\''");
+            script.push_str(&format!(" export {name}='{quoted}';"));
+        }
+    }
+    script.push_str(" exec \"$@\"");
+    let mut wrapped = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "sh".to_string(),
+    ];
+    wrapped.extend(argv.iter().cloned());
+    wrapped
 }
 
 /// Runs the RUN in a fresh container with its mounts; commits it; removes it on every path.
@@ -590,6 +620,31 @@ fn is_lone_heredoc(script: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engine_hostname_is_unset_unless_the_step_defines_it() {
+        let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), "env".into()];
+        let wrapped = without_engine_hostname(&argv, &["PATH=/bin".to_string()]);
+        assert_eq!(
+            wrapped,
+            [
+                "/bin/sh",
+                "-c",
+                "unset HOSTNAME PWD SHLVL; exec \"$@\"",
+                "sh",
+                "/bin/sh",
+                "-c",
+                "env"
+            ]
+        );
+        let env = ["SHLVL=3".to_string(), "PWD=/it's".to_string()];
+        assert_eq!(
+            without_engine_hostname(&argv, &env)[2],
+            "unset HOSTNAME PWD SHLVL; export PWD='/it'\\''s'; export SHLVL='3'; exec \"$@\""
+        );
+        let own = without_engine_hostname(&argv, &["HOSTNAME=mine".to_string()]);
+        assert_eq!(own, argv);
+    }
 
     fn sh() -> Vec<String> {
         vec!["/bin/sh".into(), "-c".into()]
