@@ -297,7 +297,7 @@ async fn exec_step(
 /// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
 /// in every process's environment (BuildKit's RUN has none: a shell sets its own, unexported),
 /// unless the step's own environment defines it. Only for containers known to have `/bin/sh`
-/// (a keeper, or a container kept alive by it). The wrapping shell also exports `PWD` and
+/// (a keeper, a container kept alive by it, an image that has one). The wrapping shell also exports `PWD` and
 /// `SHLVL` of its own: it unsets them and puts back the step's values, and `exec` replaces it,
 /// so the step's process gets exactly `argv` and the step's environment.
 fn without_engine_hostname(argv: &[String], env: &[String]) -> Vec<String> {
@@ -332,6 +332,23 @@ async fn run_in_container(
     prepared: &mut Prepared,
 ) -> Result<()> {
     let as_exec = prepared.needs_exec();
+    // Started with its own command, the step runs under the wrapper that drops the engine's
+    // HOSTNAME when the image has a `/bin/sh` to run it.
+    let has_shell = match (&state.image, as_exec) {
+        (Some(image), false) => {
+            let holder = ctx.source_holder(image).await?;
+            match ctx.engine.stat_path(&holder, "/bin/sh").await? {
+                // The engine reports a symlink resolved inside the image; it must lead somewhere.
+                Some(stat) if stat.is_symlink() => ctx
+                    .engine
+                    .stat_path(&holder, &stat.link_target)
+                    .await?
+                    .is_some(),
+                found => found.is_some(),
+            }
+        }
+        _ => false,
+    };
     let spec = ContainerSpec {
         image: state.image.clone(),
         entrypoint: if as_exec {
@@ -340,6 +357,8 @@ async fn run_in_container(
                 "-c".to_string(),
                 keeper::KEEP_ALIVE.to_string(),
             ]
+        } else if has_shell {
+            without_engine_hostname(&execution.argv, &execution.env)
         } else {
             execution.argv.clone()
         },
