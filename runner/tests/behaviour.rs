@@ -1,4 +1,5 @@
-//! The runner's behaviour on a real engine, from Dockerfile text: a failing step, Ctrl-C,
+//! The runner's behaviour on a real engine, from Dockerfile text: a failing step, a COPY the
+//! image cannot take, Ctrl-C,
 //! a runner killed with SIGKILL, the step cache, a base image that is missing, and the
 //! Dockerfile features this engine's BuildKit is too old for (heredocs, `COPY --parents`,
 //! `--exclude`, `--link`).
@@ -109,6 +110,36 @@ fn a_failing_run_exits_1_names_stage_line_and_code_and_leaves_no_containers() {
     assert!(stderr.contains("exited with code 7"), "{stderr}");
     assert!(stderr.contains("it broke"), "{stderr}");
     assert_eq!(runner_containers(pid), Vec::<String>::new());
+}
+
+#[test]
+fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
+    require_engine();
+    let dir = TempDir::new("refused");
+    // BuildKit fails this COPY too ("cannot copy to non-directory"): the directory dir/inner
+    // would replace the symlink /d/inner.
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\n\
+             RUN mkdir /d /target && ln -s /target /d/inner\n\
+             COPY dir /d/\n"
+        ),
+    );
+    dir.write("dir/inner/c", "c");
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "--no-cache",
+        "--progress",
+        "plain",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Exit 2 as every COPY the instruction itself makes impossible (1: a command that failed).
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("stage stage-0, line 3"), "{stderr}");
+    assert!(stderr.contains("cannot copy into /d"), "{stderr}");
+    assert!(stderr.contains("/d/inner"), "{stderr}");
 }
 
 #[test]

@@ -56,6 +56,21 @@ impl EngineError {
     }
 }
 
+impl EngineError {
+    /// The engine's message when it refused an uploaded archive because of what is already in
+    /// the container (a directory over a file or a symlink, say): a problem of the build, not
+    /// of the engine.
+    pub fn refused_archive(&self) -> Option<&str> {
+        match &self.source {
+            EngineCause::Api(bollard::errors::Error::DockerResponseServerError {
+                status_code: 500,
+                message,
+            }) if message.starts_with("Error processing tar file") => Some(message),
+            _ => None,
+        }
+    }
+}
+
 /// The engine's result type.
 pub type EngineResult<T> = std::result::Result<T, EngineError>;
 

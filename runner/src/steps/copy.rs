@@ -402,7 +402,9 @@ async fn write(
             (set, Vec::new())
         };
         archives = found;
-        context_set = (!set.entries.is_empty()).then_some(set);
+        // An empty directory source has no entries but still makes its destination; a set
+        // whose only sources were archives has nothing left to write.
+        context_set = (!set.entries.is_empty() || set.has_dir_root()).then_some(set);
     }
     if let Some(found) = image_pieces? {
         match found {
@@ -505,7 +507,12 @@ async fn write(
             Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
             Err(e) => return Ok(Err(StepError::Worker(e))),
         }
-        uploaded?;
+        if let Err(e) = uploaded {
+            return match refused(&e, real) {
+                Some(problem) => Ok(Err(problem)),
+                None => Err(e.into()),
+            };
+        }
     }
     for archive in archives {
         if let Err(e) = add_source::unpack(&ctx.engine, holder, archive, real, owner).await? {
@@ -523,11 +530,26 @@ async fn write(
         match piece::upload(&ctx.engine, holder, piece, &placement).await {
             Ok(()) => {}
             Err(UploadError::Step(e)) => return Ok(Err(e)),
-            Err(UploadError::Engine(e)) => return Err(e.into()),
+            Err(UploadError::Engine(e)) => {
+                return match refused(&e, real) {
+                    Some(problem) => Ok(Err(problem)),
+                    None => Err(e.into()),
+                }
+            }
         }
     }
     let _ = state;
     Ok(Ok(()))
+}
+
+/// The step's own problem when the engine refused the copy for what the image already has at
+/// `dest` (BuildKit fails the step too: "cannot copy to non-directory").
+fn refused(error: &crate::engine::EngineError, dest: &str) -> Option<StepError> {
+    error.refused_archive().map(|message| {
+        StepError::Invalid(format!(
+            "cannot copy into {dest}: {message}; remove or rename what is in the way first"
+        ))
+    })
 }
 
 /// Expands a heredoc body as BuildKit does when its delimiter is unquoted: variables (`$NAME`,

@@ -4,7 +4,8 @@
 //! `--parents`.
 //! Output: one [`Piece`] per source (per match of a wildcard), streamed from the holder when it
 //! is written.
-//! Invariant: symlinks named as sources are followed; owners are kept; the init layer's
+//! Invariant: symlinks named as sources are followed, and copied under the name they were
+//! named by; owners are kept; the init layer's
 //! placeholders never get copied: the image's own `/etc/hosts`, `/etc/hostname`,
 //! `/etc/resolv.conf`, `/etc/mtab` and `/.dockerenv` come from the saved image, and the
 //! contents of `dev`, `proc` and `sys` are left out.
@@ -177,6 +178,12 @@ impl SourceImage<'_> {
         excludes: std::sync::Arc<PatternMatcher>,
     ) -> Result<std::result::Result<Piece, StepError>> {
         let engine = &self.ctx.engine;
+        // A followed symlink is copied under the name it was given (or matched) by, as
+        // BuildKit names it; only its content comes from where it points.
+        let named_rel_path = path
+            .trim_start_matches('/')
+            .trim_end_matches('/')
+            .to_string();
         let mut path = path.to_string();
         let mut stat = engine.stat_path(&self.holder, &path).await?;
         for _ in 0..40 {
@@ -204,7 +211,7 @@ impl SourceImage<'_> {
                 &self.holder,
                 &path,
                 is_dir,
-                rel_path,
+                named_rel_path,
                 Box::new(keep),
                 Vec::new(),
             )));
@@ -234,7 +241,7 @@ impl SourceImage<'_> {
             }
             return Ok(Ok(Piece {
                 is_dir: false,
-                rel_path,
+                rel_path: named_rel_path,
                 content: PieceContent::Bytes(archive),
                 root_owned: false,
             }));
@@ -268,7 +275,7 @@ impl SourceImage<'_> {
             &self.holder,
             &path,
             true,
-            rel_path,
+            named_rel_path,
             Box::new(keep),
             extra,
         )))

@@ -264,11 +264,12 @@ async fn exec_step(
     let mut env = execution.env.clone();
     env.extend(secret_env.iter().cloned());
     let user = Some(execution.user.as_str()).filter(|u| !u.is_empty());
+    let argv = without_engine_hostname(&execution.argv, &env);
     let (exec_id, output) = ctx
         .engine
         .exec(
             container,
-            &execution.argv,
+            &argv,
             &env,
             Some(&execution.working_dir),
             user,
@@ -283,6 +284,35 @@ async fn exec_step(
     Ok(())
 }
 
+/// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
+/// in every process's environment (BuildKit's RUN has none: a shell sets its own, unexported),
+/// unless the step's own environment defines it. Only for containers known to have `/bin/sh`
+/// (a keeper, a container kept alive by it, an image that has one). The wrapping shell also exports `PWD` and
+/// `SHLVL` of its own: it unsets them and puts back the step's values, and `exec` replaces it,
+/// so the step's process gets exactly `argv` and the step's environment.
+fn without_engine_hostname(argv: &[String], env: &[String]) -> Vec<String> {
+    if env.iter().any(|pair| pair.starts_with("HOSTNAME=")) {
+        return argv.to_vec();
+    }
+    let mut script = "unset HOSTNAME PWD SHLVL;".to_string();
+    for name in ["PWD", "SHLVL"] {
+        let prefix = format!("{name}=");
+        if let Some(value) = env.iter().rev().find_map(|pair| pair.strip_prefix(&prefix)) {
+            let quoted = value.replace('\'', "'\\''");
+            script.push_str(&format!(" export {name}='{quoted}';"));
+        }
+    }
+    script.push_str(" exec \"$@\"");
+    let mut wrapped = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "sh".to_string(),
+    ];
+    wrapped.extend(argv.iter().cloned());
+    wrapped
+}
+
 /// Runs the RUN in a fresh container with its mounts; commits it; removes it on every path.
 async fn run_in_container(
     ctx: &Ctx,
@@ -292,6 +322,23 @@ async fn run_in_container(
     prepared: &mut Prepared,
 ) -> Result<()> {
     let as_exec = prepared.needs_exec();
+    // Started with its own command, the step runs under the wrapper that drops the engine's
+    // HOSTNAME when the image has a `/bin/sh` to run it.
+    let has_shell = match (&state.image, as_exec) {
+        (Some(image), false) => {
+            let holder = ctx.source_holder(image).await?;
+            match ctx.engine.stat_path(&holder, "/bin/sh").await? {
+                // The engine reports a symlink resolved inside the image; it must lead somewhere.
+                Some(stat) if stat.is_symlink() => ctx
+                    .engine
+                    .stat_path(&holder, &stat.link_target)
+                    .await?
+                    .is_some(),
+                found => found.is_some(),
+            }
+        }
+        _ => false,
+    };
     let spec = ContainerSpec {
         image: state.image.clone(),
         entrypoint: if as_exec {
@@ -300,6 +347,8 @@ async fn run_in_container(
                 "-c".to_string(),
                 keeper::KEEP_ALIVE.to_string(),
             ]
+        } else if has_shell {
+            without_engine_hostname(&execution.argv, &execution.env)
         } else {
             execution.argv.clone()
         },
@@ -580,6 +629,31 @@ fn is_lone_heredoc(script: &str, name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_engine_hostname_is_unset_unless_the_step_defines_it() {
+        let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), "env".into()];
+        let wrapped = without_engine_hostname(&argv, &["PATH=/bin".to_string()]);
+        assert_eq!(
+            wrapped,
+            [
+                "/bin/sh",
+                "-c",
+                "unset HOSTNAME PWD SHLVL; exec \"$@\"",
+                "sh",
+                "/bin/sh",
+                "-c",
+                "env"
+            ]
+        );
+        let env = ["SHLVL=3".to_string(), "PWD=/it's".to_string()];
+        assert_eq!(
+            without_engine_hostname(&argv, &env)[2],
+            "unset HOSTNAME PWD SHLVL; export PWD='/it'\\''s'; export SHLVL='3'; exec \"$@\""
+        );
+        let own = without_engine_hostname(&argv, &["HOSTNAME=mine".to_string()]);
+        assert_eq!(own, argv);
+    }
 
     fn sh() -> Vec<String> {
         vec!["/bin/sh".into(), "-c".into()]

@@ -123,6 +123,25 @@ pub enum Setup {
         #[serde(default)]
         gid: Option<u32>,
     },
+    /// A hard link: a second name for an existing file of the context.
+    Hardlink {
+        /// The new name, in the context.
+        path: String,
+        /// The existing file, in the context.
+        target: String,
+    },
+    /// A tar archive written member by member, as BuildKit's tests write theirs: members may
+    /// lack their parent directories, point outside the archive or link to each other, which
+    /// an archive of a real directory cannot show.
+    TarMembers {
+        /// Path of the archive in the context.
+        path: String,
+        /// Compress the archive with gzip.
+        #[serde(default)]
+        gzip: bool,
+        /// The members, in archive order.
+        members: Vec<TarMember>,
+    },
     /// File capabilities (`setcap`), stored as the `security.capability` xattr.
     Setcap {
         /// Path in the context.
@@ -130,6 +149,31 @@ pub enum Setup {
         /// Capabilities in `setcap` syntax, e.g. `cap_net_bind_service+ep`.
         caps: String,
     },
+}
+
+/// One member of a [`Setup::TarMembers`] archive.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TarMember {
+    /// The member's name, as recorded (a directory's ends in `/`).
+    pub name: String,
+    /// `f` regular file, `d` directory, `l` symbolic link, `h` hard link.
+    pub kind: char,
+    /// Content of a regular file.
+    #[serde(default)]
+    pub content: String,
+    /// Target of a symbolic or hard link, as recorded.
+    #[serde(default)]
+    pub link: String,
+    /// Octal permission bits; default `0644` (`0755` for a directory, `0777` for a link).
+    #[serde(default)]
+    pub mode: Option<String>,
+    /// Owner id recorded (default 0).
+    #[serde(default)]
+    pub uid: u64,
+    /// Group id recorded (default 0).
+    #[serde(default)]
+    pub gid: u64,
 }
 
 /// An image built before the case.

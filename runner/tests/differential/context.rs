@@ -1,5 +1,6 @@
 //! Build contexts of the differential cases: the case directory copied to a temporary place,
-//! then prepared with what git cannot store (sockets, fifos, modes, owners, archives, xattrs).
+//! then prepared with what git cannot store (sockets, fifos, modes, owners, hard links, archives,
+//! xattrs).
 //!
 //! Input: a case directory and its [`Setup`] steps.
 //! Output: a ready build context directory.
@@ -9,7 +10,7 @@
 use std::path::Path;
 use std::process::Command;
 
-use crate::case::Setup;
+use crate::case::{Setup, TarMember};
 
 /// Copies `from` into `to` (created), leaving out `case.json` and `_`-entries at the top.
 pub fn copy_case(from: &Path, to: &Path) -> Result<(), String> {
@@ -115,8 +116,66 @@ fn apply(context: &Path, case_dir: &Path, step: &Setup) -> Result<(), String> {
                 .arg(".");
             run(&mut command)
         }
+        Setup::Hardlink { path, target } => {
+            std::fs::hard_link(context.join(target), at(path)).map_err(|e| e.to_string())
+        }
+        Setup::TarMembers {
+            path,
+            gzip,
+            members,
+        } => {
+            let archive = tar_of_members(members)?;
+            let bytes = if *gzip {
+                let mut encoder =
+                    flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+                std::io::Write::write_all(&mut encoder, &archive).map_err(|e| e.to_string())?;
+                encoder.finish().map_err(|e| e.to_string())?
+            } else {
+                archive
+            };
+            std::fs::write(at(path), bytes).map_err(|e| e.to_string())
+        }
         Setup::Setcap { path, caps } => run(Command::new("setcap").arg(caps).arg(at(path))),
     }
+}
+
+/// The bytes of a tar archive holding exactly `members`, in order (mtime 0).
+fn tar_of_members(members: &[TarMember]) -> Result<Vec<u8>, String> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for member in members {
+        let mut header = tar::Header::new_ustar();
+        let (entry_type, default_mode) = match member.kind {
+            'f' => (tar::EntryType::Regular, 0o644),
+            'd' => (tar::EntryType::Directory, 0o755),
+            'l' => (tar::EntryType::Symlink, 0o777),
+            'h' => (tar::EntryType::Link, 0o644),
+            other => return Err(format!("member {}: unknown kind {other:?}", member.name)),
+        };
+        let mode = match &member.mode {
+            Some(text) => u32::from_str_radix(text, 8).map_err(|e| format!("mode {text}: {e}"))?,
+            None => default_mode,
+        };
+        header.set_entry_type(entry_type);
+        header.set_mode(mode);
+        header.set_uid(member.uid);
+        header.set_gid(member.gid);
+        header.set_mtime(0);
+        let content = if member.kind == 'f' {
+            member.content.as_bytes()
+        } else {
+            &[]
+        };
+        header.set_size(content.len() as u64);
+        if matches!(member.kind, 'l' | 'h') {
+            header
+                .set_link_name(&member.link)
+                .map_err(|e| format!("member {}: {e}", member.name))?;
+        }
+        builder
+            .append_data(&mut header, &member.name, content)
+            .map_err(|e| format!("member {}: {e}", member.name))?;
+    }
+    builder.into_inner().map_err(|e| e.to_string())
 }
 
 fn run(command: &mut Command) -> Result<(), String> {

@@ -10,7 +10,8 @@
 //! local engine, the runner binary cargo built for this test.
 //! Output: one test per case (libtest-mimic, so cases run in parallel and fail one by one),
 //! each failure listing every difference; with `STAGEPLAN_DIFF_REPORT=FILE` the failures are
-//! also appended to FILE as Markdown.
+//! also appended to FILE as Markdown; with `STAGEPLAN_DIFF_WARM=1` the runner builds each case
+//! a second time with the cache the first build filled, and the two images must be identical.
 //! Invariant: no assertion is loosened for a case: identical is the bar, and the only inputs
 //! BuildKit does not build itself are the `reference` cases, whose equivalent context is built
 //! by BuildKit and whose expectations name their BuildKit source. Every image a case makes is
@@ -332,6 +333,30 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
         }
         snapshots.insert(*form, snapshot);
     }
+    // With `STAGEPLAN_DIFF_WARM=1`, a second runner build with the cache the first one filled
+    // must give the same image, every file and config field.
+    if std::env::var_os("STAGEPLAN_DIFF_WARM").is_some_and(|v| v == "1") {
+        if let Some(cold) = snapshots.get("runner build") {
+            let warm_tag = image_tag(&format!("{name}-warm"));
+            images.tags.push(warm_tag.clone());
+            match runner_warm_build(&input, &case.runner_args, &warm_tag) {
+                Ok(stages) => {
+                    images.runner_stage_images.extend(stages);
+                    let warm = Snapshot::of(&warm_tag);
+                    let mut found = file_differences(&warm.files, &cold.files);
+                    found.extend(config_differences(&warm.config, &cold.config));
+                    if !found.is_empty() {
+                        problems.push(format!(
+                            "the warm runner build differs from the cold one ({} differences):\n  {}",
+                            found.len(),
+                            found.join("\n  ")
+                        ));
+                    }
+                }
+                Err(e) => problems.push(format!("the warm runner build failed: {e}")),
+            }
+        }
+    }
     // Syntax this engine's BuildKit cannot build: the two backends must agree with each other
     // in every field, the ones the reference cannot show included.
     if case.reference.is_some() {
@@ -540,6 +565,21 @@ fn runner_build(input: &BuildInput, extra: &[String], tag: &str) -> Result<Vec<S
     runner_finish(&mut command, extra, tag)
 }
 
+/// `runner build CONTEXT … -t tag` again, with the cache the cold build just filled.
+fn runner_warm_build(
+    input: &BuildInput,
+    extra: &[String],
+    tag: &str,
+) -> Result<Vec<String>, String> {
+    let mut command = Command::new(support::runner_bin());
+    command.arg("build").arg(input.context);
+    if let Some(file) = input.dockerfile {
+        command.arg("-f").arg(input.context.join(file));
+    }
+    add_common_args(&mut command, input);
+    runner_finish_with_cache(&mut command, extra, tag)
+}
+
 /// The plan form: the planner library plans the Dockerfile (as `planner plan` would), then
 /// `runner plan.json --context CONTEXT … -t tag --no-cache`.
 fn runner_plan_build(
@@ -570,9 +610,17 @@ fn runner_finish(
     extra: &[String],
     tag: &str,
 ) -> Result<Vec<String>, String> {
-    command
-        .args(["-t", tag, "--no-cache", "--progress", "json"])
-        .args(extra);
+    command.arg("--no-cache");
+    runner_finish_with_cache(command, extra, tag)
+}
+
+/// Runs a runner build to `tag` as it is (a warm build when `--no-cache` is not given).
+fn runner_finish_with_cache(
+    command: &mut Command,
+    extra: &[String],
+    tag: &str,
+) -> Result<Vec<String>, String> {
+    command.args(["-t", tag, "--progress", "json"]).args(extra);
     let out = output_within(command)?;
     let stages = stage_images(&out.stdout);
     if out.status.success() {

@@ -269,17 +269,72 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn first_value(metadata: &MetadataMap, key: &str) -> Option<String> {
-    metadata
-        .get(key)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_string)
+    all_values(metadata, key).into_iter().next()
 }
 
+/// Every value of `key`, as the daemon meant it. A daemon before BuildKit v0.12 sends a
+/// non-ASCII path (an include pattern naming `test-äöü.txt`) as raw UTF-8 in the header; a
+/// newer one query-escapes the values of a key whose `<key>-encoded` header is `true`
+/// (`encodeStringForHeader`, PR #3946). A value that is neither is left out.
 fn all_values(metadata: &MetadataMap, key: &str) -> Vec<String> {
+    let encoded = metadata
+        .get(format!("{key}-encoded").as_str())
+        .and_then(|value| value.to_str().ok())
+        // Go's `strconv.ParseBool` true values.
+        .is_some_and(|flag| matches!(flag, "1" | "t" | "T" | "true" | "TRUE" | "True"));
     metadata
         .get_all(key)
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .map(str::to_string)
+        .filter_map(|value| String::from_utf8(value.as_encoded_bytes().to_vec()).ok())
+        .filter_map(|value| {
+            if encoded {
+                query_unescape(&value)
+            } else {
+                Some(value)
+            }
+        })
         .collect()
+}
+
+/// Go's `url.QueryUnescape`: `+` is a space, `%XX` a byte; `None` when the bytes are not UTF-8.
+fn query_unescape(value: &str) -> Option<String> {
+    let spaced = value.replace('+', " ");
+    percent_encoding::percent_decode_str(&spaced)
+        .decode_utf8()
+        .ok()
+        .map(|text| text.into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use tonic::metadata::{AsciiMetadataValue, MetadataMap};
+
+    use super::all_values;
+
+    fn header(bytes: &[u8]) -> AsciiMetadataValue {
+        AsciiMetadataValue::try_from(bytes).expect("a valid header value")
+    }
+
+    #[test]
+    fn non_ascii_paths_arrive_raw_from_an_old_daemon_and_escaped_from_a_new_one() {
+        let mut old_daemon = MetadataMap::new();
+        old_daemon.append("include-patterns", header("test-äöü.txt".as_bytes()));
+        old_daemon.append("include-patterns", header(b"plain+name.txt"));
+        assert_eq!(
+            all_values(&old_daemon, "include-patterns"),
+            ["test-äöü.txt", "plain+name.txt"]
+        );
+
+        let mut new_daemon = MetadataMap::new();
+        new_daemon.append("include-patterns", header(b"test-%C3%A4%C3%B6%C3%BC.txt"));
+        new_daemon.append("include-patterns", header(b"with+space%2Bplus"));
+        new_daemon.append("include-patterns-encoded", header(b"true"));
+        new_daemon.append("followpaths", header(b"test-%C3%A4.txt"));
+        assert_eq!(
+            all_values(&new_daemon, "include-patterns"),
+            ["test-äöü.txt", "with space+plus"]
+        );
+        // Only the key the daemon marked is unescaped.
+        assert_eq!(all_values(&new_daemon, "followpaths"), ["test-%C3%A4.txt"]);
+    }
 }
