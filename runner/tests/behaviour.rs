@@ -127,19 +127,22 @@ fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
         ),
     );
     dir.write("dir/inner/c", "c");
-    let out = run_runner(&[
-        "build",
-        &dir.path_str(),
-        "--no-cache",
-        "--progress",
-        "plain",
-    ]);
+    let child = Command::new(runner_bin())
+        .args(["build", &dir.path_str(), "--no-cache", "--progress", "plain"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the runner");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("wait");
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Exit 2 as every COPY the instruction itself makes impossible (1: a command that failed).
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("stage stage-0, line 3"), "{stderr}");
     assert!(stderr.contains("cannot copy into /d"), "{stderr}");
     assert!(stderr.contains("/d/inner"), "{stderr}");
+    // The refused COPY's holder and the RUN's keeper are gone.
+    assert_eq!(runner_containers(pid), Vec::<String>::new());
 }
 
 #[test]
