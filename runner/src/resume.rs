@@ -196,7 +196,7 @@ pub async fn resume_run(
         ctx.progress.step_done(&state.name, &record);
         ctx.recorder.step_finished(record);
     }
-    state.key = keys[deepest].key.clone();
+    // The hit step set the stage's key above; its image carries the config folded so far.
     state.config_dirty = false;
     Ok(Some(hit_at + 1))
 }
