@@ -99,9 +99,12 @@ pub async fn build(
         Ok(Err(e)) => sweep_progress.note("runner", &format!("the start-up sweep failed: {e}")),
         Err(e) => sweep_progress.note("runner", &format!("the start-up sweep failed: {e}")),
     }
-    // Everything this process made, on every path; signals that arrive now are ignored until
-    // the removal is done.
-    let cleanup = reaper.shutdown();
+    // Everything this process made, on every path, and the images of cache entries a
+    // `--no-cache` build replaced; signals that arrive now are ignored until the removal is
+    // done.
+    let cleanup = async {
+        tokio::join!(reaper.shutdown(), ctx.cache.remove_replaced());
+    };
     tokio::pin!(cleanup);
     loop {
         tokio::select! {

@@ -20,6 +20,7 @@ use crate::error::{Result, RunnerError};
 use crate::exec::ctx::BuildOptions;
 use crate::plan_check;
 use crate::progress::{Progress, ProgressMode};
+use crate::prune::{prune, summary_lines, PruneOptions};
 use crate::signals::{EarlySignals, Signals};
 
 /// Performs a stageplan plan (a multi-stage Docker build) on a Docker engine.
@@ -42,7 +43,34 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// Plans a Dockerfile with the planner library and builds it in one step.
-    Build(BuildArgs),
+    Build(Box<BuildArgs>),
+    /// Removes step-cache entries from the engine: by default those no stage's last build
+    /// uses (as `docker builder prune` removes BuildKit's unused cache).
+    Prune(PruneArgs),
+}
+
+/// `runner prune` arguments.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove every cache entry, every stage memory and every `RUN --mount=type=cache` volume
+    /// no container uses, not only the entries no stage's last build uses.
+    #[arg(short = 'a', long = "all")]
+    pub all: bool,
+    /// Only remove what was made more than DURATION ago (`24h`, `2h30m`, `90s`).
+    #[arg(long = "until", value_name = "DURATION", value_parser = parse_duration)]
+    pub until: Option<std::time::Duration>,
+    /// Say what would be removed; remove nothing.
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+    /// Engine address (unix:///path, tcp://host:port); default: DOCKER_HOST or the local socket.
+    #[arg(long = "engine")]
+    pub engine: Option<String>,
+}
+
+/// A duration as `--until` takes it.
+fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String> {
+    humantime::parse_duration(text)
+        .map_err(|e| format!("{e}: give a duration such as 24h, 2h30m or 90s"))
 }
 
 /// `runner build` arguments.
@@ -132,7 +160,17 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     // Installed first, so a signal at any point stops the runner the same clean way.
     let mut signals = Signals::install(early)
         .map_err(|e| RunnerError::io("installing the signal handlers", e))?;
-    let inputs = read_inputs(cli)?;
+    let build_args = match cli.command {
+        Some(CliCommand::Prune(args)) => {
+            return tokio::select! {
+                result = run_prune(&args) => result,
+                signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
+            };
+        }
+        Some(CliCommand::Build(args)) => Some(*args),
+        None => None,
+    };
+    let inputs = read_inputs(build_args, cli.plan, cli.common)?;
     if inputs.common.backend == Backend::Buildkit {
         return run_buildkit(inputs, &mut signals).await;
     }
@@ -171,6 +209,23 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     }
 }
 
+/// `runner prune`: prints what went and what stayed.
+async fn run_prune(args: &PruneArgs) -> Result<i32> {
+    let engine = Engine::connect(args.engine.as_deref())
+        .await
+        .map_err(|(host, source)| RunnerError::Connect { host, source })?;
+    let options = PruneOptions {
+        all: args.all,
+        until: args.until,
+        dry_run: args.dry_run,
+    };
+    let summary = prune(&engine, &options, std::time::SystemTime::now()).await?;
+    for line in summary_lines(&summary, args.dry_run) {
+        println!("{line}");
+    }
+    Ok(0)
+}
+
 /// What a build starts from.
 struct Prepared {
     plan: Plan,
@@ -189,9 +244,13 @@ struct Inputs {
 }
 
 /// Plans or reads the plan.
-fn read_inputs(cli: Cli) -> Result<Inputs> {
-    let (plan, context_dir, dockerfile, common) = match cli.command {
-        Some(CliCommand::Build(args)) => {
+fn read_inputs(
+    build_args: Option<BuildArgs>,
+    plan_file: Option<PathBuf>,
+    common: CommonArgs,
+) -> Result<Inputs> {
+    let (plan, context_dir, dockerfile, common) = match build_args {
+        Some(args) => {
             let dockerfile = match &args.file {
                 Some(file) => file.clone(),
                 None => default_dockerfile(&args.dir)?,
@@ -201,23 +260,19 @@ fn read_inputs(cli: Cli) -> Result<Inputs> {
             (plan, args.dir.clone(), Some(dockerfile), args.common)
         }
         None => {
-            let path = cli.plan.ok_or_else(|| {
+            let path = plan_file.ok_or_else(|| {
                 RunnerError::Usage(
                     "give a plan file (runner PLAN.json) or use `runner build DIR`; see --help"
                         .to_string(),
                 )
             })?;
             let plan = load_plan(&path)?;
-            let context = cli
-                .common
-                .context
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("."));
-            let dockerfile = match &cli.common.dockerfile {
+            let context = common.context.clone().unwrap_or_else(|| PathBuf::from("."));
+            let dockerfile = match &common.dockerfile {
                 Some(file) => Some(file.clone()),
                 None => plan_dockerfile_path(&plan, &context),
             };
-            (plan, context, dockerfile, cli.common)
+            (plan, context, dockerfile, common)
         }
     };
     Ok(Inputs {

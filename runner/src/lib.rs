@@ -5,7 +5,7 @@
 //! Output: images in the engine (the target tagged as asked), progress, a size summary.
 //! Invariant: only [`engine`] talks to the engine (and names bollard); the runner never parses a
 //! Dockerfile itself (`runner build` asks the planner library for the plan). Modules depend one
-//! way, top to bottom: `cli` → `build` (scheduler) → `conclude` (record, leak report) →
+//! way, top to bottom: `cli` → `prune` (the cache's housekeeping) and `build` (scheduler) → `conclude` (record, leak report) →
 //! `stage` (dispatch) → `resume` (the look-ahead of a warm build) → `steps` → `exec` →
 //! the leaves (`engine`, `containers`, `context`, `fs`, `progress`, `record`, `image_config`,
 //! `plan_check`, `signals`, `error`).
@@ -24,6 +24,7 @@ pub mod fs;
 pub mod image_config;
 pub mod plan_check;
 pub mod progress;
+pub mod prune;
 pub mod record;
 pub mod resume;
 pub mod signals;

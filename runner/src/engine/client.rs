@@ -3,7 +3,8 @@
 //! Input: an engine address.
 //! Output: [`Engine`] (cheap to clone).
 //! Invariant: top of the engine module: the methods delegate to the request modules
-//! (`containers`, `files`, `images`, `volumes`), which know nothing of this one.
+//! (`containers`, `files`, `images`, `volumes`, `housekeeping`), which know nothing of this
+//! one.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -13,6 +14,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use super::common::{EngineError, EngineResult, LogStream};
 use super::containers::{self, ContainerListing, ContainerSpec};
 use super::files::{self, ArchiveDownload, ArchiveUpload, PathStat};
+use super::housekeeping::{self, Deletion, ImageListing, VolumeListing};
 use super::images::{self, HistoryItem, ImageInfo};
 use super::volumes;
 use crate::image_config::ImageConfig;
@@ -273,5 +275,32 @@ impl Engine {
     /// The names of the volumes whose name starts with `prefix`.
     pub async fn list_volumes_by_prefix(&self, prefix: &str) -> EngineResult<Vec<String>> {
         volumes::list_volumes_by_prefix(&self.docker, prefix).await
+    }
+}
+
+/// Requests of `housekeeping.rs`.
+impl Engine {
+    /// Every image (with untagged parents when `all`), or only those tagged in `repository`.
+    pub async fn list_images(
+        &self,
+        repository: Option<&str>,
+        all: bool,
+    ) -> EngineResult<Vec<ImageListing>> {
+        housekeeping::list_images(&self.docker, repository, all).await
+    }
+
+    /// Deletes an image reference without forcing, with the untagged parents it alone held.
+    pub async fn delete_image(&self, reference: &str) -> EngineResult<Deletion> {
+        housekeeping::delete_image(&self.docker, reference).await
+    }
+
+    /// The volumes whose name starts with `prefix`, with their creation times.
+    pub async fn list_volumes_made(&self, prefix: &str) -> EngineResult<Vec<VolumeListing>> {
+        housekeeping::list_volumes_made(&self.docker, prefix).await
+    }
+
+    /// Removes a volume unless a container uses it; whether it is gone.
+    pub async fn remove_unused_volume(&self, name: &str) -> EngineResult<bool> {
+        housekeeping::remove_unused_volume(&self.docker, name).await
     }
 }

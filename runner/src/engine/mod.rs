@@ -12,6 +12,7 @@ mod common;
 mod config;
 mod containers;
 mod files;
+mod housekeeping;
 mod images;
 mod volumes;
 
@@ -19,4 +20,5 @@ pub use client::Engine;
 pub use common::{EngineCause, EngineError, EngineResult, LogChunk, LogStream};
 pub use containers::{ContainerListing, ContainerSpec, MountSpec};
 pub use files::{ArchiveDownload, ArchiveUpload, PathStat};
+pub use housekeeping::{Deletion, ImageListing, VolumeListing};
 pub use images::{HistoryItem, ImageInfo};

@@ -14,9 +14,11 @@
 //! field is length-prefixed and named, so field boundaries cannot be confused; the recorded
 //! fields never change the key.
 
+use std::sync::{Arc, Mutex};
+
 use sha2::{Digest, Sha256};
 
-use crate::engine::{Engine, EngineResult, ImageInfo};
+use crate::engine::{Deletion, Engine, EngineResult, ImageInfo};
 use crate::record::memory::{KeyField, KeyPart};
 
 /// The repository that holds the cache tags.
@@ -165,13 +167,20 @@ fn field(hasher: &mut Sha256, name: &str, value: &str) {
 pub struct Cache {
     engine: Engine,
     enabled: bool,
+    /// The images whose tags a `--no-cache` build moved to new images, in the order it moved
+    /// them.
+    replaced: Arc<Mutex<Vec<String>>>,
 }
 
 impl Cache {
     /// A cache on `engine`; with `enabled` false, lookups always miss (stores still happen, so
     /// a `--no-cache` build refreshes the cache).
     pub fn new(engine: Engine, enabled: bool) -> Cache {
-        Cache { engine, enabled }
+        Cache {
+            engine,
+            enabled,
+            replaced: Arc::default(),
+        }
     }
 
     /// Whether lookups are made (false with `--no-cache`).
@@ -193,9 +202,43 @@ impl Cache {
         self.engine.inspect_image(&reference).await
     }
 
-    /// Records `image` as the result of `key`.
+    /// Records `image` as the result of `key`. With lookups off (`--no-cache`) the entry may
+    /// already exist: the image it named is remembered for [`Cache::remove_replaced`].
     pub async fn store(&self, key: &Key, image: &str) -> EngineResult<()> {
-        self.engine.tag_image(image, CACHE_REPO, key.as_str()).await
+        let before = match self.enabled {
+            true => None,
+            false => {
+                let reference = format!("{CACHE_REPO}:{}", key.as_str());
+                self.engine.inspect_image(&reference).await?
+            }
+        };
+        self.engine
+            .tag_image(image, CACHE_REPO, key.as_str())
+            .await?;
+        if let Some(before) = before.filter(|before| before.id != image) {
+            if let Ok(mut replaced) = self.replaced.lock() {
+                replaced.push(before.id);
+            }
+        }
+        Ok(())
+    }
+
+    /// Deletes the images whose entries this build replaced, newest first, so that deleting
+    /// the last image of an old chain also deletes its untagged parents. An image another tag
+    /// names, a container uses or a child image needs is left alone. Returns how many images
+    /// went.
+    pub async fn remove_replaced(&self) -> usize {
+        let replaced = match self.replaced.lock() {
+            Ok(mut replaced) => std::mem::take(&mut *replaced),
+            Err(_) => return 0,
+        };
+        let mut deleted = 0;
+        for image in replaced.iter().rev() {
+            if let Ok(Deletion::Done { deleted: ids }) = self.engine.delete_image(image).await {
+                deleted += ids.len();
+            }
+        }
+        deleted
     }
 }
 

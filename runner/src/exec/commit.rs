@@ -111,6 +111,7 @@ pub async fn finish_target(ctx: &Ctx, state: &mut StageState) -> Result<()> {
         .text("architecture", &state.platform.architecture)
         .text("variant", &state.platform.variant)
         .finish();
+    state.insight.final_image_key = Some(state.key.as_str().to_string());
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
         state.config_dirty = false;

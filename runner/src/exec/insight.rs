@@ -39,6 +39,8 @@ pub struct StageInsight {
     pub layers: Option<u64>,
     /// The keyed steps of this build, for the next one.
     pub remembered: Vec<StepMemory>,
+    /// The cache key of the stage's final image, when it is a target.
+    pub final_image_key: Option<String>,
     /// The first COPY/ADD from the context in the stage or the stages it is built on.
     pub context_copy_line: Option<u32>,
     /// The first RUN that added files after a context copy, in the stage or its bases.
@@ -223,6 +225,7 @@ impl StageInsight {
             format: crate::record::memory::MEMORY_FORMAT,
             root: self.root.clone()?,
             steps: self.remembered.clone(),
+            final_image_key: self.final_image_key.clone(),
             analysis: None,
         })
     }

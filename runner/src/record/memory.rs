@@ -32,6 +32,10 @@ pub struct StageMemory {
     pub root: RootMemory,
     /// Its keyed steps (RUN, COPY, ADD, WORKDIR), by step number.
     pub steps: Vec<StepMemory>,
+    /// The cache key of its final image, when it was a target (`runner prune` keeps that entry
+    /// with the steps'; absent in memories written before it was kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_image_key: Option<String>,
     /// The layer analysis of the stage's final image, when it is a target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub analysis: Option<LayerAnalysis>,

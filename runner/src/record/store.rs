@@ -28,12 +28,21 @@ pub async fn load(engine: &Engine, identity: &str) -> EngineResult<Option<(Strin
         return Ok(None);
     };
     let labels = &info.config.labels;
-    let memory = labels
-        .get(&memory_label(identity))
-        .or_else(|| labels.get(MEMORY_LABEL))
-        .and_then(|text| serde_json::from_str::<StageMemory>(text).ok())
-        .filter(|memory| memory.format == MEMORY_FORMAT);
+    let memory = memory_in_labels(|name| labels.get(name), identity);
     Ok(memory.map(|memory| (info.id, memory)))
+}
+
+/// Stage `identity`'s memory among a record image's labels (`label` looks one up by name):
+/// its own label, else the one label of the older one-stage format; `None` when absent,
+/// unreadable or of another format.
+pub fn memory_in_labels<'a>(
+    label: impl Fn(&str) -> Option<&'a String>,
+    identity: &str,
+) -> Option<StageMemory> {
+    label(&memory_label(identity))
+        .or_else(|| label(MEMORY_LABEL))
+        .and_then(|text| serde_json::from_str::<StageMemory>(text).ok())
+        .filter(|memory| memory.format == MEMORY_FORMAT)
 }
 
 /// One stage memory to keep: the stage's identity, what to remember, and the record image read

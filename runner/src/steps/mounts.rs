@@ -31,6 +31,9 @@ use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
 use crate::fs::{pipe, tar as tarx};
 
+/// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
+pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
+
 /// Where a fill holder mounts the volume it fills.
 const FILL_DIR: &str = "/stageplan-fill";
 
@@ -240,7 +243,7 @@ pub async fn resolve(
                 ));
                 Resolved::Cache {
                     target,
-                    volume: format!("stageplan-cache-{}", &digest[..16]),
+                    volume: format!("{CACHE_VOLUME_PREFIX}{}", &digest[..16]),
                     read_only,
                     owner: (uid, gid),
                     mode,
