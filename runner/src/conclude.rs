@@ -15,11 +15,11 @@ use crate::error::{Result, RunnerError};
 use crate::exec::ctx::Ctx;
 use crate::progress::human_bytes;
 use crate::record::critical::critical_path;
-use crate::record::layers;
 use crate::record::leaks::{self, TOP_DIRS};
 use crate::record::memory::LayerAnalysis;
 use crate::record::store;
 use crate::record::types::{BuildRecord, DirSize, Leak, StepStatus, RECORD_VERSION};
+use crate::record::{layers, layers_disk};
 
 /// What the leak report found in the target image.
 #[derive(Debug, Clone, Default)]
@@ -105,32 +105,54 @@ async fn analyse(
     copy_line: Option<u32>,
 ) -> std::result::Result<LayerAnalysis, String> {
     let failed = |e: &dyn std::fmt::Display| format!("leak report skipped: {e}");
-    let info = ctx
-        .engine
-        .inspect_image(image)
-        .await
+    let (info, base, storage) = tokio::join!(
+        ctx.engine.inspect_image(image),
+        async {
+            match base_id.is_empty() {
+                true => Ok(None),
+                false => ctx.engine.inspect_image(base_id).await,
+            }
+        },
+        async {
+            match ctx.engine.is_local() {
+                true => ctx.engine.storage().await.ok(),
+                false => None,
+            }
+        }
+    );
+    let info = info
         .map_err(|e| failed(&e))?
         .ok_or_else(|| failed(&format!("image {image} is gone")))?;
-    let base_layers = if base_id.is_empty() {
-        Vec::new()
-    } else {
-        ctx.engine
-            .inspect_image(base_id)
-            .await
-            .map_err(|e| failed(&e))?
-            .map(|base| base.diff_ids)
-            .unwrap_or_default()
+    let base_layers = base
+        .map_err(|e| failed(&e))?
+        .map(|base| base.diff_ids)
+        .unwrap_or_default();
+    let added_from = match info.diff_ids.starts_with(&base_layers) {
+        true => base_layers.len(),
+        false => 0,
     };
-    let added: Vec<String> = if info.diff_ids.starts_with(&base_layers) {
-        info.diff_ids[base_layers.len()..].to_vec()
-    } else {
-        info.diff_ids.clone()
-    };
+    let added = info.diff_ids[added_from..].to_vec();
     let copied = ctx.recorder.copied_context_files();
     let sizes: BTreeSet<u64> = copied.values().map(|f| f.size).filter(|s| *s > 0).collect();
-    let listing = layers::added_files(&ctx.engine, image, &added, sizes)
-        .await
-        .map_err(|e| failed(&e))?;
+    // On a local overlay2 engine the layers are directories: a walk instead of `docker save`.
+    let on_disk = match storage.filter(|storage| storage.driver == "overlay2") {
+        Some(storage) => {
+            let (diff_ids, sizes) = (info.diff_ids.clone(), sizes.clone());
+            tokio::task::spawn_blocking(move || {
+                layers_disk::added_files_on_disk(&storage.root, &diff_ids, added_from, &sizes)
+            })
+            .await
+            .ok()
+            .flatten()
+        }
+        None => None,
+    };
+    let listing = match on_disk {
+        Some(listing) => listing,
+        None => layers::added_files(&ctx.engine, image, &added, sizes)
+            .await
+            .map_err(|e| failed(&e))?,
+    };
     let line = copy_line.unwrap_or(ctx.plan.stages[target].location.line);
     Ok(LayerAnalysis {
         image: image.to_string(),

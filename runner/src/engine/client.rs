@@ -14,7 +14,7 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use super::common::{EngineError, EngineResult, LogStream};
 use super::containers::{self, ContainerListing, ContainerSpec};
 use super::files::{self, ArchiveDownload, ArchiveUpload, PathStat};
-use super::housekeeping::{self, Deletion, ImageListing, VolumeListing};
+use super::housekeeping::{self, Deletion, ImageListing, Storage, VolumeListing};
 use super::images::{self, HistoryItem, ImageInfo};
 use super::volumes;
 use crate::image_config::ImageConfig;
@@ -302,5 +302,10 @@ impl Engine {
     /// Removes a volume unless a container uses it; whether it is gone.
     pub async fn remove_unused_volume(&self, name: &str) -> EngineResult<bool> {
         housekeeping::remove_unused_volume(&self.docker, name).await
+    }
+
+    /// The engine's storage driver and data directory (on its own host).
+    pub async fn storage(&self) -> EngineResult<Storage> {
+        housekeeping::storage(&self.docker).await
     }
 }

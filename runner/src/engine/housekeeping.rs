@@ -1,9 +1,9 @@
 //! Requests of the cache's housekeeping (`runner prune`, and the images a `--no-cache` build
 //! replaces): image listings, image deletion that also deletes the untagged parents it frees,
-//! and volume listings with their creation times.
+//! volume listings with their creation times, and where the engine stores its layers.
 //!
 //! Input: repository names, image references, volume name prefixes.
-//! Output: [`ImageListing`]s, [`Deletion`]s, [`VolumeListing`]s.
+//! Output: [`ImageListing`]s, [`Deletion`]s, [`VolumeListing`]s, [`Storage`].
 //! Invariant: a deletion never forces: an image that a container uses, that another tag names
 //! or that has child images is left in place (the engine's 409 is [`Deletion::Refused`], not an
 //! error); a missing image or volume is not an error.
@@ -162,4 +162,25 @@ pub(super) async fn remove_unused_volume(docker: &Docker, name: &str) -> EngineR
         }) => Ok(false),
         Err(e) => Err(EngineError::api(format!("remove volume {name}"), e)),
     }
+}
+
+/// Where and how the engine stores image layers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Storage {
+    /// The storage driver (`overlay2`).
+    pub driver: String,
+    /// The engine's data directory on its host (`/var/lib/docker`).
+    pub root: std::path::PathBuf,
+}
+
+/// The engine's storage driver and data directory.
+pub(super) async fn storage(docker: &Docker) -> EngineResult<Storage> {
+    let info = docker
+        .info()
+        .await
+        .map_err(|e| EngineError::api("read the engine's information", e))?;
+    Ok(Storage {
+        driver: info.driver.unwrap_or_default(),
+        root: info.docker_root_dir.unwrap_or_default().into(),
+    })
 }

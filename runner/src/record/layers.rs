@@ -56,7 +56,8 @@ struct LayerEntries {
     entries: Vec<LayerEntry>,
 }
 
-enum LayerEntry {
+/// One entry of a layer, as the merge needs it.
+pub(super) enum LayerEntry {
     File { path: String, file: AddedFile },
     Whiteout { path: String },
     Opaque { dir: String },
@@ -172,7 +173,7 @@ fn list_layer<R: Read>(
 }
 
 /// Applies one layer's entries on top of the listing.
-fn apply(listing: &mut Listing, entries: Vec<LayerEntry>) {
+pub(super) fn apply(listing: &mut Listing, entries: Vec<LayerEntry>) {
     for entry in entries {
         match entry {
             LayerEntry::File { path, file } => {

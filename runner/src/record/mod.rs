@@ -7,11 +7,12 @@
 //! warnings.
 //! Invariant: a leaf of the runner: it depends only on the engine, the fs helpers and the plan
 //! types, never on the scheduler, the stages or the steps that feed it; everything but
-//! [`store`] and [`layers`] is a pure function of its input.
+//! [`store`], [`layers`] and [`layers_disk`] is a pure function of its input.
 
 pub mod critical;
 pub mod diff;
 pub mod layers;
+pub mod layers_disk;
 pub mod leaks;
 pub mod memory;
 pub mod phrase;
