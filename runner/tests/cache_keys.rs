@@ -7,8 +7,12 @@
 //! Invariant: every image is tagged `stageplan-keys-<pid>-…` and removed; cache mounts use ids
 //! unique to this process.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
+
+use support::nonce;
 
 const DOCKER: &str = "/usr/bin/docker";
 
@@ -38,15 +42,6 @@ impl Drop for Context {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
-}
-
-/// A value no earlier run of these tests used: the engine keeps the step cache between runs,
-/// so every test's inputs must be new for "this step ran" to mean anything.
-fn nonce() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    format!("{:x}-{nanos:x}", std::process::id())
 }
 
 fn tag(name: &str) -> String {

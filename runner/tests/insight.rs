@@ -20,17 +20,9 @@ use support::record::{
     build, cached, miss, project, read_record, record_images, runner, step, write, Cleanup,
 };
 use support::{
-    assert_built, docker_at, image_tag, require_engine, runner_bin, stage_images, TempDir, BASE,
+    assert_built, docker_at, image_tag, nonce, require_engine, runner_bin, stage_images, TempDir,
+    BASE,
 };
-
-/// A word no other build has used, so a test's steps never hit another test's cache entries.
-fn nonce() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
 
 /// The Dockerfile of the reasons test; `unique` keeps its steps out of other builds' cache
 /// entries (a step whose image is the shared base image would lose its entry whenever another

@@ -17,18 +17,10 @@ use std::sync::Mutex;
 use serde_json::Value;
 
 use support::record::{build, cached, project, step, write, Cleanup};
-use support::{docker_at, image_tag, require_engine, run_runner, TempDir, BASE};
+use support::{docker_at, image_tag, nonce, require_engine, run_runner, TempDir, BASE};
 
 /// One test at a time.
 static TURN: Mutex<()> = Mutex::new(());
-
-fn nonce() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0);
-    format!("{}-{nanos}", std::process::id())
-}
 
 fn dockerfile(word: &str) -> String {
     format!(

@@ -14,9 +14,9 @@ use bollard::{Docker, API_DEFAULT_VERSION};
 use super::common::{EngineError, EngineResult, LogStream};
 use super::containers::{self, ContainerListing, ContainerSpec};
 use super::files::{self, ArchiveDownload, ArchiveUpload, PathStat};
-use super::housekeeping::{self, Deletion, ImageListing, Storage, VolumeListing};
+use super::housekeeping::{self, Deletion, ImageListing, Storage};
 use super::images::{self, HistoryItem, ImageInfo};
-use super::volumes;
+use super::volumes::{self, VolumeListing};
 use crate::image_config::ImageConfig;
 
 /// Seconds the client waits for response headers. Commits of big layers and uploads of big
@@ -296,7 +296,7 @@ impl Engine {
 
     /// The volumes whose name starts with `prefix`, with their creation times.
     pub async fn list_volumes_made(&self, prefix: &str) -> EngineResult<Vec<VolumeListing>> {
-        housekeeping::list_volumes_made(&self.docker, prefix).await
+        volumes::list_volumes_made(&self.docker, prefix).await
     }
 
     /// Removes a volume unless a container uses it; whether it is gone.

@@ -1,9 +1,9 @@
 //! Requests of the cache's housekeeping (`runner prune`, and the images a `--no-cache` build
 //! replaces): image listings, image deletion that also deletes the untagged parents it frees,
-//! volume listings with their creation times, and where the engine stores its layers.
+//! the removal of a volume no container uses, and where the engine stores its layers.
 //!
 //! Input: repository names, image references, volume name prefixes.
-//! Output: [`ImageListing`]s, [`Deletion`]s, [`VolumeListing`]s, [`Storage`].
+//! Output: [`ImageListing`]s, [`Deletion`]s, [`Storage`].
 //! Invariant: a deletion never forces: an image that a container uses, that another tag names
 //! or that has child images is left in place (the engine's 409 is [`Deletion::Refused`], not an
 //! error); a missing image or volume is not an error.
@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
-use bollard::query_parameters::{ListImagesOptions, ListVolumesOptions, RemoveImageOptions};
+use bollard::query_parameters::{ListImagesOptions, RemoveImageOptions};
 use bollard::Docker;
 
 use super::common::{is_not_found, EngineError, EngineResult};
@@ -47,15 +47,6 @@ pub enum Deletion {
     Refused(String),
     /// The reference did not exist.
     Missing,
-}
-
-/// One volume of a listing.
-#[derive(Debug, Clone)]
-pub struct VolumeListing {
-    /// Its name.
-    pub name: String,
-    /// When it was made, when the engine says.
-    pub created: Option<SystemTime>,
 }
 
 fn unix_time(seconds: i64) -> SystemTime {
@@ -116,33 +107,6 @@ pub(super) async fn delete_image(docker: &Docker, reference: &str) -> EngineResu
         }) => Ok(Deletion::Refused(message)),
         Err(e) => Err(EngineError::api(format!("delete image {reference}"), e)),
     }
-}
-
-/// The volumes whose name starts with `prefix`, with their creation times.
-pub(super) async fn list_volumes_made(
-    docker: &Docker,
-    prefix: &str,
-) -> EngineResult<Vec<VolumeListing>> {
-    let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
-    let listed = docker
-        .list_volumes(Some(ListVolumesOptions {
-            filters: Some(filters),
-        }))
-        .await
-        .map_err(|e| EngineError::api("list volumes", e))?;
-    Ok(listed
-        .volumes
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|volume| volume.name.starts_with(prefix))
-        .map(|volume| VolumeListing {
-            created: volume
-                .created_at
-                .as_deref()
-                .and_then(|text| humantime::parse_rfc3339_weak(text).ok()),
-            name: volume.name,
-        })
-        .collect())
 }
 
 /// Removes a volume unless a container uses it; returns whether it was removed (a missing

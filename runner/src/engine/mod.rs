@@ -20,5 +20,6 @@ pub use client::Engine;
 pub use common::{EngineCause, EngineError, EngineResult, LogChunk, LogStream};
 pub use containers::{ContainerListing, ContainerSpec, MountSpec};
 pub use files::{ArchiveDownload, ArchiveUpload, PathStat};
-pub use housekeeping::{Deletion, ImageListing, Storage, VolumeListing};
+pub use housekeeping::{Deletion, ImageListing, Storage};
 pub use images::{HistoryItem, ImageInfo};
+pub use volumes::VolumeListing;

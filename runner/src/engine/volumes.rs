@@ -1,4 +1,4 @@
-//! Named volumes: create, remove, list by name prefix.
+//! Named volumes: create, remove, list by name prefix (with creation times).
 //!
 //! Input: volume names.
 //! Output: nothing but success, or the names found.
@@ -41,8 +41,25 @@ pub(super) async fn list_volumes_by_prefix(
     docker: &Docker,
     prefix: &str,
 ) -> EngineResult<Vec<String>> {
-    let mut filters = HashMap::new();
-    filters.insert("name".to_string(), vec![prefix.to_string()]);
+    let listed = list_volumes_made(docker, prefix).await?;
+    Ok(listed.into_iter().map(|volume| volume.name).collect())
+}
+
+/// One volume of a listing.
+#[derive(Debug, Clone)]
+pub struct VolumeListing {
+    /// Its name.
+    pub name: String,
+    /// When it was made, when the engine says.
+    pub created: Option<std::time::SystemTime>,
+}
+
+/// The volumes whose name starts with `prefix`, with their creation times.
+pub(super) async fn list_volumes_made(
+    docker: &Docker,
+    prefix: &str,
+) -> EngineResult<Vec<VolumeListing>> {
+    let filters = HashMap::from([("name".to_string(), vec![prefix.to_string()])]);
     let listed = docker
         .list_volumes(Some(ListVolumesOptions {
             filters: Some(filters),
@@ -53,7 +70,13 @@ pub(super) async fn list_volumes_by_prefix(
         .volumes
         .unwrap_or_default()
         .into_iter()
-        .map(|v| v.name)
-        .filter(|name| name.starts_with(prefix))
+        .filter(|volume| volume.name.starts_with(prefix))
+        .map(|volume| VolumeListing {
+            created: volume
+                .created_at
+                .as_deref()
+                .and_then(|text| humantime::parse_rfc3339_weak(text).ok()),
+            name: volume.name,
+        })
         .collect())
 }

@@ -279,3 +279,12 @@ pub fn stage_images(json_progress: &[u8]) -> Vec<String> {
     }
     images
 }
+
+/// A word no earlier run of the tests used: the engine keeps the step cache between runs, so a
+/// test's inputs must be new for "this step ran" to mean anything.
+pub fn nonce() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    format!("{:x}-{nanos:x}", std::process::id())
+}
