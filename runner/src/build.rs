@@ -84,6 +84,12 @@ pub async fn build(
         }
         Err(e) => Err(e),
     };
+    // Every store is done: the images of the entries a `--no-cache` build replaced go while the
+    // record is concluded (awaited with the cleanup below, on every path).
+    let replaced = {
+        let cache = ctx.cache.clone();
+        tokio::spawn(async move { cache.remove_replaced().await })
+    };
     let outcome = tokio::select! {
         result = conclude_build(&ctx, outcome) => result,
         signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
@@ -103,7 +109,7 @@ pub async fn build(
     // `--no-cache` build replaced; signals that arrive now are ignored until the removal is
     // done.
     let cleanup = async {
-        tokio::join!(reaper.shutdown(), ctx.cache.remove_replaced());
+        let (_, _) = tokio::join!(reaper.shutdown(), replaced);
     };
     tokio::pin!(cleanup);
     loop {
