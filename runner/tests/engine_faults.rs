@@ -1,0 +1,387 @@
+//! The engine misbehaving mid-build: through a fault-injecting proxy in front of the real engine
+//! (`support/fault_proxy/`), one fault per case at each kind of request the runner makes
+//! (create, start, exec, archive up and down, commit, image load, tag, inspect, volume create,
+//! container removal), as an error answer, a connection cut mid-stream or a request held back.
+//!
+//! Input: the local engine and `stageplan-test/busybox:1` (scripts/setup.sh), the runner binary,
+//! Dockerfile text built with `runner build` (so through the planner), `--engine` pointing at
+//! the proxy.
+//! Output: pass/fail per case: the exit code, a one-paragraph error naming the stage, line and
+//! request, no container, volume or host file of that runner left on the real engine and host,
+//! no secret on the host, and every step committed before the fault reused by a second build on
+//! the real engine (its `--record` says `cached`).
+//! Invariant: every case builds a project of its own (a fresh nonce in its first step, so the
+//! faulted build is cold), checks the real engine directly, never through the proxy, and
+//! removes what its builds made: images, cache tags, stage records and its cache volume.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use sha2::Digest;
+
+use support::fault_proxy::{Fault, FaultProxy, Rule};
+use support::faulted::{self, Finished};
+use support::{forget_cache_tags, remove_images, stage_images, TempDir};
+
+/// The size of the context file the big COPY sends (a few MB, so a cut lands mid-stream).
+const BIG: usize = 4 << 20;
+
+/// One build project: a context (Dockerfile, a big file), a secret file, and what its builds
+/// made, removed when dropped.
+struct Project {
+    scratch: TempDir,
+    context: PathBuf,
+    nonce: String,
+    secret: PathBuf,
+    secret_text: String,
+    tag: String,
+    images: Vec<String>,
+}
+
+impl Project {
+    /// A project with the standard Dockerfile (see [`dockerfile`]), named `name`.
+    fn new(name: &str) -> Project {
+        Project::with_dockerfile(name, dockerfile)
+    }
+
+    /// A project whose Dockerfile is `make(nonce)`.
+    fn with_dockerfile(name: &str, make: fn(&str) -> String) -> Project {
+        let scratch = TempDir::new(&format!("ef-{name}"));
+        let nonce = format!(
+            "{name}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_nanos()
+        );
+        let context = scratch.0.join(format!("project-{name}"));
+        std::fs::create_dir_all(&context).expect("context");
+        std::fs::write(context.join("Dockerfile"), make(&nonce)).expect("Dockerfile");
+        let mut big = Vec::with_capacity(BIG);
+        let mut state = sha2::Sha256::digest(nonce.as_bytes()).to_vec();
+        while big.len() < BIG {
+            state = sha2::Sha256::digest(&state).to_vec();
+            big.extend_from_slice(&state);
+        }
+        std::fs::write(context.join("big.bin"), big).expect("big.bin");
+        let secret_text = format!("canary-{nonce}");
+        let secret = scratch.0.join("token");
+        std::fs::write(&secret, &secret_text).expect("secret");
+        let tag = format!("{}/ef-{name}:1", support::prefix());
+        Project {
+            scratch,
+            context,
+            nonce,
+            secret,
+            secret_text,
+            tag,
+            images: Vec::new(),
+        }
+    }
+
+    /// `runner build` arguments for this project (engine, record file) .
+    fn args(&self, engine: Option<&str>, record: &Path) -> Vec<String> {
+        let mut args = vec![
+            "build".to_string(),
+            self.context.display().to_string(),
+            "--progress".to_string(),
+            "json".to_string(),
+            "--secret".to_string(),
+            format!("id=token,src={}", self.secret.display()),
+            "-t".to_string(),
+            self.tag.clone(),
+            "--record".to_string(),
+            record.display().to_string(),
+        ];
+        if let Some(engine) = engine {
+            args.extend(["--engine".to_string(), engine.to_string()]);
+        }
+        args
+    }
+
+    /// Builds through `proxy`; returns the run and its record (a failed build writes one too).
+    fn build_through(&mut self, proxy: &FaultProxy) -> (Finished, Option<Value>) {
+        let record = self.scratch.0.join("faulted.record.json");
+        let run = faulted::start(
+            &self.args(Some(&proxy.url()), &record),
+            &[],
+            &self.scratch.0,
+        )
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+        self.images.extend(stage_images(run.stdout.as_bytes()));
+        let record = std::fs::read_to_string(&record)
+            .ok()
+            .map(|text| serde_json::from_str(&text).expect("the record is JSON"));
+        (run, record)
+    }
+
+    /// Builds on the real engine; asserts it built and returns its record.
+    fn build_direct(&mut self) -> Value {
+        let record = self.scratch.0.join("direct.record.json");
+        let run = faulted::run(&self.args(None, &record), &self.scratch.0);
+        self.images.extend(stage_images(run.stdout.as_bytes()));
+        assert_eq!(
+            run.code,
+            Some(0),
+            "the build on the real engine after the fault failed:\n{}",
+            run.stderr
+        );
+        let text = std::fs::read_to_string(&record).expect("the record");
+        serde_json::from_str(&text).expect("the record is JSON")
+    }
+
+    /// The cache mount's volume (named as the runner names it: id, uid, gid, mode).
+    fn cache_volume(&self) -> String {
+        let digest = hex::encode(sha2::Sha256::digest(
+            format!("{}\0{}\0{}\0{:o}", self.nonce, 1234, 0, 0o700).as_bytes(),
+        ));
+        format!("stageplan-cache-{}", &digest[..16])
+    }
+}
+
+impl Drop for Project {
+    fn drop(&mut self) {
+        forget_cache_tags(None, &self.images);
+        remove_images(None, &[self.tag.as_str()]);
+        let _ = support::docker_at(None, &["volume", "rm", "-f", &self.cache_volume()]);
+    }
+}
+
+/// The Dockerfile every case builds: two RUNs in a keeper (the first prints a few thousand
+/// lines), a big COPY from the context, a RUN with a secret and a cache mount (in a fresh
+/// container), and a final stage that copies from the first one.
+fn dockerfile(nonce: &str) -> String {
+    format!(
+        "FROM stageplan-test/busybox:1 AS build
+RUN echo {nonce} > /nonce && seq 1 4000 | tee /numbers
+RUN wc -l < /numbers > /count
+COPY big.bin /big.bin
+RUN --mount=type=secret,id=token --mount=type=cache,target=/cache,id={nonce},uid=1234,mode=0700 sh -c 'test \"$(stat -c %u:%a /cache)\" = 1234:700 && wc -c < /run/secrets/token > /secret-len && date > /cache/stamp'
+FROM stageplan-test/busybox:1 AS final
+COPY --from=build /count /secret-len /out/
+CMD [\"cat\", \"/out/count\"]
+"
+    )
+}
+
+/// What a faulted build must end with.
+struct Expect {
+    /// The exit code.
+    code: i32,
+    /// Texts the error paragraph must hold (the stage and line, the request).
+    words: &'static [&'static str],
+}
+
+/// Builds a fresh project through a proxy with `rules` (rule 0 must fire), then checks the
+/// promises: the exit code, one error paragraph holding `expect.words` and the injected
+/// message, no debris of that runner, no secret on the host, and a second build on the real
+/// engine that takes every step the faulted build committed from the cache.
+fn fault_case(name: &str, rules: Vec<Rule>, expect: Expect) -> Finished {
+    fault_case_in(Project::new(name), name, rules, expect)
+}
+
+/// [`fault_case`] with a project of the caller's.
+fn fault_case_in(mut project: Project, name: &str, rules: Vec<Rule>, expect: Expect) -> Finished {
+    support::require_engine();
+    let proxy = FaultProxy::start(name, rules);
+    let (run, record) = project.build_through(&proxy);
+    let log = proxy.log_text();
+    assert!(
+        proxy.fired(0) > 0,
+        "{name}: the fault never fired; requests:\n{log}\nstderr:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        run.code,
+        Some(expect.code),
+        "{name}: exit code; stderr:\n{}\nrequests:\n{log}",
+        run.stderr
+    );
+    if expect.code != 0 {
+        let error = error_paragraph(&run.stderr);
+        for word in expect.words.iter().chain(["injected"].iter()) {
+            assert!(
+                error.contains(word),
+                "{name}: the error does not name {word:?}:\n{error}"
+            );
+        }
+    }
+    assert_eq!(
+        faulted::debris(&run.prefix),
+        Vec::<String>::new(),
+        "{name}: debris on the real engine or host; stderr:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        faulted::files_holding(&project.secret_text, &project.scratch.0),
+        Vec::<String>::new(),
+        "{name}: the secret is in a host file"
+    );
+    let record = record.unwrap_or_else(|| panic!("{name}: no record written:\n{}", run.stderr));
+    let committed = committed_steps(&record);
+    let again = project.build_direct();
+    for (stage, step, text) in committed {
+        let status = step_status(&again, &stage, step);
+        assert_eq!(
+            status, "cached",
+            "{name}: {stage} #{step} `{text}` was committed before the fault but ran again"
+        );
+    }
+    drop(proxy);
+    run
+}
+
+/// The error the runner printed: from `error:` to the end of stderr, which must be one
+/// paragraph (no blank line).
+fn error_paragraph(stderr: &str) -> String {
+    let start = stderr
+        .find("error: ")
+        .unwrap_or_else(|| panic!("no error printed:\n{stderr}"));
+    let error = stderr[start..].trim_end().to_string();
+    assert!(
+        !error.contains("\n\n") && !error.contains("panicked"),
+        "the error is not one paragraph:\n{error}"
+    );
+    error
+}
+
+/// The steps a record shows as run and committed: (stage, step, text).
+fn committed_steps(record: &Value) -> Vec<(String, u64, String)> {
+    let mut committed = Vec::new();
+    for stage in record["stages"].as_array().expect("stages") {
+        for step in stage["steps"].as_array().expect("steps") {
+            if step["status"] == "ran" && !step["size_added"].is_null() {
+                committed.push((
+                    stage["name"].as_str().unwrap_or_default().to_string(),
+                    step["step"].as_u64().unwrap_or_default(),
+                    step["text"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+    }
+    committed
+}
+
+fn step_status(record: &Value, stage: &str, step: u64) -> String {
+    record["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .find(|s| s["name"] == stage)
+        .and_then(|s| {
+            s["steps"]
+                .as_array()
+                .expect("steps")
+                .iter()
+                .find(|t| t["step"] == step)
+        })
+        .and_then(|t| t["status"].as_str())
+        .unwrap_or("missing")
+        .to_string()
+}
+
+fn error(message: &str) -> Fault {
+    Fault::Error(format!("injected: {message}"))
+}
+
+#[test]
+fn the_proxy_patterns_pick_what_they_say() {
+    use support::fault_proxy::{api_path, glob};
+    assert_eq!(
+        api_path("/v1.41/containers/abc/archive?path=%2F"),
+        "/containers/abc/archive"
+    );
+    assert_eq!(api_path("/version"), "/version");
+    assert!(glob("/containers/*/archive", "/containers/abc/archive"));
+    assert!(!glob("/containers/*/archive", "/containers/a/b/archive"));
+    assert!(!glob("/containers/*/start", "/containers/abc/archive"));
+    assert!(glob(
+        "/images/**/json",
+        "/images/stageplan-test/busybox:1/json"
+    ));
+    assert!(!glob(
+        "/images/*/json",
+        "/images/stageplan-test/busybox:1/json"
+    ));
+    assert!(glob("**", "/commit"));
+    assert!(glob("/commit", "/commit"));
+}
+
+#[test]
+fn the_proxy_passes_a_whole_build_through() {
+    support::require_engine();
+    let mut project = Project::new("pass");
+    let proxy = FaultProxy::start("pass", Vec::new());
+    let (run, record) = project.build_through(&proxy);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let log = proxy.log();
+    // The build used every kind of request the faults below pick, the upgraded exec streams
+    // included.
+    for (method, pattern) in [
+        ("POST", "/containers/create"),
+        ("POST", "/containers/*/start"),
+        ("POST", "/exec/*/start"),
+        ("PUT", "/containers/*/archive"),
+        ("GET", "/containers/*/archive"),
+        ("GET", "/containers/*/logs"),
+        ("POST", "/commit"),
+        ("POST", "/images/load"),
+        ("POST", "/volumes/create"),
+        ("DELETE", "/containers/*"),
+    ] {
+        assert!(
+            log.iter().any(|s| s.method == method
+                && support::fault_proxy::glob(pattern, support::fault_proxy::api_path(&s.target))
+                && s.status.is_some_and(|c| c < 300)),
+            "no answered {method} {pattern} in:\n{}",
+            proxy.log_text()
+        );
+    }
+    assert!(
+        log.iter().any(|s| s.status == Some(101)),
+        "no upgraded exec"
+    );
+    let record = record.expect("record");
+    assert!(committed_steps(&record).len() >= 5, "{record:#}");
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_refused_keeper_start() {
+    // A keeper that does not start is taken for an image without `/bin/sh`: the stage's RUNs
+    // go to fresh containers, and the build succeeds.
+    fault_case(
+        "start",
+        vec![Rule::at(
+            "POST",
+            "/containers/*/start",
+            1,
+            error("start refused"),
+        )],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+}
+
+#[test]
+fn a_refused_target_tag() {
+    fault_case(
+        "target-tag",
+        vec![Rule::at(
+            "POST",
+            "/images/*/tag?repo=stageplan-rt*",
+            1,
+            error("tag refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["tag"],
+        },
+    );
+}
