@@ -128,7 +128,13 @@ fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
     );
     dir.write("dir/inner/c", "c");
     let child = Command::new(runner_bin())
-        .args(["build", &dir.path_str(), "--no-cache", "--progress", "plain"])
+        .args([
+            "build",
+            &dir.path_str(),
+            "--no-cache",
+            "--progress",
+            "plain",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
