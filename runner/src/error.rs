@@ -22,6 +22,18 @@ pub enum RunnerError {
     /// A call to the Docker engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A call to the Docker engine failed while a stage was at one of its instructions (or
+    /// making its final image).
+    #[error("stage {stage}, {at}")]
+    EngineInStage {
+        /// The stage's display name.
+        stage: String,
+        /// Where in the stage: `line 7`, or `its final image`.
+        at: String,
+        /// The failed request.
+        #[source]
+        source: EngineError,
+    },
     /// The engine could not be reached at all.
     #[error("cannot reach the docker engine at {host} (is dockerd running? set DOCKER_HOST or --engine)")]
     Connect {
@@ -169,6 +181,19 @@ impl RunnerError {
         RunnerError::Io {
             what: what.into(),
             source,
+        }
+    }
+
+    /// An engine error placed in stage `stage` at `at` (`line 7`); every other error is
+    /// returned as it is (it names its place already, or has none).
+    pub fn in_stage(self, stage: &str, at: impl FnOnce() -> String) -> Self {
+        match self {
+            RunnerError::Engine(source) => RunnerError::EngineInStage {
+                stage: stage.to_string(),
+                at: at(),
+                source,
+            },
+            other => other,
         }
     }
 

@@ -187,6 +187,8 @@ fn fault_case(name: &str, rules: Vec<Rule>, expect: Expect) -> Finished {
 /// [`fault_case`] with a project of the caller's.
 fn fault_case_in(mut project: Project, name: &str, rules: Vec<Rule>, expect: Expect) -> Finished {
     support::require_engine();
+    let rules_fault = rules[0].fault.clone();
+    let rules_method = rules[0].method.clone();
     let proxy = FaultProxy::start(name, rules);
     let (run, record) = project.build_through(&proxy);
     let log = proxy.log_text();
@@ -201,9 +203,17 @@ fn fault_case_in(mut project: Project, name: &str, rules: Vec<Rule>, expect: Exp
         "{name}: exit code; stderr:\n{}\nrequests:\n{log}",
         run.stderr
     );
+    // The engine's message reaches the user where the engine could send one (a HEAD answer
+    // has no body, a cut connection no answer).
+    let injected = match (&rules_fault, rules_method.as_deref()) {
+        (Fault::Error(message) | Fault::ErrorAfter(message), method) if method != Some("HEAD") => {
+            Some(message.clone())
+        }
+        _ => None,
+    };
     if expect.code != 0 {
         let error = error_paragraph(&run.stderr);
-        for word in expect.words.iter().chain(["injected"].iter()) {
+        for word in expect.words.iter().copied().chain(injected.as_deref()) {
             assert!(
                 error.contains(word),
                 "{name}: the error does not name {word:?}:\n{error}"
@@ -382,6 +392,229 @@ fn a_refused_target_tag() {
         Expect {
             code: 2,
             words: &["tag"],
+        },
+    );
+}
+
+// Error answers, one per kind of request. The first RUN (line 2) is committed before most of
+// them, and must come from the cache in the build that follows.
+
+#[test]
+fn a_refused_container_create() {
+    fault_case(
+        "create",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            1,
+            error("create refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 2", "create container"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_start_of_a_run_with_a_secret() {
+    fault_case(
+        "start-secret",
+        vec![Rule::at(
+            "POST",
+            "/containers/*/start",
+            2,
+            error("start refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "start container"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_exec_create() {
+    fault_case(
+        "exec-create",
+        vec![Rule::at(
+            "POST",
+            "/containers/*/exec",
+            2,
+            error("exec refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 3", "create exec"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_exec_start() {
+    fault_case(
+        "exec-start",
+        vec![Rule::at(
+            "POST",
+            "/exec/*/start",
+            1,
+            error("exec start refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 2", "start exec"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_exec_inspect() {
+    fault_case(
+        "exec-inspect",
+        vec![Rule::at("GET", "/exec/*/json", 2, error("inspect refused"))],
+        Expect {
+            code: 2,
+            words: &["stage build, line 3", "inspect exec"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_commit() {
+    fault_case(
+        "commit",
+        vec![Rule::at("POST", "/commit", 2, error("commit refused"))],
+        Expect {
+            code: 2,
+            words: &["stage build, line 3", "commit"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_cache_tag() {
+    fault_case(
+        "tag",
+        vec![Rule::at("POST", "/images/*/tag", 2, error("tag refused"))],
+        Expect {
+            code: 2,
+            words: &["stage build, line 3", "stageplan-cache"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_stat_in_a_container() {
+    fault_case(
+        "stat",
+        vec![Rule::at(
+            "HEAD",
+            "/containers/*/archive",
+            1,
+            error("stat refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 4", "stat /big.bin", "500"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_upload() {
+    fault_case(
+        "put",
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            error("upload refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 4", "upload an archive"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_cache_volume() {
+    fault_case(
+        "volume",
+        vec![Rule::at(
+            "POST",
+            "/volumes/create",
+            1,
+            error("volume refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "create volume"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_wait() {
+    fault_case(
+        "wait",
+        vec![Rule::at(
+            "POST",
+            "/containers/*/wait",
+            1,
+            error("wait refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "wait for container"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_image_inspect() {
+    fault_case(
+        "inspect",
+        vec![Rule::at(
+            "GET",
+            "/images/sha256:*/json",
+            2,
+            error("inspect refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 2", "inspect image"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_image_load() {
+    fault_case(
+        "load",
+        vec![Rule::at("POST", "/images/load", 1, error("load refused"))],
+        Expect {
+            code: 2,
+            words: &["stage final", "load"],
+        },
+    );
+}
+
+#[test]
+fn a_create_that_worked_but_was_answered_with_an_error() {
+    // The RUN container with the secret mount exists on the engine; the runner never learns
+    // its id.
+    fault_case(
+        "create-lost",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            4,
+            Fault::ErrorAfter("injected: answer lost".into()),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "create container"],
         },
     );
 }
