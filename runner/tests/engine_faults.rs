@@ -213,6 +213,7 @@ fn fault_case_in(mut project: Project, name: &str, rules: Vec<Rule>, expect: Exp
     };
     if expect.code != 0 {
         let error = error_paragraph(&run.stderr);
+        eprintln!("{name}: {error}");
         for word in expect.words.iter().copied().chain(injected.as_deref()) {
             assert!(
                 error.contains(word),
@@ -615,6 +616,40 @@ fn a_create_that_worked_but_was_answered_with_an_error() {
         Expect {
             code: 2,
             words: &["stage build, line 5", "create container"],
+        },
+    );
+}
+
+#[test]
+fn a_refused_download() {
+    fault_case(
+        "get",
+        vec![Rule::at(
+            "GET",
+            "/containers/*/archive",
+            1,
+            error("download refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage final, line 7", "download /count"],
+        },
+    );
+}
+
+#[test]
+fn a_download_cut_mid_stream() {
+    fault_case(
+        "get-cut",
+        vec![Rule::at(
+            "GET",
+            "/containers/*/archive",
+            1,
+            Fault::CutResponse(700),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage final, line 7", "download /count", "end of file"],
         },
     );
 }

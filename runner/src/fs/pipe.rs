@@ -53,15 +53,37 @@ where
 }
 
 /// A blocking reader over a stream of downloaded bytes; create it on an async thread, read it
-/// on a blocking one.
+/// on a blocking one. A failed download is an I/O error whose text is the download error's
+/// whole chain (the engine's own message included): the tar code that meets it wraps it by
+/// its text, which would otherwise end at `engine: download /x failed`.
 pub fn blocking_reader<S, E>(stream: S) -> impl Read + Send + 'static
 where
     S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
-    E: std::fmt::Display,
+    E: std::error::Error + Send + Sync + 'static,
 {
-    let stream = stream.map_err(|e| std::io::Error::other(e.to_string()));
+    let stream = stream.map_err(|e| std::io::Error::other(DownloadFailed(e)));
     SyncIoBridge::new(StreamReader::new(stream))
 }
+
+/// A download that failed, shown with every cause (`engine: download /x failed: Docker
+/// responded with status code 500: …`).
+#[derive(Debug)]
+struct DownloadFailed<E>(E);
+
+impl<E: std::error::Error> std::fmt::Display for DownloadFailed<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
+// The text already holds every cause: no source, or a chain printer would repeat them.
+impl<E: std::error::Error> std::error::Error for DownloadFailed<E> {}
 
 #[cfg(test)]
 mod tests {
