@@ -653,3 +653,30 @@ fn a_download_cut_mid_stream() {
         },
     );
 }
+
+#[test]
+fn a_big_copy_whose_connection_drops_mid_stream() {
+    // 1 MB of the 4 MB file reach the engine. The engine's side broke, not the build context.
+    let run = fault_case(
+        "put-cut",
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::CutRequest(1 << 20),
+        )],
+        Expect {
+            code: 2,
+            words: &[
+                "stage build, line 4",
+                "upload an archive",
+                "connection closed",
+            ],
+        },
+    );
+    assert!(
+        !run.stderr.contains("build context"),
+        "the cut is blamed on the context: {}",
+        run.stderr
+    );
+}

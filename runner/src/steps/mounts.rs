@@ -29,7 +29,8 @@ use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
-use crate::fs::{pipe, tar as tarx};
+use crate::fs::pipe::{self, Uploaded};
+use crate::fs::tar as tarx;
 
 /// Where a fill holder mounts the volume it fills.
 const FILL_DIR: &str = "/stageplan-fill";
@@ -685,12 +686,12 @@ async fn fill_volume(
                     context.write_tar(&set, &destination, &TarOptions::default(), out)
                 });
                 let uploaded = ctx.engine.put_archive(&holder, "/", upload).await;
-                match producer.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
-                    Err(e) => return Ok(Err(StepError::Worker(e))),
+                match producer.finish(uploaded).await {
+                    Uploaded::Done(_) => {}
+                    Uploaded::Producer(e) => return Ok(Err(StepError::Context(e))),
+                    Uploaded::Worker(e) => return Ok(Err(StepError::Worker(e))),
+                    Uploaded::Upload(e) => return Err(e.into()),
                 }
-                uploaded?;
             }
             BindContent::Container { container, path } => {
                 let download = ctx.engine.get_archive_stream(&container, &path);
