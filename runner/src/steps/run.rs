@@ -11,7 +11,7 @@
 //! and temporary mount is removed on every path.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use planner::plan::{Command, Heredoc, Instruction, Op, Source};
@@ -277,11 +277,33 @@ async fn exec_step(
         )
         .await?;
     let tail = collect_output(ctx, &state.name, output).await?;
-    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    let code = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(step_failed(state, instruction, code, tail));
     }
     Ok(())
+}
+
+/// The exit code of an exec whose output stream has ended. The engine ends the stream when the
+/// process exits; a stream that ended before (its connection broke) leaves the process running
+/// in the container, and it is waited for: its exit code is the step's result, only the rest
+/// of its output is lost.
+async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<i64> {
+    if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
+        return Ok(code);
+    }
+    ctx.progress.note(
+        stage,
+        "the output stream ended before the process did (its connection to the engine broke?); waiting for the process, whose further output is not shown",
+    );
+    let mut pause = Duration::from_millis(50);
+    loop {
+        tokio::time::sleep(pause).await;
+        if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
+            return Ok(code);
+        }
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
@@ -459,7 +481,7 @@ async fn write_secret(
         )
         .await?;
     let tail = collect_output(ctx, &state.name, output).await?;
-    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    let code = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(RunnerError::Instruction {
             stage: state.name.clone(),
