@@ -712,3 +712,22 @@ fn an_exec_output_stream_cut_while_the_process_runs() {
         run.stdout
     );
 }
+
+#[test]
+fn a_cache_volume_whose_first_fill_fails() {
+    // The RUN checks the cache directory's owner and mode: a volume left without them fails
+    // the build that follows.
+    fault_case(
+        "volume-fill",
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            2,
+            error("upload refused"),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "upload an archive"],
+        },
+    );
+}

@@ -11,7 +11,7 @@
 //! Temporary containers carry no labels (they would leak into commits); the name is the only
 //! mark, and only names that prove a dead runner of this host and PID namespace are swept.
 //! Temporary host files (secrets in `/dev/shm`, copies of bind sources) are tracked the same
-//! way.
+//! way, and so is a cache mount's volume until it is filled.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -116,6 +116,24 @@ impl Reaper {
             .await?
             .map_err(ReapError::Engine)?;
         Ok(name)
+    }
+
+    /// Creates the named volume `name`, which is to outlive the build (a cache mount's), and
+    /// tracks it like a temporary volume until [`Reaper::keep_volume`]: a build that fails or
+    /// is stopped before the volume is ready removes it, so no later build finds it half made.
+    pub async fn create_lasting_volume(&self, name: &str) -> Result<(), ReapError> {
+        lock(&self.inner.volumes).insert(name.to_string());
+        let engine = self.inner.engine.clone();
+        let volume = name.to_string();
+        self.in_flight(async move { engine.create_volume(&volume).await })
+            .await?
+            .map_err(ReapError::Engine)
+    }
+
+    /// Stops tracking a volume made with [`Reaper::create_lasting_volume`]: it is ready and
+    /// stays after the build.
+    pub fn keep_volume(&self, name: &str) {
+        lock(&self.inner.volumes).remove(name);
     }
 
     /// Runs a creating request in its own task, registered so that [`Reaper::shutdown`] waits

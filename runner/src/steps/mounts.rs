@@ -7,7 +7,8 @@
 //! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
 //! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
 //! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`
-//! (and emptied once by a `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
+//! (removed again when the build fails or stops before it is filled; emptied once by a
+//! `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
 //! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
 //! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
 //! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
@@ -27,7 +28,7 @@ use crate::context::{CopySources, DestState, Destination, SourceSet, TarOptions}
 use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
-use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
+use crate::exec::ctx::{reap_error, Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
 use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar as tarx;
@@ -520,7 +521,12 @@ async fn prepare_into(
                     .await?
                     .contains(&volume);
                 if !exists {
-                    ctx.engine.create_volume(&volume).await?;
+                    // Removed again unless it is filled: a later build must not find it
+                    // without its owner and mode.
+                    ctx.reaper
+                        .create_lasting_volume(&volume)
+                        .await
+                        .map_err(reap_error)?;
                     // The cache directory starts empty, owned and moded as asked: the directory
                     // entry of the fill holder's mount point sets the volume's root (the engine
                     // skips an archive's own `.` entry).
@@ -541,6 +547,7 @@ async fn prepare_into(
                             return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
                         }
                     }
+                    ctx.reaper.keep_volume(&volume);
                 }
                 prepared.mounts.push(MountSpec::Volume {
                     name: volume,
