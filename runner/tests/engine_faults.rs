@@ -731,3 +731,15 @@ fn a_cache_volume_whose_first_fill_fails() {
         },
     );
 }
+
+#[test]
+fn an_image_load_cut_mid_stream() {
+    fault_case(
+        "load-cut",
+        vec![Rule::at("POST", "/images/load", 1, Fault::CutRequest(600))],
+        Expect {
+            code: 2,
+            words: &["stage final", "load"],
+        },
+    );
+}
