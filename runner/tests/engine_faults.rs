@@ -733,6 +733,30 @@ fn a_cache_volume_whose_first_fill_fails() {
 }
 
 #[test]
+fn a_run_output_stream_cut_mid_stream() {
+    // The logs of the RUN with the secret (a fresh container) break before their end; the
+    // process's result is the container's exit code, which the runner still waits for.
+    let run = fault_case(
+        "logs-cut",
+        vec![Rule::at(
+            "GET",
+            "/containers/*/logs",
+            1,
+            Fault::CutResponse(0),
+        )],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+    assert!(
+        run.stdout.contains("the output stream broke"),
+        "the cut is noted: {}",
+        run.stdout
+    );
+}
+
+#[test]
 fn an_image_load_cut_mid_stream() {
     fault_case(
         "load-cut",

@@ -276,7 +276,7 @@ async fn exec_step(
             None,
         )
         .await?;
-    let tail = collect_output(ctx, &state.name, output).await?;
+    let tail = collect_output(ctx, &state.name, output).await;
     let code = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(step_failed(state, instruction, code, tail));
@@ -424,7 +424,7 @@ async fn run_in_container(
             )
             .await?;
         } else {
-            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await?;
+            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
             let code = ctx.engine.wait_container(&id).await?;
             if code != 0 {
                 return Err(step_failed(state, instruction, code, tail));
@@ -480,7 +480,7 @@ async fn write_secret(
             Some(&secret.content),
         )
         .await?;
-    let tail = collect_output(ctx, &state.name, output).await?;
+    let tail = collect_output(ctx, &state.name, output).await;
     let code = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(RunnerError::Instruction {
@@ -560,13 +560,29 @@ fn step_failed(
 
 /// Streams a process's output to the progress sink, line by line; returns the last lines for a
 /// failure message.
-async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<Vec<String>> {
+///
+/// A stream that breaks ends the output, with a note: the output only informs, the step's
+/// result is the process's exit code, which the caller asks for next (and waits for).
+async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Vec<String> {
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut partial = [String::new(), String::new()];
     while let Some(chunk) = logs.next().await {
-        let (which, bytes) = match chunk? {
-            LogChunk::Stdout(b) => (0, b),
-            LogChunk::Stderr(b) => (1, b),
+        let (which, bytes) = match chunk {
+            Ok(LogChunk::Stdout(b)) => (0, b),
+            Ok(LogChunk::Stderr(b)) => (1, b),
+            Err(e) => {
+                let mut cause = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    cause.push_str(&format!(": {inner}"));
+                    source = inner.source();
+                }
+                ctx.progress.note(
+                    stage,
+                    &format!("the output stream broke ({cause}); the step goes on, its further output is not shown"),
+                );
+                break;
+            }
         };
         partial[which].push_str(&String::from_utf8_lossy(&bytes));
         while let Some(newline) = partial[which].find('\n') {
@@ -585,7 +601,7 @@ async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<V
             emit_line(ctx, stage, which, rest, &mut tail);
         }
     }
-    Ok(tail.into_iter().collect())
+    tail.into_iter().collect()
 }
 
 fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeque<String>) {
