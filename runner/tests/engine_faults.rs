@@ -767,3 +767,22 @@ fn an_image_load_cut_mid_stream() {
         },
     );
 }
+
+#[test]
+fn a_removal_refused_during_the_build() {
+    // The first removal is the cache volume's fill holder, which the runner waits for. The
+    // holder stays tracked and goes at the end of the build; the build itself is not harmed.
+    fault_case(
+        "remove-once",
+        vec![Rule::at(
+            "DELETE",
+            "/containers/*",
+            1,
+            error("removal refused"),
+        )],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+}

@@ -171,11 +171,12 @@ impl Reaper {
         lock(&self.inner.host_files).remove(path);
     }
 
-    /// Removes one container.
-    pub async fn remove(&self, id: &str) -> EngineResult<()> {
-        self.inner.engine.remove_container(id).await?;
-        lock(&self.inner.containers).remove(id);
-        Ok(())
+    /// Removes one container now. A removal the engine refuses leaves it tracked: shutdown
+    /// tries again (a refused removal is no reason to fail a step whose work is done).
+    pub async fn remove(&self, id: &str) {
+        if self.inner.engine.remove_container(id).await.is_ok() {
+            lock(&self.inner.containers).remove(id);
+        }
     }
 
     /// Removes one container in the background: the caller goes on while the engine removes
@@ -190,9 +191,7 @@ impl Reaper {
             return;
         }
         in_flight.retain(|handle| !handle.is_finished());
-        in_flight.push(tokio::spawn(async move {
-            let _ = reaper.remove(&id).await;
-        }));
+        in_flight.push(tokio::spawn(async move { reaper.remove(&id).await }));
     }
 
     /// Removes one temporary volume.

@@ -712,7 +712,7 @@ async fn fill_volume(
         Ok(Ok(()))
     }
     .await;
-    ctx.reaper.remove(&holder).await?;
+    ctx.reaper.remove(&holder).await;
     result
 }
 
@@ -720,7 +720,7 @@ async fn fill_volume(
 async fn fill_volume_bytes(ctx: &Ctx, volume: &str, path: &str, archive: Vec<u8>) -> Result<()> {
     let holder = fill_holder(ctx, volume).await?;
     let uploaded = ctx.engine.put_archive_bytes(&holder, path, archive).await;
-    ctx.reaper.remove(&holder).await?;
+    ctx.reaper.remove(&holder).await;
     uploaded.map_err(Into::into)
 }
 

@@ -440,8 +440,9 @@ async fn run_in_container(
         ctx.reaper.remove_detached(id);
         outcome?;
     } else {
-        let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
-        outcome.and(removed)?;
+        // A refused removal leaves the container (and so its volumes) to the build's end.
+        ctx.reaper.remove(&id).await;
+        outcome?;
     }
     remove_stubs(ctx, state, instruction, &stubs).await
 }
