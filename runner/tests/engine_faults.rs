@@ -786,3 +786,54 @@ fn a_removal_refused_during_the_build() {
         },
     );
 }
+
+#[test]
+fn removals_refused_until_the_end_are_reported_and_swept_by_the_next_runner() {
+    support::require_engine();
+    let mut project = Project::new("remove-all");
+    let proxy = FaultProxy::start(
+        "remove-all",
+        vec![
+            Rule::at("DELETE", "/containers/*", 1, error("removal refused")).from_then_on(),
+            Rule::at("DELETE", "/volumes/*", 1, error("removal refused")).from_then_on(),
+        ],
+    );
+    let (run, _) = project.build_through(&proxy);
+    assert!(proxy.fired(0) > 0, "{}", proxy.log_text());
+    // The image is built: the build succeeds, and says what it could not remove and who will.
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("could not remove") && output.contains("injected: removal refused"),
+        "the failed cleanup is reported: {output}"
+    );
+    if let Some(note) = output.lines().find(|l| l.contains("could not remove")) {
+        eprintln!("remove-all: {note}");
+    }
+    let left = faulted::debris(&run.prefix);
+    assert!(
+        left.iter().any(|d| d.starts_with("container")),
+        "the refused removals left containers: {left:?}"
+    );
+    // The next runner of this machine and PID namespace proves the first one gone and
+    // removes what it left.
+    let sweeper = TempDir::new("ef-sweeper");
+    sweeper.write("Dockerfile", "FROM stageplan-test/busybox:1\nENV SWEPT=1\n");
+    let swept = faulted::run(
+        &[
+            "build".to_string(),
+            sweeper.path_str(),
+            "--progress".to_string(),
+            "json".to_string(),
+        ],
+        &sweeper.0,
+    );
+    forget_cache_tags(None, &stage_images(swept.stdout.as_bytes()));
+    assert_eq!(swept.code, Some(0), "{}", swept.stderr);
+    assert!(
+        swept.stdout.contains("left by runners"),
+        "the sweep is reported: {}",
+        swept.stdout
+    );
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}

@@ -172,7 +172,8 @@ impl Reaper {
     }
 
     /// Removes one container now. A removal the engine refuses leaves it tracked: shutdown
-    /// tries again (a refused removal is no reason to fail a step whose work is done).
+    /// tries again, and reports it if it fails then too (a refused removal is no reason to fail
+    /// a step whose work is done).
     pub async fn remove(&self, id: &str) {
         if self.inner.engine.remove_container(id).await.is_ok() {
             lock(&self.inner.containers).remove(id);
@@ -202,9 +203,9 @@ impl Reaper {
     }
 
     /// Stops making objects, waits for every creation in flight, then force-removes every
-    /// container and volume this process made (tracked, or found by its name prefix); returns
-    /// how many objects it removed.
-    pub async fn shutdown(&self) -> usize {
+    /// container and volume this process made (tracked, or found by its name prefix) and its
+    /// host files; returns what it removed and what the engine refused to remove.
+    pub async fn shutdown(&self) -> Cleanup {
         let handles: Vec<JoinHandle<()>> = {
             let mut in_flight = lock(&self.inner.in_flight);
             self.inner.closing.store(true, Ordering::SeqCst);
@@ -214,34 +215,40 @@ impl Reaper {
             let _ = handle.await;
         }
         let engine = &self.inner.engine;
+        let mut cleanup = Cleanup::default();
         let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
-        if let Ok(listed) = engine.list_containers_by_prefix(&self.inner.prefix).await {
-            containers.extend(listed.into_iter().map(|c| c.id));
+        match engine.list_containers_by_prefix(&self.inner.prefix).await {
+            Ok(listed) => containers.extend(listed.into_iter().map(|c| c.id)),
+            Err(e) => cleanup.refused(Left::Listing, e),
         }
         let removals = containers.iter().map(|id| engine.remove_container(id));
-        let removed = futures_util::future::join_all(removals)
-            .await
-            .into_iter()
-            .filter(Result::is_ok)
-            .count();
+        let results = futures_util::future::join_all(removals).await;
+        for (id, result) in containers.iter().zip(results) {
+            match result {
+                Ok(()) => cleanup.removed += 1,
+                Err(e) => cleanup.refused(Left::Container(short(id).to_string()), e),
+            }
+        }
         // Volumes are removed after the containers that use them.
         let mut volumes: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.volumes));
-        if let Ok(listed) = engine.list_volumes_by_prefix(&self.inner.prefix).await {
-            volumes.extend(listed);
+        match engine.list_volumes_by_prefix(&self.inner.prefix).await {
+            Ok(listed) => volumes.extend(listed),
+            Err(e) => cleanup.refused(Left::Listing, e),
         }
         let removals = volumes.iter().map(|name| engine.remove_volume(name));
-        let removed = removed
-            + futures_util::future::join_all(removals)
-                .await
-                .into_iter()
-                .filter(Result::is_ok)
-                .count();
+        let results = futures_util::future::join_all(removals).await;
+        for (name, result) in volumes.iter().zip(results) {
+            match result {
+                Ok(()) => cleanup.removed += 1,
+                Err(e) => cleanup.refused(Left::Volume(name.clone()), e),
+            }
+        }
         let files: BTreeSet<PathBuf> = std::mem::take(&mut *lock(&self.inner.host_files));
-        removed
-            + files
-                .iter()
-                .filter(|path| std::fs::remove_file(path).is_ok())
-                .count()
+        cleanup.removed += files
+            .iter()
+            .filter(|path| std::fs::remove_file(path).is_ok())
+            .count();
+        cleanup
     }
 
     /// Removes the containers and volumes of runners that provably died (see
@@ -279,6 +286,52 @@ impl Reaper {
             }
         }
         Ok(swept)
+    }
+}
+
+/// What [`Reaper::shutdown`] did.
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    /// How many containers, volumes and host files it removed.
+    pub removed: usize,
+    /// What the engine refused to remove (or to list).
+    pub left: Vec<Left>,
+    /// The first refusal: the request and the engine's answer, with every cause.
+    pub first_error: Option<String>,
+}
+
+/// An object [`Reaper::shutdown`] could not remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Left {
+    /// A container (its short id).
+    Container(String),
+    /// A volume (its name).
+    Volume(String),
+    /// The objects named with this process's prefix could not even be listed.
+    Listing,
+}
+
+impl Cleanup {
+    fn refused(&mut self, left: Left, error: EngineError) {
+        if self.first_error.is_none() {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            self.first_error = Some(text);
+        }
+        self.left.push(left);
+    }
+}
+
+/// A container id as the engine's listings show it (12 digits); names stay whole.
+fn short(id: &str) -> &str {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
     }
 }
 
