@@ -17,6 +17,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use sha2::Digest;
@@ -836,4 +837,96 @@ fn removals_refused_until_the_end_are_reported_and_swept_by_the_next_runner() {
         swept.stdout
     );
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
+
+/// Builds a fresh project through a proxy with `rules`, sends SIGTERM once rule 0 has fired
+/// (the request is being held), and checks the build stops with 130 within `within`, leaving
+/// nothing behind.
+fn stopped_while_held(name: &str, rules: Vec<Rule>, within: Duration) -> Finished {
+    support::require_engine();
+    let mut project = Project::new(name);
+    let proxy = FaultProxy::start(name, rules);
+    let record = project.scratch.0.join("faulted.record.json");
+    let started = faulted::start(
+        &project.args(Some(&proxy.url()), &record),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "{name}: the held request never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    started.signal("TERM");
+    let signalled = Instant::now();
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{name}: {hung}\nrequests:\n{}", proxy.log_text()));
+    let stopping = signalled.elapsed();
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    assert_eq!(
+        run.code,
+        Some(130),
+        "{name}: {}\nrequests:\n{}",
+        run.stderr,
+        proxy.log_text()
+    );
+    assert!(
+        run.stderr.contains("SIGTERM"),
+        "{name}: the error names the signal: {}",
+        run.stderr
+    );
+    assert!(
+        stopping < within,
+        "{name}: stopping took {stopping:?} (more than {within:?})"
+    );
+    // The held request dies with the proxy; nothing of this runner is left.
+    drop(proxy);
+    assert_eq!(
+        faulted::debris(&run.prefix),
+        Vec::<String>::new(),
+        "{name}: {}",
+        run.stderr
+    );
+    assert_eq!(
+        faulted::files_holding(&project.secret_text, &project.scratch.0),
+        Vec::<String>::new(),
+        "{name}: the secret is in a host file"
+    );
+    run
+}
+
+#[test]
+fn a_signal_while_a_create_is_held_waits_for_it_and_removes_what_it_made() {
+    // The RUN container with the secret is created 3 s late; SIGTERM comes meanwhile. The
+    // runner waits for the creation, then removes the container.
+    stopped_while_held(
+        "held-create",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            4,
+            Fault::Delay(Duration::from_secs(3)),
+        )],
+        Duration::from_secs(30),
+    );
+}
+
+#[test]
+fn a_signal_while_a_commit_is_held_stops_at_once() {
+    stopped_while_held(
+        "held-commit",
+        vec![Rule::at(
+            "POST",
+            "/commit",
+            2,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(15),
+    );
 }
