@@ -17,7 +17,7 @@ use futures_util::future::FutureExt;
 use planner::Plan;
 
 use crate::conclude;
-use crate::containers::reaper::{Cleanup, Left, Reaper};
+use crate::containers::reaper::{Cleanup, Left, Reaper, IN_FLIGHT_GRACE};
 use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
@@ -109,6 +109,17 @@ pub async fn build(
             _ = signals.recv() => {}
         }
     };
+    if cleanup.unanswered > 0 {
+        sweep_progress.note(
+            "runner",
+            &format!(
+                "the engine did not answer {} request(s) to create or remove a container or volume within {} s of the build's end; what they make is named {}… and is removed by the next runner started on this machine (in this PID namespace)",
+                cleanup.unanswered,
+                IN_FLIGHT_GRACE.as_secs(),
+                reaper.prefix()
+            ),
+        );
+    }
     if let Some(error) = &cleanup.first_error {
         sweep_progress.note("runner", &left_behind(reaper.prefix(), &cleanup, error));
     }

@@ -930,3 +930,24 @@ fn a_signal_while_a_commit_is_held_stops_at_once() {
         Duration::from_secs(15),
     );
 }
+
+#[test]
+fn a_signal_while_a_create_never_answers_stops_in_bounded_time() {
+    // An engine that never answers a create: the runner gives the creation a while, then
+    // stops without it (whatever it makes later is the next runner's to sweep).
+    let run = stopped_while_held(
+        "stalled-create",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            4,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(30),
+    );
+    assert!(
+        run.stdout.contains("the engine did not answer 1 request"),
+        "the given-up creation is reported: {}",
+        run.stdout
+    );
+}

@@ -202,20 +202,29 @@ impl Reaper {
         Ok(())
     }
 
-    /// Stops making objects, waits for every creation in flight, then force-removes every
-    /// container and volume this process made (tracked, or found by its name prefix) and its
-    /// host files; returns what it removed and what the engine refused to remove.
+    /// Stops making objects, waits for every creation in flight (at most [`IN_FLIGHT_GRACE`]),
+    /// then force-removes every container and volume this process made (tracked, or found by
+    /// its name prefix) and its host files; returns what it removed, what the engine refused to
+    /// remove and how many requests it gave up on.
     pub async fn shutdown(&self) -> Cleanup {
         let handles: Vec<JoinHandle<()>> = {
             let mut in_flight = lock(&self.inner.in_flight);
             self.inner.closing.store(true, Ordering::SeqCst);
             std::mem::take(&mut *in_flight)
         };
+        // Bounded: an engine that never answers must not keep a stopped build alive. What a
+        // request given up on makes later carries this process's name, and the next runner
+        // sweeps it once this one has exited.
+        let mut cleanup = Cleanup::default();
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
         for handle in handles {
-            let _ = handle.await;
+            let abort = handle.abort_handle();
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                abort.abort();
+                cleanup.unanswered += 1;
+            }
         }
         let engine = &self.inner.engine;
-        let mut cleanup = Cleanup::default();
         let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
         match engine.list_containers_by_prefix(&self.inner.prefix).await {
             Ok(listed) => containers.extend(listed.into_iter().map(|c| c.id)),
@@ -289,11 +298,17 @@ impl Reaper {
     }
 }
 
+/// How long [`Reaper::shutdown`] waits for the creations and removals in flight.
+pub const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// What [`Reaper::shutdown`] did.
 #[derive(Debug, Default)]
 pub struct Cleanup {
     /// How many containers, volumes and host files it removed.
     pub removed: usize,
+    /// Requests in flight (creations, removals) the engine had not answered after
+    /// [`IN_FLIGHT_GRACE`]; they were given up.
+    pub unanswered: usize,
     /// What the engine refused to remove (or to list).
     pub left: Vec<Left>,
     /// The first refusal: the request and the engine's answer, with every cause.
