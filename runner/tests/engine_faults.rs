@@ -668,11 +668,8 @@ fn a_big_copy_whose_connection_drops_mid_stream() {
         )],
         Expect {
             code: 2,
-            words: &[
-                "stage build, line 4",
-                "upload an archive",
-                "connection closed",
-            ],
+            // The transport's words vary ("connection closed", "reset by peer").
+            words: &["stage build, line 4", "upload an archive"],
         },
     );
     assert!(
