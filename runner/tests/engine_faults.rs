@@ -679,25 +679,23 @@ fn a_big_copy_whose_connection_drops_mid_stream() {
     );
 }
 
-/// The standard Dockerfile with a first RUN that goes on for a second after its output.
-fn dockerfile_with_a_slow_first_run(nonce: &str) -> String {
-    dockerfile(nonce).replace("| tee /numbers\n", "| tee /numbers && sleep 1\n")
+/// The standard Dockerfile whose first RUN prints one line, then goes on for a second.
+fn dockerfile_with_a_quiet_first_run(nonce: &str) -> String {
+    dockerfile(nonce).replace(
+        "seq 1 4000 | tee /numbers\n",
+        "seq 1 4000 > /numbers && echo started && sleep 1\n",
+    )
 }
 
 #[test]
 fn an_exec_output_stream_cut_while_the_process_runs() {
-    // 3,000 bytes of the RUN's output arrive, then its connection is cut; the process goes on
-    // in the keeper. The runner waits for it: its exit code is the step's result.
-    let project = Project::with_dockerfile("exec-cut", dockerfile_with_a_slow_first_run);
+    // The first bytes of the RUN's output arrive, then its connection is cut; the process goes
+    // on in the keeper. The runner waits for it: its exit code is the step's result.
+    let project = Project::with_dockerfile("exec-cut", dockerfile_with_a_quiet_first_run);
     let run = fault_case_in(
         project,
         "exec-cut",
-        vec![Rule::at(
-            "POST",
-            "/exec/*/start",
-            1,
-            Fault::CutResponse(3000),
-        )],
+        vec![Rule::at("POST", "/exec/*/start", 1, Fault::CutResponse(3))],
         Expect {
             code: 0,
             words: &[],
