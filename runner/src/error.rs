@@ -94,6 +94,20 @@ pub enum RunnerError {
         /// The last lines of output, already formatted (empty or starting with a newline).
         tail: String,
     },
+    /// A `RUN` exited non-zero after its output stream to the engine had broken while it ran:
+    /// a process that can no longer write its output fails, so the engine's connection is to
+    /// blame, not the step.
+    #[error("stage {stage}, line {line}: `{text}` exited with code {code} after its output stream to the engine broke while it ran (a failure of the connection, not of the command); build again")]
+    OutputBroke {
+        /// The stage's display name.
+        stage: String,
+        /// 1-based Dockerfile line.
+        line: u32,
+        /// The instruction as written.
+        text: String,
+        /// The process exit code.
+        code: i64,
+    },
     /// Opening the build context failed.
     #[error("build context")]
     Context(#[from] ContextError),

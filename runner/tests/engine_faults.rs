@@ -709,6 +709,31 @@ fn an_exec_output_stream_cut_while_the_process_runs() {
     );
 }
 
+/// The standard Dockerfile whose first RUN prints one line, waits a second, then prints its
+/// thousands of lines.
+fn dockerfile_with_a_late_loud_first_run(nonce: &str) -> String {
+    dockerfile(nonce).replace(
+        "seq 1 4000 | tee /numbers\n",
+        "echo started && sleep 1 && seq 1 4000 | tee /numbers\n",
+    )
+}
+
+#[test]
+fn an_exec_output_stream_cut_before_the_process_writes_more() {
+    // The engine fails a process whose output it can no longer send (exit 126): the RUN's
+    // failure is the connection's, and the build exits 2 saying so, not 1.
+    let project = Project::with_dockerfile("exec-cut-loud", dockerfile_with_a_late_loud_first_run);
+    fault_case_in(
+        project,
+        "exec-cut-loud",
+        vec![Rule::at("POST", "/exec/*/start", 1, Fault::CutResponse(3))],
+        Expect {
+            code: 2,
+            words: &["stage build, line 2", "output stream to the engine broke"],
+        },
+    );
+}
+
 #[test]
 fn a_cache_volume_whose_first_fill_fails() {
     // The RUN checks the cache directory's owner and mode: a volume left without them fails

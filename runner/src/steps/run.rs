@@ -277,20 +277,30 @@ async fn exec_step(
         )
         .await?;
     let tail = collect_output(ctx, &state.name, output).await;
-    let code = exec_exit(ctx, &state.name, &exec_id).await?;
+    let (code, stream_broke) = exec_exit(ctx, &state.name, &exec_id).await?;
+    if code != 0 && stream_broke {
+        return Err(RunnerError::OutputBroke {
+            stage: state.name.clone(),
+            line: instruction.line,
+            text: instruction.text.clone(),
+            code,
+        });
+    }
     if code != 0 {
         return Err(step_failed(state, instruction, code, tail));
     }
     Ok(())
 }
 
-/// The exit code of an exec whose output stream has ended. The engine ends the stream when the
-/// process exits; a stream that ended before (its connection broke) leaves the process running
-/// in the container, and it is waited for: its exit code is the step's result, only the rest
-/// of its output is lost.
-async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<i64> {
+/// The exit code of an exec whose output stream has ended, and whether the stream ended while
+/// the process still ran. The engine ends the stream when the process exits; a stream that
+/// ended before (its connection broke) leaves the process running in the container, and it is
+/// waited for: its exit code is the step's result, only the rest of its output is lost. A
+/// process that writes after the break is failed by the engine (exit 126); one that the engine
+/// failed before the first look cannot be told from a step's own failure.
+async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<(i64, bool)> {
     if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
-        return Ok(code);
+        return Ok((code, false));
     }
     ctx.progress.note(
         stage,
@@ -300,7 +310,7 @@ async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<i64> {
     loop {
         tokio::time::sleep(pause).await;
         if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
-            return Ok(code);
+            return Ok((code, true));
         }
         pause = (pause * 2).min(Duration::from_secs(1));
     }
@@ -482,7 +492,7 @@ async fn write_secret(
         )
         .await?;
     let tail = collect_output(ctx, &state.name, output).await;
-    let code = exec_exit(ctx, &state.name, &exec_id).await?;
+    let (code, _) = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(RunnerError::Instruction {
             stage: state.name.clone(),
