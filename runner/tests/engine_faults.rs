@@ -971,3 +971,55 @@ fn a_signal_while_a_create_never_answers_stops_in_bounded_time() {
         run.stdout
     );
 }
+
+#[test]
+fn a_refused_image_save_costs_only_the_leak_report() {
+    // The leak report reads the target's layers with an image save; without them the build
+    // still succeeds, and says why the report is missing.
+    let run = fault_case(
+        "save",
+        vec![Rule::at("GET", "/images/*/get", 1, error("save refused"))],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("injected: save refused"),
+        "the missing leak report is explained: {output}"
+    );
+}
+
+#[test]
+fn a_refused_record_load_costs_only_the_stage_memory() {
+    // The second image load keeps the stages' memories (`stageplan-record:`); the image and
+    // its cache entries are there already.
+    fault_case(
+        "record-load",
+        vec![Rule::at("POST", "/images/load", 2, error("load refused"))],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+}
+
+#[test]
+fn a_cache_volume_created_but_reported_as_failed() {
+    // The engine made the cache volume, the runner heard an error: the volume is removed with
+    // the build, and the next build makes it again with its owner and mode.
+    fault_case(
+        "volume-lost",
+        vec![Rule::at(
+            "POST",
+            "/volumes/create",
+            1,
+            Fault::ErrorAfter("injected: answer lost".into()),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage build, line 5", "create volume"],
+        },
+    );
+}
