@@ -32,7 +32,7 @@ pub enum RunnerError {
         at: String,
         /// The failed request.
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
     /// The engine could not be reached at all.
     #[error("cannot reach the docker engine at {host} (is dockerd running? set DOCKER_HOST or --engine)")]
@@ -205,7 +205,7 @@ impl RunnerError {
             RunnerError::Engine(source) => RunnerError::EngineInStage {
                 stage: stage.to_string(),
                 at: at(),
-                source,
+                source: Box::new(source),
             },
             other => other,
         }

@@ -202,7 +202,7 @@ pub async fn unpack(
         Uploaded::Done(()) => Ok(Ok(())),
         Uploaded::Producer(e) => Ok(Err(e)),
         Uploaded::Worker(e) => Ok(Err(StepError::Worker(e))),
-        Uploaded::Upload(e) => Err(e.into()),
+        Uploaded::Upload(e) => Err(e),
     }
 }
 
