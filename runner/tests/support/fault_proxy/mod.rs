@@ -74,7 +74,7 @@ impl Rule {
     }
 
     /// The same rule for every matching request from the `nth` on.
-    pub fn from_then_on(mut self) -> Rule {
+    pub fn and_every_later_match(mut self) -> Rule {
         self.times = usize::MAX;
         self
     }
@@ -87,7 +87,7 @@ impl Rule {
             Some((_, query)) if self.path.contains('?') => format!("{path}?{query}"),
             _ => path.to_string(),
         };
-        self.method.as_deref().map_or(true, |m| m == method) && glob(&self.path, &text)
+        self.method.as_deref().is_none_or(|m| m == method) && glob(&self.path, &text)
     }
 }
 
@@ -105,7 +105,7 @@ pub fn glob(pattern: &str, text: &str) -> bool {
                 None => (false, &pattern[star + 1..]),
             };
             (0..=text.len())
-                .take_while(|&i| any || text.get(..i).map_or(true, |t| !t.contains('/')))
+                .take_while(|&i| any || text.get(..i).is_none_or(|t| !t.contains('/')))
                 .filter(|&i| text.is_char_boundary(i))
                 .any(|i| glob(rest, &text[i..]))
         }
