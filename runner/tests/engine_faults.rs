@@ -38,7 +38,10 @@ struct Project {
     secret: PathBuf,
     secret_text: String,
     tag: String,
+    /// Every image the builds made or named (stage images, commits and loads seen by the proxy).
     images: Vec<String>,
+    /// The cache keys of the steps the builds' records name.
+    keys: Vec<String>,
 }
 
 impl Project {
@@ -80,6 +83,7 @@ impl Project {
             secret_text,
             tag,
             images: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -114,9 +118,13 @@ impl Project {
         .finish_or_hang()
         .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
         self.images.extend(stage_images(run.stdout.as_bytes()));
-        let record = std::fs::read_to_string(&record)
+        self.images.extend(proxy.images_made());
+        let record: Option<Value> = std::fs::read_to_string(&record)
             .ok()
             .map(|text| serde_json::from_str(&text).expect("the record is JSON"));
+        if let Some(record) = &record {
+            self.keys.extend(step_keys(record));
+        }
         (run, record)
     }
 
@@ -132,7 +140,9 @@ impl Project {
             run.stderr
         );
         let text = std::fs::read_to_string(&record).expect("the record");
-        serde_json::from_str(&text).expect("the record is JSON")
+        let record: Value = serde_json::from_str(&text).expect("the record is JSON");
+        self.keys.extend(step_keys(&record));
+        record
     }
 
     /// The cache mount's volume (named as the runner names it: id, uid, gid, mode).
@@ -146,9 +156,62 @@ impl Project {
 
 impl Drop for Project {
     fn drop(&mut self) {
-        forget_cache_tags(None, &self.images);
         remove_images(None, &[self.tag.as_str()]);
+        // A step's cache entry is found by its key: its image need not be on the parent chain
+        // of a stage's image (a target's final image is loaded, without a parent).
+        let mut entries = Vec::new();
+        for key in &self.keys {
+            let entry = format!("stageplan-cache:{key}");
+            if let Ok(inspect) = support::engine_get(None, &format!("/images/{entry}/json")) {
+                if let Some(id) = inspect["Id"].as_str() {
+                    self.images.push(id.to_string());
+                }
+                entries.push(entry);
+            }
+        }
+        if !entries.is_empty() {
+            let mut args = vec!["rmi"];
+            args.extend(entries.iter().map(String::as_str));
+            let _ = support::docker_at(None, &args);
+        }
+        remove_made_images(&self.images);
         let _ = support::docker_at(None, &["volume", "rm", "-f", &self.cache_volume()]);
+    }
+}
+
+/// Removes the cache tags and stage records of `images` and of their parents, then every image
+/// among them that no tag names any more, children first (an image with a tag left, such as the
+/// base image, or with children, stays): the builds' commits, also those a fault left untagged.
+fn remove_made_images(images: &[String]) {
+    forget_cache_tags(None, images);
+    let mut chain = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for image in images {
+        let mut current = image.clone();
+        while !current.is_empty() && seen.insert(current.clone()) {
+            let Ok(inspect) = support::engine_get(None, &format!("/images/{current}/json")) else {
+                break;
+            };
+            if inspect["RepoTags"]
+                .as_array()
+                .is_some_and(|t| !t.is_empty())
+            {
+                break;
+            }
+            chain.push(current.clone());
+            current = inspect["Parent"].as_str().unwrap_or_default().to_string();
+        }
+    }
+    // One `docker rmi` takes them all, children first (each image comes before its parent in
+    // its chain); an image whose child is in a later chain goes in the next round.
+    for _ in 0..3 {
+        if chain.is_empty() {
+            break;
+        }
+        let mut args = vec!["rmi"];
+        args.extend(chain.iter().map(String::as_str));
+        let _ = support::docker_at(None, &args);
+        chain.retain(|id| support::engine_get(None, &format!("/images/{id}/json")).is_ok());
     }
 }
 
@@ -302,6 +365,17 @@ fn committed_steps(record: &Value) -> Vec<(String, u64, String)> {
         }
     }
     committed
+}
+
+/// The cache keys of every step a record names.
+fn step_keys(record: &Value) -> Vec<String> {
+    record["stages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|stage| stage["steps"].as_array().into_iter().flatten())
+        .filter_map(|step| step["key"].as_str().map(str::to_string))
+        .collect()
 }
 
 fn step_status(record: &Value, stage: &str, step: u64) -> String {
@@ -916,6 +990,11 @@ fn stopped_while_held(name: &str, rules: Vec<Rule>, within: Duration) -> Finishe
         .unwrap_or_else(|hung| panic!("{name}: {hung}\nrequests:\n{}", proxy.log_text()));
     let stopping = signalled.elapsed();
     project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    if let Ok(text) = std::fs::read_to_string(&record) {
+        let record: Value = serde_json::from_str(&text).expect("the record is JSON");
+        project.keys.extend(step_keys(&record));
+    }
     assert_eq!(
         run.code,
         Some(130),

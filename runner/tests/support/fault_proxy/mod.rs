@@ -135,6 +135,8 @@ pub struct Seen {
     pub rule: Option<usize>,
     /// The status the client got, when it got one.
     pub status: Option<u16>,
+    /// The start of the engine's answer (its first 64 KB; empty for an upgraded stream).
+    pub body: String,
 }
 
 #[derive(Default)]
@@ -166,8 +168,15 @@ impl Shared {
             target: target.to_string(),
             rule: fired.as_ref().map(|(index, _)| *index),
             status: None,
+            body: String::new(),
         });
         (seq, fired)
+    }
+
+    fn kept(&mut self, seq: usize, body: &[u8]) {
+        if let Some(seen) = self.seen.get_mut(seq - 1) {
+            seen.body = String::from_utf8_lossy(body).into_owned();
+        }
     }
 
     fn answered(&mut self, seq: usize, status: u16) {
@@ -239,6 +248,30 @@ impl FaultProxy {
     /// Every request so far.
     pub fn log(&self) -> Vec<Seen> {
         lock(&self.shared).seen.clone()
+    }
+
+    /// The ids of the images the engine made for requests through this proxy (commits and
+    /// loads), from its answers, also those the client never heard of.
+    pub fn images_made(&self) -> Vec<String> {
+        let mut ids = Vec::new();
+        for seen in lock(&self.shared).seen.iter() {
+            let path = api_path(&seen.target);
+            if seen.method != "POST" || !(path == "/commit" || path == "/images/load") {
+                continue;
+            }
+            let mut rest = seen.body.as_str();
+            while let Some(at) = rest.find("sha256:") {
+                let id: String = rest[at + 7..]
+                    .chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect();
+                if id.len() == 64 {
+                    ids.push(format!("sha256:{id}"));
+                }
+                rest = &rest[at + 7..];
+            }
+        }
+        ids
     }
 
     /// How many requests rule `index` applied its fault to.
@@ -374,11 +407,14 @@ async fn forward(
             };
             let (response, framing) = wire::parse_response(&head, &request.method)?;
             if let Some(message) = &replace {
-                wire::forward_body(engine_in, None::<&mut UnixStream>, framing, None).await?;
+                let mut dropped = tokio::io::sink();
+                let mut kept = wire::Capturing::new(&mut dropped);
+                wire::forward_body(engine_in, Some(&mut kept), framing, None).await?;
                 client_out
                     .write_all(&wire::error_response(500, message))
                     .await?;
                 lock(shared).answered(seq, 500);
+                lock(shared).kept(seq, &kept.kept);
                 return Ok((response.status, Copied::Whole, response.close));
             }
             client_out.write_all(&head).await?;
@@ -386,9 +422,10 @@ async fn forward(
             if response.status == 101 {
                 return Ok((response.status, Copied::Whole, false));
             }
+            let mut kept = wire::Capturing::new(&mut *client_out);
             let copied =
-                wire::forward_body(engine_in, Some(&mut *client_out), framing, cut_response)
-                    .await?;
+                wire::forward_body(engine_in, Some(&mut kept), framing, cut_response).await?;
+            lock(shared).kept(seq, &kept.kept);
             let closes = response.close || framing == Framing::UntilClose;
             Ok::<_, std::io::Error>((response.status, copied, closes))
         };

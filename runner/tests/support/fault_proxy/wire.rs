@@ -9,6 +9,8 @@
 //! [`Copied::Cut`] and the caller drops both connections.
 
 use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
@@ -336,4 +338,46 @@ pub fn error_response(status: u16, message: &str) -> Vec<u8> {
         body.len()
     )
     .into_bytes()
+}
+
+/// A writer that keeps the first [`Capturing::LIMIT`] bytes written through it (an answer's
+/// body, for the log: the ids of the images a build made).
+pub struct Capturing<'a, W> {
+    inner: &'a mut W,
+    pub kept: Vec<u8>,
+}
+
+impl<'a, W> Capturing<'a, W> {
+    /// How much of a body is kept.
+    pub const LIMIT: usize = 64 * 1024;
+
+    pub fn new(inner: &'a mut W) -> Capturing<'a, W> {
+        Capturing {
+            inner,
+            kept: Vec::new(),
+        }
+    }
+}
+
+impl<W: AsyncWrite + Unpin> AsyncWrite for Capturing<'_, W> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        context: &mut Context<'_>,
+        bytes: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let written = Pin::new(&mut *self.inner).poll_write(context, bytes);
+        if let Poll::Ready(Ok(n)) = written {
+            let room = Self::LIMIT.saturating_sub(self.kept.len()).min(n);
+            self.kept.extend_from_slice(&bytes[..room]);
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_flush(context)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, context: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut *self.inner).poll_shutdown(context)
+    }
 }
