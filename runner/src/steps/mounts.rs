@@ -701,11 +701,25 @@ async fn fill_volume(
                 }
             }
             BindContent::Container { container, path } => {
+                // A failed download ends the upload; the download's error is the one to report.
+                let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+                let slot = failed.clone();
                 let download = ctx.engine.get_archive_stream(&container, &path);
-                let upload = download.map_err(|e| std::io::Error::other(e.to_string()));
-                ctx.engine
+                let upload = download.map_err(move |e| {
+                    let text = e.to_string();
+                    if let Ok(mut slot) = slot.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    std::io::Error::other(text)
+                });
+                let uploaded = ctx
+                    .engine
                     .put_archive(&holder, FILL_DIR, Box::pin(upload))
-                    .await?;
+                    .await;
+                if let Err(e) = uploaded {
+                    let download_error = failed.lock().ok().and_then(|mut slot| slot.take());
+                    return Err(download_error.unwrap_or(e).into());
+                }
             }
             BindContent::Empty => {}
         }

@@ -124,3 +124,35 @@ fn an_image_load_cut_mid_stream() {
         },
     );
 }
+
+/// A project whose second stage binds a directory of the first one into its RUN.
+fn dockerfile_with_a_bind_from_a_stage(nonce: &str) -> String {
+    format!(
+        "FROM stageplan-test/busybox:1 AS build
+RUN echo {nonce} > /nonce && mkdir /dir && seq 1 4000 > /dir/numbers
+FROM stageplan-test/busybox:1 AS final
+RUN --mount=type=bind,from=build,source=/dir,target=/x wc -l < /x/numbers > /count
+"
+    )
+}
+
+#[test]
+fn a_refused_download_into_a_bind_mount() {
+    // The first download reads the source for the step's key, the second fills the mount's
+    // volume: the engine's answer to that one reaches the error too.
+    let project = Project::with_dockerfile("bind-get", dockerfile_with_a_bind_from_a_stage);
+    fault_case_in(
+        project,
+        "bind-get",
+        vec![Rule::at(
+            "GET",
+            "/containers/*/archive",
+            2,
+            Fault::Error("injected: download refused".into()),
+        )],
+        Expect {
+            code: 2,
+            words: &["stage final, line 4", "download /dir"],
+        },
+    );
+}
