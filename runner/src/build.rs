@@ -17,7 +17,7 @@ use futures_util::future::FutureExt;
 use planner::Plan;
 
 use crate::conclude;
-use crate::containers::reaper::Reaper;
+use crate::containers::reaper::{Cleanup, Left, Reaper, IN_FLIGHT_GRACE};
 use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
@@ -98,7 +98,7 @@ pub async fn build(
         Ok(Ok(swept)) if swept > 0 => sweep_progress.note(
             "runner",
             &format!(
-                "removed {swept} containers, volumes or files left by runners that were killed"
+                "removed {swept} containers, volumes or files left by runners that were killed (or could not remove them)"
             ),
         ),
         Ok(Ok(_)) => {}
@@ -112,13 +112,69 @@ pub async fn build(
         let (_, _) = tokio::join!(reaper.shutdown(), replaced);
     };
     tokio::pin!(cleanup);
-    loop {
+    let cleanup = loop {
         tokio::select! {
-            _ = &mut cleanup => break,
+            cleanup = &mut cleanup => break cleanup,
             _ = signals.recv() => {}
         }
+    };
+    if cleanup.unanswered > 0 {
+        sweep_progress.note(
+            "runner",
+            &format!(
+                "the engine did not answer {} request(s) to create or remove a container or volume within {} s of the build's end; what they make is named {}… and is removed by the next runner started on this machine (in this PID namespace)",
+                cleanup.unanswered,
+                IN_FLIGHT_GRACE.as_secs(),
+                reaper.prefix()
+            ),
+        );
+    }
+    if let Some(error) = &cleanup.first_error {
+        sweep_progress.note("runner", &left_behind(reaper.prefix(), &cleanup, error));
     }
     outcome
+}
+
+/// The note for objects the engine refused to remove at the end of a build: what, why, who
+/// removes them, and the commands that remove them now.
+fn left_behind(prefix: &str, cleanup: &Cleanup, error: &str) -> String {
+    let containers: Vec<&str> = cleanup
+        .left
+        .iter()
+        .filter_map(|left| match left {
+            Left::Container(id) => Some(id.as_str()),
+            _ => None,
+        })
+        .collect();
+    let volumes: Vec<&str> = cleanup
+        .left
+        .iter()
+        .filter_map(|left| match left {
+            Left::Volume(name) => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut what = Vec::new();
+    let mut commands = Vec::new();
+    if !containers.is_empty() {
+        what.push(format!("containers {}", containers.join(", ")));
+        commands.push(format!("docker rm -f {}", containers.join(" ")));
+    }
+    if !volumes.is_empty() {
+        what.push(format!("volumes {}", volumes.join(", ")));
+        commands.push(format!("docker volume rm {}", volumes.join(" ")));
+    }
+    if cleanup.left.contains(&Left::Listing) {
+        what.push(format!("the objects named {prefix}*"));
+        commands.push(format!(
+            "docker rm -f $(docker ps -aq --filter name=^/{prefix}); docker volume rm $(docker volume ls -q --filter name={prefix})"
+        ));
+    }
+    format!(
+        "could not remove {} ({error}); the next runner started on this machine (in this PID namespace) removes them, or remove them now: {}",
+        what.join(" and "),
+        commands.join("; ")
+    )
 }
 
 /// The record's end of a build: the leak report (after a success), the stage memories kept in

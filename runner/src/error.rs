@@ -22,6 +22,18 @@ pub enum RunnerError {
     /// A call to the Docker engine failed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// A call to the Docker engine failed while a stage was at one of its instructions (or
+    /// making its final image).
+    #[error("stage {stage}, {at}")]
+    EngineInStage {
+        /// The stage's display name.
+        stage: String,
+        /// Where in the stage: `line 7`, or `its final image`.
+        at: String,
+        /// The failed request.
+        #[source]
+        source: Box<EngineError>,
+    },
     /// The engine could not be reached at all.
     #[error("cannot reach the docker engine at {host} (is dockerd running? set DOCKER_HOST or --engine)")]
     Connect {
@@ -81,6 +93,20 @@ pub enum RunnerError {
         code: i64,
         /// The last lines of output, already formatted (empty or starting with a newline).
         tail: String,
+    },
+    /// A `RUN` exited non-zero after its output stream to the engine had broken while it ran:
+    /// a process that can no longer write its output fails, so the engine's connection is to
+    /// blame, not the step.
+    #[error("stage {stage}, line {line}: `{text}` exited with code {code} after its output stream to the engine broke while it ran (a failure of the connection, not of the command); build again")]
+    OutputBroke {
+        /// The stage's display name.
+        stage: String,
+        /// 1-based Dockerfile line.
+        line: u32,
+        /// The instruction as written.
+        text: String,
+        /// The process exit code.
+        code: i64,
     },
     /// Opening the build context failed.
     #[error("build context")]
@@ -169,6 +195,19 @@ impl RunnerError {
         RunnerError::Io {
             what: what.into(),
             source,
+        }
+    }
+
+    /// An engine error placed in stage `stage` at `at` (`line 7`); every other error is
+    /// returned as it is (it names its place already, or has none).
+    pub fn in_stage(self, stage: &str, at: impl FnOnce() -> String) -> Self {
+        match self {
+            RunnerError::Engine(source) => RunnerError::EngineInStage {
+                stage: stage.to_string(),
+                at: at(),
+                source: Box::new(source),
+            },
+            other => other,
         }
     }
 

@@ -47,7 +47,10 @@ pub async fn run_stage(
     }
     ctx.progress.stage_started(&name, stage.instructions.len());
     ctx.recorder.stage_started(index, &name, is_target);
-    let (mut state, triggers) = start_state(&ctx, stage, &deps).await?;
+    let from_line = stage.location.line;
+    let (mut state, triggers) = start_state(&ctx, stage, &deps)
+        .await
+        .map_err(|e| e.in_stage(&name, || format!("line {from_line}")))?;
     let triggers = onbuild_instructions(stage, &triggers)?;
     let all: Vec<&Instruction> = triggers.iter().chain(&stage.instructions).collect();
     let mut position = 0;
@@ -71,7 +74,8 @@ pub async fn run_stage(
                     Err(e) => {
                         keeper::retire(&ctx, &mut state);
                         drop_holder(&ctx, &mut state);
-                        return Err(e);
+                        let line = all[position].line;
+                        return Err(e.in_stage(&name, || format!("line {line}")));
                     }
                 }
             }
@@ -98,7 +102,8 @@ pub async fn run_stage(
             }
             perform(&ctx, &mut state, instruction, &all[..position], defer).await
         }
-        .await;
+        .await
+        .map_err(|e| e.in_stage(&name, || format!("line {}", instruction.line)));
         let record = state.insight.finish_step(
             index,
             state.step,
@@ -134,7 +139,9 @@ pub async fn run_stage(
     keeper::retire(&ctx, &mut state);
     drop_holder(&ctx, &mut state);
     if is_target {
-        finish_target(&ctx, &mut state).await?;
+        finish_target(&ctx, &mut state)
+            .await
+            .map_err(|e| e.in_stage(&name, || "its final image".to_string()))?;
     }
     // Later stages read this one's files through a holder of its image: make it now, while
     // they are still on their way to that step. Not for a stage that came whole from the

@@ -11,7 +11,7 @@
 //! Temporary containers carry no labels (they would leak into commits); the name is the only
 //! mark, and only names that prove a dead runner of this host and PID namespace are swept.
 //! Temporary host files (secrets in `/dev/shm`, copies of bind sources) are tracked the same
-//! way.
+//! way, and so is a cache mount's volume until it is filled.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -118,6 +118,24 @@ impl Reaper {
         Ok(name)
     }
 
+    /// Creates the named volume `name`, which is to outlive the build (a cache mount's), and
+    /// tracks it like a temporary volume until [`Reaper::keep_volume`]: a build that fails or
+    /// is stopped before the volume is ready removes it, so no later build finds it half made.
+    pub async fn create_lasting_volume(&self, name: &str) -> Result<(), ReapError> {
+        lock(&self.inner.volumes).insert(name.to_string());
+        let engine = self.inner.engine.clone();
+        let volume = name.to_string();
+        self.in_flight(async move { engine.create_volume(&volume).await })
+            .await?
+            .map_err(ReapError::Engine)
+    }
+
+    /// Stops tracking a volume made with [`Reaper::create_lasting_volume`]: it is ready and
+    /// stays after the build.
+    pub fn keep_volume(&self, name: &str) {
+        lock(&self.inner.volumes).remove(name);
+    }
+
     /// Runs a creating request in its own task, registered so that [`Reaper::shutdown`] waits
     /// for it; refuses when shutting down.
     async fn in_flight<T: Send + 'static>(
@@ -153,11 +171,13 @@ impl Reaper {
         lock(&self.inner.host_files).remove(path);
     }
 
-    /// Removes one container.
-    pub async fn remove(&self, id: &str) -> EngineResult<()> {
-        self.inner.engine.remove_container(id).await?;
-        lock(&self.inner.containers).remove(id);
-        Ok(())
+    /// Removes one container now. A removal the engine refuses leaves it tracked: shutdown
+    /// tries again, and reports it if it fails then too (a refused removal is no reason to fail
+    /// a step whose work is done).
+    pub async fn remove(&self, id: &str) {
+        if self.inner.engine.remove_container(id).await.is_ok() {
+            lock(&self.inner.containers).remove(id);
+        }
     }
 
     /// Removes one container in the background: the caller goes on while the engine removes
@@ -172,9 +192,7 @@ impl Reaper {
             return;
         }
         in_flight.retain(|handle| !handle.is_finished());
-        in_flight.push(tokio::spawn(async move {
-            let _ = reaper.remove(&id).await;
-        }));
+        in_flight.push(tokio::spawn(async move { reaper.remove(&id).await }));
     }
 
     /// Removes one temporary volume.
@@ -184,47 +202,62 @@ impl Reaper {
         Ok(())
     }
 
-    /// Stops making objects, waits for every creation in flight, then force-removes every
-    /// container and volume this process made (tracked, or found by its name prefix); returns
-    /// how many objects it removed.
-    pub async fn shutdown(&self) -> usize {
+    /// Stops making objects, waits for every creation in flight (at most [`IN_FLIGHT_GRACE`]),
+    /// then force-removes every container and volume this process made (tracked, or found by
+    /// its name prefix) and its host files; returns what it removed, what the engine refused to
+    /// remove and how many requests it gave up on.
+    pub async fn shutdown(&self) -> Cleanup {
         let handles: Vec<JoinHandle<()>> = {
             let mut in_flight = lock(&self.inner.in_flight);
             self.inner.closing.store(true, Ordering::SeqCst);
             std::mem::take(&mut *in_flight)
         };
+        // Bounded: an engine that never answers must not keep a stopped build alive. What a
+        // request given up on makes later carries this process's name, and the next runner
+        // sweeps it once this one has exited.
+        let mut cleanup = Cleanup::default();
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_GRACE;
         for handle in handles {
-            let _ = handle.await;
+            let abort = handle.abort_handle();
+            if tokio::time::timeout_at(deadline, handle).await.is_err() {
+                abort.abort();
+                cleanup.unanswered += 1;
+            }
         }
         let engine = &self.inner.engine;
         let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
-        if let Ok(listed) = engine.list_containers_by_prefix(&self.inner.prefix).await {
-            containers.extend(listed.into_iter().map(|c| c.id));
+        match engine.list_containers_by_prefix(&self.inner.prefix).await {
+            Ok(listed) => containers.extend(listed.into_iter().map(|c| c.id)),
+            Err(e) => cleanup.refused(Left::Listing, e),
         }
         let removals = containers.iter().map(|id| engine.remove_container(id));
-        let removed = futures_util::future::join_all(removals)
-            .await
-            .into_iter()
-            .filter(Result::is_ok)
-            .count();
+        let results = futures_util::future::join_all(removals).await;
+        for (id, result) in containers.iter().zip(results) {
+            match result {
+                Ok(()) => cleanup.removed += 1,
+                Err(e) => cleanup.refused(Left::Container(short(id).to_string()), e),
+            }
+        }
         // Volumes are removed after the containers that use them.
         let mut volumes: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.volumes));
-        if let Ok(listed) = engine.list_volumes_by_prefix(&self.inner.prefix).await {
-            volumes.extend(listed);
+        match engine.list_volumes_by_prefix(&self.inner.prefix).await {
+            Ok(listed) => volumes.extend(listed),
+            Err(e) => cleanup.refused(Left::Listing, e),
         }
         let removals = volumes.iter().map(|name| engine.remove_volume(name));
-        let removed = removed
-            + futures_util::future::join_all(removals)
-                .await
-                .into_iter()
-                .filter(Result::is_ok)
-                .count();
+        let results = futures_util::future::join_all(removals).await;
+        for (name, result) in volumes.iter().zip(results) {
+            match result {
+                Ok(()) => cleanup.removed += 1,
+                Err(e) => cleanup.refused(Left::Volume(name.clone()), e),
+            }
+        }
         let files: BTreeSet<PathBuf> = std::mem::take(&mut *lock(&self.inner.host_files));
-        removed
-            + files
-                .iter()
-                .filter(|path| std::fs::remove_file(path).is_ok())
-                .count()
+        cleanup.removed += files
+            .iter()
+            .filter(|path| std::fs::remove_file(path).is_ok())
+            .count();
+        cleanup
     }
 
     /// Removes the containers and volumes of runners that provably died (see
@@ -262,6 +295,58 @@ impl Reaper {
             }
         }
         Ok(swept)
+    }
+}
+
+/// How long [`Reaper::shutdown`] waits for the creations and removals in flight.
+pub const IN_FLIGHT_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What [`Reaper::shutdown`] did.
+#[derive(Debug, Default)]
+pub struct Cleanup {
+    /// How many containers, volumes and host files it removed.
+    pub removed: usize,
+    /// Requests in flight (creations, removals) the engine had not answered after
+    /// [`IN_FLIGHT_GRACE`]; they were given up.
+    pub unanswered: usize,
+    /// What the engine refused to remove (or to list).
+    pub left: Vec<Left>,
+    /// The first refusal: the request and the engine's answer, with every cause.
+    pub first_error: Option<String>,
+}
+
+/// An object [`Reaper::shutdown`] could not remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Left {
+    /// A container (its short id).
+    Container(String),
+    /// A volume (its name).
+    Volume(String),
+    /// The objects named with this process's prefix could not even be listed.
+    Listing,
+}
+
+impl Cleanup {
+    fn refused(&mut self, left: Left, error: EngineError) {
+        if self.first_error.is_none() {
+            let mut text = error.to_string();
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                text.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            self.first_error = Some(text);
+        }
+        self.left.push(left);
+    }
+}
+
+/// A container id as the engine's listings show it (12 digits); names stay whole.
+fn short(id: &str) -> &str {
+    if id.len() == 64 && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        &id[..12]
+    } else {
+        id
     }
 }
 

@@ -148,8 +148,8 @@ impl Engine {
         containers::exec(&self.docker, id, argv, env, working_dir, user, stdin).await
     }
 
-    /// The exit code of a finished exec.
-    pub async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<i64> {
+    /// The exit code of an exec; `None` while its process runs.
+    pub async fn exec_exit_code(&self, exec_id: &str) -> EngineResult<Option<i64>> {
         containers::exec_exit_code(&self.docker, exec_id).await
     }
 

@@ -219,18 +219,15 @@ pub(super) async fn exec(
     let stream = output.filter_map(|item| async { log_chunk(item) });
     Ok((created.id, Box::pin(stream)))
 }
-/// The exit code of a finished exec.
-pub(super) async fn exec_exit_code(docker: &Docker, exec_id: &str) -> EngineResult<i64> {
+/// The exit code of an exec; `None` while its process runs.
+pub(super) async fn exec_exit_code(docker: &Docker, exec_id: &str) -> EngineResult<Option<i64>> {
     let inspected = docker
         .inspect_exec(exec_id)
         .await
         .map_err(|e| EngineError::api("inspect exec", e))?;
     match (inspected.running, inspected.exit_code) {
-        (Some(true), _) | (_, None) => Err(EngineError::protocol(
-            "inspect exec",
-            "the process has no exit code yet",
-        )),
-        (_, Some(code)) => Ok(code),
+        (Some(true), _) | (_, None) => Ok(None),
+        (_, Some(code)) => Ok(Some(code)),
     }
 }
 /// How many processes run in a container: on a local engine from the container's cgroup

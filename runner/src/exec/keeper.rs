@@ -61,7 +61,7 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
     if ctx.engine.start_container(&id).await.is_err()
         || matches!(ctx.engine.process_count(&id).await, Ok(0))
     {
-        ctx.reaper.remove(&id).await?;
+        ctx.reaper.remove(&id).await;
         state.keeper_enabled = false;
         return Ok(None);
     }

@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::context::{EntryKind, SourceSet};
 use crate::engine::{Engine, EngineResult};
 use crate::error::StepError;
-use crate::fs::pipe;
+use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar::{self as tarx, Overrides};
 
 /// A downloaded file.
@@ -198,13 +198,12 @@ pub async fn unpack(
         .map_err(StepError::Tar)
     });
     let uploaded = engine.put_archive(container, "/", upload).await;
-    match producer.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => return Ok(Err(e)),
-        Err(e) => return Ok(Err(StepError::Worker(e))),
+    match producer.finish(uploaded).await {
+        Uploaded::Done(()) => Ok(Ok(())),
+        Uploaded::Producer(e) => Ok(Err(e)),
+        Uploaded::Worker(e) => Ok(Err(StepError::Worker(e))),
+        Uploaded::Upload(e) => Err(e),
     }
-    uploaded?;
-    Ok(Ok(()))
 }
 
 /// A reader of the decompressed content of an xz file (decompressed on this blocking thread, in

@@ -32,7 +32,8 @@ use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::{after_target, target_container};
 use crate::exec::stage_state::StageState;
-use crate::fs::{pipe, tar as tarx};
+use crate::fs::pipe::{self, Uploaded};
+use crate::fs::tar as tarx;
 use crate::record::memory::{KeyField, KeyPart};
 use crate::record::recorder::ContextFile;
 
@@ -502,16 +503,16 @@ async fn write(
         let (upload, producer) =
             pipe::spawn_producer(move |out| context.write_tar(&set, &destination, &options, out));
         let uploaded = ctx.engine.put_archive(holder, "/", upload).await;
-        match producer.await {
-            Ok(Ok(_)) => {}
-            Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
-            Err(e) => return Ok(Err(StepError::Worker(e))),
-        }
-        if let Err(e) = uploaded {
-            return match refused(&e, real) {
-                Some(problem) => Ok(Err(problem)),
-                None => Err(e.into()),
-            };
+        match producer.finish(uploaded).await {
+            Uploaded::Done(_) => {}
+            Uploaded::Producer(e) => return Ok(Err(StepError::Context(e))),
+            Uploaded::Worker(e) => return Ok(Err(StepError::Worker(e))),
+            Uploaded::Upload(e) => {
+                return match refused(&e, real) {
+                    Some(problem) => Ok(Err(problem)),
+                    None => Err(e.into()),
+                };
+            }
         }
     }
     for archive in archives {

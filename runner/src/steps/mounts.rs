@@ -7,7 +7,8 @@
 //! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
 //! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
 //! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`
-//! (and emptied once by a `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
+//! (removed again when the build fails or stops before it is filled; emptied once by a
+//! `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
 //! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
 //! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
 //! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
@@ -27,9 +28,10 @@ use crate::context::{CopySources, DestState, Destination, SourceSet, TarOptions}
 use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
-use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
+use crate::exec::ctx::{reap_error, Ctx, HOLDER_ENTRYPOINT};
 use crate::exec::stage_state::StageState;
-use crate::fs::{pipe, tar as tarx};
+use crate::fs::pipe::{self, Uploaded};
+use crate::fs::tar as tarx;
 
 /// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
 pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
@@ -522,7 +524,12 @@ async fn prepare_into(
                     .await?
                     .contains(&volume);
                 if !exists {
-                    ctx.engine.create_volume(&volume).await?;
+                    // Removed again unless it is filled: a later build must not find it
+                    // without its owner and mode.
+                    ctx.reaper
+                        .create_lasting_volume(&volume)
+                        .await
+                        .map_err(reap_error)?;
                     // The cache directory starts empty, owned and moded as asked: the directory
                     // entry of the fill holder's mount point sets the volume's root (the engine
                     // skips an archive's own `.` entry).
@@ -543,6 +550,7 @@ async fn prepare_into(
                             return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
                         }
                     }
+                    ctx.reaper.keep_volume(&volume);
                 }
                 prepared.mounts.push(MountSpec::Volume {
                     name: volume,
@@ -688,26 +696,40 @@ async fn fill_volume(
                     context.write_tar(&set, &destination, &TarOptions::default(), out)
                 });
                 let uploaded = ctx.engine.put_archive(&holder, "/", upload).await;
-                match producer.await {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(e)) => return Ok(Err(StepError::Context(e))),
-                    Err(e) => return Ok(Err(StepError::Worker(e))),
+                match producer.finish(uploaded).await {
+                    Uploaded::Done(_) => {}
+                    Uploaded::Producer(e) => return Ok(Err(StepError::Context(e))),
+                    Uploaded::Worker(e) => return Ok(Err(StepError::Worker(e))),
+                    Uploaded::Upload(e) => return Err(e.into()),
                 }
-                uploaded?;
             }
             BindContent::Container { container, path } => {
+                // A failed download ends the upload; the download's error is the one to report.
+                let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
+                let slot = failed.clone();
                 let download = ctx.engine.get_archive_stream(&container, &path);
-                let upload = download.map_err(|e| std::io::Error::other(e.to_string()));
-                ctx.engine
+                let upload = download.map_err(move |e| {
+                    let text = e.to_string();
+                    if let Ok(mut slot) = slot.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    std::io::Error::other(text)
+                });
+                let uploaded = ctx
+                    .engine
                     .put_archive(&holder, FILL_DIR, Box::pin(upload))
-                    .await?;
+                    .await;
+                if let Err(e) = uploaded {
+                    let download_error = failed.lock().ok().and_then(|mut slot| slot.take());
+                    return Err(download_error.unwrap_or(e).into());
+                }
             }
             BindContent::Empty => {}
         }
         Ok(Ok(()))
     }
     .await;
-    ctx.reaper.remove(&holder).await?;
+    ctx.reaper.remove(&holder).await;
     result
 }
 
@@ -715,7 +737,7 @@ async fn fill_volume(
 async fn fill_volume_bytes(ctx: &Ctx, volume: &str, path: &str, archive: Vec<u8>) -> Result<()> {
     let holder = fill_holder(ctx, volume).await?;
     let uploaded = ctx.engine.put_archive_bytes(&holder, path, archive).await;
-    ctx.reaper.remove(&holder).await?;
+    ctx.reaper.remove(&holder).await;
     uploaded.map_err(Into::into)
 }
 

@@ -10,7 +10,7 @@
 use crate::context::Chmod;
 use crate::engine::Engine;
 use crate::error::StepError;
-use crate::fs::pipe;
+use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar::{self as tarx, ExtraEntry, Overrides};
 
 /// Where a piece's entries come from.
@@ -118,11 +118,12 @@ pub async fn upload(
         }
     };
     let uploaded = engine.put_archive(container, "/", upload).await;
-    let produced = producer
-        .await
-        .map_err(|e| UploadError::Step(StepError::Worker(e)))?;
-    produced.map_err(|e| UploadError::Step(StepError::Tar(e)))?;
-    uploaded.map_err(UploadError::Engine)
+    match producer.finish(uploaded).await {
+        Uploaded::Done(_) => Ok(()),
+        Uploaded::Producer(e) => Err(UploadError::Step(StepError::Tar(e))),
+        Uploaded::Worker(e) => Err(UploadError::Step(StepError::Worker(e))),
+        Uploaded::Upload(e) => Err(UploadError::Engine(e)),
+    }
 }
 
 /// Why an upload failed: the source (a step problem) or the engine.

@@ -11,7 +11,7 @@
 //! and temporary mount is removed on every path.
 
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use planner::plan::{Command, Heredoc, Instruction, Op, Source};
@@ -276,12 +276,44 @@ async fn exec_step(
             None,
         )
         .await?;
-    let tail = collect_output(ctx, &state.name, output).await?;
-    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    let tail = collect_output(ctx, &state.name, output).await;
+    let (code, stream_broke) = exec_exit(ctx, &state.name, &exec_id).await?;
+    if code != 0 && stream_broke {
+        return Err(RunnerError::OutputBroke {
+            stage: state.name.clone(),
+            line: instruction.line,
+            text: instruction.text.clone(),
+            code,
+        });
+    }
     if code != 0 {
         return Err(step_failed(state, instruction, code, tail));
     }
     Ok(())
+}
+
+/// The exit code of an exec whose output stream has ended, and whether the stream ended while
+/// the process still ran. The engine ends the stream when the process exits; a stream that
+/// ended before (its connection broke) leaves the process running in the container, and it is
+/// waited for: its exit code is the step's result, only the rest of its output is lost. A
+/// process that writes after the break is failed by the engine (exit 126); one that the engine
+/// failed before the first look cannot be told from a step's own failure.
+async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<(i64, bool)> {
+    if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
+        return Ok((code, false));
+    }
+    ctx.progress.note(
+        stage,
+        "the output stream ended before the process did (its connection to the engine broke?); waiting for the process, whose further output is not shown",
+    );
+    let mut pause = Duration::from_millis(50);
+    loop {
+        tokio::time::sleep(pause).await;
+        if let Some(code) = ctx.engine.exec_exit_code(exec_id).await? {
+            return Ok((code, true));
+        }
+        pause = (pause * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
@@ -402,7 +434,7 @@ async fn run_in_container(
             )
             .await?;
         } else {
-            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await?;
+            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
             let code = ctx.engine.wait_container(&id).await?;
             if code != 0 {
                 return Err(step_failed(state, instruction, code, tail));
@@ -418,8 +450,9 @@ async fn run_in_container(
         ctx.reaper.remove_detached(id);
         outcome?;
     } else {
-        let removed = ctx.reaper.remove(&id).await.map_err(RunnerError::from);
-        outcome.and(removed)?;
+        // A refused removal leaves the container (and so its volumes) to the build's end.
+        ctx.reaper.remove(&id).await;
+        outcome?;
     }
     remove_stubs(ctx, state, instruction, &stubs).await
 }
@@ -458,8 +491,8 @@ async fn write_secret(
             Some(&secret.content),
         )
         .await?;
-    let tail = collect_output(ctx, &state.name, output).await?;
-    let code = ctx.engine.exec_exit_code(&exec_id).await?;
+    let tail = collect_output(ctx, &state.name, output).await;
+    let (code, _) = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(RunnerError::Instruction {
             stage: state.name.clone(),
@@ -538,13 +571,29 @@ fn step_failed(
 
 /// Streams a process's output to the progress sink, line by line; returns the last lines for a
 /// failure message.
-async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<Vec<String>> {
+///
+/// A stream that breaks ends the output, with a note: the output only informs, the step's
+/// result is the process's exit code, which the caller asks for next (and waits for).
+async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Vec<String> {
     let mut tail: VecDeque<String> = VecDeque::new();
     let mut partial = [String::new(), String::new()];
     while let Some(chunk) = logs.next().await {
-        let (which, bytes) = match chunk? {
-            LogChunk::Stdout(b) => (0, b),
-            LogChunk::Stderr(b) => (1, b),
+        let (which, bytes) = match chunk {
+            Ok(LogChunk::Stdout(b)) => (0, b),
+            Ok(LogChunk::Stderr(b)) => (1, b),
+            Err(e) => {
+                let mut cause = e.to_string();
+                let mut source = std::error::Error::source(&e);
+                while let Some(inner) = source {
+                    cause.push_str(&format!(": {inner}"));
+                    source = inner.source();
+                }
+                ctx.progress.note(
+                    stage,
+                    &format!("the output stream broke ({cause}); the step goes on, its further output is not shown"),
+                );
+                break;
+            }
         };
         partial[which].push_str(&String::from_utf8_lossy(&bytes));
         while let Some(newline) = partial[which].find('\n') {
@@ -563,7 +612,7 @@ async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Result<V
             emit_line(ctx, stage, which, rest, &mut tail);
         }
     }
-    Ok(tail.into_iter().collect())
+    tail.into_iter().collect()
 }
 
 fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeque<String>) {

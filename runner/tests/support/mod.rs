@@ -12,6 +12,8 @@
 // Each test binary includes this module and uses a different part of it.
 #![allow(dead_code)]
 
+pub mod fault_proxy;
+pub mod faulted;
 pub mod record;
 pub mod snapshot;
 

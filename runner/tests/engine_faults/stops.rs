@@ -1,0 +1,136 @@
+//! Engine-fault cases at the end of a build: removals the engine refuses (once, or all of them:
+//! reported, then swept by the next runner), and SIGTERM while the engine holds a request
+//! (also one it never answers).
+//!
+//! Input: the standard project. Output: pass/fail per case.
+//! Invariant: the next runner sweeps only what a finished runner left.
+
+use std::time::Duration;
+
+use crate::check::{error, fault_case, stopped_while_held, Expect};
+use crate::project::Project;
+use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
+use crate::support::faulted;
+use crate::support::{self, forget_cache_tags, stage_images, TempDir};
+
+#[test]
+fn a_removal_refused_during_the_build() {
+    // The first removal is the cache volume's fill holder, which the runner waits for. The
+    // holder stays tracked and goes at the end of the build; the build itself is not harmed.
+    fault_case(
+        "remove-once",
+        vec![Rule::at(
+            "DELETE",
+            "/containers/*",
+            1,
+            error("removal refused"),
+        )],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+}
+
+#[test]
+fn removals_refused_until_the_end_are_reported_and_swept_by_the_next_runner() {
+    support::require_engine();
+    let mut project = Project::new("remove-all");
+    let proxy = FaultProxy::start(
+        "remove-all",
+        vec![
+            Rule::at("DELETE", "/containers/*", 1, error("removal refused"))
+                .and_every_later_match(),
+            Rule::at("DELETE", "/volumes/*", 1, error("removal refused")).and_every_later_match(),
+        ],
+    );
+    let (run, _) = project.build_through(&proxy);
+    assert!(proxy.fired(0) > 0, "{}", proxy.log_text());
+    // The image is built: the build succeeds, and says what it could not remove and who will.
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("could not remove") && output.contains("injected: removal refused"),
+        "the failed cleanup is reported: {output}"
+    );
+    if let Some(note) = output.lines().find(|l| l.contains("could not remove")) {
+        eprintln!("remove-all: {note}");
+    }
+    let left = faulted::debris(&run.prefix);
+    assert!(
+        left.iter().any(|d| d.starts_with("container")),
+        "the refused removals left containers: {left:?}"
+    );
+    // The next runner of this machine and PID namespace proves the first one gone and
+    // removes what it left.
+    let sweeper = TempDir::new("ef-sweeper");
+    sweeper.write("Dockerfile", "FROM stageplan-test/busybox:1\nENV SWEPT=1\n");
+    let swept = faulted::run(
+        &[
+            "build".to_string(),
+            sweeper.path_str(),
+            "--progress".to_string(),
+            "json".to_string(),
+        ],
+        &sweeper.0,
+    );
+    forget_cache_tags(None, &stage_images(swept.stdout.as_bytes()));
+    assert_eq!(swept.code, Some(0), "{}", swept.stderr);
+    assert!(
+        swept.stdout.contains("left by runners"),
+        "the sweep is reported: {}",
+        swept.stdout
+    );
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_signal_while_a_create_is_held_waits_for_it_and_removes_what_it_made() {
+    // The RUN container with the secret is created 3 s late; SIGTERM comes meanwhile. The
+    // runner waits for the creation, then removes the container.
+    stopped_while_held(
+        "held-create",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            4,
+            Fault::Delay(Duration::from_secs(3)),
+        )],
+        Duration::from_secs(30),
+    );
+}
+
+#[test]
+fn a_signal_while_a_commit_is_held_stops_at_once() {
+    stopped_while_held(
+        "held-commit",
+        vec![Rule::at(
+            "POST",
+            "/commit",
+            2,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(15),
+    );
+}
+
+#[test]
+fn a_signal_while_a_create_never_answers_stops_in_bounded_time() {
+    // An engine that never answers a create: the runner gives the creation a while, then
+    // stops without it (whatever it makes later is the next runner's to sweep).
+    let run = stopped_while_held(
+        "stalled-create",
+        vec![Rule::at(
+            "POST",
+            "/containers/create",
+            4,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(30),
+    );
+    assert!(
+        run.stdout.contains("the engine did not answer 1 request"),
+        "the given-up creation is reported: {}",
+        run.stdout
+    );
+}
