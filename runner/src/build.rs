@@ -109,7 +109,8 @@ pub async fn build(
     // `--no-cache` build replaced; signals that arrive now are ignored until the removal is
     // done.
     let cleanup = async {
-        let (_, _) = tokio::join!(reaper.shutdown(), replaced);
+        let (cleanup, _) = tokio::join!(reaper.shutdown(), replaced);
+        cleanup
     };
     tokio::pin!(cleanup);
     let cleanup = loop {
