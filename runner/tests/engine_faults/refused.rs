@@ -301,11 +301,16 @@ fn a_cache_volume_whose_first_fill_fails() {
 
 #[test]
 fn a_refused_image_save_costs_only_the_leak_report() {
-    // The leak report reads the target's layers with an image save; without them the build
-    // still succeeds, and says why the report is missing.
+    // On this local overlay2 engine the leak report walks the layer directories, which it
+    // finds through the engine's information; with that refused it reads the target's layers
+    // with an image save, and without those the build still succeeds, and says why the report
+    // is missing.
     let run = fault_case(
         "save",
-        vec![Rule::at("GET", "/images/*/get", 1, error("save refused"))],
+        vec![
+            Rule::at("GET", "/info", 1, error("info refused")),
+            Rule::at("GET", "/images/*/get", 1, error("save refused")),
+        ],
         Expect {
             code: 0,
             words: &[],
@@ -315,6 +320,25 @@ fn a_refused_image_save_costs_only_the_leak_report() {
     assert!(
         output.contains("injected: save refused"),
         "the missing leak report is explained: {output}"
+    );
+}
+
+#[test]
+fn a_refused_engine_information_reads_the_layers_with_an_image_save() {
+    // Without the engine's storage facts the layer directories are not used: the leak report
+    // streams the image instead and is whole (no note).
+    let run = fault_case(
+        "info",
+        vec![Rule::at("GET", "/info", 1, error("info refused"))],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        !output.contains("leak report skipped") && output.contains("biggest directories"),
+        "the leak report is whole: {output}"
     );
 }
 
