@@ -146,10 +146,20 @@ fn a_no_cache_build_deletes_the_images_whose_entries_it_replaced() {
     let old_images = [
         image_of(&format!("stageplan-cache:{run}")),
         image_of(&format!("stageplan-cache:{copy}")),
-        image_of(&tag),
     ];
 
+    // A second name for the first build's image: the user keeps it, so it must stay.
+    let kept = image_tag("prune-nocache-kept");
+    cleanup.tags.push(kept.clone());
+    let kept_image = image_of(&tag);
+    assert!(docker_at(None, &["tag", &tag, &kept]).status.success());
+
     let again = build(&dir, &["-t", &tag, "--no-cache"], &[], &mut cleanup);
+    assert_eq!(
+        image_of(&kept),
+        kept_image,
+        "the --no-cache build deleted an image the user had tagged"
+    );
     assert_eq!(key(&again.record, "build", 1), run, "same steps, same keys");
     for old in &old_images {
         assert!(
@@ -181,10 +191,16 @@ fn prune_all_removes_memories_and_cache_volumes_but_not_tagged_images() {
     cleanup.tags.push(tag.clone());
     let first = build(&dir, &["-t", &tag], &[], &mut cleanup);
     let run = key(&first.record, "stage-0", 1);
-    let volumes_before = cache_volumes();
-    assert!(
-        !volumes_before.is_empty(),
-        "the RUN --mount=type=cache build made no cache volume"
+    // This build's cache volume is the one holding its word (other builds on the engine may
+    // make and use cache volumes of their own meanwhile).
+    let mine: Vec<String> = cache_volumes()
+        .into_iter()
+        .filter(|volume| holds(volume, &word))
+        .collect();
+    assert_eq!(
+        mine.len(),
+        1,
+        "the RUN --mount=type=cache build made no cache volume holding {word}"
     );
     let record = format!("stageplan-record:{}", record_identity(&first.events));
     assert!(exists(&record), "no stage memory {record}");
@@ -201,9 +217,9 @@ fn prune_all_removes_memories_and_cache_volumes_but_not_tagged_images() {
     assert!(!exists(&record), "the stage memory stayed:\n{said}");
     let left: Vec<String> = cache_volumes()
         .into_iter()
-        .filter(|volume| volumes_before.contains(volume))
+        .filter(|volume| mine.contains(volume))
         .collect();
-    assert!(left.is_empty(), "cache volumes {left:?} stayed:\n{said}");
+    assert!(left.is_empty(), "cache volume {left:?} stayed:\n{said}");
     assert!(exists(&tag), "--all removed the user's tagged image");
 
     let after = build(&dir, &["-t", &tag], &[], &mut cleanup);
@@ -223,6 +239,18 @@ fn cache_volumes() -> Vec<String> {
         .lines()
         .map(str::to_string)
         .collect()
+}
+
+/// Whether the cache volume `volume` holds the file `seen` with `word` in it (read on the
+/// local engine's host).
+fn holds(volume: &str, word: &str) -> bool {
+    let out = docker_at(
+        None,
+        &["volume", "inspect", "--format", "{{.Mountpoint}}", volume],
+    );
+    let mountpoint = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    std::fs::read_to_string(std::path::Path::new(&mountpoint).join("seen"))
+        .is_ok_and(|text| text.contains(word))
 }
 
 /// The stage memory's identity from the build's `stage_done` event (`stageplan-record:<id>`).

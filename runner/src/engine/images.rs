@@ -35,6 +35,8 @@ pub struct ImageInfo {
     pub architecture: String,
     /// Architecture variant (`v8`), empty when none.
     pub variant: String,
+    /// Its tags (`repo:tag`).
+    pub tags: Vec<String>,
 }
 
 /// One entry of an image's history.
@@ -71,6 +73,7 @@ pub(super) async fn inspect_image(
             os: image.os.unwrap_or_default(),
             architecture: image.architecture.unwrap_or_default(),
             variant: image.variant.unwrap_or_default(),
+            tags: image.repo_tags.unwrap_or_default(),
         })),
         Err(e) if is_not_found(&e) => Ok(None),
         Err(e) => Err(EngineError::api(format!("inspect image {reference}"), e)),

@@ -224,9 +224,10 @@ impl Cache {
     }
 
     /// Deletes the images whose entries this build replaced, newest first, so that deleting
-    /// the last image of an old chain also deletes its untagged parents. An image another tag
-    /// names, a container uses or a child image needs is left alone. Returns how many images
-    /// went.
+    /// the last image of an old chain also deletes its untagged parents. An image that still
+    /// has a tag (a `-t` name, another entry) is left alone, since deleting an image by id
+    /// takes its last tag with it; so is one a container uses or a child image needs. Returns
+    /// how many images went.
     pub async fn remove_replaced(&self) -> usize {
         let replaced = match self.replaced.lock() {
             Ok(mut replaced) => std::mem::take(&mut *replaced),
@@ -234,6 +235,13 @@ impl Cache {
         };
         let mut deleted = 0;
         for image in replaced.iter().rev() {
+            let untagged = matches!(
+                self.engine.inspect_image(image).await,
+                Ok(Some(info)) if info.tags.is_empty()
+            );
+            if !untagged {
+                continue;
+            }
             if let Ok(Deletion::Done { deleted: ids }) = self.engine.delete_image(image).await {
                 deleted += ids.len();
             }
