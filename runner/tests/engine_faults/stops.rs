@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::check::{error, fault_case, stopped_while_held, Expect};
+use crate::check::{error, fault_case, stop_while_held, stopped_while_held, Expect};
 use crate::project::Project;
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::support::faulted;
@@ -148,4 +148,29 @@ fn sweep_with_a_next_runner(name: &str) {
     );
     forget_cache_tags(None, &stage_images(swept.stdout.as_bytes()));
     assert_eq!(swept.code, Some(0), "{}", swept.stderr);
+}
+
+#[test]
+fn a_signal_while_every_removal_is_held_stops_in_bounded_time() {
+    // Every container removal waits forever: the fill holder's during the build, then those of
+    // the end of the build. The runner gives them up, says what is left, and the next runner
+    // sweeps it.
+    let (run, _project) = stop_while_held(
+        "held-removals",
+        vec![Rule::at(
+            "DELETE",
+            "/containers/*",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )
+        .and_every_later_match()],
+        Duration::from_secs(45),
+    );
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("could not remove"),
+        "what is left is reported: {output}"
+    );
+    sweep_with_a_next_runner("held-removals");
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
