@@ -174,3 +174,20 @@ fn a_signal_while_every_removal_is_held_stops_in_bounded_time() {
     sweep_with_a_next_runner("held-removals");
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
+
+#[test]
+fn a_signal_while_every_image_load_is_held_stops_in_bounded_time() {
+    // The target's final image is loaded, and after the signal the stages' memories would be:
+    // no load is answered.
+    stopped_while_held(
+        "held-loads",
+        vec![Rule::at(
+            "POST",
+            "/images/load",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )
+        .and_every_later_match()],
+        Duration::from_secs(45),
+    );
+}
