@@ -17,7 +17,7 @@ use futures_util::future::FutureExt;
 use planner::Plan;
 
 use crate::conclude;
-use crate::containers::reaper::{Cleanup, Left, Reaper, IN_FLIGHT_GRACE};
+use crate::containers::reaper::{Cleanup, Left, Reaper, IN_FLIGHT_GRACE, REMOVAL_GRACE};
 use crate::context::BuildContext;
 use crate::engine::Engine;
 use crate::error::{Result, RunnerError};
@@ -94,7 +94,20 @@ pub async fn build(
         result = conclude_build(&ctx, outcome) => result,
         signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
     };
-    match sweeper.await {
+    // Bounded like the removals below: a sweep the engine never answers is given up.
+    let sweeper_abort = sweeper.abort_handle();
+    let swept = tokio::time::timeout(REMOVAL_GRACE, sweeper).await;
+    if swept.is_err() {
+        sweeper_abort.abort();
+        sweep_progress.note(
+            "runner",
+            &format!(
+                "the start-up sweep of runners that were killed got no answer from the engine within {} s and was given up",
+                REMOVAL_GRACE.as_secs()
+            ),
+        );
+    }
+    match swept.unwrap_or(Ok(Ok(0))) {
         Ok(Ok(swept)) if swept > 0 => sweep_progress.note(
             "runner",
             &format!(

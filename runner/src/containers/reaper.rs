@@ -204,8 +204,9 @@ impl Reaper {
 
     /// Stops making objects, waits for every creation in flight (at most [`IN_FLIGHT_GRACE`]),
     /// then force-removes every container and volume this process made (tracked, or found by
-    /// its name prefix) and its host files; returns what it removed, what the engine refused to
-    /// remove and how many requests it gave up on.
+    /// its name prefix; each phase at most [`REMOVAL_GRACE`]) and its host files; returns what
+    /// it removed, what the engine refused (or did not answer) and how many requests in flight
+    /// it gave up on.
     pub async fn shutdown(&self) -> Cleanup {
         let handles: Vec<JoinHandle<()>> = {
             let mut in_flight = lock(&self.inner.in_flight);
@@ -224,13 +225,16 @@ impl Reaper {
                 cleanup.unanswered += 1;
             }
         }
+        // Each phase is bounded too: a removal the engine never answers is reported as left.
         let engine = &self.inner.engine;
         let mut containers: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.containers));
-        match engine.list_containers_by_prefix(&self.inner.prefix).await {
+        match answered(engine.list_containers_by_prefix(&self.inner.prefix)).await {
             Ok(listed) => containers.extend(listed.into_iter().map(|c| c.id)),
             Err(e) => cleanup.refused(Left::Listing, e),
         }
-        let removals = containers.iter().map(|id| engine.remove_container(id));
+        let removals = containers
+            .iter()
+            .map(|id| answered(engine.remove_container(id)));
         let results = futures_util::future::join_all(removals).await;
         for (id, result) in containers.iter().zip(results) {
             match result {
@@ -240,11 +244,13 @@ impl Reaper {
         }
         // Volumes are removed after the containers that use them.
         let mut volumes: BTreeSet<String> = std::mem::take(&mut *lock(&self.inner.volumes));
-        match engine.list_volumes_by_prefix(&self.inner.prefix).await {
+        match answered(engine.list_volumes_by_prefix(&self.inner.prefix)).await {
             Ok(listed) => volumes.extend(listed),
             Err(e) => cleanup.refused(Left::Listing, e),
         }
-        let removals = volumes.iter().map(|name| engine.remove_volume(name));
+        let removals = volumes
+            .iter()
+            .map(|name| answered(engine.remove_volume(name)));
         let results = futures_util::future::join_all(removals).await;
         for (name, result) in volumes.iter().zip(results) {
             match result {
@@ -327,17 +333,36 @@ pub enum Left {
 }
 
 impl Cleanup {
-    fn refused(&mut self, left: Left, error: EngineError) {
-        if self.first_error.is_none() {
+    fn refused(&mut self, left: Left, error: String) {
+        self.first_error.get_or_insert(error);
+        self.left.push(left);
+    }
+}
+
+/// How long each phase of the removals at the end of a build (listing and removing the
+/// containers, then the volumes) waits for the engine.
+pub const REMOVAL_GRACE: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The result of an engine request at the end of a build, given up after [`REMOVAL_GRACE`];
+/// an error is the request's message with every cause.
+async fn answered<T>(
+    request: impl std::future::Future<Output = EngineResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(REMOVAL_GRACE, request).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => {
             let mut text = error.to_string();
             let mut source = std::error::Error::source(&error);
             while let Some(cause) = source {
                 text.push_str(&format!(": {cause}"));
                 source = cause.source();
             }
-            self.first_error = Some(text);
+            Err(text)
         }
-        self.left.push(left);
+        Err(_) => Err(format!(
+            "the engine did not answer within {} s",
+            REMOVAL_GRACE.as_secs()
+        )),
     }
 }
 

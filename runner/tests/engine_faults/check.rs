@@ -184,6 +184,24 @@ pub fn error(message: &str) -> Fault {
 /// (the request is being held), and checks the build stops with 130 within `within`, leaving
 /// nothing behind.
 pub fn stopped_while_held(name: &str, rules: Vec<Rule>, within: Duration) -> Finished {
+    let (run, project) = stop_while_held(name, rules, within);
+    assert_eq!(
+        faulted::debris(&run.prefix),
+        Vec::<String>::new(),
+        "{name}: {}",
+        run.stderr
+    );
+    assert_eq!(
+        faulted::files_holding(&project.secret_text, &project.scratch.0),
+        Vec::<String>::new(),
+        "{name}: the secret is in a host file"
+    );
+    run
+}
+
+/// [`stopped_while_held`] without the checks for debris: returns the run and the project (with
+/// the proxy gone, so no held request reaches the engine any more).
+pub fn stop_while_held(name: &str, rules: Vec<Rule>, within: Duration) -> (Finished, Project) {
     support::require_engine();
     let mut project = Project::new(name);
     let proxy = FaultProxy::start(name, rules);
@@ -231,18 +249,7 @@ pub fn stopped_while_held(name: &str, rules: Vec<Rule>, within: Duration) -> Fin
         stopping < within,
         "{name}: stopping took {stopping:?} (more than {within:?})"
     );
-    // The held request dies with the proxy; nothing of this runner is left.
+    // The held request dies with the proxy.
     drop(proxy);
-    assert_eq!(
-        faulted::debris(&run.prefix),
-        Vec::<String>::new(),
-        "{name}: {}",
-        run.stderr
-    );
-    assert_eq!(
-        faulted::files_holding(&project.secret_text, &project.scratch.0),
-        Vec::<String>::new(),
-        "{name}: the secret is in a host file"
-    );
-    run
+    (run, project)
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use crate::check::{error, fault_case, stopped_while_held, Expect};
+use crate::check::{error, fault_case, stop_while_held, stopped_while_held, Expect};
 use crate::project::Project;
 use crate::support::fault_proxy::{Fault, FaultProxy, Rule};
 use crate::support::faulted;
@@ -53,34 +53,13 @@ fn removals_refused_until_the_end_are_reported_and_swept_by_the_next_runner() {
         output.contains("could not remove") && output.contains("injected: removal refused"),
         "the failed cleanup is reported: {output}"
     );
-    if let Some(note) = output.lines().find(|l| l.contains("could not remove")) {
-        eprintln!("remove-all: {note}");
-    }
-    let left = faulted::debris(&run.prefix);
     assert!(
-        left.iter().any(|d| d.starts_with("container")),
-        "the refused removals left containers: {left:?}"
+        output.contains("could not remove containers") && output.contains("docker rm -f "),
+        "the note names the containers and the command: {output}"
     );
     // The next runner of this machine and PID namespace proves the first one gone and
     // removes what it left.
-    let sweeper = TempDir::new("ef-sweeper");
-    sweeper.write("Dockerfile", "FROM stageplan-test/busybox:1\nENV SWEPT=1\n");
-    let swept = faulted::run(
-        &[
-            "build".to_string(),
-            sweeper.path_str(),
-            "--progress".to_string(),
-            "json".to_string(),
-        ],
-        &sweeper.0,
-    );
-    forget_cache_tags(None, &stage_images(swept.stdout.as_bytes()));
-    assert_eq!(swept.code, Some(0), "{}", swept.stderr);
-    assert!(
-        swept.stdout.contains("left by runners"),
-        "the sweep is reported: {}",
-        swept.stdout
-    );
+    sweep_with_a_next_runner("remove-all");
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
 
@@ -132,5 +111,83 @@ fn a_signal_while_a_create_never_answers_stops_in_bounded_time() {
         run.stdout.contains("the engine did not answer 1 request"),
         "the given-up creation is reported: {}",
         run.stdout
+    );
+}
+
+#[test]
+fn a_signal_while_the_engine_never_answers_the_first_request() {
+    // The version negotiation is the first request: an engine that accepts the connection
+    // and never answers must not keep the runner from stopping.
+    stopped_while_held(
+        "stalled-version",
+        vec![Rule::at(
+            "GET",
+            "/version",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(15),
+    );
+}
+
+/// Builds a tiny project on the real engine: a next runner, whose start-up sweep removes what
+/// finished runners of this namespace left. (Any runner of the namespace sweeps, and the other
+/// cases start runners all the time: which one removes the debris is not asserted, only that it
+/// is gone; `tests/faults.rs` asserts the sweep's report.)
+fn sweep_with_a_next_runner(name: &str) {
+    let sweeper = TempDir::new(&format!("ef-sweeper-{name}"));
+    sweeper.write("Dockerfile", "FROM stageplan-test/busybox:1\nENV SWEPT=1\n");
+    let swept = faulted::run(
+        &[
+            "build".to_string(),
+            sweeper.path_str(),
+            "--progress".to_string(),
+            "json".to_string(),
+        ],
+        &sweeper.0,
+    );
+    forget_cache_tags(None, &stage_images(swept.stdout.as_bytes()));
+    assert_eq!(swept.code, Some(0), "{}", swept.stderr);
+}
+
+#[test]
+fn a_signal_while_every_removal_is_held_stops_in_bounded_time() {
+    // Every container removal waits forever: the fill holder's during the build, then those of
+    // the end of the build. The runner gives them up, says what is left, and the next runner
+    // sweeps it.
+    let (run, _project) = stop_while_held(
+        "held-removals",
+        vec![Rule::at(
+            "DELETE",
+            "/containers/*",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )
+        .and_every_later_match()],
+        Duration::from_secs(45),
+    );
+    let output = format!("{}{}", run.stdout, run.stderr);
+    assert!(
+        output.contains("could not remove"),
+        "what is left is reported: {output}"
+    );
+    sweep_with_a_next_runner("held-removals");
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
+
+#[test]
+fn a_signal_while_every_image_load_is_held_stops_in_bounded_time() {
+    // The target's final image is loaded, and after the signal the stages' memories would be:
+    // no load is answered.
+    stopped_while_held(
+        "held-loads",
+        vec![Rule::at(
+            "POST",
+            "/images/load",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )
+        .and_every_later_match()],
+        Duration::from_secs(45),
     );
 }
