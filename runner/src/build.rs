@@ -122,7 +122,12 @@ pub async fn build(
     // `--no-cache` build replaced; signals that arrive now are ignored until the removal is
     // done.
     let cleanup = async {
-        let (cleanup, _) = tokio::join!(reaper.shutdown(), replaced);
+        // Bounded like the reaper's phases: deletions the engine does not answer are given up
+        // (the images stay untagged, nothing else is left).
+        let (cleanup, _) = tokio::join!(
+            reaper.shutdown(),
+            tokio::time::timeout(REMOVAL_GRACE, replaced)
+        );
         cleanup
     };
     tokio::pin!(cleanup);
