@@ -159,18 +159,7 @@ pub fn step_keys(record: &Value) -> Vec<String> {
 }
 
 pub fn step_status(record: &Value, stage: &str, step: u64) -> String {
-    record["stages"]
-        .as_array()
-        .expect("stages")
-        .iter()
-        .find(|s| s["name"] == stage)
-        .and_then(|s| {
-            s["steps"]
-                .as_array()
-                .expect("steps")
-                .iter()
-                .find(|t| t["step"] == step)
-        })
+    support::record::find_step(record, stage, step)
         .and_then(|t| t["status"].as_str())
         .unwrap_or("missing")
         .to_string()

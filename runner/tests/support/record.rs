@@ -102,8 +102,8 @@ pub fn read_record(path: &Path) -> Value {
     record
 }
 
-/// The record of step `step` of stage `stage`.
-pub fn step<'a>(record: &'a Value, stage: &str, step: u64) -> &'a Value {
+/// The record of step `step` of stage `stage`, if the record has it.
+pub fn find_step<'a>(record: &'a Value, stage: &str, step: u64) -> Option<&'a Value> {
     record["stages"]
         .as_array()
         .expect("stages")
@@ -116,6 +116,11 @@ pub fn step<'a>(record: &'a Value, stage: &str, step: u64) -> &'a Value {
                 .iter()
                 .find(|t| t["step"] == step)
         })
+}
+
+/// The record of step `step` of stage `stage`.
+pub fn step<'a>(record: &'a Value, stage: &str, step: u64) -> &'a Value {
+    find_step(record, stage, step)
         .unwrap_or_else(|| panic!("no step {stage} #{step} in {record:#}"))
 }
 
