@@ -10,9 +10,13 @@
 //! (boot id, PID namespace, pid, start time), so builds of other tests and other users of the
 //! engine are never counted or touched.
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use support::faulted::{debris, identity_prefix, remove_debris};
 
 const BASE: &str = "stageplan-test/busybox:1";
 const DOCKER: &str = "/usr/bin/docker";
@@ -65,92 +69,6 @@ fn runner(args: &[&str]) -> Command {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     command
-}
-
-/// The name prefix of the temporary objects of the runner running as host pid `pid`, read from
-/// `/proc` while it runs (the same fields the runner names its objects with).
-fn identity_prefix(pid: u32) -> String {
-    let boot: String = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .expect("boot id")
-        .chars()
-        .filter(char::is_ascii_hexdigit)
-        .take(12)
-        .collect();
-    let ns = std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("pid namespace");
-    let ns = ns
-        .to_string_lossy()
-        .trim_start_matches("pid:[")
-        .trim_end_matches(']')
-        .to_string();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
-    let ns_pid = status
-        .lines()
-        .find_map(|l| l.strip_prefix("NSpid:"))
-        .and_then(|v| v.split_whitespace().last().map(str::to_string))
-        .expect("NSpid");
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
-    let start = stat[stat.rfind(')').expect(")") + 1..]
-        .split_whitespace()
-        .nth(19)
-        .expect("start time")
-        .to_string();
-    format!("stageplan-tmp-{boot}-{ns}-{ns_pid}-{start}-")
-}
-
-/// Every container, volume and host file whose name starts with `prefix`.
-fn debris(prefix: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    let containers = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("name=^/{prefix}"),
-        "--format",
-        "{{.Names}}",
-    ]);
-    found.extend(
-        String::from_utf8_lossy(&containers.stdout)
-            .lines()
-            .filter(|n| n.starts_with(prefix))
-            .map(|n| format!("container {n}")),
-    );
-    let volumes = docker(&[
-        "volume",
-        "ls",
-        "--filter",
-        &format!("name={prefix}"),
-        "--format",
-        "{{.Name}}",
-    ]);
-    found.extend(
-        String::from_utf8_lossy(&volumes.stdout)
-            .lines()
-            .filter(|n| n.starts_with(prefix))
-            .map(|n| format!("volume {n}")),
-    );
-    for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if name.starts_with(prefix) {
-                    found.push(format!("file {}", entry.path().display()));
-                }
-            }
-        }
-    }
-    found
-}
-
-/// Removes whatever `prefix` names (after a test that leaves debris on purpose).
-fn remove_debris(prefix: &str) {
-    for item in debris(prefix) {
-        let (kind, name) = item.split_once(' ').expect("kind name");
-        match kind {
-            "container" => drop(docker(&["rm", "-f", "-v", name])),
-            "volume" => drop(docker(&["volume", "rm", "-f", name])),
-            _ => drop(std::fs::remove_file(name)),
-        }
-    }
 }
 
 /// Waits until the runner has started `n` containers (its RUN steps are running).

@@ -118,10 +118,10 @@ pub fn run(args: &[String], scratch: &Path) -> Finished {
     start(args, &[], scratch).finish()
 }
 
-/// The name prefix of the temporary objects of the runner running as `pid`, a child of this
-/// process (so in this PID namespace): boot id, PID namespace, pid and start time, the fields
-/// the runner names its objects with. Readable from the moment `spawn` returns, as long as the
-/// child is not waited for (a finished child stays a zombie until then).
+/// The name prefix of the temporary objects of the runner running as host pid `pid`, read from
+/// `/proc` while it runs: boot id, its PID namespace, its pid in that namespace and its start
+/// time, the fields the runner names its objects with. Readable from the moment `spawn`
+/// returns, as long as the child is not waited for (a finished child stays a zombie until then).
 pub fn identity_prefix(pid: u32) -> String {
     let boot: String = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .expect("boot id")
@@ -129,19 +129,25 @@ pub fn identity_prefix(pid: u32) -> String {
         .filter(char::is_ascii_hexdigit)
         .take(12)
         .collect();
-    let namespace = std::fs::read_link("/proc/self/ns/pid").expect("pid namespace");
+    let namespace = std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("pid namespace");
     let namespace = namespace
         .to_string_lossy()
         .trim_start_matches("pid:[")
         .trim_end_matches(']')
         .to_string();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    let namespace_pid = status
+        .lines()
+        .find_map(|line| line.strip_prefix("NSpid:"))
+        .and_then(|value| value.split_whitespace().last().map(str::to_string))
+        .expect("NSpid");
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the runner's stat");
     let start = stat[stat.rfind(')').expect(")") + 1..]
         .split_whitespace()
         .nth(19)
         .expect("start time")
         .to_string();
-    format!("stageplan-tmp-{boot}-{namespace}-{pid}-{start}-")
+    format!("stageplan-tmp-{boot}-{namespace}-{namespace_pid}-{start}-")
 }
 
 /// Every container, volume and host file (in `/dev/shm` and the temporary directory) whose
