@@ -202,16 +202,9 @@ where
     let mut budget = Budget { left: cut };
     match framing {
         Framing::Empty => {}
-        Framing::Length(mut remaining) => {
-            while remaining > 0 {
-                let bytes = from.take(remaining.min(64 * 1024) as usize).await?;
-                if bytes.is_empty() {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                remaining -= bytes.len() as u64;
-                if budget.send(&mut to, &bytes).await? == Copied::Cut {
-                    return Ok(Copied::Cut);
-                }
+        Framing::Length(length) => {
+            if budget.send_exactly(from, &mut to, length).await? == Copied::Cut {
+                return Ok(Copied::Cut);
             }
         }
         Framing::Chunked => loop {
@@ -235,16 +228,9 @@ where
                 }
                 break;
             }
-            let mut remaining = size + 2;
-            while remaining > 0 {
-                let bytes = from.take(remaining.min(64 * 1024) as usize).await?;
-                if bytes.is_empty() {
-                    return Err(io::ErrorKind::UnexpectedEof.into());
-                }
-                remaining -= bytes.len() as u64;
-                if budget.send(&mut to, &bytes).await? == Copied::Cut {
-                    return Ok(Copied::Cut);
-                }
+            // The chunk and its CRLF.
+            if budget.send_exactly(from, &mut to, size + 2).await? == Copied::Cut {
+                return Ok(Copied::Cut);
             }
         },
         Framing::UntilClose => loop {
@@ -285,6 +271,30 @@ impl Budget {
             to.flush().await?;
         }
         Ok(if cut { Copied::Cut } else { Copied::Whole })
+    }
+
+    /// Forwards exactly `length` bytes of `from` (an early end is an error).
+    async fn send_exactly<R, W>(
+        &mut self,
+        from: &mut Reader<R>,
+        to: &mut Option<&mut W>,
+        mut length: u64,
+    ) -> io::Result<Copied>
+    where
+        R: AsyncRead + Unpin,
+        W: AsyncWrite + Unpin,
+    {
+        while length > 0 {
+            let bytes = from.take(length.min(64 * 1024) as usize).await?;
+            if bytes.is_empty() {
+                return Err(io::ErrorKind::UnexpectedEof.into());
+            }
+            length -= bytes.len() as u64;
+            if self.send(to, &bytes).await? == Copied::Cut {
+                return Ok(Copied::Cut);
+            }
+        }
+        Ok(Copied::Whole)
     }
 }
 
