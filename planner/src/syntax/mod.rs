@@ -387,6 +387,9 @@ struct Parser<'a> {
     empty_continuations: Vec<Span>,
     /// Comment lines since the last instruction.
     comments: Vec<&'a str>,
+    /// The continuation pieces of the instruction being read, with their lines' offsets
+    /// (kept between instructions so that joining allocates the joined line only).
+    pieces: Vec<(&'a str, usize)>,
     /// The last physical line read.
     last_line: Option<Line<'a>>,
     n_instructions: usize,
@@ -407,6 +410,7 @@ impl<'a> Parser<'a> {
             directives: Vec::new(),
             empty_continuations: Vec::new(),
             comments: Vec::new(),
+            pieces: Vec::new(),
             last_line: None,
             n_instructions: 0,
             recovered: false,
@@ -424,11 +428,7 @@ impl<'a> Parser<'a> {
             return None;
         }
         let rest = &self.text[self.pos..];
-        // A byte search: `str::find(char)` compares each match with `memcmp`.
-        let len = rest
-            .bytes()
-            .position(|byte| byte == b'\n')
-            .map_or(rest.len(), |newline| newline + 1);
+        let len = memchr::memchr(b'\n', rest.as_bytes()).map_or(rest.len(), |newline| newline + 1);
         let line = Line {
             idx: self.next_idx,
             start: self.pos,
@@ -534,8 +534,7 @@ impl<'a> Parser<'a> {
             if ended && first_piece.is_empty() {
                 continue;
             }
-            let mut joined: Option<String> = None;
-            let mut continuations = Vec::new();
+            self.pieces.clear();
             let mut last = first;
             let mut empty_continuation = false;
             while !ended {
@@ -555,14 +554,25 @@ impl<'a> Parser<'a> {
                     continue;
                 }
                 let (piece, piece_ended) = trim_continuation(ctext, self.escape);
-                let joined = joined.get_or_insert_with(|| first_piece.to_string());
-                continuations.push((joined.len(), line.start));
-                joined.push_str(piece);
+                self.pieces.push((piece, line.start));
                 ended = piece_ended;
             }
-            let line: Cow<'a, str> = match joined {
-                Some(joined) => Cow::Owned(joined),
-                None => Cow::Borrowed(first_piece),
+            let mut continuations = Vec::with_capacity(self.pieces.len());
+            let line: Cow<'a, str> = if self.pieces.is_empty() {
+                Cow::Borrowed(first_piece)
+            } else {
+                let joined_len = self
+                    .pieces
+                    .iter()
+                    .map(|(piece, _)| piece.len())
+                    .sum::<usize>();
+                let mut joined = String::with_capacity(first_piece.len() + joined_len);
+                joined.push_str(first_piece);
+                for (piece, line_start) in &self.pieces {
+                    continuations.push((joined.len(), *line_start));
+                    joined.push_str(piece);
+                }
+                Cow::Owned(joined)
             };
             let instruction_end = last;
             let comments = std::mem::take(&mut self.comments);
