@@ -51,18 +51,26 @@ pub fn flag_value_spans(
     let rest_start = offset_in(line, rest);
     let mut flag_spans = Vec::new();
     let (_, flags) = extract_flags_with_spans(rest, escape, Some(&mut flag_spans));
-    let prefix = format!("--{name}=");
+    // `--{name}=`, matched piece by piece (no string is built for it).
+    let value_of = |flag: &'_ str| -> Option<usize> {
+        let value = flag
+            .strip_prefix("--")?
+            .strip_prefix(name)?
+            .strip_prefix('=')?;
+        Some(flag.len() - value.len())
+    };
     flags
         .iter()
         .zip(flag_spans)
         .filter_map(|(flag, (start, end))| {
-            let value = flag.strip_prefix(&prefix)?;
+            let value = &flag[value_of(flag)?..];
             let written = rest.get(start..end).unwrap_or("");
-            let Some(written_value) = written.strip_prefix(&prefix) else {
+            let Some(prefix_len) = value_of(written) else {
                 return Some(None);
             };
+            let written_value = &written[prefix_len..];
             let unquoted = strip_quotes(written_value);
-            let value_start = start + prefix.len() + offset_in(written_value, unquoted);
+            let value_start = start + prefix_len + offset_in(written_value, unquoted);
             Some(checked(raw, text, rest_start + value_start, value))
         })
         .collect()
