@@ -165,7 +165,8 @@ pub fn build_meta_args(
                     lexer
                         .process_word(default, &out.env)
                         .map_err(|e| (idx, e))?
-                        .word,
+                        .word
+                        .into_owned(),
                 ),
                 None => None,
             },

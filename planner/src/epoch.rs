@@ -116,7 +116,8 @@ fn check_source_stage(
                         let value = lexer
                             .process_word(default, &env)
                             .map_err(|e| e.message)?
-                            .word;
+                            .word
+                            .into_owned();
                         env.insert(&arg.name, value);
                     }
                 }

@@ -8,6 +8,7 @@
 //! Invariant: never panics; unknown variables expand to the empty string (or stay verbatim
 //! with [`Lexer::skip_unset`]), and the names looked up are recorded for diagnostics.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Where variables come from.
@@ -62,7 +63,7 @@ fn err<T>(message: impl Into<String>) -> Result<T, ExpandError> {
 pub fn expand_word(word: &str, vars: &dyn Lookup, escape: char) -> Result<String, ExpandError> {
     Lexer::new(escape)
         .process_word(word, vars)
-        .map(|result| result.word)
+        .map(|result| result.word.into_owned())
 }
 
 /// Expands a line into words, splitting on unquoted white space (BuildKit `ProcessWords`).
@@ -76,9 +77,9 @@ pub fn expand_words(
 
 /// The result of processing one word.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Expanded {
-    /// The processed word.
-    pub word: String,
+pub struct Expanded<'w> {
+    /// The processed word (the word itself when it has nothing to process).
+    pub word: Cow<'w, str>,
     /// Names that were looked up and found.
     pub matched: BTreeSet<String>,
     /// Names that were looked up and not found.
@@ -129,17 +130,21 @@ impl Lexer {
     }
 
     /// Processes one word (no splitting), recording the variables used.
-    pub fn process_word(&self, word: &str, vars: &dyn Lookup) -> Result<Expanded, ExpandError> {
+    pub fn process_word<'w>(
+        &self,
+        word: &'w str,
+        vars: &dyn Lookup,
+    ) -> Result<Expanded<'w>, ExpandError> {
         if self.is_plain(word, false) {
             return Ok(Expanded {
-                word: word.to_string(),
+                word: Cow::Borrowed(word),
                 ..Expanded::default()
             });
         }
         let mut state = State::new(self, word, vars);
         let (result, _) = state.process_stop_on(None, self.raw_escapes)?;
         Ok(Expanded {
-            word: result,
+            word: Cow::Owned(result),
             matched: state.matched,
             unmatched: state.unmatched,
         })

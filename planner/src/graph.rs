@@ -262,7 +262,9 @@ fn resolve_from(
                         span,
                     );
                 }
-                Source::Image { image: name }
+                Source::Image {
+                    image: name.into_owned(),
+                }
             }
         }
     };
@@ -276,7 +278,7 @@ fn resolve_from(
             }
         };
         report_undefined_args(&expanded.unmatched, meta, stage, sink);
-        if expanded.matched.len() == 1 && expanded.unmatched.is_empty() && expanded.matched.contains("TARGETPLATFORM") && meta.env.get("TARGETPLATFORM") == Some(&expanded.word) {
+        if expanded.matched.len() == 1 && expanded.unmatched.is_empty() && expanded.matched.contains("TARGETPLATFORM") && meta.env.get("TARGETPLATFORM").map(String::as_str) == Some(&*expanded.word) {
             let message = format!("Setting platform to predefined {written} in FROM is redundant as this is the default behavior");
             sink.lint(&stage.comments, Rule::RedundantTargetPlatform, message, span);
         }

@@ -7,6 +7,8 @@
 //! Invariant: the words are expanded in BuildKit's order (chown, chmod, checksum, sources,
 //! destination, then heredoc bodies) before any check, as `Expand` runs before `dispatchCopy`.
 
+use std::borrow::Cow;
+
 use super::source::{classify, SourceKind};
 use super::{Dispatcher, Failed, Place};
 use crate::checks::Rule;
@@ -38,7 +40,7 @@ impl Dispatcher<'_, '_> {
         let checksum = if is_add {
             self.expand(spec.checksum.as_deref().unwrap_or(""), place)?
         } else {
-            String::new()
+            Cow::Borrowed("")
         };
         let mut sources = Vec::with_capacity(spec.sources.len());
         for source in &spec.sources {

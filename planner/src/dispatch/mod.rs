@@ -21,6 +21,8 @@ mod env;
 mod expose;
 mod source;
 
+use std::borrow::Cow;
+
 use std::collections::BTreeMap;
 
 use crate::args::MetaArgs;
@@ -177,11 +179,16 @@ struct Failed;
 impl Dispatcher<'_, '_> {
     /// Expands one word with the stage environment (BuildKit's `Expand` callback), reporting
     /// `UndefinedVar` for names that are neither set nor declared.
-    fn expand(&mut self, word: &str, place: Place) -> Result<String, Failed> {
+    fn expand<'w>(&mut self, word: &'w str, place: Place) -> Result<Cow<'w, str>, Failed> {
         self.expand_with(*self.ctx.lexer, word, place)
     }
 
-    fn expand_with(&mut self, lexer: Lexer, word: &str, place: Place) -> Result<String, Failed> {
+    fn expand_with<'w>(
+        &mut self,
+        lexer: Lexer,
+        word: &'w str,
+        place: Place,
+    ) -> Result<Cow<'w, str>, Failed> {
         match lexer.process_word(word, &self.env) {
             Ok(expanded) => {
                 self.report_unmatched(expanded.unmatched.iter().map(String::as_str), place);
@@ -311,7 +318,7 @@ impl Dispatcher<'_, '_> {
                     }
                     if is_env {
                         self.check_secret("ENV", &key, place);
-                        self.env.set(&key, value);
+                        self.env.set(&key, value.into_owned());
                     }
                 }
             }
@@ -342,7 +349,7 @@ impl Dispatcher<'_, '_> {
                 for path in paths {
                     expanded.push(self.expand(path, place)?);
                 }
-                if expanded.iter().any(String::is_empty) {
+                if expanded.iter().any(|path| path.is_empty()) {
                     self.sink.error(
                         "InvalidVolume",
                         "VOLUME specified can not be an empty string",
@@ -356,7 +363,7 @@ impl Dispatcher<'_, '_> {
                     self.check_secret("ARG", &arg.name, place);
                     let value = match (self.ctx.build_args.get(&arg.name), &arg.default) {
                         (Some(given), _) => Some(given.clone()),
-                        (None, Some(default)) => Some(self.expand(default, place)?),
+                        (None, Some(default)) => Some(self.expand(default, place)?.into_owned()),
                         (None, None) => self.ctx.global.env.get(&arg.name).cloned(),
                     };
                     if let Some(value) = value {

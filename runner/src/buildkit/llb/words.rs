@@ -28,7 +28,7 @@ impl Lookup for EnvLookup<'_> {
 pub fn expand_word(word: &str, env: &[(String, String)], escape: char) -> Result<String, String> {
     Lexer::new(escape)
         .process_word(word, &EnvLookup(env))
-        .map(|expanded| expanded.word)
+        .map(|expanded| expanded.word.into_owned())
         .map_err(|e| e.to_string())
 }
 
@@ -51,7 +51,7 @@ pub fn display_text(text: &str, env: &[(String, String)], escape: char, raw: boo
     lexer.skip_unset = raw;
     lexer
         .process_word(text, &EnvLookup(env))
-        .map_or_else(|_| text.to_string(), |expanded| expanded.word)
+        .map_or_else(|_| text.to_string(), |expanded| expanded.word.into_owned())
 }
 
 /// A heredoc body of `COPY <<EOF` with expansion on: `$name` and `${...}` are expanded, the
