@@ -179,7 +179,15 @@ pub fn build(
     for stage_idx in 0..file.stages.len() {
         let (base, platform) = resolve_from(file, &names, stage_idx, meta, lexer, text, sink);
         let stage = &file.stages[stage_idx];
-        let mut edges = vec![GraphEdge {
+        // FROM, then at most one edge per `--from=` and per mount (the parent's triggers add
+        // theirs later, rarely).
+        let n_edges = stage
+            .instructions
+            .iter()
+            .map(|instr| usize::from(instr.copy_from.is_some()) + instr.mount_froms.len())
+            .sum::<usize>();
+        let mut edges = Vec::with_capacity(1 + n_edges);
+        edges.push(GraphEdge {
             kind: EdgeKind::From,
             source: base.clone(),
             onbuild: false,
@@ -190,7 +198,7 @@ pub fn build(
             mount_target: None,
             word: stage.base_span,
             implicit: false,
-        }];
+        });
         let mut instr_idx = 0;
         let mut triggers_from = None;
         if let Source::Stage { stage: parent } = base {
@@ -231,13 +239,13 @@ fn resolve_from(
     sink: &mut Sink,
 ) -> (Source, Option<String>) {
     let stage = &file.stages[stage_idx];
-    let fallback = Source::Image {
+    let fallback = || Source::Image {
         image: stage.base_text.clone(),
     };
     let base = match lexer.process_word(&stage.base_text, &meta.env) {
         Err(e) => {
             sink.error("ExpansionError", e.message, stage.span);
-            fallback
+            fallback()
         }
         Ok(expanded) => {
             report_undefined_args(&expanded.unmatched, meta, stage, sink);
@@ -248,7 +256,7 @@ fn resolve_from(
                     format!("base name ({}) should not be blank", stage.base_text),
                     stage.span,
                 );
-                fallback
+                fallback()
             } else if let Some(parent) = names.last_before(&name, stage_idx) {
                 Source::Stage { stage: parent }
             } else if name == "scratch" {
