@@ -145,13 +145,25 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> 
     );
     let lexer = Lexer::new(escape);
 
-    check_default_args(&file, &predefined, &lexer, &mut sink);
-    let meta = match build_meta_args(
+    let given = build_meta_args(
         &predefined,
         &file.meta_args,
         Some(&options.build_args),
         &lexer,
-    ) {
+    );
+    // The global ARGs with their defaults only: the same values when no build arg names one.
+    if file
+        .meta_args
+        .iter()
+        .any(|arg| options.build_args.contains_key(&arg.name))
+    {
+        if let Ok(defaults) = build_meta_args(&predefined, &file.meta_args, None, &lexer) {
+            check_default_args(&file, &defaults.env, &lexer, &mut sink);
+        }
+    } else if let Ok(defaults) = &given {
+        check_default_args(&file, &defaults.env, &lexer, &mut sink);
+    }
+    let meta = match given {
         Ok(meta) => meta,
         Err((idx, e)) => {
             sink.error("ExpansionError", e.message, file.meta_args[idx].span);
@@ -225,17 +237,14 @@ pub(crate) fn target_stage_name(file: &Dockerfile, options: &Options) -> String 
         .unwrap_or_else(|| "default".to_string())
 }
 
-/// `InvalidDefaultArgInFrom`: with default values only, every base name must be a valid
-/// image reference.
+/// `InvalidDefaultArgInFrom`: with default values only (`defaults`: the global scope with every
+/// ARG at its default), every base name must be a valid image reference.
 fn check_default_args(
     file: &Dockerfile,
-    predefined: &BTreeMap<String, String>,
+    defaults: &BTreeMap<String, String>,
     lexer: &Lexer,
     sink: &mut Sink,
 ) {
-    let Ok(defaults) = build_meta_args(predefined, &file.meta_args, None, lexer) else {
-        return;
-    };
     // Stages often share a base word (`${BASE}`, `alpine:${ALPINE_VERSION}`): each distinct
     // word is expanded and checked once.
     let (mut valid_words, mut invalid_words) = (BTreeSet::new(), BTreeSet::new());
@@ -246,7 +255,7 @@ fn check_default_args(
         } else if invalid_words.contains(word) {
             false
         } else {
-            let Ok(expanded) = lexer.process_word(word, &defaults.env) else {
+            let Ok(expanded) = lexer.process_word(word, defaults) else {
                 return;
             };
             let valid = validate_reference(&expanded.word).is_ok();
