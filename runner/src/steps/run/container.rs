@@ -5,8 +5,8 @@
 //! Input: the [`Execution`], the [`Prepared`] mounts, the stage state.
 //! Output: the stage's new image, committed.
 //! Invariant: the container is removed on every path (before the RUN's temporary volumes, which
-//! an engine refuses to remove while in use); a secret reaches the container through a tmpfs or
-//! a process's standard input, never the engine's disk or a commit.
+//! an engine refuses to remove while in use); a secret written here goes through a process's
+//! standard input into a tmpfs, never onto the engine's disk or into a commit.
 
 use std::time::Instant;
 

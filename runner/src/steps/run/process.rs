@@ -1,6 +1,6 @@
-//! A RUN's process in a started container: the exec (without the engine's `HOSTNAME`), its
-//! output streamed line by line to the progress sink, its exit code, and the failure that names
-//! the code and the last lines of output.
+//! A RUN's process: the exec in a started container, the argv wrapper that drops the engine's
+//! `HOSTNAME`, the output of an exec or a container streamed line by line to the progress sink,
+//! the exit code, and the failure that names the code and the last lines of output.
 //!
 //! Input: a started container (a keeper, or a fresh container that holds secrets), the
 //! [`Execution`], the stage state for names in messages.
