@@ -16,25 +16,31 @@
 //! BuildKit does not build itself are the `reference` cases, whose equivalent context is built
 //! by BuildKit and whose expectations name their BuildKit source. Every image a case makes is
 //! named `stageplan-rt-<pid>/<case>-…` and removed, on every path.
+//!
+//! This file runs the cases and compares their images; `build.rs` runs the builds, `snapshot.rs`
+//! reads an image and checks a case's expectations, `case.rs` reads `case.json` and
+//! `context.rs` prepares a case's context.
 
 #[path = "../support/mod.rs"]
 mod support;
 
+mod build;
 mod case;
 mod context;
+mod snapshot;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
 use std::sync::Mutex;
-use std::time::Duration;
 
-use case::{Case, Expectations, ExpectedFile};
-use support::snapshot::{config_differences, file_differences, filesystem_with_contents};
-use support::{forget_cache_tags, image_config, image_tag, remove_images, stage_images, TempDir};
-
-/// The longest a single build may take before the case fails (and the build is killed).
-const BUILD_TIMEOUT: Duration = Duration::from_secs(300);
+use build::{
+    buildkit_build, llb_backend_build, runner_build, runner_plan_build, runner_warm_build,
+    BuildInput, LLB_FORM,
+};
+use case::Case;
+use snapshot::{expectation_problems, Snapshot};
+use support::snapshot::{config_differences, file_differences};
+use support::{forget_cache_tags, image_tag, remove_images, TempDir};
 
 fn main() {
     let arguments = libtest_mimic::Arguments::from_args();
@@ -90,35 +96,6 @@ impl Drop for Images {
         let refs: Vec<&str> = self.tags.iter().map(String::as_str).collect();
         remove_images(None, &refs);
     }
-}
-
-/// One built image, read once: files with contents, and the config.
-struct Snapshot {
-    files: BTreeMap<String, support::FileEntry>,
-    contents: BTreeMap<String, Vec<u8>>,
-    config: serde_json::Value,
-}
-
-impl Snapshot {
-    fn of(image: &str) -> Snapshot {
-        let mut contents = BTreeMap::new();
-        let files = filesystem_with_contents(None, image, Some(&mut contents));
-        Snapshot {
-            files,
-            contents,
-            config: image_config(None, image),
-        }
-    }
-}
-
-/// What a build needs besides its context: file, target, build args, secrets.
-#[derive(Clone, Copy)]
-struct BuildInput<'a> {
-    context: &'a Path,
-    dockerfile: Option<&'a str>,
-    target: Option<&'a str>,
-    build_args: &'a BTreeMap<String, String>,
-    secrets: &'a [(String, PathBuf)],
 }
 
 fn run_case(name: &str, dir: &Path) -> Result<(), String> {
@@ -383,297 +360,5 @@ fn run_case(name: &str, dir: &Path) -> Result<(), String> {
             .map(|r| format!("(documented difference: {r})\n"))
             .unwrap_or_default();
         Err(format!("{}\n{reason}{}", case.about, problems.join("\n")))
-    }
-}
-
-/// How `snapshot` misses the expectations, one line each (the expectations' source first);
-/// the config fields in `skip` are not checked.
-fn expectation_problems(
-    expect: &Expectations,
-    snapshot: &Snapshot,
-    skip: &[String],
-) -> Vec<String> {
-    let mut problems = Vec::new();
-    for (path, want) in &expect.files {
-        let key = path.trim_start_matches('/');
-        let have = snapshot.files.get(key);
-        problems.extend(file_problems(path, want, have, snapshot.contents.get(key)));
-    }
-    for (field, want) in expect.config.iter().filter(|(f, _)| !skip.contains(f)) {
-        let have = snapshot.config["Config"].get(field);
-        if have != Some(want) {
-            problems.push(format!(
-                "Config.{field} is {}, expected {want}",
-                have.map_or("missing".to_string(), |v| v.to_string())
-            ));
-        }
-    }
-    if !problems.is_empty() {
-        problems.insert(0, format!("expectations from {}:", expect.source));
-    }
-    problems
-}
-
-fn file_problems(
-    path: &str,
-    want: &ExpectedFile,
-    have: Option<&support::FileEntry>,
-    content: Option<&Vec<u8>>,
-) -> Vec<String> {
-    let Some(have) = have else {
-        return if want.absent {
-            Vec::new()
-        } else {
-            vec![format!("  {path} is missing")]
-        };
-    };
-    if want.absent {
-        return vec![format!("  {path} exists ({have}) but must not")];
-    }
-    let mut problems = Vec::new();
-    if let Some(kind) = want.kind {
-        if kind != have.kind {
-            problems.push(format!(
-                "  {path} is of kind {}, expected {kind}",
-                have.kind
-            ));
-        }
-    }
-    if let Some(mode) = &want.mode {
-        if u32::from_str_radix(mode, 8).ok() != Some(have.mode) {
-            problems.push(format!(
-                "  {path} has mode {:04o}, expected {mode}",
-                have.mode
-            ));
-        }
-    }
-    if let Some(owner) = &want.owner {
-        let actual = format!("{}:{}", have.uid, have.gid);
-        if &actual != owner {
-            problems.push(format!("  {path} is owned by {actual}, expected {owner}"));
-        }
-    }
-    if let Some(link) = &want.link {
-        if link != &have.link {
-            problems.push(format!(
-                "  {path} links to {:?}, expected {link:?}",
-                have.link
-            ));
-        }
-    }
-    if let Some(expected) = &want.content {
-        let actual = content.map(|c| String::from_utf8_lossy(c).into_owned());
-        if actual.as_deref() != Some(expected.as_str()) {
-            problems.push(format!(
-                "  {path} contains {actual:?}, expected {expected:?}"
-            ));
-        }
-    }
-    problems
-}
-
-/// The Dockerfile a build reads: the given one, else `Dockerfile`, else `dockerfile`.
-fn dockerfile_of(input: &BuildInput) -> PathBuf {
-    match input.dockerfile {
-        Some(file) => input.context.join(file),
-        None if input.context.join("Dockerfile").exists() => input.context.join("Dockerfile"),
-        None => input.context.join("dockerfile"),
-    }
-}
-
-/// Checks the Dockerfile has a `FROM` line before it goes to the engine's BuildKit, which
-/// panics (and takes dockerd down) on a Dockerfile with no stage.
-fn has_stage(dockerfile: &Path) -> Result<(), String> {
-    let text = std::fs::read_to_string(dockerfile)
-        .map_err(|e| format!("read {}: {e}", dockerfile.display()))?;
-    let found = text.lines().any(|line| {
-        let line = line.trim_start();
-        line.len() > 5 && line[..5].eq_ignore_ascii_case("from ")
-    });
-    if found {
-        Ok(())
-    } else {
-        Err(format!(
-            "{} has no FROM line; it is not sent to BuildKit",
-            dockerfile.display()
-        ))
-    }
-}
-
-/// `DOCKER_BUILDKIT=1 docker build --no-cache -t tag …`.
-fn buildkit_build(input: &BuildInput, tag: &str) -> Result<(), String> {
-    has_stage(&dockerfile_of(input))?;
-    let mut command = Command::new(support::DOCKER);
-    command
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "--no-cache", "-t", tag]);
-    if let Some(file) = input.dockerfile {
-        command.arg("-f").arg(input.context.join(file));
-    }
-    add_common_args(&mut command, input);
-    command.arg(input.context);
-    let out = output_within(&mut command)?;
-    if out.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&out.stderr).into_owned())
-    }
-}
-
-fn add_common_args(command: &mut Command, input: &BuildInput) {
-    if let Some(target) = input.target {
-        command.args(["--target", target]);
-    }
-    for (key, value) in input.build_args {
-        command.arg("--build-arg").arg(format!("{key}={value}"));
-    }
-    for (id, path) in input.secrets {
-        command
-            .arg("--secret")
-            .arg(format!("id={id},src={}", path.display()));
-    }
-}
-
-/// The name of the BuildKit backend's build in reports.
-const LLB_FORM: &str = "runner --backend buildkit";
-
-/// `runner build --backend buildkit CONTEXT …` when the runner has the BuildKit backend.
-fn llb_backend_build(input: &BuildInput, tag: &str) -> Option<Result<Vec<String>, String>> {
-    if !cfg!(feature = "buildkit") {
-        return None;
-    }
-    let mut command = Command::new(support::runner_bin());
-    command
-        .arg("build")
-        .arg(input.context)
-        .args(["--backend", "buildkit"]);
-    if let Some(file) = input.dockerfile {
-        command.arg("-f").arg(input.context.join(file));
-    }
-    add_common_args(&mut command, input);
-    Some(runner_finish(&mut command, &[], tag))
-}
-
-/// `runner build CONTEXT [-f FILE] … -t tag --no-cache`; returns the stage images it built.
-fn runner_build(input: &BuildInput, extra: &[String], tag: &str) -> Result<Vec<String>, String> {
-    let mut command = Command::new(support::runner_bin());
-    command.arg("build").arg(input.context);
-    if let Some(file) = input.dockerfile {
-        command.arg("-f").arg(input.context.join(file));
-    }
-    add_common_args(&mut command, input);
-    runner_finish(&mut command, extra, tag)
-}
-
-/// `runner build CONTEXT … -t tag` again, with the cache the cold build just filled.
-fn runner_warm_build(
-    input: &BuildInput,
-    extra: &[String],
-    tag: &str,
-) -> Result<Vec<String>, String> {
-    let mut command = Command::new(support::runner_bin());
-    command.arg("build").arg(input.context);
-    if let Some(file) = input.dockerfile {
-        command.arg("-f").arg(input.context.join(file));
-    }
-    add_common_args(&mut command, input);
-    runner_finish_with_cache(&mut command, extra, tag)
-}
-
-/// The plan form: the planner library plans the Dockerfile (as `planner plan` would), then
-/// `runner plan.json --context CONTEXT … -t tag --no-cache`.
-fn runner_plan_build(
-    input: &BuildInput,
-    extra: &[String],
-    work: &Path,
-    tag: &str,
-) -> Result<Vec<String>, String> {
-    let targets: Vec<&str> = input.target.into_iter().collect();
-    let json = support::plan_json(&dockerfile_of(input), &targets, input.build_args)?;
-    let plan = work.join("plan.json");
-    std::fs::write(&plan, json).map_err(|e| format!("write {}: {e}", plan.display()))?;
-    let mut command = Command::new(support::runner_bin());
-    command.arg(&plan).arg("--context").arg(input.context);
-    for (key, value) in input.build_args {
-        command.arg("--build-arg").arg(format!("{key}={value}"));
-    }
-    for (id, path) in input.secrets {
-        command
-            .arg("--secret")
-            .arg(format!("id={id},src={}", path.display()));
-    }
-    runner_finish(&mut command, extra, tag)
-}
-
-fn runner_finish(
-    command: &mut Command,
-    extra: &[String],
-    tag: &str,
-) -> Result<Vec<String>, String> {
-    command.arg("--no-cache");
-    runner_finish_with_cache(command, extra, tag)
-}
-
-/// Runs a runner build to `tag` as it is (a warm build when `--no-cache` is not given).
-fn runner_finish_with_cache(
-    command: &mut Command,
-    extra: &[String],
-    tag: &str,
-) -> Result<Vec<String>, String> {
-    command.args(["-t", tag, "--progress", "json"]).args(extra);
-    let out = output_within(command)?;
-    let stages = stage_images(&out.stdout);
-    if out.status.success() {
-        Ok(stages)
-    } else {
-        let logs: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|e| e["event"] == "log")
-            .filter_map(|e| e["line"].as_str().map(str::to_string))
-            .collect();
-        Err(format!(
-            "exit {:?}: {}{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr).trim_end(),
-            if logs.is_empty() {
-                String::new()
-            } else {
-                format!("\n  output: {}", logs.join("\n  output: "))
-            }
-        ))
-    }
-}
-
-/// Runs `command` to completion with its output captured, killing it after [`BUILD_TIMEOUT`].
-fn output_within(command: &mut Command) -> Result<Output, String> {
-    let child = command
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot start {command:?}: {e}"))?;
-    let pid = child.id();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = sender.send(child.wait_with_output());
-    });
-    match receiver.recv_timeout(BUILD_TIMEOUT) {
-        Ok(output) => output.map_err(|e| e.to_string()),
-        Err(_) => {
-            let _ = Command::new("kill")
-                .args(["-INT", &pid.to_string()])
-                .status();
-            let output = receiver.recv_timeout(Duration::from_secs(30));
-            if output.is_err() {
-                let _ = Command::new("kill")
-                    .args(["-KILL", &pid.to_string()])
-                    .status();
-            }
-            Err(format!(
-                "{command:?} did not finish within {} s",
-                BUILD_TIMEOUT.as_secs()
-            ))
-        }
     }
 }

@@ -1,0 +1,226 @@
+//! What a build reads before it touches the engine: the plan (a plan file or `-`, or for
+//! `runner build` a Dockerfile planned with the planner library), the context directory, the
+//! Dockerfile whose `.dockerignore` applies, the build arguments and the secret files.
+//!
+//! Input: the parsed arguments ([`BuildArgs`], [`CommonArgs`]).
+//! Output: [`Inputs`] (a checked plan and where its files are); build arguments and secrets as
+//! maps.
+//! Invariant: a plan's `version` is checked before anything else is read from it, and the whole
+//! plan is checked before it is returned; bad input is a usage, plan or Dockerfile error naming
+//! the file, never a panic.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use planner::Plan;
+
+use super::args::{BuildArgs, CommonArgs};
+use crate::error::{Result, RunnerError};
+use crate::plan_check;
+
+/// The checked plan and where its files are.
+pub(super) struct Inputs {
+    /// The checked plan.
+    pub(super) plan: Plan,
+    /// The build context directory.
+    pub(super) context_dir: PathBuf,
+    /// The Dockerfile the plan came from, when it is known and found.
+    pub(super) dockerfile: Option<PathBuf>,
+    /// The options shared by both forms.
+    pub(super) common: CommonArgs,
+}
+
+/// Plans or reads the plan.
+pub(super) fn read_inputs(
+    build_args: Option<BuildArgs>,
+    plan_file: Option<PathBuf>,
+    common: CommonArgs,
+) -> Result<Inputs> {
+    let (plan, context_dir, dockerfile, common) = match build_args {
+        Some(args) => {
+            let dockerfile = match &args.file {
+                Some(file) => file.clone(),
+                None => default_dockerfile(&args.dir)?,
+            };
+            let build_args = parse_build_args(&args.common.build_args)?;
+            let plan = plan_dockerfile(&dockerfile, &args.targets, &build_args)?;
+            (plan, args.dir.clone(), Some(dockerfile), args.common)
+        }
+        None => {
+            let path = plan_file.ok_or_else(|| {
+                RunnerError::Usage(
+                    "give a plan file (runner PLAN.json) or use `runner build DIR`; see --help"
+                        .to_string(),
+                )
+            })?;
+            let plan = load_plan(&path)?;
+            let context = common.context.clone().unwrap_or_else(|| PathBuf::from("."));
+            let dockerfile = match &common.dockerfile {
+                Some(file) => Some(file.clone()),
+                None => plan_dockerfile_path(&plan, &context),
+            };
+            (plan, context, dockerfile, common)
+        }
+    };
+    Ok(Inputs {
+        plan,
+        context_dir,
+        dockerfile,
+        common,
+    })
+}
+
+/// The Dockerfile of `runner build DIR` without `-f`: `DIR/Dockerfile`, else `DIR/dockerfile`
+/// (as docker looks for it).
+fn default_dockerfile(dir: &Path) -> Result<PathBuf> {
+    let upper = dir.join("Dockerfile");
+    if upper.exists() {
+        return Ok(upper);
+    }
+    let lower = dir.join("dockerfile");
+    if lower.exists() {
+        return Ok(lower);
+    }
+    Err(RunnerError::Usage(format!(
+        "no Dockerfile in {}: add one, or name it with -f FILE",
+        dir.display()
+    )))
+}
+
+/// The Dockerfile a plan names, found relative to the working directory or the context; warns
+/// when the plan names one that cannot be found (its `.dockerignore` is then not applied).
+fn plan_dockerfile_path(plan: &Plan, context: &Path) -> Option<PathBuf> {
+    let recorded = plan.dockerfile.as_ref()?;
+    let path = PathBuf::from(recorded);
+    let candidates = if path.is_absolute() {
+        vec![path.clone()]
+    } else {
+        vec![path.clone(), context.join(&path)]
+    };
+    match candidates.into_iter().find(|p| p.is_file()) {
+        Some(found) => Some(found),
+        None => {
+            eprintln!(
+                "warning: the plan was made from {recorded}, which is not found here; its .dockerignore is not applied (pass --dockerfile FILE)"
+            );
+            None
+        }
+    }
+}
+
+/// Reads and checks a plan file (`-` for standard input).
+pub fn load_plan(path: &Path) -> Result<Plan> {
+    let (text, origin) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+            .map_err(|e| RunnerError::io("reading the plan from standard input", e))?;
+        (text, "<stdin>".to_string())
+    } else {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| RunnerError::io(format!("reading plan {}", path.display()), e))?;
+        (text, path.display().to_string())
+    };
+    plan_check::parse(&text).map_err(|source| RunnerError::Plan { origin, source })
+}
+
+/// Plans a Dockerfile with the planner library.
+fn plan_dockerfile(
+    dockerfile: &Path,
+    targets: &[String],
+    build_args: &BTreeMap<String, String>,
+) -> Result<Plan> {
+    let text = std::fs::read_to_string(dockerfile)
+        .map_err(|e| RunnerError::io(format!("reading {}", dockerfile.display()), e))?;
+    let options = planner::Options {
+        targets: targets.to_vec(),
+        build_args: build_args.clone(),
+        platform: None,
+        dockerfile: Some(dockerfile.display().to_string()),
+    };
+    let outcome = planner::plan(&text, &options);
+    let file = dockerfile.display().to_string();
+    let plan = outcome.plan.ok_or_else(|| RunnerError::Dockerfile {
+        errors: outcome
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == planner::Severity::Error)
+            .map(|d| format!("{file}:{}:{}: {}", d.line, d.column, d.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        file: file.clone(),
+    })?;
+    plan_check::check(&plan).map_err(|source| RunnerError::Plan {
+        origin: file,
+        source,
+    })?;
+    Ok(plan)
+}
+
+/// The `--build-arg` values by name (`KEY` alone takes the environment's value, if any).
+pub(super) fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for arg in args {
+        match arg.split_once('=') {
+            Some((k, v)) if !k.is_empty() => {
+                map.insert(k.to_string(), v.to_string());
+            }
+            None if !arg.is_empty() => {
+                if let Ok(value) = std::env::var(arg) {
+                    map.insert(arg.clone(), value);
+                }
+            }
+            _ => {
+                return Err(RunnerError::Usage(format!(
+                    "--build-arg {arg:?}: use KEY=VALUE"
+                )))
+            }
+        }
+    }
+    Ok(map)
+}
+
+/// The `--secret id=ID,src=FILE` specs by id; each file must exist.
+pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+    let mut map = BTreeMap::new();
+    for spec in specs {
+        let mut id = None;
+        let mut src = None;
+        for field in spec.split(',') {
+            match field.split_once('=') {
+                Some(("id", v)) => id = Some(v.to_string()),
+                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
+                Some(("type", "file")) => {}
+                _ => {
+                    return Err(RunnerError::Usage(format!(
+                        "--secret {spec:?}: use id=ID,src=FILE"
+                    )))
+                }
+            }
+        }
+        let id = id.ok_or_else(|| RunnerError::Usage(format!("--secret {spec:?} has no id=")))?;
+        let src =
+            src.ok_or_else(|| RunnerError::Usage(format!("--secret {spec:?} has no src=FILE")))?;
+        if !src.is_file() {
+            return Err(RunnerError::Usage(format!(
+                "--secret {id}: {} is not a readable file",
+                src.display()
+            )));
+        }
+        map.insert(id, src);
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn build_args_and_secrets() {
+        let args = parse_build_args(&["A=1".into(), "B=x=y".into()]).unwrap();
+        assert_eq!(args["B"], "x=y");
+        assert!(parse_build_args(&["=1".into()]).is_err());
+        assert!(parse_secrets(&["id=x".into()]).is_err());
+        assert!(parse_secrets(&["id=x,src=/nonexistent/file".into()]).is_err());
+    }
+}

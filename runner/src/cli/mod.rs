@@ -1,0 +1,178 @@
+//! Command line: `runner PLAN.json --context DIR -t TAG ...` and `runner build DIR -f Dockerfile`.
+//!
+//! Input: the process arguments.
+//! Output: a build through [`crate::build::build`], progress, the size summary, an exit code.
+//! Invariant: the signal handlers are installed before anything else; the plan's `version` is
+//! checked before anything else is read from it, and the whole plan is checked before anything
+//! runs; bad JSON is reported with the JSON path of the problem.
+//!
+//! This module runs `runner prune`, the engine backend's build or the BuildKit backend;
+//! `args.rs` declares the arguments, `inputs.rs` reads and checks the plan and the files.
+
+mod args;
+mod inputs;
+
+use std::sync::Arc;
+
+use planner::Plan;
+
+use self::inputs::{parse_build_args, parse_secrets, read_inputs, Inputs};
+use crate::build::build;
+use crate::context::BuildContext;
+use crate::engine::Engine;
+use crate::error::{Result, RunnerError};
+use crate::exec::ctx::BuildOptions;
+use crate::progress::{Progress, ProgressMode};
+use crate::prune::{prune, summary_lines, PruneOptions};
+use crate::signals::{EarlySignals, Signals};
+
+pub use self::args::{Backend, BuildArgs, Cli, CliCommand, CommonArgs, PruneArgs};
+pub use self::inputs::load_plan;
+
+/// Runs the command line; returns the process exit code. `early` holds the signals that came
+/// before the runtime existed.
+pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
+    // Installed first, so a signal at any point stops the runner the same clean way.
+    let mut signals = Signals::install(early)
+        .map_err(|e| RunnerError::io("installing the signal handlers", e))?;
+    let build_args = match cli.command {
+        Some(CliCommand::Prune(args)) => {
+            return tokio::select! {
+                result = run_prune(&args) => result,
+                signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
+            };
+        }
+        Some(CliCommand::Build(args)) => Some(*args),
+        None => None,
+    };
+    let inputs = read_inputs(build_args, cli.plan, cli.common)?;
+    if inputs.common.backend == Backend::Buildkit {
+        return run_buildkit(inputs, &mut signals).await;
+    }
+    let prepared = tokio::select! {
+        result = prepare(inputs) => result?,
+        signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
+    };
+    let Prepared {
+        plan,
+        context,
+        options,
+        engine,
+        progress,
+    } = prepared;
+    match build(
+        engine,
+        plan,
+        Arc::new(context),
+        options,
+        progress.clone(),
+        &mut signals,
+    )
+    .await
+    {
+        Ok(outcome) => {
+            progress.build_done(true, Some(&outcome.image), &outcome.summary);
+            if progress.mode() != ProgressMode::Json {
+                println!("{}", outcome.image);
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            progress.build_done(false, None, &[]);
+            Err(e)
+        }
+    }
+}
+
+/// `runner prune`: prints what went and what stayed.
+async fn run_prune(args: &PruneArgs) -> Result<i32> {
+    let engine = Engine::connect(args.engine.as_deref())
+        .await
+        .map_err(|(host, source)| RunnerError::Connect { host, source })?;
+    let options = PruneOptions {
+        all: args.all,
+        until: args.until,
+        dry_run: args.dry_run,
+    };
+    let summary = prune(&engine, &options, std::time::SystemTime::now()).await?;
+    for line in summary_lines(&summary, args.dry_run) {
+        println!("{line}");
+    }
+    Ok(0)
+}
+
+/// What a build starts from.
+struct Prepared {
+    plan: Plan,
+    context: BuildContext,
+    options: BuildOptions,
+    engine: Engine,
+    progress: Progress,
+}
+
+/// Opens the context and connects to the engine.
+async fn prepare(inputs: Inputs) -> Result<Prepared> {
+    let Inputs {
+        plan,
+        context_dir,
+        dockerfile,
+        common,
+    } = inputs;
+    let options = BuildOptions {
+        no_cache: common.no_cache,
+        jobs: common.jobs,
+        tags: common.tags.clone(),
+        build_args: parse_build_args(&common.build_args)?,
+        secrets: parse_secrets(&common.secrets)?,
+        isolate_runs: common.isolate_runs,
+        record_file: common.record.clone(),
+        report_file: common.report.clone(),
+    };
+    let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
+    let engine = Engine::connect(common.engine.as_deref())
+        .await
+        .map_err(|(host, source)| RunnerError::Connect { host, source })?;
+    Ok(Prepared {
+        plan,
+        context,
+        options,
+        engine,
+        progress: Progress::new(common.progress),
+    })
+}
+
+/// Performs the plan with the BuildKit backend.
+#[cfg(feature = "buildkit")]
+async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<i32> {
+    let common = &inputs.common;
+    if common.record.is_some() || common.report.is_some() {
+        return Err(RunnerError::Usage(
+            "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
+        ));
+    }
+    if common.jobs.is_some() || common.isolate_runs {
+        eprintln!("warning: --jobs and --isolate-runs apply to the engine backend; BuildKit schedules its own steps");
+    }
+    let request = crate::buildkit::command::Request {
+        plan: inputs.plan,
+        context_dir: inputs.context_dir,
+        dockerfile: inputs.dockerfile,
+        tags: common.tags.clone(),
+        build_args: parse_build_args(&common.build_args)?,
+        secrets: parse_secrets(&common.secrets)?,
+        no_cache: common.no_cache,
+        engine: common.engine.clone(),
+        buildkit_addr: common.buildkit_addr.clone(),
+        buildkit_tls: common.buildkit_tls.clone(),
+        progress: common.progress,
+    };
+    Ok(crate::buildkit::command::run(request, signals).await?)
+}
+
+/// Without the `buildkit` feature there is no BuildKit backend to run.
+#[cfg(not(feature = "buildkit"))]
+async fn run_buildkit(_inputs: Inputs, _signals: &mut Signals) -> Result<i32> {
+    Err(RunnerError::Usage(
+        "this runner was built without the `buildkit` feature: rebuild it with default features, or use --backend engine".to_string(),
+    ))
+}

@@ -1,0 +1,30 @@
+//! `RUN --mount`: each mount resolved (options expanded with the stage's variables), keyed, and
+//! turned into what the RUN container is created with.
+//!
+//! Input: the RUN's `--mount` options, the stage state, `--secret` files.
+//! Output: [`Mounts`]: the cache-key parts, and after [`prepare`] the container mounts plus
+//! what to clean up.
+//! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
+//! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
+//! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`
+//! (removed again when the build fails or stops before it is filled; emptied once by a
+//! `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
+//! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
+//! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
+//! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
+//! environment variable with `env=`.
+//! Invariant: a mount's content never enters a commit: volumes, tmpfs and binds are outside
+//! the container's writable layer, and the empty files a file mount leaves are removed before
+//! the commit; every temporary volume and host file is removed on every path.
+//!
+//! The work is split in phases: [`resolve`] (options, sources and key parts, in
+//! `resolve.rs`, with a bind mount's source in `bind_source.rs`), then on a cache miss
+//! [`prepare`] and [`release`] (in `prepare.rs`, filling volumes through `fill.rs`).
+
+mod bind_source;
+mod fill;
+mod prepare;
+mod resolve;
+
+pub use prepare::{prepare, release, Prepared, PIPES_DIR};
+pub use resolve::{resolve, Mounts, Secret, CACHE_VOLUME_PREFIX};

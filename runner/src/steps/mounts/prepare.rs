@@ -1,0 +1,320 @@
+//! Resolved `RUN --mount`s turned into what the RUN container is created with: temporary volumes
+//! filled with bind sources (or, for a single file, a read-only bind of a host copy), cache
+//! volumes created with their owner and mode, tmpfs, secrets placed in memory, and a `#!`
+//! heredoc's script mounted at [`PIPES_DIR`]; and their removal.
+//!
+//! Input: the [`Mounts`] of one RUN (and its `#!` script, if any).
+//! Output: [`Prepared`]: the container's mounts, the secrets to write through the running
+//! container or expose as environment variables, the file mount points to remove before the
+//! commit, and what to clean up.
+//! Invariant: every temporary volume and host file is recorded in [`Prepared`] as it is made and
+//! removed by [`release`] (by [`prepare`] itself when it fails); a secret never touches the
+//! engine's disk.
+
+use std::path::PathBuf;
+
+use super::bind_source::BindContent;
+use super::fill::{fill_volume, fill_volume_bytes, FILL_DIR};
+use super::resolve::{Mounts, Resolved, Secret};
+use crate::engine::MountSpec;
+use crate::error::{Result, StepError};
+use crate::exec::ctx::{reap_error, Ctx};
+use crate::fs::tar as tarx;
+
+/// Where a `#!` heredoc's script is mounted (BuildKit's path).
+pub const PIPES_DIR: &str = "/dev/pipes";
+
+/// Where secrets live on a local engine's host: memory.
+const SECRET_HOST_DIR: &str = "/dev/shm";
+
+/// What a RUN container is created with for its mounts, and what to clean up after it.
+#[derive(Default)]
+pub struct Prepared {
+    /// Mounts for the container.
+    pub mounts: Vec<MountSpec>,
+    /// Secrets that must be written through the running container (remote engine), and those
+    /// exposed as environment variables.
+    pub secrets_in_container: Vec<Secret>,
+    /// Secret environment variables (`NAME=value`), given to the process only.
+    pub secret_env: Vec<String>,
+    /// File targets the engine creates as empty mount points; removed before the commit.
+    pub file_targets: Vec<String>,
+    volumes: Vec<String>,
+    host_files: Vec<PathBuf>,
+}
+
+impl Prepared {
+    /// Whether the RUN has temporary volumes (removed by [`release`], after its container).
+    pub fn has_temporary_volumes(&self) -> bool {
+        !self.volumes.is_empty()
+    }
+
+    /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
+    /// behind is removed later).
+    fn bind_file(&mut self, host: &std::path::Path, target: String) {
+        self.file_targets.push(target.clone());
+        self.mounts.push(MountSpec::Bind {
+            source: host.to_string_lossy().into_owned(),
+            target,
+            read_only: true,
+        });
+    }
+
+    /// Whether the RUN must run as an exec in a started container (secrets written through it,
+    /// or secret environment variables, which must never be part of a container's stored
+    /// config).
+    pub fn needs_exec(&self) -> bool {
+        !self.secrets_in_container.is_empty() || !self.secret_env.is_empty()
+    }
+}
+
+/// Prepares the container mounts of a RUN: fills temporary volumes, creates cache volumes,
+/// places secrets, and mounts a `#!` heredoc `script` (name, body) as an executable file at
+/// [`PIPES_DIR`]. On failure everything made so far is removed.
+pub async fn prepare(
+    ctx: &Ctx,
+    mounts: Mounts,
+    script: Option<&(String, String)>,
+) -> Result<std::result::Result<Prepared, StepError>> {
+    let mut prepared = Prepared::default();
+    let mut result = prepare_into(ctx, mounts, &mut prepared).await;
+    if let (Ok(Ok(())), Some((name, body))) = (&result, script) {
+        result = match tarx::files(&[(name.clone(), body.as_bytes().to_vec(), 0o755)], (0, 0)) {
+            Ok(archive) => {
+                let volume = ctx.create_volume().await?;
+                prepared.volumes.push(volume.clone());
+                fill_volume_bytes(ctx, &volume, FILL_DIR, archive).await?;
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target: PIPES_DIR.to_string(),
+                    read_only: true,
+                });
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(StepError::Tar(e))),
+        };
+    }
+    match result {
+        Ok(Ok(())) => Ok(Ok(prepared)),
+        other => {
+            release(ctx, prepared).await;
+            other.map(|inner| inner.map(|_| Prepared::default()))
+        }
+    }
+}
+
+async fn prepare_into(
+    ctx: &Ctx,
+    mounts: Mounts,
+    prepared: &mut Prepared,
+) -> Result<std::result::Result<(), StepError>> {
+    for mount in mounts.mounts {
+        match mount {
+            Resolved::Bind {
+                target,
+                read_only,
+                is_file,
+                content,
+            } => {
+                if is_file {
+                    if !ctx.engine.is_local() {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "a bind mount of a single file ({target}) needs a local engine; mount its directory instead"
+                        ))));
+                    }
+                    let host = match host_copy(ctx, content, prepared).await? {
+                        Ok(host) => host,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    prepared.bind_file(&host, target);
+                    continue;
+                }
+                let volume = ctx.create_volume().await?;
+                prepared.volumes.push(volume.clone());
+                if let Err(e) = fill_volume(ctx, &volume, content).await? {
+                    return Ok(Err(e));
+                }
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target,
+                    read_only,
+                });
+            }
+            Resolved::Cache {
+                target,
+                volume,
+                read_only,
+                owner,
+                mode,
+            } => {
+                if ctx.cache_mount_needs_emptying(&volume).await {
+                    ctx.engine.remove_volume(&volume).await?;
+                }
+                let exists = ctx
+                    .engine
+                    .list_volumes_by_prefix(&volume)
+                    .await?
+                    .contains(&volume);
+                if !exists {
+                    // Removed again unless it is filled: a later build must not find it
+                    // without its owner and mode.
+                    ctx.reaper
+                        .create_lasting_volume(&volume)
+                        .await
+                        .map_err(reap_error)?;
+                    // The cache directory starts empty, owned and moded as asked: the directory
+                    // entry of the fill holder's mount point sets the volume's root (the engine
+                    // skips an archive's own `.` entry).
+                    let mut header = tar::Header::new_gnu();
+                    header.set_entry_type(tar::EntryType::Directory);
+                    header.set_mode(mode);
+                    header.set_uid(owner.0);
+                    header.set_gid(owner.1);
+                    header.set_size(0);
+                    let mut builder = tar::Builder::new(Vec::new());
+                    let name = format!("{}/", FILL_DIR.trim_start_matches('/'));
+                    let root = builder
+                        .append_data(&mut header, name, std::io::empty())
+                        .and_then(|_| builder.into_inner());
+                    match root {
+                        Ok(archive) => fill_volume_bytes(ctx, &volume, "/", archive).await?,
+                        Err(e) => {
+                            return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
+                        }
+                    }
+                    ctx.reaper.keep_volume(&volume);
+                }
+                prepared.mounts.push(MountSpec::Volume {
+                    name: volume,
+                    target,
+                    read_only,
+                });
+            }
+            Resolved::Tmpfs { target, size } => {
+                prepared.mounts.push(MountSpec::Tmpfs {
+                    target,
+                    size,
+                    mode: None,
+                });
+            }
+            Resolved::Secret(secret) => {
+                if let Some(name) = &secret.env {
+                    prepared.secret_env.push(format!(
+                        "{name}={}",
+                        String::from_utf8_lossy(&secret.content)
+                    ));
+                }
+                let Some(target) = secret.target.clone() else {
+                    continue;
+                };
+                if ctx.engine.is_local() {
+                    let path = match secret_host_file(ctx, &secret, prepared) {
+                        Ok(path) => path,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                    prepared.bind_file(&path, target);
+                } else {
+                    let dir = target
+                        .rsplit_once('/')
+                        .map(|(d, _)| if d.is_empty() { "/" } else { d })
+                        .unwrap_or("/")
+                        .to_string();
+                    if !prepared
+                        .mounts
+                        .iter()
+                        .any(|m| matches!(m, MountSpec::Tmpfs { target, .. } if *target == dir))
+                    {
+                        prepared.mounts.push(MountSpec::Tmpfs {
+                            target: dir,
+                            size: 0,
+                            mode: Some(0o755),
+                        });
+                    }
+                    prepared.secrets_in_container.push(secret);
+                }
+            }
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Writes a secret into a memory-backed host file (mode and owner as asked) for a bind mount.
+fn secret_host_file(
+    ctx: &Ctx,
+    secret: &Secret,
+    prepared: &mut Prepared,
+) -> std::result::Result<PathBuf, StepError> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let path = ctx.reaper.host_file(std::path::Path::new(SECRET_HOST_DIR));
+    let fail = |e: std::io::Error| {
+        StepError::Invalid(format!(
+            "secret \"{}\": cannot place it in {SECRET_HOST_DIR} (memory): {e}",
+            secret.id
+        ))
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .map_err(fail)?;
+    prepared.host_files.push(path.clone());
+    std::io::Write::write_all(&mut file, &secret.content).map_err(fail)?;
+    drop(file);
+    std::os::unix::fs::chown(
+        &path,
+        Some(secret.owner.0 as u32),
+        Some(secret.owner.1 as u32),
+    )
+    .map_err(fail)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(secret.mode)).map_err(fail)?;
+    Ok(path)
+}
+
+/// Copies a single-file bind source to a temporary host file.
+async fn host_copy(
+    ctx: &Ctx,
+    content: BindContent,
+    prepared: &mut Prepared,
+) -> Result<std::result::Result<PathBuf, StepError>> {
+    let path = ctx.reaper.host_file(&std::env::temp_dir());
+    prepared.host_files.push(path.clone());
+    let bytes = match content {
+        BindContent::Context(set) => match set.entries.first() {
+            Some(entry) => match std::fs::read(&entry.path) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    return Ok(Err(StepError::Invalid(format!(
+                        "cannot read {}: {e}",
+                        entry.path.display()
+                    ))))
+                }
+            },
+            None => Vec::new(),
+        },
+        BindContent::Container { container, path } => {
+            let archive = ctx.engine.get_archive(&container, &path).await?;
+            archive
+                .and_then(|a| tarx::first_file(&a).ok().flatten())
+                .unwrap_or_default()
+        }
+        BindContent::Empty => Vec::new(),
+    };
+    if let Err(e) = std::fs::write(&path, bytes) {
+        return Ok(Err(StepError::Invalid(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))));
+    }
+    Ok(Ok(path))
+}
+
+/// Removes the temporary volumes and host files of a RUN.
+pub async fn release(ctx: &Ctx, prepared: Prepared) {
+    for volume in &prepared.volumes {
+        let _ = ctx.reaper.remove_volume(volume).await;
+    }
+    for path in &prepared.host_files {
+        ctx.reaper.remove_host_file(path);
+    }
+}

@@ -1,0 +1,306 @@
+//! `RUN --mount` options resolved: each mount's words expanded with the stage's variables, its
+//! options checked, its source found, and its part of the step's key computed.
+//!
+//! Input: the RUN's `--mount` specs from the plan, the stage state, the `--secret` files.
+//! Output: [`Mounts`]: the key parts and one resolved mount per spec (a secret that is neither
+//! given nor required is left out).
+//! Invariant: the key covers what BuildKit's covers: bind sources by content, cache mounts by
+//! id, owner and mode, never a secret's or a cache's content; no volume, tmpfs or host file is
+//! made here (that is `prepare`'s job).
+
+use std::collections::BTreeMap;
+
+use planner::plan::Mount;
+use sha2::{Digest, Sha256};
+
+use super::bind_source::{bind_content, BindContent};
+use crate::error::{Result, StepError};
+use crate::exec::container_fs;
+use crate::exec::ctx::Ctx;
+use crate::exec::stage_state::StageState;
+
+/// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
+pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
+
+/// The mounts of one RUN, resolved.
+pub struct Mounts {
+    /// What of the mounts the step's cache key covers (BuildKit's: no secret or cache
+    /// contents, bind sources by content).
+    pub key_parts: Vec<String>,
+    pub(super) mounts: Vec<Resolved>,
+}
+
+/// One mount of a RUN, resolved (what `prepare` turns into a container mount).
+pub(super) enum Resolved {
+    Bind {
+        target: String,
+        read_only: bool,
+        is_file: bool,
+        content: BindContent,
+    },
+    Cache {
+        target: String,
+        volume: String,
+        read_only: bool,
+        owner: (u64, u64),
+        mode: u32,
+    },
+    Tmpfs {
+        target: String,
+        size: i64,
+    },
+    Secret(Secret),
+}
+
+/// One secret of a RUN.
+pub struct Secret {
+    /// The secret's id.
+    pub id: String,
+    /// Its content (never written to the engine's disk).
+    pub content: Vec<u8>,
+    /// The file it is mounted as, or `None` when it is only an environment variable.
+    pub target: Option<String>,
+    /// The environment variable it is exposed as (`env=`).
+    pub env: Option<String>,
+    /// File mode.
+    pub mode: u32,
+    /// File owner.
+    pub owner: (u64, u64),
+}
+
+/// Resolves a RUN's mounts (expanding their options) and computes their key parts.
+pub async fn resolve(
+    ctx: &Ctx,
+    state: &StageState,
+    specs: &[Mount],
+) -> Result<std::result::Result<Mounts, StepError>> {
+    let vars = state.lookup_vars();
+    let mut mounts = Mounts {
+        key_parts: Vec::new(),
+        mounts: Vec::new(),
+    };
+    for spec in specs {
+        let mut options: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in &spec.options {
+            match ctx.expand(value, &vars) {
+                Ok(value) => {
+                    options.insert(name.clone(), value);
+                }
+                Err(e) => return Ok(Err(e)),
+            }
+        }
+        let mount_type = match ctx.expand(&spec.mount_type, &vars) {
+            Ok(t) => t.to_ascii_lowercase(),
+            Err(e) => return Ok(Err(e)),
+        };
+        let target = match spec
+            .target
+            .as_deref()
+            .map(|t| ctx.expand(t, &vars))
+            .transpose()
+        {
+            Ok(t) => t.map(|t| container_fs::absolute(&state.config.working_dir, &t)),
+            Err(e) => return Ok(Err(e)),
+        };
+        let source = match spec
+            .source
+            .as_deref()
+            .map(|s| ctx.expand(s, &vars))
+            .transpose()
+        {
+            Ok(s) => s,
+            Err(e) => return Ok(Err(e)),
+        };
+        let flag = |name: &str| options.get(name).is_some_and(|v| v != "false");
+        let number =
+            |name: &str, default: u64, radix: u32| -> std::result::Result<u64, StepError> {
+                match options.get(name) {
+                    None => Ok(default),
+                    Some(text) => u64::from_str_radix(text, radix).map_err(|_| {
+                        StepError::Invalid(format!(
+                            "--mount={mount_type}: {name}={text} is not a number"
+                        ))
+                    }),
+                }
+            };
+        let resolved = match mount_type.as_str() {
+            "bind" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("bind")));
+                };
+                let read_only = !(flag("rw") || flag("readwrite"));
+                let source = source.unwrap_or_else(|| "/".to_string());
+                let (content, is_file, digest) =
+                    match bind_content(ctx, state, spec.from.as_ref(), &source).await? {
+                        Ok(found) => found,
+                        Err(e) => return Ok(Err(e)),
+                    };
+                mounts.key_parts.push(format!(
+                    "bind\0{target}\0{read_only}\0{source}\0{digest}"
+                ));
+                Resolved::Bind {
+                    target,
+                    read_only,
+                    is_file,
+                    content,
+                }
+            }
+            "cache" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("cache")));
+                };
+                if spec.from.is_some() {
+                    return Ok(Err(StepError::Invalid(
+                        "--mount=type=cache,from=... is not supported by the runner; drop from= (the cache starts empty)".to_string(),
+                    )));
+                }
+                let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
+                let uid = match number("uid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let gid = match number("gid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let mode = match number("mode", 0o755, 8) {
+                    Ok(n) => n as u32,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let read_only = flag("ro") || flag("readonly");
+                let digest = hex::encode(Sha256::digest(
+                    format!("{id}\0{uid}\0{gid}\0{mode:o}").as_bytes(),
+                ));
+                mounts.key_parts.push(format!(
+                    "cache\0{target}\0{id}\0{uid}\0{gid}\0{mode:o}\0{read_only}"
+                ));
+                Resolved::Cache {
+                    target,
+                    volume: format!("{CACHE_VOLUME_PREFIX}{}", &digest[..16]),
+                    read_only,
+                    owner: (uid, gid),
+                    mode,
+                }
+            }
+            "tmpfs" => {
+                let Some(target) = target else {
+                    return Ok(Err(needs_target("tmpfs")));
+                };
+                let size = match options.get("size").map(|s| parse_size(s)).transpose() {
+                    Ok(size) => size.unwrap_or(0),
+                    Err(e) => return Ok(Err(e)),
+                };
+                mounts.key_parts.push(format!("tmpfs\0{target}\0{size}"));
+                Resolved::Tmpfs { target, size }
+            }
+            "secret" => {
+                let env = options.get("env").cloned();
+                let id = options.get("id").cloned().or_else(|| {
+                    target
+                        .as_deref()
+                        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+                });
+                let Some(id) = id else {
+                    return Ok(Err(StepError::Invalid(
+                        "a secret mount needs id= or target=".to_string(),
+                    )));
+                };
+                let target = match (&target, &env) {
+                    (Some(t), _) => Some(t.clone()),
+                    (None, Some(_)) => None,
+                    (None, None) => Some(format!("/run/secrets/{id}")),
+                };
+                let mode = match number("mode", 0o400, 8) {
+                    Ok(n) => n as u32,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let uid = match number("uid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let gid = match number("gid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let required = flag("required");
+                mounts.key_parts.push(format!(
+                    "secret\0{id}\0{}\0{}\0{mode:o}\0{uid}\0{gid}",
+                    target.as_deref().unwrap_or(""),
+                    env.as_deref().unwrap_or("")
+                ));
+                let Some(path) = ctx.options.secrets.get(&id) else {
+                    if required {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "secret \"{id}\" is required; pass --secret id={id},src=FILE"
+                        ))));
+                    }
+                    continue;
+                };
+                let content = match std::fs::read(path) {
+                    Ok(content) => content,
+                    Err(e) => {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "secret \"{id}\": cannot read {}: {e}",
+                            path.display()
+                        ))))
+                    }
+                };
+                Resolved::Secret(Secret {
+                    id,
+                    content,
+                    target,
+                    env,
+                    mode,
+                    owner: (uid, gid),
+                })
+            }
+            "ssh" => {
+                return Ok(Err(StepError::Invalid(
+                    "RUN --mount=type=ssh is not supported by the runner; fetch what needs the SSH agent in an earlier build step or use a secret".to_string(),
+                )))
+            }
+            other => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "unknown --mount type {other:?} (use bind, cache, tmpfs or secret)"
+                ))))
+            }
+        };
+        mounts.mounts.push(resolved);
+    }
+    Ok(Ok(mounts))
+}
+
+fn needs_target(kind: &str) -> StepError {
+    StepError::Invalid(format!("a {kind} mount needs target="))
+}
+
+/// A tmpfs `size=`: bytes, or with a k/m/g suffix (binary units, as BuildKit reads it).
+fn parse_size(text: &str) -> std::result::Result<i64, StepError> {
+    let lower = text.to_ascii_lowercase();
+    let (digits, scale) = match lower.trim_end_matches('b').chars().last() {
+        Some('k') => (&lower[..lower.trim_end_matches('b').len() - 1], 1i64 << 10),
+        Some('m') => (&lower[..lower.trim_end_matches('b').len() - 1], 1 << 20),
+        Some('g') => (&lower[..lower.trim_end_matches('b').len() - 1], 1 << 30),
+        _ => (lower.trim_end_matches('b'), 1),
+    };
+    digits
+        .parse::<f64>()
+        .ok()
+        .filter(|n| *n >= 0.0)
+        .map(|n| (n * scale as f64) as i64)
+        .ok_or_else(|| StepError::Invalid(format!("--mount=type=tmpfs: size={text} is not a size")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tmpfs_sizes_read_like_buildkit() {
+        assert_eq!(parse_size("1024").unwrap(), 1024);
+        assert_eq!(parse_size("10m").unwrap(), 10 << 20);
+        assert_eq!(parse_size("1G").unwrap(), 1 << 30);
+        assert_eq!(parse_size("2kb").unwrap(), 2048);
+        assert!(parse_size("big").is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! A RUN in a fresh container: created from the stage's image with the RUN's mounts, run as
+//! its own command or, when secrets must be written through it, kept alive and run as an exec;
+//! committed; the empty mount points of file mounts removed from the result.
+//!
+//! Input: the [`Execution`], the [`Prepared`] mounts, the stage state.
+//! Output: the stage's new image, committed.
+//! Invariant: the container is removed on every path (before the RUN's temporary volumes, which
+//! an engine refuses to remove while in use); a secret written here goes through a process's
+//! standard input into a tmpfs, never onto the engine's disk or into a commit.
+
+use std::time::Instant;
+
+use planner::plan::Instruction;
+
+use super::execution::Execution;
+use super::process::{collect_output, exec_exit, exec_step, step_failed, without_engine_hostname};
+use crate::engine::ContainerSpec;
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::commit::commit_step;
+use crate::exec::ctx::Ctx;
+use crate::exec::holders::create_holder;
+use crate::exec::keeper;
+use crate::exec::stage_state::StageState;
+use crate::steps::mounts::{Prepared, Secret};
+
+/// Runs the RUN in a fresh container with its mounts; commits it; removes it on every path.
+pub(super) async fn run_in_container(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    execution: &Execution,
+    prepared: &mut Prepared,
+) -> Result<()> {
+    let as_exec = prepared.needs_exec();
+    // Started with its own command, the step runs under the wrapper that drops the engine's
+    // HOSTNAME when the image has a `/bin/sh` to run it.
+    let has_shell = match (&state.image, as_exec) {
+        (Some(image), false) => {
+            let holder = ctx.source_holder(image).await?;
+            match ctx.engine.stat_path(&holder, "/bin/sh").await? {
+                // The engine reports a symlink resolved inside the image; it must lead somewhere.
+                Some(stat) if stat.is_symlink() => ctx
+                    .engine
+                    .stat_path(&holder, &stat.link_target)
+                    .await?
+                    .is_some(),
+                found => found.is_some(),
+            }
+        }
+        _ => false,
+    };
+    let spec = ContainerSpec {
+        image: state.image.clone(),
+        entrypoint: if as_exec {
+            vec![
+                "/bin/sh".to_string(),
+                "-c".to_string(),
+                keeper::KEEP_ALIVE.to_string(),
+            ]
+        } else if has_shell {
+            without_engine_hostname(&execution.argv, &execution.env)
+        } else {
+            execution.argv.clone()
+        },
+        env: if as_exec {
+            state.config.env.clone()
+        } else {
+            execution.env.clone()
+        },
+        working_dir: Some(execution.working_dir.clone()),
+        user: Some(execution.user.clone()).filter(|u| !u.is_empty() && !as_exec),
+        hostname: Some(execution.hostname.clone()),
+        network_mode: execution.network.clone(),
+        mounts: prepared.mounts.clone(),
+        privileged: execution.privileged,
+        open_stdin: as_exec,
+        ..ContainerSpec::default()
+    };
+    // File mounts the image lacks leave an empty mount point behind; find them in the image
+    // itself (the container's own view already shows its mounts).
+    let mut stubs = Vec::new();
+    if !prepared.file_targets.is_empty() {
+        let image_holder = match &state.image {
+            Some(image) => Some(ctx.source_holder(image).await?),
+            None => None,
+        };
+        for target in &prepared.file_targets {
+            let exists = match &image_holder {
+                Some(holder) => ctx.engine.stat_path(holder, target).await?.is_some(),
+                None => false,
+            };
+            if !exists {
+                stubs.push(target.clone());
+            }
+        }
+    }
+    let id = ctx.create_container(spec).await?;
+    let outcome = async {
+        let running = Instant::now();
+        ctx.engine.start_container(&id).await?;
+        if as_exec {
+            for secret in &prepared.secrets_in_container {
+                write_secret(ctx, state, instruction, &id, secret).await?;
+            }
+            exec_step(
+                ctx,
+                state,
+                instruction,
+                &id,
+                execution,
+                &prepared.secret_env,
+            )
+            .await?;
+        } else {
+            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
+            let code = ctx.engine.wait_container(&id).await?;
+            if code != 0 {
+                return Err(step_failed(state, instruction, code, tail));
+            }
+        }
+        state.insight.step.clock.add_execute(running.elapsed());
+        commit_step(ctx, state, &id, instruction).await
+    }
+    .await;
+    // Temporary volumes are removed after this (an engine refuses to remove a volume in use),
+    // so a container with volumes is removed first; any other goes in the background.
+    if !prepared.has_temporary_volumes() {
+        ctx.reaper.remove_detached(id);
+        outcome?;
+    } else {
+        // A refused removal leaves the container (and so its volumes) to the build's end.
+        ctx.reaper.remove(&id).await;
+        outcome?;
+    }
+    remove_stubs(ctx, state, instruction, &stubs).await
+}
+
+/// Writes a secret into the tmpfs of a running container, through the process's standard
+/// input (it never touches the engine's disk), with its mode and owner.
+async fn write_secret(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    secret: &Secret,
+) -> Result<()> {
+    let Some(target) = &secret.target else {
+        return Ok(());
+    };
+    let script = format!(
+        "umask 077 && cat > \"$1\" && chown {}:{} \"$1\" && chmod {:o} \"$1\"",
+        secret.owner.0, secret.owner.1, secret.mode
+    );
+    let argv = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "sh".to_string(),
+        target.clone(),
+    ];
+    let (exec_id, output) = ctx
+        .engine
+        .exec(
+            container,
+            &argv,
+            &[],
+            Some("/"),
+            Some("0"),
+            Some(&secret.content),
+        )
+        .await?;
+    let tail = collect_output(ctx, &state.name, output).await;
+    let (code, _) = exec_exit(ctx, &state.name, &exec_id).await?;
+    if code != 0 {
+        return Err(RunnerError::Instruction {
+            stage: state.name.clone(),
+            line: instruction.line,
+            source: StepError::Invalid(format!(
+                "cannot place secret \"{}\" at {target} (the image needs /bin/sh, cat, chown and chmod for secrets on a remote engine): {}",
+                secret.id,
+                tail.join(" ")
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// Removes the empty files the engine created as mount points for file mounts: a holder of the
+/// committed image (without the mounts, which would make them busy) gets an archive of
+/// whiteout entries, which the engine applies as deletions, and is committed as the step's
+/// result.
+async fn remove_stubs(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    stubs: &[String],
+) -> Result<()> {
+    if stubs.is_empty() {
+        return Ok(());
+    }
+    let mut builder = tar::Builder::new(Vec::new());
+    for stub in stubs {
+        let (dir, name) = stub.rsplit_once('/').unwrap_or(("", stub));
+        let mut header = tar::Header::new_gnu();
+        header.set_entry_type(tar::EntryType::Regular);
+        header.set_mode(0o600);
+        header.set_size(0);
+        let whiteout = format!("{}/.wh.{name}", dir.trim_start_matches('/'));
+        builder
+            .append_data(
+                &mut header,
+                whiteout.trim_start_matches('/'),
+                std::io::empty(),
+            )
+            .map_err(|e| RunnerError::io("building a whiteout archive", e))?;
+    }
+    let archive = builder
+        .into_inner()
+        .map_err(|e| RunnerError::io("building a whiteout archive", e))?;
+    let holder = create_holder(ctx, state).await?;
+    let result = async {
+        ctx.engine.put_archive_bytes(&holder, "/", archive).await?;
+        commit_step(ctx, state, &holder, instruction).await
+    }
+    .await;
+    ctx.reaper.remove_detached(holder);
+    result
+}

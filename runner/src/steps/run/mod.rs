@@ -1,0 +1,110 @@
+//! `RUN`: what it executes (argv, environment, working directory, user, host name, network,
+//! mounts), keyed by exactly that, and performed as an exec in the stage's keeper, as an exec in
+//! a fresh container (when secrets must be written through it), or as a fresh container.
+//!
+//! Input: a RUN instruction, the stage state (image, config, ARGs) and the shared build context.
+//! Output: the stage's new image or a [`RunnerError::StepFailed`] carrying the exit code and
+//! the last lines of output.
+//! Invariant: the process sees the stage's ENV, then its ARGs (those ENV does not override),
+//! then the proxy build arguments (which only reach the key when declared with ARG), as
+//! BuildKit passes them; nothing a mount shows and no secret reaches a commit; every container
+//! and temporary mount is removed on every path.
+//!
+//! This module chooses the way; `execution.rs` works out what a RUN executes and its key,
+//! `process.rs` runs an exec and reads its output and exit code, `container.rs` runs a RUN in a
+//! fresh container with its mounts.
+
+mod container;
+mod execution;
+mod process;
+
+use std::time::Instant;
+
+use planner::plan::Instruction;
+
+use self::container::run_in_container;
+use self::execution::{execution_and_key, RunParts};
+use self::process::exec_step;
+use super::mounts;
+use crate::error::{Result, RunnerError, StepError};
+use crate::exec::cache::Key;
+use crate::exec::commit::{cached_or_started, commit_step};
+use crate::exec::ctx::Ctx;
+use crate::exec::keeper;
+use crate::exec::stage_state::StageState;
+use crate::record::memory::KeyField;
+
+pub use self::execution::command_line;
+
+/// The key of a RUN with no mount in the stage's current state, worked out without the engine
+/// (to look a run of steps up ahead); `None` for a RUN with mounts, whose key needs the mounts
+/// resolved.
+pub fn predicted_key(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+) -> Option<(Key, Vec<KeyField>)> {
+    let parts = RunParts::of(instruction)?;
+    if !parts.mount_specs.is_empty() {
+        return None;
+    }
+    let (_, key) = execution_and_key(ctx, state, parts, &[]);
+    Some(key.finish_fields())
+}
+
+/// Performs a RUN instruction (or takes its result from the cache).
+pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instruction) -> Result<()> {
+    let fail = state.fail_at(instruction.line);
+    let Some(parts) = RunParts::of(instruction) else {
+        return Err(fail(StepError::Invalid(format!(
+            "{} is not a RUN instruction",
+            instruction.text
+        ))));
+    };
+    let mount_specs = parts.mount_specs;
+    let mounts = mounts::resolve(ctx, state, mount_specs)
+        .await?
+        .map_err(&fail)?;
+    let (execution, key) = execution_and_key(ctx, state, parts, &mounts.key_parts);
+    state.advance_key(key);
+    if cached_or_started(ctx, state, instruction).await? {
+        return Ok(());
+    }
+    let waiting = Instant::now();
+    let _permit = match &ctx.jobs {
+        Some(jobs) => Some(
+            jobs.clone()
+                .acquire_owned()
+                .await
+                .map_err(|_| RunnerError::Stopping)?,
+        ),
+        None => None,
+    };
+    state.insight.step.clock.add_wait(waiting.elapsed());
+    let keeper_fits = mount_specs.is_empty()
+        && execution.network.is_none()
+        && !execution.privileged
+        && execution.script.is_none();
+    if state.keeper_enabled && keeper_fits {
+        if let Some(keeper_id) = keeper::ensure(ctx, state).await? {
+            let running = Instant::now();
+            let outcome = exec_step(ctx, state, instruction, &keeper_id, &execution, &[]).await;
+            state.insight.step.clock.add_execute(running.elapsed());
+            return match outcome {
+                Ok(()) => {
+                    commit_step(ctx, state, &keeper_id, instruction).await?;
+                    keeper::after_commit(ctx, state).await
+                }
+                Err(e) => Err(e),
+            };
+        }
+    }
+    let filling = Instant::now();
+    let mut prepared = mounts::prepare(ctx, mounts, execution.script.as_ref())
+        .await?
+        .map_err(&fail)?;
+    state.insight.step.clock.add_transfer(filling.elapsed());
+    let result = run_in_container(ctx, state, instruction, &execution, &mut prepared).await;
+    mounts::release(ctx, prepared).await;
+    result
+}
