@@ -63,7 +63,7 @@ pub struct Instr<'a> {
     /// Bytes of each mount's `from=` value, aligned with `mount_froms`, when known.
     pub mount_from_spans: Vec<Option<Span>>,
     /// Each `--mount=` value as written (its values are expanded when the stage is built).
-    pub raw_mounts: Vec<String>,
+    pub raw_mounts: Vec<Cow<'a, str>>,
     /// For ONBUILD: the trigger, typed.
     pub trigger: Option<Box<Instr<'a>>>,
     /// Whether ENV/LABEL used the legacy `key value` form.
@@ -452,12 +452,12 @@ pub const RUN_FLAGS: &[(&str, FlagKind)] = &[
     ("security", FlagKind::String),
 ];
 
-fn type_run(
-    flags: Vec<Cow<'_, str>>,
+fn type_run<'a>(
+    flags: Vec<Cow<'a, str>>,
     args: Vec<Cow<'_, str>>,
     json: bool,
     heredocs: Vec<RawHeredoc<'_>>,
-    instr: &mut Instr<'_>,
+    instr: &mut Instr<'a>,
 ) -> Result<Op, String> {
     let mut flags = Flags::parse(flags, RUN_FLAGS)?;
     let mount_values = flags.take_strings("mount");
@@ -466,7 +466,7 @@ fn type_run(
         let (mount, from) = parse_mount(&value)?;
         mounts.push(mount);
         instr.mount_froms.push(from);
-        instr.raw_mounts.push(value.into_owned());
+        instr.raw_mounts.push(value);
     }
     let network = flags.take_string("network").map(Cow::into_owned);
     if let Some(network) = &network {
@@ -571,8 +571,9 @@ fn ascii_lower(text: &str) -> Cow<'_, str> {
 /// Parses one `--mount=` value as BuildKit does at parse time; the checks that need
 /// expanded values are left to the runner. Returns the mount and its raw `from`.
 pub fn parse_mount(value: &str) -> Result<(Mount, Option<String>), String> {
+    // The type is set once: as given, else `bind` at the end.
     let mut mount = Mount {
-        mount_type: "bind".into(),
+        mount_type: String::new(),
         from: None,
         source: None,
         target: None,
@@ -621,6 +622,9 @@ pub fn parse_mount(value: &str) -> Result<(Mount, Option<String>), String> {
                 return Err(suggest::wrap(message, other, &MOUNT_KEYS, true));
             }
         }
+    }
+    if mount.mount_type.is_empty() {
+        mount.mount_type.push_str("bind");
     }
     if mount.mount_type == "secret" && from.is_some() {
         return Err("secret mount should not have a from".into());
