@@ -282,30 +282,40 @@ pub fn validate_reference(reference: &str) -> Result<(), String> {
             "invalid repository name ({name}), cannot specify 64-byte hexadecimal strings"
         ));
     }
-    let mut parts: Vec<&str> = name.split('/').collect();
-    let has_domain = parts.len() > 1 && {
-        let first = parts[0];
-        first.contains('.')
-            || first.contains(':')
-            || first == "localhost"
-            || first != first.to_lowercase()
-    };
-    if has_domain {
-        let domain = parts.remove(0);
-        if !is_domain(domain) {
-            return Err(INVALID.to_string());
+    // The first component is a domain when more follow and it looks like one.
+    let path = match name.split_once('/') {
+        Some((first, rest))
+            if first.contains('.')
+                || first.contains(':')
+                || first == "localhost"
+                || changes_when_lowercased(first) =>
+        {
+            if !is_domain(first) {
+                return Err(INVALID.to_string());
+            }
+            rest
         }
-    }
-    if parts
-        .iter()
-        .any(|p| p.to_lowercase() != *p && is_path_component(&p.to_lowercase()))
+        _ => name,
+    };
+    if path
+        .split('/')
+        .any(|p| changes_when_lowercased(p) && is_path_component(&p.to_lowercase()))
     {
         return Err("invalid reference format: repository name must be lowercase".to_string());
     }
-    if !parts.iter().all(|p| is_path_component(p)) {
+    if !path.split('/').all(is_path_component) {
         return Err(INVALID.to_string());
     }
     Ok(())
+}
+
+/// Whether lower-casing `text` changes it (no copy is made for ASCII text).
+fn changes_when_lowercased(text: &str) -> bool {
+    if text.is_ascii() {
+        text.bytes().any(|b| b.is_ascii_uppercase())
+    } else {
+        text != text.to_lowercase()
+    }
 }
 
 #[cfg(test)]
@@ -335,6 +345,21 @@ mod tests {
         );
         assert!(validate_reference("a b").is_err());
         assert!(validate_reference("").is_err());
+        // A first component with upper case is a domain when more follow (domains may have
+        // upper case); upper case after it is the lowercase error; a domain must be valid.
+        assert!(validate_reference("Registry/app:1").is_ok());
+        assert_eq!(
+            validate_reference("registry.example/Org/app").unwrap_err(),
+            "invalid reference format: repository name must be lowercase"
+        );
+        assert_eq!(
+            validate_reference("bad_domain.example/app").unwrap_err(),
+            "invalid reference format"
+        );
+        assert_eq!(
+            validate_reference("Ünï/app").unwrap_err(),
+            "invalid reference format"
+        );
     }
 
     #[test]
