@@ -17,8 +17,9 @@ pub(super) fn check_cycles(file: &Dockerfile, graph: &Graph, sink: &mut Sink) {
     let n_stages = graph.nodes.len();
     let mut visited = vec![false; n_stages];
     let mut on_path = vec![false; n_stages];
+    let mut path = Vec::new();
     for root in 0..n_stages {
-        if let Some(cycle) = find_cycle(graph, root, &mut visited, &mut on_path) {
+        if let Some(cycle) = find_cycle(graph, root, &mut visited, &mut on_path, &mut path) {
             let names: Vec<String> = cycle.iter().map(|idx| quoted_name(file, *idx)).collect();
             let message = format!(
                 "circular dependency detected on stage: {} (cycle: {})",
@@ -40,18 +41,20 @@ fn quoted_name(file: &Dockerfile, idx: usize) -> String {
 }
 
 /// The first cycle reachable from `root` over non-FROM stage edges, in edge order, as the
-/// path from where it closes back to that stage.
+/// path from where it closes back to that stage. `path` is the walk's stack (each frame: a
+/// stage on the path and the position of the next edge to follow), reused between roots.
 fn find_cycle(
     graph: &Graph,
     root: usize,
     visited: &mut [bool],
     on_path: &mut [bool],
+    path: &mut Vec<(usize, usize)>,
 ) -> Option<Vec<usize>> {
     if visited[root] {
         return None;
     }
-    // Each frame: a stage on the path and the position of the next edge to follow.
-    let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+    path.clear();
+    path.push((root, 0));
     visited[root] = true;
     on_path[root] = true;
     while let Some(&mut (idx, ref mut next_edge)) = path.last_mut() {
