@@ -119,19 +119,24 @@ pub fn llb_backend_build(input: &BuildInput, tag: &str) -> Option<Result<Vec<Str
     Some(runner_finish(&mut command, &[], tag))
 }
 
-/// `runner build CONTEXT [-f FILE] … -t tag --no-cache`; returns the stage images it built.
-pub fn runner_build(
-    input: &BuildInput,
-    extra: &[String],
-    tag: &str,
-) -> Result<Vec<String>, String> {
+/// `runner build CONTEXT [-f FILE]` with the case's common arguments.
+fn runner_build_command(input: &BuildInput) -> Command {
     let mut command = Command::new(support::runner_bin());
     command.arg("build").arg(input.context);
     if let Some(file) = input.dockerfile {
         command.arg("-f").arg(input.context.join(file));
     }
     add_common_args(&mut command, input);
-    runner_finish(&mut command, extra, tag)
+    command
+}
+
+/// `runner build CONTEXT [-f FILE] … -t tag --no-cache`; returns the stage images it built.
+pub fn runner_build(
+    input: &BuildInput,
+    extra: &[String],
+    tag: &str,
+) -> Result<Vec<String>, String> {
+    runner_finish(&mut runner_build_command(input), extra, tag)
 }
 
 /// `runner build CONTEXT … -t tag` again, with the cache the cold build just filled.
@@ -140,13 +145,7 @@ pub fn runner_warm_build(
     extra: &[String],
     tag: &str,
 ) -> Result<Vec<String>, String> {
-    let mut command = Command::new(support::runner_bin());
-    command.arg("build").arg(input.context);
-    if let Some(file) = input.dockerfile {
-        command.arg("-f").arg(input.context.join(file));
-    }
-    add_common_args(&mut command, input);
-    runner_finish_with_cache(&mut command, extra, tag)
+    runner_finish_with_cache(&mut runner_build_command(input), extra, tag)
 }
 
 /// The plan form: the planner library plans the Dockerfile (as `planner plan` would), then
