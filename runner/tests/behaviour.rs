@@ -112,6 +112,104 @@ fn a_failing_run_exits_1_names_stage_line_and_code_and_leaves_no_containers() {
     assert_eq!(runner_containers(pid), Vec::<String>::new());
 }
 
+/// Whether `text` is an image id as `docker build --iidfile` writes it: `sha256:` and 64 hex
+/// digits, nothing after.
+fn is_image_id(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+#[test]
+fn the_iidfile_holds_the_target_image_id_as_docker_writes_it_and_a_failed_build_removes_it() {
+    require_engine();
+    let dir = TempDir::new("iidfile");
+    let nonce = support::nonce();
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS build\n\
+             RUN echo {nonce} > /n\n\
+             \n\
+             FROM {BASE}\n\
+             COPY --from=build /n /n\n"
+        ),
+    );
+    let context = dir.path_str();
+    let iidfile = dir.0.join("id.txt");
+    let iidfile_arg = iidfile.to_string_lossy().into_owned();
+    let image = image_tag("iidfile");
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--progress",
+        "json",
+        "-t",
+        &image,
+        "--iidfile",
+        &iidfile_arg,
+    ]);
+    assert_built(&out, "the build with --iidfile");
+    let written = std::fs::read_to_string(&iidfile).expect("the runner wrote the iidfile");
+    let images = stage_images(&out.stdout);
+    assert!(is_image_id(&written), "{written:?}");
+    assert_eq!(
+        images.last(),
+        Some(&written),
+        "the iidfile names the target image"
+    );
+    assert_eq!(
+        docker(&["image", "inspect", "--format", "{{.Id}}", &image]).trim(),
+        written
+    );
+
+    // BuildKit's `docker build --iidfile` writes the same form (no newline).
+    let reference = dir.0.join("buildkit-id.txt");
+    let reference_image = image_tag("iidfile-buildkit");
+    let status = Command::new(support::DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "-t", &reference_image, "--iidfile"])
+        .arg(&reference)
+        .arg(&dir.0)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run docker build");
+    assert!(status.success(), "docker build with BuildKit failed");
+    let reference_id = std::fs::read_to_string(&reference).expect("BuildKit's iidfile");
+    assert!(is_image_id(&reference_id), "{reference_id:?}");
+
+    // A build that fails, whether planning it or running a step, leaves no iidfile: a script
+    // that reads it after a failure must not find the last build's id.
+    dir.write("Dockerfile", "FROM\n");
+    let out = run_runner(&["build", &context, "--iidfile", &iidfile_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!iidfile.exists(), "a plan error left the old iidfile");
+    std::fs::write(&iidfile, &written).expect("restore the iidfile");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN echo {nonce}; exit 3\n"),
+    );
+    let out = run_runner(&["build", &context, "--iidfile", &iidfile_arg]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!iidfile.exists(), "a failed step left the old iidfile");
+
+    forget_cache_tags(None, &images);
+    remove_images(None, &[&image, &reference_image]);
+}
+
 #[test]
 fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
     require_engine();

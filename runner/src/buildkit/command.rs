@@ -3,7 +3,7 @@
 //! Input: a checked plan, the context directory and Dockerfile, the build options, the engine
 //! address or `--buildkit-addr`/`--buildkit-tls`, the progress mode and the installed signal
 //! handlers.
-//! Output: the image id on standard output (as the engine backend prints it), progress, and the
+//! Output: the image id (the command line prints it as the engine backend's), progress, and the
 //! [`BuildkitError`] of a failed build.
 //! Invariant: the transport is chosen here and nowhere else: the engine's own BuildKit unless a
 //! standalone daemon is named.
@@ -76,7 +76,7 @@ pub fn transport(request: &Request) -> Result<Box<dyn Transport>> {
 }
 
 /// Performs the request; returns the process exit code (0) or the error.
-pub async fn run(request: Request, signals: &mut Signals) -> Result<i32> {
+pub async fn run(request: Request, signals: &mut Signals) -> Result<String> {
     let started = Instant::now();
     let transport = transport(&request)?;
     let progress = Progress::new(request.progress);
@@ -110,10 +110,7 @@ pub async fn run(request: Request, signals: &mut Signals) -> Result<i32> {
                 }
             ));
             progress.build_done(true, Some(&outcome.image), &summary);
-            if progress.mode() != ProgressMode::Json {
-                println!("{}", outcome.image);
-            }
-            Ok(0)
+            Ok(outcome.image)
         }
         Err(error) => {
             progress.build_done(false, None, &[]);

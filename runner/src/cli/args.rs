@@ -132,6 +132,10 @@ pub struct CommonArgs {
     /// the critical path, cache hits and misses, sizes, the slowest steps) to FILE.
     #[arg(long = "report", value_name = "FILE")]
     pub report: Option<PathBuf>,
+    /// Write the image id of the (last) target to FILE, as `docker build --iidfile` does: the
+    /// file is removed first, so a failed build leaves none.
+    #[arg(long = "iidfile", value_name = "FILE")]
+    pub iidfile: Option<PathBuf>,
 }
 
 /// What performs the plan.

@@ -45,9 +45,18 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         Some(CliCommand::Build(args)) => Some(*args),
         None => None,
     };
+    // The options of `runner build` or of the plan form, before anything is read, so that a
+    // plan that fails to load leaves no stale `--iidfile` either.
+    let common = build_args.as_ref().map_or(&cli.common, |args| &args.common);
+    let finish = Finish {
+        iidfile: common.iidfile.clone(),
+        json: common.progress == ProgressMode::Json,
+    };
+    finish.clear()?;
     let inputs = read_inputs(build_args, cli.plan, cli.common)?;
     if inputs.common.backend == Backend::Buildkit {
-        return run_buildkit(inputs, &mut signals).await;
+        let image = run_buildkit(inputs, &mut signals).await?;
+        return finish.image(&image);
     }
     let prepared = tokio::select! {
         result = prepare(inputs) => result?,
@@ -72,15 +81,50 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     {
         Ok(outcome) => {
             progress.build_done(true, Some(&outcome.image), &outcome.summary);
-            if progress.mode() != ProgressMode::Json {
-                println!("{}", outcome.image);
-            }
-            Ok(0)
+            finish.image(&outcome.image)
         }
         Err(e) => {
             progress.build_done(false, None, &[]);
             Err(e)
         }
+    }
+}
+
+/// What a successful build leaves besides its image: the id on standard output (unless the
+/// progress is JSON, which carries it) and in the `--iidfile`.
+struct Finish {
+    iidfile: Option<std::path::PathBuf>,
+    json: bool,
+}
+
+impl Finish {
+    /// Removes an earlier `--iidfile`, so that a failed build leaves no stale id (as
+    /// `docker build` does).
+    fn clear(&self) -> Result<()> {
+        let Some(path) = &self.iidfile else {
+            return Ok(());
+        };
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(RunnerError::io(
+                format!("removing the old --iidfile {}", path.display()),
+                e,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// Prints the image id and writes the `--iidfile` (the id alone, no newline, as
+    /// `docker build` writes it); the exit code of a successful build.
+    fn image(&self, image: &str) -> Result<i32> {
+        if !self.json {
+            println!("{image}");
+        }
+        if let Some(path) = &self.iidfile {
+            std::fs::write(path, image).map_err(|e| {
+                RunnerError::io(format!("writing the --iidfile {}", path.display()), e)
+            })?;
+        }
+        Ok(0)
     }
 }
 
@@ -143,7 +187,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
 
 /// Performs the plan with the BuildKit backend.
 #[cfg(feature = "buildkit")]
-async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<i32> {
+async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
     let common = &inputs.common;
     if common.record.is_some() || common.report.is_some() {
         return Err(RunnerError::Usage(
@@ -171,7 +215,7 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<i32> {
 
 /// Without the `buildkit` feature there is no BuildKit backend to run.
 #[cfg(not(feature = "buildkit"))]
-async fn run_buildkit(_inputs: Inputs, _signals: &mut Signals) -> Result<i32> {
+async fn run_buildkit(_inputs: Inputs, _signals: &mut Signals) -> Result<String> {
     Err(RunnerError::Usage(
         "this runner was built without the `buildkit` feature: rebuild it with default features, or use --backend engine".to_string(),
     ))
