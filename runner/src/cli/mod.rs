@@ -119,7 +119,15 @@ impl Finish {
         if !self.json {
             println!("{image}");
         }
-        if let Some(path) = &self.iidfile {
+        if let Some(path) = self.iidfile.as_ref() {
+            if image.is_empty() {
+                // A standalone BuildKit's exporter may report no id: nothing true to write.
+                eprintln!(
+                    "warning: the build reported no image id; --iidfile {} was not written",
+                    path.display()
+                );
+                return Ok(0);
+            }
             std::fs::write(path, image).map_err(|e| {
                 RunnerError::io(format!("writing the --iidfile {}", path.display()), e)
             })?;
