@@ -294,6 +294,19 @@ async fn finish(
         ctx.engine.tag_image(&image, repo, tag).await?;
     }
     let mut summary = Vec::new();
+    if let Some(dest) = &options.output {
+        let written = if image.is_empty() {
+            // A scratch target with no files: an empty directory.
+            crate::export::to_directory_empty(dest)?;
+            0
+        } else {
+            crate::export::to_directory(ctx, &image, result.ran_run, dest).await?
+        };
+        summary.push(format!(
+            "wrote the target's files to {} ({written} entries)",
+            dest.display()
+        ));
+    }
     if let Some(info) = ctx.engine.inspect_image(&image).await? {
         let tags = if options.tags.is_empty() {
             String::new()

@@ -130,6 +130,15 @@ pub enum RunnerError {
     #[cfg(feature = "buildkit")]
     #[error(transparent)]
     Buildkit(#[from] crate::buildkit::error::BuildkitError),
+    /// `--output DIR` could not be written (the image itself was built).
+    #[error("--output {}: the target image was built, but its files could not be written there", dest.display())]
+    Export {
+        /// The destination directory.
+        dest: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: ExportError,
+    },
     /// A local I/O error (reading the plan, a secret, ...).
     #[error("{what}")]
     Io {
@@ -172,6 +181,35 @@ pub enum StepError {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// A blocking worker task failed.
+    #[error("a worker task failed")]
+    Worker(#[source] tokio::task::JoinError),
+}
+
+/// Why the target's files could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    /// Finding the files in a holder of the image failed.
+    #[error(transparent)]
+    Find(StepError),
+    /// Reading the files from the engine failed.
+    #[error("reading the image's files")]
+    Read(#[source] std::io::Error),
+    /// Writing one path failed.
+    #[error("writing {path}")]
+    Write {
+        /// The path, relative to the destination.
+        path: String,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An entry whose path would leave the destination (through `..` or a symlink).
+    #[error("{path}: the path leaves the destination; nothing was written for it")]
+    Escapes {
+        /// The path as the image names it.
+        path: String,
+    },
+    /// The blocking worker stopped.
     #[error("a worker task failed")]
     Worker(#[source] tokio::task::JoinError),
 }

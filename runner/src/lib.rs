@@ -20,6 +20,7 @@ pub mod context;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod export;
 pub mod fs;
 pub mod image_config;
 pub mod plan_check;

@@ -136,6 +136,14 @@ pub struct CommonArgs {
     /// file is removed first, so a failed build leaves none.
     #[arg(long = "iidfile", value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// Write the (last) target's files into a directory, as `docker build --output` does:
+    /// `DIR` or `type=local,dest=DIR` (modes, times and links kept; owned by you).
+    #[arg(short = 'o', long = "output", value_name = "DIR", value_parser = parse_output)]
+    pub output: Option<crate::export::OutputDir>,
+}
+
+fn parse_output(value: &str) -> Result<crate::export::OutputDir, String> {
+    crate::export::OutputDir::parse(value)
 }
 
 /// What performs the plan.

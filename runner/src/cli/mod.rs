@@ -179,6 +179,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         isolate_runs: common.isolate_runs,
         record_file: common.record.clone(),
         report_file: common.report.clone(),
+        output: common.output.clone().map(|dir| dir.0),
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
     let engine = Engine::connect(common.engine.as_deref())
@@ -200,6 +201,11 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
     if common.record.is_some() || common.report.is_some() {
         return Err(RunnerError::Usage(
             "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
+        ));
+    }
+    if common.output.is_some() {
+        return Err(RunnerError::Usage(
+            "--output writes the files through the engine backend; drop --backend buildkit, or use -t NAME and copy the files out of the image".to_string(),
         ));
     }
     if common.jobs.is_some() || common.isolate_runs {

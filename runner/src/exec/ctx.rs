@@ -47,6 +47,8 @@ pub struct BuildOptions {
     pub record_file: Option<PathBuf>,
     /// `--report FILE`: where to write the build report (HTML).
     pub report_file: Option<PathBuf>,
+    /// `--output DIR`: where to write the (last) target's files.
+    pub output: Option<PathBuf>,
 }
 
 /// A stage memory being read from the engine.

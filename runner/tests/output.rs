@@ -1,0 +1,216 @@
+//! `--output DIR` against BuildKit's local exporter (`DOCKER_BUILDKIT=1 docker build --output
+//! type=local,dest=DIR`) on the same engine, from Dockerfile text: the two directories must hold
+//! the same tree (kinds, modes with setuid, contents, symlink targets, hard links, the
+//! modification time a file was given), owned by the user who ran the build; and an output that
+//! cannot be written fails the build after the image is made, naming the directory.
+//!
+//! Input: Dockerfiles written into temporary contexts. Output: assertions on the two trees.
+//! Invariant: every image and directory carries `stageplan-rt-<pid>` and is removed on the way
+//! out; no Dockerfile without a stage is sent to the engine's BuildKit.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use support::{
+    assert_built, forget_cache_tags, require_engine, run_runner, stage_images, TempDir, BASE,
+    DOCKER,
+};
+
+/// What the comparison keeps of one entry.
+#[derive(Debug, PartialEq, Eq)]
+enum Entry {
+    Dir {
+        mode: u32,
+    },
+    File {
+        mode: u32,
+        content: String,
+        links: u64,
+    },
+    Symlink {
+        target: String,
+    },
+    Other {
+        mode: u32,
+    },
+}
+
+/// Every entry below `root`, by path relative to it; each must be owned by the current user.
+fn tree(root: &Path) -> BTreeMap<String, Entry> {
+    let uid = std::fs::metadata("/proc/self")
+        .expect("stat /proc/self")
+        .uid();
+    let mut out = BTreeMap::new();
+    let mut pending = vec![root.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for item in std::fs::read_dir(&dir).expect("read dir") {
+            let path = item.expect("dir entry").path();
+            let meta = std::fs::symlink_metadata(&path).expect("lstat");
+            assert_eq!(
+                meta.uid(),
+                uid,
+                "{} is not owned by the user",
+                path.display()
+            );
+            let rel = path
+                .strip_prefix(root)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            let mode = meta.mode() & 0o7777;
+            let entry = if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).expect("readlink");
+                Entry::Symlink {
+                    target: target.to_string_lossy().into_owned(),
+                }
+            } else if meta.is_dir() {
+                pending.push(path.clone());
+                Entry::Dir { mode }
+            } else if meta.is_file() {
+                Entry::File {
+                    mode,
+                    content: String::from_utf8_lossy(&std::fs::read(&path).expect("read"))
+                        .into_owned(),
+                    links: meta.nlink(),
+                }
+            } else {
+                Entry::Other { mode }
+            };
+            out.insert(rel, entry);
+        }
+    }
+    out
+}
+
+/// The names whose entries differ between two trees (for a readable failure).
+fn differences(a: &BTreeMap<String, Entry>, b: &BTreeMap<String, Entry>) -> Vec<String> {
+    let mut names: Vec<&String> = a.keys().chain(b.keys()).collect();
+    names.sort();
+    names.dedup();
+    names
+        .into_iter()
+        .filter(|name| a.get(*name) != b.get(*name))
+        .map(|name| format!("{name}: {:?} vs {:?}", a.get(name), b.get(name)))
+        .collect()
+}
+
+/// Builds `dir` with BuildKit into `dest` (`--output type=local`).
+fn buildkit_output(dir: &TempDir, dest: &Path) {
+    let status = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "--output"])
+        .arg(format!("type=local,dest={}", dest.display()))
+        .arg(&dir.0)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run docker build");
+    assert!(status.success(), "docker build --output failed");
+}
+
+#[test]
+fn the_output_directory_holds_what_buildkit_local_exporter_writes() {
+    require_engine();
+    let nonce = support::nonce();
+    let cases = [
+        (
+            "output-scratch",
+            // A scratch target: setuid, a hard link, a symlink, a read-only directory, a
+            // file with a set modification time, an owner that the export does not keep.
+            format!(
+                "FROM {BASE} AS build\n\
+                 RUN mkdir -p /out/sub /out/ro && echo {nonce} > /out/sub/a \\\n\
+                 \x20 && ln -s a /out/sub/link && ln /out/sub/a /out/sub/hard \\\n\
+                 \x20 && chown 1234:5678 /out/sub/a && chmod 4755 /out/sub/a \\\n\
+                 \x20 && chmod 0750 /out/sub && chmod 0555 /out/ro \\\n\
+                 \x20 && touch -d '2001-02-03 04:05:06' /out/sub/a\n\
+                 FROM scratch\n\
+                 COPY --from=build /out /\n"
+            ),
+        ),
+        (
+            "output-rootfs",
+            // A whole image with a RUN: deleted files (whiteouts), an absolute symlink, the
+            // empty /dev, /proc and /sys BuildKit's executor leaves, the image's own /etc.
+            format!(
+                "FROM {BASE}\n\
+                 RUN rm -f /bin/ls && rm -rf /root && mkdir -p /app/d \\\n\
+                 \x20 && echo {nonce} > /app/d/f && ln -s /app/d/f /app/abs\n\
+                 WORKDIR /app\n\
+                 COPY Dockerfile /app/\n"
+            ),
+        ),
+    ];
+    for (name, dockerfile) in cases {
+        let dir = TempDir::new(name);
+        dir.write("Dockerfile", &dockerfile);
+        let outputs = TempDir::new(&format!("{name}-out"));
+        let ours = outputs.0.join("runner");
+        let theirs = outputs.0.join("buildkit");
+        let context = dir.path_str();
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--progress",
+            "json",
+            "--output",
+            &format!("type=local,dest={}", ours.display()),
+        ]);
+        assert_built(&out, name);
+        forget_cache_tags(None, &stage_images(&out.stdout));
+        buildkit_output(&dir, &theirs);
+        let (ours_tree, theirs_tree) = (tree(&ours), tree(&theirs));
+        assert!(ours_tree.len() > 3, "{name}: {ours_tree:?}");
+        let differ = differences(&ours_tree, &theirs_tree);
+        assert!(
+            differ.is_empty(),
+            "{name}: runner vs BuildKit:\n{}",
+            differ.join("\n")
+        );
+        // The destination itself is created as the docker CLI creates it.
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().mode() & 0o7777;
+        assert_eq!(mode(&ours), mode(&theirs), "{name}: the destination's mode");
+        if name == "output-scratch" {
+            let mtime = |p: &Path| std::fs::metadata(p.join("sub/a")).unwrap().mtime();
+            assert_eq!(mtime(&ours), mtime(&theirs), "the file's modification time");
+        }
+    }
+}
+
+#[test]
+fn an_output_that_cannot_be_written_fails_naming_it_after_the_image_is_built() {
+    require_engine();
+    let dir = TempDir::new("output-blocked");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS build\nRUN echo {} > /f\n", support::nonce()),
+    );
+    // The destination's parent is a regular file: nothing can be created there.
+    dir.write("blocked", "not a directory\n");
+    let dest = dir.0.join("blocked/out");
+    let context = dir.path_str();
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--progress",
+        "json",
+        "-o",
+        &dest.to_string_lossy(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--output {}", dest.display()))
+            && stderr.contains("the target image was built"),
+        "{stderr}"
+    );
+    forget_cache_tags(None, &stage_images(&out.stdout));
+    // Other exporters are refused before anything is built.
+    let out = run_runner(&["build", &context, "--output", "type=tar,dest=x.tar"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("type=local only"), "{stderr}");
+}
