@@ -188,15 +188,25 @@ fn unpack_entry<R: Read>(
     name: &str,
     dest: &Path,
 ) -> std::result::Result<u64, ExportError> {
-    // Something of another kind in the way (a file where a directory goes, or the reverse)
-    // is replaced, as a later layer replaces it.
+    // What DIR already holds at this path is replaced (a directory kept when a directory
+    // comes): an earlier export's file, link or symlink is removed, never written through.
     let target = dest.join(name);
-    if let Ok(existing) = std::fs::symlink_metadata(&target) {
+    // Only below DIR: a parent that resolves elsewhere (through a symlink) is left to
+    // `unpack_in`, which refuses the entry.
+    let inside = target
+        .parent()
+        .and_then(|parent| parent.canonicalize().ok())
+        .zip(dest.canonicalize().ok())
+        .is_some_and(|(parent, root)| parent.starts_with(root));
+    if let Some(existing) = inside
+        .then(|| std::fs::symlink_metadata(&target).ok())
+        .flatten()
+    {
         let is_dir = entry.header().entry_type().is_dir();
-        if existing.is_dir() && !is_dir {
-            std::fs::remove_dir_all(&target).map_err(|e| write_error(name, e))?;
-        } else if !existing.is_dir() && is_dir {
+        if !existing.is_dir() {
             std::fs::remove_file(&target).map_err(|e| write_error(name, e))?;
+        } else if !is_dir {
+            std::fs::remove_dir_all(&target).map_err(|e| write_error(name, e))?;
         }
     }
     match entry.unpack_in(dest) {
@@ -267,6 +277,8 @@ mod tests {
         let _ = std::fs::remove_dir_all(&root);
         let dest = root.join("out");
         std::fs::create_dir_all(&dest).unwrap();
+        // A file outside that the entry names through the symlink: it must stay as it is.
+        std::fs::write(root.join("planted"), "outside").unwrap();
         // A symlink to the outside, then a file written through it.
         let mut builder = tar::Builder::new(Vec::new());
         let mut link = tar::Header::new_gnu();
@@ -286,7 +298,10 @@ mod tests {
         let keep: KeepFn = Box::new(|_: &str| true);
         let result = unpack(Box::new(std::io::Cursor::new(bytes)), &keep, &[], &dest);
         assert!(result.is_err(), "{result:?}");
-        assert!(!root.join("planted").exists());
+        assert_eq!(
+            std::fs::read_to_string(root.join("planted")).unwrap(),
+            "outside"
+        );
         std::fs::remove_dir_all(&root).unwrap();
     }
 }

@@ -177,6 +177,16 @@ fn the_output_directory_holds_what_buildkit_local_exporter_writes() {
             let mtime = |p: &Path| std::fs::metadata(p.join("sub/a")).unwrap().mtime();
             assert_eq!(mtime(&ours), mtime(&theirs), "the file's modification time");
         }
+        // Exporting again into the same directory replaces what is there (files, hard links,
+        // symlinks), as BuildKit's export does.
+        let again = run_runner(&["build", &context, "-o", &ours.to_string_lossy()]);
+        assert_built(&again, name);
+        let differ = differences(&tree(&ours), &theirs_tree);
+        assert!(
+            differ.is_empty(),
+            "{name}: second export:\n{}",
+            differ.join("\n")
+        );
     }
 }
 
