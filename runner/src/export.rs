@@ -65,6 +65,13 @@ pub async fn to_directory(ctx: &Ctx, image: &str, ran_run: bool, dest: &Path) ->
         dest: dest.to_path_buf(),
         source,
     };
+    // An image of no layer (`FROM scratch` with metadata only) has no files, and the engine
+    // refuses to save it: the export is the directory alone.
+    let layers = ctx.engine.inspect_image(image).await?;
+    if layers.is_some_and(|info| info.diff_ids.is_empty()) {
+        to_directory_empty(dest)?;
+        return Ok(0);
+    }
     let pieces = copy_from_image::pieces(ctx, image, &["/".to_string()], &[], false, ran_run)
         .await?
         .map_err(|e| failed(ExportError::Find(e)))?;
