@@ -297,7 +297,7 @@ async fn finish(
     if let Some(dest) = &options.output {
         let written = if image.is_empty() {
             // A scratch target with no files: an empty directory.
-            crate::export::to_directory_empty(dest)?;
+            crate::export::prepare_directory(dest)?;
             0
         } else {
             crate::export::to_directory(ctx, &image, result.ran_run, dest).await?

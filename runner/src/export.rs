@@ -69,18 +69,13 @@ pub async fn to_directory(ctx: &Ctx, image: &str, ran_run: bool, dest: &Path) ->
     // refuses to save it: the export is the directory alone.
     let layers = ctx.engine.inspect_image(image).await?;
     if layers.is_some_and(|info| info.diff_ids.is_empty()) {
-        to_directory_empty(dest)?;
+        prepare_directory(dest)?;
         return Ok(0);
     }
     let pieces = copy_from_image::pieces(ctx, image, &["/".to_string()], &[], false, ran_run)
         .await?
         .map_err(|e| failed(ExportError::Find(e)))?;
-    create_destination(dest).map_err(|source| {
-        failed(ExportError::Write {
-            path: ".".to_string(),
-            source,
-        })
-    })?;
+    prepare_directory(dest)?;
     let mut written = 0;
     for piece in pieces {
         let (reader, keep, extra): (Box<dyn Read + Send>, KeepFn, _) = match piece.content {
@@ -111,8 +106,8 @@ pub async fn to_directory(ctx: &Ctx, image: &str, ran_run: bool, dest: &Path) ->
     Ok(written)
 }
 
-/// [`to_directory`] for a target with no files: the directory alone.
-pub fn to_directory_empty(dest: &Path) -> Result<()> {
+/// Creates `dest` for an export when it is missing (all a target with no files writes).
+pub fn prepare_directory(dest: &Path) -> Result<()> {
     create_destination(dest).map_err(|source| RunnerError::Export {
         dest: dest.to_path_buf(),
         source: ExportError::Write {
