@@ -139,6 +139,11 @@ pub async fn run_stage(
     keeper::retire(&ctx, &mut state);
     drop_holder(&ctx, &mut state);
     if is_target {
+        // `--label` values go on the last target's image, over its own labels (BuildKit sets
+        // them on the target's config after every instruction).
+        if ctx.plan.targets.last() == Some(&index) {
+            state.config.labels.extend(ctx.options.labels.clone());
+        }
         finish_target(&ctx, &mut state)
             .await
             .map_err(|e| e.in_stage(&name, || "its final image".to_string()))?;

@@ -210,6 +210,92 @@ fn the_iidfile_holds_the_target_image_id_as_docker_writes_it_and_a_failed_build_
     remove_images(None, &[&image, &reference_image]);
 }
 
+/// The labels of image `reference`.
+fn image_labels(reference: &str) -> BTreeMap<String, String> {
+    let json = docker(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Labels}}",
+        reference,
+    ]);
+    serde_json::from_str::<Option<BTreeMap<String, String>>>(json.trim())
+        .expect("labels JSON")
+        .unwrap_or_default()
+}
+
+#[test]
+fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_and_are_part_of_its_cache_key()
+{
+    require_engine();
+    let dir = TempDir::new("labels");
+    let nonce = support::nonce();
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS base\n\
+             LABEL from.base=yes\n\
+             \n\
+             FROM base\n\
+             LABEL stage=final version=\"{nonce}\"\n"
+        ),
+    );
+    let context = dir.path_str();
+    let image = image_tag("labels");
+    let labelled = |version: &str| {
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--progress",
+            "json",
+            "-t",
+            &image,
+            "--label",
+            &format!("version={version}"),
+            "--label",
+            "org.opencontainers.image.revision=abc123",
+            "--label",
+            "empty",
+        ]);
+        assert_built(&out, "a build with --label");
+        out
+    };
+    let first = labelled("2.0");
+    let ours = image_labels(&image);
+    let reference = image_tag("labels-buildkit");
+    let status = Command::new(support::DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q", "-t", &reference])
+        .args(["--label", "version=2.0"])
+        .args(["--label", "org.opencontainers.image.revision=abc123"])
+        .args(["--label", "empty"])
+        .arg(&dir.0)
+        .stdout(Stdio::null())
+        .status()
+        .expect("run docker build");
+    assert!(status.success(), "docker build --label failed");
+    assert_eq!(ours, image_labels(&reference), "runner vs BuildKit");
+    assert_eq!(ours.get("version").map(String::as_str), Some("2.0"));
+    assert_eq!(ours.get("from.base").map(String::as_str), Some("yes"));
+    assert_eq!(ours.get("empty").map(String::as_str), Some(""));
+    // The same labels again: the same image, from the cache; another value: another image.
+    let id = || docker(&["image", "inspect", "--format", "{{.Id}}", &image]);
+    let first_id = id();
+    let again = labelled("2.0");
+    assert_eq!(id(), first_id, "the same labels made a new image");
+    let other = labelled("2.1");
+    assert_ne!(id(), first_id, "another label value kept the old image");
+    assert_eq!(
+        image_labels(&image).get("version").map(String::as_str),
+        Some("2.1")
+    );
+    let mut images = stage_images(&first.stdout);
+    images.extend(stage_images(&again.stdout));
+    images.extend(stage_images(&other.stdout));
+    forget_cache_tags(None, &images);
+    remove_images(None, &[&image, &reference]);
+}
+
 #[test]
 fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
     require_engine();

@@ -136,6 +136,10 @@ pub struct CommonArgs {
     /// file is removed first, so a failed build leaves none.
     #[arg(long = "iidfile", value_name = "FILE")]
     pub iidfile: Option<PathBuf>,
+    /// `KEY=VALUE` label on the (last) target's image, over the Dockerfile's (`KEY` alone: an
+    /// empty value), as `docker build --label`; repeatable.
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
     /// Write the (last) target's files into a directory, as `docker build --output` does:
     /// `DIR` or `type=local,dest=DIR` (modes, times and links kept; owned by you).
     #[arg(short = 'o', long = "output", value_name = "DIR", value_parser = parse_output)]

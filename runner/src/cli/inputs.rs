@@ -179,6 +179,22 @@ pub(super) fn parse_build_args(args: &[String]) -> Result<BTreeMap<String, Strin
     Ok(map)
 }
 
+/// The `--label KEY=VALUE` values (`KEY` alone is an empty value, as `docker build --label`
+/// takes it); a blank key is refused.
+pub(super) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>> {
+    let mut map = BTreeMap::new();
+    for label in labels {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        if key.is_empty() {
+            return Err(RunnerError::Usage(format!(
+                "--label {label:?}: use KEY=VALUE"
+            )));
+        }
+        map.insert(key.to_string(), value.to_string());
+    }
+    Ok(map)
+}
+
 /// The `--secret id=ID,src=FILE` specs by id; each file must exist.
 pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
     let mut map = BTreeMap::new();

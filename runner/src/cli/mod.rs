@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use planner::Plan;
 
-use self::inputs::{parse_build_args, parse_secrets, read_inputs, Inputs};
+use self::inputs::{parse_build_args, parse_labels, parse_secrets, read_inputs, Inputs};
 use crate::build::build;
 use crate::context::BuildContext;
 use crate::engine::Engine;
@@ -180,6 +180,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         record_file: common.record.clone(),
         report_file: common.report.clone(),
         output: common.output.clone().map(|dir| dir.0),
+        labels: parse_labels(&common.labels)?,
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
     let engine = Engine::connect(common.engine.as_deref())
@@ -201,6 +202,11 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
     if common.record.is_some() || common.report.is_some() {
         return Err(RunnerError::Usage(
             "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
+        ));
+    }
+    if !common.labels.is_empty() {
+        return Err(RunnerError::Usage(
+            "--label is applied by the engine backend; drop --backend buildkit, or write the labels as LABEL in the Dockerfile".to_string(),
         ));
     }
     if common.output.is_some() {

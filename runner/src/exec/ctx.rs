@@ -49,6 +49,8 @@ pub struct BuildOptions {
     pub report_file: Option<PathBuf>,
     /// `--output DIR`: where to write the (last) target's files.
     pub output: Option<PathBuf>,
+    /// `--label KEY=VALUE`: labels set on the (last) target's image, over its own.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// A stage memory being read from the engine.
