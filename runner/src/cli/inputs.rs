@@ -232,6 +232,16 @@ mod tests {
     use super::*;
 
     #[test]
+    fn labels_as_docker_takes_them() {
+        let labels = parse_labels(&["a=1".into(), "b=x=y".into(), "flag".into()]).unwrap();
+        assert_eq!(labels["a"], "1");
+        assert_eq!(labels["b"], "x=y");
+        assert_eq!(labels["flag"], "");
+        let refused = parse_labels(&["=v".into()]).unwrap_err().to_string();
+        assert!(refused.contains("KEY=VALUE"), "{refused}");
+    }
+
+    #[test]
     fn build_args_and_secrets() {
         let args = parse_build_args(&["A=1".into(), "B=x=y".into()]).unwrap();
         assert_eq!(args["B"], "x=y");
