@@ -169,15 +169,11 @@ fn the_iidfile_holds_the_target_image_id_as_docker_writes_it_and_a_failed_build_
     // BuildKit's `docker build --iidfile` writes the same form (no newline).
     let reference = dir.0.join("buildkit-id.txt");
     let reference_image = image_tag("iidfile-buildkit");
-    let status = Command::new(support::DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "-t", &reference_image, "--iidfile"])
-        .arg(&reference)
-        .arg(&dir.0)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run docker build");
-    assert!(status.success(), "docker build with BuildKit failed");
+    let reference_arg = reference.to_string_lossy().into_owned();
+    support::buildkit_build(
+        &dir.0,
+        &["-t", &reference_image, "--iidfile", &reference_arg],
+    );
     let reference_id = std::fs::read_to_string(&reference).expect("BuildKit's iidfile");
     assert!(is_image_id(&reference_id), "{reference_id:?}");
 
@@ -263,17 +259,19 @@ fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_and_are_part
     let first = labelled("2.0");
     let ours = image_labels(&image);
     let reference = image_tag("labels-buildkit");
-    let status = Command::new(support::DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "-t", &reference])
-        .args(["--label", "version=2.0"])
-        .args(["--label", "org.opencontainers.image.revision=abc123"])
-        .args(["--label", "empty"])
-        .arg(&dir.0)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run docker build");
-    assert!(status.success(), "docker build --label failed");
+    support::buildkit_build(
+        &dir.0,
+        &[
+            "-t",
+            &reference,
+            "--label",
+            "version=2.0",
+            "--label",
+            "org.opencontainers.image.revision=abc123",
+            "--label",
+            "empty",
+        ],
+    );
     assert_eq!(ours, image_labels(&reference), "runner vs BuildKit");
     assert_eq!(ours.get("version").map(String::as_str), Some("2.0"));
     assert_eq!(ours.get("from.base").map(String::as_str), Some("yes"));

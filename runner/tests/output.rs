@@ -15,11 +15,9 @@ mod support;
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
 
 use support::{
     assert_built, forget_cache_tags, require_engine, run_runner, stage_images, TempDir, BASE,
-    DOCKER,
 };
 
 /// What the comparison keeps of one entry.
@@ -102,15 +100,8 @@ fn differences(a: &BTreeMap<String, Entry>, b: &BTreeMap<String, Entry>) -> Vec<
 
 /// Builds `dir` with BuildKit into `dest` (`--output type=local`).
 fn buildkit_output(dir: &TempDir, dest: &Path) {
-    let status = Command::new(DOCKER)
-        .env("DOCKER_BUILDKIT", "1")
-        .args(["build", "-q", "--output"])
-        .arg(format!("type=local,dest={}", dest.display()))
-        .arg(&dir.0)
-        .stdout(Stdio::null())
-        .status()
-        .expect("run docker build");
-    assert!(status.success(), "docker build --output failed");
+    let output = format!("type=local,dest={}", dest.display());
+    support::buildkit_build(&dir.0, &["--output", &output]);
 }
 
 #[test]

@@ -120,6 +120,23 @@ pub fn runner_bin() -> &'static str {
     env!("CARGO_BIN_EXE_runner")
 }
 
+/// `DOCKER_BUILDKIT=1 docker build -q ARGS CONTEXT`: the reference build with the engine's
+/// BuildKit (output discarded); panics with its stderr when it fails.
+pub fn buildkit_build(context: &Path, args: &[&str]) {
+    let out = Command::new(DOCKER)
+        .env("DOCKER_BUILDKIT", "1")
+        .args(["build", "-q"])
+        .args(args)
+        .arg(context)
+        .output()
+        .expect("run docker build");
+    assert!(
+        out.status.success(),
+        "docker build {args:?} with BuildKit failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// Runs the runner with `args`; returns its output.
 pub fn run_runner(args: &[&str]) -> Output {
     Command::new(runner_bin())
