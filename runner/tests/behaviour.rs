@@ -221,8 +221,8 @@ fn image_labels(reference: &str) -> BTreeMap<String, String> {
 }
 
 #[test]
-fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_and_are_part_of_its_cache_key()
-{
+fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_with_both_backends_and_are_part_of_its_cache_key(
+) {
     require_engine();
     let dir = TempDir::new("labels");
     let nonce = support::nonce();
@@ -273,6 +273,24 @@ fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_and_are_part
         ],
     );
     assert_eq!(ours, image_labels(&reference), "runner vs BuildKit");
+    // The BuildKit backend sets them the same way.
+    let via_llb = image_tag("labels-llb");
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--backend",
+        "buildkit",
+        "-t",
+        &via_llb,
+        "--label",
+        "version=2.0",
+        "--label",
+        "org.opencontainers.image.revision=abc123",
+        "--label",
+        "empty",
+    ]);
+    assert_built(&out, "--backend buildkit with --label");
+    assert_eq!(image_labels(&via_llb), ours, "--backend buildkit");
     assert_eq!(ours.get("version").map(String::as_str), Some("2.0"));
     assert_eq!(ours.get("from.base").map(String::as_str), Some("yes"));
     assert_eq!(ours.get("empty").map(String::as_str), Some(""));
@@ -291,7 +309,7 @@ fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_and_are_part
     images.extend(stage_images(&again.stdout));
     images.extend(stage_images(&other.stdout));
     forget_cache_tags(None, &images);
-    remove_images(None, &[&image, &reference]);
+    remove_images(None, &[&image, &reference, &via_llb]);
 }
 
 #[test]

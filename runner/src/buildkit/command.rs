@@ -36,6 +36,8 @@ pub struct Request {
     pub tags: Vec<String>,
     /// `--build-arg` values (over the plan's).
     pub build_args: BTreeMap<String, String>,
+    /// `--label` values for the last target's image.
+    pub labels: BTreeMap<String, String>,
     /// `--secret` files by id.
     pub secrets: BTreeMap<String, PathBuf>,
     /// `--no-cache`.
@@ -87,6 +89,7 @@ pub async fn run(request: Request, signals: &mut Signals) -> Result<String> {
         secrets: request.secrets.clone(),
         build_args: request.build_args.clone(),
         no_cache: request.no_cache,
+        labels: request.labels.clone(),
     };
     let result = build(
         transport.as_ref(),

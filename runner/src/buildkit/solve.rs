@@ -48,6 +48,8 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--label` values for the last target's image.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The result of a build.
@@ -121,6 +123,7 @@ pub async fn build(
         excludes,
         build_args: build_args(plan, options),
         no_cache: options.no_cache,
+        labels: &options.labels,
         status: &status,
         progress,
     };
@@ -158,6 +161,7 @@ struct FrontendRun<'a> {
     excludes: Vec<String>,
     build_args: BTreeMap<String, String>,
     no_cache: bool,
+    labels: &'a BTreeMap<String, String>,
     status: &'a SharedStatus,
     progress: &'a Progress,
 }
@@ -179,6 +183,7 @@ impl FrontendRun<'_> {
             caps: &caps,
             compat: Compat::for_caps(&caps),
             no_cache: self.no_cache,
+            labels: self.labels,
         };
         let translation = translate(&input)?;
         status::lock(self.status).set_steps(translation.steps.clone());

@@ -204,11 +204,6 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
             "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
         ));
     }
-    if !common.labels.is_empty() {
-        return Err(RunnerError::Usage(
-            "--label is applied by the engine backend; drop --backend buildkit, or write the labels as LABEL in the Dockerfile".to_string(),
-        ));
-    }
     if common.output.is_some() {
         return Err(RunnerError::Usage(
             "--output writes the files through the engine backend; drop --backend buildkit, or use -t NAME and copy the files out of the image".to_string(),
@@ -223,6 +218,7 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
         dockerfile: inputs.dockerfile,
         tags: common.tags.clone(),
         build_args: parse_build_args(&common.build_args)?,
+        labels: parse_labels(&common.labels)?,
         secrets: parse_secrets(&common.secrets)?,
         no_cache: common.no_cache,
         engine: common.engine.clone(),

@@ -282,6 +282,7 @@ pub fn build_ours_until(
         secrets: case.secrets.iter().cloned().collect(),
         build_args: BTreeMap::new(),
         no_cache: false,
+        labels: BTreeMap::new(),
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

@@ -28,10 +28,20 @@ pub fn translate(input: &TranslateInput<'_>) -> Result<Translation, TranslateErr
                 line: 0,
                 message: "the target is not among the plan's waves; re-create the plan".to_string(),
             })?;
+        // `--label` values go on the last target's config only, over its own labels (the
+        // frontend sets them on the target after every instruction).
+        let image_config = if Some(&stage) == input.plan.targets.last() && !input.labels.is_empty()
+        {
+            let mut image = state.image.clone();
+            image.config.labels.extend(input.labels.clone());
+            image.to_json()
+        } else {
+            state.image.to_json()
+        };
         targets.push(TargetBuild {
             stage,
             definition: encoded.definition(state.root),
-            image_config: state.image.to_json(),
+            image_config,
         });
     }
     let mut steps = BTreeMap::new();

@@ -71,6 +71,8 @@ pub struct TranslateInput<'a> {
     pub compat: Compat,
     /// `--no-cache`: every RUN, COPY and ADD runs again.
     pub no_cache: bool,
+    /// `--label` values for the last target's image config, over its own labels.
+    pub labels: &'a BTreeMap<String, String>,
 }
 
 /// What one target stage solves to.

@@ -170,6 +170,7 @@ pub fn try_build(dockerfile: &str, setup: &Setup<'_>) -> Result<Built, Translate
         caps: &caps,
         compat: Compat::for_caps(&caps),
         no_cache: setup.no_cache,
+        labels: &BTreeMap::new(),
     };
     translate(&input).map(|translation| Built { translation })
 }
