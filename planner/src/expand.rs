@@ -114,6 +114,16 @@ impl Lexer {
         }
     }
 
+    /// The lexer of a heredoc body whose delimiter is unquoted (`COPY <<EOF`): BuildKit expands
+    /// it with escape `\` whatever the file's escape directive, quotes being ordinary
+    /// characters (`SkipProcessQuotes`).
+    pub fn heredoc() -> Lexer {
+        Lexer {
+            skip_quotes: true,
+            ..Lexer::new('\\')
+        }
+    }
+
     /// Whether `text` holds nothing the lexer changes: no `$`, quote or escape character (and,
     /// when splitting, no `<`, whose `<<` keeps the white space after it in the word).
     fn is_plain(&self, text: &str, splitting: bool) -> bool {
@@ -749,6 +759,24 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect()
+    }
+
+    #[test]
+    fn heredoc_bodies_expand_variables_but_keep_quotes() {
+        let env = vars(&[("A", "1")]);
+        let body = |text: &str| {
+            Lexer::heredoc()
+                .process_word(text, &env)
+                .map(|e| e.word.into_owned())
+                .map_err(|e| e.message)
+        };
+        assert_eq!(
+            body("x='$A' \"${A}\" \\$A $B ${C:-${A}} cost: 5$\n").unwrap(),
+            "x='1' \"1\" $A  1 cost: 5$\n"
+        );
+        assert_eq!(body("\\\n").unwrap(), "\n");
+        assert_eq!(body("\\\\\n").unwrap(), "\\\n");
+        assert!(body("${NOPE:?is required}").is_err());
     }
 
     fn word(text: &str, env: &BTreeMap<String, String>) -> Result<String, String> {

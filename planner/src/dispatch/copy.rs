@@ -47,10 +47,8 @@ impl Dispatcher<'_, '_> {
             sources.push(self.expand(source, place)?);
         }
         self.expand(&spec.dest, place)?;
-        let mut raw = Lexer::new('\\');
-        raw.skip_quotes = true;
         for heredoc in spec.heredocs.iter().filter(|h| h.expand) {
-            self.expand_with(raw, &heredoc.body, place)?;
+            self.expand_with(Lexer::heredoc(), &heredoc.body, place)?;
         }
 
         if !chmod.is_empty() {

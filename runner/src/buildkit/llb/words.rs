@@ -58,66 +58,10 @@ pub fn display_text(text: &str, env: &[(String, String)], escape: char, raw: boo
 /// escape `\` drops itself and keeps the next character, quotes stay as written (BuildKit's
 /// lexer with `SkipProcessQuotes`, escape token `\`).
 pub fn expand_heredoc(body: &str, env: &[(String, String)]) -> Result<String, String> {
-    let chars: Vec<char> = body.chars().collect();
-    let mut out = String::with_capacity(body.len());
-    let mut pos = 0;
-    while pos < chars.len() {
-        let c = chars[pos];
-        if c == '\\' {
-            if let Some(next) = chars.get(pos + 1) {
-                out.push(*next);
-            }
-            pos += 2;
-            continue;
-        }
-        if c != '$' {
-            out.push(c);
-            pos += 1;
-            continue;
-        }
-        let end = dollar_token_end(&chars, pos);
-        if end == pos + 1 {
-            out.push('$');
-            pos += 1;
-            continue;
-        }
-        let token: String = chars[pos..end].iter().collect();
-        out.push_str(&expand_word(&token, env, '\\')?);
-        pos = end;
-    }
-    Ok(out)
-}
-
-/// The end (exclusive) of the `$` token starting at `start`: `${...}` with nested braces,
-/// `$name`, or a single special character; `start + 1` when nothing follows the `$`.
-fn dollar_token_end(chars: &[char], start: usize) -> usize {
-    match chars.get(start + 1) {
-        Some('{') => {
-            let mut depth = 0;
-            for (offset, c) in chars[start + 1..].iter().enumerate() {
-                match c {
-                    '{' => depth += 1,
-                    '}' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return start + 1 + offset + 1;
-                        }
-                    }
-                    _ => {}
-                }
-            }
-            chars.len()
-        }
-        Some(c) if c.is_ascii_alphabetic() || *c == '_' => {
-            let n = chars[start + 1..]
-                .iter()
-                .take_while(|ch| ch.is_ascii_alphanumeric() || **ch == '_')
-                .count();
-            start + 1 + n
-        }
-        Some(c) if c.is_ascii_digit() => start + 2,
-        _ => start + 1,
-    }
+    Lexer::heredoc()
+        .process_word(body, &EnvLookup(env))
+        .map(|expanded| expanded.word.into_owned())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -84,18 +84,23 @@ pub(super) async fn resolve(
         Ok(c) => c,
         Err(e) => return Ok(Err(StepError::Context(e))),
     };
-    let heredocs: Vec<(String, String)> = spec
-        .heredocs
-        .iter()
-        .map(|h| {
-            let body = if h.expand {
-                expand_heredoc(&h.body, &vars, ctx.plan.escape)
-            } else {
-                h.body.clone()
-            };
-            (h.name.clone(), body)
-        })
-        .collect();
+    let mut heredocs: Vec<(String, String)> = Vec::with_capacity(spec.heredocs.len());
+    for heredoc in &spec.heredocs {
+        let body = if heredoc.expand {
+            match planner::expand::Lexer::heredoc().process_word(&heredoc.body, &vars) {
+                Ok(expanded) => expanded.word.into_owned(),
+                Err(source) => {
+                    return Ok(Err(StepError::Expand {
+                        word: format!("<<{}", heredoc.name),
+                        source,
+                    }))
+                }
+            }
+        } else {
+            heredoc.body.clone()
+        };
+        heredocs.push((heredoc.name.clone(), body));
+    }
     let (urls, paths): (Vec<String>, Vec<String>) = sources
         .into_iter()
         .partition(|s| s.starts_with("http://") || s.starts_with("https://"));
@@ -219,73 +224,4 @@ async fn resolve_context(
     })
     .await
     .map_err(StepError::Worker)?
-}
-
-/// Expands a heredoc body as BuildKit does when its delimiter is unquoted: variables (`$NAME`,
-/// `${...}`) are replaced and the escape character escapes the next character (`\\` is `\`, `\$`
-/// is `$`, an escaped newline is a newline), but quotes are ordinary characters.
-fn expand_heredoc(
-    body: &str,
-    vars: &std::collections::BTreeMap<String, String>,
-    escape: char,
-) -> String {
-    let chars: Vec<char> = body.chars().collect();
-    let mut out = String::new();
-    let mut pos = 0;
-    while pos < chars.len() {
-        let c = chars[pos];
-        if c == escape {
-            if let Some(&next) = chars.get(pos + 1) {
-                out.push(next);
-            }
-            pos += 2;
-            continue;
-        }
-        if c != '$' {
-            out.push(c);
-            pos += 1;
-            continue;
-        }
-        let end = if chars.get(pos + 1) == Some(&'{') {
-            chars[pos..]
-                .iter()
-                .position(|&ch| ch == '}')
-                .map(|n| pos + n + 1)
-        } else {
-            let n = chars[pos + 1..]
-                .iter()
-                .take_while(|ch| ch.is_ascii_alphanumeric() || **ch == '_')
-                .count();
-            (n > 0).then_some(pos + 1 + n)
-        };
-        match end {
-            Some(end) => {
-                let token: String = chars[pos..end].iter().collect();
-                out.push_str(&planner::expand::expand_word(&token, vars, escape).unwrap_or(token));
-                pos = end;
-            }
-            None => {
-                out.push('$');
-                pos += 1;
-            }
-        }
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn heredoc_bodies_expand_variables_but_keep_quotes() {
-        let vars: std::collections::BTreeMap<String, String> =
-            [("A".to_string(), "1".to_string())].into();
-        assert_eq!(
-            expand_heredoc("x='$A' \"${A}\" \\$A $B\n", &vars, '\\'),
-            "x='1' \"1\" $A \n"
-        );
-        assert_eq!(expand_heredoc("\\\n", &vars, '\\'), "\n");
-        assert_eq!(expand_heredoc("\\\\\n", &vars, '\\'), "\\\n");
-    }
 }
