@@ -17,6 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::error::{ExportError, Result, RunnerError};
 use crate::exec::ctx::Ctx;
 use crate::fs::pipe;
+use crate::fs::tar::clean_name;
 use crate::steps::copy_from_image;
 use crate::steps::piece::PieceContent;
 
@@ -146,7 +147,7 @@ fn unpack(
     let entries = archive.entries().map_err(read_error)?;
     for entry in entries {
         let mut entry = entry.map_err(read_error)?;
-        let name = relative_name(&entry.path_bytes());
+        let name = clean_name(&entry.path_bytes());
         if name.is_empty() || !keep(&name) {
             continue;
         }
@@ -167,7 +168,7 @@ fn unpack(
     configure(&mut archive);
     for entry in archive.entries().map_err(read_error)? {
         let mut entry = entry.map_err(read_error)?;
-        let name = relative_name(&entry.path_bytes());
+        let name = clean_name(&entry.path_bytes());
         written += unpack_entry(&mut entry, &name, dest)?;
     }
     Ok(written)
@@ -220,19 +221,6 @@ fn unpack_entry<R: Read>(
     }
 }
 
-/// An entry's name relative to `/` (no `./` or `/` in front, no `/` behind).
-fn relative_name(raw: &[u8]) -> String {
-    let name = String::from_utf8_lossy(raw);
-    let mut name = name.as_ref();
-    while let Some(rest) = name.strip_prefix("./").or_else(|| name.strip_prefix('/')) {
-        name = rest;
-    }
-    if name == "." {
-        return String::new();
-    }
-    name.trim_end_matches('/').to_string()
-}
-
 fn read_error(e: std::io::Error) -> ExportError {
     ExportError::Read(e)
 }
@@ -263,14 +251,6 @@ mod tests {
         refused("type=local", "dest=DIR is missing");
         refused("-", "writes a directory");
         refused("type=local,dest=out,compression=gzip", "unknown field");
-    }
-
-    #[test]
-    fn names_are_relative_to_the_root() {
-        assert_eq!(relative_name(b"./bin/sh"), "bin/sh");
-        assert_eq!(relative_name(b"/etc/"), "etc");
-        assert_eq!(relative_name(b"./"), "");
-        assert_eq!(relative_name(b"."), "");
     }
 
     #[test]

@@ -201,8 +201,8 @@ fn forward_pax<R: Read, W: std::io::Write>(
         .map_err(TarError::Write)
 }
 
-/// An entry name without leading `./` or `/` and without a trailing `/`.
-fn clean_name(raw: &[u8]) -> String {
+/// An entry name without leading `./` or `/` and without a trailing `/` (empty for the root).
+pub fn clean_name(raw: &[u8]) -> String {
     let name = String::from_utf8_lossy(raw);
     let mut name = name.as_ref();
     loop {
@@ -333,6 +333,14 @@ pub fn first_file(input: &[u8]) -> Result<Option<Vec<u8>>, TarError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn names_are_relative_to_the_root() {
+        assert_eq!(clean_name(b"./bin/sh"), "bin/sh");
+        assert_eq!(clean_name(b"/etc/"), "etc");
+        assert_eq!(clean_name(b"./"), "");
+        assert_eq!(clean_name(b"."), "");
+    }
 
     fn sample() -> Vec<u8> {
         let mut builder = Builder::new(Vec::new());
