@@ -181,12 +181,8 @@ fn the_iidfile_holds_the_target_image_id_as_docker_writes_it_and_a_failed_build_
     // that reads it after a failure must not find the last build's id.
     dir.write("Dockerfile", "FROM\n");
     let out = run_runner(&["build", &context, "--iidfile", &iidfile_arg]);
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(!iidfile.exists(), "a plan error left the old iidfile");
     std::fs::write(&iidfile, &written).expect("restore the iidfile");
     dir.write(
@@ -194,12 +190,8 @@ fn the_iidfile_holds_the_target_image_id_as_docker_writes_it_and_a_failed_build_
         &format!("FROM {BASE}\nRUN echo {nonce}; exit 3\n"),
     );
     let out = run_runner(&["build", &context, "--iidfile", &iidfile_arg]);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(!iidfile.exists(), "a failed step left the old iidfile");
 
     forget_cache_tags(None, &images);
