@@ -146,10 +146,28 @@ export function extensionHostLog(session) {
   return lines.join("\n");
 }
 
-/** Opens `name` (a file at the top of the workspace) by clicking it in the explorer; waits for its editor. */
+/**
+ * Opens `name` (a file at the top of the workspace) by clicking it in the explorer; waits for its
+ * editor. A click that lands while the side bar is still laying out (a pane just expanded above it)
+ * opens nothing, so the row is clicked again every 5 s, for up to 30 s; the error then lists the
+ * tabs the workbench shows.
+ */
 export async function openFile(page, name) {
-  await page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`).click();
-  await page.locator(`.tabs-container .tab.active[data-resource-name="${name}"]`).waitFor({ timeout: 30_000 });
+  const row = page.locator(`.explorer-folders-view .monaco-list-row[aria-label="${name}"]`);
+  const tab = page.locator(`.tabs-container .tab.active[data-resource-name="${name}"]`);
+  const started = Date.now();
+  for (;;) {
+    await row.click();
+    try {
+      await tab.waitFor({ timeout: 5_000 });
+      break;
+    } catch (err) {
+      if (Date.now() - started >= 30_000) {
+        const tabs = await page.locator(".tabs-container .tab").evaluateAll((nodes) => nodes.map((node) => `${node.getAttribute("aria-label")}${node.classList.contains("active") ? " (active)" : ""}`));
+        throw new Error(`clicking "${name}" in the explorer opened no editor for it within 30 s (tabs: ${tabs.join(" | ") || "none"}): ${err.message}`);
+      }
+    }
+  }
   await page.locator(".editor-group-container.active .monaco-editor .view-lines").first().waitFor();
 }
 
@@ -206,21 +224,42 @@ export async function pickTheme(page, label) {
   await page.locator(".quick-input-widget").waitFor({ state: "hidden" });
 }
 
-/** The status bar's cursor position ("Ln 3, Col 1"). */
+/**
+ * The status bar's cursor position ("Ln 3, Col 1"); "" while no text editor is active (the status
+ * bar then has no such item).
+ */
 export async function cursorPosition(page) {
-  return (await page.locator("#status\\.editor\\.selection").textContent())?.trim() ?? "";
+  const item = page.locator("#status\\.editor\\.selection");
+  if ((await item.count()) === 0) return "";
+  return (await item.textContent({ timeout: 1_000 }).catch(() => ""))?.trim() ?? "";
 }
 
-/** Waits until the status bar shows `expected` as the cursor position. */
-export async function waitForCursor(page, expected, timeout = 30_000) {
+/**
+ * Waits until the status bar shows `expected` as the cursor position. With `editor` (a file
+ * name): when a click in the preview moved the cursor but VS Code left the focus in the webview
+ * (its focus tracker polls, so under load it can report the webview's focus after the extension
+ * focused the editor), that file's tab is clicked, which focuses its editor without moving the
+ * cursor, and the position is read there.
+ */
+export async function waitForCursor(page, expected, timeout = 30_000, editor = null) {
   const started = Date.now();
   let seen = "";
+  let missingSince = null;
   while (Date.now() - started < timeout) {
     seen = await cursorPosition(page);
     if (seen === expected) return;
+    if (seen === "" && editor) {
+      missingSince ??= Date.now();
+      if (Date.now() - missingSince > 2_000) {
+        await focusEditor(page, editor);
+        missingSince = null;
+      }
+    } else {
+      missingSince = null;
+    }
     await sleep(100);
   }
-  throw new Error(`the cursor is at "${seen}", not "${expected}"`);
+  throw new Error(`the cursor is at "${seen || "(no text editor active)"}", not "${expected}"`);
 }
 
 /** The preview's frame (the page inside VS Code's webview iframe), once its script has drawn. */

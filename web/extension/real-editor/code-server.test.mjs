@@ -142,9 +142,9 @@ describe("the extension in code-server", () => {
   step("puts the cursor on a stage's FROM line when its node is clicked", async () => {
     const frame = await previewFrame(page);
     await frame.locator("[data-stage-name='docs']").click();
-    await waitForCursor(page, "Ln 11, Col 1");
+    await waitForCursor(page, "Ln 11, Col 1", 30_000, "Dockerfile");
     await frame.locator("[data-stage-name='tools']").click();
-    await waitForCursor(page, "Ln 3, Col 1");
+    await waitForCursor(page, "Ln 3, Col 1", 30_000, "Dockerfile");
     await eventually(async () => (await frame.locator(".sp-current").getAttribute("data-stage-name")) === "tools", async () => "the cursor's stage is marked");
   });
 
