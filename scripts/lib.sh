@@ -5,7 +5,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 # Debian packages the builds and tests use (libcap2-bin, bzip2 and xz-utils: the differential
 # suite sets file capabilities and makes bzip2/xz archives in its build contexts).
 setup_apt() {
-  local pkgs=(docker.io busybox-static chromium chromium-driver python3-venv iproute2 libcap2-bin bzip2 xz-utils)
+  local pkgs=(docker.io busybox-static chromium chromium-driver python3-venv iproute2 libcap2-bin bzip2 xz-utils openssh-client)
   local missing=()
   for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

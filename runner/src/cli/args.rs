@@ -96,6 +96,10 @@ pub struct CommonArgs {
     /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE; repeatable.
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// SSH agent for `RUN --mount=type=ssh`: ID (the agent at $SSH_AUTH_SOCK, as `default`) or
+    /// ID=SOCKET; repeatable.
+    #[arg(long = "ssh")]
+    pub ssh: Vec<String>,
     /// How many RUN steps may run at once (default: no limit, as BuildKit).
     #[arg(long = "jobs", short = 'j')]
     pub jobs: Option<usize>,

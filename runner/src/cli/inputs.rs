@@ -227,6 +227,64 @@ pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf
     Ok(map)
 }
 
+/// The `--ssh ID[=SOCKET]` specs by id: `ID` alone is the agent at `auth_sock` (the caller's
+/// `$SSH_AUTH_SOCK`), as in `docker build --ssh default`. Each must be a socket: key files are
+/// refused with what to do instead.
+pub(super) fn parse_ssh(
+    specs: &[String],
+    auth_sock: Option<std::ffi::OsString>,
+) -> Result<BTreeMap<String, PathBuf>> {
+    use std::os::unix::fs::FileTypeExt;
+    let mut map = BTreeMap::new();
+    for spec in specs {
+        let (id, path) = match spec.split_once('=') {
+            Some((id, path)) => (id, PathBuf::from(path)),
+            None => match auth_sock.as_ref().filter(|sock| !sock.is_empty()) {
+                Some(sock) => (spec.as_str(), PathBuf::from(sock)),
+                None => {
+                    return Err(RunnerError::Usage(format!(
+                        "--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (eval \"$(ssh-agent)\" && ssh-add) or give its socket: --ssh {spec}=SOCKET"
+                    )))
+                }
+            },
+        };
+        if id.is_empty() || id.contains(',') {
+            return Err(RunnerError::Usage(format!(
+                "--ssh {spec:?}: use ID or ID=SOCKET (one agent socket per id)"
+            )));
+        }
+        if path.as_os_str().to_string_lossy().contains(',') {
+            return Err(RunnerError::Usage(format!(
+                "--ssh {spec:?}: give one agent socket; load several keys into that agent with ssh-add"
+            )));
+        }
+        match std::fs::metadata(&path) {
+            Ok(meta) if meta.file_type().is_socket() => {}
+            Ok(meta) if meta.is_file() => {
+                return Err(RunnerError::Usage(format!(
+                    "--ssh {id}: {} is a file, not an agent socket; the runner forwards agents only: ssh-add {} to an agent and pass its socket",
+                    path.display(),
+                    path.display()
+                )))
+            }
+            Ok(_) => {
+                return Err(RunnerError::Usage(format!(
+                    "--ssh {id}: {} is not an agent socket",
+                    path.display()
+                )))
+            }
+            Err(e) => {
+                return Err(RunnerError::Usage(format!(
+                    "--ssh {id}: cannot use the agent socket {}: {e}",
+                    path.display()
+                )))
+            }
+        }
+        map.insert(id.to_string(), path);
+    }
+    Ok(map)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,5 +306,35 @@ mod tests {
         assert!(parse_build_args(&["=1".into()]).is_err());
         assert!(parse_secrets(&["id=x".into()]).is_err());
         assert!(parse_secrets(&["id=x,src=/nonexistent/file".into()]).is_err());
+    }
+
+    #[test]
+    fn ssh_agents_are_sockets() {
+        let dir = crate::context::testdir::TestDir::new();
+        dir.file("id_ed25519", "a key");
+        let socket = dir.path().join("agent.sock");
+        let _agent = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let env = Some(socket.clone().into_os_string());
+        let given = parse_ssh(
+            &["default".into(), format!("git={}", socket.display())],
+            env,
+        )
+        .unwrap();
+        assert_eq!(given["default"], socket);
+        assert_eq!(given["git"], socket);
+        let usage = |specs: &[String], env: Option<std::ffi::OsString>| {
+            parse_ssh(specs, env).unwrap_err().to_string()
+        };
+        assert!(usage(&["default".into()], None).contains("SSH_AUTH_SOCK is not set"));
+        let key = dir.path().join("id_ed25519");
+        assert!(usage(&[format!("default={}", key.display())], None)
+            .contains("is a file, not an agent socket"));
+        assert!(usage(
+            &[format!("default={},{}", socket.display(), key.display())],
+            None
+        )
+        .contains("one agent socket"));
+        assert!(usage(&["default=/nonexistent/agent.sock".into()], None)
+            .contains("cannot use the agent socket"));
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use planner::Plan;
 
-use self::inputs::{parse_build_args, parse_labels, parse_secrets, read_inputs, Inputs};
+use self::inputs::{parse_build_args, parse_labels, parse_secrets, parse_ssh, read_inputs, Inputs};
 use crate::build::build;
 use crate::context::BuildContext;
 use crate::engine::Engine;
@@ -176,6 +176,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         tags: common.tags.clone(),
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
+        ssh: parse_ssh(&common.ssh, std::env::var_os("SSH_AUTH_SOCK"))?,
         isolate_runs: common.isolate_runs,
         record_file: common.record.clone(),
         report_file: common.report.clone(),
@@ -207,6 +208,11 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
     if common.output.is_some() {
         return Err(RunnerError::Usage(
             "--output writes the files through the engine backend; drop --backend buildkit, or use -t NAME and copy the files out of the image".to_string(),
+        ));
+    }
+    if !common.ssh.is_empty() {
+        return Err(RunnerError::Usage(
+            "--ssh forwards the agent through the engine backend; drop --backend buildkit (optional ssh mounts build there without an agent, as in BuildKit)".to_string(),
         ));
     }
     if common.jobs.is_some() || common.isolate_runs {

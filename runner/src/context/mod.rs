@@ -50,7 +50,7 @@ mod error;
 mod resolve;
 mod root;
 #[cfg(test)]
-mod testdir;
+pub(crate) mod testdir;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

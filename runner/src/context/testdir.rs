@@ -1,4 +1,4 @@
-//! A scratch directory for the context tests.
+//! A scratch directory for unit tests (the context's, and the ssh proxy's).
 //!
 //! Input: file specs written by a test. Output: a fresh directory under the system temp dir.
 //! Invariant: the directory is unique per test and removed when the value is dropped.

@@ -41,6 +41,8 @@ pub struct BuildOptions {
     pub build_args: BTreeMap<String, String>,
     /// `--secret` id to file.
     pub secrets: BTreeMap<String, PathBuf>,
+    /// `--ssh` id to the agent's socket.
+    pub ssh: BTreeMap<String, PathBuf>,
     /// Run every RUN in its own fresh container instead of a per-stage keeper.
     pub isolate_runs: bool,
     /// `--record FILE`: where to write the build record (JSON).

@@ -53,6 +53,11 @@ pub fn convert_run(
         caps.push("exec.mount.bind");
     }
     let mut env = state.env.clone();
+    if let Some(socket) = &run_mounts.ssh_auth_sock {
+        if !env.iter().any(|(key, _)| key == "SSH_AUTH_SOCK") {
+            env.push(("SSH_AUTH_SOCK".to_string(), socket.clone()));
+        }
+    }
     if t.has_cap("exec.meta.setsdefaultpath") {
         caps.push("exec.meta.setsdefaultpath");
     } else if !env.iter().any(|(key, _)| key == "PATH") {

@@ -1,10 +1,10 @@
-//! `RUN --mount=...`: bind, cache, tmpfs and secret mounts as LLB exec mounts.
+//! `RUN --mount=...`: bind, cache, tmpfs, secret and ssh mounts as LLB exec mounts.
 //!
 //! Input: the plan's mounts of one RUN (type, `from`, source, target, options as written) and the
 //! stage state.
 //! Output: [`RunMount`]s (and secret environment variables) for the exec op, in the plan's
 //! order; a file op that prepares a cache mount's owner and mode when asked.
-//! Invariant: BuildKit's defaults (`convert_runmount.go`, `convert_secrets.go`): bind mounts are
+//! Invariant: BuildKit's defaults (`convert_runmount.go`, `convert_secrets.go`, `convert_ssh.go`): bind mounts are
 //! read-only unless `rw`, a cache id defaults to the target, a secret id to the target's base
 //! name and its target to `/run/secrets/<id>`; mount words are expanded with the stage's
 //! environment; nothing a mount shows reaches the image.
@@ -39,6 +39,8 @@ pub enum MountKind {
     },
     /// A secret file.
     Secret(pb::SecretOpt),
+    /// An SSH agent socket (served by the client's session, if it forwards that id).
+    Ssh(pb::SshOpt),
 }
 
 /// One exec mount before it is placed in the op.
@@ -67,6 +69,9 @@ pub struct RunMounts {
     pub secret_env: Vec<pb::SecretEnv>,
     /// LLB caps the mounts need.
     pub caps: Vec<&'static str>,
+    /// The target of the first ssh mount: the process's `SSH_AUTH_SOCK` unless its environment
+    /// sets one.
+    pub ssh_auth_sock: Option<String>,
 }
 
 /// Translates the mounts of one RUN.
@@ -115,10 +120,14 @@ pub fn run_mounts(
             continue;
         }
         if kind == "ssh" {
-            return Err(
-                "RUN --mount=type=ssh is not supported: stageplan forwards no SSH agent; fetch with a secret or a token instead"
-                    .to_string(),
-            );
+            add_ssh(
+                &mut out,
+                &options,
+                &source_path,
+                &target_written,
+                (number("uid", 10)?, number("gid", 10)?, number("mode", 8)?),
+            )?;
+            continue;
         }
         if target_written.is_empty() {
             return Err(format!("--mount type={kind} needs a target= path"));
@@ -298,6 +307,58 @@ fn add_secret(
         }),
     });
     out.caps.push("exec.mount.secret");
+    Ok(())
+}
+
+/// An ssh mount, BuildKit's `dispatchSSH` and the exec op's defaults: id `default`, target
+/// `/run/buildkit/ssh_agent.<n>` (n counting the RUN's ssh mounts), 0:0 and mode 0600, optional
+/// unless `required`. The session forwards no agent, so BuildKit leaves an optional mount out and
+/// fails a required one, as with `docker build` without `--ssh`.
+fn add_ssh(
+    out: &mut RunMounts,
+    options: &std::collections::BTreeMap<String, String>,
+    source: &str,
+    target: &str,
+    (uid, gid, mode): (Option<u32>, Option<u32>, Option<u32>),
+) -> Result<(), String> {
+    if !source.is_empty() {
+        return Err("ssh does not support source".to_string());
+    }
+    let count = out
+        .mounts
+        .iter()
+        .filter(|m| matches!(m.kind, MountKind::Ssh(_)))
+        .count();
+    // As written, like a secret's target (the frontend does not join it with the WORKDIR).
+    let target = if target.is_empty() {
+        format!("/run/buildkit/ssh_agent.{count}")
+    } else {
+        target.to_string()
+    };
+    out.ssh_auth_sock.get_or_insert_with(|| target.clone());
+    let id = options
+        .get("id")
+        .cloned()
+        .filter(|id| !id.is_empty())
+        .unwrap_or_else(|| "default".to_string());
+    let required = options
+        .get("required")
+        .is_some_and(|value| value != "false");
+    out.mounts.push(RunMount {
+        target,
+        source: None,
+        selector: String::new(),
+        readonly: false,
+        no_output: false,
+        kind: MountKind::Ssh(pb::SshOpt {
+            id,
+            uid: uid.unwrap_or(0),
+            gid: gid.unwrap_or(0),
+            mode: mode.unwrap_or(0o600),
+            optional: !required,
+        }),
+    });
+    out.caps.push("exec.mount.ssh");
     Ok(())
 }
 

@@ -104,9 +104,11 @@ pub fn exec_op(
         no_output: false,
         kind: MountKind::Bind,
     };
-    let (secrets, mut ordered): (Vec<RunMount>, Vec<RunMount>) = std::iter::once(root_mount)
+    // Secret and ssh mounts go last, in their own order (BuildKit's `ExecOp.Marshal`).
+    let (mut secrets, mut ordered): (Vec<RunMount>, Vec<RunMount>) = std::iter::once(root_mount)
         .chain(mounts)
-        .partition(|m| matches!(m.kind, MountKind::Secret(_)));
+        .partition(|m| matches!(m.kind, MountKind::Secret(_) | MountKind::Ssh(_)));
+    secrets.sort_by_key(|m| matches!(m.kind, MountKind::Ssh(_)));
     ordered.sort_by(|a, b| a.target.cmp(&b.target));
     let mut inputs: Vec<Output> = Vec::new();
     let mut out_index = 0;
@@ -154,18 +156,25 @@ pub fn exec_op(
                     pb_mount.tmpfs_opt = Some(pb::TmpfsOpt { size });
                 }
             }
-            MountKind::Secret(_) => {}
+            MountKind::Secret(_) | MountKind::Ssh(_) => {}
         }
         pb_mounts.push(pb_mount);
     }
     for secret in secrets {
-        if let MountKind::Secret(opt) = secret.kind {
-            pb_mounts.push(pb::Mount {
+        match secret.kind {
+            MountKind::Secret(opt) => pb_mounts.push(pb::Mount {
                 dest: secret.target,
                 mount_type: pb::MountType::Secret as i32,
                 secret_opt: Some(opt),
                 ..pb::Mount::default()
-            });
+            }),
+            MountKind::Ssh(opt) => pb_mounts.push(pb::Mount {
+                dest: secret.target,
+                mount_type: pb::MountType::Ssh as i32,
+                ssh_opt: Some(opt),
+                ..pb::Mount::default()
+            }),
+            _ => {}
         }
     }
     let exec = pb::ExecOp {

@@ -12,7 +12,9 @@
 //! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
 //! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
 //! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
-//! environment variable with `env=`.
+//! environment variable with `env=`; `ssh` = a socket of the runner's own, passed through to the
+//! `--ssh` agent, bound at the target (local engine; an optional mount with no agent is left
+//! out, as in BuildKit).
 //! Invariant: a mount's content never enters a commit: volumes, tmpfs and binds are outside
 //! the container's writable layer, and the empty files a file mount leaves are removed before
 //! the commit; every temporary volume and host file is removed on every path.
@@ -25,6 +27,7 @@ mod bind_source;
 mod fill;
 mod prepare;
 mod resolve;
+mod ssh;
 
 pub use prepare::{prepare, release, Prepared, PIPES_DIR};
 pub use resolve::{resolve, Mounts, Secret, CACHE_VOLUME_PREFIX};

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 
 use super::bind_source::BindContent;
 use super::fill::{fill_volume, fill_volume_bytes, FILL_DIR};
-use super::resolve::{Mounts, Resolved, Secret};
+use super::resolve::{Mounts, Resolved, Secret, SshAgent};
+use super::ssh::{self, Proxy};
 use crate::engine::MountSpec;
 use crate::error::{Result, StepError};
 use crate::exec::ctx::{reap_error, Ctx};
@@ -41,6 +42,8 @@ pub struct Prepared {
     pub file_targets: Vec<String>,
     volumes: Vec<String>,
     host_files: Vec<PathBuf>,
+    /// The `--ssh` agents' sockets served to the RUN (stopped when dropped).
+    ssh_proxies: Vec<Proxy>,
 }
 
 impl Prepared {
@@ -50,7 +53,7 @@ impl Prepared {
     }
 
     /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
-    /// behind is removed later).
+    /// behind is removed later). A socket bound read-only still takes connections.
     fn bind_file(&mut self, host: &std::path::Path, target: String) {
         self.file_targets.push(target.clone());
         self.mounts.push(MountSpec::Bind {
@@ -233,9 +236,41 @@ async fn prepare_into(
                     prepared.secrets_in_container.push(secret);
                 }
             }
+            Resolved::Ssh(agent) => {
+                if let Err(e) = ssh_socket(ctx, agent, prepared) {
+                    return Ok(Err(e));
+                }
+            }
         }
     }
     Ok(Ok(()))
+}
+
+/// Serves an `--ssh` agent to the RUN: a socket of the runner's own in the host's temporary
+/// directory, bound at the mount's target (local engine only: a remote engine cannot reach it).
+fn ssh_socket(
+    ctx: &Ctx,
+    agent: SshAgent,
+    prepared: &mut Prepared,
+) -> std::result::Result<(), StepError> {
+    if !ctx.engine.is_local() {
+        return Err(StepError::Invalid(format!(
+            "RUN --mount=type=ssh (id \"{}\") needs a local engine: the agent's socket cannot reach a remote one; fetch with a secret there instead",
+            agent.id
+        )));
+    }
+    let path = ctx.reaper.host_file(&std::env::temp_dir());
+    prepared.host_files.push(path.clone());
+    let proxy = ssh::serve(&path, &agent.socket, agent.mode, agent.owner).map_err(|e| {
+        StepError::Invalid(format!(
+            "ssh \"{}\": cannot make a socket for the RUN at {}: {e}",
+            agent.id,
+            path.display()
+        ))
+    })?;
+    prepared.ssh_proxies.push(proxy);
+    prepared.bind_file(&path, agent.target);
+    Ok(())
 }
 
 /// Writes a secret into a memory-backed host file (mode and owner as asked) for a bind mount.

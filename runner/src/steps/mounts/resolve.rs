@@ -1,9 +1,10 @@
 //! `RUN --mount` options resolved: each mount's words expanded with the stage's variables, its
 //! options checked, its source found, and its part of the step's key computed.
 //!
-//! Input: the RUN's `--mount` specs from the plan, the stage state, the `--secret` files.
-//! Output: [`Mounts`]: the key parts and one resolved mount per spec (a secret that is neither
-//! given nor required is left out).
+//! Input: the RUN's `--mount` specs from the plan, the stage state, the `--secret` files and
+//! the `--ssh` agents.
+//! Output: [`Mounts`]: the key parts and one resolved mount per spec (a secret or an ssh agent
+//! that is neither given nor required is left out).
 //! Invariant: the key covers what BuildKit's covers: bind sources by content, cache mounts by
 //! id, owner and mode, never a secret's or a cache's content; no volume, tmpfs or host file is
 //! made here (that is `prepare`'s job).
@@ -27,6 +28,9 @@ pub struct Mounts {
     /// What of the mounts the step's cache key covers (BuildKit's: no secret or cache
     /// contents, bind sources by content).
     pub key_parts: Vec<String>,
+    /// `SSH_AUTH_SOCK` for the process: the target of the RUN's first ssh mount (also when no
+    /// agent was forwarded for it), as BuildKit sets it unless the environment has one.
+    pub ssh_auth_sock: Option<String>,
     pub(super) mounts: Vec<Resolved>,
 }
 
@@ -50,6 +54,21 @@ pub(super) enum Resolved {
         size: i64,
     },
     Secret(Secret),
+    Ssh(SshAgent),
+}
+
+/// One `--mount=type=ssh` of a RUN whose agent was forwarded (`--ssh`).
+pub(super) struct SshAgent {
+    /// The agent's id (`default` unless `id=`).
+    pub(super) id: String,
+    /// The agent's socket on the runner's host.
+    pub(super) socket: std::path::PathBuf,
+    /// Where the socket appears in the RUN.
+    pub(super) target: String,
+    /// The socket's mode (0600 unless `mode=`).
+    pub(super) mode: u32,
+    /// The socket's owner (0:0 unless `uid=`/`gid=`).
+    pub(super) owner: (u64, u64),
 }
 
 /// One secret of a RUN.
@@ -77,8 +96,10 @@ pub async fn resolve(
     let vars = state.lookup_vars();
     let mut mounts = Mounts {
         key_parts: Vec::new(),
+        ssh_auth_sock: None,
         mounts: Vec::new(),
     };
+    let mut ssh_count = 0;
     for spec in specs {
         let mut options: BTreeMap<String, String> = BTreeMap::new();
         for (name, value) in &spec.options {
@@ -135,9 +156,9 @@ pub async fn resolve(
                         Ok(found) => found,
                         Err(e) => return Ok(Err(e)),
                     };
-                mounts.key_parts.push(format!(
-                    "bind\0{target}\0{read_only}\0{source}\0{digest}"
-                ));
+                mounts
+                    .key_parts
+                    .push(format!("bind\0{target}\0{read_only}\0{source}\0{digest}"));
                 Resolved::Bind {
                     target,
                     read_only,
@@ -255,13 +276,58 @@ pub async fn resolve(
                 })
             }
             "ssh" => {
-                return Ok(Err(StepError::Invalid(
-                    "RUN --mount=type=ssh is not supported by the runner; fetch what needs the SSH agent in an earlier build step or use a secret".to_string(),
-                )))
+                if source.is_some() {
+                    return Ok(Err(StepError::Invalid(
+                        "ssh does not support source".to_string(),
+                    )));
+                }
+                let id = options
+                    .get("id")
+                    .filter(|id| !id.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| "default".to_string());
+                // BuildKit numbers the default targets by the mount's place among the RUN's
+                // ssh mounts.
+                let target =
+                    target.unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
+                ssh_count += 1;
+                mounts.ssh_auth_sock.get_or_insert_with(|| target.clone());
+                let mode = match number("mode", 0o600, 8) {
+                    Ok(n) => n as u32,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let uid = match number("uid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let gid = match number("gid", 0, 10) {
+                    Ok(n) => n,
+                    Err(e) => return Ok(Err(e)),
+                };
+                let required = flag("required");
+                mounts.key_parts.push(format!(
+                    "ssh\0{id}\0{target}\0{mode:o}\0{uid}\0{gid}\0{required}"
+                ));
+                let Some(socket) = ctx.options.ssh.get(&id) else {
+                    if required {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "no SSH key \"{id}\" forwarded from the client; pass --ssh {id} (the agent at $SSH_AUTH_SOCK) or --ssh {id}=SOCKET"
+                        ))));
+                    }
+                    // As in BuildKit: an optional mount with no agent is left out.
+                    continue;
+                };
+                Resolved::Ssh(SshAgent {
+                    id,
+                    socket: socket.clone(),
+                    target,
+                    mode,
+                    owner: (uid, gid),
+                })
             }
             other => {
                 return Ok(Err(StepError::Invalid(format!(
-                    "unknown --mount type {other:?} (use bind, cache, tmpfs or secret)"
+                    "unknown --mount type {other:?} (use bind, cache, tmpfs, secret or ssh)"
                 ))))
             }
         };

@@ -65,7 +65,18 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
     let mounts = mounts::resolve(ctx, state, mount_specs)
         .await?
         .map_err(&fail)?;
-    let (execution, key) = execution_and_key(ctx, state, parts, &mounts.key_parts);
+    let (mut execution, key) = execution_and_key(ctx, state, parts, &mounts.key_parts);
+    // BuildKit points SSH_AUTH_SOCK at the first ssh mount unless the environment sets it (the
+    // key has the target through the mount's part).
+    if let Some(socket) = &mounts.ssh_auth_sock {
+        if !execution
+            .env
+            .iter()
+            .any(|kv| kv.split('=').next() == Some("SSH_AUTH_SOCK"))
+        {
+            execution.env.push(format!("SSH_AUTH_SOCK={socket}"));
+        }
+    }
     state.advance_key(key);
     if cached_or_started(ctx, state, instruction).await? {
         return Ok(());

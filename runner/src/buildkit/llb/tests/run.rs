@@ -243,17 +243,63 @@ fn features_the_daemon_lacks_are_refused_with_the_line() {
     );
     let mount = &built.execs()[0].1.mounts[1];
     assert_eq!(mount.tmpfs_opt.unwrap().size, 64 << 20);
+}
+
+#[test]
+fn ssh_mounts_as_the_frontend_makes_them() {
+    let built = build(
+        "FROM busybox\nWORKDIR /w\nRUN --mount=type=ssh --mount=type=ssh,id=git,target=/w/agent,uid=7,required ssh-add -l\n",
+        &Setup::default(),
+    );
+    let (_, exec) = built.execs().pop().unwrap();
+    let ssh: Vec<_> = exec
+        .mounts
+        .iter()
+        .filter(|m| m.mount_type == pb::MountType::Ssh as i32)
+        .map(|m| (m.dest.as_str(), m.ssh_opt.clone().unwrap()))
+        .collect();
+    let opt = |id: &str, uid, optional| pb::SshOpt {
+        id: id.to_string(),
+        uid,
+        gid: 0,
+        mode: 0o600,
+        optional,
+    };
+    assert_eq!(
+        ssh,
+        vec![
+            ("/run/buildkit/ssh_agent.0", opt("default", 0, true)),
+            ("/w/agent", opt("git", 7, false)),
+        ]
+    );
+    let env = &exec.meta.as_ref().unwrap().env;
+    assert!(
+        env.contains(&"SSH_AUTH_SOCK=/run/buildkit/ssh_agent.0".to_string()),
+        "{env:?}"
+    );
+    // An ENV of the stage wins over the mount's socket.
+    let built = build(
+        "FROM busybox\nENV SSH_AUTH_SOCK=/mine\nRUN --mount=type=ssh true\n",
+        &Setup::default(),
+    );
+    let env = built.execs().pop().unwrap().1.meta.unwrap().env;
+    assert_eq!(
+        env.iter()
+            .filter(|kv| kv.starts_with("SSH_AUTH_SOCK="))
+            .collect::<Vec<_>>(),
+        ["SSH_AUTH_SOCK=/mine"]
+    );
     let err = try_build(
-        "FROM busybox\nRUN --mount=type=ssh ssh-add -l\n",
+        "FROM busybox\nRUN --mount=type=ssh,source=/x true\n",
         &Setup::default(),
     )
     .err()
-    .expect("ssh is refused");
+    .expect("source is refused");
     assert!(
         err.to_string().starts_with("stage stage-0, line 2: "),
         "{err}"
     );
-    assert!(err.message.contains("ssh"), "{err}");
+    assert!(err.message.contains("ssh does not support source"), "{err}");
 }
 
 #[test]
