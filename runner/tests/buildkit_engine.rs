@@ -115,6 +115,21 @@ fn add_archives_onbuild_and_secrets_equal_docker_build() {
 }
 
 #[test]
+fn optional_ssh_mounts_without_an_agent_equal_docker_build() {
+    // Neither build forwards an agent: BuildKit leaves the optional mounts out but still points
+    // SSH_AUTH_SOCK at the first one; equal image ids mean the same exec ops.
+    let case = Case::new("ssh-optional").dockerfile(
+        "FROM stageplan-test/busybox:1\nRUN --mount=type=ssh sh -c 'echo $SSH_AUTH_SOCK; test -e $SSH_AUTH_SOCK || echo none' > /first\nRUN --mount=type=secret,id=s --mount=type=ssh,id=deploy,target=/agent,uid=7,mode=0640 --mount=type=ssh sh -c 'echo $SSH_AUTH_SOCK' > /second\n",
+    );
+    compare_with_docker(&case);
+    assert_eq!(
+        case.read_from_image("/first"),
+        "/run/buildkit/ssh_agent.0\nnone\n"
+    );
+    assert_eq!(case.read_from_image("/second"), "/agent\n");
+}
+
+#[test]
 fn a_target_stage_and_build_args_equal_docker_build() {
     let case = Case::new("target")
         .dockerfile(

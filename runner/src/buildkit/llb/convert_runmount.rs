@@ -310,7 +310,8 @@ fn add_secret(
     Ok(())
 }
 
-/// An ssh mount, BuildKit's `dispatchSSH` and the exec op's defaults: id `default`, target
+/// An ssh mount, BuildKit's `dispatchSSH` and the exec op's defaults: id as written (empty for
+/// the session's `default`), target
 /// `/run/buildkit/ssh_agent.<n>` (n counting the RUN's ssh mounts), 0:0 and mode 0600, optional
 /// unless `required`. The session forwards no agent, so BuildKit leaves an optional mount out and
 /// fails a required one, as with `docker build` without `--ssh`.
@@ -336,11 +337,9 @@ fn add_ssh(
         target.to_string()
     };
     out.ssh_auth_sock.get_or_insert_with(|| target.clone());
-    let id = options
-        .get("id")
-        .cloned()
-        .filter(|id| !id.is_empty())
-        .unwrap_or_else(|| "default".to_string());
+    // As written: the frontend leaves the id empty when none is given, and the session takes
+    // an empty id as `default`.
+    let id = options.get("id").cloned().unwrap_or_default();
     let required = options
         .get("required")
         .is_some_and(|value| value != "false");

@@ -268,7 +268,7 @@ fn ssh_mounts_as_the_frontend_makes_them() {
     assert_eq!(
         ssh,
         vec![
-            ("/run/buildkit/ssh_agent.0", opt("default", 0, true)),
+            ("/run/buildkit/ssh_agent.0", opt("", 0, true)),
             ("/w/agent", opt("git", 7, false)),
         ]
     );
