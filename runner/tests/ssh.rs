@@ -13,6 +13,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
 
+use support::faulted::{debris, start};
 use support::snapshot::differences;
 use support::{
     assert_built, buildkit_build, docker, image_tag, remove_images, require_engine, runner_bin,
@@ -252,4 +253,48 @@ fn a_required_agent_that_is_not_given_fails_the_step() {
         stderr.contains("is a file, not an agent socket"),
         "{stderr}"
     );
+}
+
+#[test]
+fn sigterm_while_a_run_holds_the_agent_leaves_nothing_behind() {
+    require_engine();
+    let scratch = TempDir::new("ssh-sigterm");
+    let (agent, _) = Agent::start(&scratch.0);
+    let context = TempDir::new("ssh-sigterm-context");
+    context.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN --mount=type=ssh sleep 60\n"),
+    );
+    let socket = format!("default={}", agent.socket.display());
+    let args: Vec<String> = ["build", &context.path_str(), "--no-cache", "--ssh", &socket]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    let started = start(&args, &[], &scratch.0);
+    // Signalled once the RUN's socket exists (its container is being made or runs).
+    let tmp = std::env::temp_dir();
+    let socket_made = || {
+        std::fs::read_dir(&tmp).unwrap().flatten().any(|entry| {
+            entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(&started.prefix)
+                && std::os::unix::fs::FileTypeExt::is_socket(&entry.file_type().unwrap())
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !socket_made() {
+        assert!(
+            waited.elapsed().as_secs() < 60,
+            "the RUN's socket never appeared"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    started.signal("TERM");
+    let finished = started.finish();
+    assert_eq!(finished.code, Some(130), "{}", finished.stderr);
+    assert_eq!(debris(&finished.prefix), Vec::<String>::new());
+    // The agent itself is untouched.
+    assert!(agent.ssh_add(&["-l"]).status.success());
 }
