@@ -109,9 +109,18 @@ impl SourceImage<'_> {
             match scanned {
                 Ok(Ok(mut real)) => {
                     if self.executor_dirs {
+                        // Dated when the image was made, so that every copy of the same image
+                        // is the same (BuildKit's are dated by the RUN that mounted on them).
+                        let made = self
+                            .ctx
+                            .engine
+                            .image_history(&self.image)
+                            .await?
+                            .first()
+                            .map_or(0, |item| item.created.max(0) as u64);
                         for tree in init_files::ENGINE_TREES {
                             real.entry(tree.to_string())
-                                .or_insert_with(|| executor_dir(tree));
+                                .or_insert_with(|| executor_dir(tree, made));
                         }
                     }
                     self.real = Some(real);
@@ -282,19 +291,16 @@ impl SourceImage<'_> {
     }
 }
 
-/// An empty directory as BuildKit's executor leaves it for a mount point (0755, root).
-fn executor_dir(name: &str) -> RealEntry {
+/// An empty directory as BuildKit's executor leaves it for a mount point (0755, root), dated
+/// `mtime` (Unix seconds).
+fn executor_dir(name: &str, mtime: u64) -> RealEntry {
     let mut header = tar::Header::new_gnu();
     header.set_entry_type(tar::EntryType::Directory);
     header.set_mode(0o755);
     header.set_uid(0);
     header.set_gid(0);
     header.set_size(0);
-    header.set_mtime(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs()),
-    );
+    header.set_mtime(mtime);
     let _ = header.set_path(format!("{name}/"));
     RealEntry {
         header,
