@@ -294,18 +294,19 @@ async fn finish(
         ctx.engine.tag_image(&image, repo, tag).await?;
     }
     let mut summary = Vec::new();
-    if let Some(dest) = &options.output {
-        let written = if image.is_empty() {
-            // A scratch target with no files: an empty directory.
-            crate::export::prepare_directory(dest)?;
-            0
-        } else {
-            crate::export::to_directory(ctx, &image, result.ran_run, dest).await?
-        };
-        summary.push(format!(
-            "wrote the target's files to {} ({written} entries)",
-            dest.display()
-        ));
+    if let Some(output) = &options.output {
+        // A scratch target with no files has no image: an empty directory or tar.
+        let source = Some(image.as_str()).filter(|image| !image.is_empty());
+        let written = crate::export::write(ctx, source, result.ran_run, output).await?;
+        summary.push(match output {
+            crate::export::Output::Tar(None) => {
+                format!("wrote the target's files as a tar to standard output ({written} entries)")
+            }
+            other => format!(
+                "wrote the target's files to {} ({written} entries)",
+                other.dest().display()
+            ),
+        });
     }
     if let Some(info) = ctx.engine.inspect_image(&image).await? {
         let tags = if options.tags.is_empty() {

@@ -209,6 +209,9 @@ pub enum ExportError {
         /// The path as the image names it.
         path: String,
     },
+    /// The tar file could not be created.
+    #[error("creating the tar file")]
+    Create(#[source] std::io::Error),
     /// The blocking worker stopped.
     #[error("a worker task failed")]
     Worker(#[source] tokio::task::JoinError),

@@ -4,7 +4,10 @@
 //! modification time a file was given), owned by the user who ran the build, for a scratch export
 //! stage, a whole image and an image of no file; a second export into the same directory gives
 //! the same tree; and an output that cannot be written fails the build after the image is made,
-//! naming the directory.
+//! naming the directory. `--output type=tar,dest=FILE` against BuildKit's tar exporter: the same
+//! entries with the same headers (names, types, modes, owners, no user names, link targets,
+//! devices, contents, PAX records, a set modification time), and `-o -` writes the same bytes to
+//! standard output and nothing else.
 //!
 //! Input: Dockerfiles written into temporary contexts. Output: assertions on the two trees.
 //! Invariant: every image and directory carries `stageplan-rt-<pid>` and is removed on the way
@@ -218,8 +221,152 @@ fn an_output_that_cannot_be_written_fails_naming_it_after_the_image_is_built() {
     );
     forget_cache_tags(None, &stage_images(&out.stdout));
     // Other exporters are refused before anything is built.
-    let out = run_runner(&["build", &context, "--output", "type=tar,dest=x.tar"]);
+    let out = run_runner(&["build", &context, "--output", "type=oci,dest=x.tar"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("type=local only"), "{stderr}");
+    assert!(stderr.contains("type=local and type=tar"), "{stderr}");
+}
+
+/// What the comparison keeps of one tar entry: the raw name (a directory's ends in `/`), type,
+/// mode, owner, user and group names, link target, content digest, PAX records, and the
+/// modification time when `mtime_of` names the entry (other times differ between two builds).
+fn tar_entries(bytes: &[u8], mtime_of: &str) -> BTreeMap<String, String> {
+    use sha2::Digest;
+    use std::io::Read;
+    let mut out = BTreeMap::new();
+    let mut archive = tar::Archive::new(bytes);
+    for entry in archive.entries().expect("a tar") {
+        let mut entry = entry.expect("a tar entry");
+        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let header = entry.header().clone();
+        let pax: Vec<String> = entry
+            .pax_extensions()
+            .unwrap()
+            .map(|records| {
+                records
+                    .flatten()
+                    .map(|r| format!("{}={:?}", r.key().unwrap_or("?"), r.value_bytes()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let link = entry
+            .link_name_bytes()
+            .map(|l| String::from_utf8_lossy(&l).into_owned())
+            .unwrap_or_default();
+        let mut content = Vec::new();
+        entry.read_to_end(&mut content).unwrap();
+        let mtime = if name == mtime_of {
+            header.mtime().unwrap().to_string()
+        } else {
+            String::new()
+        };
+        let described = format!(
+            "{:?} {:o} {}:{} {:?}:{:?} -> {link:?} sha256:{} pax {pax:?} mtime {mtime}",
+            header.entry_type(),
+            header.mode().unwrap(),
+            header.uid().unwrap(),
+            header.gid().unwrap(),
+            header.username().unwrap_or_default().unwrap_or_default(),
+            header.groupname().unwrap_or_default().unwrap_or_default(),
+            hex::encode(sha2::Sha256::digest(&content)),
+        );
+        assert!(
+            out.insert(name.clone(), described).is_none(),
+            "{name} is twice in the tar"
+        );
+    }
+    out
+}
+
+#[test]
+fn the_output_tar_holds_what_buildkit_tar_exporter_writes() {
+    require_engine();
+    let nonce = support::nonce();
+    let cases = [
+        (
+            "tar-scratch",
+            // Owners are kept in a tar (unlike a directory export), setuid, a hard link, a
+            // symlink, a set modification time.
+            format!(
+                "FROM {BASE} AS build\n\
+                 RUN mkdir -p /out/sub /out/ro && echo {nonce} > /out/sub/a \\\n\
+                 \x20 && ln -s a /out/sub/link && ln /out/sub/a /out/sub/hard \\\n\
+                 \x20 && chown 1234:5678 /out/sub/a && chmod 4755 /out/sub/a \\\n\
+                 \x20 && chmod 0555 /out/ro \\\n\
+                 \x20 && touch -d '2001-02-03 04:05:06' /out/sub/a\n\
+                 FROM scratch\n\
+                 COPY --from=build /out /\n"
+            ),
+        ),
+        (
+            "tar-rootfs",
+            // A whole image with a RUN: deleted files, an absolute symlink, a device node, the
+            // empty /dev, /proc and /sys, the image's own /etc.
+            format!(
+                "FROM {BASE}\n\
+                 RUN rm -f /bin/ls && rm -rf /root && mkdir -p /app/d \\\n\
+                 \x20 && echo {nonce} > /app/d/f && ln -s /app/d/f /app/abs \\\n\
+                 \x20 && mknod /app/null c 1 3\n\
+                 WORKDIR /app\n\
+                 COPY Dockerfile /app/\n"
+            ),
+        ),
+        (
+            "tar-empty",
+            // No file at all: the end blocks alone.
+            format!("FROM scratch\nLABEL built.by={nonce}\n"),
+        ),
+    ];
+    for (name, dockerfile) in cases {
+        let dir = TempDir::new(name);
+        dir.write("Dockerfile", &dockerfile);
+        let outputs = TempDir::new(&format!("{name}-out"));
+        let (ours, theirs) = (outputs.0.join("runner.tar"), outputs.0.join("buildkit.tar"));
+        let context = dir.path_str();
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--output",
+            &format!("type=tar,dest={}", ours.display()),
+        ]);
+        assert_built(&out, name);
+        support::buildkit_build(
+            &dir.0,
+            &["--output", &format!("type=tar,dest={}", theirs.display())],
+        );
+        let (ours_bytes, theirs_bytes) = (
+            std::fs::read(&ours).unwrap(),
+            std::fs::read(&theirs).unwrap(),
+        );
+        let (ours_tar, theirs_tar) = (
+            tar_entries(&ours_bytes, "sub/a"),
+            tar_entries(&theirs_bytes, "sub/a"),
+        );
+        let at_least = if name == "tar-empty" { 0 } else { 5 };
+        assert!(ours_tar.len() >= at_least, "{name}: {ours_tar:?}");
+        let differ: Vec<String> = ours_tar
+            .keys()
+            .chain(theirs_tar.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| ours_tar.get(*k) != theirs_tar.get(*k))
+            .map(|k| format!("{k}: {:?} vs {:?}", ours_tar.get(k), theirs_tar.get(k)))
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "{name}: runner vs BuildKit:\n{}",
+            differ.join("\n")
+        );
+        // `-o -`: the same tar on standard output, and nothing else there.
+        let piped = run_runner(&["build", &context, "-o", "-"]);
+        assert_built(&piped, name);
+        assert_eq!(
+            piped.stdout, ours_bytes,
+            "{name}: -o - differs from type=tar,dest=FILE"
+        );
+        forget_cache_tags(
+            None,
+            &support::stage_images(&run_runner(&["build", &context, "--progress", "json"]).stdout),
+        );
+    }
 }

@@ -144,14 +144,15 @@ pub struct CommonArgs {
     /// empty value), as `docker build --label`; repeatable.
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
-    /// Write the (last) target's files into a directory, as `docker build --output` does:
-    /// `DIR` or `type=local,dest=DIR` (modes, times and links kept; owned by you).
+    /// Write the (last) target's files out, as `docker build --output` does: `DIR` or
+    /// `type=local,dest=DIR` (a directory: modes, times and links kept; owned by you), or
+    /// `type=tar,dest=FILE` or `-` (one tar, owners kept; `-` on standard output).
     #[arg(short = 'o', long = "output", value_name = "DIR", value_parser = parse_output)]
-    pub output: Option<crate::export::OutputDir>,
+    pub output: Option<crate::export::Output>,
 }
 
-fn parse_output(value: &str) -> Result<crate::export::OutputDir, String> {
-    crate::export::OutputDir::parse(value)
+fn parse_output(value: &str) -> Result<crate::export::Output, String> {
+    crate::export::Output::parse(value)
 }
 
 /// What performs the plan.

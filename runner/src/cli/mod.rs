@@ -48,9 +48,22 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     // The options of `runner build` or of the plan form, before anything is read, so that a
     // plan that fails to load leaves no stale `--iidfile` either.
     let common = build_args.as_ref().map_or(&cli.common, |args| &args.common);
+    let tar_to_stdout = common.output.as_ref().is_some_and(|o| o.is_stdout());
+    if tar_to_stdout {
+        if common.progress == ProgressMode::Json {
+            return Err(RunnerError::Usage(
+                "--output - writes the tar to standard output, where --progress json writes too: use type=tar,dest=FILE, or another --progress".to_string(),
+            ));
+        }
+        if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+            return Err(RunnerError::Usage(
+                "--output -: standard output is a terminal; redirect it (> rootfs.tar) or use type=tar,dest=FILE".to_string(),
+            ));
+        }
+    }
     let finish = Finish {
         iidfile: common.iidfile.clone(),
-        json: common.progress == ProgressMode::Json,
+        quiet: common.progress == ProgressMode::Json || tar_to_stdout,
     };
     finish.clear()?;
     let inputs = read_inputs(build_args, cli.plan, cli.common)?;
@@ -91,10 +104,10 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
 }
 
 /// What a successful build leaves besides its image: the id on standard output (unless the
-/// progress is JSON, which carries it) and in the `--iidfile`.
+/// progress is JSON, which carries it, or the output is a tar there) and in the `--iidfile`.
 struct Finish {
     iidfile: Option<std::path::PathBuf>,
-    json: bool,
+    quiet: bool,
 }
 
 impl Finish {
@@ -116,7 +129,7 @@ impl Finish {
     /// Prints the image id and writes the `--iidfile` (the id alone, no newline, as
     /// `docker build` writes it); the exit code of a successful build.
     fn image(&self, image: &str) -> Result<i32> {
-        if !self.json {
+        if !self.quiet {
             println!("{image}");
         }
         if let Some(path) = self.iidfile.as_ref() {
@@ -180,7 +193,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         isolate_runs: common.isolate_runs,
         record_file: common.record.clone(),
         report_file: common.report.clone(),
-        output: common.output.clone().map(|dir| dir.0),
+        output: common.output.clone(),
         labels: parse_labels(&common.labels)?,
     };
     let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;

@@ -49,8 +49,8 @@ pub struct BuildOptions {
     pub record_file: Option<PathBuf>,
     /// `--report FILE`: where to write the build report (HTML).
     pub report_file: Option<PathBuf>,
-    /// `--output DIR`: where to write the (last) target's files.
-    pub output: Option<PathBuf>,
+    /// `--output`: where to write the (last) target's files.
+    pub output: Option<crate::export::Output>,
     /// `--label KEY=VALUE`: labels set on the (last) target's image, over its own.
     pub labels: BTreeMap<String, String>,
 }
