@@ -114,35 +114,27 @@ pub async fn write(ctx: &Ctx, image: Option<&str>, ran_run: bool, output: &Outpu
         }
         _ => Vec::new(),
     };
-    let mut written = 0;
     match output {
         Output::Local(dir) => {
             local::prepare_directory(dir)?;
-            let mut sink = local::Sink::new(dir);
-            for piece in pieces {
-                let (n, back) = run_piece(ctx, piece.content, sink, local::Sink::piece)
-                    .await
-                    .map_err(&failed)?;
-                written += n;
-                sink = back;
-            }
+            let sink = local::Sink::new(dir);
+            let (written, _) = write_pieces(ctx, pieces, sink, local::Sink::piece)
+                .await
+                .map_err(&failed)?;
+            Ok(written)
         }
         Output::Tar(file) => {
-            let mut sink = tarball::Sink::create(file.as_deref()).map_err(&failed)?;
-            for piece in pieces {
-                let (n, back) = run_piece(ctx, piece.content, sink, tarball::Sink::piece)
-                    .await
-                    .map_err(&failed)?;
-                written += n;
-                sink = back;
-            }
+            let sink = tarball::Sink::create(file.as_deref()).map_err(&failed)?;
+            let (written, sink) = write_pieces(ctx, pieces, sink, tarball::Sink::piece)
+                .await
+                .map_err(&failed)?;
             tokio::task::spawn_blocking(move || sink.finish())
                 .await
                 .map_err(|e| failed(ExportError::Worker(e)))?
                 .map_err(&failed)?;
+            Ok(written)
         }
     }
-    Ok(written)
 }
 
 /// Which entry names (relative to `/`) of a download are kept.
@@ -156,15 +148,30 @@ struct Piece {
     extra: Vec<ExtraEntry>,
 }
 
-/// Streams one piece into `sink` on a blocking thread (tar work blocks); returns the number of
-/// entries written and the sink, for the next piece.
-async fn run_piece<S: Send + 'static>(
+/// Streams the pieces into `sink`, each on a blocking thread (tar work blocks); returns the
+/// number of entries written and the sink.
+async fn write_pieces<S: Send + 'static>(
     ctx: &Ctx,
-    content: PieceContent,
+    pieces: Vec<crate::steps::piece::Piece>,
     mut sink: S,
     write: fn(&mut S, Piece) -> std::result::Result<u64, ExportError>,
 ) -> std::result::Result<(u64, S), ExportError> {
-    let piece = match content {
+    let mut written = 0;
+    for piece in pieces {
+        let piece = readable(ctx, piece.content);
+        let (n, back) =
+            tokio::task::spawn_blocking(move || write(&mut sink, piece).map(|n| (n, sink)))
+                .await
+                .map_err(ExportError::Worker)??;
+        written += n;
+        sink = back;
+    }
+    Ok((written, sink))
+}
+
+/// A piece as a tar stream to read (from the engine, for a piece in a holder).
+fn readable(ctx: &Ctx, content: PieceContent) -> Piece {
+    match content {
         PieceContent::Bytes(bytes) => Piece {
             reader: Box::new(std::io::Cursor::new(bytes)),
             keep: Box::new(|_: &str| true),
@@ -182,10 +189,7 @@ async fn run_piece<S: Send + 'static>(
             keep,
             extra,
         },
-    };
-    tokio::task::spawn_blocking(move || write(&mut sink, piece).map(|n| (n, sink)))
-        .await
-        .map_err(ExportError::Worker)?
+    }
 }
 
 /// The `extra` entries of a piece as a tar archive (read back entry by entry like the rest).

@@ -60,6 +60,20 @@ pub struct RunMount {
     pub kind: MountKind,
 }
 
+impl RunMount {
+    /// A mount of nothing from the graph (a secret or an ssh socket) at `target`.
+    fn served(target: String, kind: MountKind) -> RunMount {
+        RunMount {
+            target,
+            source: None,
+            selector: String::new(),
+            readonly: false,
+            no_output: false,
+            kind,
+        }
+    }
+}
+
 /// The mounts of one RUN, with the secret environment variables and the caps they need.
 #[derive(Debug, Default)]
 pub struct RunMounts {
@@ -292,20 +306,16 @@ fn add_secret(
     } else {
         (0, 0, 0o400)
     };
-    out.mounts.push(RunMount {
+    out.mounts.push(RunMount::served(
         target,
-        source: None,
-        selector: String::new(),
-        readonly: false,
-        no_output: false,
-        kind: MountKind::Secret(pb::SecretOpt {
+        MountKind::Secret(pb::SecretOpt {
             id,
             uid,
             gid,
             mode,
             optional,
         }),
-    });
+    ));
     out.caps.push("exec.mount.secret");
     Ok(())
 }
@@ -343,20 +353,16 @@ fn add_ssh(
     let required = options
         .get("required")
         .is_some_and(|value| value != "false");
-    out.mounts.push(RunMount {
+    out.mounts.push(RunMount::served(
         target,
-        source: None,
-        selector: String::new(),
-        readonly: false,
-        no_output: false,
-        kind: MountKind::Ssh(pb::SshOpt {
+        MountKind::Ssh(pb::SshOpt {
             id,
             uid: uid.unwrap_or(0),
             gid: gid.unwrap_or(0),
             mode: mode.unwrap_or(0o600),
             optional: !required,
         }),
-    });
+    ));
     out.caps.push("exec.mount.ssh");
     Ok(())
 }

@@ -144,6 +144,14 @@ pub async fn resolve(
                     }),
                 }
             };
+        // A cache's, a secret's or a socket's `mode` (octal, `default` when absent) and
+        // `uid`/`gid`.
+        let mode_and_owner = |default: u64| -> std::result::Result<(u32, (u64, u64)), StepError> {
+            Ok((
+                number("mode", default, 8)? as u32,
+                (number("uid", 0, 10)?, number("gid", 0, 10)?),
+            ))
+        };
         let resolved = match mount_type.as_str() {
             "bind" => {
                 let Some(target) = target else {
@@ -176,16 +184,8 @@ pub async fn resolve(
                     )));
                 }
                 let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
-                let uid = match number("uid", 0, 10) {
-                    Ok(n) => n,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let gid = match number("gid", 0, 10) {
-                    Ok(n) => n,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let mode = match number("mode", 0o755, 8) {
-                    Ok(n) => n as u32,
+                let (mode, (uid, gid)) = match mode_and_owner(0o755) {
+                    Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
                 let read_only = flag("ro") || flag("readonly");
@@ -231,16 +231,8 @@ pub async fn resolve(
                     (None, Some(_)) => None,
                     (None, None) => Some(format!("/run/secrets/{id}")),
                 };
-                let mode = match number("mode", 0o400, 8) {
-                    Ok(n) => n as u32,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let uid = match number("uid", 0, 10) {
-                    Ok(n) => n,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let gid = match number("gid", 0, 10) {
-                    Ok(n) => n,
+                let (mode, (uid, gid)) = match mode_and_owner(0o400) {
+                    Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
                 let required = flag("required");
@@ -292,16 +284,8 @@ pub async fn resolve(
                     target.unwrap_or_else(|| format!("/run/buildkit/ssh_agent.{ssh_count}"));
                 ssh_count += 1;
                 mounts.ssh_auth_sock.get_or_insert_with(|| target.clone());
-                let mode = match number("mode", 0o600, 8) {
-                    Ok(n) => n as u32,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let uid = match number("uid", 0, 10) {
-                    Ok(n) => n,
-                    Err(e) => return Ok(Err(e)),
-                };
-                let gid = match number("gid", 0, 10) {
-                    Ok(n) => n,
+                let (mode, (uid, gid)) = match mode_and_owner(0o600) {
+                    Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
                 let required = flag("required");
