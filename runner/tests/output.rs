@@ -179,6 +179,23 @@ fn the_output_directory_holds_what_buildkit_local_exporter_writes() {
             let mtime = |p: &Path| std::fs::metadata(p.join("sub/a")).unwrap().mtime();
             assert_eq!(mtime(&ours), mtime(&theirs), "the file's modification time");
         }
+        // With --backend buildkit: BuildKit's tar exporter through the session, unpacked here.
+        let through = outputs.0.join("backend-buildkit");
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--backend",
+            "buildkit",
+            "-o",
+            &through.to_string_lossy(),
+        ]);
+        assert_built(&out, name);
+        let differ = differences(&tree(&through), &theirs_tree);
+        assert!(
+            differ.is_empty(),
+            "{name}: --backend buildkit vs docker build:\n{}",
+            differ.join("\n")
+        );
         // Exporting again into the same directory replaces what is there (files, hard links,
         // symlinks), as BuildKit's export does.
         let again = run_runner(&["build", &context, "-o", &ours.to_string_lossy()]);
@@ -220,6 +237,37 @@ fn an_output_that_cannot_be_written_fails_naming_it_after_the_image_is_built() {
         "{stderr}"
     );
     forget_cache_tags(None, &stage_images(&out.stdout));
+    // With --backend buildkit the session cannot create the tar: the same exit and naming.
+    let blocked_tar = dir.0.join("blocked/out.tar");
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--backend",
+        "buildkit",
+        "-o",
+        &format!("type=tar,dest={}", blocked_tar.display()),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--output {}", blocked_tar.display()))
+            && stderr.contains("the target was built"),
+        "{stderr}"
+    );
+    // There, the files replace the image: a tag is refused before anything is built.
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--backend",
+        "buildkit",
+        "-o",
+        "x",
+        "-t",
+        "x:1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nothing to tag"), "{stderr}");
     // Other exporters are refused before anything is built.
     let out = run_runner(&["build", &context, "--output", "type=oci,dest=x.tar"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -356,6 +404,22 @@ fn the_output_tar_holds_what_buildkit_tar_exporter_writes() {
             differ.is_empty(),
             "{name}: runner vs BuildKit:\n{}",
             differ.join("\n")
+        );
+        // With --backend buildkit: BuildKit's own tar exporter, received through the session.
+        let through = outputs.0.join("backend-buildkit.tar");
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--backend",
+            "buildkit",
+            "--output",
+            &format!("type=tar,dest={}", through.display()),
+        ]);
+        assert_built(&out, name);
+        assert_eq!(
+            tar_entries(&std::fs::read(&through).unwrap(), "sub/a"),
+            theirs_tar,
+            "{name}: --backend buildkit vs docker build"
         );
         // `-o -`: the same tar on standard output, and nothing else there.
         let piped = run_runner(&["build", &context, "-o", "-"]);

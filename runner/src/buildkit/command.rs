@@ -42,6 +42,8 @@ pub struct Request {
     pub secrets: BTreeMap<String, PathBuf>,
     /// `--no-cache`.
     pub no_cache: bool,
+    /// `--output`: the target's files instead of an image.
+    pub output: Option<crate::export::Output>,
     /// `--engine`: the engine whose BuildKit builds (default `DOCKER_HOST`, else the socket).
     pub engine: Option<String>,
     /// `--buildkit-addr`: a standalone daemon instead.
@@ -90,6 +92,7 @@ pub async fn run(request: Request, signals: &mut Signals) -> Result<String> {
         build_args: request.build_args.clone(),
         no_cache: request.no_cache,
         labels: request.labels.clone(),
+        output: request.output.clone(),
     };
     let result = build(
         transport.as_ref(),

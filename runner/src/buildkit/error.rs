@@ -133,6 +133,16 @@ pub enum BuildkitError {
         #[source]
         source: std::io::Error,
     },
+    /// The target's files could not be written where `--output` says (the build itself
+    /// succeeded).
+    #[error("--output {}: the target was built, but its files could not be written there", .dest.display())]
+    Export {
+        /// The destination (`-` for standard output).
+        dest: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
     /// The build context's ignore file is unusable.
     #[error(transparent)]
     Context(#[from] crate::context::ContextError),

@@ -50,6 +50,9 @@ pub struct BuildOptions {
     pub no_cache: bool,
     /// `--label` values for the last target's image.
     pub labels: BTreeMap<String, String>,
+    /// `--output`: the target's files exported by BuildKit's tar exporter (instead of an
+    /// image) and written there by the session.
+    pub output: Option<crate::export::Output>,
 }
 
 /// The result of a build.
@@ -82,6 +85,7 @@ pub async fn build(
     let (excludes, _ignore_file) =
         crate::context::ignore_patterns(&root, options.dockerfile.as_deref())?;
     let channel = transport.channel().await?;
+    let written: session::filesend::Written = Arc::default();
     let services = SessionServices {
         dirs: BTreeMap::from([(
             CONTEXT_NAME.to_string(),
@@ -92,6 +96,10 @@ pub async fn build(
             },
         )]),
         secrets: options.secrets.clone(),
+        output: options
+            .output
+            .clone()
+            .map(|output| (output, written.clone())),
     };
     let session = session::start(transport, &channel, services, &shared_key(&root)).await?;
     let session_id = session.id().to_string();
@@ -104,7 +112,11 @@ pub async fn build(
         status.clone(),
         progress.clone(),
     ));
-    let (exporter, exporter_attrs) = transport.exporter(&options.tags);
+    let (exporter, exporter_attrs) = match &options.output {
+        // As `docker build --output`: the files instead of an image, through the session.
+        Some(_) => ("tar".to_string(), Default::default()),
+        None => transport.exporter(&options.tags),
+    };
     let solve_request = SolveRequest {
         r#ref: build_ref.clone(),
         session: session_id.clone(),
@@ -137,7 +149,9 @@ pub async fn build(
         // The status stream ends with the build; its last messages name what failed.
         let _ = status_task.await;
         status::lock(&status).flush(progress);
-        finish(gateway_result, returned, solved, &status, progress)
+        let finished = finish(gateway_result, returned, solved, &status, progress);
+        let exported = written.lock().ok().and_then(|mut slot| slot.take());
+        with_export(finished, options.output.as_ref(), exported)
     };
     tokio::pin!(outcome);
     tokio::select! {
@@ -311,6 +325,50 @@ fn finish(
         },
     )];
     Ok(BuildOutcome { image, summary })
+}
+
+/// The build's result with its `--output`: the export's failure (before the solve's, which it
+/// caused), or a line saying what was written.
+fn with_export(
+    finished: Result<BuildOutcome>,
+    output: Option<&crate::export::Output>,
+    exported: Option<std::result::Result<u64, std::io::Error>>,
+) -> Result<BuildOutcome> {
+    let Some(output) = output else {
+        return finished;
+    };
+    let failed = |source| BuildkitError::Export {
+        dest: output.dest(),
+        source,
+    };
+    match exported {
+        Some(Err(source)) => Err(failed(source)),
+        None => finished.and_then(|_| {
+            Err(failed(std::io::Error::other(
+                "buildkit finished without sending the files",
+            )))
+        }),
+        Some(Ok(count)) => finished.map(|mut outcome| {
+            outcome.summary.push(match output {
+                crate::export::Output::Local(dir) => {
+                    format!(
+                        "wrote the target's files to {} ({count} entries)",
+                        dir.display()
+                    )
+                }
+                crate::export::Output::Tar(None) => {
+                    format!("wrote the target's files as a tar to standard output ({count} bytes)")
+                }
+                crate::export::Output::Tar(Some(file)) => {
+                    format!(
+                        "wrote the target's files as a tar to {} ({count} bytes)",
+                        file.display()
+                    )
+                }
+            });
+            outcome
+        }),
+    }
 }
 
 /// Renders the build's progress until the stream ends.

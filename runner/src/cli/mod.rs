@@ -129,7 +129,7 @@ impl Finish {
     /// Prints the image id and writes the `--iidfile` (the id alone, no newline, as
     /// `docker build` writes it); the exit code of a successful build.
     fn image(&self, image: &str) -> Result<i32> {
-        if !self.quiet {
+        if !self.quiet && !image.is_empty() {
             println!("{image}");
         }
         if let Some(path) = self.iidfile.as_ref() {
@@ -218,9 +218,9 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
             "--record and --report describe the engine backend's steps; drop them with --backend buildkit, or use --backend engine".to_string(),
         ));
     }
-    if common.output.is_some() {
+    if common.output.is_some() && !common.tags.is_empty() {
         return Err(RunnerError::Usage(
-            "--output writes the files through the engine backend; drop --backend buildkit, or use -t NAME and copy the files out of the image".to_string(),
+            "with --backend buildkit, --output exports the files instead of an image (as docker build --output does), so there is nothing to tag: drop -t, or use --backend engine for both".to_string(),
         ));
     }
     if !common.ssh.is_empty() {
@@ -240,6 +240,7 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
         labels: parse_labels(&common.labels)?,
         secrets: parse_secrets(&common.secrets)?,
         no_cache: common.no_cache,
+        output: common.output.clone(),
         engine: common.engine.clone(),
         buildkit_addr: common.buildkit_addr.clone(),
         buildkit_tls: common.buildkit_tls.clone(),

@@ -137,6 +137,22 @@ pub async fn write(ctx: &Ctx, image: Option<&str>, ran_run: bool, output: &Outpu
     }
 }
 
+/// Unpacks a whole tar stream (BuildKit's tar export, received by the BuildKit backend) into
+/// `dir` as a directory export writes it; returns how many entries were written.
+pub fn unpack_into(reader: Box<dyn Read + Send>, dir: &std::path::Path) -> Result<u64> {
+    local::prepare_directory(dir)?;
+    local::Sink::new(dir)
+        .piece(Piece {
+            reader,
+            keep: Box::new(|_: &str| true),
+            extra: Vec::new(),
+        })
+        .map_err(|source| RunnerError::Export {
+            dest: dir.to_path_buf(),
+            source,
+        })
+}
+
 /// Which entry names (relative to `/`) of a download are kept.
 type KeepFn = Box<dyn Fn(&str) -> bool + Send + Sync>;
 

@@ -283,6 +283,7 @@ pub fn build_ours_until(
         build_args: BTreeMap::new(),
         no_cache: false,
         labels: BTreeMap::new(),
+        output: None,
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

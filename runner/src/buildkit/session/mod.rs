@@ -1,5 +1,6 @@
 //! A BuildKit session: the gRPC server this client runs for the daemon, which calls back into it
-//! for local files (`FileSync`), secrets (`Secrets`) and liveness (`Health`).
+//! for local files (`FileSync`), secrets (`Secrets`), liveness (`Health`) and, with `--output`,
+//! the exported files (`FileSend`).
 //!
 //! Input: the transport, the directories and secrets to expose.
 //! Output: a [`RunningSession`] whose id goes into the solve request and into every
@@ -7,6 +8,7 @@
 //! Invariant: only the methods announced in the session headers are served; the served files
 //! are the exposed directories' (with their ignore rules) and nothing else.
 
+pub mod filesend;
 pub mod filesync;
 pub mod followpaths;
 pub mod fswalk;
@@ -18,6 +20,7 @@ use std::path::PathBuf;
 
 use bollard_buildkit_proto::health::health_server::HealthServer;
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
+use bollard_buildkit_proto::moby::filesync::v1::file_send_server::FileSendServer;
 use bollard_buildkit_proto::moby::filesync::v1::file_sync_server::FileSyncServer;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::service::TowerToHyperService;
@@ -30,12 +33,15 @@ pub use filesync::SyncedDir;
 use super::error::Result;
 use super::transport::contract::{SessionHeaders, Transport};
 
-/// The gRPC methods a session serves, as announced to the daemon.
+/// The gRPC methods every session serves, as announced to the daemon.
 pub const SESSION_METHODS: [&str; 3] = [
     "/grpc.health.v1.Health/Check",
     "/moby.filesync.v1.FileSync/DiffCopy",
     "/moby.buildkit.secrets.v1.Secrets/GetSecret",
 ];
+
+/// The method a session with an `--output` serves as well.
+pub const FILE_SEND_METHOD: &str = "/moby.filesync.v1.FileSend/DiffCopy";
 
 /// What a session exposes.
 #[derive(Debug, Clone, Default)]
@@ -44,6 +50,8 @@ pub struct SessionServices {
     pub dirs: BTreeMap<String, SyncedDir>,
     /// Secret files by id.
     pub secrets: BTreeMap<String, PathBuf>,
+    /// Where the tar exporter's stream goes, and where what it did is reported.
+    pub output: Option<(crate::export::Output, filesend::Written)>,
 }
 
 /// A session being served; dropping it closes the session.
@@ -85,7 +93,11 @@ pub async fn start(
         id: id.clone(),
         name: "stageplan".to_string(),
         shared_key: shared_key.to_string(),
-        methods: SESSION_METHODS.iter().map(|m| m.to_string()).collect(),
+        methods: SESSION_METHODS
+            .iter()
+            .chain(services.output.is_some().then_some(&FILE_SEND_METHOD))
+            .map(|m| m.to_string())
+            .collect(),
     };
     let stream = transport.open_session(channel, &headers).await?;
     let routes = Routes::new(HealthServer::new(health::HealthService))
@@ -95,6 +107,13 @@ pub async fn start(
         .add_service(SecretsServer::new(secrets::SecretsService::new(
             services.secrets,
         )));
+    // Only an announced method is served.
+    let routes = match services.output {
+        Some((output, written)) => routes.add_service(FileSendServer::new(
+            filesend::FileSendService::new(output, written),
+        )),
+        None => routes,
+    };
     let task = tokio::spawn(async move {
         let service = TowerToHyperService::new(routes);
         let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
