@@ -117,7 +117,7 @@ pub enum RunnerError {
     /// The build was interrupted by a signal.
     #[error("interrupted by {signal}; every temporary container and volume was removed")]
     Interrupted {
-        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`).
+        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, …).
         signal: &'static str,
     },
     /// The build is stopping (another stage failed, or a signal came) and refused new work.

@@ -5,7 +5,8 @@
 use clap::Parser;
 
 fn main() {
-    // First: from here on SIGINT, SIGTERM and SIGHUP stop the build cleanly instead of killing it.
+    // First: from here on SIGINT, SIGTERM, SIGHUP and the other catchable signals that would end
+    // the process stop the build cleanly instead of killing it (`signals.rs`).
     let early = match runner::signals::Signals::early() {
         Ok(early) => early,
         Err(e) => {

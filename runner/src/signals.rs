@@ -1,21 +1,44 @@
-//! The signals that stop a build: SIGINT, SIGTERM and SIGHUP, all handled the same way.
+//! The signals that stop a build: the signals whose default action ends the process and that a
+//! process may catch (SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2, SIGALRM, and the others
+//! in [`HANDLED`]), all handled the same way.
 //!
 //! Input: the process's signals, from the moment [`Signals::early`] runs (the first thing
 //! `main` does, before the async runtime exists).
 //! Output: the name of the first signal that arrives.
-//! Invariant: once registered, none of the three kills the process: the runner stops the build,
-//! removes everything it made and exits with 130 (SIGKILL cannot be caught; the next runner's
-//! start-up sweep removes what a killed runner left). A signal that arrives before the async
-//! handlers exist is remembered and reported by the first [`Signals::recv`].
+//! Invariant: once registered, none of them kills the process: the runner stops the build,
+//! removes everything it made and exits with 130 (SIGKILL and SIGSTOP cannot be caught, and the
+//! faults SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP and SIGSYS are the process's own; the next
+//! runner's start-up sweep removes what a killed runner left). SIGPIPE stays ignored, as Rust
+//! sets it: a closed output is an error where it is written. A signal that arrives before the
+//! async handlers exist is remembered and reported by the first [`Signals::recv`].
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use futures_util::future::select_all;
+use signal_hook::consts::signal::{
+    SIGABRT, SIGALRM, SIGHUP, SIGINT, SIGIO, SIGPROF, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2,
+    SIGVTALRM, SIGXCPU, SIGXFSZ,
+};
 use tokio::signal::unix::{signal, Signal, SignalKind};
 
 /// The signals handled, with their names.
-const HANDLED: [(i32, &str); 3] = [(SIGINT, "SIGINT"), (SIGTERM, "SIGTERM"), (SIGHUP, "SIGHUP")];
+const HANDLED: [(i32, &str); 13] = [
+    (SIGINT, "SIGINT"),
+    (SIGTERM, "SIGTERM"),
+    (SIGHUP, "SIGHUP"),
+    (SIGQUIT, "SIGQUIT"),
+    (SIGUSR1, "SIGUSR1"),
+    (SIGUSR2, "SIGUSR2"),
+    (SIGALRM, "SIGALRM"),
+    (SIGVTALRM, "SIGVTALRM"),
+    (SIGPROF, "SIGPROF"),
+    (SIGXCPU, "SIGXCPU"),
+    (SIGXFSZ, "SIGXFSZ"),
+    (SIGIO, "SIGIO"),
+    // Sent by another process (a real abort resets the handler and raises it again).
+    (SIGABRT, "SIGABRT"),
+];
 
 /// Flags set by signals that arrive before the async handlers are installed.
 pub struct EarlySignals {
@@ -25,14 +48,12 @@ pub struct EarlySignals {
 /// The installed handlers.
 pub struct Signals {
     early: EarlySignals,
-    interrupt: Signal,
-    terminate: Signal,
-    hangup: Signal,
+    streams: Vec<(Signal, &'static str)>,
 }
 
 impl Signals {
-    /// Registers flag handlers for the three signals, so that from now on they no longer end
-    /// the process; call it first in `main`.
+    /// Registers flag handlers for the signals, so that from now on they no longer end the
+    /// process; call it first in `main`.
     pub fn early() -> std::io::Result<EarlySignals> {
         let mut flags = Vec::new();
         for (number, name) in HANDLED {
@@ -45,12 +66,11 @@ impl Signals {
 
     /// Installs the async handlers (inside the runtime).
     pub fn install(early: EarlySignals) -> std::io::Result<Signals> {
-        Ok(Signals {
-            early,
-            interrupt: signal(SignalKind::interrupt())?,
-            terminate: signal(SignalKind::terminate())?,
-            hangup: signal(SignalKind::hangup())?,
-        })
+        let streams = HANDLED
+            .iter()
+            .map(|&(number, name)| Ok((signal(SignalKind::from_raw(number))?, name)))
+            .collect::<std::io::Result<_>>()?;
+        Ok(Signals { early, streams })
     }
 
     /// Waits for the next signal (or reports one that came before the handlers); returns its
@@ -61,10 +81,13 @@ impl Signals {
                 return name;
             }
         }
-        tokio::select! {
-            _ = self.interrupt.recv() => "SIGINT",
-            _ = self.terminate.recv() => "SIGTERM",
-            _ = self.hangup.recv() => "SIGHUP",
-        }
+        let waits = self.streams.iter_mut().map(|(stream, name)| {
+            let name = *name;
+            Box::pin(async move {
+                stream.recv().await;
+                name
+            })
+        });
+        select_all(waits).await.0
     }
 }

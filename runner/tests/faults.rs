@@ -150,7 +150,9 @@ fn secret_file(name: &str, content: &str) -> PathBuf {
 #[test]
 fn every_stopping_signal_removes_everything_and_exits_130() {
     require_engine();
-    for sig in ["TERM", "HUP", "INT"] {
+    // The three a terminal or a supervisor sends, and others whose default action would kill
+    // the runner and leave its containers to the next one.
+    for sig in ["TERM", "HUP", "INT", "QUIT", "USR1", "USR2", "ALRM"] {
         let ctx = Context::new(&format!("sig{sig}"), SLOW);
         let secret = secret_file(sig, "not-on-disk");
         let secret_arg = format!("id=token,src={}", secret.display());

@@ -154,7 +154,7 @@ pub enum BuildkitError {
         "interrupted by {signal}; the solve was cancelled on buildkit, which stopped its processes"
     )]
     Interrupted {
-        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`).
+        /// The signal's name (`SIGINT`, `SIGTERM`, `SIGHUP`, `SIGQUIT`, …).
         signal: &'static str,
     },
 }

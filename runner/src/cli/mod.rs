@@ -130,7 +130,8 @@ impl Finish {
     /// `docker build` writes it); the exit code of a successful build.
     fn image(&self, image: &str) -> Result<i32> {
         if !self.quiet && !image.is_empty() {
-            println!("{image}");
+            // A reader that went away (`| head`) is no reason to fail a finished build.
+            let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{image}\n"));
         }
         if let Some(path) = self.iidfile.as_ref() {
             if image.is_empty() {
