@@ -30,7 +30,7 @@ fn main() {
         Err(e) => {
             let code = e.exit_code();
             let report = anyhow::Error::new(e);
-            eprintln!("error: {report:#}");
+            runner::progress::stderr_line(format_args!("error: {report:#}"));
             code
         }
     };

@@ -247,7 +247,7 @@ impl Progress {
             Some(multi) => {
                 let _ = multi.println(text);
             }
-            None => eprintln!("{text}"),
+            None => stderr_line(text),
         }
     }
 
@@ -265,6 +265,21 @@ impl Progress {
     }
 }
 
+/// Writes one line to standard error. A reader that went away (`runner build . 2>&1 | head`)
+/// loses the rest of the output, but never stops the build half-way (`eprintln!` would panic
+/// and leave the build's containers behind).
+pub fn stderr_line(text: impl std::fmt::Display) {
+    let mut stderr = std::io::stderr().lock();
+    let _ = writeln!(stderr, "{text}");
+}
+
+/// Writes one line to standard output, as [`stderr_line`] does to standard error.
+pub fn stdout_line(text: impl std::fmt::Display) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{text}");
+    let _ = stdout.flush();
+}
+
 fn emit(value: serde_json::Value) {
     let mut stdout = std::io::stdout().lock();
     let _ = writeln!(stdout, "{value}");
@@ -272,7 +287,7 @@ fn emit(value: serde_json::Value) {
 }
 
 fn plain(stage: &str, text: &str) {
-    eprintln!("[{stage}] {text}");
+    stderr_line(format_args!("[{stage}] {text}"));
 }
 
 /// `  (cache miss: REASON)` after a step, or nothing.

@@ -401,3 +401,29 @@ fn a_plan_with_a_cycle_fails_before_reaching_the_engine() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_reader_that_goes_away_neither_stops_the_build_nor_leaves_anything() {
+    require_engine();
+    // `runner build . 2>&1 | head -3`: the progress keeps coming after the reader has gone.
+    let ctx = Context::new(
+        "closed-output",
+        "FROM stageplan-test/busybox:1\nRUN for i in $(seq 1 40); do echo line $i; sleep 0.05; done\nRUN sleep 1 && echo done > /done\n",
+    );
+    let mut child = runner(&["build", ctx.path(), "--no-cache", "--progress", "plain"])
+        .spawn()
+        .expect("runner");
+    let prefix = identity_prefix(child.id());
+    let mut stderr = std::io::BufReader::new(child.stderr.take().expect("stderr"));
+    let mut first = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut first).expect("a first line");
+    drop(stderr);
+    drop(child.stdout.take());
+    let status = child.wait().expect("wait");
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "the build goes on to its end (no panic on the closed output): {status:?}"
+    );
+    assert_eq!(debris(&prefix), Vec::<String>::new());
+}

@@ -100,9 +100,9 @@ fn plan_dockerfile_path(plan: &Plan, context: &Path) -> Option<PathBuf> {
     match candidates.into_iter().find(|p| p.is_file()) {
         Some(found) => Some(found),
         None => {
-            eprintln!(
+            crate::progress::stderr_line(format_args!(
                 "warning: the plan was made from {recorded}, which is not found here; its .dockerignore is not applied (pass --dockerfile FILE)"
-            );
+            ));
             None
         }
     }

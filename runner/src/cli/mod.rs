@@ -131,15 +131,15 @@ impl Finish {
     fn image(&self, image: &str) -> Result<i32> {
         if !self.quiet && !image.is_empty() {
             // A reader that went away (`| head`) is no reason to fail a finished build.
-            let _ = std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{image}\n"));
+            crate::progress::stdout_line(image);
         }
         if let Some(path) = self.iidfile.as_ref() {
             if image.is_empty() {
                 // A standalone BuildKit's exporter may report no id: nothing true to write.
-                eprintln!(
+                crate::progress::stderr_line(format_args!(
                     "warning: the build reported no image id; --iidfile {} was not written",
                     path.display()
-                );
+                ));
                 return Ok(0);
             }
             std::fs::write(path, image).map_err(|e| {
@@ -162,7 +162,7 @@ async fn run_prune(args: &PruneArgs) -> Result<i32> {
     };
     let summary = prune(&engine, &options, std::time::SystemTime::now()).await?;
     for line in summary_lines(&summary, args.dry_run) {
-        println!("{line}");
+        crate::progress::stdout_line(line);
     }
     Ok(0)
 }
@@ -230,7 +230,7 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
         ));
     }
     if common.jobs.is_some() || common.isolate_runs {
-        eprintln!("warning: --jobs and --isolate-runs apply to the engine backend; BuildKit schedules its own steps");
+        crate::progress::stderr_line("warning: --jobs and --isolate-runs apply to the engine backend; BuildKit schedules its own steps");
     }
     let request = crate::buildkit::command::Request {
         plan: inputs.plan,
