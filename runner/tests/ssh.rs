@@ -5,7 +5,8 @@
 //! Input: a context with the host's `ssh-add`, an `ssh-agent` on a socket in a scratch
 //! directory, one Dockerfile built by the runner and by `DOCKER_BUILDKIT=1 docker build --ssh`.
 //! Output: assertions on what the RUNs saw (socket path, owner, mode, the key), on the two
-//! images being the same file for file, and on the runner's errors and leftovers.
+//! images being the same file for file, on key files loaded into an agent of the build's own,
+//! and on the runner's errors and leftovers.
 //! Invariant: the images carry `stageplan-rt-<pid>` and are removed; the agent is killed.
 
 mod support;
@@ -236,9 +237,9 @@ fn a_required_agent_that_is_not_given_fails_the_step() {
                 .contains("no SSH key \"deploy\" forwarded from the client; pass --ssh deploy"),
         "{stderr}"
     );
-    // A key file is not an agent: refused before anything is built, with what to do.
+    // A file that is not a key: refused before anything is built, with ssh-add's words.
     let key = context.0.join("id_ed25519");
-    std::fs::write(&key, "not an agent").unwrap();
+    std::fs::write(&key, "not a key").unwrap();
     let out = runner_build(
         &[
             &context.path_str(),
@@ -250,7 +251,7 @@ fn a_required_agent_that_is_not_given_fails_the_step() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("is a file, not an agent socket"),
+        stderr.contains("--ssh deploy: the key files could not be loaded"),
         "{stderr}"
     );
 }
@@ -297,4 +298,77 @@ fn sigterm_while_a_run_holds_the_agent_leaves_nothing_behind() {
     assert_eq!(debris(&finished.prefix), Vec::<String>::new());
     // The agent itself is untouched.
     assert!(agent.ssh_add(&["-l"]).status.success());
+}
+
+#[test]
+fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
+    require_engine();
+    let scratch = TempDir::new("ssh-keys");
+    let keygen = |name: &str, passphrase: &str| {
+        let key = scratch.0.join(name);
+        let made = Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", passphrase, "-C", name, "-f"])
+            .arg(&key)
+            .output()
+            .expect("run ssh-keygen");
+        assert!(made.status.success(), "ssh-keygen: {made:?}");
+        key
+    };
+    let (plain, locked) = (
+        keygen("plain-key", ""),
+        keygen("locked-key", "a passphrase"),
+    );
+    let listed = Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(&plain)
+        .output()
+        .unwrap();
+    let fingerprint = String::from_utf8_lossy(&listed.stdout).trim().to_string();
+    let context = TempDir::new("ssh-keys-context");
+    let ssh_add = bundle_ssh_add(&context);
+    context.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\nCOPY tools /tools\nRUN --mount=type=ssh,id=deploy {ssh_add} -l > /keys\nRUN rm -r /tools\n"
+        ),
+    );
+    let image = image_tag("ssh-keys");
+    // The agent's socket is made under TMPDIR: the directory shows what the build left.
+    let tmp = TempDir::new("ssh-keys-tmp");
+    let ctx = context.path_str();
+    let key_arg = format!("deploy={}", plain.display());
+    let built = runner_build(
+        &[&ctx, "--no-cache", "--ssh", &key_arg, "-t", &image],
+        &tmp.0,
+    );
+    assert_built(&built, "runner build --ssh deploy=KEYFILE");
+    assert_eq!(
+        docker(&["run", "--rm", &image, "cat", "/keys"]),
+        format!("{fingerprint}\n")
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "the agent outlived the build: {left:?}");
+    // A key with a passphrase cannot be loaded without a prompt: refused, with what to do.
+    let locked_arg = format!("deploy={}", locked.display());
+    let out = runner_build(&[&ctx, "--ssh", &locked_arg], &tmp.0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("a key with a passphrase needs your own agent"),
+        "{stderr}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "the refused agent outlived the build: {left:?}"
+    );
+    remove_images(None, &[&image]);
 }

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use planner::Plan;
 
+use super::agents::SshSource;
 use super::args::{BuildArgs, CommonArgs};
 use crate::error::{Result, RunnerError};
 use crate::plan_check;
@@ -227,60 +228,62 @@ pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf
     Ok(map)
 }
 
-/// The `--ssh ID[=SOCKET]` specs by id: `ID` alone is the agent at `auth_sock` (the caller's
-/// `$SSH_AUTH_SOCK`), as in `docker build --ssh default`. Each must be a socket: key files are
-/// refused with what to do instead.
+/// The `--ssh ID[=SOCKET|KEYFILE[,KEYFILE…]]` specs by id: `ID` alone is the agent at
+/// `auth_sock` (the caller's `$SSH_AUTH_SOCK`), as in `docker build --ssh default`; one socket, or
+/// key files (loaded into an agent of the build's own, see `agents.rs`).
 pub(super) fn parse_ssh(
     specs: &[String],
     auth_sock: Option<std::ffi::OsString>,
-) -> Result<BTreeMap<String, PathBuf>> {
+) -> Result<BTreeMap<String, SshSource>> {
     use std::os::unix::fs::FileTypeExt;
     let mut map = BTreeMap::new();
     for spec in specs {
-        let (id, path) = match spec.split_once('=') {
-            Some((id, path)) => (id, PathBuf::from(path)),
+        let (id, paths) = match spec.split_once('=') {
+            Some((id, paths)) => (id, paths.split(',').map(PathBuf::from).collect::<Vec<_>>()),
             None => match auth_sock.as_ref().filter(|sock| !sock.is_empty()) {
-                Some(sock) => (spec.as_str(), PathBuf::from(sock)),
+                Some(sock) => (spec.as_str(), vec![PathBuf::from(sock)]),
                 None => {
                     return Err(RunnerError::Usage(format!(
-                        "--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (eval \"$(ssh-agent)\" && ssh-add) or give its socket: --ssh {spec}=SOCKET"
+                        "--ssh {spec}: SSH_AUTH_SOCK is not set; start an agent (eval \"$(ssh-agent)\" && ssh-add) or give its socket or a key file: --ssh {spec}=PATH"
                     )))
                 }
             },
         };
-        if id.is_empty() || id.contains(',') {
+        if id.is_empty() {
             return Err(RunnerError::Usage(format!(
-                "--ssh {spec:?}: use ID or ID=SOCKET (one agent socket per id)"
+                "--ssh {spec:?}: use ID, ID=SOCKET or ID=KEYFILE[,KEYFILE…]"
             )));
         }
-        if path.as_os_str().to_string_lossy().contains(',') {
-            return Err(RunnerError::Usage(format!(
-                "--ssh {spec:?}: give one agent socket; load several keys into that agent with ssh-add"
-            )));
-        }
-        match std::fs::metadata(&path) {
-            Ok(meta) if meta.file_type().is_socket() => {}
-            Ok(meta) if meta.is_file() => {
-                return Err(RunnerError::Usage(format!(
-                    "--ssh {id}: {} is a file, not an agent socket; the runner forwards agents only: ssh-add {} to an agent and pass its socket",
-                    path.display(),
-                    path.display()
-                )))
-            }
-            Ok(_) => {
-                return Err(RunnerError::Usage(format!(
-                    "--ssh {id}: {} is not an agent socket",
-                    path.display()
-                )))
-            }
-            Err(e) => {
-                return Err(RunnerError::Usage(format!(
-                    "--ssh {id}: cannot use the agent socket {}: {e}",
-                    path.display()
-                )))
+        let mut sockets = Vec::new();
+        let mut keys = Vec::new();
+        for path in paths {
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.file_type().is_socket() => sockets.push(path),
+                Ok(meta) if meta.is_file() => keys.push(path),
+                Ok(_) => {
+                    return Err(RunnerError::Usage(format!(
+                        "--ssh {id}: {} is neither an agent socket nor a key file",
+                        path.display()
+                    )))
+                }
+                Err(e) => {
+                    return Err(RunnerError::Usage(format!(
+                        "--ssh {id}: cannot use {}: {e}",
+                        path.display()
+                    )))
+                }
             }
         }
-        map.insert(id.to_string(), path);
+        let source = match (sockets.len(), keys.is_empty()) {
+            (1, true) => SshSource::Socket(sockets.remove(0)),
+            (0, false) => SshSource::Keys(keys),
+            _ => {
+                return Err(RunnerError::Usage(format!(
+                    "--ssh {spec:?}: give one agent socket, or key files, not both"
+                )))
+            }
+        };
+        map.insert(id.to_string(), source);
     }
     Ok(map)
 }
@@ -309,32 +312,36 @@ mod tests {
     }
 
     #[test]
-    fn ssh_agents_are_sockets() {
+    fn ssh_agents_are_sockets_or_key_files() {
         let dir = crate::context::testdir::TestDir::new();
-        dir.file("id_ed25519", "a key");
+        dir.file("id_ed25519", "a key").file("id_rsa", "another");
         let socket = dir.path().join("agent.sock");
         let _agent = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let (ed, rsa) = (dir.path().join("id_ed25519"), dir.path().join("id_rsa"));
         let env = Some(socket.clone().into_os_string());
         let given = parse_ssh(
-            &["default".into(), format!("git={}", socket.display())],
+            &[
+                "default".into(),
+                format!("git={}", socket.display()),
+                format!("deploy={},{}", ed.display(), rsa.display()),
+            ],
             env,
         )
         .unwrap();
-        assert_eq!(given["default"], socket);
-        assert_eq!(given["git"], socket);
+        assert_eq!(given["default"], SshSource::Socket(socket.clone()));
+        assert_eq!(given["git"], SshSource::Socket(socket.clone()));
+        assert_eq!(given["deploy"], SshSource::Keys(vec![ed.clone(), rsa]));
         let usage = |specs: &[String], env: Option<std::ffi::OsString>| {
             parse_ssh(specs, env).unwrap_err().to_string()
         };
         assert!(usage(&["default".into()], None).contains("SSH_AUTH_SOCK is not set"));
-        let key = dir.path().join("id_ed25519");
-        assert!(usage(&[format!("default={}", key.display())], None)
-            .contains("is a file, not an agent socket"));
         assert!(usage(
-            &[format!("default={},{}", socket.display(), key.display())],
+            &[format!("default={},{}", socket.display(), ed.display())],
             None
         )
-        .contains("one agent socket"));
-        assert!(usage(&["default=/nonexistent/agent.sock".into()], None)
-            .contains("cannot use the agent socket"));
+        .contains("not both"));
+        assert!(usage(&["default=/nonexistent/agent.sock".into()], None).contains("cannot use"));
+        assert!(usage(&[format!("default={}", dir.path().display())], None)
+            .contains("neither an agent socket nor a key file"));
     }
 }

@@ -9,6 +9,7 @@
 //! This module runs `runner prune`, the engine backend's build or the BuildKit backend;
 //! `args.rs` declares the arguments, `inputs.rs` reads and checks the plan and the files.
 
+mod agents;
 mod args;
 mod inputs;
 
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use planner::Plan;
 
+use self::agents::KeyAgents;
 use self::inputs::{parse_build_args, parse_labels, parse_secrets, parse_ssh, read_inputs, Inputs};
 use crate::build::build;
 use crate::context::BuildContext;
@@ -81,6 +83,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         options,
         engine,
         progress,
+        agents: _agents,
     } = prepared;
     match build(
         engine,
@@ -174,6 +177,8 @@ struct Prepared {
     options: BuildOptions,
     engine: Engine,
     progress: Progress,
+    /// The agents `--ssh` key files were loaded into, stopped when the build ends.
+    agents: KeyAgents,
 }
 
 /// Opens the context and connects to the engine.
@@ -184,13 +189,15 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         dockerfile,
         common,
     } = inputs;
+    let (agents, ssh) =
+        KeyAgents::start(parse_ssh(&common.ssh, std::env::var_os("SSH_AUTH_SOCK"))?)?;
     let options = BuildOptions {
         no_cache: common.no_cache,
         jobs: common.jobs,
         tags: common.tags.clone(),
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
-        ssh: parse_ssh(&common.ssh, std::env::var_os("SSH_AUTH_SOCK"))?,
+        ssh,
         isolate_runs: common.isolate_runs,
         record_file: common.record.clone(),
         report_file: common.report.clone(),
@@ -207,6 +214,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         options,
         engine,
         progress: Progress::new(common.progress),
+        agents,
     })
 }
 
