@@ -119,6 +119,20 @@ fn bundle_ssh_add(context: &TempDir) -> String {
     format!("/tools/{loader} --library-path /tools /tools/ssh-add")
 }
 
+/// The agents runners started for key files (`ssh-agent sh -c …`; this file's own agents run as
+/// `ssh-agent -D -a …`), by pid.
+fn build_agents() -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|entry| {
+            let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            cmdline.starts_with(b"ssh-agent\0sh\0-c\0").then_some(pid)
+        })
+        .collect()
+}
+
 /// Runs `runner build` with `TMPDIR` set to `tmp` (where its sockets are made).
 fn runner_build(args: &[&str], tmp: &Path) -> Output {
     Command::new(runner_bin())
@@ -333,7 +347,6 @@ fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
         ),
     );
     let image = image_tag("ssh-keys");
-    // The agent's socket is made under TMPDIR: the directory shows what the build left.
     let tmp = TempDir::new("ssh-keys-tmp");
     let ctx = context.path_str();
     let key_arg = format!("deploy={}", plain.display());
@@ -346,12 +359,11 @@ fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
         docker(&["run", "--rm", &image, "cat", "/keys"]),
         format!("{fingerprint}\n")
     );
-    let left: Vec<_> = std::fs::read_dir(&tmp.0)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(left.is_empty(), "the agent outlived the build: {left:?}");
+    assert_eq!(
+        build_agents(),
+        Vec::<u32>::new(),
+        "the agent outlived the build"
+    );
     // A key with a passphrase cannot be loaded without a prompt: refused, with what to do.
     let locked_arg = format!("deploy={}", locked.display());
     let out = runner_build(&[&ctx, "--ssh", &locked_arg], &tmp.0);
@@ -361,14 +373,10 @@ fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
         stderr.contains("a key with a passphrase needs your own agent"),
         "{stderr}"
     );
-    let left: Vec<_> = std::fs::read_dir(&tmp.0)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .collect();
-    assert!(
-        left.is_empty(),
-        "the refused agent outlived the build: {left:?}"
+    assert_eq!(
+        build_agents(),
+        Vec::<u32>::new(),
+        "the refused agent outlived the build"
     );
     remove_images(None, &[&image]);
 }
