@@ -119,16 +119,22 @@ fn bundle_ssh_add(context: &TempDir) -> String {
     format!("/tools/{loader} --library-path /tools /tools/ssh-add")
 }
 
-/// The agents runners started for key files (`ssh-agent sh -c …`; this file's own agents run as
-/// `ssh-agent -D -a …`), by pid.
-fn build_agents() -> Vec<u32> {
+/// The agents that runners run with `TMPDIR=tmp` started for key files (`ssh-agent sh -c …`,
+/// with the runner's environment; this file's own agents run as `ssh-agent -D -a …`), by pid.
+fn build_agents(tmp: &Path) -> Vec<u32> {
+    let marker = format!("TMPDIR={}", tmp.display()).into_bytes();
     std::fs::read_dir("/proc")
         .unwrap()
         .flatten()
         .filter_map(|entry| {
             let pid = entry.file_name().to_str()?.parse::<u32>().ok()?;
             let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-            cmdline.starts_with(b"ssh-agent\0sh\0-c\0").then_some(pid)
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            (cmdline.starts_with(b"ssh-agent\0sh\0-c\0")
+                && environ
+                    .split(|b| *b == 0)
+                    .any(|var| var == marker.as_slice()))
+            .then_some(pid)
         })
         .collect()
 }
@@ -360,7 +366,7 @@ fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
         format!("{fingerprint}\n")
     );
     assert_eq!(
-        build_agents(),
+        build_agents(&tmp.0),
         Vec::<u32>::new(),
         "the agent outlived the build"
     );
@@ -374,7 +380,7 @@ fn key_files_are_loaded_into_an_agent_of_the_builds_own() {
         "{stderr}"
     );
     assert_eq!(
-        build_agents(),
+        build_agents(&tmp.0),
         Vec::<u32>::new(),
         "the refused agent outlived the build"
     );
