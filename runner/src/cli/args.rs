@@ -96,9 +96,10 @@ pub struct CommonArgs {
     /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE; repeatable.
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
-    /// SSH agent for `RUN --mount=type=ssh`: ID (the agent at $SSH_AUTH_SOCK, as `default`) or
-    /// ID=SOCKET; repeatable.
-    #[arg(long = "ssh")]
+    /// SSH agent for `RUN --mount=type=ssh`: ID (the agent at $SSH_AUTH_SOCK, as `default`),
+    /// ID=SOCKET, or ID=KEYFILE[,KEYFILE...] (loaded into an agent of the build's own);
+    /// repeatable.
+    #[arg(long = "ssh", value_name = "ID[=SOCKET|KEYFILE]")]
     pub ssh: Vec<String>,
     /// How many RUN steps may run at once (default: no limit, as BuildKit).
     #[arg(long = "jobs", short = 'j')]
@@ -147,7 +148,7 @@ pub struct CommonArgs {
     /// Write the (last) target's files out, as `docker build --output` does: `DIR` or
     /// `type=local,dest=DIR` (a directory: modes, times and links kept; owned by you), or
     /// `type=tar,dest=FILE` or `-` (one tar, owners kept; `-` on standard output).
-    #[arg(short = 'o', long = "output", value_name = "DIR", value_parser = parse_output)]
+    #[arg(short = 'o', long = "output", value_name = "DEST", value_parser = parse_output)]
     pub output: Option<crate::export::Output>,
 }
 
