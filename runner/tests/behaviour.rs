@@ -305,6 +305,96 @@ fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_with_both_ba
 }
 
 #[test]
+fn the_build_network_and_added_hosts_reach_the_runs_as_buildkit_gives_them() {
+    require_engine();
+    let dir = TempDir::new("network");
+    let nonce = support::nonce();
+    // RUNs without a network of their own take the build's (this engine's BuildKit has no
+    // `RUN --network`, so the comparison leaves it out; it is checked below).
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\n\
+             RUN echo {nonce} > /nonce && grep -w myhost /etc/hosts > /hosts && ls /sys/class/net > /nets\n"
+        ),
+    );
+    let context = dir.path_str();
+    let (ours, theirs) = (image_tag("network"), image_tag("network-buildkit"));
+    let build = |host: &str| {
+        let out = run_runner(&[
+            "build",
+            &context,
+            "--network",
+            "none",
+            "--add-host",
+            host,
+            "-t",
+            &ours,
+        ]);
+        assert_built(&out, "a build with --network none --add-host");
+    };
+    build("myhost:10.1.2.3");
+    support::buildkit_build(
+        &dir.0,
+        &[
+            "--network",
+            "none",
+            "--add-host",
+            "myhost:10.1.2.3",
+            "-t",
+            &theirs,
+        ],
+    );
+    let file = |image: &str, path: &str| docker(&["run", "--rm", image, "cat", path]);
+    assert_eq!(file(&ours, "/hosts"), "10.1.2.3\tmyhost\n");
+    assert_eq!(file(&ours, "/nets"), "lo\n");
+    let problems = support::snapshot::differences(None, &ours, &theirs);
+    assert!(
+        problems.is_empty(),
+        "runner vs BuildKit:\n{}",
+        problems.join("\n")
+    );
+    // The BuildKit backend makes the very steps docker build made: the same image, from
+    // BuildKit's cache.
+    let via_llb = image_tag("network-llb");
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--backend",
+        "buildkit",
+        "--network",
+        "none",
+        "--add-host",
+        "myhost:10.1.2.3",
+        "-t",
+        &via_llb,
+    ]);
+    assert_built(&out, "--backend buildkit with --network and --add-host");
+    let id = |image: &str| docker(&["image", "inspect", "--format", "{{.Id}}", image]);
+    assert_eq!(
+        id(&via_llb),
+        id(&theirs),
+        "--backend buildkit vs docker build"
+    );
+    // Another address is another step: not taken from the cache.
+    build("myhost:10.9.9.9");
+    assert_eq!(file(&ours, "/hosts"), "10.9.9.9\tmyhost\n");
+    // `RUN --network=default` takes the build's network too; `RUN --network=host` its own.
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\n\
+             RUN --network=default echo {nonce} > /nonce && ls /sys/class/net > /nets\n\
+             RUN --network=host ls /sys/class/net > /host-nets\n"
+        ),
+    );
+    build("myhost:10.1.2.3");
+    assert_eq!(file(&ours, "/nets"), "lo\n");
+    assert_ne!(file(&ours, "/host-nets"), "lo\n");
+    remove_images(None, &[&ours, &theirs, &via_llb]);
+}
+
+#[test]
 fn a_copy_the_image_cannot_take_fails_the_step_naming_its_line() {
     require_engine();
     let dir = TempDir::new("refused");

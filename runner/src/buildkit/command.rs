@@ -44,6 +44,10 @@ pub struct Request {
     pub no_cache: bool,
     /// `--output`: the target's files instead of an image.
     pub output: Option<crate::export::Output>,
+    /// `--network`: the network of RUNs without one of their own.
+    pub network: Option<String>,
+    /// `--add-host` entries (`host:ip`).
+    pub add_hosts: Vec<String>,
     /// `--engine`: the engine whose BuildKit builds (default `DOCKER_HOST`, else the socket).
     pub engine: Option<String>,
     /// `--buildkit-addr`: a standalone daemon instead.
@@ -93,6 +97,8 @@ pub async fn run(request: Request, signals: &mut Signals) -> Result<String> {
         no_cache: request.no_cache,
         labels: request.labels.clone(),
         output: request.output.clone(),
+        network: request.network.clone(),
+        add_hosts: request.add_hosts.clone(),
     };
     let result = build(
         transport.as_ref(),

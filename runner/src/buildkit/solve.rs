@@ -53,6 +53,10 @@ pub struct BuildOptions {
     /// `--output`: the target's files exported by BuildKit's tar exporter (instead of an
     /// image) and written there by the session.
     pub output: Option<crate::export::Output>,
+    /// `--network`: the network of RUNs without one of their own.
+    pub network: Option<String>,
+    /// `--add-host` entries (`host:ip`).
+    pub add_hosts: Vec<String>,
 }
 
 /// The result of a build.
@@ -122,7 +126,9 @@ pub async fn build(
         session: session_id.clone(),
         exporter_deprecated: exporter,
         exporter_attrs_deprecated: exporter_attrs,
-        entitlements: required_entitlements(plan).into_iter().collect(),
+        entitlements: required_entitlements(plan, options.network.as_deref())
+            .into_iter()
+            .collect(),
         ..SolveRequest::default()
     };
     let mut control = control_client(channel.clone());
@@ -136,6 +142,8 @@ pub async fn build(
         build_args: build_args(plan, options),
         no_cache: options.no_cache,
         labels: &options.labels,
+        network: options.network.as_deref(),
+        add_hosts: &options.add_hosts,
         status: &status,
         progress,
     };
@@ -176,6 +184,8 @@ struct FrontendRun<'a> {
     build_args: BTreeMap<String, String>,
     no_cache: bool,
     labels: &'a BTreeMap<String, String>,
+    network: Option<&'a str>,
+    add_hosts: &'a [String],
     status: &'a SharedStatus,
     progress: &'a Progress,
 }
@@ -198,6 +208,8 @@ impl FrontendRun<'_> {
             compat: Compat::for_caps(&caps),
             no_cache: self.no_cache,
             labels: self.labels,
+            network: self.network,
+            add_hosts: self.add_hosts,
         };
         let translation = translate(&input)?;
         status::lock(self.status).set_steps(translation.steps.clone());

@@ -96,6 +96,13 @@ pub struct CommonArgs {
     /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE; repeatable.
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
+    /// The network of RUN steps without `--network` of their own: `default`, `host` or `none`
+    /// (as `docker build --network`).
+    #[arg(long = "network", value_name = "MODE", value_parser = ["default", "host", "none"])]
+    pub network: Option<String>,
+    /// `HOST:IP` in the /etc/hosts of RUN steps (as `docker build --add-host`); repeatable.
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_hosts: Vec<String>,
     /// SSH agent for `RUN --mount=type=ssh`: ID (the agent at $SSH_AUTH_SOCK, as `default`),
     /// ID=SOCKET, or ID=KEYFILE[,KEYFILE...] (loaded into an agent of the build's own);
     /// repeatable.

@@ -228,6 +228,27 @@ pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf
     Ok(map)
 }
 
+/// The `--add-host HOST:IP` (or `HOST=IP`) values as the engine takes them (`host:ip`); the ip
+/// may be IPv6 or `host-gateway`.
+pub(super) fn parse_add_hosts(specs: &[String]) -> Result<Vec<String>> {
+    specs
+        .iter()
+        .map(|spec| {
+            let (host, ip) = spec
+                .split_once('=')
+                .or_else(|| spec.split_once(':'))
+                .unwrap_or((spec.as_str(), ""));
+            let valid_ip = ip == "host-gateway" || ip.parse::<std::net::IpAddr>().is_ok();
+            if host.is_empty() || !valid_ip {
+                return Err(RunnerError::Usage(format!(
+                    "--add-host {spec:?}: use HOST:IP (an IPv4 or IPv6 address, or host-gateway)"
+                )));
+            }
+            Ok(format!("{host}:{ip}"))
+        })
+        .collect()
+}
+
 /// The `--ssh ID[=SOCKET|KEYFILE[,KEYFILE…]]` specs by id: `ID` alone is the agent at
 /// `auth_sock` (the caller's `$SSH_AUTH_SOCK`), as in `docker build --ssh default`; one socket, or
 /// key files (loaded into an agent of the build's own, see `agents.rs`).
@@ -309,6 +330,30 @@ mod tests {
         assert!(parse_build_args(&["=1".into()]).is_err());
         assert!(parse_secrets(&["id=x".into()]).is_err());
         assert!(parse_secrets(&["id=x,src=/nonexistent/file".into()]).is_err());
+    }
+
+    #[test]
+    fn added_hosts_as_docker_takes_them() {
+        let hosts = parse_add_hosts(&[
+            "db:10.0.0.5".into(),
+            "v6:fe80::1".into(),
+            "cache=10.0.0.6".into(),
+            "gw:host-gateway".into(),
+        ])
+        .unwrap();
+        assert_eq!(
+            hosts,
+            [
+                "db:10.0.0.5",
+                "v6:fe80::1",
+                "cache:10.0.0.6",
+                "gw:host-gateway"
+            ]
+        );
+        for bad in ["db", ":10.0.0.5", "db:not-an-ip"] {
+            let message = parse_add_hosts(&[bad.into()]).unwrap_err().to_string();
+            assert!(message.contains("use HOST:IP"), "{bad}: {message}");
+        }
     }
 
     #[test]

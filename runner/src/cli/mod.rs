@@ -18,7 +18,9 @@ use std::sync::Arc;
 use planner::Plan;
 
 use self::agents::KeyAgents;
-use self::inputs::{parse_build_args, parse_labels, parse_secrets, parse_ssh, read_inputs, Inputs};
+use self::inputs::{
+    parse_add_hosts, parse_build_args, parse_labels, parse_secrets, parse_ssh, read_inputs, Inputs,
+};
 use crate::build::build;
 use crate::context::BuildContext;
 use crate::engine::Engine;
@@ -198,6 +200,8 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         build_args: parse_build_args(&common.build_args)?,
         secrets: parse_secrets(&common.secrets)?,
         ssh,
+        network: common.network.clone().filter(|n| n != "default"),
+        add_hosts: parse_add_hosts(&common.add_hosts)?,
         isolate_runs: common.isolate_runs,
         record_file: common.record.clone(),
         report_file: common.report.clone(),
@@ -250,6 +254,8 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
         secrets: parse_secrets(&common.secrets)?,
         no_cache: common.no_cache,
         output: common.output.clone(),
+        network: common.network.clone().filter(|n| n != "default"),
+        add_hosts: parse_add_hosts(&common.add_hosts)?,
         engine: common.engine.clone(),
         buildkit_addr: common.buildkit_addr.clone(),
         buildkit_tls: common.buildkit_tls.clone(),

@@ -46,6 +46,8 @@ pub struct ContainerSpec {
     pub hostname: Option<String>,
     /// Network mode (`none`, `host`, `default`); `None` for the engine default.
     pub network_mode: Option<String>,
+    /// `host:ip` lines for its /etc/hosts.
+    pub extra_hosts: Vec<String>,
     /// Extra mounts for the process (emulated `RUN --mount`).
     pub mounts: Vec<MountSpec>,
     /// Whether to run privileged (`RUN --security=insecure`).
@@ -105,6 +107,7 @@ pub(super) async fn create_container(
     let mounts: Vec<Mount> = spec.mounts.iter().map(to_bollard_mount).collect();
     let host_config = HostConfig {
         network_mode: spec.network_mode.clone(),
+        extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         mounts: (!mounts.is_empty()).then_some(mounts),
         privileged: spec.privileged.then_some(true),
         ..HostConfig::default()

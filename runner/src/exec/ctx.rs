@@ -43,6 +43,11 @@ pub struct BuildOptions {
     pub secrets: BTreeMap<String, PathBuf>,
     /// `--ssh` id to the agent's socket.
     pub ssh: BTreeMap<String, PathBuf>,
+    /// `--network`: the network of RUN steps without their own (`host`, `none`); `None` for
+    /// the engine's default.
+    pub network: Option<String>,
+    /// `--add-host`: `host:ip` entries for the RUN steps' /etc/hosts.
+    pub add_hosts: Vec<String>,
     /// Run every RUN in its own fresh container instead of a per-stage keeper.
     pub isolate_runs: bool,
     /// `--record FILE`: where to write the build record (JSON).

@@ -47,6 +47,9 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
         env: state.config.env.clone(),
         working_dir: Some(state.config.working_dir.clone()).filter(|w| !w.is_empty()),
         hostname: Some(ctx.sandbox_hostname()),
+        // The build's network and hosts: the RUNs that take no network of their own run here.
+        network_mode: ctx.options.network.clone(),
+        extra_hosts: ctx.options.add_hosts.clone(),
         open_stdin: true,
         ..ContainerSpec::default()
     };

@@ -284,6 +284,8 @@ pub fn build_ours_until(
         no_cache: false,
         labels: BTreeMap::new(),
         output: None,
+        network: None,
+        add_hosts: Vec::new(),
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     runtime.block_on(async {

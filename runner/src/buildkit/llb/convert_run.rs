@@ -47,7 +47,12 @@ pub fn convert_run(
     };
     let mut run_mounts = run_mounts(t, state, mounts)?;
     let args = run_args(t, state, command, heredocs, &mut run_mounts);
-    let (network_mode, security_mode) = modes(t, network.as_deref(), security.as_deref())?;
+    // `RUN --network=default` (or none given) takes the build's `--network`.
+    let network = network
+        .as_deref()
+        .filter(|n| *n != "default")
+        .or(t.input.network);
+    let (network_mode, security_mode) = modes(t, network, security.as_deref())?;
     let mut caps: Vec<&str> = vec!["exec.meta.base"];
     if state.root.is_some() {
         caps.push("exec.mount.bind");
@@ -81,6 +86,16 @@ pub fn convert_run(
         user: state.user.clone(),
         proxy_env: proxy,
         hostname: sandbox_hostname(t),
+        extra_hosts: t
+            .input
+            .add_hosts
+            .iter()
+            .filter_map(|entry| entry.split_once(':'))
+            .map(|(host, ip)| pb::HostIp {
+                host: host.to_string(),
+                ip: ip.to_string(),
+            })
+            .collect(),
         ..pb::Meta::default()
     };
     let mut secret_env = run_mounts.secret_env;

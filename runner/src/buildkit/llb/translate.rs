@@ -61,8 +61,11 @@ pub fn translate(input: &TranslateInput<'_>) -> Result<Translation, TranslateErr
 /// The entitlements a solve of the plan's needed stages must ask for: `network.host` for
 /// `RUN --network=host`, `security.insecure` for `RUN --security=insecure`. Known before the
 /// translation, because the solve request that carries them starts first.
-pub fn required_entitlements(plan: &Plan) -> BTreeSet<String> {
+pub fn required_entitlements(plan: &Plan, network: Option<&str>) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    if network == Some("host") {
+        out.insert("network.host".to_string());
+    }
     for stage in plan.stages.iter().filter(|stage| stage.needed) {
         for instruction in &stage.instructions {
             if let planner::plan::Op::Run {

@@ -73,6 +73,11 @@ pub struct TranslateInput<'a> {
     pub no_cache: bool,
     /// `--label` values for the last target's image config, over its own labels.
     pub labels: &'a BTreeMap<String, String>,
+    /// `--network`: the network of RUNs without one of their own (`host`, `none`), as the
+    /// frontend's forced network mode; `None` for the daemon's default.
+    pub network: Option<&'a str>,
+    /// `--add-host` entries (`host:ip`) for every RUN's /etc/hosts.
+    pub add_hosts: &'a [String],
 }
 
 /// What one target stage solves to.

@@ -71,6 +71,7 @@ pub(super) async fn run_in_container(
         user: Some(execution.user.clone()).filter(|u| !u.is_empty() && !as_exec),
         hostname: Some(execution.hostname.clone()),
         network_mode: execution.network.clone(),
+        extra_hosts: ctx.options.add_hosts.clone(),
         mounts: prepared.mounts.clone(),
         privileged: execution.privileged,
         open_stdin: as_exec,

@@ -94,7 +94,12 @@ pub(super) fn execution_and_key(
         },
         user: state.config.user.clone(),
         hostname: ctx.sandbox_hostname(),
-        network: parts.network.clone().filter(|n| n != "default"),
+        // `RUN --network=default` (or none given) takes the build's `--network`.
+        network: parts
+            .network
+            .clone()
+            .filter(|n| n != "default")
+            .or_else(|| ctx.options.network.clone()),
         privileged: parts.security.as_deref() == Some("insecure"),
         script,
     };
@@ -130,6 +135,13 @@ pub(super) fn execution_and_key(
         .labelled_list("mounts", mount_key_parts, |index, _| {
             mount_labels.get(index).cloned().unwrap_or_default()
         });
+    // `--add-host` entries are part of what runs (BuildKit keys them with the exec); a build
+    // without them keeps the keys it always had.
+    let key = if ctx.options.add_hosts.is_empty() {
+        key
+    } else {
+        key.list("hosts", &ctx.options.add_hosts)
+    };
     (execution, key)
 }
 

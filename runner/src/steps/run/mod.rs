@@ -93,7 +93,7 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
     };
     state.insight.step.clock.add_wait(waiting.elapsed());
     let keeper_fits = mount_specs.is_empty()
-        && execution.network.is_none()
+        && execution.network == ctx.options.network
         && !execution.privileged
         && execution.script.is_none();
     if state.keeper_enabled && keeper_fits {

@@ -160,6 +160,8 @@ pub fn try_build(dockerfile: &str, setup: &Setup<'_>) -> Result<Built, Translate
         .collect();
     let build_args = plan.build_args.clone();
     let input = TranslateInput {
+        network: None,
+        add_hosts: &[],
         plan: &plan,
         build_args: &build_args,
         base_images: &base_images,
