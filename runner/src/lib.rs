@@ -28,6 +28,7 @@ pub mod progress;
 pub mod prune;
 pub mod record;
 pub mod resume;
+pub mod secret;
 pub mod signals;
 pub mod stage;
 pub mod steps;

@@ -184,3 +184,59 @@ fn add_url_checks_the_checksum() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_secret_can_come_from_an_environment_variable_with_both_backends() {
+    require_engine();
+    let dir = TempDir::new("secret-env");
+    let value = format!("from-the-environment-{}", support::nonce());
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\n\
+             RUN --mount=type=secret,id=tok,required test \"$(cat /run/secrets/tok)\" = \"{value}\" && echo ok > /ok\n"
+        ),
+    );
+    let context = dir.path_str();
+    for backend in ["engine", "buildkit"] {
+        let image = image_tag(&format!("secret-env-{backend}"));
+        let out = std::process::Command::new(support::runner_bin())
+            .args([
+                "build",
+                &context,
+                "--backend",
+                backend,
+                "--no-cache",
+                "--secret",
+                "id=tok,env=STAGEPLAN_TEST_SECRET",
+                "-t",
+                &image,
+            ])
+            .env("STAGEPLAN_TEST_SECRET", &value)
+            .output()
+            .expect("run the runner");
+        assert_built(
+            &out,
+            &format!("--secret id=tok,env=VAR with --backend {backend}"),
+        );
+        assert_eq!(
+            docker(&["run", "--rm", &image, "cat", "/ok"]),
+            "ok\n",
+            "{backend}"
+        );
+        remove_images(None, &[&image]);
+    }
+    // A variable that is not set is refused before anything is built.
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--secret",
+        "id=tok,env=STAGEPLAN_NOBODY_SETS_THIS",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("the environment variable STAGEPLAN_NOBODY_SETS_THIS is not set"),
+        "{stderr}"
+    );
+}

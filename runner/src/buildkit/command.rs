@@ -39,7 +39,7 @@ pub struct Request {
     /// `--label` values for the last target's image.
     pub labels: BTreeMap<String, String>,
     /// `--secret` files by id.
-    pub secrets: BTreeMap<String, PathBuf>,
+    pub secrets: BTreeMap<String, crate::secret::SecretSource>,
     /// `--no-cache`.
     pub no_cache: bool,
     /// `--output`: the target's files instead of an image.

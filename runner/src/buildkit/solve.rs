@@ -43,7 +43,7 @@ pub struct BuildOptions {
     /// Names for the (last) target image.
     pub tags: Vec<String>,
     /// Secret files by id (`--secret id=ID,src=FILE`).
-    pub secrets: BTreeMap<String, PathBuf>,
+    pub secrets: BTreeMap<String, crate::secret::SecretSource>,
     /// `--build-arg` values given when the build runs; they override the plan's.
     pub build_args: BTreeMap<String, String>,
     /// `--no-cache`.

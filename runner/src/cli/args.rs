@@ -93,7 +93,8 @@ pub struct CommonArgs {
     /// KEY=VALUE build argument (KEY alone takes the value from the environment); repeatable.
     #[arg(long = "build-arg")]
     pub build_args: Vec<String>,
-    /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE; repeatable.
+    /// Secret for `RUN --mount=type=secret`: id=ID,src=FILE or id=ID,env=VAR (as `docker build
+    /// --secret`); repeatable.
     #[arg(long = "secret")]
     pub secrets: Vec<String>,
     /// The network of RUN steps without `--network` of their own: `default`, `host` or `none`

@@ -18,6 +18,7 @@ use super::agents::SshSource;
 use super::args::{BuildArgs, CommonArgs};
 use crate::error::{Result, RunnerError};
 use crate::plan_check;
+use crate::secret::SecretSource;
 
 /// The checked plan and where its files are.
 pub(super) struct Inputs {
@@ -196,34 +197,58 @@ pub(super) fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>
     Ok(map)
 }
 
-/// The `--secret id=ID,src=FILE` specs by id; each file must exist.
-pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, PathBuf>> {
+/// The `--secret` specs by id, as `docker build --secret` reads them: `id=ID,src=FILE`,
+/// `id=ID,env=VAR`, `type=env,id=ID` (the variable named ID), or `id=ID` alone (the variable ID
+/// when it is set, else the file ID). A file must exist and a variable must be set.
+pub(super) fn parse_secrets(specs: &[String]) -> Result<BTreeMap<String, SecretSource>> {
     let mut map = BTreeMap::new();
     for spec in specs {
-        let mut id = None;
-        let mut src = None;
+        let (mut id, mut src, mut env, mut kind) = (None, None, None, None);
         for field in spec.split(',') {
             match field.split_once('=') {
                 Some(("id", v)) => id = Some(v.to_string()),
-                Some(("src" | "source", v)) => src = Some(PathBuf::from(v)),
-                Some(("type", "file")) => {}
+                Some(("src" | "source", v)) => src = Some(v.to_string()),
+                Some(("env", v)) => env = Some(v.to_string()),
+                Some(("type", v @ ("file" | "env"))) => kind = Some(v),
                 _ => {
                     return Err(RunnerError::Usage(format!(
-                        "--secret {spec:?}: use id=ID,src=FILE"
+                        "--secret {spec:?}: use id=ID,src=FILE or id=ID,env=VAR"
                     )))
                 }
             }
         }
-        let id = id.ok_or_else(|| RunnerError::Usage(format!("--secret {spec:?} has no id=")))?;
-        let src =
-            src.ok_or_else(|| RunnerError::Usage(format!("--secret {spec:?} has no src=FILE")))?;
-        if !src.is_file() {
-            return Err(RunnerError::Usage(format!(
-                "--secret {id}: {} is not a readable file",
-                src.display()
-            )));
+        let id = id
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| RunnerError::Usage(format!("--secret {spec:?} has no id=")))?;
+        let source = match (kind, src, env) {
+            (_, Some(_), Some(_)) => {
+                return Err(RunnerError::Usage(format!(
+                    "--secret {spec:?}: give src=FILE or env=VAR, not both"
+                )))
+            }
+            (Some("env"), src, None) => SecretSource::Env(src.unwrap_or_else(|| id.clone())),
+            (_, None, Some(var)) => SecretSource::Env(var),
+            (_, Some(file), None) => SecretSource::File(PathBuf::from(file)),
+            (_, None, None) if std::env::var_os(&id).is_some() && kind != Some("file") => {
+                SecretSource::Env(id.clone())
+            }
+            (_, None, None) => SecretSource::File(PathBuf::from(&id)),
+        };
+        match &source {
+            SecretSource::File(path) if !path.is_file() => {
+                return Err(RunnerError::Usage(format!(
+                    "--secret {id}: {} is not a readable file",
+                    path.display()
+                )))
+            }
+            SecretSource::Env(name) if std::env::var_os(name).is_none() => {
+                return Err(RunnerError::Usage(format!(
+                    "--secret {id}: the environment variable {name} is not set"
+                )))
+            }
+            _ => {}
         }
-        map.insert(id, src);
+        map.insert(id, source);
     }
     Ok(map)
 }
@@ -330,6 +355,34 @@ mod tests {
         assert!(parse_build_args(&["=1".into()]).is_err());
         assert!(parse_secrets(&["id=x".into()]).is_err());
         assert!(parse_secrets(&["id=x,src=/nonexistent/file".into()]).is_err());
+    }
+
+    #[test]
+    fn secrets_from_files_and_variables_as_docker_takes_them() {
+        let dir = crate::context::testdir::TestDir::new();
+        dir.file("token", "s3cret");
+        let file = dir.path().join("token");
+        // PATH is set in every test process; a name no one sets is not.
+        let parsed = parse_secrets(&[
+            format!("id=a,src={}", file.display()),
+            "id=b,env=PATH".into(),
+            "type=env,id=PATH".into(),
+        ])
+        .unwrap();
+        assert_eq!(parsed["a"], SecretSource::File(file.clone()));
+        assert_eq!(parsed["b"], SecretSource::Env("PATH".into()));
+        assert_eq!(parsed["PATH"], SecretSource::Env("PATH".into()));
+        // An id alone is the variable of that name when it is set, else the file.
+        let alone = parse_secrets(&["id=PATH".into()]).unwrap();
+        assert_eq!(alone["PATH"], SecretSource::Env("PATH".into()));
+        let refused = |spec: &str, says: &str| {
+            let message = parse_secrets(&[spec.into()]).unwrap_err().to_string();
+            assert!(message.contains(says), "{spec}: {message}");
+        };
+        refused("id=x,env=STAGEPLAN_NOBODY_SETS_THIS", "is not set");
+        refused(&format!("id=x,src={},env=PATH", file.display()), "not both");
+        refused("id=STAGEPLAN_NOBODY_SETS_THIS", "is not a readable file");
+        refused("src=/etc/hostname", "has no id=");
     }
 
     #[test]

@@ -39,8 +39,8 @@ pub struct BuildOptions {
     pub tags: Vec<String>,
     /// `--build-arg` values; they override the plan's.
     pub build_args: BTreeMap<String, String>,
-    /// `--secret` id to file.
-    pub secrets: BTreeMap<String, PathBuf>,
+    /// `--secret` id to where the secret is.
+    pub secrets: BTreeMap<String, crate::secret::SecretSource>,
     /// `--ssh` id to the agent's socket.
     pub ssh: BTreeMap<String, PathBuf>,
     /// `--network`: the network of RUN steps without their own (`host`, `none`); `None` for

@@ -279,7 +279,11 @@ pub fn build_ours_until(
         context_dir: case.dir.clone(),
         dockerfile: Some(case.dir.join("Dockerfile")),
         tags: vec![ours],
-        secrets: case.secrets.iter().cloned().collect(),
+        secrets: case
+            .secrets
+            .iter()
+            .map(|(id, path)| (id.clone(), runner::secret::SecretSource::File(path.clone())))
+            .collect(),
         build_args: BTreeMap::new(),
         no_cache: false,
         labels: BTreeMap::new(),

@@ -16,7 +16,6 @@ mod health;
 mod secrets;
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 use bollard_buildkit_proto::health::health_server::HealthServer;
 use bollard_buildkit_proto::moby::buildkit::secrets::v1::secrets_server::SecretsServer;
@@ -49,7 +48,7 @@ pub struct SessionServices {
     /// Local directories by name (`context`).
     pub dirs: BTreeMap<String, SyncedDir>,
     /// Secret files by id.
-    pub secrets: BTreeMap<String, PathBuf>,
+    pub secrets: BTreeMap<String, crate::secret::SecretSource>,
     /// Where the tar exporter's stream goes, and where what it did is reported.
     pub output: Option<(crate::export::Output, filesend::Written)>,
 }

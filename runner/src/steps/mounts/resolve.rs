@@ -241,20 +241,20 @@ pub async fn resolve(
                     target.as_deref().unwrap_or(""),
                     env.as_deref().unwrap_or("")
                 ));
-                let Some(path) = ctx.options.secrets.get(&id) else {
+                let Some(source) = ctx.options.secrets.get(&id) else {
                     if required {
                         return Ok(Err(StepError::Invalid(format!(
-                            "secret \"{id}\" is required; pass --secret id={id},src=FILE"
+                            "secret \"{id}\" is required; pass --secret id={id},src=FILE (or env=VAR)"
                         ))));
                     }
                     continue;
                 };
-                let content = match std::fs::read(path) {
+                let content = match source.read() {
                     Ok(content) => content,
                     Err(e) => {
                         return Ok(Err(StepError::Invalid(format!(
                             "secret \"{id}\": cannot read {}: {e}",
-                            path.display()
+                            source.describe()
                         ))))
                     }
                 };
