@@ -23,7 +23,7 @@ impl SecretSource {
         match self {
             SecretSource::File(path) => std::fs::read(path),
             SecretSource::Env(name) => std::env::var_os(name)
-                .map(|value| std::os::unix::ffi::OsStringExt::into_vec(value))
+                .map(std::os::unix::ffi::OsStringExt::into_vec)
                 .ok_or_else(|| {
                     std::io::Error::new(
                         std::io::ErrorKind::NotFound,
