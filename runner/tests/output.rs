@@ -159,7 +159,7 @@ fn the_output_directory_holds_what_buildkit_local_exporter_writes() {
         let name = name.as_str();
         let at_least = if name.ends_with("-empty") { 0 } else { 4 };
         let dir = TempDir::new(name);
-        dir.write("Dockerfile", &dockerfile);
+        dir.write("Dockerfile", dockerfile);
         let outputs = TempDir::new(&format!("{name}-out"));
         let ours = outputs.0.join("runner");
         let theirs = outputs.0.join("buildkit");
@@ -344,7 +344,7 @@ fn the_output_tar_holds_what_buildkit_tar_exporter_writes() {
     for (name, dockerfile) in &cases {
         let name = name.as_str();
         let dir = TempDir::new(name);
-        dir.write("Dockerfile", &dockerfile);
+        dir.write("Dockerfile", dockerfile);
         let outputs = TempDir::new(&format!("{name}-out"));
         let (ours, theirs) = (outputs.0.join("runner.tar"), outputs.0.join("buildkit.tar"));
         let context = dir.path_str();
