@@ -3,7 +3,8 @@
 //! Input: events from the scheduler and the steps (stage started, step started, output lines,
 //! step cached/done, stage done, build done).
 //! Output: `tty` = one live indicatif line per running stage; `plain` = one prefixed line per
-//! event on stderr; `json` = one JSON object per line on stdout (for the web and editor).
+//! event on stderr; `json` = one JSON object per line on stdout (for the web and editor);
+//! `quiet` = nothing (errors and the image id are printed by the command line).
 //! Invariant: every event goes through [`Progress`]; nothing else in the runner prints while a
 //! build runs.
 
@@ -29,6 +30,8 @@ pub enum ProgressMode {
     Plain,
     /// One JSON event per line on stdout.
     Json,
+    /// Nothing (errors and the image id are still printed), as `docker build -q`.
+    Quiet,
 }
 
 /// Which output stream a log line came from.
@@ -80,6 +83,9 @@ impl Progress {
 
     /// A stage began; `steps` is its instruction count.
     pub fn stage_started(&self, stage: &str, steps: usize) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         match self.inner.mode {
             ProgressMode::Json => {
                 emit(json!({"event": "stage_started", "stage": stage, "steps": steps}))
@@ -112,6 +118,9 @@ impl Progress {
         text: &str,
         miss: Option<&MissReason>,
     ) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         let reason = miss.map(phrase);
         match self.inner.mode {
             ProgressMode::Json => emit(
@@ -129,6 +138,9 @@ impl Progress {
 
     /// A line of a running step's output.
     pub fn log(&self, stage: &str, stream: Stream, line: &str) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         let stream_name = match stream {
             Stream::Stdout => "stdout",
             Stream::Stderr => "stderr",
@@ -146,6 +158,9 @@ impl Progress {
 
     /// A step was found in the cache and skipped.
     pub fn step_cached(&self, stage: &str, step: usize, line: u32, text: &str) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         match self.inner.mode {
             ProgressMode::Json => emit(
                 json!({"event": "step_cached", "stage": stage, "step": step, "line": line, "text": text}),
@@ -160,6 +175,9 @@ impl Progress {
 
     /// A metadata step was folded into the config (no container, nothing to wait for).
     pub fn step_meta(&self, stage: &str, _step: usize) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         if self.inner.mode == ProgressMode::Tty {
             self.with_bar(stage, |bar| bar.inc(1));
         }
@@ -168,6 +186,9 @@ impl Progress {
     /// A step finished (cached, ran, folded into the config, or failed); the JSON event carries
     /// its build-record entry as `record`.
     pub fn step_done(&self, stage: &str, record: &StepRecord) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         let ran = record.status == StepStatus::Ran;
         match self.inner.mode {
             ProgressMode::Json => emit(
@@ -196,6 +217,9 @@ impl Progress {
     /// A stage finished with image `image`; `record` names the engine image that keeps the
     /// stage's memory for the next build (`stageplan-record:<identity>`).
     pub fn stage_done(&self, stage: &str, image: &str, cached: bool, record: &str) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         match self.inner.mode {
             ProgressMode::Json => emit(
                 json!({"event": "stage_done", "stage": stage, "image": image, "cached": cached, "record": record}),
@@ -218,6 +242,9 @@ impl Progress {
 
     /// The build finished (successfully or not); `summary` is printed as is.
     pub fn build_done(&self, ok: bool, image: Option<&str>, summary: &[String]) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         for (_, (bar, _)) in self.lock_bars().drain() {
             bar.finish_and_clear();
         }
@@ -236,6 +263,9 @@ impl Progress {
 
     /// Prints a free-form note (pull progress, warnings) above the live lines.
     pub fn note(&self, stage: &str, text: &str) {
+        if self.inner.mode == ProgressMode::Quiet {
+            return;
+        }
         match self.inner.mode {
             ProgressMode::Json => emit(json!({"event": "note", "stage": stage, "text": text})),
             _ => self.println(&format!("[{stage}] {text}")),

@@ -626,3 +626,35 @@ fn a_missing_base_image_that_cannot_be_pulled_is_an_error_naming_it() {
         "{stderr}"
     );
 }
+
+#[test]
+fn quiet_prints_the_image_id_alone_and_a_failure_still_names_its_step() {
+    require_engine();
+    let dir = TempDir::new("quiet");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN echo {} > /f\n", support::nonce()),
+    );
+    let context = dir.path_str();
+    let out = run_runner(&["build", &context, "-q"]);
+    assert_built(&out, "a build with -q");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(is_image_id(stdout.trim_end()), "stdout: {stdout:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "-q prints nothing else"
+    );
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN echo out && exit 3\n"),
+    );
+    let out = run_runner(&["build", &context, "--progress", "quiet"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("line 2") && stderr.contains("exited with code 3"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}

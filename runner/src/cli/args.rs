@@ -122,6 +122,10 @@ pub struct CommonArgs {
     /// Progress output.
     #[arg(long = "progress", value_enum, default_value = "auto")]
     pub progress: ProgressMode,
+    /// No progress output: errors, and on success the image id, as `docker build -q`
+    /// (`--progress quiet`).
+    #[arg(short = 'q', long = "quiet")]
+    pub quiet: bool,
     /// Engine address (unix:///path, tcp://host:port); default: DOCKER_HOST or the local socket.
     #[arg(long = "engine")]
     pub engine: Option<String>,
@@ -158,6 +162,17 @@ pub struct CommonArgs {
     /// `type=tar,dest=FILE` or `-` (one tar, owners kept; `-` on standard output).
     #[arg(short = 'o', long = "output", value_name = "DEST", value_parser = parse_output)]
     pub output: Option<crate::export::Output>,
+}
+
+impl CommonArgs {
+    /// The progress asked for: `-q` is `--progress quiet`.
+    pub fn progress_mode(&self) -> ProgressMode {
+        if self.quiet {
+            ProgressMode::Quiet
+        } else {
+            self.progress
+        }
+    }
 }
 
 fn parse_output(value: &str) -> Result<crate::export::Output, String> {

@@ -54,7 +54,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     let common = build_args.as_ref().map_or(&cli.common, |args| &args.common);
     let tar_to_stdout = common.output.as_ref().is_some_and(|o| o.is_stdout());
     if tar_to_stdout {
-        if common.progress == ProgressMode::Json {
+        if common.progress_mode() == ProgressMode::Json {
             return Err(RunnerError::Usage(
                 "--output - writes the tar to standard output, where --progress json writes too: use type=tar,dest=FILE, or another --progress".to_string(),
             ));
@@ -67,7 +67,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     }
     let finish = Finish {
         iidfile: common.iidfile.clone(),
-        quiet: common.progress == ProgressMode::Json || tar_to_stdout,
+        quiet: common.progress_mode() == ProgressMode::Json || tar_to_stdout,
     };
     finish.clear()?;
     let inputs = read_inputs(build_args, cli.plan, cli.common)?;
@@ -217,7 +217,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         context,
         options,
         engine,
-        progress: Progress::new(common.progress),
+        progress: Progress::new(common.progress_mode()),
         agents,
     })
 }
@@ -259,7 +259,7 @@ async fn run_buildkit(inputs: Inputs, signals: &mut Signals) -> Result<String> {
         engine: common.engine.clone(),
         buildkit_addr: common.buildkit_addr.clone(),
         buildkit_tls: common.buildkit_tls.clone(),
-        progress: common.progress,
+        progress: common.progress_mode(),
     };
     Ok(crate::buildkit::command::run(request, signals).await?)
 }
