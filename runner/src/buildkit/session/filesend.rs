@@ -59,16 +59,15 @@ impl FileSend for FileSendService {
         let written = self.written.clone();
         tokio::spawn(async move {
             let result = receive(incoming, &output).await;
-            if let Err(e) = &result {
-                let _ = answer
-                    .send(Err(Status::internal(format!(
-                        "writing --output {}: {e}",
-                        output.dest().display()
-                    ))))
-                    .await;
-            }
+            let failure = result.as_ref().err().map(|e| {
+                Status::internal(format!("writing --output {}: {e}", output.dest().display()))
+            });
+            // Reported before the answer ends: the solve can only return after that.
             if let Ok(mut slot) = written.lock() {
                 *slot = Some(result);
+            }
+            if let Some(status) = failure {
+                let _ = answer.send(Err(status)).await;
             }
             // Dropping the sender ends the answer: the daemon's exporter is done.
         });
