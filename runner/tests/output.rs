@@ -411,3 +411,60 @@ fn the_output_tar_holds_what_buildkit_tar_exporter_writes() {
         );
     }
 }
+
+#[test]
+fn a_tar_export_stopped_part_way_leaves_no_partial_tar() {
+    require_engine();
+    let dir = TempDir::new("tar-stopped");
+    // Big enough that the export is still streaming when the signal comes.
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\nRUN echo {} > /nonce && dd if=/dev/zero of=/big bs=1M count=300 2>/dev/null\n",
+            support::nonce()
+        ),
+    );
+    let outputs = TempDir::new("tar-stopped-out");
+    let dest = outputs.0.join("rootfs.tar");
+    let args: Vec<String> = [
+        "build".to_string(),
+        dir.path_str(),
+        "--progress".to_string(),
+        "plain".to_string(),
+        "-o".to_string(),
+        format!("type=tar,dest={}", dest.display()),
+    ]
+    .to_vec();
+    let started = support::faulted::start(&args, &[], &outputs.0);
+    // Signalled once the tar is being written (under its temporary name beside the file).
+    let prefix = started.prefix.clone();
+    let writing = || {
+        std::fs::read_dir(&outputs.0)
+            .unwrap()
+            .flatten()
+            .any(|entry| entry.file_name().to_string_lossy().starts_with(&prefix))
+    };
+    let waited = std::time::Instant::now();
+    while !writing() {
+        assert!(waited.elapsed().as_secs() < 90, "the export never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    started.signal("TERM");
+    let finished = started.finish();
+    assert_eq!(finished.code, Some(130), "{}", finished.stderr);
+    let left: Vec<String> = std::fs::read_dir(&outputs.0)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("runner-"))
+        .collect();
+    assert_eq!(
+        left,
+        Vec::<String>::new(),
+        "a partial tar or its temporary file stayed"
+    );
+    assert_eq!(
+        support::faulted::debris(&finished.prefix),
+        Vec::<String>::new()
+    );
+}

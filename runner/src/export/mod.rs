@@ -124,15 +124,33 @@ pub async fn write(ctx: &Ctx, image: Option<&str>, ran_run: bool, output: &Outpu
             Ok(written)
         }
         Output::Tar(file) => {
-            let sink = tarball::Sink::create(file.as_deref()).map_err(&failed)?;
-            let (written, sink) = write_pieces(ctx, pieces, sink, tarball::Sink::piece)
-                .await
-                .map_err(&failed)?;
-            tokio::task::spawn_blocking(move || sink.finish())
-                .await
-                .map_err(|e| failed(ExportError::Worker(e)))?
-                .map_err(&failed)?;
-            Ok(written)
+            // A file is written under a tracked temporary name beside it and renamed when the
+            // tar is whole: a failed or interrupted export leaves neither a partial tar nor the
+            // temporary file (the build's cleanup removes it on every path).
+            let partial = file.as_deref().map(|file| {
+                let dir = file
+                    .parent()
+                    .filter(|dir| !dir.as_os_str().is_empty())
+                    .unwrap_or(std::path::Path::new("."));
+                ctx.reaper.host_file(dir)
+            });
+            let written = async {
+                let sink = tarball::Sink::create(partial.as_deref())?;
+                let (written, sink) = write_pieces(ctx, pieces, sink, tarball::Sink::piece).await?;
+                tokio::task::spawn_blocking(move || sink.finish())
+                    .await
+                    .map_err(ExportError::Worker)??;
+                if let (Some(partial), Some(file)) = (&partial, file) {
+                    std::fs::rename(partial, file).map_err(ExportError::Create)?;
+                }
+                Ok(written)
+            }
+            .await;
+            if let Some(partial) = &partial {
+                // Gone already when the tar was renamed into place; either way no longer tracked.
+                ctx.reaper.remove_host_file(partial);
+            }
+            written.map_err(&failed)
         }
     }
 }

@@ -24,7 +24,7 @@ pub(super) struct Sink {
 }
 
 impl Sink {
-    /// Creates (or truncates) `file`, or writes to standard output when `None`.
+    /// Creates `file` (the export's temporary file), or writes to standard output when `None`.
     pub(super) fn create(file: Option<&Path>) -> Result<Sink, ExportError> {
         let out: Box<dyn Write + Send> = match file {
             Some(path) => Box::new(BufWriter::new(

@@ -7,7 +7,9 @@
 //! build's summary and errors.
 //! Invariant: the call is answered only once every byte is written (BuildKit's exporter waits
 //! for the end of the answer before it reports the export done), and with an error when writing
-//! failed, so a failed export never looks complete; one export per session.
+//! failed, so a failed export never looks complete; a tar file is received under a temporary
+//! name and renamed into place when whole (a failed or cancelled export removes it); one export
+//! per session.
 
 use std::sync::{Arc, Mutex};
 
@@ -92,8 +94,9 @@ async fn receive(incoming: Streaming<BytesMessage>, output: &Output) -> std::io:
                 .map_err(std::io::Error::other)
         }
         Output::Tar(file) => {
-            let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match file {
-                Some(path) => Box::new(tokio::fs::File::create(path).await?),
+            let partial = file.as_deref().map(Partial::beside);
+            let mut sink: Box<dyn tokio::io::AsyncWrite + Send + Unpin> = match &partial {
+                Some(partial) => Box::new(tokio::fs::File::create(&partial.path).await?),
                 None => Box::new(tokio::io::stdout()),
             };
             let mut total = 0u64;
@@ -104,7 +107,45 @@ async fn receive(incoming: Streaming<BytesMessage>, output: &Output) -> std::io:
                 total += chunk.len() as u64;
             }
             sink.flush().await?;
+            drop(sink);
+            if let (Some(partial), Some(file)) = (partial, file) {
+                partial.rename_to(file)?;
+            }
             Ok(total)
+        }
+    }
+}
+
+/// The tar being received, under a temporary name beside its file; removed when dropped (a
+/// failed or cancelled export) unless it was renamed into place.
+struct Partial {
+    path: std::path::PathBuf,
+    kept: bool,
+}
+
+impl Partial {
+    fn beside(file: &std::path::Path) -> Partial {
+        let name = file.file_name().map_or_else(
+            || "export.tar".into(),
+            |name| name.to_string_lossy().into_owned(),
+        );
+        Partial {
+            path: file.with_file_name(format!(".{name}.stageplan-{}.partial", std::process::id())),
+            kept: false,
+        }
+    }
+
+    fn rename_to(mut self, file: &std::path::Path) -> std::io::Result<()> {
+        std::fs::rename(&self.path, file)?;
+        self.kept = true;
+        Ok(())
+    }
+}
+
+impl Drop for Partial {
+    fn drop(&mut self) {
+        if !self.kept {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
