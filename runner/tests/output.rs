@@ -467,4 +467,17 @@ fn a_tar_export_stopped_part_way_leaves_no_partial_tar() {
         support::faulted::debris(&finished.prefix),
         Vec::<String>::new()
     );
+    // The 300 MB step was cached: a warm build's record names its images, whose cache tags go.
+    let record = outputs.0.join("warm.record.json");
+    let warm = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "--progress",
+        "json",
+        "--record",
+        &record.to_string_lossy(),
+    ]);
+    assert_built(&warm, "the warm build after the stopped export");
+    forget_cache_tags(None, &stage_images(&warm.stdout));
+    support::record::forget_step_tags(&support::record::read_record(&record));
 }

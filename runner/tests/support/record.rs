@@ -35,6 +35,19 @@ impl Drop for Cleanup {
     }
 }
 
+/// Removes the cache tags of every step in `record` (`stageplan-cache:<key>`): the step images
+/// a stage's final image does not name as its parent (a final image written with its own config
+/// has none), which [`forget_cache_tags`] cannot reach.
+pub fn forget_step_tags(record: &Value) {
+    for stage in record["stages"].as_array().into_iter().flatten() {
+        for step in stage["steps"].as_array().into_iter().flatten() {
+            if let Some(key) = step["key"].as_str().filter(|key| !key.is_empty()) {
+                let _ = super::docker_at(None, &["rmi", &format!("stageplan-cache:{key}")]);
+            }
+        }
+    }
+}
+
 /// Runs `runner build DIR --record FILE --progress json ARGS` (with `env`), asserts it built.
 pub fn build(dir: &Path, args: &[&str], env: &[(&str, &Path)], cleanup: &mut Cleanup) -> Built {
     let record_file = dir.with_extension("record.json");
