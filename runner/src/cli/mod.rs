@@ -67,7 +67,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     }
     let finish = Finish {
         iidfile: common.iidfile.clone(),
-        quiet: common.progress_mode() == ProgressMode::Json || tar_to_stdout,
+        id_on_stdout: common.progress_mode() != ProgressMode::Json && !tar_to_stdout,
     };
     finish.clear()?;
     let inputs = read_inputs(build_args, cli.plan, cli.common)?;
@@ -112,7 +112,8 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
 /// progress is JSON, which carries it, or the output is a tar there) and in the `--iidfile`.
 struct Finish {
     iidfile: Option<std::path::PathBuf>,
-    quiet: bool,
+    /// Whether standard output is free for the id (not JSON events, not a tar).
+    id_on_stdout: bool,
 }
 
 impl Finish {
@@ -134,7 +135,7 @@ impl Finish {
     /// Prints the image id and writes the `--iidfile` (the id alone, no newline, as
     /// `docker build` writes it); the exit code of a successful build.
     fn image(&self, image: &str) -> Result<i32> {
-        if !self.quiet && !image.is_empty() {
+        if self.id_on_stdout && !image.is_empty() {
             // A reader that went away (`| head`) is no reason to fail a finished build.
             crate::progress::stdout_line(image);
         }
