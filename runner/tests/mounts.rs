@@ -1,6 +1,6 @@
 //! `RUN --mount` and `ADD <url>` on a real engine, from Dockerfile text: what a mount shows is
 //! visible to the RUN and absent from the image; a cache mount keeps its contents between
-//! builds; secrets come from `--secret`; remote files are checked against `--checksum`.
+//! builds, and one with `from=` starts as that directory, one cache per base; secrets come from `--secret`; remote files are checked against `--checksum`.
 //!
 //! Input: Dockerfiles in temporary contexts (plan form and `runner build`), a one-shot HTTP
 //! server on a loopback port.
@@ -106,6 +106,73 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
         String::from_utf8_lossy(&missing.stderr)
     );
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--secret id=tok"));
+}
+
+/// The runner's cache-mount volumes on the engine.
+fn cache_volumes() -> std::collections::BTreeSet<String> {
+    docker(&["volume", "ls", "-q", "--filter", "name=stageplan-cache-"])
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn a_cache_mount_with_from_starts_as_that_directory_and_is_kept_per_base() {
+    require_engine();
+    let dir = TempDir::new("cache-from");
+    let cache_id = format!("{}-cache-from", prefix());
+    let volumes_before = cache_volumes();
+    let image = image_tag("cache-from");
+    let context = dir.path_str();
+    let mut built = Vec::new();
+    let mut seen = Vec::new();
+    // (seed content, step marker): the step's text changes every round so it always runs.
+    for (seed, step) in [("one", "a"), ("one", "b"), ("two", "c"), ("one", "d")] {
+        dir.write(
+            "Dockerfile",
+            &format!(
+                "FROM {BASE} AS seed\n\
+                 RUN mkdir -p /data && echo {seed} > /data/seed && chmod 0711 /data\n\
+                 FROM {BASE}\n\
+                 RUN --mount=type=cache,from=seed,source=/data,target=/c,id={cache_id} \
+                 sh -c 'stat -c %a /c; cat /c/seed /c/log 2>/dev/null; echo {step} >> /c/log' > /seen\n"
+            ),
+        );
+        let out = run_runner(&["build", &context, "-t", &image, "--progress", "json"]);
+        assert_built(&out, &format!("seed {seed}, step {step}"));
+        built.extend(stage_images(&out.stdout));
+        seen.push(docker(&[
+            "run",
+            "--rm",
+            &image,
+            "sh",
+            "-c",
+            "cat /seen; ls -A /c",
+        ]));
+    }
+    forget_cache_tags(None, &built);
+    remove_images(None, &[&image]);
+    let made: Vec<String> = cache_volumes()
+        .difference(&volumes_before)
+        .cloned()
+        .collect();
+    for volume in &made {
+        let _ = docker_at(None, &["volume", "rm", volume]);
+    }
+    assert_eq!(
+        seen,
+        [
+            // A new cache is the seed's directory, its own mode included.
+            "711\none\n",
+            // The same base: what the last RUN wrote is still there.
+            "711\none\na\n",
+            // A new base starts a new cache, as BuildKit keeps one per id and base.
+            "711\ntwo\n",
+            // The first base's cache is kept beside it.
+            "711\none\na\nb\n",
+        ]
+    );
+    assert_eq!(made.len(), 2, "one cache volume per base: {made:?}");
 }
 
 /// Serves `body` to `n` requests on a loopback port; returns the URL base.

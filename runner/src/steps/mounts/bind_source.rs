@@ -23,6 +23,27 @@ pub(super) enum BindContent {
     Empty,
 }
 
+/// The image a mount's `from` names: a stage's image (a dependency of this stage), an external
+/// image (pulled or loaded as needed), or `None` for scratch.
+pub(super) async fn source_image(
+    ctx: &Ctx,
+    state: &StageState,
+    from: &Source,
+) -> Result<std::result::Result<Option<String>, StepError>> {
+    Ok(Ok(match from {
+        Source::Stage { stage } => match state.deps.get(stage) {
+            Some(dep) => dep.image.clone(),
+            None => {
+                return Ok(Err(StepError::Invalid(format!(
+                    "the mount uses stage {stage}, which the plan does not list among this stage's dependencies"
+                ))))
+            }
+        },
+        Source::Image { image } => Some(ctx.ensure_image(&state.name, image).await?.id),
+        Source::Scratch => None,
+    }))
+}
+
 /// What a bind mount shows, whether it is a single file, and a digest of it for the key.
 pub(super) async fn bind_content(
     ctx: &Ctx,
@@ -53,16 +74,10 @@ pub(super) async fn bind_content(
                 Err(e) => Err(StepError::Worker(e)),
             });
         }
-        Some(Source::Stage { stage }) => match state.deps.get(stage) {
-            Some(dep) => dep.image.clone(),
-            None => {
-                return Ok(Err(StepError::Invalid(format!(
-                    "the mount uses stage {stage}, which the plan does not list among this stage's dependencies"
-                ))))
-            }
+        Some(from) => match source_image(ctx, state, from).await? {
+            Ok(image) => image,
+            Err(e) => return Ok(Err(e)),
         },
-        Some(Source::Image { image }) => Some(ctx.ensure_image(&state.name, image).await?.id),
-        Some(Source::Scratch) => None,
     };
     let Some(image) = image else {
         return Ok(Ok((BindContent::Empty, false, "empty".to_string())));

@@ -4,10 +4,9 @@
 //!
 //! Input: a volume name and what to put in it.
 //! Output: the volume filled.
-//! Invariant: the holder is removed on every path; when a download from a source container
-//! fails, its error is the one reported, not the upload it cut short.
-
-use futures_util::TryStreamExt;
+//! Invariant: the holder is removed on every path; a directory from a source container keeps its
+//! own owner, mode and time as the volume's root (as a BuildKit mount of it shows them); when its
+//! download fails, that error is the one reported, not the upload it cut short.
 
 use super::bind_source::BindContent;
 use crate::context::{DestState, Destination, TarOptions};
@@ -15,6 +14,7 @@ use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, StepError};
 use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::fs::pipe::{self, Uploaded};
+use crate::fs::tar as tarx;
 
 /// Where a fill holder mounts the volume it fills.
 pub(super) const FILL_DIR: &str = "/stageplan-fill";
@@ -46,24 +46,29 @@ pub(super) async fn fill_volume(
                 }
             }
             BindContent::Container { container, path } => {
-                // A failed download ends the upload; the download's error is the one to report.
-                let failed = std::sync::Arc::new(std::sync::Mutex::new(None));
-                let slot = failed.clone();
-                let download = ctx.engine.get_archive_stream(&container, &path);
-                let upload = download.map_err(move |e| {
-                    let text = e.to_string();
-                    if let Ok(mut slot) = slot.lock() {
-                        slot.get_or_insert(e);
-                    }
-                    std::io::Error::other(text)
+                // The download's entries are renamed under the holder's mount point and
+                // uploaded at `/`: the source directory's own `./` entry then sets the volume's
+                // root (owner, mode, time), which the engine skips in an archive uploaded into
+                // the directory itself. A failed download fails the rewrite with its error.
+                let reader =
+                    pipe::blocking_reader(ctx.engine.get_archive_stream(&container, &path));
+                let (upload, producer) = pipe::spawn_producer(move |out| {
+                    let under_fill = |name: &str| Some(tarx::join_dest(FILL_DIR, name));
+                    tarx::rewrite_stream(
+                        reader,
+                        out,
+                        &under_fill,
+                        tarx::Overrides::default(),
+                        &[],
+                        &under_fill,
+                    )
                 });
-                let uploaded = ctx
-                    .engine
-                    .put_archive(&holder, FILL_DIR, Box::pin(upload))
-                    .await;
-                if let Err(e) = uploaded {
-                    let download_error = failed.lock().ok().and_then(|mut slot| slot.take());
-                    return Err(download_error.unwrap_or(e).into());
+                let uploaded = ctx.engine.put_archive(&holder, "/", upload).await;
+                match producer.finish(uploaded).await {
+                    Uploaded::Done(()) => {}
+                    Uploaded::Producer(e) => return Ok(Err(StepError::Tar(e))),
+                    Uploaded::Worker(e) => return Ok(Err(StepError::Worker(e))),
+                    Uploaded::Upload(e) => return Err(e.into()),
                 }
             }
             BindContent::Empty => {}

@@ -6,8 +6,9 @@
 //! what to clean up.
 //! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
 //! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
-//! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`
-//! (removed again when the build fails or stops before it is filled; emptied once by a
+//! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`, or
+//! with `from=` filled with that stage's or image's source directory, one volume per id and base
+//! image (removed again when the build fails or stops before it is filled; emptied once by a
 //! `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
 //! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
 //! disk) bound read-only, on a remote engine a tmpfs the file is written into through the

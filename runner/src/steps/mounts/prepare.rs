@@ -149,6 +149,7 @@ async fn prepare_into(
                 read_only,
                 owner,
                 mode,
+                seed,
             } => {
                 if ctx.cache_mount_needs_emptying(&volume).await {
                     ctx.engine.remove_volume(&volume).await?;
@@ -165,25 +166,13 @@ async fn prepare_into(
                         .create_lasting_volume(&volume)
                         .await
                         .map_err(reap_error)?;
-                    // The cache directory starts empty, owned and moded as asked: the directory
-                    // entry of the fill holder's mount point sets the volume's root (the engine
-                    // skips an archive's own `.` entry).
-                    let mut header = tar::Header::new_gnu();
-                    header.set_entry_type(tar::EntryType::Directory);
-                    header.set_mode(mode);
-                    header.set_uid(owner.0);
-                    header.set_gid(owner.1);
-                    header.set_size(0);
-                    let mut builder = tar::Builder::new(Vec::new());
-                    let name = format!("{}/", FILL_DIR.trim_start_matches('/'));
-                    let root = builder
-                        .append_data(&mut header, name, std::io::empty())
-                        .and_then(|_| builder.into_inner());
-                    match root {
-                        Ok(archive) => fill_volume_bytes(ctx, &volume, "/", archive).await?,
-                        Err(e) => {
-                            return Ok(Err(StepError::Tar(crate::fs::tar::TarError::Write(e))))
+                    if let Some(content) = seed {
+                        // `from=`: the cache starts as the source directory, root included.
+                        if let Err(e) = fill_volume(ctx, &volume, content).await? {
+                            return Ok(Err(e));
                         }
+                    } else if let Err(e) = fill_owned_root(ctx, &volume, owner, mode).await? {
+                        return Ok(Err(e));
                     }
                     ctx.reaper.keep_volume(&volume);
                 }
@@ -244,6 +233,35 @@ async fn prepare_into(
         }
     }
     Ok(Ok(()))
+}
+
+/// Makes a new cache volume's root an empty directory owned and moded as asked: the directory
+/// entry of the fill holder's mount point sets the volume's root (the engine skips an archive's
+/// own `.` entry).
+async fn fill_owned_root(
+    ctx: &Ctx,
+    volume: &str,
+    owner: (u64, u64),
+    mode: u32,
+) -> Result<std::result::Result<(), StepError>> {
+    let mut header = tar::Header::new_gnu();
+    header.set_entry_type(tar::EntryType::Directory);
+    header.set_mode(mode);
+    header.set_uid(owner.0);
+    header.set_gid(owner.1);
+    header.set_size(0);
+    let mut builder = tar::Builder::new(Vec::new());
+    let name = format!("{}/", FILL_DIR.trim_start_matches('/'));
+    let root = builder
+        .append_data(&mut header, name, std::io::empty())
+        .and_then(|_| builder.into_inner());
+    match root {
+        Ok(archive) => {
+            fill_volume_bytes(ctx, volume, "/", archive).await?;
+            Ok(Ok(()))
+        }
+        Err(e) => Ok(Err(StepError::Tar(tarx::TarError::Write(e)))),
+    }
 }
 
 /// Serves an `--ssh` agent to the RUN: a socket of the runner's own in the host's temporary

@@ -14,11 +14,12 @@ use std::collections::BTreeMap;
 use planner::plan::Mount;
 use sha2::{Digest, Sha256};
 
-use super::bind_source::{bind_content, BindContent};
+use super::bind_source::{bind_content, source_image, BindContent};
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
 use crate::exec::stage_state::StageState;
+use crate::fs::tar as tarx;
 
 /// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
 pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
@@ -48,6 +49,9 @@ pub(super) enum Resolved {
         read_only: bool,
         owner: (u64, u64),
         mode: u32,
+        /// With `from=`: what a new cache starts with (the source directory, root included);
+        /// `None`: an empty directory with `owner` and `mode`.
+        seed: Option<BindContent>,
     },
     Tmpfs {
         target: String,
@@ -178,29 +182,42 @@ pub async fn resolve(
                 let Some(target) = target else {
                     return Ok(Err(needs_target("cache")));
                 };
-                if spec.from.is_some() {
-                    return Ok(Err(StepError::Invalid(
-                        "--mount=type=cache,from=... is not supported by the runner; drop from= (the cache starts empty)".to_string(),
-                    )));
-                }
                 let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
                 let (mode, (uid, gid)) = match mode_and_owner(0o755) {
                     Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
                 let read_only = flag("ro") || flag("readonly");
-                let digest = hex::encode(Sha256::digest(
-                    format!("{id}\0{uid}\0{gid}\0{mode:o}").as_bytes(),
-                ));
-                mounts.key_parts.push(format!(
-                    "cache\0{target}\0{id}\0{uid}\0{gid}\0{mode:o}\0{read_only}"
-                ));
+                let mut identity = format!("{id}\0{uid}\0{gid}\0{mode:o}");
+                let mut key_part =
+                    format!("cache\0{target}\0{id}\0{uid}\0{gid}\0{mode:o}\0{read_only}");
+                let owner_given = ["uid", "gid", "mode"]
+                    .iter()
+                    .any(|name| options.contains_key(*name));
+                let seed = match &spec.from {
+                    None => None,
+                    Some(from) => {
+                        match cache_seed(ctx, state, from, source.as_deref(), owner_given).await? {
+                            Ok((seed, image, digest)) => {
+                                // BuildKit keeps one cache per id and base snapshot: a new
+                                // image of the `from` starts a new cache.
+                                identity.push_str(&format!("\0from\0{image}\0{digest}"));
+                                key_part.push_str(&format!("\0from\0{digest}"));
+                                seed
+                            }
+                            Err(e) => return Ok(Err(e)),
+                        }
+                    }
+                };
+                let digest = hex::encode(Sha256::digest(identity.as_bytes()));
+                mounts.key_parts.push(key_part);
                 Resolved::Cache {
                     target,
                     volume: format!("{CACHE_VOLUME_PREFIX}{}", &digest[..16]),
                     read_only,
                     owner: (uid, gid),
                     mode,
+                    seed,
                 }
             }
             "tmpfs" => {
@@ -318,6 +335,38 @@ pub async fn resolve(
         mounts.mounts.push(resolved);
     }
     Ok(Ok(mounts))
+}
+
+/// What a cache mount with `from=` starts with, as BuildKit makes it: the `source` directory of
+/// the stage or image (its root when no source is given), or, when the mount sets `uid`, `gid`
+/// or `mode` with no source, an empty directory made in that root with them. Also the image
+/// (`scratch` for none) and the digest of what the RUN sees, for the cache's identity and the
+/// step's key.
+async fn cache_seed(
+    ctx: &Ctx,
+    state: &StageState,
+    from: &planner::plan::Source,
+    source: Option<&str>,
+    owner_given: bool,
+) -> Result<std::result::Result<(Option<BindContent>, String, String), StepError>> {
+    let source = format!("/{}", tarx::join_dest(source.unwrap_or("/"), ""));
+    let image = match source_image(ctx, state, from).await? {
+        Ok(image) => image.unwrap_or_else(|| "scratch".to_string()),
+        Err(e) => return Ok(Err(e)),
+    };
+    if source == "/" && owner_given {
+        return Ok(Ok((None, image, "owned".to_string())));
+    }
+    let (content, is_file, digest) = match bind_content(ctx, state, Some(from), &source).await? {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    if is_file {
+        return Ok(Err(StepError::Invalid(format!(
+            "cache mount source {source:?} is a file; a cache mount's from= source must be a directory"
+        ))));
+    }
+    Ok(Ok((Some(content), image, digest)))
 }
 
 fn needs_target(kind: &str) -> StepError {
