@@ -423,7 +423,9 @@ pub struct Mount {
     /// kept as written (the runner expands it with the stage's ARG and ENV).
     #[serde(rename = "type")]
     pub mount_type: String,
-    /// `from=` resolved; null for the build context (bind) or an empty directory (cache).
+    /// `from=` resolved; for a cache mount without `from=`, the stage called `scratch` when
+    /// there is one (BuildKit starts such a cache from it); null for the build context (bind) or
+    /// an empty directory (cache).
     pub from: Option<Source>,
     /// `source=`/`src=`, unexpanded.
     pub source: Option<String>,

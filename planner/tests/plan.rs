@@ -386,6 +386,49 @@ fn reserved_names_and_scratch_stage() {
 }
 
 #[test]
+fn a_cache_mount_without_from_starts_from_a_stage_called_scratch() {
+    // BuildKit's dispatchRunMounts resolves the name `scratch` for every mount without `from=`;
+    // a cache mount starts from what it finds, a bind mount still reads the context.
+    let mounts_of = |text: &str, needed: &[usize], waves: &[&[usize]]| -> Vec<Option<Source>> {
+        let plan = check(text, &[], &[], needed, waves);
+        match &plan.stages[1].instructions[0].op {
+            Op::Run { mounts, .. } => mounts.iter().map(|m| m.from.clone()).collect(),
+            other => panic!("not a RUN: {other:?}"),
+        }
+    };
+    let run = "RUN --mount=type=cache,target=/c --mount=type=bind,target=/m \
+               --mount=type=cache,target=/d,from=alpine true\n";
+    assert_eq!(
+        mounts_of(
+            &format!("FROM busybox AS scratch\nFROM alpine\n{run}"),
+            &[0, 1],
+            &[&[0], &[1]]
+        ),
+        [
+            Some(Source::Stage { stage: 0 }),
+            None,
+            Some(Source::Image {
+                image: "alpine".to_string()
+            }),
+        ]
+    );
+    assert_eq!(
+        mounts_of(
+            &format!("FROM busybox AS tools\nFROM alpine\n{run}"),
+            &[1],
+            &[&[1]]
+        ),
+        [
+            None,
+            None,
+            Some(Source::Image {
+                image: "alpine".to_string()
+            }),
+        ]
+    );
+}
+
+#[test]
 fn checks_with_positions() {
     let text = "FROM alpine AS Builder\nFROM --platform=linux/amd64 alpine AS two\nFROM --platform=$TARGETPLATFORM alpine\nFROM ${NOPE:-alpine} AS four\n";
     let outcome = run(text, &[], &[]);

@@ -108,8 +108,14 @@ pub(super) fn resolve_sources(names: &NameIndex, instr: &mut Instr, copy_source:
     }
     if let Op::Run { mounts, .. } = &mut instr.plan.op {
         for (mount, from) in mounts.iter_mut().zip(&instr.mount_froms) {
-            if let Some(from) = from {
-                mount.from = Some(resolve_mount_from(names, from));
+            match from {
+                Some(from) => mount.from = Some(resolve_mount_from(names, from)),
+                // BuildKit starts a cache mount without `from=` from whatever the name
+                // `scratch` resolves to: a stage called that, when there is one.
+                None if mount.mount_type == "cache" => {
+                    mount.from = names.scratch.map(|stage| Source::Stage { stage });
+                }
+                None => {}
             }
         }
     }
