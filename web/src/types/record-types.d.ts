@@ -719,7 +719,9 @@ export interface Heredoc {
  */
 export interface Mount {
   /**
-   * `from=` resolved; null for the build context (bind) or an empty directory (cache).
+   * `from=` resolved; for a cache mount without `from=`, the stage called `scratch` when
+   * there is one (BuildKit starts such a cache from it); null for the build context (bind) or
+   * an empty directory (cache).
    */
   from?: Source | null;
   /**
