@@ -88,13 +88,9 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
     ]);
     forget_cache_tags(None, &built);
     remove_images(None, &[&image]);
-    // The runner names a cache volume after the sha256 of the id (best effort: a different
-    // naming only leaves one small volume behind).
-    let volume = format!(
-        "stageplan-cache-{}",
-        &hex::encode(sha2::Sha256::digest(cache_id.as_bytes()))[..16]
-    );
-    let _ = docker_at(None, &["volume", "rm", &volume]);
+    let made = cache_volumes(&cache_id);
+    remove_cache_volumes(&cache_id);
+    assert_eq!(made.len(), 1, "one labelled volume for the cache: {made:?}");
     assert_eq!(
         shown,
         "from the context 2\n2\nt\nok\nfrom-a-stage\nno-mount-content\n"
@@ -108,12 +104,26 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("--secret id=tok"));
 }
 
-/// The runner's cache-mount volumes on the engine.
-fn cache_volumes() -> std::collections::BTreeSet<String> {
-    docker(&["volume", "ls", "-q", "--filter", "name=stageplan-cache-"])
-        .lines()
-        .map(str::to_string)
-        .collect()
+/// The runner's cache-mount volumes of cache `id` on the engine (found by the label the runner
+/// puts on them).
+fn cache_volumes(id: &str) -> Vec<String> {
+    docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        &format!("label=stageplan.cache.id={id}"),
+    ])
+    .lines()
+    .map(str::to_string)
+    .collect()
+}
+
+/// Removes the cache volumes of cache `id`.
+fn remove_cache_volumes(id: &str) {
+    for volume in cache_volumes(id) {
+        let _ = docker_at(None, &["volume", "rm", &volume]);
+    }
 }
 
 #[test]
@@ -121,7 +131,6 @@ fn a_cache_mount_with_from_starts_as_that_directory_and_is_kept_per_base() {
     require_engine();
     let dir = TempDir::new("cache-from");
     let cache_id = format!("{}-cache-from", prefix());
-    let volumes_before = cache_volumes();
     let image = image_tag("cache-from");
     let context = dir.path_str();
     let mut built = Vec::new();
@@ -152,13 +161,8 @@ fn a_cache_mount_with_from_starts_as_that_directory_and_is_kept_per_base() {
     }
     forget_cache_tags(None, &built);
     remove_images(None, &[&image]);
-    let made: Vec<String> = cache_volumes()
-        .difference(&volumes_before)
-        .cloned()
-        .collect();
-    for volume in &made {
-        let _ = docker_at(None, &["volume", "rm", volume]);
-    }
+    let made = cache_volumes(&cache_id);
+    remove_cache_volumes(&cache_id);
     assert_eq!(
         seen,
         [

@@ -112,7 +112,7 @@ impl Reaper {
         lock(&self.inner.volumes).insert(name.clone());
         let engine = self.inner.engine.clone();
         let volume = name.clone();
-        self.in_flight(async move { engine.create_volume(&volume).await })
+        self.in_flight(async move { engine.create_volume(&volume, &[]).await })
             .await?
             .map_err(ReapError::Engine)?;
         Ok(name)
@@ -121,13 +121,27 @@ impl Reaper {
     /// Creates the named volume `name`, which is to outlive the build (a cache mount's), and
     /// tracks it like a temporary volume until [`Reaper::keep_volume`]: a build that fails or
     /// is stopped before the volume is ready removes it, so no later build finds it half made.
-    pub async fn create_lasting_volume(&self, name: &str) -> Result<(), ReapError> {
+    pub async fn create_lasting_volume(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> Result<(), ReapError> {
         lock(&self.inner.volumes).insert(name.to_string());
         let engine = self.inner.engine.clone();
         let volume = name.to_string();
-        self.in_flight(async move { engine.create_volume(&volume).await })
-            .await?
-            .map_err(ReapError::Engine)
+        let labels: Vec<(String, String)> = labels
+            .iter()
+            .map(|(key, value)| (key.to_string(), value.to_string()))
+            .collect();
+        self.in_flight(async move {
+            let labels: Vec<(&str, &str)> = labels
+                .iter()
+                .map(|(key, value)| (key.as_str(), value.as_str()))
+                .collect();
+            engine.create_volume(&volume, &labels).await
+        })
+        .await?
+        .map_err(ReapError::Engine)
     }
 
     /// Stops tracking a volume made with [`Reaper::create_lasting_volume`]: it is ready and

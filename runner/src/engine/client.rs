@@ -263,8 +263,8 @@ impl Engine {
 /// Requests of `volumes.rs`.
 impl Engine {
     /// Creates a named local volume (an existing one is reused).
-    pub async fn create_volume(&self, name: &str) -> EngineResult<()> {
-        volumes::create_volume(&self.docker, name).await
+    pub async fn create_volume(&self, name: &str, labels: &[(&str, &str)]) -> EngineResult<()> {
+        volumes::create_volume(&self.docker, name, labels).await
     }
 
     /// Removes a named volume; a missing one is fine.

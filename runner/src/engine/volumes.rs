@@ -13,10 +13,20 @@ use bollard::Docker;
 
 use super::common::{is_not_found, EngineError, EngineResult};
 
-/// Creates a named local volume (an existing one is reused).
-pub(super) async fn create_volume(docker: &Docker, name: &str) -> EngineResult<()> {
+/// Creates a named local volume with `labels` (an existing one is reused).
+pub(super) async fn create_volume(
+    docker: &Docker,
+    name: &str,
+    labels: &[(&str, &str)],
+) -> EngineResult<()> {
     let request = VolumeCreateRequest {
         name: Some(name.to_string()),
+        labels: (!labels.is_empty()).then(|| {
+            labels
+                .iter()
+                .map(|(key, value)| (key.to_string(), value.to_string()))
+                .collect()
+        }),
         ..VolumeCreateRequest::default()
     };
     docker

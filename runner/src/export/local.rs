@@ -172,7 +172,7 @@ mod tests {
             .append_data(&mut file, "escape/planted", &b"bad"[..])
             .unwrap();
         let bytes = builder.into_inner().unwrap();
-        let keep: KeepFn = Box::new(|_: &str| true);
+        let keep: KeepFn = std::sync::Arc::new(|_: &str| true);
         let result = unpack(Box::new(std::io::Cursor::new(bytes)), &keep, &[], &dest);
         assert!(result.is_err(), "{result:?}");
         assert_eq!(

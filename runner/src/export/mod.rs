@@ -162,7 +162,7 @@ pub fn unpack_into(reader: Box<dyn Read + Send>, dir: &std::path::Path) -> Resul
     local::Sink::new(dir)
         .piece(Piece {
             reader,
-            keep: Box::new(|_: &str| true),
+            keep: std::sync::Arc::new(|_: &str| true),
             extra: Vec::new(),
         })
         .map_err(|source| RunnerError::Export {
@@ -172,7 +172,7 @@ pub fn unpack_into(reader: Box<dyn Read + Send>, dir: &std::path::Path) -> Resul
 }
 
 /// Which entry names (relative to `/`) of a download are kept.
-type KeepFn = Box<dyn Fn(&str) -> bool + Send + Sync>;
+type KeepFn = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
 /// One piece of the image's files as a tar stream: the entries `keep` accepts, then `extra`
 /// entries (the image's own versions of what the filter drops).
@@ -208,7 +208,7 @@ fn readable(ctx: &Ctx, content: PieceContent) -> Piece {
     match content {
         PieceContent::Bytes(bytes) => Piece {
             reader: Box::new(std::io::Cursor::new(bytes)),
-            keep: Box::new(|_: &str| true),
+            keep: std::sync::Arc::new(|_: &str| true),
             extra: Vec::new(),
         },
         PieceContent::Container {

@@ -86,6 +86,30 @@ pub async fn pieces(
     Ok(Ok(pieces))
 }
 
+/// The path `path` (absolute, taken literally: no wildcards) of `image` as one [`Piece`], as a
+/// COPY --from would take it: followed through symlinks, with the image's own entries where the
+/// holder shows the engine's; used for the content of a mount from a stage or an image.
+pub async fn piece_at(
+    ctx: &Ctx,
+    image: &str,
+    path: &str,
+    executor_dirs: bool,
+) -> Result<std::result::Result<Piece, StepError>> {
+    let holder = ctx.source_holder(image).await?;
+    let mut source_image = SourceImage {
+        ctx,
+        holder,
+        image: image.to_string(),
+        real: None,
+        executor_dirs,
+    };
+    let no_excludes = match PatternMatcher::new::<&str>(&[]) {
+        Ok(matcher) => std::sync::Arc::new(matcher),
+        Err(e) => return Ok(Err(StepError::Invalid(format!("--exclude patterns: {e}")))),
+    };
+    source_image.piece(path, no_excludes).await
+}
+
 /// `--parents` keeps the path below a pivot written as `parent/./rest` (the root otherwise).
 fn split_pivot(source: &str, parents: bool) -> (String, String) {
     if parents {
@@ -221,7 +245,7 @@ impl SourceImage<'_> {
                 &path,
                 is_dir,
                 named_rel_path,
-                Box::new(keep),
+                std::sync::Arc::new(keep),
                 Vec::new(),
             )));
         }
@@ -285,7 +309,7 @@ impl SourceImage<'_> {
             &path,
             true,
             named_rel_path,
-            Box::new(keep),
+            std::sync::Arc::new(keep),
             extra,
         )))
     }
@@ -328,7 +352,7 @@ fn container_piece(
     path: &str,
     is_dir: bool,
     rel_path: String,
-    keep: Box<dyn Fn(&str) -> bool + Send + Sync>,
+    keep: std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>,
     extra: Vec<tarx::ExtraEntry>,
 ) -> Piece {
     let fetch = if is_dir {

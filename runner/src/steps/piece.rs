@@ -10,10 +10,13 @@
 use crate::context::Chmod;
 use crate::engine::Engine;
 use crate::error::StepError;
-use crate::fs::pipe::{self, Uploaded};
-use crate::fs::tar::{self as tarx, ExtraEntry, Overrides};
+use std::sync::Arc;
+
+use crate::fs::pipe::{self, ByteStream, Producer, Uploaded};
+use crate::fs::tar::{self as tarx, ExtraEntry, Overrides, TarError};
 
 /// Where a piece's entries come from.
+#[derive(Clone)]
 pub enum PieceContent {
     /// A small tar in memory (heredocs, downloads), entries named relative to the piece.
     Bytes(Vec<u8>),
@@ -26,13 +29,14 @@ pub enum PieceContent {
         /// The absolute path to download (`/dir/.` for a directory's contents).
         path: String,
         /// Keeps or drops each entry name (relative to the piece).
-        keep: Box<dyn Fn(&str) -> bool + Send + Sync>,
+        keep: Arc<dyn Fn(&str) -> bool + Send + Sync>,
         /// Entries to add (files the holder's init layer hides, read from the image itself).
         extra: Vec<ExtraEntry>,
     },
 }
 
 /// One source, ready to be re-rooted at the destination.
+#[derive(Clone)]
 pub struct Piece {
     /// Directory (contents copied) or single entry.
     pub is_dir: bool,
@@ -98,7 +102,29 @@ pub async fn upload(
             Some(map_base.clone())
         }
     };
-    let (upload, producer) = match piece.content {
+    let (upload, producer) = stream(engine, piece.content, map, overrides);
+    let uploaded = engine.put_archive(container, "/", upload).await;
+    match producer.finish(uploaded).await {
+        Uploaded::Done(_) => Ok(()),
+        Uploaded::Producer(e) => Err(UploadError::Step(StepError::Tar(e))),
+        Uploaded::Worker(e) => Err(UploadError::Step(StepError::Worker(e))),
+        Uploaded::Upload(e) => Err(UploadError::Engine(e)),
+    }
+}
+
+/// Streams a piece's entries as one tar, each renamed by `map` (relative to the piece; the
+/// piece's own root is named `""`) or left out when it maps to `None`, with `overrides`
+/// applied; written on a blocking thread, and the [`Producer`] says how the writing ended.
+pub fn stream<M>(
+    engine: &Engine,
+    content: PieceContent,
+    map: M,
+    overrides: Overrides,
+) -> (ByteStream, Producer<(), TarError>)
+where
+    M: Fn(&str) -> Option<String> + Send + Sync + 'static,
+{
+    match content {
         PieceContent::Bytes(bytes) => pipe::spawn_producer(move |out| {
             tarx::rewrite_stream(bytes.as_slice(), out, &map, overrides.clone(), &[], &map)
         }),
@@ -116,13 +142,6 @@ pub async fn upload(
                 tarx::rewrite_stream(reader, out, &filtered, overrides.clone(), &extra, &map)
             })
         }
-    };
-    let uploaded = engine.put_archive(container, "/", upload).await;
-    match producer.finish(uploaded).await {
-        Uploaded::Done(_) => Ok(()),
-        Uploaded::Producer(e) => Err(UploadError::Step(StepError::Tar(e))),
-        Uploaded::Worker(e) => Err(UploadError::Step(StepError::Worker(e))),
-        Uploaded::Upload(e) => Err(UploadError::Engine(e)),
     }
 }
 

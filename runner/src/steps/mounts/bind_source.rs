@@ -5,7 +5,8 @@
 //! Input: the mount's `from` and `source`, the stage's dependencies, the build context.
 //! Output: a [`BindContent`], the single-file flag and the content digest.
 //! Invariant: the digest covers the source path only, never the rest of the stage or image; a
-//! stage's or image's path is read through a never-started holder, nothing is copied yet.
+//! stage's or image's path is read through a never-started holder as COPY --from reads it (the
+//! image's own files where the holder shows the engine's), nothing is copied yet.
 
 use planner::plan::Source;
 
@@ -13,13 +14,18 @@ use crate::context::{CopySources, SourceSet};
 use crate::error::{Result, StepError};
 use crate::exec::ctx::Ctx;
 use crate::exec::stage_state::StageState;
-use crate::fs::pipe;
+use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar as tarx;
+use crate::steps::copy_from_image;
+use crate::steps::piece::{self, Piece};
 
 /// What a bind mount shows.
 pub(super) enum BindContent {
+    /// Build-context paths.
     Context(SourceSet),
-    Container { container: String, path: String },
+    /// A path of a stage's or an image's filesystem.
+    Image(Piece),
+    /// Nothing (scratch).
     Empty,
 }
 
@@ -82,34 +88,41 @@ pub(super) async fn bind_content(
     let Some(image) = image else {
         return Ok(Ok((BindContent::Empty, false, "empty".to_string())));
     };
-    let holder = ctx.source_holder(&image).await?;
     let path = format!("/{}", tarx::join_dest(source, ""));
-    let Some(stat) = ctx.engine.stat_path(&holder, &path).await? else {
+    let holder = ctx.source_holder(&image).await?;
+    if ctx.engine.stat_path(&holder, &path).await?.is_none() {
         return Ok(Err(StepError::Invalid(format!(
             "bind source {source:?} does not exist in the source image"
         ))));
+    }
+    // As COPY --from takes it: the image's own files where a holder shows the engine's
+    // (`/etc/hosts`, `/.dockerenv`, `/dev`...), and the empty `/dev`, `/proc` and `/sys` of a
+    // stage that ran a RUN.
+    let ran_run = match from {
+        Some(Source::Stage { stage }) => state.deps.get(stage).is_some_and(|dep| dep.ran_run),
+        _ => false,
     };
-    let is_file = !stat.is_dir();
-    let fetch = if is_file {
-        path.clone()
-    } else {
-        format!("{}/.", path.trim_end_matches('/'))
+    let piece = match copy_from_image::piece_at(ctx, &image, &path, ran_run).await? {
+        Ok(piece) => piece,
+        Err(e) => return Ok(Err(e)),
     };
-    // The key covers the content of the source path only, not the rest of the stage.
-    let download = ctx.engine.get_archive_stream(&holder, &fetch);
-    let reader = pipe::blocking_reader(download);
+    // The key covers the content of the source path only (its own entry included), not the
+    // rest of the stage.
+    let (bytes, producer) = piece::stream(
+        &ctx.engine,
+        piece.content.clone(),
+        |name: &str| Some(tarx::join_dest("root", name)),
+        tarx::Overrides::default(),
+    );
+    let reader = pipe::blocking_reader(bytes);
     let digest = tokio::task::spawn_blocking(move || tarx::content_digest(reader)).await;
-    let digest = match digest {
-        Ok(Ok(digest)) => digest,
-        Ok(Err(e)) => return Ok(Err(StepError::Tar(e))),
-        Err(e) => return Ok(Err(StepError::Worker(e))),
+    let produced = producer.finish(Ok::<(), std::io::Error>(())).await;
+    let digest = match (digest, produced) {
+        (_, Uploaded::Producer(e)) => return Ok(Err(StepError::Tar(e))),
+        (_, Uploaded::Worker(e)) | (Err(e), _) => return Ok(Err(StepError::Worker(e))),
+        (Ok(Err(e)), _) => return Ok(Err(StepError::Tar(e))),
+        (Ok(Ok(digest)), _) => digest,
     };
-    Ok(Ok((
-        BindContent::Container {
-            container: holder,
-            path: fetch,
-        },
-        is_file,
-        digest,
-    )))
+    let is_file = !piece.is_dir;
+    Ok(Ok((BindContent::Image(piece), is_file, digest)))
 }

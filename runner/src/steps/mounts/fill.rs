@@ -15,6 +15,7 @@ use crate::error::{Result, StepError};
 use crate::exec::ctx::{Ctx, HOLDER_ENTRYPOINT};
 use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar as tarx;
+use crate::steps::piece;
 
 /// Where a fill holder mounts the volume it fills.
 pub(super) const FILL_DIR: &str = "/stageplan-fill";
@@ -45,24 +46,18 @@ pub(super) async fn fill_volume(
                     Uploaded::Upload(e) => return Err(e.into()),
                 }
             }
-            BindContent::Container { container, path } => {
-                // The download's entries are renamed under the holder's mount point and
-                // uploaded at `/`: the source directory's own `./` entry then sets the volume's
-                // root (owner, mode, time), which the engine skips in an archive uploaded into
-                // the directory itself. A failed download fails the rewrite with its error.
-                let reader =
-                    pipe::blocking_reader(ctx.engine.get_archive_stream(&container, &path));
-                let (upload, producer) = pipe::spawn_producer(move |out| {
-                    let under_fill = |name: &str| Some(tarx::join_dest(FILL_DIR, name));
-                    tarx::rewrite_stream(
-                        reader,
-                        out,
-                        &under_fill,
-                        tarx::Overrides::default(),
-                        &[],
-                        &under_fill,
-                    )
-                });
+            BindContent::Image(piece) => {
+                // The entries are renamed under the holder's mount point and uploaded at `/`:
+                // the source directory's own entry then sets the volume's root (owner, mode,
+                // time), which the engine skips in an archive uploaded into the directory
+                // itself. A failed download fails the rewrite with its error.
+                let under_fill = |name: &str| Some(tarx::join_dest(FILL_DIR, name));
+                let (upload, producer) = piece::stream(
+                    &ctx.engine,
+                    piece.content,
+                    under_fill,
+                    tarx::Overrides::default(),
+                );
                 let uploaded = ctx.engine.put_archive(&holder, "/", upload).await;
                 match producer.finish(uploaded).await {
                     Uploaded::Done(()) => {}

@@ -31,4 +31,4 @@ mod resolve;
 mod ssh;
 
 pub use prepare::{prepare, release, Prepared, PIPES_DIR};
-pub use resolve::{resolve, Mounts, Secret, CACHE_VOLUME_PREFIX};
+pub use resolve::{resolve, Mounts, Secret, CACHE_BASE_LABEL, CACHE_ID_LABEL, CACHE_VOLUME_PREFIX};

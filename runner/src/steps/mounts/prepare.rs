@@ -20,7 +20,9 @@ use super::ssh::{self, Proxy};
 use crate::engine::MountSpec;
 use crate::error::{Result, StepError};
 use crate::exec::ctx::{reap_error, Ctx};
+use crate::fs::pipe::{self, Uploaded};
 use crate::fs::tar as tarx;
+use crate::steps::piece;
 
 /// Where a `#!` heredoc's script is mounted (BuildKit's path).
 pub const PIPES_DIR: &str = "/dev/pipes";
@@ -150,6 +152,7 @@ async fn prepare_into(
                 owner,
                 mode,
                 seed,
+                labels,
             } => {
                 if ctx.cache_mount_needs_emptying(&volume).await {
                     ctx.engine.remove_volume(&volume).await?;
@@ -162,8 +165,12 @@ async fn prepare_into(
                 if !exists {
                     // Removed again unless it is filled: a later build must not find it
                     // without its owner and mode.
+                    let labels: Vec<(&str, &str)> = labels
+                        .iter()
+                        .map(|(key, value)| (*key, value.as_str()))
+                        .collect();
                     ctx.reaper
-                        .create_lasting_volume(&volume)
+                        .create_lasting_volume(&volume, &labels)
                         .await
                         .map_err(reap_error)?;
                     if let Some(content) = seed {
@@ -345,11 +352,28 @@ async fn host_copy(
             },
             None => Vec::new(),
         },
-        BindContent::Container { container, path } => {
-            let archive = ctx.engine.get_archive(&container, &path).await?;
-            archive
-                .and_then(|a| tarx::first_file(&a).ok().flatten())
-                .unwrap_or_default()
+        BindContent::Image(piece) => {
+            let (bytes, producer) = piece::stream(
+                &ctx.engine,
+                piece.content,
+                |name: &str| Some(name.to_string()),
+                tarx::Overrides::default(),
+            );
+            let mut reader = pipe::blocking_reader(bytes);
+            let read = tokio::task::spawn_blocking(move || {
+                let mut archive = Vec::new();
+                std::io::Read::read_to_end(&mut reader, &mut archive).map(|_| archive)
+            })
+            .await;
+            match (read, producer.finish(Ok::<(), std::io::Error>(())).await) {
+                (_, Uploaded::Producer(e)) => return Ok(Err(StepError::Tar(e))),
+                (_, Uploaded::Worker(e)) | (Err(e), _) => return Ok(Err(StepError::Worker(e))),
+                (Ok(Err(e)), _) => return Ok(Err(StepError::Tar(tarx::TarError::Read(e)))),
+                (Ok(Ok(archive)), _) => tarx::first_file(&archive)
+                    .ok()
+                    .flatten()
+                    .unwrap_or_default(),
+            }
         }
         BindContent::Empty => Vec::new(),
     };

@@ -24,6 +24,14 @@ use crate::fs::tar as tarx;
 /// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
 pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
 
+/// The label on a cache volume that holds the cache's `id` (its target when no id is given):
+/// `docker volume ls --filter label=stageplan.cache.id=ID` finds a cache's volumes.
+pub const CACHE_ID_LABEL: &str = "stageplan.cache.id";
+
+/// The label on a cache volume made with `from=`: the image id of the base it started from
+/// (`scratch` for none).
+pub const CACHE_BASE_LABEL: &str = "stageplan.cache.base";
+
 /// The mounts of one RUN, resolved.
 pub struct Mounts {
     /// What of the mounts the step's cache key covers (BuildKit's: no secret or cache
@@ -52,6 +60,8 @@ pub(super) enum Resolved {
         /// With `from=`: what a new cache starts with (the source directory, root included);
         /// `None`: an empty directory with `owner` and `mode`.
         seed: Option<BindContent>,
+        /// The volume's labels: the cache's id, and with `from=` the base image.
+        labels: Vec<(&'static str, String)>,
     },
     Tmpfs {
         target: String,
@@ -194,6 +204,7 @@ pub async fn resolve(
                 let owner_given = ["uid", "gid", "mode"]
                     .iter()
                     .any(|name| options.contains_key(*name));
+                let mut labels = vec![(CACHE_ID_LABEL, id.clone())];
                 let seed = match &spec.from {
                     None => None,
                     Some(from) => {
@@ -203,6 +214,7 @@ pub async fn resolve(
                                 // image of the `from` starts a new cache.
                                 identity.push_str(&format!("\0from\0{image}\0{digest}"));
                                 key_part.push_str(&format!("\0from\0{digest}"));
+                                labels.push((CACHE_BASE_LABEL, image));
                                 seed
                             }
                             Err(e) => return Ok(Err(e)),
@@ -218,6 +230,7 @@ pub async fn resolve(
                     owner: (uid, gid),
                     mode,
                     seed,
+                    labels,
                 }
             }
             "tmpfs" => {
