@@ -1,8 +1,8 @@
 //! The runner's behaviour on a real engine, from Dockerfile text: a failing step, a COPY the
 //! image cannot take, Ctrl-C,
-//! a runner killed with SIGKILL, the step cache, a base image that is missing, and the
+//! a runner killed with SIGKILL, the step cache, a base image that is missing, the
 //! Dockerfile features this engine's BuildKit is too old for (heredocs, `COPY --parents`,
-//! `--exclude`, `--link`).
+//! `--exclude`, `--link`), and the Dockerfile or the context read from standard input.
 //!
 //! Input: Dockerfiles written into temporary contexts, built with `runner build DIR` or planned
 //! with the planner library and run as `runner plan.json --context DIR`.
@@ -657,4 +657,104 @@ fn quiet_prints_the_image_id_alone_and_a_failure_still_names_its_step() {
         "{stderr}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// Runs the runner with `input` on its standard input.
+fn run_runner_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+    let mut child = Command::new(runner_bin())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start the runner");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input)
+        .expect("write the runner's standard input");
+    child.wait_with_output().expect("wait for the runner")
+}
+
+/// The temporary directories contexts read from standard input are unpacked into.
+fn stdin_contexts() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| name.starts_with("stageplan-stdin-context-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_build_takes_them() {
+    require_engine();
+    let dir = TempDir::new("stdin");
+    dir.write("data.txt", "from the context\n");
+    let dockerfile = format!(
+        "FROM {BASE}\nCOPY data.txt /data.txt\nRUN echo {} > /built\n",
+        support::nonce()
+    );
+    dir.write("build.Dockerfile", &dockerfile);
+    let context = dir.path_str();
+    let image = image_tag("stdin");
+    let left_before = stdin_contexts();
+    let mut built = Vec::new();
+    let mut ids = Vec::new();
+    let mut build = |args: &[&str], input: &[u8], what: &str| {
+        let mut all = vec!["build", "-t", &image, "--progress", "json"];
+        all.extend_from_slice(args);
+        let out = run_runner_with_stdin(&all, input);
+        assert_built(&out, what);
+        built.extend(stage_images(&out.stdout));
+        ids.push(docker(&["image", "inspect", "-f", "{{.Id}}", &image]));
+        docker(&["run", "--rm", &image, "cat", "/data.txt"])
+    };
+    // The Dockerfile as a file, then on standard input with the context directory (`-f -`).
+    let from_file = build(
+        &["-f", &format!("{context}/build.Dockerfile"), &context],
+        b"",
+        "-f FILE",
+    );
+    let from_stdin = build(&["-f", "-", &context], dockerfile.as_bytes(), "-f - DIR");
+    // The whole context as a gzip tar on standard input, its Dockerfile named with -f.
+    let tar = Command::new("tar")
+        .args(["czf", "-", "-C", &context, "data.txt", "build.Dockerfile"])
+        .output()
+        .expect("run tar");
+    assert!(tar.status.success());
+    let from_archive = build(
+        &["-f", "build.Dockerfile", "-"],
+        &tar.stdout,
+        "a context archive",
+    );
+    // A Dockerfile alone on standard input builds with an empty context.
+    let out = run_runner_with_stdin(
+        &["build", "-q", "-"],
+        format!("FROM {BASE}\nRUN ls -A / > /root-listing\nCOPY data.txt /\n").as_bytes(),
+    );
+    let empty_context = String::from_utf8_lossy(&out.stderr).into_owned();
+    let both = run_runner_with_stdin(&["build", "-f", "-", "-"], dockerfile.as_bytes());
+    forget_cache_tags(None, &built);
+    remove_images(None, &[&image]);
+    assert_eq!(
+        [from_file.as_str(), &from_stdin, &from_archive],
+        ["from the context\n"; 3]
+    );
+    assert!(
+        ids.windows(2).all(|pair| pair[0] == pair[1]),
+        "the same Dockerfile and context give the same image whichever way they come: {ids:?}"
+    );
+    assert_eq!(out.status.code(), Some(2), "{empty_context}");
+    assert!(
+        empty_context.contains("COPY source \"data.txt\" not found in the build context"),
+        "{empty_context}"
+    );
+    assert_eq!(both.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("cannot both come from standard input"));
+    assert_eq!(
+        stdin_contexts(),
+        left_before,
+        "a context from standard input is removed"
+    );
 }

@@ -65,9 +65,10 @@ fn parse_duration(text: &str) -> std::result::Result<std::time::Duration, String
 /// `runner build` arguments.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The build context directory.
+    /// The build context directory; `-` reads a context archive (tar, gzip, bzip2 or xz), or a
+    /// Dockerfile with an empty context, from standard input (as `docker build -`).
     pub dir: PathBuf,
-    /// The Dockerfile (default: DIR/Dockerfile).
+    /// The Dockerfile (default: DIR/Dockerfile); `-` reads it from standard input.
     #[arg(short = 'f', long = "file")]
     pub file: Option<PathBuf>,
     /// Target stage(s); default: the last stage.

@@ -16,6 +16,7 @@ use planner::Plan;
 
 use super::agents::SshSource;
 use super::args::{BuildArgs, CommonArgs};
+use super::stdin_input::{self, FromStdin, StdinContext, STDIN_NAME};
 use crate::error::{Result, RunnerError};
 use crate::plan_check;
 use crate::secret::SecretSource;
@@ -30,6 +31,8 @@ pub(super) struct Inputs {
     pub(super) dockerfile: Option<PathBuf>,
     /// The options shared by both forms.
     pub(super) common: CommonArgs,
+    /// The context read from standard input (`runner build -`), removed when this is dropped.
+    pub(super) stdin_context: Option<StdinContext>,
 }
 
 /// Plans or reads the plan.
@@ -38,15 +41,25 @@ pub(super) fn read_inputs(
     plan_file: Option<PathBuf>,
     common: CommonArgs,
 ) -> Result<Inputs> {
+    let mut stdin_context = None;
     let (plan, context_dir, dockerfile, common) = match build_args {
         Some(args) => {
-            let dockerfile = match &args.file {
-                Some(file) => file.clone(),
-                None => default_dockerfile(&args.dir)?,
-            };
             let build_args = parse_build_args(&args.common.build_args)?;
-            let plan = plan_dockerfile(&dockerfile, &args.targets, &build_args)?;
-            (plan, args.dir.clone(), Some(dockerfile), args.common)
+            let (dir, source) = dockerfile_source(&args, &mut stdin_context)?;
+            let (plan, dockerfile) = match source {
+                DockerfileSource::File { path, shown } => {
+                    let text = std::fs::read_to_string(&path)
+                        .map_err(|e| RunnerError::io(format!("reading {shown}"), e))?;
+                    let recorded = Some(path.display().to_string());
+                    let plan = plan_text(&text, &shown, recorded, &args.targets, &build_args)?;
+                    (plan, Some(path))
+                }
+                DockerfileSource::Text(text) => {
+                    let plan = plan_text(&text, STDIN_NAME, None, &args.targets, &build_args)?;
+                    (plan, None)
+                }
+            };
+            (plan, dir, dockerfile, args.common)
         }
         None => {
             let path = plan_file.ok_or_else(|| {
@@ -69,7 +82,82 @@ pub(super) fn read_inputs(
         context_dir,
         dockerfile,
         common,
+        stdin_context,
     })
+}
+
+/// Where `runner build` finds its Dockerfile.
+enum DockerfileSource {
+    /// A file, and how messages name it.
+    File { path: PathBuf, shown: String },
+    /// Text read from standard input (`-f -`, or `runner build -` given a Dockerfile).
+    Text(String),
+}
+
+/// The context directory and the Dockerfile of `runner build`: `DIR` and `-f FILE` (default
+/// `DIR/Dockerfile`); `-f -` reads the Dockerfile from standard input; a `DIR` of `-` reads a
+/// context archive (its Dockerfile inside) or a Dockerfile with an empty context from standard
+/// input, into `stdin_context`.
+fn dockerfile_source(
+    args: &BuildArgs,
+    stdin_context: &mut Option<StdinContext>,
+) -> Result<(PathBuf, DockerfileSource)> {
+    let file_from_stdin = args.file.as_deref() == Some(Path::new("-"));
+    if args.dir != Path::new("-") {
+        let source = if file_from_stdin {
+            let bytes = stdin_input::read_all("the Dockerfile")?;
+            DockerfileSource::Text(stdin_input::dockerfile_text(bytes)?)
+        } else {
+            let path = match &args.file {
+                Some(file) => file.clone(),
+                None => default_dockerfile(&args.dir)?,
+            };
+            let shown = path.display().to_string();
+            DockerfileSource::File { path, shown }
+        };
+        return Ok((args.dir.clone(), source));
+    }
+    if file_from_stdin {
+        return Err(RunnerError::Usage(
+            "the context and the Dockerfile cannot both come from standard input: give the context directory (runner build -f - DIR), or pipe a context archive that holds the Dockerfile (runner build -)".to_string(),
+        ));
+    }
+    let bytes = stdin_input::read_all("the build context")?;
+    let (context, source) = match stdin_input::context(bytes)? {
+        FromStdin::Archive(context) => {
+            let relative = args.file.clone().unwrap_or_else(|| {
+                let upper = context.dir().join("Dockerfile");
+                PathBuf::from(
+                    if upper.exists() || !context.dir().join("dockerfile").exists() {
+                        "Dockerfile"
+                    } else {
+                        "dockerfile"
+                    },
+                )
+            });
+            let path = context.dir().join(&relative);
+            if !path.is_file() {
+                return Err(RunnerError::Usage(format!(
+                    "the context archive on standard input has no {}: add it, or name the Dockerfile inside it with -f PATH",
+                    relative.display()
+                )));
+            }
+            let shown = format!("{STDIN_NAME}/{}", relative.display());
+            (context, DockerfileSource::File { path, shown })
+        }
+        FromStdin::Dockerfile(context, text) => {
+            if let Some(file) = &args.file {
+                return Err(RunnerError::Usage(format!(
+                    "-f {} names a Dockerfile inside a context archive, but standard input held a Dockerfile: drop -f",
+                    file.display()
+                )));
+            }
+            (context, DockerfileSource::Text(text))
+        }
+    };
+    let dir = context.dir().to_path_buf();
+    *stdin_context = Some(context);
+    Ok((dir, source))
 }
 
 /// The Dockerfile of `runner build DIR` without `-f`: `DIR/Dockerfile`, else `DIR/dockerfile`
@@ -125,22 +213,23 @@ pub fn load_plan(path: &Path) -> Result<Plan> {
     plan_check::parse(&text).map_err(|source| RunnerError::Plan { origin, source })
 }
 
-/// Plans a Dockerfile with the planner library.
-fn plan_dockerfile(
-    dockerfile: &Path,
+/// Plans a Dockerfile's text with the planner library; `shown` names it in errors, `recorded`
+/// is the path the plan records (for `<Dockerfile>.dockerignore`).
+fn plan_text(
+    text: &str,
+    shown: &str,
+    recorded: Option<String>,
     targets: &[String],
     build_args: &BTreeMap<String, String>,
 ) -> Result<Plan> {
-    let text = std::fs::read_to_string(dockerfile)
-        .map_err(|e| RunnerError::io(format!("reading {}", dockerfile.display()), e))?;
     let options = planner::Options {
         targets: targets.to_vec(),
         build_args: build_args.clone(),
         platform: None,
-        dockerfile: Some(dockerfile.display().to_string()),
+        dockerfile: recorded,
     };
-    let outcome = planner::plan(&text, &options);
-    let file = dockerfile.display().to_string();
+    let outcome = planner::plan(text, &options);
+    let file = shown.to_string();
     let plan = outcome.plan.ok_or_else(|| RunnerError::Dockerfile {
         errors: outcome
             .diagnostics

@@ -12,6 +12,7 @@
 mod agents;
 mod args;
 mod inputs;
+mod stdin_input;
 
 use std::sync::Arc;
 
@@ -86,6 +87,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         engine,
         progress,
         agents: _agents,
+        stdin_context: _stdin_context,
     } = prepared;
     match build(
         engine,
@@ -182,6 +184,8 @@ struct Prepared {
     progress: Progress,
     /// The agents `--ssh` key files were loaded into, stopped when the build ends.
     agents: KeyAgents,
+    /// The context read from standard input, removed when the build ends.
+    stdin_context: Option<stdin_input::StdinContext>,
 }
 
 /// Opens the context and connects to the engine.
@@ -191,6 +195,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         context_dir,
         dockerfile,
         common,
+        stdin_context,
     } = inputs;
     let (agents, ssh) =
         KeyAgents::start(parse_ssh(&common.ssh, std::env::var_os("SSH_AUTH_SOCK"))?)?;
@@ -220,6 +225,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         engine,
         progress: Progress::new(common.progress_mode()),
         agents,
+        stdin_context,
     })
 }
 

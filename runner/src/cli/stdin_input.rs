@@ -1,0 +1,183 @@
+//! `runner build -` and `runner build -f - DIR`: the build context or the Dockerfile read from
+//! standard input, as `docker build` reads them.
+//!
+//! Input: standard input: for `-f -` the Dockerfile's text; for a context of `-` either a tar
+//! archive of the context (plain, gzip, bzip2 or xz, recognised by its content), or the text of
+//! a Dockerfile (the build then has an empty context).
+//! Output: the Dockerfile's text, and for a context of `-` a temporary context directory.
+//! Invariant: the temporary directory is removed when its [`StdinContext`] is dropped (the build
+//! ends, fails or is stopped by a signal); archive entries cannot be written outside it (the tar
+//! crate's `unpack` refuses such paths); standard input is read once.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, RunnerError};
+use crate::steps::add_source::{archive_kind, Compression};
+
+/// The name under which errors and warnings show a Dockerfile read from standard input.
+pub(super) const STDIN_NAME: &str = "<stdin>";
+
+/// A context directory made from standard input, removed when dropped.
+pub(super) struct StdinContext {
+    dir: PathBuf,
+}
+
+impl StdinContext {
+    /// The directory.
+    pub(super) fn dir(&self) -> &Path {
+        &self.dir
+    }
+}
+
+impl Drop for StdinContext {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Reads all of standard input.
+pub(super) fn read_all(what: &str) -> Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::io::stdin()
+        .read_to_end(&mut bytes)
+        .map_err(|e| RunnerError::io(format!("reading {what} from standard input"), e))?;
+    Ok(bytes)
+}
+
+/// The Dockerfile text of `-f -`.
+pub(super) fn dockerfile_text(bytes: Vec<u8>) -> Result<String> {
+    String::from_utf8(bytes).map_err(|_| {
+        RunnerError::Usage(
+            "the Dockerfile on standard input is not UTF-8 text; pass a Dockerfile with -f -"
+                .to_string(),
+        )
+    })
+}
+
+/// What `runner build -` read: a context archive unpacked into a temporary directory, or a
+/// Dockerfile with an empty temporary context.
+pub(super) enum FromStdin {
+    /// The context came as an archive; its Dockerfile is inside.
+    Archive(StdinContext),
+    /// The Dockerfile came as text; the context is empty.
+    Dockerfile(StdinContext, String),
+}
+
+/// Reads `runner build -`'s standard input: an archive is unpacked as the context, anything
+/// else is the Dockerfile of a build with an empty context (as `docker build -` does).
+pub(super) fn context(bytes: Vec<u8>) -> Result<FromStdin> {
+    let context = make_dir()?;
+    match archive_kind(&bytes) {
+        Some(compression) => {
+            unpack(&bytes, compression, context.dir())?;
+            Ok(FromStdin::Archive(context))
+        }
+        None => Ok(FromStdin::Dockerfile(context, dockerfile_text(bytes)?)),
+    }
+}
+
+/// A fresh, private directory in the temporary directory.
+fn make_dir() -> Result<StdinContext> {
+    use std::os::unix::fs::DirBuilderExt;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let dir = std::env::temp_dir().join(format!(
+        "stageplan-stdin-context-{}-{nanos}",
+        std::process::id()
+    ));
+    std::fs::DirBuilder::new()
+        .mode(0o700)
+        .create(&dir)
+        .map_err(|e| RunnerError::io(format!("making {}", dir.display()), e))?;
+    Ok(StdinContext { dir })
+}
+
+/// Unpacks a context archive, keeping modes and times.
+fn unpack(bytes: &[u8], compression: Compression, dir: &Path) -> Result<()> {
+    let fail = |e: std::io::Error| {
+        RunnerError::Usage(format!(
+            "the build context on standard input is not a readable archive ({e}); pipe a tar (plain, gzip, bzip2 or xz) or a Dockerfile"
+        ))
+    };
+    let reader: Box<dyn Read + '_> = match compression {
+        Compression::None => Box::new(bytes),
+        Compression::Gzip => Box::new(flate2::read::GzDecoder::new(bytes)),
+        Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(bytes)),
+        Compression::Xz => {
+            let mut output = Vec::new();
+            lzma_rs::xz_decompress(&mut std::io::BufReader::new(bytes), &mut output)
+                .map_err(|e| fail(std::io::Error::other(e.to_string())))?;
+            Box::new(std::io::Cursor::new(output))
+        }
+    };
+    let mut archive = tar::Archive::new(reader);
+    archive.set_preserve_permissions(true);
+    archive.set_preserve_mtime(true);
+    archive.set_overwrite(true);
+    archive.unpack(dir).map_err(fail)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn archive(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for (name, data, mode) in entries {
+            let mut header = tar::Header::new_gnu();
+            header.set_size(data.len() as u64);
+            header.set_mode(*mode);
+            header.set_mtime(1_000_000);
+            builder.append_data(&mut header, name, *data).unwrap();
+        }
+        builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn an_archive_becomes_the_context_and_is_removed_with_it() {
+        use std::os::unix::fs::PermissionsExt;
+        let tar = archive(&[
+            ("Dockerfile", b"FROM scratch\n", 0o644),
+            ("bin/tool", b"#!/bin/sh\n", 0o755),
+        ]);
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &tar).unwrap();
+        for bytes in [tar.clone(), gz.finish().unwrap()] {
+            let FromStdin::Archive(context) = context(bytes).unwrap() else {
+                panic!("not read as an archive");
+            };
+            let dir = context.dir().to_path_buf();
+            assert_eq!(
+                std::fs::read_to_string(dir.join("Dockerfile")).unwrap(),
+                "FROM scratch\n"
+            );
+            let tool = std::fs::metadata(dir.join("bin/tool")).unwrap();
+            assert_eq!(tool.permissions().mode() & 0o7777, 0o755);
+            drop(context);
+            assert!(!dir.exists(), "{} left behind", dir.display());
+        }
+    }
+
+    #[test]
+    fn text_is_a_dockerfile_with_an_empty_context() {
+        let FromStdin::Dockerfile(context, text) =
+            context(b"FROM busybox\nRUN true\n".to_vec()).unwrap()
+        else {
+            panic!("not read as a Dockerfile");
+        };
+        assert_eq!(text, "FROM busybox\nRUN true\n");
+        assert_eq!(std::fs::read_dir(context.dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_broken_archive_is_an_error_that_says_what_to_pipe() {
+        let mut tar = archive(&[("Dockerfile", b"FROM scratch\n", 0o644)]);
+        tar.truncate(600);
+        let Err(error) = context(tar) else {
+            panic!("a truncated archive was accepted");
+        };
+        assert!(error.to_string().contains("pipe a tar"), "{error}");
+    }
+}
