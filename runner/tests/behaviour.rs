@@ -659,10 +659,15 @@ fn quiet_prints_the_image_id_alone_and_a_failure_still_names_its_step() {
     assert!(out.stdout.is_empty());
 }
 
-/// Runs the runner with `input` on its standard input.
-fn run_runner_with_stdin(args: &[&str], input: &[u8]) -> std::process::Output {
+/// Runs the runner with `input` on its standard input and `cache_home` as its cache directory.
+fn run_runner_with_stdin(
+    args: &[&str],
+    input: &[u8],
+    cache_home: &std::path::Path,
+) -> std::process::Output {
     let mut child = Command::new(runner_bin())
         .args(args)
+        .env("XDG_CACHE_HOME", cache_home)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -699,12 +704,13 @@ fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_bu
     let context = dir.path_str();
     let image = image_tag("stdin");
     let left_before = stdin_contexts();
+    let cache_home = dir.0.join("cache-home");
     let mut built = Vec::new();
     let mut ids = Vec::new();
     let mut build = |args: &[&str], input: &[u8], what: &str| {
         let mut all = vec!["build", "-t", &image, "--progress", "json"];
         all.extend_from_slice(args);
-        let out = run_runner_with_stdin(&all, input);
+        let out = run_runner_with_stdin(&all, input, &cache_home);
         assert_built(&out, what);
         built.extend(stage_images(&out.stdout));
         ids.push(docker(&["image", "inspect", "-f", "{{.Id}}", &image]));
@@ -732,9 +738,19 @@ fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_bu
     let out = run_runner_with_stdin(
         &["build", "-q", "-"],
         format!("FROM {BASE}\nRUN ls -A / > /root-listing\nCOPY data.txt /\n").as_bytes(),
+        &cache_home,
     );
     let empty_context = String::from_utf8_lossy(&out.stderr).into_owned();
-    let both = run_runner_with_stdin(&["build", "-f", "-", "-"], dockerfile.as_bytes());
+    let both = run_runner_with_stdin(
+        &["build", "-f", "-", "-"],
+        dockerfile.as_bytes(),
+        &cache_home,
+    );
+    // The context directory's digests are kept between builds; a context that exists for one
+    // build only leaves no cache file behind.
+    let digest_caches = std::fs::read_dir(cache_home.join("stageplan/context"))
+        .map(|entries| entries.count())
+        .unwrap_or(0);
     forget_cache_tags(None, &built);
     remove_images(None, &[&image]);
     assert_eq!(
@@ -756,5 +772,9 @@ fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_bu
         stdin_contexts(),
         left_before,
         "a context from standard input is removed"
+    );
+    assert_eq!(
+        digest_caches, 1,
+        "one digest cache, for the context directory"
     );
 }

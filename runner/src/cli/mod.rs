@@ -214,7 +214,11 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         output: common.output.clone(),
         labels: parse_labels(&common.labels)?,
     };
-    let context = BuildContext::open(&context_dir, dockerfile.as_deref())?;
+    let context = if stdin_context.is_some() {
+        BuildContext::open_for_one_build(&context_dir, dockerfile.as_deref())?
+    } else {
+        BuildContext::open(&context_dir, dockerfile.as_deref())?
+    };
     let engine = Engine::connect(common.engine.as_deref())
         .await
         .map_err(|(host, source)| RunnerError::Connect { host, source })?;

@@ -95,6 +95,16 @@ impl BuildContext {
         Self::open_with_cache(&canonical, dockerfile, cache)
     }
 
+    /// Opens `root` without the digest cache between builds: for a context that exists for one
+    /// build only (one read from standard input), whose cache file no later build would read.
+    pub fn open_for_one_build(
+        root: &Path,
+        dockerfile: Option<&Path>,
+    ) -> Result<Self, ContextError> {
+        let canonical = canonical_root(root)?;
+        Self::open_with_cache(&canonical, dockerfile, None)
+    }
+
     /// Opens `root` with an explicit digest cache file; `None` keeps digests for this build only.
     pub fn open_with_cache(
         root: &Path,
