@@ -258,14 +258,7 @@ async fn start_state(
     let mut inherited = None;
     let mut args = BTreeMap::new();
     let mut ran_run = false;
-    let plan_platform = || {
-        let mut parts = ctx.plan.platform.splitn(3, '/');
-        ImagePlatform {
-            os: parts.next().unwrap_or("linux").to_string(),
-            architecture: parts.next().unwrap_or("amd64").to_string(),
-            variant: parts.next().unwrap_or("").to_string(),
-        }
-    };
+    let plan_platform = || ImagePlatform::parse(&ctx.plan.platform);
     let mut insight = StageInsight::new(ctx.stage_identity(&stage.display_name));
     insight.memory = ctx.memory_of(&insight.identity).await;
     let mut root_image = None;
@@ -282,6 +275,8 @@ async fn start_state(
                     ..ImageConfig::default()
                 },
                 Key::root("scratch", ""),
+                // The target platform, also under `FROM --platform=P scratch`: this engine's
+                // BuildKit writes the build's platform into such an image.
                 plan_platform(),
             )
         }
@@ -317,6 +312,25 @@ async fn start_state(
                 architecture: info.architecture.clone(),
                 variant: info.variant.clone(),
             };
+            // BuildKit resolves the image for the platform asked for; the runner uses the
+            // engine's image as it is, so one of another platform is an error, not a silent
+            // substitute.
+            if let Some(wanted) = stage
+                .platform
+                .as_deref()
+                .or(ctx.options.platform.as_deref())
+            {
+                if !platform.satisfies(wanted) {
+                    return Err(RunnerError::Instruction {
+                        stage: stage.display_name.clone(),
+                        line: stage.location.line,
+                        source: StepError::Invalid(format!(
+                            "{image} is {} here, not {wanted}: the runner builds on the engine's images and does not emulate other platforms; drop the platform, or load an image made for {wanted}",
+                            platform.describe()
+                        )),
+                    });
+                }
+            }
             insight.image_size = Some(info.size);
             insight.layers = Some(info.diff_ids.len() as u64);
             root_image = Some((info.id.clone(), image.clone()));

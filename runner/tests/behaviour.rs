@@ -778,3 +778,51 @@ fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_bu
         "one digest cache, for the context directory"
     );
 }
+
+#[test]
+fn a_base_image_of_another_platform_is_an_error_not_a_silent_substitute() {
+    require_engine();
+    let dir = TempDir::new("platform");
+    let context = dir.path_str();
+    // The cross-compiling pattern: the build platform's image, whatever the target.
+    dir.write(
+        "Dockerfile",
+        &format!("FROM --platform=$BUILDPLATFORM {BASE}\nARG TARGETPLATFORM\nRUN echo $TARGETPLATFORM > /target\n"),
+    );
+    let image = image_tag("platform");
+    let out = run_runner(&[
+        "build",
+        &context,
+        "--platform",
+        "linux/amd64",
+        "-t",
+        &image,
+        "--progress",
+        "json",
+    ]);
+    assert_built(&out, "FROM --platform=$BUILDPLATFORM");
+    let target = docker(&["run", "--rm", &image, "cat", "/target"]);
+    forget_cache_tags(None, &stage_images(&out.stdout));
+    remove_images(None, &[&image]);
+    assert_eq!(target, "linux/amd64\n");
+    // Another platform, asked for on the FROM line or for the whole build.
+    dir.write(
+        "Dockerfile",
+        &format!("FROM --platform=linux/arm64 {BASE}\nRUN true\n"),
+    );
+    let on_the_line = run_runner(&["build", &context]);
+    dir.write("Dockerfile", &format!("FROM {BASE}\nRUN true\n"));
+    let for_the_build = run_runner(&["build", &context, "--platform", "linux/arm64"]);
+    for (out, what) in [
+        (on_the_line, "FROM --platform"),
+        (for_the_build, "--platform"),
+    ] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{what}: {stderr}");
+        assert!(
+            stderr.contains("line 1")
+                && stderr.contains(&format!("{BASE} is linux/amd64 here, not linux/arm64")),
+            "{what}: {stderr}"
+        );
+    }
+}

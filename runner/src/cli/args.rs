@@ -74,6 +74,11 @@ pub struct BuildArgs {
     /// Target stage(s); default: the last stage.
     #[arg(long = "target")]
     pub targets: Vec<String>,
+    /// Target platform `os/arch[/variant]` (as `docker build --platform`): `TARGETPLATFORM`,
+    /// `TARGETOS`... and the platform base images must have; the runner does not emulate, so a
+    /// base image the engine holds for another platform is an error.
+    #[arg(long = "platform", value_name = "OS/ARCH[/VARIANT]")]
+    pub platform: Option<String>,
     /// Build options.
     #[command(flatten)]
     pub common: CommonArgs,

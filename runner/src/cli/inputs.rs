@@ -33,6 +33,8 @@ pub(super) struct Inputs {
     pub(super) common: CommonArgs,
     /// The context read from standard input (`runner build -`), removed when this is dropped.
     pub(super) stdin_context: Option<StdinContext>,
+    /// `runner build --platform`, when given.
+    pub(super) platform: Option<String>,
 }
 
 /// Plans or reads the plan.
@@ -42,6 +44,7 @@ pub(super) fn read_inputs(
     common: CommonArgs,
 ) -> Result<Inputs> {
     let mut stdin_context = None;
+    let platform = build_args.as_ref().and_then(|args| args.platform.clone());
     let (plan, context_dir, dockerfile, common) = match build_args {
         Some(args) => {
             let build_args = parse_build_args(&args.common.build_args)?;
@@ -51,11 +54,11 @@ pub(super) fn read_inputs(
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| RunnerError::io(format!("reading {shown}"), e))?;
                     let recorded = Some(path.display().to_string());
-                    let plan = plan_text(&text, &shown, recorded, &args.targets, &build_args)?;
+                    let plan = plan_text(&text, &shown, recorded, &args, &build_args)?;
                     (plan, Some(path))
                 }
                 DockerfileSource::Text(text) => {
-                    let plan = plan_text(&text, STDIN_NAME, None, &args.targets, &build_args)?;
+                    let plan = plan_text(&text, STDIN_NAME, None, &args, &build_args)?;
                     (plan, None)
                 }
             };
@@ -83,6 +86,7 @@ pub(super) fn read_inputs(
         dockerfile,
         common,
         stdin_context,
+        platform,
     })
 }
 
@@ -213,19 +217,19 @@ pub fn load_plan(path: &Path) -> Result<Plan> {
     plan_check::parse(&text).map_err(|source| RunnerError::Plan { origin, source })
 }
 
-/// Plans a Dockerfile's text with the planner library; `shown` names it in errors, `recorded`
-/// is the path the plan records (for `<Dockerfile>.dockerignore`).
+/// Plans a Dockerfile's text with the planner library for `args`' targets and platform; `shown`
+/// names it in errors, `recorded` is the path the plan records (for `<Dockerfile>.dockerignore`).
 fn plan_text(
     text: &str,
     shown: &str,
     recorded: Option<String>,
-    targets: &[String],
+    args: &BuildArgs,
     build_args: &BTreeMap<String, String>,
 ) -> Result<Plan> {
     let options = planner::Options {
-        targets: targets.to_vec(),
+        targets: args.targets.clone(),
         build_args: build_args.clone(),
-        platform: None,
+        platform: args.platform.clone(),
         dockerfile: recorded,
     };
     let outcome = planner::plan(text, &options);

@@ -196,6 +196,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         dockerfile,
         common,
         stdin_context,
+        platform,
     } = inputs;
     let (agents, ssh) =
         KeyAgents::start(parse_ssh(&common.ssh, std::env::var_os("SSH_AUTH_SOCK"))?)?;
@@ -213,6 +214,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         report_file: common.report.clone(),
         output: common.output.clone(),
         labels: parse_labels(&common.labels)?,
+        platform,
     };
     let context = if stdin_context.is_some() {
         BuildContext::open_for_one_build(&context_dir, dockerfile.as_deref())?

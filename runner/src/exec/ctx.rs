@@ -58,6 +58,9 @@ pub struct BuildOptions {
     pub output: Option<crate::export::Output>,
     /// `--label KEY=VALUE`: labels set on the (last) target's image, over its own.
     pub labels: BTreeMap<String, String>,
+    /// `--platform`, when given: the platform every base image without `FROM --platform` must
+    /// have.
+    pub platform: Option<String>,
 }
 
 /// A stage memory being read from the engine.

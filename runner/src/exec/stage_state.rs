@@ -37,6 +37,70 @@ pub struct ImagePlatform {
     pub variant: String,
 }
 
+impl ImagePlatform {
+    /// Reads `os/arch[/variant]` (missing parts are `linux`, `amd64`, none).
+    pub fn parse(text: &str) -> ImagePlatform {
+        let mut parts = text.splitn(3, '/');
+        ImagePlatform {
+            os: parts.next().unwrap_or("linux").to_string(),
+            architecture: parts.next().unwrap_or("amd64").to_string(),
+            variant: parts.next().unwrap_or("").to_string(),
+        }
+    }
+
+    /// `os/arch[/variant]`.
+    pub fn describe(&self) -> String {
+        let mut text = format!("{}/{}", self.os, self.architecture);
+        if !self.variant.is_empty() {
+            text.push('/');
+            text.push_str(&self.variant);
+        }
+        text
+    }
+
+    /// Whether an image of this platform is one for `wanted` (`os/arch[/variant]`), as
+    /// containerd's platform matcher normalises them: architecture aliases (`x86_64`,
+    /// `aarch64`), the default variant of `arm64` (v8) and `arm` (v7), and any variant when
+    /// `wanted` names none.
+    pub fn satisfies(&self, wanted: &str) -> bool {
+        let wanted = ImagePlatform::parse(wanted);
+        let (have_arch, have_variant) = normalized(&self.architecture, &self.variant);
+        let (want_arch, want_variant) = normalized(&wanted.architecture, &wanted.variant);
+        self.os.eq_ignore_ascii_case(&wanted.os)
+            && have_arch == want_arch
+            && (wanted.variant.is_empty() || have_variant == want_variant)
+    }
+}
+
+/// An architecture and variant in containerd's normal form.
+fn normalized(architecture: &str, variant: &str) -> (String, String) {
+    let architecture = architecture.to_ascii_lowercase();
+    let variant = variant.to_ascii_lowercase();
+    match architecture.as_str() {
+        "x86_64" | "x86-64" => ("amd64".to_string(), variant),
+        "aarch64" | "arm64" => (
+            "arm64".to_string(),
+            if variant.is_empty() || variant == "8" {
+                "v8".to_string()
+            } else {
+                variant
+            },
+        ),
+        "armhf" => ("arm".to_string(), "v7".to_string()),
+        "armel" => ("arm".to_string(), "v6".to_string()),
+        "arm" => (
+            "arm".to_string(),
+            if variant.is_empty() {
+                "v7".to_string()
+            } else {
+                variant
+            },
+        ),
+        "i386" => ("386".to_string(), variant),
+        _ => (architecture, variant),
+    }
+}
+
 /// What a finished stage hands to the stages that use it.
 #[derive(Debug)]
 pub struct StageResult {
@@ -197,5 +261,24 @@ impl StageState {
             ran_run: self.ran_run,
             keeper: Mutex::new(handed_keeper),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn platforms_match_as_containerd_normalises_them() {
+        let image = |text: &str| ImagePlatform::parse(text);
+        assert!(image("linux/amd64").satisfies("linux/amd64"));
+        assert!(image("linux/amd64").satisfies("linux/x86_64"));
+        assert!(image("linux/arm64").satisfies("linux/arm64/v8"));
+        assert!(image("linux/arm64/v8").satisfies("linux/aarch64"));
+        assert!(image("linux/arm/v7").satisfies("linux/arm"));
+        assert!(!image("linux/arm/v6").satisfies("linux/arm/v7"));
+        assert!(!image("linux/amd64").satisfies("linux/arm64"));
+        assert!(!image("linux/amd64").satisfies("windows/amd64"));
+        assert_eq!(image("linux/arm/v7").describe(), "linux/arm/v7");
     }
 }
