@@ -41,6 +41,17 @@ fn finish(mut sink: Sink, plan: Option<Plan>) -> Outcome {
     }
 }
 
+/// The outcome of a platform option that is not `os/arch[/variant]`.
+fn invalid_platform(mut sink: Sink, option: &str, reason: &str) -> Outcome {
+    let message = format!("invalid {option}: {reason}; use os/arch[/variant], e.g. linux/arm64");
+    sink.list.push(option_diagnostic(
+        Severity::Error,
+        "InvalidPlatform",
+        message,
+    ));
+    finish(sink, None)
+}
+
 fn check_config(directives: &[syntax::Directive], options: &Options, sink: &mut Sink) {
     let from_arg = options.build_args.get("BUILDKIT_DOCKERFILE_CHECK");
     let directive = directives.iter().find(|d| d.name == "check");
@@ -120,23 +131,17 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> 
     stage::validate_stage_names(&file, text, &mut sink);
     stage::validate_command_casing(&file, &mut sink);
 
-    let target_platform =
-        match Platform::parse(options.platform.as_deref().unwrap_or(DEFAULT_PLATFORM)) {
-            Ok(platform) => platform,
-            Err(reason) => {
-                let message = format!(
-                    "invalid --platform: {reason}; use os/arch[/variant], e.g. linux/arm64"
-                );
-                sink.list.push(option_diagnostic(
-                    Severity::Error,
-                    "InvalidPlatform",
-                    message,
-                ));
-                return finish(sink, None);
-            }
+    let build_text = options
+        .build_platform
+        .as_deref()
+        .unwrap_or(DEFAULT_PLATFORM);
+    let target_text = options.platform.as_deref().unwrap_or(build_text);
+    let (build_platform, target_platform) =
+        match (Platform::parse(build_text), Platform::parse(target_text)) {
+            (Ok(build), Ok(target)) => (build, target),
+            (Err(reason), _) => return invalid_platform(sink, "--build-platform", &reason),
+            (_, Err(reason)) => return invalid_platform(sink, "--platform", &reason),
         };
-    let build_platform =
-        Platform::parse(DEFAULT_PLATFORM).unwrap_or_else(|_| target_platform.clone());
     let predefined = predefined_args(
         &build_platform,
         &target_platform,

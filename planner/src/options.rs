@@ -17,8 +17,12 @@ pub struct Options {
     pub targets: Vec<String>,
     /// `--build-arg KEY=VALUE` pairs.
     pub build_args: BTreeMap<String, String>,
-    /// Target platform `os/arch[/variant]`; `linux/amd64` when absent.
+    /// Target platform `os/arch[/variant]`; the build platform when absent.
     pub platform: Option<String>,
+    /// The platform the build runs on, `os/arch[/variant]` (`BUILDPLATFORM`, `BUILDOS`,
+    /// `BUILDARCH`, `BUILDVARIANT`, and the target platform's default, as BuildKit takes its
+    /// worker's platform); `linux/amd64` when absent. A runner passes its engine's platform.
+    pub build_platform: Option<String>,
     /// The Dockerfile's path, recorded in the plan as given (the planner reads nothing).
     pub dockerfile: Option<String>,
 }

@@ -107,13 +107,18 @@ fn read_leniently(text: &str, options: &Options) -> (Vec<usize>, Vec<Stage>, Vec
         arch: "amd64".to_string(),
         variant: String::new(),
     });
+    let build_platform = options
+        .build_platform
+        .as_deref()
+        .and_then(|platform| Platform::parse(platform).ok())
+        .unwrap_or(default_platform);
     let target_platform = options
         .platform
         .as_deref()
         .and_then(|platform| Platform::parse(platform).ok())
-        .unwrap_or_else(|| default_platform.clone());
+        .unwrap_or_else(|| build_platform.clone());
     let predefined = predefined_args(
-        &default_platform,
+        &build_platform,
         &target_platform,
         &target_stage_name(&file, options),
         &options.build_args,

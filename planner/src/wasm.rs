@@ -2,7 +2,7 @@
 //! editor extension through the packages that `web/scripts/build.mjs` makes with wasm-bindgen.
 //!
 //! Input: the Dockerfile text and options as JavaScript values (`{ targets?, build_args?,
-//! platform?, dockerfile?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the
+//! platform?, build_platform?, dockerfile?, dockerignore? }`, the same names as plan JSON; `dockerignore` is the
 //! text of the build context's `.dockerignore`). Output: plain JSON-compatible JavaScript
 //! objects (`{ plan, diagnostics }`, an outline, a diagnostics array, graph text, the version, a
 //! stage-name suggestion).
@@ -108,10 +108,16 @@ pub fn plan_version() -> u32 {
 
 /// The option names `plan`, `check` and `graph` accept (the fields of [`Options`] and of
 /// [`ContextFiles`]).
-const OPTION_NAMES: [&str; 4] = ["targets", "build_args", "platform", "dockerignore"];
+const OPTION_NAMES: [&str; 5] = [
+    "targets",
+    "build_args",
+    "platform",
+    "build_platform",
+    "dockerignore",
+];
 
 /// The shape the error messages name.
-const OPTIONS_SHAPE: &str = "{ targets?: string[], build_args?: { [name]: string }, platform?: string, dockerignore?: string }";
+const OPTIONS_SHAPE: &str = "{ targets?: string[], build_args?: { [name]: string }, platform?: string, build_platform?: string, dockerignore?: string }";
 
 /// Reads options from JavaScript; `undefined` and `null` mean the defaults (for the whole object
 /// and for each option). The object is read field by field through `js-sys` (`Object.keys`,
@@ -128,7 +134,7 @@ fn options_from_js(options: JsValue) -> Result<(Options, ContextFiles), JsError>
     {
         if !OPTION_NAMES.contains(&name.as_str()) {
             return Err(js_error(format!(
-                "invalid options: unknown option \"{name}\"; use targets, build_args, platform or dockerignore"
+                "invalid options: unknown option \"{name}\"; use targets, build_args, platform, build_platform or dockerignore"
             )));
         }
         if value.is_undefined() || value.is_null() {
@@ -154,6 +160,9 @@ fn options_from_js(options: JsValue) -> Result<(Options, ContextFiles), JsError>
                 }
             }
             "platform" => plan_options.platform = Some(string_value(&value, "platform")?),
+            "build_platform" => {
+                plan_options.build_platform = Some(string_value(&value, "build_platform")?)
+            }
             _ => files.dockerignore = Some(string_value(&value, "dockerignore")?),
         }
     }

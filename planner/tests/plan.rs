@@ -15,6 +15,7 @@ fn run(text: &str, targets: &[&str], build_args: &[(&str, &str)]) -> Outcome {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<BTreeMap<_, _>>(),
         platform: None,
+        build_platform: None,
         dockerfile: None,
     };
     planner::plan(text, &options)
@@ -344,6 +345,47 @@ fn predefined_platform_args_in_from() {
         }
     );
     assert_eq!(plan.predefined_args["TARGETPLATFORM"], "linux/arm64");
+}
+
+#[test]
+fn the_build_platform_is_the_builders_and_the_default_target() {
+    // As BuildKit takes its worker's platform: an arm64 engine builds for arm64 unless told
+    // otherwise, and `$BUILDPLATFORM` names the engine's platform either way.
+    let text = "FROM --platform=$BUILDPLATFORM golang AS build\nARG TARGETARCH\nRUN GOARCH=$TARGETARCH go build\nFROM alpine\n";
+    let plan_on = |platform: Option<&str>| {
+        let options = Options {
+            platform: platform.map(str::to_string),
+            build_platform: Some("linux/arm64".into()),
+            ..Options::default()
+        };
+        planner::plan(text, &options).plan.unwrap()
+    };
+    let native = plan_on(None);
+    assert_eq!(native.platform, "linux/arm64");
+    assert_eq!(native.predefined_args["BUILDPLATFORM"], "linux/arm64");
+    assert_eq!(native.predefined_args["BUILDARCH"], "arm64");
+    assert_eq!(native.predefined_args["TARGETARCH"], "arm64");
+    assert_eq!(native.stages[0].platform.as_deref(), Some("linux/arm64"));
+    let cross = plan_on(Some("linux/amd64"));
+    assert_eq!(cross.platform, "linux/amd64");
+    assert_eq!(cross.predefined_args["BUILDPLATFORM"], "linux/arm64");
+    assert_eq!(cross.predefined_args["TARGETARCH"], "amd64");
+    assert_eq!(cross.stages[0].platform.as_deref(), Some("linux/arm64"));
+    let bad = planner::plan(
+        text,
+        &Options {
+            build_platform: Some("linux//arm64".into()),
+            ..Options::default()
+        },
+    );
+    assert!(bad.plan.is_none());
+    assert!(
+        bad.diagnostics[0]
+            .message
+            .starts_with("invalid --build-platform"),
+        "{:?}",
+        bad.diagnostics
+    );
 }
 
 #[test]

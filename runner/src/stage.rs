@@ -314,12 +314,15 @@ async fn start_state(
             };
             // BuildKit resolves the image for the platform asked for; the runner uses the
             // engine's image as it is, so one of another platform is an error, not a silent
-            // substitute.
-            if let Some(wanted) = stage
+            // substitute. The plan's build platform stands for the engine's own, whatever the
+            // planner assumed (`FROM --platform=$BUILDPLATFORM` builds natively).
+            let build_platform = ctx.plan.predefined_args.get("BUILDPLATFORM");
+            let wanted = stage
                 .platform
                 .as_deref()
                 .or(ctx.options.platform.as_deref())
-            {
+                .filter(|wanted| Some(&wanted.to_string()) != build_platform);
+            if let Some(wanted) = wanted {
                 if !platform.satisfies(wanted) {
                     return Err(RunnerError::Instruction {
                         stage: stage.display_name.clone(),

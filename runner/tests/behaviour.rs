@@ -813,6 +813,24 @@ fn a_base_image_of_another_platform_is_an_error_not_a_silent_substitute() {
     let on_the_line = run_runner(&["build", &context]);
     dir.write("Dockerfile", &format!("FROM {BASE}\nRUN true\n"));
     let for_the_build = run_runner(&["build", &context, "--platform", "linux/arm64"]);
+    // A plan made on another build platform: `$BUILDPLATFORM` stands for the engine's own.
+    let text = format!("FROM --platform=$BUILDPLATFORM {BASE}\nRUN true\n");
+    let options = planner::Options {
+        build_platform: Some("linux/arm64".to_string()),
+        ..planner::Options::default()
+    };
+    let plan = planner::plan(&text, &options).plan.expect("plan");
+    let plan_file = dir.0.join("arm64-plan.json");
+    std::fs::write(&plan_file, serde_json::to_string(&plan).unwrap()).unwrap();
+    let planned_elsewhere = run_runner(&[
+        &plan_file.to_string_lossy(),
+        "--context",
+        &context,
+        "--progress",
+        "json",
+    ]);
+    assert_built(&planned_elsewhere, "a plan made with build platform linux/arm64");
+    forget_cache_tags(None, &stage_images(&planned_elsewhere.stdout));
     for (out, what) in [
         (on_the_line, "FROM --platform"),
         (for_the_build, "--platform"),

@@ -25,9 +25,13 @@ pub struct PlanOptions {
     /// Build argument KEY=VALUE (KEY alone takes the value from the environment).
     #[arg(long = "build-arg", value_name = "KEY=VALUE")]
     pub build_args: Vec<String>,
-    /// Target platform os/arch[/variant] (default linux/amd64).
+    /// Target platform os/arch[/variant] (default: the build platform).
     #[arg(long, value_name = "OS/ARCH")]
     pub platform: Option<String>,
+    /// The platform the build runs on, os/arch[/variant] (BUILDPLATFORM; default linux/amd64):
+    /// give the engine's, e.g. linux/arm64 on an Apple-silicon machine.
+    #[arg(long = "build-platform", value_name = "OS/ARCH")]
+    pub build_platform: Option<String>,
     /// The build context directory, for its .dockerignore (default: the Dockerfile's directory).
     /// <Dockerfile>.dockerignore beside the Dockerfile wins, as in BuildKit.
     #[arg(long, value_name = "DIR")]
@@ -141,6 +145,7 @@ pub fn options(args: &PlanOptions) -> Result<Options> {
         targets: args.targets.clone(),
         build_args,
         platform: args.platform.clone(),
+        build_platform: args.build_platform.clone(),
         dockerfile: None,
     })
 }

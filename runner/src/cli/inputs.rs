@@ -42,6 +42,7 @@ pub(super) fn read_inputs(
     build_args: Option<BuildArgs>,
     plan_file: Option<PathBuf>,
     common: CommonArgs,
+    build_platform: Option<String>,
 ) -> Result<Inputs> {
     let mut stdin_context = None;
     let platform = build_args.as_ref().and_then(|args| args.platform.clone());
@@ -54,11 +55,13 @@ pub(super) fn read_inputs(
                     let text = std::fs::read_to_string(&path)
                         .map_err(|e| RunnerError::io(format!("reading {shown}"), e))?;
                     let recorded = Some(path.display().to_string());
-                    let plan = plan_text(&text, &shown, recorded, &args, &build_args)?;
+                    let plan =
+                        plan_text(&text, &shown, recorded, &args, &build_args, &build_platform)?;
                     (plan, Some(path))
                 }
                 DockerfileSource::Text(text) => {
-                    let plan = plan_text(&text, STDIN_NAME, None, &args, &build_args)?;
+                    let plan =
+                        plan_text(&text, STDIN_NAME, None, &args, &build_args, &build_platform)?;
                     (plan, None)
                 }
             };
@@ -217,19 +220,22 @@ pub fn load_plan(path: &Path) -> Result<Plan> {
     plan_check::parse(&text).map_err(|source| RunnerError::Plan { origin, source })
 }
 
-/// Plans a Dockerfile's text with the planner library for `args`' targets and platform; `shown`
-/// names it in errors, `recorded` is the path the plan records (for `<Dockerfile>.dockerignore`).
+/// Plans a Dockerfile's text with the planner library for `args`' targets and platform, on
+/// `build_platform` (the engine's); `shown` names it in errors, `recorded` is the path the plan
+/// records (for `<Dockerfile>.dockerignore`).
 fn plan_text(
     text: &str,
     shown: &str,
     recorded: Option<String>,
     args: &BuildArgs,
     build_args: &BTreeMap<String, String>,
+    build_platform: &Option<String>,
 ) -> Result<Plan> {
     let options = planner::Options {
         targets: args.targets.clone(),
         build_args: build_args.clone(),
         platform: args.platform.clone(),
+        build_platform: build_platform.clone(),
         dockerfile: recorded,
     };
     let outcome = planner::plan(text, &options);

@@ -71,7 +71,17 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         id_on_stdout: common.progress_mode() != ProgressMode::Json && !tar_to_stdout,
     };
     finish.clear()?;
-    let inputs = read_inputs(build_args, cli.plan, cli.common)?;
+    // `runner build` plans on the engine's platform, as BuildKit takes its worker's (a daemon
+    // named by --buildkit-addr is not asked: linux/amd64 then). An engine that cannot be reached
+    // is reported by the build itself, after the Dockerfile has been checked.
+    let build_platform = match &build_args {
+        Some(_) if common.buildkit_addr.is_none() => tokio::select! {
+            platform = engine_platform(common.engine.as_deref()) => platform,
+            signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
+        },
+        _ => None,
+    };
+    let inputs = read_inputs(build_args, cli.plan, cli.common, build_platform)?;
     if inputs.common.backend == Backend::Buildkit {
         let image = run_buildkit(inputs, &mut signals).await?;
         return finish.image(&image);
@@ -186,6 +196,12 @@ struct Prepared {
     agents: KeyAgents,
     /// The context read from standard input, removed when the build ends.
     stdin_context: Option<stdin_input::StdinContext>,
+}
+
+/// The engine's platform, or `None` when it cannot be asked.
+async fn engine_platform(engine: Option<&str>) -> Option<String> {
+    let engine = Engine::connect(engine).await.ok()?;
+    engine.platform().await.ok()
 }
 
 /// Opens the context and connects to the engine.

@@ -94,6 +94,25 @@ impl Engine {
         &self.host
     }
 
+    /// The engine's own platform, `os/arch` (`GET /version`): the platform its images run on
+    /// without emulation, which BuildKit takes as the build platform.
+    pub async fn platform(&self) -> EngineResult<String> {
+        let version = self
+            .docker
+            .version()
+            .await
+            .map_err(|e| EngineError::api("read the engine's version", e))?;
+        let os = version.os.filter(|os| !os.is_empty());
+        let arch = version.arch.filter(|arch| !arch.is_empty());
+        match (os, arch) {
+            (Some(os), Some(arch)) => Ok(format!("{os}/{arch}")),
+            _ => Err(EngineError::protocol(
+                "read the engine's version",
+                "the engine did not say its Os and Arch",
+            )),
+        }
+    }
+
     /// Whether the engine runs on this machine (a unix socket), so host paths are its paths.
     pub fn is_local(&self) -> bool {
         self.host.starts_with("unix://") || self.host.starts_with('/')

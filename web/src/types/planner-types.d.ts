@@ -434,6 +434,12 @@ export interface Options {
     [k: string]: string | undefined;
   };
   /**
+   * The platform the build runs on, `os/arch[/variant]` (`BUILDPLATFORM`, `BUILDOS`,
+   * `BUILDARCH`, `BUILDVARIANT`, and the target platform's default, as BuildKit takes its
+   * worker's platform); `linux/amd64` when absent. A runner passes its engine's platform.
+   */
+  build_platform?: string | null;
+  /**
    * The Dockerfile's path, recorded in the plan as given (the planner reads nothing).
    */
   dockerfile?: string | null;
@@ -443,7 +449,7 @@ export interface Options {
    */
   dockerignore?: string | null;
   /**
-   * Target platform `os/arch[/variant]`; `linux/amd64` when absent.
+   * Target platform `os/arch[/variant]`; the build platform when absent.
    */
   platform?: string | null;
   /**

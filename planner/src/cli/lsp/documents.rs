@@ -50,6 +50,7 @@ impl Settings {
             targets: self.targets.clone(),
             build_args: self.build_args.clone(),
             platform: self.platform.clone().filter(|p| !p.is_empty()),
+            build_platform: None,
             dockerfile: None,
         }
     }
