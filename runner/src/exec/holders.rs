@@ -88,7 +88,10 @@ pub async fn create_holder(ctx: &Ctx, state: &StageState) -> Result<String> {
         image: state.image.clone(),
         entrypoint: vec![HOLDER_ENTRYPOINT.to_string()],
         env: state.config.env.clone(),
-        working_dir: Some(state.config.working_dir.clone()).filter(|w| !w.is_empty()),
+        // No working directory: the engine would create a missing one (owned by root) when it
+        // creates the container, before a WORKDIR step could create it owned by the USER, or
+        // see that it must be committed at all.
+        working_dir: None,
         user: Some(state.config.user.clone()).filter(|u| !u.is_empty()),
         network_mode: Some("none".to_string()),
         ..ContainerSpec::default()

@@ -5,8 +5,9 @@
 //! Output: numeric uid and gid.
 //! Invariant: pure; a name missing from the files is an error naming it, a number is taken as is.
 
-/// Resolves `spec` (`user`, `user:group`, `uid:gid`, ...) to numeric ids. A user without a
-/// group takes the user's primary group from passwd (0 when the user is numeric and unknown).
+/// Resolves `spec` (`user`, `user:group`, `uid:gid`, ...) to numeric ids. A named user without
+/// a group takes its primary group from passwd; a numeric one takes gid = uid, as BuildKit owns
+/// files for `--chown=1000` and directories a WORKDIR makes under `USER 1000`.
 pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), String> {
     let (user, group_name) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
@@ -20,7 +21,8 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
         })
     };
     let (uid, primary_gid) = match user.parse::<u64>() {
-        Ok(uid) => (uid, passwd_entry(2, user).and_then(|(_, g)| g).unwrap_or(0)),
+        // BuildKit's owner of a numeric user is uid:uid, whatever /etc/passwd says.
+        Ok(uid) => (uid, uid),
         Err(_) => match passwd_entry(0, user) {
             Some((Some(uid), Some(gid))) => (uid, gid),
             _ => return Err(format!("user \"{user}\" is not in the image's /etc/passwd; use a numeric uid or add the user first")),
@@ -43,10 +45,9 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
     Ok((uid, gid))
 }
 
-/// Whether resolving `spec` needs the image's files: it names a user or group, or gives no
-/// group (the user's primary group then comes from `/etc/passwd`).
+/// Whether resolving `spec` needs the image's files: it names a user or a group.
 pub fn needs_lookup(spec: &str) -> bool {
-    !spec.contains(':') || spec.split(':').any(|part| part.parse::<u64>().is_err())
+    spec.split(':').any(|part| part.parse::<u64>().is_err())
 }
 
 #[cfg(test)]
@@ -60,15 +61,15 @@ mod tests {
     fn resolves_names_and_numbers() {
         assert_eq!(resolve("user", PASSWD, GROUP), Ok((1000, 1001)));
         assert_eq!(resolve("user:staff", PASSWD, GROUP), Ok((1000, 50)));
-        assert_eq!(resolve("1000", PASSWD, GROUP), Ok((1000, 1001)));
+        assert_eq!(resolve("1000", PASSWD, GROUP), Ok((1000, 1000)));
         assert_eq!(resolve("42:7", PASSWD, GROUP), Ok((42, 7)));
-        assert_eq!(resolve("42", PASSWD, GROUP), Ok((42, 0)));
+        assert_eq!(resolve("42", PASSWD, GROUP), Ok((42, 42)));
         assert!(resolve("ghost", PASSWD, GROUP)
             .unwrap_err()
             .contains("\"ghost\""));
         assert!(resolve("user:ghosts", PASSWD, GROUP).is_err());
         assert!(needs_lookup("user:1"));
-        assert!(needs_lookup("1000"));
+        assert!(!needs_lookup("1000"));
         assert!(!needs_lookup("1:2"));
     }
 }
