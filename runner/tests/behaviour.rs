@@ -829,7 +829,10 @@ fn a_base_image_of_another_platform_is_an_error_not_a_silent_substitute() {
         "--progress",
         "json",
     ]);
-    assert_built(&planned_elsewhere, "a plan made with build platform linux/arm64");
+    assert_built(
+        &planned_elsewhere,
+        "a plan made with build platform linux/arm64",
+    );
     forget_cache_tags(None, &stage_images(&planned_elsewhere.stdout));
     for (out, what) in [
         (on_the_line, "FROM --platform"),

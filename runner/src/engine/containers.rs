@@ -10,8 +10,7 @@ use std::collections::HashMap;
 
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ExecConfig, HostConfig, Mount, MountTmpfsOptions, MountType,
-    MountVolumeOptions,
+    ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType, MountVolumeOptions,
 };
 use bollard::query_parameters::{
     CommitContainerOptions, CreateContainerOptions, ListContainersOptions, LogsOptions,
@@ -104,11 +103,14 @@ pub(super) async fn create_container(
     docker: &Docker,
     spec: &ContainerSpec,
 ) -> EngineResult<String> {
-    let mounts: Vec<Mount> = spec.mounts.iter().map(to_bollard_mount).collect();
+    let mounts: Vec<Mount> = spec.mounts.iter().filter_map(to_bollard_mount).collect();
+    let tmpfs: std::collections::HashMap<String, String> =
+        spec.mounts.iter().filter_map(tmpfs_entry).collect();
     let host_config = HostConfig {
         network_mode: spec.network_mode.clone(),
         extra_hosts: (!spec.extra_hosts.is_empty()).then(|| spec.extra_hosts.clone()),
         mounts: (!mounts.is_empty()).then_some(mounts),
+        tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         privileged: spec.privileged.then_some(true),
         ..HostConfig::default()
     };
@@ -361,8 +363,9 @@ fn log_chunk(
     }
 }
 
-fn to_bollard_mount(spec: &MountSpec) -> Mount {
-    match spec {
+/// A bind or volume mount as the engine's `Mounts` take it (a tmpfs goes to [`tmpfs_entry`]).
+fn to_bollard_mount(spec: &MountSpec) -> Option<Mount> {
+    Some(match spec {
         MountSpec::Bind {
             source,
             target,
@@ -391,15 +394,23 @@ fn to_bollard_mount(spec: &MountSpec) -> Mount {
             }),
             ..Mount::default()
         },
-        MountSpec::Tmpfs { target, size, mode } => Mount {
-            typ: Some(MountType::TMPFS),
-            target: Some(target.clone()),
-            tmpfs_options: (*size > 0 || mode.is_some()).then(|| MountTmpfsOptions {
-                size_bytes: (*size > 0).then_some(*size),
-                mode: mode.map(|m| m as i64),
-                ..MountTmpfsOptions::default()
-            }),
-            ..Mount::default()
-        },
+        MountSpec::Tmpfs { .. } => return None,
+    })
+}
+
+/// A tmpfs as the engine's `Tmpfs` map takes it (target to mount options). Mounted as BuildKit
+/// mounts a RUN's tmpfs, `rw,nosuid` with exec and devices allowed: the `Mounts` form would add
+/// `noexec,nodev`, and a script or device node made there would fail.
+fn tmpfs_entry(spec: &MountSpec) -> Option<(String, String)> {
+    let MountSpec::Tmpfs { target, size, mode } = spec else {
+        return None;
+    };
+    let mut options = vec!["exec".to_string(), "dev".to_string()];
+    if *size > 0 {
+        options.push(format!("size={size}"));
     }
+    if let Some(mode) = mode {
+        options.push(format!("mode={mode:o}"));
+    }
+    Some((target.clone(), options.join(",")))
 }
