@@ -189,6 +189,9 @@ impl SourceImage<'_> {
         let mut matched: Vec<String> = names
             .into_iter()
             .map(|(name, _)| name)
+            // The listed directory's own entry (named "") is not below it: `*` would match it
+            // and copy the whole directory again.
+            .filter(|name| !name.is_empty())
             .filter(|name| {
                 let components: Vec<&str> = name.split('/').collect();
                 components.len() == wanted.len()
