@@ -9,7 +9,7 @@
 //! stage always ends in an image whose config is exactly the stage's final config; on failure
 //! the stage's keeper and holder are removed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -24,7 +24,7 @@ use crate::exec::holders::drop_holder;
 use crate::exec::insight::StageInsight;
 use crate::exec::keeper;
 use crate::exec::stage_deps::{await_dep, instruction_stage_deps, StageFuture};
-use crate::exec::stage_state::{ImagePlatform, StageResult, StageState};
+use crate::exec::stage_state::{ImagePlatform, StageArgs, StageResult, StageState};
 use crate::image_config::ImageConfig;
 use crate::record::memory::{RootMemory, RECORD_REPO};
 use crate::record::recorder::{FinishedStage, PendingMemory, StageFacts};
@@ -256,7 +256,7 @@ async fn start_state(
     deps: &HashMap<usize, Arc<StageResult>>,
 ) -> Result<(StageState, Vec<String>)> {
     let mut inherited = None;
-    let mut args = BTreeMap::new();
+    let mut args = StageArgs::default();
     let mut ran_run = false;
     let plan_platform = || ImagePlatform::parse(&ctx.plan.platform);
     let mut insight = StageInsight::new(ctx.stage_identity(&stage.display_name));

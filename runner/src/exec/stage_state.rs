@@ -101,6 +101,64 @@ fn normalized(architecture: &str, variant: &str) -> (String, String) {
     }
 }
 
+/// A stage's ARGs with their values, and which of them were set after an ENV of the same name.
+///
+/// BuildKit adds an ARG with a value to the stage's build environment (`dispatchArg`:
+/// `d.state.AddEnv`), after the image's ENV: the later of an ENV and an ARG of one name wins
+/// for expansion and for what a RUN sees, while the image's `Env` keeps the ENV.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StageArgs {
+    values: BTreeMap<String, String>,
+    over_env: std::collections::BTreeSet<String>,
+}
+
+impl StageArgs {
+    /// The value of ARG `name`, when it has one.
+    pub fn get(&self, name: &str) -> Option<&String> {
+        self.values.get(name)
+    }
+
+    /// `ARG name=value` (or one given by a build argument): it now wins over an earlier ENV.
+    pub fn set(&mut self, name: &str, value: String) {
+        self.values.insert(name.to_string(), value);
+        self.over_env.insert(name.to_string());
+    }
+
+    /// `ARG name` with no value anywhere.
+    pub fn unset(&mut self, name: &str) {
+        self.values.remove(name);
+        self.over_env.remove(name);
+    }
+
+    /// `ENV name=…`: the ENV now wins over an earlier ARG.
+    pub fn env_set(&mut self, name: &str) {
+        self.over_env.remove(name);
+    }
+
+    /// The variables visible to word expansion: the ARGs, then the ENV over them, then the
+    /// ARGs set after an ENV of their name over that.
+    pub fn scope(&self, config: &ImageConfig) -> BTreeMap<String, String> {
+        let mut vars = self.values.clone();
+        vars.extend(config.env_map());
+        for name in &self.over_env {
+            if let Some(value) = self.values.get(name) {
+                vars.insert(name.clone(), value.clone());
+            }
+        }
+        vars
+    }
+
+    /// The ARGs a RUN sees as environment: those no ENV names, and those set after the ENV of
+    /// their name (which they replace), sorted.
+    pub fn run_env(&self, config: &ImageConfig) -> Vec<(String, String)> {
+        self.values
+            .iter()
+            .filter(|(name, _)| config.env_get(name).is_none() || self.over_env.contains(*name))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
 /// What a finished stage hands to the stages that use it.
 #[derive(Debug)]
 pub struct StageResult {
@@ -113,7 +171,7 @@ pub struct StageResult {
     /// Its final config.
     pub config: ImageConfig,
     /// Its ARGs in scope at the end (a child stage inherits them).
-    pub args: BTreeMap<String, String>,
+    pub args: StageArgs,
     /// Its platform.
     pub platform: ImagePlatform,
     /// Its final cache key.
@@ -177,7 +235,7 @@ pub struct StageState {
     /// Whether `config` differs from the config stored in `image`.
     pub config_dirty: bool,
     /// ARGs declared in the stage (or inherited from its parent stage), with their values.
-    pub args: BTreeMap<String, String>,
+    pub args: StageArgs,
     /// Whether every filesystem step so far was a cache hit.
     pub all_cached: bool,
     /// Whether a RUN ran in this stage (cached or not) or a stage it is built on.
@@ -205,20 +263,14 @@ pub struct StageState {
 }
 
 impl StageState {
-    /// The variables visible to word expansion: ARGs, overridden by ENV.
+    /// The variables visible to word expansion (see [`StageArgs::scope`]).
     pub fn lookup_vars(&self) -> BTreeMap<String, String> {
-        let mut vars = self.args.clone();
-        vars.extend(self.config.env_map());
-        vars
+        self.args.scope(&self.config)
     }
 
-    /// The ARGs a RUN sees as environment (those not overridden by ENV), sorted.
+    /// The ARGs a RUN sees as environment (see [`StageArgs::run_env`]), sorted.
     pub fn run_args(&self) -> Vec<(String, String)> {
-        self.args
-            .iter()
-            .filter(|(name, _)| self.config.env_get(name).is_none())
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+        self.args.run_env(&self.config)
     }
 
     /// Moves the stage to the key `builder` makes and keeps its named fields for the record.

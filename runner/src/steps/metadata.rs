@@ -14,7 +14,7 @@ use planner::plan::{Command, GlobalArg, HealthTest, Instruction, Op};
 
 use crate::error::{RunnerError, StepError};
 use crate::exec::ctx::Ctx;
-use crate::exec::stage_state::StageState;
+use crate::exec::stage_state::{StageArgs, StageState};
 use crate::image_config::{Healthcheck, ImageConfig};
 
 /// Where a stage `ARG` without a build argument gets its value.
@@ -62,14 +62,13 @@ pub fn fold(
 /// resolved values for the cache key.
 pub fn apply(
     config: &mut ImageConfig,
-    args: &mut BTreeMap<String, String>,
+    args: &mut StageArgs,
     instruction: &Instruction,
     earlier: &[&Instruction],
     sources: &ArgSources<'_>,
     escape: char,
 ) -> Result<Vec<String>, StepError> {
-    let mut vars = args.clone();
-    vars.extend(config.env_map());
+    let vars = args.scope(config);
     let expand = |word: &str| {
         planner::expand::expand_word(word, &vars, escape).map_err(|source| StepError::Expand {
             word: word.to_string(),
@@ -84,23 +83,23 @@ pub fn apply(
                 let value = expand(&pair.value)?;
                 resolved.push(format!("{key}={value}"));
                 config.env_set(&key, &value);
+                args.env_set(&key);
             }
         }
         Op::Arg { args: decls } => {
             for decl in decls {
                 // Each ARG sees the ones declared before it on the same line.
-                let mut scope = args.clone();
-                scope.extend(config.env_map());
+                let scope = args.scope(config);
                 let value =
                     arg_value(&decl.name, decl.default.as_deref(), sources, &scope, escape)?;
                 match value {
                     Some(value) => {
                         resolved.push(format!("{}={value}", decl.name));
-                        args.insert(decl.name.clone(), value);
+                        args.set(&decl.name, value);
                     }
                     None => {
                         resolved.push(decl.name.clone());
-                        args.remove(&decl.name);
+                        args.unset(&decl.name);
                     }
                 }
             }
@@ -396,7 +395,7 @@ mod tests {
     fn expose_splits_a_variable_into_several_ports() {
         let mut config = ImageConfig::default();
         config.env_set("P", "80 81/udp");
-        let mut args = BTreeMap::new();
+        let mut args = StageArgs::default();
         let instruction: Instruction = serde_json::from_value(serde_json::json!({
             "line": 3, "end_line": 3, "text": "EXPOSE $P 82/TCP", "kind": "expose",
             "ports": ["$P", "82/TCP"]

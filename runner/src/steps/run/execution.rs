@@ -149,7 +149,15 @@ pub(super) fn execution_and_key(
 fn environment(ctx: &Ctx, state: &StageState) -> (Vec<String>, Vec<String>) {
     let mut env = state.config.env.clone();
     for (name, value) in state.run_args() {
-        env.push(format!("{name}={value}"));
+        // An ARG set after the ENV of its name replaces it (BuildKit's build environment).
+        let entry = format!("{name}={value}");
+        match env
+            .iter_mut()
+            .find(|kv| kv.split('=').next() == Some(name.as_str()))
+        {
+            Some(existing) => *existing = entry,
+            None => env.push(entry),
+        }
     }
     let key_env = env.clone();
     // Proxy build arguments reach every RUN (in both cases, the lower-case value winning);
