@@ -4,8 +4,9 @@
 //! step's `--chown`/`--chmod`. Output: a tar stream whose entries carry absolute image paths
 //! (without the leading `/`), meant for `PUT /containers/{id}/archive?path=/`.
 //! Invariant: every entry has the owner given (0:0 by default), the context's mode (or the
-//! `--chmod` result) and mtime; symlinks stay symlinks; hard links inside the set stay hard links;
-//! a file whose size changes while it is read is an error, never a corrupt stream.
+//! `--chmod` result) and mtime; symlinks stay symlinks; hard links inside one source stay hard
+//! links (files linked across two sources are copied twice, as BuildKit copies each source on its
+//! own); a file whose size changes while it is read is an error, never a corrupt stream.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -115,8 +116,9 @@ struct TarWriter<'a, W: Write> {
     builder: Builder<W>,
     owner: (u64, u64),
     chmod: Option<&'a Chmod>,
-    /// (device, inode) of multiply linked files already written, with their tar name.
-    links: HashMap<(u64, u64), String>,
+    /// (source, device, inode) of multiply linked files already written, with their tar name:
+    /// a link is kept within one source, as BuildKit copies each source on its own.
+    links: HashMap<(usize, u64, u64), String>,
     summary: TarSummary,
 }
 
@@ -192,7 +194,7 @@ impl<W: Write> TarWriter<'_, W> {
         }
         match entry.kind {
             EntryKind::File => {
-                let key = (entry.meta.dev, entry.meta.ino);
+                let key = (entry.root, entry.meta.dev, entry.meta.ino);
                 if entry.meta.nlink > 1 {
                     if let Some(first) = self.links.get(&key) {
                         header.set_entry_type(EntryType::Link);
