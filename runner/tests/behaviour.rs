@@ -847,3 +847,22 @@ fn a_base_image_of_another_platform_is_an_error_not_a_silent_substitute() {
         );
     }
 }
+
+#[test]
+fn a_tag_the_engine_would_refuse_fails_before_anything_is_built() {
+    require_engine();
+    let dir = TempDir::new("bad-tag");
+    dir.write("Dockerfile", &format!("FROM {BASE}\nRUN exit 7\n"));
+    let context = dir.path_str();
+    for (tag, reason) in [
+        ("Upper-Case:1", "repository name must be lowercase"),
+        ("app:bad tag", "invalid reference format"),
+    ] {
+        let out = run_runner(&["build", &context, "-t", tag, "--progress", "json"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{tag}: {stderr}");
+        assert!(stderr.contains(reason), "{tag}: {stderr}");
+        // Refused before planning: the failing RUN never ran.
+        assert!(out.stdout.is_empty(), "{tag}: a build started");
+    }
+}

@@ -66,6 +66,22 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
             ));
         }
     }
+    // A tag the engine would refuse fails now, as `docker build -t` refuses it, not after the
+    // whole build.
+    for tag in &common.tags {
+        let problem = match planner::validate_reference(tag) {
+            Err(reason) => Some(reason),
+            Ok(()) if tag.contains('@') => {
+                Some("refusing to create a tag with a digest reference".to_string())
+            }
+            Ok(()) => None,
+        };
+        if let Some(reason) = problem {
+            return Err(RunnerError::Usage(format!(
+                "invalid argument {tag:?} for \"-t, --tag\": {reason}; use name[:tag] in lowercase"
+            )));
+        }
+    }
     let finish = Finish {
         iidfile: common.iidfile.clone(),
         id_on_stdout: common.progress_mode() != ProgressMode::Json && !tar_to_stdout,
