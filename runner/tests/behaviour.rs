@@ -866,3 +866,29 @@ fn a_tag_the_engine_would_refuse_fails_before_anything_is_built() {
         assert!(out.stdout.is_empty(), "{tag}: a build started");
     }
 }
+
+#[test]
+fn a_run_as_a_user_the_image_lacks_fails_naming_the_user_and_its_line() {
+    require_engine();
+    let dir = TempDir::new("ghost-user");
+    let context = dir.path_str();
+    // The first RUN of a stage (its own container) and a later one (an exec in the keeper).
+    for (dockerfile, line) in [
+        (format!("FROM {BASE}\nUSER ghost\nRUN true\n"), 3),
+        (
+            format!("FROM {BASE}\nRUN true\nUSER ghost:nogroup\nRUN true\n"),
+            4,
+        ),
+    ] {
+        dir.write("Dockerfile", &dockerfile);
+        let out = run_runner(&["build", &context, "--progress", "plain"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("line {line}: USER ghost"))
+                && stderr.contains("unable to find user ghost")
+                && stderr.contains("use a numeric uid"),
+            "{stderr}"
+        );
+    }
+}

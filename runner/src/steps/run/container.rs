@@ -13,7 +13,9 @@ use std::time::Instant;
 use planner::plan::Instruction;
 
 use super::execution::Execution;
-use super::process::{collect_output, exec_exit, exec_step, step_failed, without_engine_hostname};
+use super::process::{
+    collect_output, exec_exit, exec_step, step_failed, user_refused, without_engine_hostname,
+};
 use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError, StepError};
 use crate::exec::commit::commit_step;
@@ -98,7 +100,10 @@ pub(super) async fn run_in_container(
     let id = ctx.create_container(spec).await?;
     let outcome = async {
         let running = Instant::now();
-        ctx.engine.start_container(&id).await?;
+        ctx.engine
+            .start_container(&id)
+            .await
+            .map_err(|e| user_refused(state, instruction, &execution.user, e))?;
         if as_exec {
             for secret in &prepared.secrets_in_container {
                 write_secret(ctx, state, instruction, &id, secret).await?;

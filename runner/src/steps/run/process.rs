@@ -49,7 +49,8 @@ pub(super) async fn exec_step(
             user,
             None,
         )
-        .await?;
+        .await
+        .map_err(|e| user_refused(state, instruction, &execution.user, e))?;
     let tail = collect_output(ctx, &state.name, output).await;
     let (code, stream_broke) = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 && stream_broke {
@@ -59,6 +60,24 @@ pub(super) async fn exec_step(
             text: instruction.text.clone(),
             code,
         });
+    }
+    // An exec as a USER the image lacks never starts: the engine says so on its output and
+    // exits 126.
+    if code == 126 {
+        let refusal = tail.iter().find(|line| {
+            line.contains("unable to find user") || line.contains("unable to find group")
+        });
+        if let Some(refusal) = refusal {
+            return Err(RunnerError::Instruction {
+                stage: state.name.clone(),
+                line: instruction.line,
+                source: crate::error::StepError::Invalid(format!(
+                    "USER {}: {}; add it to the image first (RUN adduser …) or use a numeric uid",
+                    execution.user,
+                    refusal.trim()
+                )),
+            });
+        }
     }
     if code != 0 {
         return Err(step_failed(state, instruction, code, tail));
@@ -117,6 +136,39 @@ pub(super) fn without_engine_hostname(argv: &[String], env: &[String]) -> Vec<St
     ];
     wrapped.extend(argv.iter().cloned());
     wrapped
+}
+
+/// The engine's refusal to run a process as a USER the image does not have, as the step's own
+/// problem naming that USER (like BuildKit's "unable to find user"); any other engine error as it
+/// is.
+pub(super) fn user_refused(
+    state: &StageState,
+    instruction: &Instruction,
+    user: &str,
+    error: crate::engine::EngineError,
+) -> RunnerError {
+    // The engine's message is in the error's causes.
+    let mut text = error.to_string();
+    let mut cause = std::error::Error::source(&error);
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    let Some(at) = text
+        .find("unable to find user")
+        .or_else(|| text.find("unable to find group"))
+    else {
+        return RunnerError::Engine(error);
+    };
+    RunnerError::Instruction {
+        stage: state.name.clone(),
+        line: instruction.line,
+        source: crate::error::StepError::Invalid(format!(
+            "USER {user}: {}; add it to the image first (RUN adduser …) or use a numeric uid",
+            &text[at..]
+        )),
+    }
 }
 
 pub(super) fn step_failed(
