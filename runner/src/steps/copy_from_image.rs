@@ -41,17 +41,10 @@ pub async fn pieces(
     parents: bool,
     executor_dirs: bool,
 ) -> Result<std::result::Result<Vec<Piece>, StepError>> {
-    let holder = ctx.source_holder(image).await?;
-    let mut source_image = SourceImage {
-        ctx,
-        holder,
-        image: image.to_string(),
-        real: None,
-        executor_dirs,
-    };
-    let excludes = match PatternMatcher::new(excludes) {
-        Ok(matcher) => std::sync::Arc::new(matcher),
-        Err(e) => return Ok(Err(StepError::Invalid(format!("--exclude patterns: {e}")))),
+    let mut source_image = SourceImage::open(ctx, image, executor_dirs).await?;
+    let excludes = match exclude_matcher(excludes) {
+        Ok(matcher) => matcher,
+        Err(e) => return Ok(Err(e)),
     };
     let mut pieces = Vec::new();
     for source in sources {
@@ -95,19 +88,21 @@ pub async fn piece_at(
     path: &str,
     executor_dirs: bool,
 ) -> Result<std::result::Result<Piece, StepError>> {
-    let holder = ctx.source_holder(image).await?;
-    let mut source_image = SourceImage {
-        ctx,
-        holder,
-        image: image.to_string(),
-        real: None,
-        executor_dirs,
-    };
-    let no_excludes = match PatternMatcher::new::<&str>(&[]) {
-        Ok(matcher) => std::sync::Arc::new(matcher),
-        Err(e) => return Ok(Err(StepError::Invalid(format!("--exclude patterns: {e}")))),
+    let mut source_image = SourceImage::open(ctx, image, executor_dirs).await?;
+    let no_excludes = match exclude_matcher::<&str>(&[]) {
+        Ok(matcher) => matcher,
+        Err(e) => return Ok(Err(e)),
     };
     source_image.piece(path, no_excludes).await
+}
+
+/// The matcher of `--exclude` patterns.
+fn exclude_matcher<S: AsRef<str>>(
+    patterns: &[S],
+) -> std::result::Result<std::sync::Arc<PatternMatcher>, StepError> {
+    PatternMatcher::new(patterns)
+        .map(std::sync::Arc::new)
+        .map_err(|e| StepError::Invalid(format!("--exclude patterns: {e}")))
 }
 
 /// `--parents` keeps the path below a pivot written as `parent/./rest` (the root otherwise).
@@ -120,7 +115,18 @@ fn split_pivot(source: &str, parents: bool) -> (String, String) {
     ("/".to_string(), source.to_string())
 }
 
-impl SourceImage<'_> {
+impl<'a> SourceImage<'a> {
+    /// A source image read through the build's holder of it.
+    async fn open(ctx: &'a Ctx, image: &str, executor_dirs: bool) -> Result<SourceImage<'a>> {
+        Ok(SourceImage {
+            ctx,
+            holder: ctx.source_holder(image).await?,
+            image: image.to_string(),
+            real: None,
+            executor_dirs,
+        })
+    }
+
     /// The image's own entries where a holder shows the engine's (read only when a copy
     /// touches them; the saved image is streamed).
     async fn real_entries(
