@@ -4,8 +4,7 @@
 //! Output: the new working directory in the config (an absolute path kept as written, a
 //! relative one joined to the current directory, as BuildKit stores it); missing directories
 //! created 0755 and owned by the current USER (resolved in the image's `/etc/passwd`), and
-//! committed (or left to the next COPY/ADD/WORKDIR of a run); or the unchanged image
-//! remembered under the step's key.
+//! committed under the step's own key; or the unchanged image remembered under that key.
 //! Invariant: an existing directory is never touched (its mode and owner belong to the image).
 
 use planner::plan::Instruction;
@@ -51,8 +50,9 @@ pub fn prepare(
     Ok(dir)
 }
 
-/// Performs `WORKDIR path`. With `defer`, directories it creates are not committed: the next
-/// COPY/ADD/WORKDIR of the stage continues in the same container ([`StageState::pending`]).
+/// Performs `WORKDIR path`. Directories it creates are committed at once; with `defer`, a
+/// pending run of earlier steps it made nothing for stays pending: the next COPY/ADD/WORKDIR of
+/// the stage continues in the same container ([`StageState::pending`]).
 pub async fn perform(
     ctx: &Ctx,
     state: &mut StageState,
@@ -77,7 +77,10 @@ pub async fn perform(
     let result = async {
         let created = create_missing(ctx, state, &holder, &dir, instruction).await?;
         state.executed = true;
-        if (created || had_pending) && defer {
+        // Directories it made are committed now, under its own key: a later build whose next
+        // COPY changes then finds this step in the cache instead of making them again (as
+        // BuildKit keeps a WORKDIR cached). Only a run it made nothing for stays pending.
+        if !created && had_pending && defer {
             state.all_cached = false;
             return Ok(true);
         }
