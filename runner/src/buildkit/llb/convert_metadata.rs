@@ -26,10 +26,15 @@ pub fn convert_metadata(
     let expand = |word: &str, state: &StageState| expand_word(word, &state.env, escape);
     match &step.instruction.op {
         Op::Env { pairs } => {
-            let mut message = String::from("ENV");
+            // Every pair is expanded with the environment from before the instruction
+            // (`ENV A=1 B=$A` gives B the A from before), as the frontend expands the whole
+            // instruction at once.
+            let mut expanded = Vec::with_capacity(pairs.len());
             for pair in pairs {
-                let key = expand(&pair.key, state)?;
-                let value = expand(&pair.value, state)?;
+                expanded.push((expand(&pair.key, state)?, expand(&pair.value, state)?));
+            }
+            let mut message = String::from("ENV");
+            for (key, value) in expanded {
                 message.push_str(&format!(" {key}={value}"));
                 state.env_add(&key, &value);
                 state.image.config.env_set(&key, &value);
