@@ -368,7 +368,10 @@ async fn cache_seed(
         Err(e) => return Ok(Err(e)),
     };
     if source == "/" && owner_given {
-        return Ok(Ok((None, image, "owned".to_string())));
+        // BuildKit makes the directory on top of the `from` state: the step reruns when that
+        // image changes.
+        let digest = format!("owned:{image}");
+        return Ok(Ok((None, image, digest)));
     }
     let (content, is_file, digest) = match bind_content(ctx, state, Some(from), &source).await? {
         Ok(found) => found,
