@@ -20,7 +20,9 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
                 .then(|| (fields[2].parse::<u64>().ok(), fields[3].parse::<u64>().ok()))
         })
     };
+    // An empty part is id 0, as BuildKit reads `--chown=1234:` and `--chown=:5678`.
     let (uid, primary_gid) = match user.parse::<u64>() {
+        Err(_) if user.is_empty() => (0, 0),
         // BuildKit's owner of a numeric user is uid:uid, whatever /etc/passwd says.
         Ok(uid) => (uid, uid),
         Err(_) => match passwd_entry(0, user) {
@@ -30,6 +32,7 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
     };
     let gid = match group_name {
         None => primary_gid,
+        Some("") => 0,
         Some(g) => match g.parse::<u64>() {
             Ok(gid) => gid,
             Err(_) => group
@@ -47,7 +50,8 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
 
 /// Whether resolving `spec` needs the image's files: it names a user or a group.
 pub fn needs_lookup(spec: &str) -> bool {
-    spec.split(':').any(|part| part.parse::<u64>().is_err())
+    spec.split(':')
+        .any(|part| !part.is_empty() && part.parse::<u64>().is_err())
 }
 
 #[cfg(test)]
@@ -70,6 +74,9 @@ mod tests {
         assert!(resolve("user:ghosts", PASSWD, GROUP).is_err());
         assert!(needs_lookup("user:1"));
         assert!(!needs_lookup("1000"));
+        assert_eq!(resolve("1234:", PASSWD, GROUP), Ok((1234, 0)));
+        assert_eq!(resolve(":5678", PASSWD, GROUP), Ok((0, 5678)));
+        assert!(!needs_lookup("1234:"));
         assert!(!needs_lookup("1:2"));
     }
 }

@@ -115,8 +115,9 @@ pub fn inline_file(
 /// llb's `WithUser`: `user[:group]`, each a number (or `root`) or a name looked up in the
 /// filesystem of input `base_input`.
 pub fn chown_opt(spec: &str, base_input: i64) -> pb::ChownOpt {
+    // As llb.WithUser marshals it: `root` and an empty part (`1234:`, `:5678`) are id 0.
     let user_opt = |part: &str| {
-        let id = if part == "root" {
+        let id = if part == "root" || part.is_empty() {
             Some(0)
         } else {
             part.parse::<i32>().ok().map(|n| n as u32)
