@@ -763,7 +763,7 @@ fn the_dockerfile_or_the_whole_context_can_come_from_standard_input_as_docker_bu
     );
     assert_eq!(out.status.code(), Some(2), "{empty_context}");
     assert!(
-        empty_context.contains("COPY source \"data.txt\" not found in the build context"),
+        empty_context.contains("COPY source \"data.txt\" not found in the build context \"(none: the Dockerfile came on standard input, with no context)\""),
         "{empty_context}"
     );
     assert_eq!(both.status.code(), Some(2));

@@ -248,8 +248,12 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         labels: parse_labels(&common.labels)?,
         platform,
     };
-    let context = if stdin_context.is_some() {
-        BuildContext::open_for_one_build(&context_dir, dockerfile.as_deref())?
+    let context = if let Some(stdin_context) = &stdin_context {
+        BuildContext::open_for_one_build(
+            &context_dir,
+            dockerfile.as_deref(),
+            stdin_context.shown(),
+        )?
     } else {
         BuildContext::open(&context_dir, dockerfile.as_deref())?
     };

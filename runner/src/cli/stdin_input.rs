@@ -21,12 +21,18 @@ pub(super) const STDIN_NAME: &str = "<stdin>";
 /// A context directory made from standard input, removed when dropped.
 pub(super) struct StdinContext {
     dir: PathBuf,
+    shown: &'static str,
 }
 
 impl StdinContext {
     /// The directory.
     pub(super) fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How messages name the context.
+    pub(super) fn shown(&self) -> &'static str {
+        self.shown
     }
 }
 
@@ -67,18 +73,22 @@ pub(super) enum FromStdin {
 /// Reads `runner build -`'s standard input: an archive is unpacked as the context, anything
 /// else is the Dockerfile of a build with an empty context (as `docker build -` does).
 pub(super) fn context(bytes: Vec<u8>) -> Result<FromStdin> {
-    let context = make_dir()?;
     match archive_kind(&bytes) {
         Some(compression) => {
+            let context = make_dir("the context archive from standard input")?;
             unpack(&bytes, compression, context.dir())?;
             Ok(FromStdin::Archive(context))
         }
-        None => Ok(FromStdin::Dockerfile(context, dockerfile_text(bytes)?)),
+        None => {
+            let context =
+                make_dir("(none: the Dockerfile came on standard input, with no context)")?;
+            Ok(FromStdin::Dockerfile(context, dockerfile_text(bytes)?))
+        }
     }
 }
 
-/// A fresh, private directory in the temporary directory.
-fn make_dir() -> Result<StdinContext> {
+/// A fresh, private directory in the temporary directory, named `shown` in messages.
+fn make_dir(shown: &'static str) -> Result<StdinContext> {
     use std::os::unix::fs::DirBuilderExt;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -91,7 +101,7 @@ fn make_dir() -> Result<StdinContext> {
         .mode(0o700)
         .create(&dir)
         .map_err(|e| RunnerError::io(format!("making {}", dir.display()), e))?;
-    Ok(StdinContext { dir })
+    Ok(StdinContext { dir, shown })
 }
 
 /// Unpacks a context archive, keeping modes and times.

@@ -96,13 +96,17 @@ impl BuildContext {
     }
 
     /// Opens `root` without the digest cache between builds: for a context that exists for one
-    /// build only (one read from standard input), whose cache file no later build would read.
+    /// build only (one read from standard input), whose cache file no later build would read;
+    /// messages name it `shown`.
     pub fn open_for_one_build(
         root: &Path,
         dockerfile: Option<&Path>,
+        shown: &str,
     ) -> Result<Self, ContextError> {
         let canonical = canonical_root(root)?;
-        Self::open_with_cache(&canonical, dockerfile, None)
+        let mut context = Self::open_with_cache(&canonical, dockerfile, None)?;
+        context.root.shown = PathBuf::from(shown);
+        Ok(context)
     }
 
     /// Opens `root` with an explicit digest cache file; `None` keeps digests for this build only.

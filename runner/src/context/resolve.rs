@@ -78,7 +78,7 @@ fn resolve_plain(
     let pattern = parts[split..].join("/");
     let not_found = || ContextError::NotFound {
         source_path: source.to_string(),
-        root: ctx.root.clone(),
+        root: ctx.shown.clone(),
     };
     let base = resolve_in_root(&ctx.root, &base_rel, true)?.ok_or_else(not_found)?;
     let base_host = host_path(&ctx.root, &base);
@@ -201,7 +201,7 @@ fn add_root(
 ) -> Result<(), ContextError> {
     let not_found = || ContextError::NotFound {
         source_path: written.to_string(),
-        root: ctx.root.clone(),
+        root: ctx.shown.clone(),
     };
     let real = resolve_in_root(&ctx.root, rel, true)?.ok_or_else(not_found)?;
     let host = host_path(&ctx.root, &real);
@@ -281,7 +281,7 @@ fn resolve_parents(
     }
     let not_found = || ContextError::NotFound {
         source_path: source.to_string(),
-        root: ctx.root.clone(),
+        root: ctx.shown.clone(),
     };
     let pivot_real = resolve_in_root(&ctx.root, &pivot_rel, true)?.ok_or_else(not_found)?;
     let pivot_host = host_path(&ctx.root, &pivot_real);

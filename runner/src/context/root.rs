@@ -19,6 +19,8 @@ pub struct ContextRoot {
     pub ignore: PatternMatcher,
     /// The ignore file in effect, if any.
     pub ignore_file: Option<PathBuf>,
+    /// How messages name the context: its root, or what it was made from.
+    pub shown: PathBuf,
 }
 
 impl ContextRoot {
@@ -28,6 +30,7 @@ impl ContextRoot {
         let root = canonical_root(root)?;
         let (ignore, ignore_file) = load_ignore(&root, dockerfile)?;
         Ok(ContextRoot {
+            shown: root.clone(),
             root,
             ignore,
             ignore_file,
