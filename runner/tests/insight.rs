@@ -1,7 +1,7 @@
 //! The build record's cache-miss reasons on the real engine, from Dockerfile text: first build,
 //! a context file by path (added and changed), a build argument by name, an ENV variable, the base
 //! image, the instruction text, an earlier step, a stage read with COPY --from, `--no-cache`, an
-//! evicted cache entry and an unchanged step committed with its run of COPY/WORKDIR steps, read
+//! evicted cache entry and an unchanged COPY committed with its run of COPY steps, read
 //! back from the stage memories the engine keeps (also from another copy of the context, as
 //! another machine would); the progress events carry the record's fields; a failed build still
 //! writes its record and report; a warm build that changes nothing writes nothing, even when an
@@ -31,8 +31,8 @@ fn dockerfile(unique: &str, env_line: &str, run: &str) -> String {
     format!(
         "FROM {BASE} AS build\n\
          RUN echo {unique} > /unique\n\
-         WORKDIR /src\n\
-         COPY *.txt ./\n\
+         COPY notes.txt /src/\n\
+         COPY *.txt /src/\n\
          ARG FLAVOR=plain\n\
          {env_line}\n\
          {run}\n\
@@ -50,7 +50,7 @@ fn each_cache_miss_names_the_first_input_that_differs_from_the_last_build() {
     let name = format!("project-{}-reasons", std::process::id());
     let (here_parent, there_parent) = (TempDir::new("reasons-a"), TempDir::new("reasons-b"));
     let (here, there) = (project(&here_parent, &name), project(&there_parent, &name));
-    let run = "RUN cat *.txt > /out && echo \"$FLAVOR $MODE\" >> /out";
+    let run = "RUN cat /src/*.txt > /out && echo \"$FLAVOR $MODE\" >> /out";
     let unique = nonce();
     for dir in [&here, &there] {
         write(dir, "app.txt", &format!("app 1 {unique}\n"));
@@ -88,13 +88,17 @@ fn each_cache_miss_names_the_first_input_that_differs_from_the_last_build() {
     assert_built(&out, "the build after app.txt changed");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("#3 COPY *.txt ./  (cache miss: app.txt changed)"),
+        stderr.contains("#3 COPY *.txt /src/  (cache miss: app.txt changed)"),
         "{stderr}"
     );
     let second = read_record(&record_file);
     cleanup.images.extend(record_images(&second));
-    // WORKDIR is unchanged: it made its directory under its own key, so it is a cache hit.
-    assert_eq!(step(&second, "build", 2)["status"], "cached");
+    // The first COPY is unchanged, but it is committed (and cached) with the COPY after it.
+    assert_eq!(
+        miss(&second, "build", 2),
+        &serde_json::json!({"kind": "committed_with_run", "step": 3, "line": 4})
+    );
+    assert_eq!(step(&second, "build", 2)["miss_text"], "committed with #3");
     assert_eq!(
         miss(&second, "build", 3),
         &serde_json::json!({"kind": "context_file", "path": "app.txt", "change": "changed", "more": 0})
@@ -173,7 +177,7 @@ fn each_cache_miss_names_the_first_input_that_differs_from_the_last_build() {
     );
 
     // The instruction's own text.
-    let edited = "RUN cat *.txt > /out && echo \"$FLAVOR $MODE edited\" >> /out";
+    let edited = "RUN cat /src/*.txt > /out && echo \"$FLAVOR $MODE edited\" >> /out";
     write(
         &there,
         "Dockerfile",
