@@ -207,14 +207,19 @@ impl<W: Write> TarWriter<'_, W> {
                     self.links.insert(key, name.clone());
                 }
                 let file = File::open(&entry.path).map_err(io_err)?;
+                // The content must be what the step's key was made from: the file as listed,
+                // before and after it is read (a same-size rewrite or a rename onto it between
+                // the digest and the copy would otherwise be cached under the other content).
+                entry.meta.check_unchanged(&file, &entry.path)?;
                 header.set_size(entry.meta.size);
                 let reader = ExactReader {
-                    inner: file.take(entry.meta.size),
+                    inner: (&file).take(entry.meta.size),
                     left: entry.meta.size,
                 };
                 self.builder
                     .append_data(&mut header, &name, reader)
                     .map_err(io_err)?;
+                entry.meta.check_unchanged(&file, &entry.path)?;
                 self.summary.content_bytes += entry.meta.size;
                 Ok(())
             }

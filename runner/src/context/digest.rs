@@ -101,7 +101,7 @@ impl DigestStore {
             return Ok(sha256);
         }
         let hashed_at = now_ns();
-        let sha256 = hash_file(&entry.path)?;
+        let sha256 = hash_file(entry)?;
         let record = Record {
             size: entry.meta.size,
             mtime_ns,
@@ -267,13 +267,16 @@ fn hash_parallel(store: &DigestStore, files: &[&SourceEntry]) -> Result<Vec<Stri
     })
 }
 
-/// The sha256 (hex) of a file's contents.
-fn hash_file(path: &Path) -> Result<String, ContextError> {
+/// The sha256 (hex) of a file's contents, which must be those its listed metadata describes
+/// (checked on the open file before and after reading).
+fn hash_file(entry: &SourceEntry) -> Result<String, ContextError> {
+    let path = &entry.path;
     let io_err = |source| ContextError::Io {
         path: path.to_path_buf(),
         source,
     };
     let mut file = std::fs::File::open(path).map_err(io_err)?;
+    entry.meta.check_unchanged(&file, path)?;
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
     loop {
@@ -283,6 +286,7 @@ fn hash_file(path: &Path) -> Result<String, ContextError> {
         }
         hasher.update(&buffer[..n]);
     }
+    entry.meta.check_unchanged(&file, path)?;
     Ok(hex::encode(hasher.finalize()))
 }
 

@@ -64,6 +64,49 @@ pub struct FileMeta {
 }
 
 impl FileMeta {
+    /// Whether `now` (the same file's metadata, later) still shows the content this described:
+    /// the same inode, size, modification time and status-change time (which every write and
+    /// every rename onto the path change).
+    pub(super) fn same_content_as(&self, now: &FileMeta) -> bool {
+        (
+            self.dev,
+            self.ino,
+            self.size,
+            self.mtime,
+            self.mtime_nsec,
+            self.ctime,
+            self.ctime_nsec,
+        ) == (
+            now.dev,
+            now.ino,
+            now.size,
+            now.mtime,
+            now.mtime_nsec,
+            now.ctime,
+            now.ctime_nsec,
+        )
+    }
+
+    /// Fails with [`ContextError::ChangedDuringBuild`] unless the open `file` still shows the
+    /// content this described.
+    pub(super) fn check_unchanged(
+        &self,
+        file: &std::fs::File,
+        path: &std::path::Path,
+    ) -> Result<(), super::ContextError> {
+        let now = file.metadata().map_err(|source| super::ContextError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        if self.same_content_as(&FileMeta::of(&now)) {
+            Ok(())
+        } else {
+            Err(super::ContextError::ChangedDuringBuild {
+                path: path.to_path_buf(),
+            })
+        }
+    }
+
     pub(super) fn of(meta: &Metadata) -> Self {
         FileMeta {
             mode: meta.mode() & 0o7777,

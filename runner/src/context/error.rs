@@ -20,6 +20,13 @@ pub enum ContextError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// A file changed between the moment the build listed it and the moment it read it: its
+    /// digest and the copy could disagree, so the step is not performed (nor cached).
+    #[error("{path:?} in the build context changed while the build was reading it (its inode, size or times differ from when it was listed); retry the build once it stops changing")]
+    ChangedDuringBuild {
+        /// The host path.
+        path: PathBuf,
+    },
     /// Reading a file of the context failed.
     #[error("cannot read {path:?} in the build context: {source}")]
     Io {

@@ -389,3 +389,38 @@ fn pax_record_length_counts_itself() {
     let long = super::archive::pax_record("mtime", "1600000000.123456789");
     assert_eq!(long.len().to_string(), long.split(' ').next().unwrap());
 }
+
+#[test]
+fn a_file_changed_after_it_was_listed_is_neither_digested_nor_copied() {
+    // The same size, new content: replaced by a rename (a new inode) or rewritten in place.
+    for replace in [true, false] {
+        let dir = TestDir::new();
+        dir.file("data", "AAAA");
+        let ctx = open(&dir);
+        let set = ctx.resolve(&copy(&["data"])).unwrap();
+        let path = dir.path().join("data");
+        if replace {
+            std::fs::write(dir.path().join("data.new"), "BBBB").unwrap();
+            std::fs::rename(dir.path().join("data.new"), &path).unwrap();
+        } else {
+            std::thread::sleep(Duration::from_millis(10));
+            std::fs::write(&path, "BBBB").unwrap();
+        }
+        let digest = ctx.digest(&set);
+        assert!(
+            matches!(digest, Err(ContextError::ChangedDuringBuild { .. })),
+            "digest of a changed file: {digest:?}"
+        );
+        let written = ctx.write_tar(
+            &set,
+            &dest("/d/", DestState::Missing),
+            &TarOptions::default(),
+            Vec::new(),
+        );
+        assert!(
+            matches!(written, Err(ContextError::ChangedDuringBuild { .. })),
+            "copy of a changed file: {:?}",
+            written.map(|_| ())
+        );
+    }
+}
