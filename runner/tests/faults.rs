@@ -427,3 +427,37 @@ fn a_reader_that_goes_away_neither_stops_the_build_nor_leaves_anything() {
     );
     assert_eq!(debris(&prefix), Vec::<String>::new());
 }
+
+#[test]
+fn a_signal_stops_a_runner_waiting_for_standard_input_that_never_ends() {
+    require_engine();
+    let context = std::env::temp_dir().to_string_lossy().into_owned();
+    // `-f -` waits for the Dockerfile, `build -` for the context; the input stays open.
+    for args in [
+        vec!["build", "-f", "-", context.as_str()],
+        vec!["build", "-"],
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runner");
+        let _input_kept_open = child.stdin.take();
+        std::thread::sleep(Duration::from_millis(500));
+        signal(child.id(), "TERM");
+        let started = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("wait") {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "{args:?}: the runner ignored SIGTERM while reading its input"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        assert_eq!(status.code(), Some(130), "{args:?}");
+    }
+}

@@ -97,7 +97,18 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         },
         _ => None,
     };
-    let inputs = read_inputs(build_args, cli.plan, cli.common, build_platform)?;
+    // Read on a blocking thread, so that a signal stops the runner also while it waits for a
+    // Dockerfile or context on standard input (or a FIFO) that does not end.
+    let reading = tokio::task::spawn_blocking(move || {
+        read_inputs(build_args, cli.plan, cli.common, build_platform)
+    });
+    let inputs = tokio::select! {
+        read = reading => read.map_err(|e| RunnerError::io(
+            "reading the build's inputs",
+            std::io::Error::other(e.to_string()),
+        ))??,
+        signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
+    };
     if inputs.common.backend == Backend::Buildkit {
         let image = run_buildkit(inputs, &mut signals).await?;
         return finish.image(&image);
