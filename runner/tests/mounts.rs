@@ -311,3 +311,65 @@ fn a_secret_can_come_from_an_environment_variable_with_both_backends() {
         "{stderr}"
     );
 }
+
+#[test]
+fn no_cache_keeps_a_cache_mount_another_container_uses() {
+    require_engine();
+    let dir = TempDir::new("no-cache-busy");
+    let cache_id = format!("{}-busy", prefix());
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\nRUN --mount=type=cache,target=/c,id={cache_id} echo {} >> /c/log && cat /c/log > /seen\n",
+            support::nonce()
+        ),
+    );
+    let context = dir.path_str();
+    let image = image_tag("no-cache-busy");
+    let mut built = Vec::new();
+    let first = run_runner(&["build", &context, "-t", &image, "--progress", "json"]);
+    assert_built(&first, "the first build");
+    built.extend(stage_images(&first.stdout));
+    let volume = cache_volumes(&cache_id).pop().expect("the cache volume");
+    // Another container holds the cache, as a build running beside this one would.
+    let holder = docker(&[
+        "run",
+        "-d",
+        "--rm",
+        "-v",
+        &format!("{volume}:/held"),
+        BASE,
+        "sleep",
+        "60",
+    ]);
+    let second = run_runner(&[
+        "build",
+        &context,
+        "-t",
+        &image,
+        "--no-cache",
+        "--progress",
+        "json",
+    ]);
+    let _ = docker_at(None, &["rm", "-f", holder.trim()]);
+    built.extend(stage_images(&second.stdout));
+    let seen = docker(&["run", "--rm", &image, "cat", "/seen"]);
+    forget_cache_tags(None, &built);
+    remove_images(None, &[&image]);
+    remove_cache_volumes(&cache_id);
+    assert_built(
+        &second,
+        "a --no-cache build while another container uses the cache",
+    );
+    assert!(
+        String::from_utf8_lossy(&second.stderr)
+            .contains("is in use by another container, so it keeps its content"),
+        "{}",
+        String::from_utf8_lossy(&second.stderr)
+    );
+    assert_eq!(
+        seen.lines().count(),
+        2,
+        "the cache kept the first build's line: {seen:?}"
+    );
+}

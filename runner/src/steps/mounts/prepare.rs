@@ -155,7 +155,17 @@ async fn prepare_into(
                 labels,
             } => {
                 if ctx.cache_mount_needs_emptying(&volume).await {
-                    ctx.engine.remove_volume(&volume).await?;
+                    match ctx.engine.remove_volume(&volume).await {
+                        Ok(()) => {}
+                        // Another build (or a container left by one) uses the cache now: it
+                        // cannot be emptied, and the build goes on with its content.
+                        Err(e) if e.status() == Some(409) => {
+                            crate::progress::stderr_line(format_args!(
+                                "warning: --no-cache: the cache mount at {target} is in use by another container, so it keeps its content"
+                            ))
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
                 }
                 let exists = ctx
                     .engine
