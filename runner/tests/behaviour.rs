@@ -685,7 +685,7 @@ fn stdin_contexts() -> Vec<String> {
             entries
                 .flatten()
                 .map(|entry| entry.file_name().to_string_lossy().into_owned())
-                .filter(|name| name.starts_with("stageplan-stdin-context-"))
+                .filter(|name| name.starts_with("stageplan-tmp-") && name.contains("-stdin"))
                 .collect()
         })
         .unwrap_or_default()

@@ -461,3 +461,69 @@ fn a_signal_stops_a_runner_waiting_for_standard_input_that_never_ends() {
         assert_eq!(status.code(), Some(130), "{args:?}");
     }
 }
+
+#[test]
+fn what_a_killed_runner_left_beside_an_output_and_from_standard_input_is_swept() {
+    require_engine();
+    let slow = Context::new(
+        "stdin-killed",
+        "FROM stageplan-test/busybox:1\nRUN sleep 60\n",
+    );
+    let archive = Command::new("tar")
+        .args(["cf", "-", "-C", slow.path(), "."])
+        .output()
+        .expect("tar");
+    let out_dir = Context::new("stdin-killed-out", "unused");
+    let dest = format!("{}/out.tar", out_dir.path());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["build", "-", "-o", &format!("type=tar,dest={dest}")])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("runner");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), &archive.stdout)
+        .expect("write the context");
+    let prefix = identity_prefix(child.id());
+    // Killed while its RUN runs: the unpacked context and the container are left.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !debris(&prefix).iter().any(|d| d.starts_with("container")) {
+        assert!(Instant::now() < deadline, "the RUN never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().expect("SIGKILL");
+    let _ = child.wait();
+    assert!(
+        debris(&prefix).iter().any(|d| d.contains("stdin")),
+        "a SIGKILLed runner leaves its context from standard input: {:?}",
+        debris(&prefix)
+    );
+    // What a runner killed during the export leaves beside the destination: its tracked
+    // temporary file (the runner names them `<its prefix>f<n>`).
+    let partial = format!("{}/{prefix}f1", out_dir.path());
+    std::fs::write(&partial, b"a partial tar").expect("partial tar");
+    // The next runner exporting there removes both.
+    let quick = Context::new("stdin-sweeper", "FROM stageplan-test/busybox:1\nRUN true\n");
+    let out = runner(&[
+        "build",
+        quick.path(),
+        "--progress",
+        "plain",
+        "-o",
+        &format!("type=tar,dest={}/next.tar", out_dir.path()),
+    ])
+    .output()
+    .expect("runner");
+    let left = debris(&prefix);
+    remove_debris(&prefix);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(left, Vec::<String>::new());
+    assert!(
+        !std::path::Path::new(&partial).exists(),
+        "the killed runner's partial tar is still beside the output"
+    );
+}

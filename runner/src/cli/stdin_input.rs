@@ -6,12 +6,14 @@
 //! a Dockerfile (the build then has an empty context).
 //! Output: the Dockerfile's text, and for a context of `-` a temporary context directory.
 //! Invariant: the temporary directory is removed when its [`StdinContext`] is dropped (the build
-//! ends, fails or is stopped by a signal); archive entries cannot be written outside it (the tar
+//! ends, fails or is stopped by a signal), and is named like the runner's other temporary
+//! objects, so the next runner sweeps it after a SIGKILL; archive entries cannot be written outside it (the tar
 //! crate's `unpack` refuses such paths); standard input is read once.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use crate::containers::identity::RunnerIdentity;
 use crate::error::{Result, RunnerError};
 use crate::steps::add_source::{archive_kind, Compression};
 
@@ -93,10 +95,13 @@ fn make_dir(shown: &'static str) -> Result<StdinContext> {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
-    let dir = std::env::temp_dir().join(format!(
-        "stageplan-stdin-context-{}-{nanos}",
-        std::process::id()
-    ));
+    // Named like the runner's other temporary objects, so that the next runner removes it
+    // when this one was killed (SIGKILL) before removing it itself.
+    let name = match RunnerIdentity::current() {
+        Some(identity) => format!("{}stdin{nanos}", identity.prefix()),
+        None => format!("stageplan-stdin-context-{}-{nanos}", std::process::id()),
+    };
+    let dir = std::env::temp_dir().join(name);
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)

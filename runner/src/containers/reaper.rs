@@ -304,17 +304,41 @@ impl Reaper {
             }
         }
         for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if dead(&name) && std::fs::remove_file(entry.path()).is_ok() {
-                    swept += 1;
-                }
-            }
+            swept += self.sweep_dead_in(&dir);
         }
         Ok(swept)
+    }
+
+    /// Removes the files and directories in host directory `dir` that runners which provably
+    /// died left there (a partial `--output` tar beside its destination, a context read from
+    /// standard input); returns how many.
+    pub fn sweep_dead_in(&self, dir: &Path) -> usize {
+        let Some(me) = &self.inner.identity else {
+            return 0;
+        };
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut swept = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(owner) = RunnerIdentity::from_name(&name) else {
+                continue;
+            };
+            if !me.proves_dead(&owner) {
+                continue;
+            }
+            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+            let removed = if is_dir {
+                std::fs::remove_dir_all(entry.path())
+            } else {
+                std::fs::remove_file(entry.path())
+            };
+            if removed.is_ok() {
+                swept += 1;
+            }
+        }
+        swept
     }
 }
 

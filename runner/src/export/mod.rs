@@ -132,6 +132,8 @@ pub async fn write(ctx: &Ctx, image: Option<&str>, ran_run: bool, output: &Outpu
                     .parent()
                     .filter(|dir| !dir.as_os_str().is_empty())
                     .unwrap_or(std::path::Path::new("."));
+                // A partial tar a killed runner left here goes first.
+                ctx.reaper.sweep_dead_in(dir);
                 ctx.reaper.host_file(dir)
             });
             let written = async {

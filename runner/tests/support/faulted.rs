@@ -207,7 +207,7 @@ pub fn remove_debris(prefix: &str) {
         match kind {
             "container" => drop(docker_at(None, &["rm", "-f", "-v", name])),
             "volume" => drop(docker_at(None, &["volume", "rm", "-f", name])),
-            _ => drop(std::fs::remove_file(name)),
+            _ => drop(std::fs::remove_file(name).or_else(|_| std::fs::remove_dir_all(name))),
         }
     }
 }
