@@ -90,9 +90,21 @@ pub async fn build(
         let cache = ctx.cache.clone();
         tokio::spawn(async move { cache.remove_replaced().await })
     };
+    // A signal while the record is written no longer undoes the build: the image is built and
+    // tagged, so it is reported (and its --iidfile written) as built.
+    let published = outcome.as_ref().ok().cloned();
     let outcome = tokio::select! {
         result = conclude_build(&ctx, outcome) => result,
-        signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
+        signal = signals.recv() => match published {
+            Some(published) => {
+                sweep_progress.note(
+                    "runner",
+                    &format!("{signal} arrived after the image was built and tagged; the build record was not written"),
+                );
+                Ok(published)
+            }
+            None => Err(RunnerError::Interrupted { signal }),
+        },
     };
     // Bounded like the removals below: a sweep the engine never answers is given up.
     let sweeper_abort = sweeper.abort_handle();
@@ -289,10 +301,6 @@ async fn finish(
         source: crate::plan_check::PlanError::Graph(format!("target stage {target} was not built")),
     })?;
     let image = result.image.clone().unwrap_or_default();
-    for reference in &options.tags {
-        let (repo, tag) = split_reference(reference);
-        ctx.engine.tag_image(&image, repo, tag).await?;
-    }
     let mut summary = Vec::new();
     if let Some(output) = &options.output {
         // A scratch target with no files has no image: an empty directory or tar.
@@ -307,6 +315,11 @@ async fn finish(
                 other.dest().display()
             ),
         });
+    }
+    // Tagged after the export: a signal during a long export leaves the tags where they were.
+    for reference in &options.tags {
+        let (repo, tag) = split_reference(reference);
+        ctx.engine.tag_image(&image, repo, tag).await?;
     }
     if let Some(info) = ctx.engine.inspect_image(&image).await? {
         let tags = if options.tags.is_empty() {

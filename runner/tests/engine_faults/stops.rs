@@ -191,3 +191,52 @@ fn a_signal_while_every_image_load_is_held_stops_in_bounded_time() {
         Duration::from_secs(45),
     );
 }
+
+#[test]
+fn a_signal_while_the_record_is_written_keeps_the_built_and_tagged_image() {
+    // The build is done and tagged; the record's tag of a stage memory is held, and SIGTERM
+    // comes meanwhile: the build stands (exit 0, tagged), only its record is not written.
+    support::require_engine();
+    let mut project = Project::new("held-record");
+    let proxy = FaultProxy::start(
+        "held-record",
+        vec![Rule::at(
+            "POST",
+            "/images/*/tag?repo=stageplan-record*",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+    );
+    let record = project.scratch.0.join("faulted.record.json");
+    let started = faulted::start(
+        &project.args(Some(&proxy.url()), &record),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the record's tag never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.signal("TERM");
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    let tagged = support::docker_at(None, &["image", "inspect", "-f", "{{.Id}}", &project.tag]);
+    drop(proxy);
+    assert_eq!(run.code, Some(0), "{}", run.stderr);
+    assert!(
+        run.stdout
+            .contains("arrived after the image was built and tagged"),
+        "{}",
+        run.stdout
+    );
+    assert!(tagged.status.success(), "the target is tagged");
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
