@@ -227,7 +227,7 @@ pub fn build_record(
         runner: env!("CARGO_PKG_VERSION").to_string(),
         started: ctx.recorder.started_rfc3339(),
         ok: error.is_none(),
-        error: error.map(anyhow_chain),
+        error: error.map(|error| crate::error::chain_text(error)),
         no_cache: ctx.options.no_cache,
         plan: (*ctx.plan).clone(),
         image: image.map(str::to_string),
@@ -239,18 +239,6 @@ pub fn build_record(
         biggest_dirs: report.biggest_dirs.clone(),
         added_bytes: report.added_bytes,
     }
-}
-
-/// An error and its sources on one line (`a: b: c`).
-fn anyhow_chain(error: &RunnerError) -> String {
-    let mut text = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// The critical path as one summary line: the steps on it that ran, with their times

@@ -266,3 +266,39 @@ impl RunnerError {
 
 /// The runner's result type.
 pub type Result<T> = std::result::Result<T, RunnerError>;
+
+/// An error and its causes on one line, joined with `: `; a cause is left out when the text so
+/// far already ends with it (an error whose message quotes its own source, as messages with an
+/// `io::Error` often do).
+pub fn chain_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        let message = inner.to_string();
+        if !text.ends_with(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = inner.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cause_the_message_already_quotes_is_not_repeated() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let quoting = crate::context::ContextError::Io {
+            path: "/ctx/f".into(),
+            source: io(),
+        };
+        let text = chain_text(&quoting);
+        assert_eq!(text.matches("no such file").count(), 1, "{text}");
+        // A cause the message does not quote is added.
+        let wrapped = RunnerError::io("reading /ctx/f", io());
+        assert!(chain_text(&wrapped).ends_with(": no such file"), "{}", chain_text(&wrapped));
+    }
+}

@@ -29,8 +29,7 @@ fn main() {
         Ok(code) => code,
         Err(e) => {
             let code = e.exit_code();
-            let report = anyhow::Error::new(e);
-            runner::progress::stderr_line(format_args!("error: {report:#}"));
+            runner::progress::stderr_line(format_args!("error: {}", runner::error::chain_text(&e)));
             code
         }
     };

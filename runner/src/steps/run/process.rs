@@ -148,13 +148,7 @@ pub(super) fn user_refused(
     error: crate::engine::EngineError,
 ) -> RunnerError {
     // The engine's message is in the error's causes.
-    let mut text = error.to_string();
-    let mut cause = std::error::Error::source(&error);
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
-    }
+    let text = crate::error::chain_text(&error);
     let Some(at) = text
         .find("unable to find user")
         .or_else(|| text.find("unable to find group"))
