@@ -37,7 +37,11 @@ mod tests {
         set(&build_args, "GO", &JsValue::from_str("1"));
         set(&options, "build_args", &build_args);
         set(&options, "platform", &JsValue::from_str("linux/arm64"));
-        set(&options, "build_platform", &JsValue::from_str("linux/arm/v7"));
+        set(
+            &options,
+            "build_platform",
+            &JsValue::from_str("linux/arm/v7"),
+        );
         options.into()
     }
 
@@ -71,7 +75,10 @@ mod tests {
         assert_eq!(plan.targets, vec![0]);
         assert!(json.contains("\"build_args\":{\"GO\":\"1\"}"), "{json}");
         assert!(json.contains("\"platform\":\"linux/arm64\""), "{json}");
-        assert!(json.contains("\"BUILDPLATFORM\":\"linux/arm/v7\""), "{json}");
+        assert!(
+            json.contains("\"BUILDPLATFORM\":\"linux/arm/v7\""),
+            "{json}"
+        );
     }
 
     #[wasm_bindgen_test]
