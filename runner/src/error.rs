@@ -299,6 +299,10 @@ mod tests {
         assert_eq!(text.matches("no such file").count(), 1, "{text}");
         // A cause the message does not quote is added.
         let wrapped = RunnerError::io("reading /ctx/f", io());
-        assert!(chain_text(&wrapped).ends_with(": no such file"), "{}", chain_text(&wrapped));
+        assert!(
+            chain_text(&wrapped).ends_with(": no such file"),
+            "{}",
+            chain_text(&wrapped)
+        );
     }
 }
