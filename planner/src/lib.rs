@@ -31,7 +31,7 @@ pub mod syntax;
 mod target;
 mod values;
 
-pub use args::validate_reference;
+pub use args::{validate_reference, Platform};
 pub use target::suggest_stage_name;
 #[cfg(feature = "wasm")]
 pub mod wasm;

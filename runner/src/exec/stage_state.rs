@@ -58,46 +58,21 @@ impl ImagePlatform {
         text
     }
 
-    /// Whether an image of this platform is one for `wanted` (`os/arch[/variant]`), as
-    /// containerd's platform matcher normalises them: architecture aliases (`x86_64`,
-    /// `aarch64`), the default variant of `arm64` (v8) and `arm` (v7), and any variant when
-    /// `wanted` names none.
+    /// Whether an image of this platform is one for `wanted` (`os/arch[/variant]`), both read
+    /// with the planner's containerd normalisation (architecture aliases such as `aarch64`, the
+    /// default variants of `arm64` and `arm`); any variant matches when `wanted` names none. A
+    /// platform that cannot be read is not held against the image.
     pub fn satisfies(&self, wanted: &str) -> bool {
-        let wanted = ImagePlatform::parse(wanted);
-        let (have_arch, have_variant) = normalized(&self.architecture, &self.variant);
-        let (want_arch, want_variant) = normalized(&wanted.architecture, &wanted.variant);
-        self.os.eq_ignore_ascii_case(&wanted.os)
-            && have_arch == want_arch
-            && (wanted.variant.is_empty() || have_variant == want_variant)
-    }
-}
-
-/// An architecture and variant in containerd's normal form.
-fn normalized(architecture: &str, variant: &str) -> (String, String) {
-    let architecture = architecture.to_ascii_lowercase();
-    let variant = variant.to_ascii_lowercase();
-    match architecture.as_str() {
-        "x86_64" | "x86-64" => ("amd64".to_string(), variant),
-        "aarch64" | "arm64" => (
-            "arm64".to_string(),
-            if variant.is_empty() || variant == "8" {
-                "v8".to_string()
-            } else {
-                variant
-            },
-        ),
-        "armhf" => ("arm".to_string(), "v7".to_string()),
-        "armel" => ("arm".to_string(), "v6".to_string()),
-        "arm" => (
-            "arm".to_string(),
-            if variant.is_empty() {
-                "v7".to_string()
-            } else {
-                variant
-            },
-        ),
-        "i386" => ("386".to_string(), variant),
-        _ => (architecture, variant),
+        let (Ok(have), Ok(want)) = (
+            planner::Platform::parse(&self.describe()),
+            planner::Platform::parse(wanted),
+        ) else {
+            return true;
+        };
+        let names_variant = wanted.split('/').nth(2).is_some();
+        have.os == want.os
+            && have.arch == want.arch
+            && (!names_variant || have.variant == want.variant)
     }
 }
 
