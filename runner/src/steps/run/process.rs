@@ -64,19 +64,8 @@ pub(super) async fn exec_step(
     // An exec as a USER the image lacks never starts: the engine says so on its output and
     // exits 126.
     if code == 126 {
-        let refusal = tail.iter().find(|line| {
-            line.contains("unable to find user") || line.contains("unable to find group")
-        });
-        if let Some(refusal) = refusal {
-            return Err(RunnerError::Instruction {
-                stage: state.name.clone(),
-                line: instruction.line,
-                source: crate::error::StepError::Invalid(format!(
-                    "USER {}: {}; add it to the image first (RUN adduser …) or use a numeric uid",
-                    execution.user,
-                    refusal.trim()
-                )),
-            });
+        if let Some(refusal) = tail.iter().find_map(|line| user_refusal(line)) {
+            return Err(unknown_user(state, instruction, &execution.user, refusal));
         }
     }
     if code != 0 {
@@ -149,18 +138,32 @@ pub(super) fn user_refused(
 ) -> RunnerError {
     // The engine's message is in the error's causes.
     let text = crate::error::chain_text(&error);
-    let Some(at) = text
+    match user_refusal(&text) {
+        Some(refusal) => unknown_user(state, instruction, user, refusal),
+        None => RunnerError::Engine(error),
+    }
+}
+
+/// The engine's words for a USER or group the image lacks, from where they start in `text`.
+fn user_refusal(text: &str) -> Option<&str> {
+    let at = text
         .find("unable to find user")
-        .or_else(|| text.find("unable to find group"))
-    else {
-        return RunnerError::Engine(error);
-    };
+        .or_else(|| text.find("unable to find group"))?;
+    Some(text[at..].trim())
+}
+
+/// The step problem of a USER the image lacks.
+fn unknown_user(
+    state: &StageState,
+    instruction: &Instruction,
+    user: &str,
+    refusal: &str,
+) -> RunnerError {
     RunnerError::Instruction {
         stage: state.name.clone(),
         line: instruction.line,
         source: crate::error::StepError::Invalid(format!(
-            "USER {user}: {}; add it to the image first (RUN adduser …) or use a numeric uid",
-            &text[at..]
+            "USER {user}: {refusal}; add it to the image first (RUN adduser …) or use a numeric uid"
         )),
     }
 }
