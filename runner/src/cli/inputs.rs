@@ -132,23 +132,18 @@ fn dockerfile_source(
     let bytes = stdin_input::read_all("the build context")?;
     let (context, source) = match stdin_input::context(bytes)? {
         FromStdin::Archive(context) => {
-            let relative = args.file.clone().unwrap_or_else(|| {
-                let upper = context.dir().join("Dockerfile");
-                PathBuf::from(
-                    if upper.exists() || !context.dir().join("dockerfile").exists() {
-                        "Dockerfile"
-                    } else {
-                        "dockerfile"
-                    },
-                )
-            });
-            let path = context.dir().join(&relative);
-            if !path.is_file() {
+            let path = match &args.file {
+                Some(file) => Some(context.dir().join(file)).filter(|path| path.is_file()),
+                None => default_dockerfile(context.dir()).ok(),
+            };
+            let Some(path) = path else {
+                let name = args.file.as_deref().unwrap_or(Path::new("Dockerfile"));
                 return Err(RunnerError::Usage(format!(
                     "the context archive on standard input has no {}: add it, or name the Dockerfile inside it with -f PATH",
-                    relative.display()
+                    name.display()
                 )));
-            }
+            };
+            let relative = path.strip_prefix(context.dir()).unwrap_or(&path);
             let shown = format!("{STDIN_NAME}/{}", relative.display());
             (context, DockerfileSource::File { path, shown })
         }
