@@ -85,11 +85,23 @@ pub(super) async fn bind_content(
             Err(e) => return Ok(Err(e)),
         },
     };
+    image_content(ctx, state, from, image.as_deref(), source).await
+}
+
+/// What a mount shows of `image` (the one `from` names; `None` for scratch): [`bind_content`]
+/// once the image is known.
+pub(super) async fn image_content(
+    ctx: &Ctx,
+    state: &StageState,
+    from: Option<&Source>,
+    image: Option<&str>,
+    source: &str,
+) -> Result<std::result::Result<(BindContent, bool, String), StepError>> {
     let Some(image) = image else {
         return Ok(Ok((BindContent::Empty, false, "empty".to_string())));
     };
     let path = format!("/{}", tarx::join_dest(source, ""));
-    let holder = ctx.source_holder(&image).await?;
+    let holder = ctx.source_holder(image).await?;
     if ctx.engine.stat_path(&holder, &path).await?.is_none() {
         return Ok(Err(StepError::Invalid(format!(
             "bind source {source:?} does not exist in the source image"
@@ -102,7 +114,7 @@ pub(super) async fn bind_content(
         Some(Source::Stage { stage }) => state.deps.get(stage).is_some_and(|dep| dep.ran_run),
         _ => false,
     };
-    let piece = match copy_from_image::piece_at(ctx, &image, &path, ran_run).await? {
+    let piece = match copy_from_image::piece_at(ctx, image, &path, ran_run).await? {
         Ok(piece) => piece,
         Err(e) => return Ok(Err(e)),
     };

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use planner::plan::Mount;
 use sha2::{Digest, Sha256};
 
-use super::bind_source::{bind_content, source_image, BindContent};
+use super::bind_source::{bind_content, image_content, source_image, BindContent};
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
@@ -364,16 +364,18 @@ async fn cache_seed(
 ) -> Result<std::result::Result<(Option<BindContent>, String, String), StepError>> {
     let source = format!("/{}", tarx::join_dest(source.unwrap_or("/"), ""));
     let image = match source_image(ctx, state, from).await? {
-        Ok(image) => image.unwrap_or_else(|| "scratch".to_string()),
+        Ok(image) => image,
         Err(e) => return Ok(Err(e)),
     };
+    let name = image.clone().unwrap_or_else(|| "scratch".to_string());
     if source == "/" && owner_given {
         // BuildKit makes the directory on top of the `from` state: the step reruns when that
         // image changes.
-        let digest = format!("owned:{image}");
-        return Ok(Ok((None, image, digest)));
+        let digest = format!("owned:{name}");
+        return Ok(Ok((None, name, digest)));
     }
-    let (content, is_file, digest) = match bind_content(ctx, state, Some(from), &source).await? {
+    let content = image_content(ctx, state, Some(from), image.as_deref(), &source).await?;
+    let (content, is_file, digest) = match content {
         Ok(found) => found,
         Err(e) => return Ok(Err(e)),
     };
@@ -382,7 +384,7 @@ async fn cache_seed(
             "cache mount source {source:?} is a file; a cache mount's from= source must be a directory"
         ))));
     }
-    Ok(Ok((Some(content), image, digest)))
+    Ok(Ok((Some(content), name, digest)))
 }
 
 fn needs_target(kind: &str) -> StepError {
