@@ -117,6 +117,16 @@ impl Drop for KeyAgents {
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+            // The agent ends on its own time after `-k`: wait (briefly) until it has, so that
+            // nothing of the build runs on after the runner (a dead agent, not yet reaped,
+            // shows an empty command line).
+            let alive = |pid: i32| {
+                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|line| !line.is_empty())
+            };
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+            while alive(*pid) && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
             let _ = child.kill();
             let _ = child.wait();
         }
