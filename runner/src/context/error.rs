@@ -69,19 +69,11 @@ pub enum ContextError {
         /// The ignore file that excludes it.
         ignore_file: PathBuf,
     },
-    /// A source path climbs out of the context with `..`.
-    #[error("COPY source {source_path:?} is outside the build context: sources must stay inside the context directory")]
-    OutsideContext {
+    /// A `--parents` source with nothing after its `/./` pivot.
+    #[error("COPY --parents source {source_path:?} names nothing after its \"/./\": write the path to copy after it")]
+    EmptyParentsPath {
         /// The source as written in the instruction.
         source_path: String,
-    },
-    /// Following a symlink would leave the context.
-    #[error("symlink {link:?} in the build context points outside it (to {target:?}): copy the target into the context instead")]
-    SymlinkOutside {
-        /// The link, relative to the context root.
-        link: String,
-        /// Its target as stored in the link.
-        target: String,
     },
     /// Too many symlinks in a row (a loop).
     #[error("too many levels of symlinks resolving {path:?} in the build context")]

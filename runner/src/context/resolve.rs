@@ -45,18 +45,12 @@ fn compile_patterns(patterns: &[String]) -> Result<PatternMatcher, ContextError>
 }
 
 /// Turns a written source into a clean path relative to the root (`""` for the root itself).
-fn relative_source(source: &str) -> Result<String, ContextError> {
-    let cleaned = clean(source.trim_start_matches('/'));
-    if cleaned == ".." || cleaned.starts_with("../") {
-        return Err(ContextError::OutsideContext {
-            source_path: source.to_string(),
-        });
-    }
-    Ok(if cleaned == "." {
-        String::new()
-    } else {
-        cleaned
-    })
+/// The source is taken from the context's root, as BuildKit joins it to `/`: `../x` and `/x`
+/// are the context's `x`.
+fn relative_source(source: &str) -> String {
+    clean(&format!("/{source}"))
+        .trim_start_matches('/')
+        .to_string()
 }
 
 fn resolve_plain(
@@ -65,7 +59,7 @@ fn resolve_plain(
     exclude: &PatternMatcher,
     set: &mut SourceSet,
 ) -> Result<(), ContextError> {
-    let rel = relative_source(source)?;
+    let rel = relative_source(source);
     if !contains_wildcards(&rel) {
         return add_root(ctx, source, &rel, exclude, set);
     }
@@ -270,12 +264,12 @@ fn resolve_parents(
         Some((pivot, rest)) => (pivot, rest),
         None => ("", source),
     };
-    let pivot_rel = relative_source(pivot)?;
+    let pivot_rel = relative_source(pivot);
     let pattern = clean(&format!("/{pattern}"))
         .trim_start_matches('/')
         .to_string();
-    if pattern.is_empty() || pattern == ".." || pattern.starts_with("../") {
-        return Err(ContextError::OutsideContext {
+    if pattern.is_empty() {
+        return Err(ContextError::EmptyParentsPath {
             source_path: source.to_string(),
         });
     }

@@ -177,7 +177,12 @@ pub(super) fn read_dir_sorted(dir: &Path) -> Result<Vec<(String, Metadata)>, Con
 
 /// Resolves `rel` inside `root`, following symlinks in every component (and in the last one
 /// when `follow_last`), and returns the real path relative to the root, or `None` when some
-/// component does not exist. A symlink that leads outside the root is an error.
+/// component does not exist.
+///
+/// The root is the `/` of the resolution, as BuildKit resolves a context path (continuity's
+/// `RootPath`): `..` at the root stays at the root, and a symlink's absolute target is taken
+/// from the root (`/data/x` is the context's `data/x`, not the host's), so no path or link
+/// leads outside the context.
 pub(super) fn resolve_in_root(
     root: &Path,
     rel: &str,
@@ -190,11 +195,7 @@ pub(super) fn resolve_in_root(
         match part.as_str() {
             "" | "." => continue,
             ".." => {
-                if resolved.pop().is_none() {
-                    return Err(ContextError::OutsideContext {
-                        source_path: rel.to_string(),
-                    });
-                }
+                resolved.pop();
                 continue;
             }
             _ => {}
@@ -222,31 +223,11 @@ pub(super) fn resolve_in_root(
             path: host.clone(),
             source,
         })?;
-        let target_text = target.to_string_lossy().into_owned();
-        let outside = || ContextError::SymlinkOutside {
-            link: candidate.clone(),
-            target: target_text.clone(),
-        };
-        let relative_target = if target.is_absolute() {
-            let inside = target.strip_prefix(root).map_err(|_| outside())?;
+        let target = target.to_string_lossy();
+        if target.starts_with('/') {
             resolved.clear();
-            inside.to_string_lossy().into_owned()
-        } else {
-            target_text.clone()
-        };
-        // A relative target climbing above the root is outside, even if it comes back in.
-        let mut depth = resolved.len() as isize;
-        for step in relative_target.split('/') {
-            match step {
-                "" | "." => {}
-                ".." => depth -= 1,
-                _ => depth += 1,
-            }
-            if depth < 0 {
-                return Err(outside());
-            }
         }
-        for step in relative_target.split('/').rev() {
+        for step in target.split('/').rev() {
             pending.push_front(step.to_string());
         }
     }
