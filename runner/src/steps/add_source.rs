@@ -147,7 +147,7 @@ pub fn split_archives(mut set: SourceSet) -> (SourceSet, Vec<LocalArchive>) {
 }
 
 /// Unpacks `archive` into directory `dest` (absolute, existing) of `container`; with `owner`,
-/// every member is owned by it.
+/// every member is owned by it. Member names stay inside `dest`, as in BuildKit.
 pub async fn unpack(
     engine: &Engine,
     container: &str,
@@ -168,10 +168,19 @@ pub async fn unpack(
             }
         };
         let stream = tokio_util::io::ReaderStream::with_capacity(file, pipe::PIPE_BUFFER);
-        engine
+        match engine
             .put_archive(container, &format!("/{dest_name}"), Box::pin(stream))
-            .await?;
-        return Ok(Ok(()));
+            .await
+        {
+            Ok(()) => return Ok(Ok(())),
+            // A member named `../x` (or `/x`): the engine refuses it, BuildKit unpacks it inside
+            // the destination. Unpack again below, with the names kept inside (what the
+            // engine unpacked before refusing is written again, unchanged).
+            Err(e)
+                if e.refused_archive()
+                    .is_some_and(|m| m.contains("is outside of")) => {}
+            Err(e) => return Err(e),
+        }
     }
     let (upload, producer) = pipe::spawn_producer(move |out| -> Result<(), StepError> {
         let file = std::fs::File::open(&archive.path).map_err(|e| {
@@ -183,8 +192,9 @@ pub async fn unpack(
             Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(file)),
             Compression::Xz => Box::new(xz_reader(file)?),
         };
+        // A member's `..` stops at the destination, as BuildKit unpacks (`../x` is `dest/x`).
         let map = |name: &str| {
-            let target = tarx::join_dest(&format!("/{dest_name}"), name);
+            let target = tarx::join_dest(&format!("/{dest_name}"), &tarx::join_dest("", name));
             (!target.is_empty()).then_some(target)
         };
         tarx::rewrite_stream(
@@ -207,7 +217,7 @@ pub async fn unpack(
 }
 
 /// A reader of the decompressed content of an xz file (decompressed on this blocking thread, in
-/// memory: only `ADD --chown` of an `.xz` archive takes this path).
+/// memory: only `ADD --chown` of an `.xz` archive, or one with members named `../x`, takes this path).
 fn xz_reader(file: std::fs::File) -> Result<std::io::Cursor<Vec<u8>>, StepError> {
     let mut input = std::io::BufReader::new(file);
     let mut output = Vec::new();

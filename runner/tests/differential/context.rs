@@ -171,9 +171,24 @@ fn tar_of_members(members: &[TarMember]) -> Result<Vec<u8>, String> {
                 .set_link_name(&member.link)
                 .map_err(|e| format!("member {}: {e}", member.name))?;
         }
-        builder
-            .append_data(&mut header, &member.name, content)
-            .map_err(|e| format!("member {}: {e}", member.name))?;
+        if member.name.split('/').any(|part| part == "..") {
+            // The tar crate refuses to write `..`; archives in the wild have it (BuildKit
+            // unpacks such a member inside the destination), so the name is written as is.
+            let name = member.name.as_bytes();
+            let field = &mut header.as_old_mut().name;
+            if name.len() > field.len() {
+                return Err(format!("member {}: name too long", member.name));
+            }
+            field[..name.len()].copy_from_slice(name);
+            header.set_cksum();
+            builder
+                .append(&header, content)
+                .map_err(|e| format!("member {}: {e}", member.name))?;
+        } else {
+            builder
+                .append_data(&mut header, &member.name, content)
+                .map_err(|e| format!("member {}: {e}", member.name))?;
+        }
     }
     builder.into_inner().map_err(|e| e.to_string())
 }
