@@ -32,6 +32,7 @@ mod target;
 mod values;
 
 pub use args::{validate_reference, Platform};
+pub use dispatch::http_file_name;
 pub use target::suggest_stage_name;
 #[cfg(feature = "wasm")]
 pub mod wasm;

@@ -256,6 +256,107 @@ fn add_url_checks_the_checksum() {
     );
 }
 
+/// Serves each path of `routes` (path, extra header lines, body) to `n` requests in all.
+fn serve_routes(routes: Vec<(&'static str, &'static str, Vec<u8>)>, n: usize) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(n) {
+            let Ok(mut stream) = stream else { continue };
+            let mut request = [0u8; 4096];
+            let read = stream.read(&mut request).unwrap_or(0);
+            let line = String::from_utf8_lossy(&request[..read]);
+            let path = line.split(' ').nth(1).unwrap_or("");
+            let Some((_, headers, body)) = routes.iter().find(|(p, _, _)| *p == path) else {
+                let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                continue;
+            };
+            let head = format!(
+                "HTTP/1.1 200 OK\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes());
+            let _ = stream.write_all(body);
+        }
+    });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// BuildKit's testDockerfileADDFromURL, testDockerfileAddArchive (`--unpack=true` of a URL) and
+/// testAddChecksum (DigestFromEnv): a download is named after the URL path (`__unnamed__` for
+/// none), dated by `Last-Modified` (the epoch without it), unpacked when asked, and
+/// `--checksum` is expanded.
+#[test]
+fn add_url_names_dates_and_unpacks_downloads_as_buildkit_does() {
+    require_engine();
+    let dir = TempDir::new("add-url-names");
+    let mut archive = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_ustar();
+    header.set_size(9);
+    header.set_mode(0o644);
+    archive
+        .append_data(&mut header, "foo", &b"content0\n"[..])
+        .expect("tar");
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&archive.into_inner().expect("tar"))
+        .expect("gzip");
+    let base = serve_routes(
+        vec![
+            ("/files/remote.txt", "", b"remote content\n".to_vec()),
+            // Go's RFC 850 form, as BuildKit's test server sends it.
+            (
+                "/",
+                "Last-Modified: Monday, 30-Nov-26 03:10:46 GMT\r\n",
+                b"root\n".to_vec(),
+            ),
+            ("/t.tar.gz", "", gz.finish().expect("gzip")),
+        ],
+        4,
+    );
+    let digest = format!(
+        "sha256:{}",
+        hex::encode(sha2::Sha256::digest(b"remote content\n"))
+    );
+    let image = image_tag("add-url-names");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS u\n\
+             ARG DIGEST\n\
+             ENV LINK={base}/files/remote.txt\n\
+             ADD --checksum=${{DIGEST}} ${{LINK}} /srv/\n\
+             ADD {base}/ /srv/\n\
+             ADD --unpack=true {base}/t.tar.gz /unpacked/\n"
+        ),
+    );
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "-t",
+        &image,
+        "--no-cache",
+        "--build-arg",
+        &format!("DIGEST={digest}"),
+        "--progress",
+        "plain",
+    ]);
+    assert_built(&out, "ADD of URLs");
+    let shown = docker(&[
+        "run",
+        "--rm",
+        &image,
+        "sh",
+        "-c",
+        "cd /srv && stat -c '%n %Y' remote.txt __unnamed__ && cat __unnamed__ && ls /unpacked && cat /unpacked/foo",
+    ]);
+    forget_cache_tags(None, &stage_images(&out.stdout));
+    remove_images(None, &[&image]);
+    assert_eq!(
+        shown,
+        "remote.txt 0\n__unnamed__ 1796008246\nroot\nfoo\ncontent0\n"
+    );
+}
+
 #[test]
 fn a_secret_can_come_from_an_environment_variable_with_both_backends() {
     require_engine();

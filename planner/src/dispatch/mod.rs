@@ -20,6 +20,7 @@ mod copy;
 mod env;
 mod expose;
 mod source;
+pub use source::http_file_name;
 
 use std::borrow::Cow;
 

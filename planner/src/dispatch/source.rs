@@ -1,7 +1,8 @@
 //! What a COPY/ADD source is, as BuildKit tells them apart (dfgitutil `ParseGitRef`,
 //! `isHTTPSource`): a git repository, an HTTP(S) URL, or a path in the build context.
 //!
-//! Input: one source word, expanded. Output: its [`SourceKind`].
+//! Input: one source word, expanded. Output: its [`SourceKind`], and for a URL the name ADD gives
+//! the downloaded file ([`http_file_name`]).
 //! Invariant: a leaf (pure string tests); the dispatch of COPY/ADD and the `SOURCE_DATE_EPOCH`
 //! check both use it.
 
@@ -72,5 +73,63 @@ pub fn classify(src: &str) -> SourceKind {
         SourceKind::Http
     } else {
         SourceKind::Local
+    }
+}
+
+/// The file name ADD gives a download, as BuildKit's `dispatchCopy` does: Go's `path.Base` of
+/// the URL's decoded path, or `__unnamed__` when that is `.` or `/` (no path, only slashes) or
+/// the path does not decode.
+pub fn http_file_name(url: &str) -> String {
+    const UNNAMED: &str = "__unnamed__";
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let Some(decoded) = percent_decode(url_path(after_scheme)) else {
+        return UNNAMED.to_string();
+    };
+    let trimmed = decoded.trim_end_matches('/');
+    match trimmed.rsplit('/').next() {
+        Some(base) if !base.is_empty() && base != "." => base.to_string(),
+        _ => UNNAMED.to_string(),
+    }
+}
+
+/// `%XX` escapes decoded (Go's `url.PathUnescape`); `None` for a bad escape or bytes that are
+/// not UTF-8.
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] == b'%' {
+            let hex = bytes.get(at + 1..at + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            at += 3;
+        } else {
+            out.push(bytes[at]);
+            at += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::http_file_name;
+
+    #[test]
+    fn a_download_is_named_as_buildkit_names_it() {
+        for (url, name) in [
+            ("http://host/", "__unnamed__"),
+            ("http://host", "__unnamed__"),
+            ("https://host/.", "__unnamed__"),
+            ("http://host//", "__unnamed__"),
+            ("http://host/foo", "foo"),
+            ("http://host/dir/", "dir"),
+            ("http://host:8080/a/b.tar.gz?x=1/y#frag", "b.tar.gz"),
+            ("http://host/a%20b.txt", "a b.txt"),
+            ("http://host/bad%zz", "__unnamed__"),
+        ] {
+            assert_eq!(http_file_name(url), name, "{url}");
+        }
     }
 }

@@ -240,6 +240,15 @@ pub fn directories(paths: &[String], owner: (u64, u64), mode: u32) -> Result<Vec
 
 /// A tar holding regular files (path relative to `/`, content, mode), owned by `owner`.
 pub fn files(entries: &[(String, Vec<u8>, u32)], owner: (u64, u64)) -> Result<Vec<u8>, TarError> {
+    files_at(entries, owner, now_secs())
+}
+
+/// [`files`] with the modification time `mtime` (seconds since the epoch) on every file.
+pub fn files_at(
+    entries: &[(String, Vec<u8>, u32)],
+    owner: (u64, u64),
+    mtime: u64,
+) -> Result<Vec<u8>, TarError> {
     let mut builder = Builder::new(Vec::new());
     for (path, content, mode) in entries {
         if path.split('/').any(|part| part.starts_with(".wh.")) {
@@ -250,7 +259,7 @@ pub fn files(entries: &[(String, Vec<u8>, u32)], owner: (u64, u64)) -> Result<Ve
         header.set_mode(*mode);
         header.set_uid(owner.0);
         header.set_gid(owner.1);
-        header.set_mtime(now_secs());
+        header.set_mtime(mtime);
         header.set_size(content.len() as u64);
         builder
             .append_data(&mut header, path, content.as_slice())

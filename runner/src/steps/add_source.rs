@@ -19,61 +19,89 @@ use crate::fs::tar::{self as tarx, Overrides};
 
 /// A downloaded file.
 pub struct Downloaded {
-    /// The file name (last URL path segment, `index.html` for none).
+    /// The file name: the URL path's last segment, `__unnamed__` for none (BuildKit's name).
     pub name: String,
     /// Its bytes.
     pub content: Vec<u8>,
     /// The sha256 of its bytes, hex.
     pub digest: String,
+    /// Its modification time, seconds since the epoch: the response's `Last-Modified`, or 0
+    /// without one, as BuildKit's HTTP source sets it.
+    pub modified: u64,
 }
 
-/// Downloads `url` (blocking I/O on a worker thread) and checks `checksum` if given.
+/// Downloads `url` (blocking I/O on a worker thread) and checks `checksum` if given
+/// (`sha256:`, `sha384:` or `sha512:` and the hex digest).
 pub async fn download(url: &str, checksum: Option<&str>) -> Result<Downloaded, StepError> {
+    let expected = checksum.map(parse_checksum).transpose()?;
     let url_owned = url.to_string();
     let fail = |source: Box<dyn std::error::Error + Send + Sync>| StepError::Download {
         url: url.to_string(),
         source,
     };
-    let content = tokio::task::spawn_blocking(
-        move || -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+    let (content, last_modified) = tokio::task::spawn_blocking(
+        move || -> Result<(Vec<u8>, Option<String>), Box<dyn std::error::Error + Send + Sync>> {
             let response = ureq::get(&url_owned).call()?;
+            let last_modified = response
+                .headers()
+                .get("last-modified")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let mut content = Vec::new();
             response
                 .into_body()
                 .into_reader()
                 .read_to_end(&mut content)?;
-            Ok(content)
+            Ok((content, last_modified))
         },
     )
     .await
     .map_err(StepError::Worker)?
     .map_err(fail)?;
     let digest = hex::encode(Sha256::digest(&content));
-    if let Some(expected) = checksum {
-        let Some(hex_digest) = expected.strip_prefix("sha256:") else {
-            return Err(StepError::Invalid(format!(
-                "--checksum={expected}: only sha256:<hex> is supported"
-            )));
+    if let Some((algorithm, hex_digest)) = expected {
+        let actual = match algorithm {
+            "sha256" => digest.clone(),
+            "sha384" => hex::encode(sha2::Sha384::digest(&content)),
+            _ => hex::encode(sha2::Sha512::digest(&content)),
         };
-        if !digest.eq_ignore_ascii_case(hex_digest) {
+        if !actual.eq_ignore_ascii_case(hex_digest) {
             return Err(StepError::Invalid(format!(
-                "ADD {url}: checksum mismatch: expected sha256:{hex_digest}, got sha256:{digest}"
+                "ADD {url}: checksum mismatch: expected {algorithm}:{hex_digest}, got {algorithm}:{actual}"
             )));
         }
     }
-    let path = url.split(['?', '#']).next().unwrap_or(url);
-    let name = path
-        .rsplit('/')
-        .next()
-        .filter(|n| !n.is_empty() && !path.ends_with("//"))
-        .filter(|_| path.matches('/').count() > 2)
-        .unwrap_or("index.html")
-        .to_string();
+    // An unreadable date is ignored, as Go's http.ParseTime failing is in BuildKit.
+    let modified = last_modified
+        .and_then(|text| httpdate::parse_http_date(&text).ok())
+        .and_then(|time| time.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs());
     Ok(Downloaded {
-        name,
+        name: planner::http_file_name(url),
         content,
         digest,
+        modified,
     })
+}
+
+/// `--checksum=` split into its algorithm and hex digest.
+fn parse_checksum(checksum: &str) -> Result<(&'static str, &str), StepError> {
+    let invalid = || {
+        StepError::Invalid(format!(
+            "--checksum={checksum}: expected sha256:, sha384: or sha512: and the hex digest"
+        ))
+    };
+    let (algorithm, hex_digest) = checksum.split_once(':').ok_or_else(invalid)?;
+    let (algorithm, len) = match algorithm {
+        "sha256" => ("sha256", 64),
+        "sha384" => ("sha384", 96),
+        "sha512" => ("sha512", 128),
+        _ => return Err(invalid()),
+    };
+    if hex_digest.len() != len || !hex_digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(invalid());
+    }
+    Ok((algorithm, hex_digest))
 }
 
 /// How an archive is compressed.
@@ -89,12 +117,32 @@ pub enum Compression {
     Xz,
 }
 
-/// A local file of the context that ADD unpacks.
+/// An archive that ADD unpacks: a file of the context, or a download with `--unpack=true`.
 pub struct LocalArchive {
-    /// Its host path.
-    pub path: std::path::PathBuf,
+    /// Where its bytes are.
+    pub source: ArchiveSource,
     /// Its compression.
     pub compression: Compression,
+}
+
+/// Where an archive's bytes are.
+pub enum ArchiveSource {
+    /// A host file.
+    File(std::path::PathBuf),
+    /// Bytes in memory (a download).
+    Bytes(Vec<u8>),
+}
+
+impl ArchiveSource {
+    /// A reader of the bytes (opening the file).
+    fn open(&self) -> Result<Box<dyn Read + Send + '_>, StepError> {
+        match self {
+            ArchiveSource::File(path) => std::fs::File::open(path)
+                .map(|f| Box::new(f) as Box<dyn Read + Send>)
+                .map_err(|e| StepError::Invalid(format!("cannot read {}: {e}", path.display()))),
+            ArchiveSource::Bytes(bytes) => Ok(Box::new(bytes.as_slice())),
+        }
+    }
 }
 
 /// The compression of a tar archive, or `None` when `head` (the file's first bytes) is not one.
@@ -135,7 +183,7 @@ pub fn split_archives(mut set: SourceSet) -> (SourceSet, Vec<LocalArchive>) {
         match (read, archive_kind(&head)) {
             (Ok(()), Some(compression)) => {
                 archives.push(LocalArchive {
-                    path: entry.path.clone(),
+                    source: ArchiveSource::File(entry.path.clone()),
                     compression,
                 });
                 false
@@ -158,18 +206,25 @@ pub async fn unpack(
     let dest_name = tarx::join_dest(dest, "");
     if owner.is_none() {
         // The engine unpacks (and decompresses) an archive uploaded into a directory itself.
-        let file = match tokio::fs::File::open(&archive.path).await {
-            Ok(file) => file,
-            Err(e) => {
-                return Ok(Err(StepError::Invalid(format!(
-                    "cannot read {}: {e}",
-                    archive.path.display()
-                ))))
-            }
+        let stream: crate::engine::ArchiveUpload = match &archive.source {
+            ArchiveSource::File(path) => match tokio::fs::File::open(path).await {
+                Ok(file) => Box::pin(tokio_util::io::ReaderStream::with_capacity(
+                    file,
+                    pipe::PIPE_BUFFER,
+                )),
+                Err(e) => {
+                    return Ok(Err(StepError::Invalid(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    ))))
+                }
+            },
+            ArchiveSource::Bytes(bytes) => Box::pin(futures_util::stream::once(
+                std::future::ready(Ok(bytes::Bytes::from(bytes.clone()))),
+            )),
         };
-        let stream = tokio_util::io::ReaderStream::with_capacity(file, pipe::PIPE_BUFFER);
         match engine
-            .put_archive(container, &format!("/{dest_name}"), Box::pin(stream))
+            .put_archive(container, &format!("/{dest_name}"), stream)
             .await
         {
             Ok(()) => return Ok(Ok(())),
@@ -183,10 +238,8 @@ pub async fn unpack(
         }
     }
     let (upload, producer) = pipe::spawn_producer(move |out| -> Result<(), StepError> {
-        let file = std::fs::File::open(&archive.path).map_err(|e| {
-            StepError::Invalid(format!("cannot read {}: {e}", archive.path.display()))
-        })?;
-        let reader: Box<dyn Read> = match archive.compression {
+        let file = archive.source.open()?;
+        let reader: Box<dyn Read + '_> = match archive.compression {
             Compression::None => Box::new(file),
             Compression::Gzip => Box::new(flate2::read::GzDecoder::new(file)),
             Compression::Bzip2 => Box::new(bzip2::read::BzDecoder::new(file)),
@@ -218,7 +271,7 @@ pub async fn unpack(
 
 /// A reader of the decompressed content of an xz file (decompressed on this blocking thread, in
 /// memory: only `ADD --chown` of an `.xz` archive, or one with members named `../x`, takes this path).
-fn xz_reader(file: std::fs::File) -> Result<std::io::Cursor<Vec<u8>>, StepError> {
+fn xz_reader(file: impl Read) -> Result<std::io::Cursor<Vec<u8>>, StepError> {
     let mut input = std::io::BufReader::new(file);
     let mut output = Vec::new();
     lzma_rs::xz_decompress(&mut input, &mut output)

@@ -352,17 +352,7 @@ fn url_action(
     url: &str,
 ) -> Result<CopyAction, String> {
     let spec = request.spec;
-    let path = url
-        .split_once("://")
-        .map(|(_, rest)| rest.split(['?', '#']).next().unwrap_or(rest))
-        .and_then(|rest| rest.split_once('/').map(|(_, path)| path))
-        .unwrap_or("");
-    let base = path.rsplit('/').next().unwrap_or("");
-    let filename = if base.is_empty() || base == "." {
-        "__unnamed__".to_string()
-    } else {
-        base.to_string()
-    };
+    let filename = planner::http_file_name(url);
     let mut attrs =
         std::collections::BTreeMap::from([("http.filename".to_string(), filename.clone())]);
     let mut caps = vec!["source.http"];

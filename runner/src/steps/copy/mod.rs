@@ -81,7 +81,8 @@ pub async fn prepare(
     for download in &resolved.downloads {
         key = key
             .text("download", &download.name)
-            .text("sha256", &download.digest);
+            .text("sha256", &download.digest)
+            .text("modified", &download.modified.to_string());
     }
     let (key, fields) = key.finish_fields();
     Ok(Prepared {

@@ -117,9 +117,14 @@ pub(super) async fn resolve(
             "ADD of a git repository ({git}) is not supported by the runner; clone it in a RUN step or add a release archive"
         ))));
     }
+    // `--checksum=$DIGEST` is expanded, as BuildKit expands it.
+    let checksum = match spec.checksum.as_deref().map(expand).transpose() {
+        Ok(c) => c,
+        Err(e) => return Ok(Err(e)),
+    };
     let mut downloads = Vec::new();
     for url in &urls {
-        match add_source::download(url, spec.checksum.as_deref()).await {
+        match add_source::download(url, checksum.as_deref()).await {
             Ok(download) => downloads.push(download),
             Err(e) => return Ok(Err(e)),
         }

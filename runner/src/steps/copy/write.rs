@@ -97,8 +97,21 @@ pub(super) async fn write(
         )));
     }
     for download in resolved.downloads {
-        let archive = match tarx::files(&[(download.name.clone(), download.content, 0o600)], (0, 0))
-        {
+        // `ADD --unpack=true <url>` unpacks a downloaded archive (a file that is none is copied).
+        if spec.unpack == Some(true) {
+            if let Some(compression) = add_source::archive_kind(&download.content) {
+                archives.push(add_source::LocalArchive {
+                    source: add_source::ArchiveSource::Bytes(download.content),
+                    compression,
+                });
+                continue;
+            }
+        }
+        let archive = match tarx::files_at(
+            &[(download.name.clone(), download.content, 0o600)],
+            (0, 0),
+            download.modified,
+        ) {
             Ok(archive) => archive,
             Err(e) => return Ok(Err(StepError::Tar(e))),
         };
