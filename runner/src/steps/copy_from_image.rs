@@ -133,9 +133,20 @@ impl<'a> SourceImage<'a> {
         &mut self,
     ) -> Result<std::result::Result<&BTreeMap<String, RealEntry>, StepError>> {
         if self.real.is_none() {
-            let saved = pipe::blocking_reader(self.ctx.engine.save_image_stream(&self.image));
-            let scanned =
-                tokio::task::spawn_blocking(move || init_files::real_entries(saved)).await;
+            // An image without layers (`FROM scratch` and only config) has no entries, and the
+            // engine cannot save it ("empty export").
+            let has_layers = self
+                .ctx
+                .engine
+                .inspect_image(&self.image)
+                .await?
+                .map_or(true, |info| !info.diff_ids.is_empty());
+            let scanned = if has_layers {
+                let saved = pipe::blocking_reader(self.ctx.engine.save_image_stream(&self.image));
+                tokio::task::spawn_blocking(move || init_files::real_entries(saved)).await
+            } else {
+                Ok(Ok(BTreeMap::new()))
+            };
             match scanned {
                 Ok(Ok(mut real)) => {
                     if self.executor_dirs {
