@@ -140,7 +140,7 @@ impl<'a> SourceImage<'a> {
                 .engine
                 .inspect_image(&self.image)
                 .await?
-                .map_or(true, |info| !info.diff_ids.is_empty());
+                .is_none_or(|info| !info.diff_ids.is_empty());
             let scanned = if has_layers {
                 let saved = pipe::blocking_reader(self.ctx.engine.save_image_stream(&self.image));
                 tokio::task::spawn_blocking(move || init_files::real_entries(saved)).await
