@@ -140,14 +140,13 @@ pub fn apply(
             let argv = command_args(command, config);
             resolved.extend(argv.iter().cloned());
             config.cmd = Some(argv);
-            // The engine's BuildKit marks CMD and ENTRYPOINT arguments as escaped.
+            // BuildKit marks CMD arguments as escaped (ENTRYPOINT leaves the flag as it is).
             config.args_escaped = true;
         }
         Op::Entrypoint { command } => {
             let argv = command_args(command, config);
             resolved.extend(argv.iter().cloned());
             config.entrypoint = Some(argv);
-            config.args_escaped = true;
             // An ENTRYPOINT resets the CMD inherited from the base (Docker's rule).
             if !earlier.iter().any(|i| matches!(i.op, Op::Cmd { .. })) {
                 config.cmd = None;
