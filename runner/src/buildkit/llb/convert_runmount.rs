@@ -143,9 +143,7 @@ pub fn run_mounts(
             )?;
             continue;
         }
-        if target_written.is_empty() {
-            return Err(format!("--mount type={kind} needs a target= path"));
-        }
+        // No target= (or a relative one): at the working directory, as BuildKit mounts it.
         let target = if go_clean(&target_written).starts_with('/') {
             target_written.clone()
         } else {

@@ -11,6 +11,7 @@
 
 use std::collections::BTreeMap;
 
+use planner::patterns::clean;
 use planner::plan::Mount;
 use sha2::{Digest, Sha256};
 
@@ -128,14 +129,31 @@ pub async fn resolve(
             Ok(t) => t.to_ascii_lowercase(),
             Err(e) => return Ok(Err(e)),
         };
-        let target = match spec
+        let target_written = match spec
             .target
             .as_deref()
             .map(|t| ctx.expand(t, &vars))
             .transpose()
         {
-            Ok(t) => t.map(|t| container_fs::absolute(&state.config.working_dir, &t)),
+            Ok(t) => t,
             Err(e) => return Ok(Err(e)),
+        };
+        let target = target_written
+            .as_deref()
+            .map(|t| container_fs::absolute(&state.config.working_dir, t));
+        // A bind, cache or tmpfs mount without target= (or a relative one) is at the working
+        // directory, and never at `/` (BuildKit's dispatchRunMounts).
+        let dir_target = || -> std::result::Result<String, StepError> {
+            let target = container_fs::absolute(
+                &state.config.working_dir,
+                target_written.as_deref().unwrap_or(""),
+            );
+            if target == "/" {
+                return Err(StepError::Invalid(format!(
+                    "invalid mount target \"/\": a {mount_type} mount needs target= naming a directory other than / (or a WORKDIR to mount at)"
+                )));
+            }
+            Ok(target)
         };
         let source = match spec
             .source
@@ -168,8 +186,9 @@ pub async fn resolve(
         };
         let resolved = match mount_type.as_str() {
             "bind" => {
-                let Some(target) = target else {
-                    return Ok(Err(needs_target("bind")));
+                let target = match dir_target() {
+                    Ok(target) => target,
+                    Err(e) => return Ok(Err(e)),
                 };
                 let read_only = !(flag("rw") || flag("readwrite"));
                 let source = source.unwrap_or_else(|| "/".to_string());
@@ -189,10 +208,17 @@ pub async fn resolve(
                 }
             }
             "cache" => {
-                let Some(target) = target else {
-                    return Ok(Err(needs_target("cache")));
+                let target = match dir_target() {
+                    Ok(target) => target,
+                    Err(e) => return Ok(Err(e)),
                 };
-                let id = options.get("id").cloned().unwrap_or_else(|| target.clone());
+                // Without id= the cache is named by its target as written (`.` for none), not
+                // joined with the working directory, as BuildKit names it.
+                let id = options
+                    .get("id")
+                    .filter(|id| !id.is_empty())
+                    .cloned()
+                    .unwrap_or_else(|| clean(target_written.as_deref().unwrap_or("")));
                 let (mode, (uid, gid)) = match mode_and_owner(0o755) {
                     Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
@@ -234,8 +260,9 @@ pub async fn resolve(
                 }
             }
             "tmpfs" => {
-                let Some(target) = target else {
-                    return Ok(Err(needs_target("tmpfs")));
+                let target = match dir_target() {
+                    Ok(target) => target,
+                    Err(e) => return Ok(Err(e)),
                 };
                 let size = match options.get("size").map(|s| parse_size(s)).transpose() {
                     Ok(size) => size.unwrap_or(0),
@@ -385,10 +412,6 @@ async fn cache_seed(
         ))));
     }
     Ok(Ok((Some(content), name, digest)))
-}
-
-fn needs_target(kind: &str) -> StepError {
-    StepError::Invalid(format!("a {kind} mount needs target="))
 }
 
 /// A tmpfs `size=`: bytes, or with a k/m/g suffix (binary units, as BuildKit reads it).
