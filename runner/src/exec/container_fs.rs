@@ -19,13 +19,13 @@ pub async fn read_text(engine: &Engine, container: &str, path: &str) -> EngineRe
         .unwrap_or_default())
 }
 
-/// Resolves a `user[:group]` spec against the container's `/etc/passwd` and `/etc/group`;
-/// the inner error says which name is unknown and what to do.
+/// Resolves a `user[:group]` spec against the container's `/etc/passwd` and `/etc/group`
+/// (an unknown name falls back as in BuildKit, and is named in [`users::Owner::unknown`]).
 pub async fn resolve_owner(
     engine: &Engine,
     container: &str,
     spec: &str,
-) -> EngineResult<Result<(u64, u64), String>> {
+) -> EngineResult<users::Owner> {
     let (passwd, group) = if users::needs_lookup(spec) {
         (
             read_text(engine, container, "/etc/passwd").await?,

@@ -2,17 +2,31 @@
 //! `/etc/passwd` and `/etc/group`.
 //!
 //! Input: a `user[:group]` spec (names or numbers) and the two files' contents.
-//! Output: numeric uid and gid.
-//! Invariant: pure; a name missing from the files is an error naming it, a number is taken as is.
+//! Output: numeric uid and gid, and a note for each name the files lack.
+//! Invariant: pure; a number is taken as is; a name missing from the files is id 0 (a group:
+//! the user's primary group), as BuildKit's `readUser` owns files, with a note naming it.
+
+/// Numeric owner ids, and what could not be found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    /// uid and gid.
+    pub ids: (u64, u64),
+    /// One note for each name that is in neither file (its part of `ids` is BuildKit's
+    /// fallback).
+    pub unknown: Vec<String>,
+}
 
 /// Resolves `spec` (`user`, `user:group`, `uid:gid`, ...) to numeric ids. A named user without
 /// a group takes its primary group from passwd; a numeric one takes gid = uid, as BuildKit owns
-/// files for `--chown=1000` and directories a WORKDIR makes under `USER 1000`.
-pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), String> {
+/// files for `--chown=1000` and directories a WORKDIR makes under `USER 1000`. A user name
+/// missing from passwd is 0:0 and a group name missing from group keeps the user's group, as in
+/// BuildKit (which says nothing; [`Owner::unknown`] says it).
+pub fn resolve(spec: &str, passwd: &str, group: &str) -> Owner {
     let (user, group_name) = match spec.split_once(':') {
         Some((u, g)) => (u, Some(g)),
         None => (spec, None),
     };
+    let mut unknown = Vec::new();
     let passwd_entry = |field: usize, value: &str| {
         passwd.lines().find_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
@@ -27,7 +41,12 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
         Ok(uid) => (uid, uid),
         Err(_) => match passwd_entry(0, user) {
             Some((Some(uid), Some(gid))) => (uid, gid),
-            _ => return Err(format!("user \"{user}\" is not in the image's /etc/passwd; use a numeric uid or add the user first")),
+            _ => {
+                unknown.push(format!(
+                    "user \"{user}\" is not in the image's /etc/passwd, so it is uid 0 (as in BuildKit); use a numeric uid or add the user first"
+                ));
+                (0, 0)
+            }
         },
     };
     let gid = match group_name {
@@ -42,10 +61,18 @@ pub fn resolve(spec: &str, passwd: &str, group: &str) -> Result<(u64, u64), Stri
                     (fields.len() >= 3 && fields[0] == g).then(|| fields[2].parse::<u64>().ok())
                 })
                 .flatten()
-                .ok_or_else(|| format!("group \"{g}\" is not in the image's /etc/group; use a numeric gid or add the group first"))?,
+                .unwrap_or_else(|| {
+                    unknown.push(format!(
+                        "group \"{g}\" is not in the image's /etc/group, so it is gid {primary_gid} (as in BuildKit); use a numeric gid or add the group first"
+                    ));
+                    primary_gid
+                }),
         },
     };
-    Ok((uid, gid))
+    Owner {
+        ids: (uid, gid),
+        unknown,
+    }
 }
 
 /// Whether resolving `spec` needs the image's files: it names a user or a group.
@@ -63,20 +90,43 @@ mod tests {
 
     #[test]
     fn resolves_names_and_numbers() {
-        assert_eq!(resolve("user", PASSWD, GROUP), Ok((1000, 1001)));
-        assert_eq!(resolve("user:staff", PASSWD, GROUP), Ok((1000, 50)));
-        assert_eq!(resolve("1000", PASSWD, GROUP), Ok((1000, 1000)));
-        assert_eq!(resolve("42:7", PASSWD, GROUP), Ok((42, 7)));
-        assert_eq!(resolve("42", PASSWD, GROUP), Ok((42, 42)));
-        assert!(resolve("ghost", PASSWD, GROUP)
-            .unwrap_err()
-            .contains("\"ghost\""));
-        assert!(resolve("user:ghosts", PASSWD, GROUP).is_err());
+        let ids = |spec: &str| {
+            let owner = resolve(spec, PASSWD, GROUP);
+            assert!(owner.unknown.is_empty(), "{spec}: {:?}", owner.unknown);
+            owner.ids
+        };
+        assert_eq!(ids("user"), (1000, 1001));
+        assert_eq!(ids("user:staff"), (1000, 50));
+        assert_eq!(ids("1000"), (1000, 1000));
+        assert_eq!(ids("42:7"), (42, 7));
+        assert_eq!(ids("42"), (42, 42));
+        assert_eq!(ids("1234:"), (1234, 0));
+        assert_eq!(ids(":5678"), (0, 5678));
         assert!(needs_lookup("user:1"));
         assert!(!needs_lookup("1000"));
-        assert_eq!(resolve("1234:", PASSWD, GROUP), Ok((1234, 0)));
-        assert_eq!(resolve(":5678", PASSWD, GROUP), Ok((0, 5678)));
         assert!(!needs_lookup("1234:"));
         assert!(!needs_lookup("1:2"));
+    }
+
+    #[test]
+    fn unknown_names_fall_back_as_in_buildkit_and_are_named() {
+        let owner = resolve("ghost", PASSWD, GROUP);
+        assert_eq!(owner.ids, (0, 0));
+        assert!(
+            owner.unknown[0].contains("\"ghost\""),
+            "{:?}",
+            owner.unknown
+        );
+        // An unknown group keeps the user's primary group.
+        let owner = resolve("user:ghosts", PASSWD, GROUP);
+        assert_eq!(owner.ids, (1000, 1001));
+        assert!(
+            owner.unknown[0].contains("\"ghosts\""),
+            "{:?}",
+            owner.unknown
+        );
+        let owner = resolve("ghost:staff", "", GROUP);
+        assert_eq!(owner.ids, (0, 50));
+        assert_eq!(owner.unknown.len(), 1);
     }
 }

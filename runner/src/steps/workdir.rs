@@ -147,9 +147,14 @@ async fn create_missing(
     let owner = if state.config.user.is_empty() {
         (0, 0)
     } else {
-        container_fs::resolve_owner(&ctx.engine, holder, &state.config.user)
-            .await?
-            .map_err(|m| fail(format!("WORKDIR as USER {}: {m}", state.config.user)))?
+        let owner = container_fs::resolve_owner(&ctx.engine, holder, &state.config.user).await?;
+        for unknown in &owner.unknown {
+            ctx.progress.note(
+                &state.name,
+                &format!("warning: WORKDIR as USER {}: {unknown}", state.config.user),
+            );
+        }
+        owner.ids
     };
     let mut paths = Vec::new();
     let mut prefix = resolved.existing.trim_end_matches('/').to_string();

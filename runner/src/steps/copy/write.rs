@@ -40,10 +40,15 @@ pub(super) async fn write(
     // sources in another image are looked up at the same time: each is an engine round trip.
     let owner = async {
         match &resolved.chown {
-            Some(chown) => container_fs::resolve_owner(&ctx.engine, holder, chown)
-                .await
-                .map(|found| found.map(Some).map_err(|m| (chown.clone(), m))),
-            None => Ok(Ok(None)),
+            Some(chown) => {
+                let owner = container_fs::resolve_owner(&ctx.engine, holder, chown).await?;
+                for unknown in &owner.unknown {
+                    ctx.progress
+                        .note(&state.name, &format!("warning: --chown={chown}: {unknown}"));
+                }
+                Ok::<_, crate::engine::EngineError>(Some(owner.ids))
+            }
+            None => Ok(None),
         }
     };
     let destination = copy_dest::resolve(&ctx.engine, holder, &resolved.dest);
@@ -63,14 +68,7 @@ pub(super) async fn write(
         }
     };
     let (owner, destination, image_pieces) = tokio::join!(owner, destination, image_pieces);
-    let owner = match owner? {
-        Ok(owner) => owner,
-        Err((chown, message)) => {
-            return Ok(Err(StepError::Invalid(format!(
-                "--chown={chown}: {message}"
-            ))))
-        }
-    };
+    let owner = owner?;
     // Pieces: heredocs, downloads, local archives to unpack, paths of another image.
     let mut pieces: Vec<Piece> = Vec::new();
     let mut archives: Vec<add_source::LocalArchive> = Vec::new();
