@@ -216,7 +216,7 @@ pub fn apply(
 }
 
 /// The value of a stage `ARG`: the build argument, else the default expanded with the stage's
-/// variables, else the global ARG of that name, else the predefined value.
+/// variables, else the last global ARG of that name with a value, else the predefined value.
 fn arg_value(
     name: &str,
     default: Option<&str>,
@@ -235,8 +235,16 @@ fn arg_value(
                 source,
             });
     }
-    if let Some(global) = sources.global_args.iter().rev().find(|g| g.name == name) {
-        return Ok(global.value.clone());
+    // The last global ARG of that name with a value; one without a value keeps what came before
+    // (a predefined `TARGETOS` stays), as current BuildKit's buildMetaArgs reads them.
+    if let Some(value) = sources
+        .global_args
+        .iter()
+        .rev()
+        .filter(|g| g.name == name)
+        .find_map(|g| g.value.clone())
+    {
+        return Ok(Some(value));
     }
     Ok(sources.predefined.get(name).cloned())
 }

@@ -224,13 +224,13 @@ fn retries_flag(text: Option<&str>) -> Result<i64, String> {
     Ok(value)
 }
 
-/// The value of a global or predefined ARG (the later declaration wins; a global ARG without
-/// a value hides a predefined one).
+/// The value of a global or predefined ARG: the later declaration with a value wins; one
+/// without a value keeps what came before (current BuildKit's buildMetaArgs).
 fn meta_arg(t: &Translator<'_>, name: &str) -> Option<String> {
     let plan = t.plan();
     let mut value = plan.predefined_args.get(name).cloned();
     for global in &plan.global_args {
-        if global.name == name {
+        if global.name == name && global.value.is_some() {
             value = global.value.clone();
         }
     }
