@@ -81,7 +81,7 @@ pub enum RunnerError {
         source: StepError,
     },
     /// A `RUN` step exited non-zero.
-    #[error("stage {stage}, line {line}: `{text}` exited with code {code}{tail}")]
+    #[error("stage {stage}, line {line}: `{text}` exited with code {code} (process \"{process}\" did not complete successfully: exit code: {code}){tail}")]
     StepFailed {
         /// The stage's display name.
         stage: String,
@@ -89,6 +89,8 @@ pub enum RunnerError {
         line: u32,
         /// The instruction as written.
         text: String,
+        /// The process as BuildKit names it (its argv joined by spaces).
+        process: String,
         /// The process exit code.
         code: i64,
         /// The last lines of output, already formatted (empty or starting with a newline).

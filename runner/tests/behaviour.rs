@@ -108,6 +108,13 @@ fn a_failing_run_exits_1_names_stage_line_and_code_and_leaves_no_containers() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("stage build, line 3"), "{stderr}");
     assert!(stderr.contains("exited with code 7"), "{stderr}");
+    // BuildKit's words, which CI log searches look for.
+    assert!(
+        stderr.contains(
+            "process \"/bin/sh -c echo first-line; echo 'it broke' >&2; exit 7\" did not complete successfully: exit code: 7"
+        ),
+        "{stderr}"
+    );
     assert!(stderr.contains("it broke"), "{stderr}");
     assert_eq!(runner_containers(pid), Vec::<String>::new());
 }

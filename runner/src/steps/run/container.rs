@@ -121,7 +121,7 @@ pub(super) async fn run_in_container(
             let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
             let code = ctx.engine.wait_container(&id).await?;
             if code != 0 {
-                return Err(step_failed(state, instruction, code, tail));
+                return Err(step_failed(state, instruction, &execution.argv, code, tail));
             }
         }
         state.insight.step.clock.add_execute(running.elapsed());

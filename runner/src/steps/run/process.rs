@@ -69,7 +69,7 @@ pub(super) async fn exec_step(
         }
     }
     if code != 0 {
-        return Err(step_failed(state, instruction, code, tail));
+        return Err(step_failed(state, instruction, &execution.argv, code, tail));
     }
     Ok(())
 }
@@ -171,6 +171,7 @@ fn unknown_user(
 pub(super) fn step_failed(
     state: &StageState,
     instruction: &Instruction,
+    argv: &[String],
     code: i64,
     tail: Vec<String>,
 ) -> RunnerError {
@@ -183,6 +184,7 @@ pub(super) fn step_failed(
         stage: state.name.clone(),
         line: instruction.line,
         text: instruction.text.clone(),
+        process: argv.join(" "),
         code,
         tail,
     }
