@@ -63,6 +63,15 @@ fn resolve_plain(
     if !contains_wildcards(&rel) {
         return add_root(ctx, source, &rel, exclude, set);
     }
+    for matched in glob(ctx, source, &rel)? {
+        add_root(ctx, &matched, &matched, exclude, set)?;
+    }
+    Ok(())
+}
+
+/// The context paths that `rel` (clean, with wildcards) matches, sorted as Go's `filepath.Walk`
+/// finds them; an error when the directory above the first wildcard does not exist.
+fn glob(ctx: &ContextRoot, source: &str, rel: &str) -> Result<Vec<String>, ContextError> {
     let parts: Vec<&str> = rel.split('/').collect();
     let split = parts
         .iter()
@@ -94,10 +103,7 @@ fn resolve_plain(
         max_depth,
         &mut matches,
     )?;
-    for matched in matches {
-        add_root(ctx, &matched, &matched, exclude, set)?;
-    }
-    Ok(())
+    Ok(matches)
 }
 
 /// Walks `dir` like Go's `filepath.Walk` (sorted, symlinks not followed) and collects the
@@ -253,7 +259,9 @@ fn add_root(
 }
 
 /// `COPY --parents`: the pivot directory is walked with the rest of the source as an include
-/// pattern, keeping every matched path's directories.
+/// pattern, keeping every matched path's directories. A pivot with wildcards stands for each
+/// directory it matches, and then nothing is required to match (BuildKit requires a path only
+/// when neither part has a wildcard).
 fn resolve_parents(
     ctx: &ContextRoot,
     source: &str,
@@ -273,6 +281,34 @@ fn resolve_parents(
             source_path: source.to_string(),
         });
     }
+    if !contains_wildcards(&pivot_rel) {
+        let required = !contains_wildcards(&pattern);
+        return resolve_parents_at(ctx, source, &pivot_rel, &pattern, required, exclude, set);
+    }
+    for matched in glob(ctx, source, &pivot_rel)? {
+        let is_dir = resolve_in_root(&ctx.root, &matched, true)?
+            .and_then(|real| std::fs::metadata(host_path(&ctx.root, &real)).ok())
+            .is_some_and(|meta| meta.is_dir());
+        if is_dir {
+            resolve_parents_at(ctx, source, &matched, &pattern, false, exclude, set)?;
+        }
+    }
+    Ok(())
+}
+
+/// [`resolve_parents`] at one pivot directory; with `required`, a pattern that matches nothing
+/// is an error.
+fn resolve_parents_at(
+    ctx: &ContextRoot,
+    source: &str,
+    pivot_rel: &str,
+    pattern: &str,
+    required: bool,
+    exclude: &PatternMatcher,
+    set: &mut SourceSet,
+) -> Result<(), ContextError> {
+    let pivot_rel = pivot_rel.to_string();
+    let pattern = pattern.to_string();
     let not_found = || ContextError::NotFound {
         source_path: source.to_string(),
         root: ctx.shown.clone(),
@@ -312,7 +348,7 @@ fn resolve_parents(
     };
     let before = set.entries.len();
     walk(&filters, &position, &mut set.entries)?;
-    if set.entries.len() == before && !contains_wildcards(&pattern) {
+    if set.entries.len() == before && required {
         return Err(not_found());
     }
     set.push_root(root, before);

@@ -49,30 +49,45 @@ pub async fn pieces(
     let mut pieces = Vec::new();
     for source in sources {
         let (pivot, rest) = split_pivot(source, parents);
-        let path = format!("/{}", tarx::join_dest(&format!("{pivot}/{rest}"), ""));
-        let found = if contains_wildcards(&path) {
-            source_image.matches(&path).await?
-        } else {
-            Ok(vec![path])
-        };
-        let paths = match found {
-            Ok(paths) => paths,
-            Err(e) => return Ok(Err(e)),
-        };
-        for path in paths {
-            let rel_to_pivot = path
-                .trim_start_matches('/')
-                .strip_prefix(tarx::join_dest(&pivot, "").as_str())
-                .map(|r| r.trim_start_matches('/').to_string())
-                .unwrap_or_else(|| path.trim_start_matches('/').to_string());
-            match source_image.piece(&path, excludes.clone()).await? {
-                Ok(mut piece) => {
-                    if parents {
-                        piece.rel_path = rel_to_pivot;
-                    }
-                    pieces.push(piece);
-                }
+        // A pivot with wildcards stands for each directory it matches; nothing is then
+        // required to exist below it (BuildKit requires a path only without wildcards).
+        let wild_pivot = contains_wildcards(&pivot);
+        let pivots = if wild_pivot {
+            match source_image.matches(&pivot).await? {
+                Ok(found) => found,
                 Err(e) => return Ok(Err(e)),
+            }
+        } else {
+            vec![pivot]
+        };
+        for pivot in pivots {
+            let path = format!("/{}", tarx::join_dest(&format!("{pivot}/{rest}"), ""));
+            let found = if contains_wildcards(&path) {
+                source_image.matches(&path).await?
+            } else if wild_pivot && !source_image.exists(&path).await? {
+                Ok(Vec::new())
+            } else {
+                Ok(vec![path])
+            };
+            let paths = match found {
+                Ok(paths) => paths,
+                Err(e) => return Ok(Err(e)),
+            };
+            for path in paths {
+                let rel_to_pivot = path
+                    .trim_start_matches('/')
+                    .strip_prefix(tarx::join_dest(&pivot, "").as_str())
+                    .map(|r| r.trim_start_matches('/').to_string())
+                    .unwrap_or_else(|| path.trim_start_matches('/').to_string());
+                match source_image.piece(&path, excludes.clone()).await? {
+                    Ok(mut piece) => {
+                        if parents {
+                            piece.rel_path = rel_to_pivot;
+                        }
+                        pieces.push(piece);
+                    }
+                    Err(e) => return Ok(Err(e)),
+                }
             }
         }
     }
@@ -103,6 +118,25 @@ fn exclude_matcher<S: AsRef<str>>(
     PatternMatcher::new(patterns)
         .map(std::sync::Arc::new)
         .map_err(|e| StepError::Invalid(format!("--exclude patterns: {e}")))
+}
+
+/// Whether path components match pattern components: each by Go's `path.Match`, and a `**`
+/// component by any number of components (none included), as BuildKit's include patterns read
+/// `**` for `COPY --parents`.
+fn components_match(pattern: &[&str], name: &[&str]) -> bool {
+    match pattern.split_first() {
+        None => name.is_empty(),
+        Some((&"**", rest)) => {
+            components_match(rest, name)
+                || (!name.is_empty() && components_match(pattern, &name[1..]))
+        }
+        Some((first, rest)) => match name.split_first() {
+            Some((component, name_rest)) => {
+                go_match(first, component).unwrap_or(false) && components_match(rest, name_rest)
+            }
+            None => false,
+        },
+    }
 }
 
 /// `--parents` keeps the path below a pivot written as `parent/./rest` (the root otherwise).
@@ -177,6 +211,16 @@ impl<'a> SourceImage<'a> {
         Ok(Ok(self.real.get_or_insert_with(BTreeMap::new)))
     }
 
+    /// Whether `path` (absolute) exists in the image (a symlink counts, wherever it points).
+    async fn exists(&self, path: &str) -> Result<bool> {
+        Ok(self
+            .ctx
+            .engine
+            .stat_path(&self.holder, path)
+            .await?
+            .is_some())
+    }
+
     /// Every path of the image that `pattern` (absolute, wildcards in any component) matches,
     /// sorted; found by listing the deepest wildcard-free directory.
     async fn matches(&self, pattern: &str) -> Result<std::result::Result<Vec<String>, StepError>> {
@@ -211,11 +255,7 @@ impl<'a> SourceImage<'a> {
             .filter(|name| !name.is_empty())
             .filter(|name| {
                 let components: Vec<&str> = name.split('/').collect();
-                components.len() == wanted.len()
-                    && components
-                        .iter()
-                        .zip(wanted)
-                        .all(|(c, p)| go_match(p, c).unwrap_or(false))
+                components_match(wanted, &components)
             })
             .map(|name| format!("{}/{name}", base.trim_end_matches('/')))
             .collect();

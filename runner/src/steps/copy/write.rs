@@ -12,7 +12,7 @@
 use planner::plan::CopySpec;
 
 use super::resolve::Resolved;
-use crate::context::{Chmod, DestState, Destination, TarOptions};
+use crate::context::{contains_wildcards, Chmod, DestState, Destination, TarOptions};
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
@@ -136,8 +136,15 @@ pub(super) async fn write(
         });
     }
     let n_roots = context_set.as_ref().map_or(0, |s| s.n_roots()) + pieces.len() + archives.len();
-    if n_roots == 0 {
-        // Wildcards that matched nothing: BuildKit copies nothing and succeeds.
+    // `COPY --from --parents` copies from its pivot directory (the root without `/./`), which
+    // exists, so BuildKit makes the destination even when nothing below it matches; other
+    // wildcards that matched nothing copy nothing and succeed.
+    let from_pivot = spec.parents
+        && resolved
+            .image_paths
+            .iter()
+            .any(|path| !contains_wildcards(path.split_once("/./").map_or("", |(pivot, _)| pivot)));
+    if n_roots == 0 && !from_pivot {
         return Ok(Ok(()));
     }
     let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
