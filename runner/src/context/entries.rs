@@ -183,6 +183,20 @@ impl SourceSet {
         self.roots.iter().any(|root| root.is_dir)
     }
 
+    /// Keeps only the last root and its entries (several files copied in turn to one file
+    /// path leave the last one).
+    pub fn keep_last_root(&mut self) {
+        let Some(last) = self.roots.pop() else {
+            return;
+        };
+        let index = self.roots.len();
+        self.entries.retain(|entry| entry.root == index);
+        for entry in &mut self.entries {
+            entry.root = 0;
+        }
+        self.roots = vec![last];
+    }
+
     /// Adds a root and gives every entry appended since `first_entry` its index.
     pub(super) fn push_root(&mut self, root: SourceRoot, first_entry: usize) {
         let index = self.roots.len();

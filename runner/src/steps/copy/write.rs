@@ -135,6 +135,42 @@ pub(super) async fn write(
             root_owned: true,
         });
     }
+    let destination = match destination? {
+        Ok(destination) => destination,
+        Err(e) => return Ok(Err(e)),
+    };
+    let hinted_dir = resolved.dest_word.ends_with('/')
+        || resolved.dest_word.ends_with("/.")
+        || resolved.dest_word == ".";
+    // BuildKit copies the sources one after the other to a destination written without a
+    // trailing `/`. When that is not a directory yet, the first source decides: a directory
+    // makes it one (as several sources always do here), a file makes it a file, which each
+    // later file replaces, and a directory after it cannot be copied.
+    if !hinted_dir
+        && !spec.parents
+        && archives.is_empty()
+        && !destination.stat.as_ref().is_some_and(|stat| stat.is_dir())
+    {
+        let kinds: Option<Vec<bool>> = match (&context_set, pieces.is_empty()) {
+            (Some(set), true) => Some(set.roots.iter().map(|root| root.is_dir).collect()),
+            (None, false) => Some(pieces.iter().map(|piece| piece.is_dir).collect()),
+            _ => None,
+        };
+        if let Some(kinds) = kinds.filter(|kinds| kinds.len() > 1 && !kinds[0]) {
+            if kinds.iter().any(|is_dir| *is_dir) {
+                return Ok(Err(StepError::Invalid(format!(
+                    "cannot copy to non-directory: {}: the first source made it a file; end the destination with / to copy into a directory",
+                    resolved.dest
+                ))));
+            }
+            if let Some(set) = context_set.as_mut() {
+                set.keep_last_root();
+            }
+            if pieces.len() > 1 {
+                pieces.drain(..pieces.len() - 1);
+            }
+        }
+    }
     let n_roots = context_set.as_ref().map_or(0, |s| s.n_roots()) + pieces.len() + archives.len();
     // `COPY --from --parents` copies from its pivot directory (the root without `/./`), which
     // exists, so BuildKit makes the destination even when nothing below it matches; other
@@ -150,16 +186,12 @@ pub(super) async fn write(
     let any_dir = context_set.as_ref().is_some_and(|s| s.has_dir_root())
         || pieces.iter().any(|p| p.is_dir)
         || !archives.is_empty();
-    let plan = match destination?.and_then(|destination| {
-        copy_dest::plan(
-            &resolved.dest,
-            &destination,
-            resolved.dest_word.ends_with('/')
-                || resolved.dest_word.ends_with("/.")
-                || resolved.dest_word == ".",
-            spec.parents || n_roots > 1 || any_dir,
-        )
-    }) {
+    let plan = match copy_dest::plan(
+        &resolved.dest,
+        &destination,
+        hinted_dir,
+        spec.parents || n_roots > 1 || any_dir,
+    ) {
         Ok(plan) => plan,
         Err(e) => return Ok(Err(e)),
     };
