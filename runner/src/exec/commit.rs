@@ -25,13 +25,37 @@ pub async fn commit_step(
     container: &str,
     instruction: &Instruction,
 ) -> Result<()> {
+    commit(ctx, state, container, instruction, true).await
+}
+
+/// Commits `container` as the stage's image without storing it under the current key: an
+/// intermediate image that the step's last commit (which stores) builds on, so that a build
+/// stopped between the two never leaves the intermediate one cached.
+pub async fn commit_intermediate(
+    ctx: &Ctx,
+    state: &mut StageState,
+    container: &str,
+    instruction: &Instruction,
+) -> Result<()> {
+    commit(ctx, state, container, instruction, false).await
+}
+
+async fn commit(
+    ctx: &Ctx,
+    state: &mut StageState,
+    container: &str,
+    instruction: &Instruction,
+    store: bool,
+) -> Result<()> {
     let committing = Instant::now();
     let comment = format!("stageplan: {}", instruction.text);
     let image = ctx
         .engine
         .commit(container, &state.config, &comment)
         .await?;
-    ctx.cache.store(&state.key, &image).await?;
+    if store {
+        ctx.cache.store(&state.key, &image).await?;
+    }
     state.insight.step.clock.add_commit(committing.elapsed());
     if let Some(info) = ctx.engine.inspect_image(&image).await? {
         state

@@ -240,3 +240,29 @@ fn a_signal_while_the_record_is_written_keeps_the_built_and_tagged_image() {
     assert!(tagged.status.success(), "the target is tagged");
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
+
+#[test]
+fn a_signal_between_the_two_commits_of_a_secret_run_caches_neither() {
+    // The RUN with a secret commits twice: its own container (which still has the empty file
+    // the engine made as the secret's mount point), then a holder in which that file is
+    // removed. The second commit is held and SIGTERM comes meanwhile: the first image must not
+    // be stored under the step's key, or the next build takes it (`CACHED`) with the mount
+    // point in it.
+    let (run, mut project) = stop_while_held(
+        "held-stub-commit",
+        vec![Rule::at(
+            "POST",
+            "/commit",
+            5,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+        Duration::from_secs(15),
+    );
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+    let again = project.build_direct();
+    assert_eq!(
+        crate::check::step_status(&again, "build", 4),
+        "ran",
+        "the secret RUN was cached from its first commit (with the mount point in its image)"
+    );
+}

@@ -18,7 +18,7 @@ use super::process::{
 };
 use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError, StepError};
-use crate::exec::commit::commit_step;
+use crate::exec::commit::{commit_intermediate, commit_step};
 use crate::exec::ctx::Ctx;
 use crate::exec::holders::create_holder;
 use crate::exec::keeper;
@@ -125,7 +125,12 @@ pub(super) async fn run_in_container(
             }
         }
         state.insight.step.clock.add_execute(running.elapsed());
-        commit_step(ctx, state, &id, instruction).await
+        if stubs.is_empty() {
+            commit_step(ctx, state, &id, instruction).await
+        } else {
+            // Stored under the step's key only once the mount points are removed.
+            commit_intermediate(ctx, state, &id, instruction).await
+        }
     }
     .await;
     // Temporary volumes are removed after this (an engine refuses to remove a volume in use),
