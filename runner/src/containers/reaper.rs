@@ -121,11 +121,12 @@ impl Reaper {
     /// Creates the named volume `name`, which is to outlive the build (a cache mount's), and
     /// tracks it like a temporary volume until [`Reaper::keep_volume`]: a build that fails or
     /// is stopped before the volume is ready removes it, so no later build finds it half made.
+    /// Returns the labels the volume has (an existing volume keeps its own).
     pub async fn create_lasting_volume(
         &self,
         name: &str,
         labels: &[(&str, &str)],
-    ) -> Result<(), ReapError> {
+    ) -> Result<std::collections::HashMap<String, String>, ReapError> {
         lock(&self.inner.volumes).insert(name.to_string());
         let engine = self.inner.engine.clone();
         let volume = name.to_string();
@@ -148,6 +149,14 @@ impl Reaper {
     /// stays after the build.
     pub fn keep_volume(&self, name: &str) {
         lock(&self.inner.volumes).remove(name);
+    }
+
+    /// Whether the runner that made the object `name` (named with its [`Reaper::prefix`]) is
+    /// provably dead, as [`Reaper::sweep_dead`] proves it.
+    pub fn proves_dead(&self, name: &str) -> bool {
+        self.inner.identity.as_ref().is_some_and(|me| {
+            RunnerIdentity::from_name(name).is_some_and(|owner| me.proves_dead(&owner))
+        })
     }
 
     /// Runs a creating request in its own task, registered so that [`Reaper::shutdown`] waits

@@ -281,9 +281,22 @@ impl Engine {
 
 /// Requests of `volumes.rs`.
 impl Engine {
-    /// Creates a named local volume (an existing one is reused).
-    pub async fn create_volume(&self, name: &str, labels: &[(&str, &str)]) -> EngineResult<()> {
+    /// Creates a named local volume (an existing one is reused, with its own labels); returns
+    /// the labels it has.
+    pub async fn create_volume(
+        &self,
+        name: &str,
+        labels: &[(&str, &str)],
+    ) -> EngineResult<std::collections::HashMap<String, String>> {
         volumes::create_volume(&self.docker, name, labels).await
+    }
+
+    /// The labels of a named volume; `None` when there is none.
+    pub async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> EngineResult<Option<std::collections::HashMap<String, String>>> {
+        volumes::volume_labels(&self.docker, name).await
     }
 
     /// Removes a named volume; a missing one is fine.

@@ -13,12 +13,13 @@ use bollard::Docker;
 
 use super::common::{is_not_found, EngineError, EngineResult};
 
-/// Creates a named local volume with `labels` (an existing one is reused).
+/// Creates a named local volume with `labels` (an existing one is reused, and keeps its own
+/// labels); returns the labels the volume has.
 pub(super) async fn create_volume(
     docker: &Docker,
     name: &str,
     labels: &[(&str, &str)],
-) -> EngineResult<()> {
+) -> EngineResult<HashMap<String, String>> {
     let request = VolumeCreateRequest {
         name: Some(name.to_string()),
         labels: (!labels.is_empty()).then(|| {
@@ -32,8 +33,20 @@ pub(super) async fn create_volume(
     docker
         .create_volume(request)
         .await
-        .map(|_| ())
+        .map(|volume| volume.labels)
         .map_err(|e| EngineError::api(format!("create volume {name}"), e))
+}
+
+/// The labels of a named volume; `None` when there is no such volume.
+pub(super) async fn volume_labels(
+    docker: &Docker,
+    name: &str,
+) -> EngineResult<Option<HashMap<String, String>>> {
+    match docker.inspect_volume(name).await {
+        Ok(volume) => Ok(Some(volume.labels)),
+        Err(e) if is_not_found(&e) => Ok(None),
+        Err(e) => Err(EngineError::api(format!("inspect volume {name}"), e)),
+    }
 }
 /// Removes a named volume; a missing one is fine.
 pub(super) async fn remove_volume(docker: &Docker, name: &str) -> EngineResult<()> {

@@ -93,6 +93,7 @@ pub struct Ctx {
     source_holders: std::sync::Mutex<HashMap<String, Arc<OnceCell<String>>>>,
     memory_reads: std::sync::Mutex<HashMap<String, MemoryRead>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
+    cache_volume_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Ctx {
@@ -122,6 +123,7 @@ impl Ctx {
             source_holders: std::sync::Mutex::new(HashMap::new()),
             memory_reads: std::sync::Mutex::new(HashMap::new()),
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
+            cache_volume_locks: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -250,6 +252,17 @@ impl Ctx {
             Some(read) => read.await.ok().flatten(),
             None => store::load(&self.engine, identity).await.ok().flatten(),
         }
+    }
+
+    /// The lock of cache volume `name` within this build: the stages that mount it check and
+    /// fill it one at a time.
+    pub fn cache_volume_lock(&self, name: &str) -> Arc<Mutex<()>> {
+        self.cache_volume_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(name.to_string())
+            .or_default()
+            .clone()
     }
 
     /// With `--no-cache`, whether the cache-mount volume `name` still has to be emptied in this

@@ -165,8 +165,41 @@ impl Drop for Project {
             let _ = support::docker_at(None, &args);
         }
         remove_made_images(&self.images);
-        let _ = support::docker_at(None, &["volume", "rm", "-f", &self.cache_volume()]);
+        // The project's cache volumes (its nonce is their id) and their ready markers.
+        let mut volumes = vec![self.cache_volume()];
+        let listed = support::docker_at(
+            None,
+            &[
+                "volume",
+                "ls",
+                "-q",
+                "--filter",
+                &format!("label=stageplan.cache.id={}", self.nonce),
+            ],
+        );
+        volumes.extend(
+            String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .map(str::to_string),
+        );
+        let markers: Vec<String> = volumes.iter().map(|v| format!("{v}-ready")).collect();
+        volumes.extend(markers);
+        let mut args = vec!["volume", "rm", "-f"];
+        args.extend(volumes.iter().map(String::as_str));
+        let _ = support::docker_at(None, &args);
     }
+}
+
+/// A Dockerfile whose RUN mounts a cache that starts as 300 files of another stage (`from=`):
+/// its fill is one upload, which the cases of the cache fill hold.
+pub fn seeded_cache_dockerfile(nonce: &str) -> String {
+    format!(
+        "FROM stageplan-test/busybox:1 AS src
+RUN mkdir /data && for i in $(seq 1 300); do echo {nonce} > /data/f$i; done
+FROM stageplan-test/busybox:1 AS final
+RUN --mount=type=cache,target=/c,from=src,source=/data,id={nonce} ls /c | wc -l > /n
+"
+    )
 }
 
 /// Removes the cache tags and stage records of `images` and of their parents, then every image

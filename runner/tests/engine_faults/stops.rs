@@ -266,3 +266,108 @@ fn a_signal_between_the_two_commits_of_a_secret_run_caches_neither() {
         "the secret RUN was cached from its first commit (with the mount point in its image)"
     );
 }
+
+/// What the target of [`crate::project::seeded_cache_dockerfile`] counted in its cache.
+fn counted(project: &Project) -> String {
+    let out = support::docker_at(None, &["run", "--rm", &project.tag, "cat", "/n"]);
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_runner_killed_while_filling_a_cache_leaves_nothing_a_later_build_takes_as_filled() {
+    // The fill of a `from=` cache is held and the runner SIGKILLed: the cache volume stays,
+    // unfilled. The next build must fill it again (it knows the runner that made it is dead),
+    // not take it as it is and cache a RUN that saw an empty cache.
+    support::require_engine();
+    let name = "killed-cache-fill";
+    let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
+    let proxy = FaultProxy::start(
+        name,
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+    );
+    let record = project.scratch.0.join("faulted.record.json");
+    let started = faulted::start(
+        &project.args(Some(&proxy.url()), &record),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fill never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    started.signal("KILL");
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    project.build_direct();
+    assert_eq!(counted(&project), "300", "the RUN saw a half-made cache");
+}
+
+#[test]
+fn a_build_waits_for_another_build_filling_the_same_cache() {
+    // Build A's fill of a `from=` cache takes 4 s (held); build B starts meanwhile on the real
+    // engine. B must wait for A's fill, not mount the cache half made (and cache what its RUN
+    // saw there, which A would then take too).
+    support::require_engine();
+    let name = "shared-cache-fill";
+    let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
+    let proxy = FaultProxy::start(
+        name,
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::Delay(Duration::from_secs(4)),
+        )],
+    );
+    let record_a = project.scratch.0.join("a.record.json");
+    let first = faulted::start(
+        &project.args(Some(&proxy.url()), &record_a),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the fill never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let record_b = project.scratch.0.join("b.record.json");
+    let second = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
+    let a = first
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("A: {hung}\nrequests:\n{}", proxy.log_text()));
+    let b = second
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("B: {hung}"));
+    project.images.extend(stage_images(a.stdout.as_bytes()));
+    project.images.extend(stage_images(b.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    assert_eq!(a.code, Some(0), "A: {}", a.stderr);
+    assert_eq!(b.code, Some(0), "B: {}", b.stderr);
+    assert!(
+        b.stdout
+            .contains("waiting for another build to fill the cache mount at /c"),
+        "B did not wait: {}",
+        b.stdout
+    );
+    assert_eq!(counted(&project), "300", "a RUN saw a half-made cache");
+}

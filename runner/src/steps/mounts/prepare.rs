@@ -75,14 +75,16 @@ impl Prepared {
 
 /// Prepares the container mounts of a RUN: fills temporary volumes, creates cache volumes,
 /// places secrets, and mounts a `#!` heredoc `script` (name, body) as an executable file at
-/// [`PIPES_DIR`]. On failure everything made so far is removed.
+/// [`PIPES_DIR`]; notes (waiting for another build's cache fill) go to `stage`'s progress. On
+/// failure everything made so far is removed.
 pub async fn prepare(
     ctx: &Ctx,
+    stage: &str,
     mounts: Mounts,
     script: Option<&(String, String)>,
 ) -> Result<std::result::Result<Prepared, StepError>> {
     let mut prepared = Prepared::default();
-    let mut result = prepare_into(ctx, mounts, &mut prepared).await;
+    let mut result = prepare_into(ctx, stage, mounts, &mut prepared).await;
     if let (Ok(Ok(())), Some((name, body))) = (&result, script) {
         result = match tarx::files(&[(name.clone(), body.as_bytes().to_vec(), 0o755)], (0, 0)) {
             Ok(archive) => {
@@ -110,6 +112,7 @@ pub async fn prepare(
 
 async fn prepare_into(
     ctx: &Ctx,
+    stage: &str,
     mounts: Mounts,
     prepared: &mut Prepared,
 ) -> Result<std::result::Result<(), StepError>> {
@@ -154,12 +157,17 @@ async fn prepare_into(
                 seed,
                 labels,
             } => {
+                let lock = ctx.cache_volume_lock(&volume);
+                let _filling = lock.lock().await;
                 if ctx.cache_mount_needs_emptying(&volume).await {
+                    // The marker goes first: a cache volume without it is never used as is.
+                    ctx.engine.remove_volume(&ready_marker(&volume)).await?;
                     match ctx.engine.remove_volume(&volume).await {
                         Ok(()) => {}
                         // Another build (or a container left by one) uses the cache now: it
                         // cannot be emptied, and the build goes on with its content.
                         Err(e) if e.status() == Some(409) => {
+                            mark_ready(ctx, &volume).await?;
                             crate::progress::stderr_line(format_args!(
                                 "warning: --no-cache: the cache mount at {target} is in use by another container, so it keeps its content"
                             ))
@@ -167,31 +175,20 @@ async fn prepare_into(
                         Err(e) => return Err(e.into()),
                     }
                 }
-                let exists = ctx
-                    .engine
-                    .list_volumes_by_prefix(&volume)
-                    .await?
-                    .contains(&volume);
-                if !exists {
-                    // Removed again unless it is filled: a later build must not find it
-                    // without its owner and mode.
-                    let labels: Vec<(&str, &str)> = labels
-                        .iter()
-                        .map(|(key, value)| (*key, value.as_str()))
-                        .collect();
-                    ctx.reaper
-                        .create_lasting_volume(&volume, &labels)
-                        .await
-                        .map_err(reap_error)?;
-                    if let Some(content) = seed {
-                        // `from=`: the cache starts as the source directory, root included.
-                        if let Err(e) = fill_volume(ctx, &volume, content).await? {
-                            return Ok(Err(e));
-                        }
-                    } else if let Err(e) = fill_owned_root(ctx, &volume, owner, mode).await? {
-                        return Ok(Err(e));
-                    }
-                    ctx.reaper.keep_volume(&volume);
+                let labels: Vec<(&str, &str)> = labels
+                    .iter()
+                    .map(|(key, value)| (*key, value.as_str()))
+                    .collect();
+                let fill = CacheFill {
+                    volume: &volume,
+                    target: &target,
+                    labels: &labels,
+                    seed,
+                    owner,
+                    mode,
+                };
+                if let Err(e) = ensure_cache_volume(ctx, stage, fill).await? {
+                    return Ok(Err(e));
                 }
                 prepared.mounts.push(MountSpec::Volume {
                     name: volume,
@@ -250,6 +247,141 @@ async fn prepare_into(
         }
     }
     Ok(Ok(()))
+}
+
+/// The label on a cache volume naming the runner that made it and fills it (a name made with
+/// that runner's object prefix).
+pub const CACHE_FILLER_LABEL: &str = "stageplan.cache.filler";
+
+/// The label on a cache volume's ready marker naming the cache volume.
+const READY_FOR_LABEL: &str = "stageplan.cache.ready-for";
+
+/// How long a build waits for another runner to finish filling a cache volume.
+const FILL_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The empty volume that marks cache volume `volume` as filled. It is made once the fill is
+/// complete, so a cache volume without it is being filled by another build or was left half
+/// filled by a runner that died, and is never used as it is.
+pub fn ready_marker(volume: &str) -> String {
+    format!("{volume}-ready")
+}
+
+async fn mark_ready(ctx: &Ctx, volume: &str) -> Result<()> {
+    ctx.engine
+        .create_volume(&ready_marker(volume), &[(READY_FOR_LABEL, volume)])
+        .await?;
+    Ok(())
+}
+
+/// A cache volume to have filled before a RUN mounts it.
+struct CacheFill<'a> {
+    volume: &'a str,
+    target: &'a str,
+    labels: &'a [(&'a str, &'a str)],
+    /// The `from=` content it starts as (else an empty root with `owner` and `mode`).
+    seed: Option<BindContent>,
+    owner: (u64, u64),
+    mode: u32,
+}
+
+/// Makes sure cache volume `fill.volume` exists and is completely filled: used as it is when
+/// its ready marker exists; made and filled when it does not exist (by the first runner to
+/// create it: the engine keeps the first creator's labels); waited for while another live
+/// runner fills it; removed and filled again when the runner that filled it died before it was
+/// ready (or it predates the marker).
+async fn ensure_cache_volume(
+    ctx: &Ctx,
+    stage: &str,
+    fill: CacheFill<'_>,
+) -> Result<std::result::Result<(), StepError>> {
+    let CacheFill {
+        volume,
+        target,
+        labels,
+        mut seed,
+        owner,
+        mode,
+    } = fill;
+    // Named like this runner's objects, so that a later runner can prove it dead.
+    let me = format!("{}cache", ctx.reaper.prefix());
+    let marker = ready_marker(volume);
+    let deadline = std::time::Instant::now() + FILL_WAIT;
+    let mut waiting_noted = false;
+    loop {
+        let names = ctx.engine.list_volumes_by_prefix(volume).await?;
+        let (exists, ready) = (names.iter().any(|n| n == volume), names.contains(&marker));
+        if exists && ready {
+            return Ok(Ok(()));
+        }
+        if !exists {
+            if ready {
+                ctx.engine.remove_volume(&marker).await?;
+            }
+            let mut with_filler = labels.to_vec();
+            with_filler.push((CACHE_FILLER_LABEL, &me));
+            let found = ctx
+                .reaper
+                .create_lasting_volume(volume, &with_filler)
+                .await
+                .map_err(reap_error)?;
+            if found.get(CACHE_FILLER_LABEL) != Some(&me) {
+                // Another runner created it first: it is that runner's to fill (and never
+                // this one's to remove).
+                ctx.reaper.keep_volume(volume);
+                continue;
+            }
+            // Removed again unless it is filled: a later build must not find it without its
+            // owner, mode and content.
+            if let Some(content) = seed.take() {
+                // `from=`: the cache starts as the source directory, root included.
+                if let Err(e) = fill_volume(ctx, volume, content).await? {
+                    return Ok(Err(e));
+                }
+            } else if let Err(e) = fill_owned_root(ctx, volume, owner, mode).await? {
+                return Ok(Err(e));
+            }
+            mark_ready(ctx, volume).await?;
+            ctx.reaper.keep_volume(volume);
+            return Ok(Ok(()));
+        }
+        let filler = ctx
+            .engine
+            .volume_labels(volume)
+            .await?
+            .and_then(|labels| labels.get(CACHE_FILLER_LABEL).cloned());
+        let stale = match &filler {
+            // Made before ready markers, or by this runner in a step that failed: filled again.
+            None => true,
+            Some(filler) if *filler == me => true,
+            Some(filler) => ctx.reaper.proves_dead(filler),
+        };
+        if stale {
+            match ctx.engine.remove_volume(volume).await {
+                Ok(()) => continue,
+                // In use by a RUN: a cache an older runner filled; it is taken as it is.
+                Err(e) if e.status() == Some(409) => {
+                    mark_ready(ctx, volume).await?;
+                    return Ok(Ok(()));
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        if std::time::Instant::now() > deadline {
+            return Ok(Err(StepError::Invalid(format!(
+                "the cache mount at {target} (volume {volume}) has been filled by another build ({}) for {} minutes; if that build is gone, remove the volume: docker volume rm {volume}",
+                filler.unwrap_or_default(),
+                FILL_WAIT.as_secs() / 60
+            ))));
+        }
+        if !waiting_noted {
+            ctx.progress.note(
+                stage,
+                &format!("waiting for another build to fill the cache mount at {target}"),
+            );
+            waiting_noted = true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
 }
 
 /// Makes a new cache volume's root an empty directory owned and moded as asked: the directory

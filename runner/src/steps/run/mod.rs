@@ -111,7 +111,7 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         }
     }
     let filling = Instant::now();
-    let mut prepared = mounts::prepare(ctx, mounts, execution.script.as_ref())
+    let mut prepared = mounts::prepare(ctx, &state.name, mounts, execution.script.as_ref())
         .await?
         .map_err(&fail)?;
     state.insight.step.clock.add_transfer(filling.elapsed());
