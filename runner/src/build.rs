@@ -77,9 +77,36 @@ pub async fn build(
                 .into_iter()
                 .map(|result| (result.index, result))
                 .collect();
-            tokio::select! {
-                result = finish(&ctx, &by_index, &options) => result,
+            let exported = tokio::select! {
+                result = export(&ctx, &by_index, &options) => result,
                 signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
+            };
+            match exported {
+                // Once the first tag is asked for, the build stands: a signal while the tags
+                // move and the summary is gathered is noted, and a second one stops the runner.
+                Ok(exported) => {
+                    let publishing = publish(&ctx, &by_index, &options, exported);
+                    tokio::pin!(publishing);
+                    let mut late = None;
+                    loop {
+                        tokio::select! {
+                            result = &mut publishing => break result,
+                            signal = signals.recv() => match late {
+                                None => late = Some(signal),
+                                Some(_) => break Err(RunnerError::Interrupted { signal }),
+                            },
+                        }
+                    }
+                    .inspect(|_| {
+                        if let Some(signal) = late {
+                            sweep_progress.note(
+                                "runner",
+                                &format!("{signal} arrived while the image was being tagged; the tags were finished, so the build stands"),
+                            );
+                        }
+                    })
+                }
+                Err(e) => Err(e),
             }
         }
         Err(e) => Err(e),
@@ -232,7 +259,24 @@ async fn conclude_build(ctx: &Ctx, outcome: Result<BuildOutcome>) -> Result<Buil
             Ok(outcome)
         }
         Err(error) => {
-            conclude::keep_memories(ctx, None).await;
+            if matches!(error, RunnerError::Interrupted { .. }) {
+                // Stopped by a signal: the stages' memories are kept if the engine takes them
+                // in time, not waited for without end.
+                if tokio::time::timeout(REMOVAL_GRACE, conclude::keep_memories(ctx, None))
+                    .await
+                    .is_err()
+                {
+                    ctx.progress.note(
+                        "runner",
+                        &format!(
+                            "the engine did not take the stages' memories within {} s; they were given up",
+                            REMOVAL_GRACE.as_secs()
+                        ),
+                    );
+                }
+            } else {
+                conclude::keep_memories(ctx, None).await;
+            }
             let record =
                 conclude::build_record(ctx, None, Some(&error), &conclude::LeakReport::default());
             // The build's own error is what matters; a record that cannot be written is noted.
@@ -290,11 +334,18 @@ fn unwrap_shared(error: Arc<RunnerError>) -> RunnerError {
 }
 
 /// Tags the target and writes the size summary.
-async fn finish(
+/// The target's image and what the summary says so far, after its `--output` export.
+struct Exported {
+    image: String,
+    summary: Vec<String>,
+}
+
+/// Writes the target's `--output`, if any (interrupted by a signal like the build).
+async fn export(
     ctx: &Ctx,
     results: &HashMap<usize, Arc<StageResult>>,
     options: &BuildOptions,
-) -> Result<BuildOutcome> {
+) -> Result<Exported> {
     let target = *ctx.plan.targets.last().unwrap_or(&0);
     let result = results.get(&target).ok_or_else(|| RunnerError::Plan {
         origin: "being built".to_string(),
@@ -316,7 +367,18 @@ async fn finish(
             ),
         });
     }
-    // Tagged after the export: a signal during a long export leaves the tags where they were.
+    Ok(Exported { image, summary })
+}
+
+/// Tags the target (after the export: a signal during a long export leaves the tags where they
+/// were) and completes the summary with its size and every stage's.
+async fn publish(
+    ctx: &Ctx,
+    results: &HashMap<usize, Arc<StageResult>>,
+    options: &BuildOptions,
+    exported: Exported,
+) -> Result<BuildOutcome> {
+    let Exported { image, mut summary } = exported;
     for reference in &options.tags {
         let (repo, tag) = split_reference(reference);
         ctx.engine.tag_image(&image, repo, tag).await?;

@@ -78,6 +78,13 @@ impl Signals {
     pub async fn recv(&mut self) -> &'static str {
         for (flag, name) in &self.early.flags {
             if flag.swap(false, Ordering::SeqCst) {
+                // A delivery after the async handlers were installed is pending on its stream
+                // too: taken now, so that it is not reported a second time.
+                for (stream, stream_name) in &mut self.streams {
+                    if *stream_name == *name {
+                        let _ = futures_util::FutureExt::now_or_never(stream.recv());
+                    }
+                }
                 return name;
             }
         }
@@ -88,6 +95,14 @@ impl Signals {
                 name
             })
         });
-        select_all(waits).await.0
+        let name = select_all(waits).await.0;
+        // The early flag of the same delivery is set too: cleared, so that one signal is
+        // reported once (a second report would read as a second signal).
+        for (flag, flag_name) in &self.early.flags {
+            if *flag_name == name {
+                flag.store(false, Ordering::SeqCst);
+            }
+        }
+        name
     }
 }

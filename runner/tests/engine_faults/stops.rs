@@ -371,3 +371,63 @@ fn a_build_waits_for_another_build_filling_the_same_cache() {
     );
     assert_eq!(counted(&project), "300", "a RUN saw a half-made cache");
 }
+
+#[test]
+fn a_signal_while_the_target_is_tagged_finishes_the_tags_and_the_build_stands() {
+    // The `-t` tag request is held for 2 s and SIGTERM comes meanwhile: the tag moves when the
+    // engine answers, so the build must not report itself interrupted (exit 130, no iidfile)
+    // with the tag already moved; it finishes and says the signal came too late.
+    support::require_engine();
+    let mut project = Project::new("held-user-tag");
+    let proxy = FaultProxy::start(
+        "held-user-tag",
+        vec![Rule::at(
+            "POST",
+            "/images/*/tag?repo=*ef-held-user-tag*",
+            1,
+            Fault::Delay(Duration::from_secs(2)),
+        )],
+    );
+    let record = project.scratch.0.join("faulted.record.json");
+    let started = faulted::start(
+        &project.args(Some(&proxy.url()), &record),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the target's tag never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started.signal("TERM");
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}\n{}",
+        run.stderr,
+        run.stdout
+            .lines()
+            .filter(|l| !l.contains("\"output\""))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        run.stdout
+            .contains("arrived while the image was being tagged"),
+        "{}",
+        run.stdout
+    );
+    let tagged = support::docker_at(None, &["image", "inspect", "-f", "{{.Id}}", &project.tag]);
+    assert!(tagged.status.success(), "the target is tagged");
+    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
