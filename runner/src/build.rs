@@ -47,6 +47,10 @@ pub async fn build(
     signals: &mut Signals,
 ) -> Result<BuildOutcome> {
     let reaper = Reaper::new(engine.clone());
+    // What killed runners left beside the digest cache (their temporary cache files).
+    if let Some(dir) = context.digest_dir() {
+        reaper.sweep_dead_in(dir);
+    }
     // The sweep touches only objects of provably dead runners, none of this build's: it runs
     // beside the build instead of before it.
     let sweeper = {
@@ -70,7 +74,7 @@ pub async fn build(
         signal = signals.recv() => Err(RunnerError::Interrupted { signal }),
     };
     drop(futures);
-    let _ = context.save_digests();
+    let _ = context.save_digests(reaper.prefix());
     let outcome = match outcome {
         Ok(results) => {
             let by_index: HashMap<usize, Arc<StageResult>> = results

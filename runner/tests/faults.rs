@@ -502,6 +502,16 @@ fn what_a_killed_runner_left_beside_an_output_and_from_standard_input_is_swept()
     // temporary file (the runner names them `<its prefix>f<n>`).
     let partial = format!("{}/{prefix}f1", out_dir.path());
     std::fs::write(&partial, b"a partial tar").expect("partial tar");
+    // And one killed while it saved its context digests: the temporary cache file beside the
+    // digest cache (named `<its prefix><cache file>`).
+    let digest_dir = std::env::var_os("XDG_CACHE_HOME")
+        .map(std::path::PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".cache")))
+        .expect("a cache directory")
+        .join("stageplan/context");
+    std::fs::create_dir_all(&digest_dir).expect("digest cache directory");
+    let digest_temp = digest_dir.join(format!("{prefix}0123456789abcdef.json"));
+    std::fs::write(&digest_temp, b"{").expect("temporary digest file");
     // The next runner exporting there removes both.
     let quick = Context::new("stdin-sweeper", "FROM stageplan-test/busybox:1\nRUN true\n");
     let out = runner(&[
@@ -525,5 +535,9 @@ fn what_a_killed_runner_left_beside_an_output_and_from_standard_input_is_swept()
     assert!(
         !std::path::Path::new(&partial).exists(),
         "the killed runner's partial tar is still beside the output"
+    );
+    assert!(
+        !digest_temp.exists(),
+        "the killed runner's temporary digest file is still beside the digest cache"
     );
 }

@@ -81,6 +81,11 @@ impl DigestStore {
     }
 
     /// The sha256 (hex) of a regular file, from this build's memo, the cache, or by reading it.
+    /// The cache file, if there is one.
+    pub(super) fn file(&self) -> Option<&Path> {
+        self.file.as_deref()
+    }
+
     pub(super) fn file_digest(&self, entry: &SourceEntry) -> Result<String, ContextError> {
         let mtime_ns = mtime_ns(&entry.meta);
         let ctime_ns = entry.meta.ctime * 1_000_000_000 + entry.meta.ctime_nsec;
@@ -115,8 +120,9 @@ impl DigestStore {
     }
 
     /// Writes the remembered digests, updated with this build's, to the cache file (through a
-    /// temporary file and a rename, so concurrent builds never see a torn file).
-    pub(super) fn save(&self) -> Result<(), ContextError> {
+    /// temporary file named `<temp_prefix><cache file name>` beside it and a rename, so
+    /// concurrent builds never see a torn file).
+    pub(super) fn save(&self, temp_prefix: &str) -> Result<(), ContextError> {
         let Some(path) = &self.file else {
             return Ok(());
         };
@@ -141,7 +147,8 @@ impl DigestStore {
             std::fs::create_dir_all(dir).map_err(write_err)?;
         }
         let bytes = serde_json::to_vec(&cache).map_err(|e| write_err(std::io::Error::other(e)))?;
-        let temp = path.with_extension(format!("tmp.{}", std::process::id()));
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let temp = path.with_file_name(format!("{temp_prefix}{}", name.unwrap_or_default()));
         std::fs::write(&temp, bytes).map_err(write_err)?;
         std::fs::rename(&temp, path).map_err(write_err)
     }

@@ -18,7 +18,7 @@
 //! let dest = Destination { path: "/app/".into(), state: DestState::Missing };
 //! ctx.write_tar(&set, &dest, &TarOptions { owner: Some((0, 0)), chmod: None }, &mut body)?;
 //! // at the end of the build (also after a failure):
-//! ctx.save_digests()?;                               // remembers digests for the next build
+//! ctx.save_digests("stageplan-tmp-")?;               // remembers digests for the next build
 //! ```
 //!
 //! # Rules it follows (BuildKit's, unless noted)
@@ -163,9 +163,16 @@ impl BuildContext {
         archive::write_tar(set, dest, options, out)
     }
 
-    /// Saves the digests computed or confirmed in this build to the cache file, atomically.
-    pub fn save_digests(&self) -> Result<(), ContextError> {
-        self.digests.save()
+    /// Saves the digests computed or confirmed in this build to the cache file, atomically,
+    /// through a temporary file whose name starts with `temp_prefix` (the runner's object
+    /// prefix, so that a later runner can sweep what a killed one left in [`Self::digest_dir`]).
+    pub fn save_digests(&self, temp_prefix: &str) -> Result<(), ContextError> {
+        self.digests.save(temp_prefix)
+    }
+
+    /// The directory of the digest cache file, if there is one.
+    pub fn digest_dir(&self) -> Option<&Path> {
+        self.digests.file().and_then(Path::parent)
     }
 }
 

@@ -122,7 +122,7 @@ fn digest_cache_remembers_files_between_builds() {
         let digest = ctx
             .digest(&ctx.resolve(&copy(&["f.txt"])).unwrap())
             .unwrap();
-        ctx.save_digests().unwrap();
+        ctx.save_digests("test-").unwrap();
         digest
     };
     let first = build(Some(cache_file.clone()));
@@ -175,7 +175,7 @@ fn fresh_files_are_not_remembered() {
         let digest = ctx
             .digest(&ctx.resolve(&copy(&["f.txt"])).unwrap())
             .unwrap();
-        ctx.save_digests().unwrap();
+        ctx.save_digests("test-").unwrap();
         digest
     };
     let first = build();
