@@ -899,3 +899,26 @@ fn a_run_as_a_user_the_image_lacks_fails_naming_the_user_and_its_line() {
         );
     }
 }
+
+#[test]
+fn run_security_insecure_is_refused_without_the_entitlement() {
+    // BuildKit refuses a privileged RUN unless the build grants security.insecure; the runner
+    // refuses it before building anything, naming the line and the flag that grants it.
+    require_engine();
+    let dir = TempDir::new("insecure");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE} AS build\nRUN echo first\nRUN --security=insecure echo privileged\n"),
+    );
+    let out = run_runner(&["build", &dir.path_str(), "--progress", "plain"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stage build, line 3") && stderr.contains("--allow security.insecure"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("[build] #1"),
+        "nothing is built before the refusal: {stderr}"
+    );
+}

@@ -107,6 +107,11 @@ pub struct CommonArgs {
     /// (as `docker build --network`).
     #[arg(long = "network", value_name = "MODE", value_parser = ["default", "host", "none"])]
     pub network: Option<String>,
+    /// Grant an entitlement, as `docker buildx build --allow`: `security.insecure` lets
+    /// `RUN --security=insecure` run privileged (refused without it, as BuildKit refuses it);
+    /// `network.host` is granted anyway, as the engine's builder grants it. Repeatable.
+    #[arg(long = "allow", value_name = "ENTITLEMENT", value_parser = ["security.insecure", "network.host"])]
+    pub allow: Vec<String>,
     /// `HOST:IP` in the /etc/hosts of RUN steps (as `docker build --add-host`); repeatable.
     #[arg(long = "add-host", value_name = "HOST:IP")]
     pub add_hosts: Vec<String>,

@@ -109,6 +109,7 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         ))??,
         signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
     };
+    check_entitlements(&inputs.plan, &inputs.common.allow)?;
     if inputs.common.backend == Backend::Buildkit {
         let image = run_buildkit(inputs, &mut signals).await?;
         return finish.image(&image);
@@ -223,6 +224,35 @@ struct Prepared {
     agents: KeyAgents,
     /// The context read from standard input, removed when the build ends.
     stdin_context: Option<stdin_input::StdinContext>,
+}
+
+/// Refuses a plan whose needed stages have a `RUN --security=insecure` unless `--allow
+/// security.insecure` grants it, as BuildKit refuses it ("entitlement security.insecure is not
+/// allowed"), before anything is built.
+fn check_entitlements(plan: &Plan, allow: &[String]) -> Result<()> {
+    if allow.iter().any(|a| a == "security.insecure") {
+        return Ok(());
+    }
+    for stage in plan.stages.iter().filter(|stage| stage.needed) {
+        for instruction in &stage.instructions {
+            if let planner::plan::Op::Run {
+                security: Some(security),
+                ..
+            } = &instruction.op
+            {
+                if security == "insecure" {
+                    return Err(RunnerError::Instruction {
+                        stage: stage.display_name.clone(),
+                        line: instruction.line,
+                        source: crate::error::StepError::Invalid(
+                            "RUN --security=insecure runs privileged, which needs the entitlement security.insecure: pass --allow security.insecure (BuildKit: \"entitlement security.insecure is not allowed\")".to_string(),
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The engine's platform, or `None` when it cannot be asked.
