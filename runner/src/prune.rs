@@ -20,7 +20,7 @@ use crate::engine::{Deletion, Engine, EngineResult, ImageListing};
 use crate::exec::cache::CACHE_REPO;
 use crate::record::memory::RECORD_REPO;
 use crate::record::store::memory_in_labels;
-use crate::steps::mounts::CACHE_VOLUME_PREFIX;
+use crate::steps::mounts::{ready_marker, CACHE_VOLUME_PREFIX};
 
 /// What to remove.
 #[derive(Debug, Clone, Default)]
@@ -125,7 +125,12 @@ pub async fn prune(
     }
     for volume in volumes_to_remove(engine, options, now).await? {
         match engine.remove_unused_volume(&volume).await? {
-            true => summary.volumes_removed += 1,
+            true => {
+                summary.volumes_removed += 1;
+                // Its ready marker goes with it (a marker alone would vouch for the next
+                // volume of that name before it is filled).
+                engine.remove_volume(&ready_marker(&volume)).await?;
+            }
             false => summary.volumes_in_use += 1,
         }
     }
@@ -201,8 +206,11 @@ async fn volumes_to_remove(
         .checked_sub(options.until.unwrap_or(GRACE))
         .unwrap_or(SystemTime::UNIX_EPOCH);
     let volumes = engine.list_volumes_made(CACHE_VOLUME_PREFIX).await?;
+    // A cache's ready marker is removed with its cache, not on its own.
+    let markers: BTreeSet<String> = volumes.iter().map(|v| ready_marker(&v.name)).collect();
     Ok(volumes
         .into_iter()
+        .filter(|volume| !markers.contains(&volume.name))
         .filter(|volume| volume.created.is_some_and(|created| created <= made_before))
         .map(|volume| volume.name)
         .collect())
