@@ -179,24 +179,9 @@ fn a_cache_mount_with_from_starts_as_that_directory_and_is_kept_per_base() {
     assert_eq!(made.len(), 2, "one cache volume per base: {made:?}");
 }
 
-/// Serves `body` to `n` requests on a loopback port; returns the URL base.
+/// Serves `body` to `n` requests on a loopback port, whatever the path; returns the URL base.
 fn serve(body: &'static [u8], n: usize) -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().take(n) {
-            let Ok(mut stream) = stream else { continue };
-            let mut request = [0u8; 4096];
-            let _ = stream.read(&mut request);
-            let head = format!(
-                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-                body.len()
-            );
-            let _ = stream.write_all(head.as_bytes());
-            let _ = stream.write_all(body);
-        }
-    });
-    format!("http://127.0.0.1:{port}")
+    serve_routes(vec![("*", "", body.to_vec())], n)
 }
 
 #[test]
@@ -256,7 +241,8 @@ fn add_url_checks_the_checksum() {
     );
 }
 
-/// Serves each path of `routes` (path, extra header lines, body) to `n` requests in all.
+/// Serves each path of `routes` (path or `*` for any, extra header lines, body) to `n` requests
+/// in all.
 fn serve_routes(routes: Vec<(&'static str, &'static str, Vec<u8>)>, n: usize) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
@@ -267,7 +253,8 @@ fn serve_routes(routes: Vec<(&'static str, &'static str, Vec<u8>)>, n: usize) ->
             let read = stream.read(&mut request).unwrap_or(0);
             let line = String::from_utf8_lossy(&request[..read]);
             let path = line.split(' ').nth(1).unwrap_or("");
-            let Some((_, headers, body)) = routes.iter().find(|(p, _, _)| *p == path) else {
+            let Some((_, headers, body)) = routes.iter().find(|(p, _, _)| *p == path || *p == "*")
+            else {
                 let _ = stream.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
                 continue;
             };

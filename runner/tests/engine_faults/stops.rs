@@ -207,21 +207,7 @@ fn a_signal_while_the_record_is_written_keeps_the_built_and_tagged_image() {
             Fault::Delay(Duration::from_secs(600)),
         )],
     );
-    let record = project.scratch.0.join("faulted.record.json");
-    let started = faulted::start(
-        &project.args(Some(&proxy.url()), &record),
-        &[],
-        &project.scratch.0,
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.fired(0) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the record's tag never came:\n{}",
-            proxy.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let started = start_until_held(&project, &proxy, "the record's tag");
     started.signal("TERM");
     let run = started
         .finish_or_hang()
@@ -290,21 +276,7 @@ fn a_runner_killed_while_filling_a_cache_leaves_nothing_a_later_build_takes_as_f
             Fault::Delay(Duration::from_secs(600)),
         )],
     );
-    let record = project.scratch.0.join("faulted.record.json");
-    let started = faulted::start(
-        &project.args(Some(&proxy.url()), &record),
-        &[],
-        &project.scratch.0,
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.fired(0) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fill never came:\n{}",
-            proxy.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let started = start_until_held(&project, &proxy, "the fill");
     std::thread::sleep(Duration::from_millis(300));
     started.signal("KILL");
     let run = started
@@ -334,21 +306,7 @@ fn a_build_waits_for_another_build_filling_the_same_cache() {
             Fault::Delay(Duration::from_secs(4)),
         )],
     );
-    let record_a = project.scratch.0.join("a.record.json");
-    let first = faulted::start(
-        &project.args(Some(&proxy.url()), &record_a),
-        &[],
-        &project.scratch.0,
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.fired(0) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the fill never came:\n{}",
-            proxy.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let first = start_until_held(&project, &proxy, "the fill");
     let record_b = project.scratch.0.join("b.record.json");
     let second = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
     let a = first
@@ -388,21 +346,7 @@ fn a_signal_while_the_target_is_tagged_finishes_the_tags_and_the_build_stands() 
             Fault::Delay(Duration::from_secs(2)),
         )],
     );
-    let record = project.scratch.0.join("faulted.record.json");
-    let started = faulted::start(
-        &project.args(Some(&proxy.url()), &record),
-        &[],
-        &project.scratch.0,
-    );
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while proxy.fired(0) == 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the target's tag never came:\n{}",
-            proxy.log_text()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let started = start_until_held(&project, &proxy, "the target's tag");
     started.signal("TERM");
     let run = started
         .finish_or_hang()
@@ -430,4 +374,25 @@ fn a_signal_while_the_target_is_tagged_finishes_the_tags_and_the_build_stands() 
     let tagged = support::docker_at(None, &["image", "inspect", "-f", "{{.Id}}", &project.tag]);
     assert!(tagged.status.success(), "the target is tagged");
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
+}
+
+/// Starts a build of `project` through `proxy` and waits (up to a minute) until the proxy's
+/// rule 0 has fired: the request it holds is being held. `what` names that request.
+fn start_until_held(project: &Project, proxy: &FaultProxy, what: &str) -> faulted::Started {
+    let record = project.scratch.0.join("faulted.record.json");
+    let started = faulted::start(
+        &project.args(Some(&proxy.url()), &record),
+        &[],
+        &project.scratch.0,
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while proxy.fired(0) == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{what} never came:\n{}",
+            proxy.log_text()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    started
 }
