@@ -288,7 +288,7 @@ struct CacheFill<'a> {
 /// its ready marker exists; made and filled when it does not exist (by the first runner to
 /// create it: the engine keeps the first creator's labels); waited for while another live
 /// runner fills it; removed and filled again when the runner that filled it died before it was
-/// ready (or it predates the marker).
+/// ready; taken as it is when it predates the markers (no filler label).
 async fn ensure_cache_volume(
     ctx: &Ctx,
     stage: &str,
@@ -350,8 +350,14 @@ async fn ensure_cache_volume(
             .await?
             .and_then(|labels| labels.get(CACHE_FILLER_LABEL).cloned());
         let stale = match &filler {
-            // Made before ready markers, or by this runner in a step that failed: filled again.
-            None => true,
+            // Made by a runner from before ready markers, which removed a volume it could not
+            // fill unless it was killed: its content is kept (a user's caches survive the
+            // upgrade) and vouched for from now on.
+            None => {
+                mark_ready(ctx, volume).await?;
+                return Ok(Ok(()));
+            }
+            // Made by this runner in a step that failed: filled again.
             Some(filler) if *filler == me => true,
             Some(filler) => ctx.reaper.proves_dead(filler),
         };
