@@ -190,6 +190,22 @@ impl Drop for Project {
     }
 }
 
+/// The seed image [`image_seeded_cache_dockerfile`] names for a project's nonce.
+pub fn seed_image(nonce: &str) -> String {
+    format!("ef-seed-{nonce}:1")
+}
+
+/// A Dockerfile whose RUN mounts a cache that starts as the `/data` of the image
+/// [`seed_image`] (which the case builds first): the same cache for a `--no-cache` build too.
+pub fn image_seeded_cache_dockerfile(nonce: &str) -> String {
+    format!(
+        "FROM stageplan-test/busybox:1 AS final
+RUN --mount=type=cache,target=/c,from={},source=/data,id={nonce} ls /c | wc -l > /n
+",
+        seed_image(nonce)
+    )
+}
+
 /// A Dockerfile whose RUN mounts a cache that starts as 300 files of another stage (`from=`):
 /// its fill is one upload, which the cases of the cache fill hold.
 pub fn seeded_cache_dockerfile(nonce: &str) -> String {

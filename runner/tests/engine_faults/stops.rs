@@ -396,3 +396,106 @@ fn start_until_held(project: &Project, proxy: &FaultProxy, what: &str) -> faulte
     }
     started
 }
+
+#[test]
+fn a_build_waiting_for_a_cache_fill_fills_it_when_the_filler_is_killed() {
+    // A's fill is held and B waits for it; then A is SIGKILLed, its fill holder still mounting
+    // the half-made cache. B must remove the dead runner's holder and fill the cache itself,
+    // not take the cache as it is (the engine refuses to remove a volume in use).
+    support::require_engine();
+    let name = "killed-filler-waiter";
+    let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
+    let proxy = FaultProxy::start(
+        name,
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::Delay(Duration::from_secs(600)),
+        )],
+    );
+    let filler = start_until_held(&project, &proxy, "the fill");
+    let record_b = project.scratch.0.join("b.record.json");
+    let waiter = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
+    let b_out = waiter.out_path();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&b_out)
+        .unwrap_or_default()
+        .contains("waiting for another build to fill")
+    {
+        assert!(std::time::Instant::now() < deadline, "B never waited");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    filler.signal("KILL");
+    let a = filler
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("A: {hung}"));
+    let b = waiter
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("B: {hung}"));
+    project.images.extend(stage_images(a.stdout.as_bytes()));
+    project.images.extend(stage_images(b.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    assert_eq!(b.code, Some(0), "B: {}", b.stderr);
+    assert_eq!(counted(&project), "300", "B's RUN saw the half-made cache");
+}
+
+#[test]
+fn a_no_cache_build_during_another_builds_fill_waits_for_it() {
+    // A's fill of a cache seeded from an image is held for 6 s; a `--no-cache` build of the
+    // same file (the same cache: its seed image does not change) starts meanwhile. It cannot
+    // empty the cache (A's holder uses it), and must not vouch for it either: it waits for
+    // A's fill.
+    support::require_engine();
+    let name = "no-cache-during-fill";
+    let mut project = Project::with_dockerfile(name, crate::project::image_seeded_cache_dockerfile);
+    let seed = crate::project::seed_image(&project.nonce);
+    let seed_dir = TempDir::new("ef-seed");
+    seed_dir.write(
+        "Dockerfile",
+        "FROM stageplan-test/busybox:1\nRUN mkdir /data && for i in $(seq 1 300); do echo x > /data/f$i; done\n",
+    );
+    let built = support::docker_at(None, &["build", "-q", "-t", &seed, &seed_dir.path_str()]);
+    assert!(built.status.success(), "the seed image");
+    let proxy = FaultProxy::start(
+        name,
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::Delay(Duration::from_secs(6)),
+        )],
+    );
+    let first = start_until_held(&project, &proxy, "the fill");
+    let record_c = project.scratch.0.join("c.record.json");
+    let mut args = project.args(None, &record_c);
+    args.push("--no-cache".to_string());
+    let second = faulted::start(&args, &[], &project.scratch.0);
+    let a = first
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("A: {hung}\nrequests:\n{}", proxy.log_text()));
+    let c = second
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("C: {hung}"));
+    project.images.extend(stage_images(a.stdout.as_bytes()));
+    project.images.extend(stage_images(c.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    let _ = support::docker_at(None, &["rmi", &seed]);
+    assert_eq!(a.code, Some(0), "A: {}", a.stderr);
+    assert_eq!(c.code, Some(0), "C: {}", c.stderr);
+    let image = c
+        .stdout
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|event| event["event"] == "build_done")
+        .and_then(|event| event["image"].as_str().map(str::to_string))
+        .expect("C's image");
+    let out = support::docker_at(None, &["run", "--rm", &image, "cat", "/n"]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "300",
+        "the --no-cache build's RUN saw A's half-made cache"
+    );
+}

@@ -103,6 +103,11 @@ impl Started {
         }
     }
 
+    /// The file the runner's standard output goes to (readable while it runs).
+    pub fn out_path(&self) -> PathBuf {
+        self.out.clone()
+    }
+
     /// Sends the signal `name` (`TERM`, `INT`, …) to the runner.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")

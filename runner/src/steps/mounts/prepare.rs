@@ -161,13 +161,22 @@ async fn prepare_into(
                 let _filling = lock.lock().await;
                 if ctx.cache_mount_needs_emptying(&volume).await {
                     // The marker goes first: a cache volume without it is never used as is.
-                    ctx.engine.remove_volume(&ready_marker(&volume)).await?;
+                    let marker = ready_marker(&volume);
+                    let was_ready = ctx
+                        .engine
+                        .list_volumes_by_prefix(&volume)
+                        .await?
+                        .contains(&marker);
+                    ctx.engine.remove_volume(&marker).await?;
                     match ctx.engine.remove_volume(&volume).await {
                         Ok(()) => {}
                         // Another build (or a container left by one) uses the cache now: it
-                        // cannot be emptied, and the build goes on with its content.
+                        // cannot be emptied, and the build goes on with its content. A cache
+                        // that was not ready is another build's fill, waited for below.
                         Err(e) if e.status() == Some(409) => {
-                            mark_ready(ctx, &volume).await?;
+                            if was_ready {
+                                mark_ready(ctx, &volume).await?;
+                            }
                             crate::progress::stderr_line(format_args!(
                                 "warning: --no-cache: the cache mount at {target} is in use by another container, so it keeps its content"
                             ))
@@ -364,10 +373,11 @@ async fn ensure_cache_volume(
         if stale {
             match ctx.engine.remove_volume(volume).await {
                 Ok(()) => continue,
-                // In use by a RUN: a cache an older runner filled; it is taken as it is.
+                // Still mounted by the dead filler's holder (no RUN mounts a cache before it is
+                // ready): the dead runners' containers are removed, and the removal is tried
+                // again after the pause below.
                 Err(e) if e.status() == Some(409) => {
-                    mark_ready(ctx, volume).await?;
-                    return Ok(Ok(()));
+                    ctx.reaper.sweep_dead().await?;
                 }
                 Err(e) => return Err(e.into()),
             }
