@@ -196,18 +196,21 @@ fn a_signal_while_every_image_load_is_held_stops_in_bounded_time() {
 fn a_signal_while_the_record_is_written_keeps_the_built_and_tagged_image() {
     // The build is done and tagged; the record's tag of a stage memory is held, and SIGTERM
     // comes meanwhile: the build stands (exit 0, tagged), only its record is not written.
-    support::require_engine();
-    let mut project = Project::new("held-record");
-    let proxy = FaultProxy::start(
+    signalled_after_the_point_of_no_return(
         "held-record",
-        vec![Rule::at(
-            "POST",
-            "/images/*/tag?repo=stageplan-record*",
-            1,
-            Fault::Delay(Duration::from_secs(600)),
-        )],
+        "/images/*/tag?repo=stageplan-record*",
+        Duration::from_secs(600),
+        "arrived after the image was built and tagged",
     );
-    let started = start_until_held(&project, &proxy, "the record's tag");
+}
+
+/// Holds the tag request `pattern` of a build for `held`, sends SIGTERM meanwhile, and checks
+/// that the build stands: exit 0, the target tagged, `said` in its output, nothing left.
+fn signalled_after_the_point_of_no_return(name: &str, pattern: &str, held: Duration, said: &str) {
+    support::require_engine();
+    let mut project = Project::new(name);
+    let proxy = FaultProxy::start(name, vec![Rule::at("POST", pattern, 1, Fault::Delay(held))]);
+    let started = start_until_held(&project, &proxy, "the held tag");
     started.signal("TERM");
     let run = started
         .finish_or_hang()
@@ -217,12 +220,7 @@ fn a_signal_while_the_record_is_written_keeps_the_built_and_tagged_image() {
     let tagged = support::docker_at(None, &["image", "inspect", "-f", "{{.Id}}", &project.tag]);
     drop(proxy);
     assert_eq!(run.code, Some(0), "{}", run.stderr);
-    assert!(
-        run.stdout
-            .contains("arrived after the image was built and tagged"),
-        "{}",
-        run.stdout
-    );
+    assert!(run.stdout.contains(said), "{}", run.stdout);
     assert!(tagged.status.success(), "the target is tagged");
     assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
@@ -335,45 +333,12 @@ fn a_signal_while_the_target_is_tagged_finishes_the_tags_and_the_build_stands() 
     // The `-t` tag request is held for 2 s and SIGTERM comes meanwhile: the tag moves when the
     // engine answers, so the build must not report itself interrupted (exit 130, no iidfile)
     // with the tag already moved; it finishes and says the signal came too late.
-    support::require_engine();
-    let mut project = Project::new("held-user-tag");
-    let proxy = FaultProxy::start(
+    signalled_after_the_point_of_no_return(
         "held-user-tag",
-        vec![Rule::at(
-            "POST",
-            "/images/*/tag?repo=*ef-held-user-tag*",
-            1,
-            Fault::Delay(Duration::from_secs(2)),
-        )],
+        "/images/*/tag?repo=*ef-held-user-tag*",
+        Duration::from_secs(2),
+        "arrived while the image was being tagged",
     );
-    let started = start_until_held(&project, &proxy, "the target's tag");
-    started.signal("TERM");
-    let run = started
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
-    project.images.extend(stage_images(run.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
-    assert_eq!(
-        run.code,
-        Some(0),
-        "{}\n{}",
-        run.stderr,
-        run.stdout
-            .lines()
-            .filter(|l| !l.contains("\"output\""))
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    assert!(
-        run.stdout
-            .contains("arrived while the image was being tagged"),
-        "{}",
-        run.stdout
-    );
-    let tagged = support::docker_at(None, &["image", "inspect", "-f", "{{.Id}}", &project.tag]);
-    assert!(tagged.status.success(), "the target is tagged");
-    assert_eq!(faulted::debris(&run.prefix), Vec::<String>::new());
 }
 
 /// Starts a build of `project` through `proxy` and waits (up to a minute) until the proxy's
