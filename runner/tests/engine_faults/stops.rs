@@ -265,16 +265,7 @@ fn a_runner_killed_while_filling_a_cache_leaves_nothing_a_later_build_takes_as_f
     support::require_engine();
     let name = "killed-cache-fill";
     let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
-    let proxy = FaultProxy::start(
-        name,
-        vec![Rule::at(
-            "PUT",
-            "/containers/*/archive",
-            1,
-            Fault::Delay(Duration::from_secs(600)),
-        )],
-    );
-    let started = start_until_held(&project, &proxy, "the fill");
+    let (proxy, started) = hold_the_fill(&project, name, 600);
     std::thread::sleep(Duration::from_millis(300));
     started.signal("KILL");
     let run = started
@@ -295,16 +286,7 @@ fn a_build_waits_for_another_build_filling_the_same_cache() {
     support::require_engine();
     let name = "shared-cache-fill";
     let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
-    let proxy = FaultProxy::start(
-        name,
-        vec![Rule::at(
-            "PUT",
-            "/containers/*/archive",
-            1,
-            Fault::Delay(Duration::from_secs(4)),
-        )],
-    );
-    let first = start_until_held(&project, &proxy, "the fill");
+    let (proxy, first) = hold_the_fill(&project, name, 4);
     let record_b = project.scratch.0.join("b.record.json");
     let second = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
     let a = first
@@ -370,16 +352,7 @@ fn a_build_waiting_for_a_cache_fill_fills_it_when_the_filler_is_killed() {
     support::require_engine();
     let name = "killed-filler-waiter";
     let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
-    let proxy = FaultProxy::start(
-        name,
-        vec![Rule::at(
-            "PUT",
-            "/containers/*/archive",
-            1,
-            Fault::Delay(Duration::from_secs(600)),
-        )],
-    );
-    let filler = start_until_held(&project, &proxy, "the fill");
+    let (proxy, filler) = hold_the_fill(&project, name, 600);
     let record_b = project.scratch.0.join("b.record.json");
     let waiter = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
     let b_out = waiter.out_path();
@@ -423,16 +396,7 @@ fn a_no_cache_build_during_another_builds_fill_waits_for_it() {
     );
     let built = support::docker_at(None, &["build", "-q", "-t", &seed, &seed_dir.path_str()]);
     assert!(built.status.success(), "the seed image");
-    let proxy = FaultProxy::start(
-        name,
-        vec![Rule::at(
-            "PUT",
-            "/containers/*/archive",
-            1,
-            Fault::Delay(Duration::from_secs(6)),
-        )],
-    );
-    let first = start_until_held(&project, &proxy, "the fill");
+    let (proxy, first) = hold_the_fill(&project, name, 6);
     let record_c = project.scratch.0.join("c.record.json");
     let mut args = project.args(None, &record_c);
     args.push("--no-cache".to_string());
@@ -463,4 +427,20 @@ fn a_no_cache_build_during_another_builds_fill_waits_for_it() {
         "300",
         "the --no-cache build's RUN saw A's half-made cache"
     );
+}
+
+/// Starts a build of `project` through a proxy that holds its first archive upload (a cache
+/// mount's fill) for `secs` seconds, and waits until the fill is held.
+fn hold_the_fill(project: &Project, name: &str, secs: u64) -> (FaultProxy, faulted::Started) {
+    let proxy = FaultProxy::start(
+        name,
+        vec![Rule::at(
+            "PUT",
+            "/containers/*/archive",
+            1,
+            Fault::Delay(Duration::from_secs(secs)),
+        )],
+    );
+    let started = start_until_held(project, &proxy, "the fill");
+    (proxy, started)
 }
