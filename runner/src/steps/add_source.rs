@@ -63,6 +63,7 @@ pub async fn download(url: &str, checksum: Option<&str>) -> Result<Downloaded, S
         let actual = match algorithm {
             "sha256" => digest.clone(),
             "sha384" => hex::encode(sha2::Sha384::digest(&content)),
+            // check_digest admits sha256, sha384 and sha512 only.
             _ => hex::encode(sha2::Sha512::digest(&content)),
         };
         if !actual.eq_ignore_ascii_case(hex_digest) {
@@ -84,24 +85,12 @@ pub async fn download(url: &str, checksum: Option<&str>) -> Result<Downloaded, S
     })
 }
 
-/// `--checksum=` split into its algorithm and hex digest.
-fn parse_checksum(checksum: &str) -> Result<(&'static str, &str), StepError> {
-    let invalid = || {
-        StepError::Invalid(format!(
-            "--checksum={checksum}: expected sha256:, sha384: or sha512: and the hex digest"
-        ))
-    };
-    let (algorithm, hex_digest) = checksum.split_once(':').ok_or_else(invalid)?;
-    let (algorithm, len) = match algorithm {
-        "sha256" => ("sha256", 64),
-        "sha384" => ("sha384", 96),
-        "sha512" => ("sha512", 128),
-        _ => return Err(invalid()),
-    };
-    if hex_digest.len() != len || !hex_digest.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(invalid());
-    }
-    Ok((algorithm, hex_digest))
+/// `--checksum=` checked as BuildKit checks it (the planner's go-digest rules) and split into
+/// its algorithm and hex digest.
+fn parse_checksum(checksum: &str) -> Result<(&str, &str), StepError> {
+    planner::check_digest(checksum)
+        .map_err(|reason| StepError::Invalid(format!("--checksum={checksum}: {reason}")))?;
+    Ok(checksum.split_once(':').unwrap_or((checksum, "")))
 }
 
 /// How an archive is compressed.
