@@ -337,7 +337,6 @@ fn unwrap_shared(error: Arc<RunnerError>) -> RunnerError {
     Arc::try_unwrap(error).unwrap_or_else(RunnerError::Shared)
 }
 
-/// Tags the target and writes the size summary.
 /// The target's image and what the summary says so far, after its `--output` export.
 struct Exported {
     image: String,

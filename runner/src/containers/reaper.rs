@@ -292,22 +292,19 @@ impl Reaper {
     /// Removes the containers and volumes of runners that provably died (see
     /// [`RunnerIdentity::proves_dead`]); returns how many.
     pub async fn sweep_dead(&self) -> EngineResult<usize> {
-        let Some(me) = &self.inner.identity else {
+        if self.inner.identity.is_none() {
             return Ok(0);
-        };
+        }
         let engine = &self.inner.engine;
-        let dead = |name: &str| {
-            RunnerIdentity::from_name(name).is_some_and(|owner| me.proves_dead(&owner))
-        };
         let mut swept = 0;
         for container in engine.list_containers_by_prefix(TEMP_PREFIX).await? {
-            if container.names.iter().any(|n| dead(n)) {
+            if container.names.iter().any(|n| self.proves_dead(n)) {
                 engine.remove_container(&container.id).await?;
                 swept += 1;
             }
         }
         for volume in engine.list_volumes_by_prefix(TEMP_PREFIX).await? {
-            if dead(&volume) {
+            if self.proves_dead(&volume) {
                 engine.remove_volume(&volume).await?;
                 swept += 1;
             }
@@ -322,19 +319,16 @@ impl Reaper {
     /// died left there (a partial `--output` tar beside its destination, a context read from
     /// standard input); returns how many.
     pub fn sweep_dead_in(&self, dir: &Path) -> usize {
-        let Some(me) = &self.inner.identity else {
+        if self.inner.identity.is_none() {
             return 0;
-        };
+        }
         let Ok(entries) = std::fs::read_dir(dir) else {
             return 0;
         };
         let mut swept = 0;
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(owner) = RunnerIdentity::from_name(&name) else {
-                continue;
-            };
-            if !me.proves_dead(&owner) {
+            if !self.proves_dead(&name) {
                 continue;
             }
             let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());

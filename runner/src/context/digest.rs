@@ -80,12 +80,12 @@ impl DigestStore {
         }
     }
 
-    /// The sha256 (hex) of a regular file, from this build's memo, the cache, or by reading it.
     /// The cache file, if there is one.
     pub(super) fn file(&self) -> Option<&Path> {
         self.file.as_deref()
     }
 
+    /// The sha256 (hex) of a regular file, from this build's memo, the cache, or by reading it.
     pub(super) fn file_digest(&self, entry: &SourceEntry) -> Result<String, ContextError> {
         let mtime_ns = mtime_ns(&entry.meta);
         let ctime_ns = entry.meta.ctime * 1_000_000_000 + entry.meta.ctime_nsec;

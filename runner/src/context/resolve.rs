@@ -273,9 +273,7 @@ fn resolve_parents(
         None => ("", source),
     };
     let pivot_rel = relative_source(pivot);
-    let pattern = clean(&format!("/{pattern}"))
-        .trim_start_matches('/')
-        .to_string();
+    let pattern = relative_source(pattern);
     if pattern.is_empty() {
         return Err(ContextError::EmptyParentsPath {
             source_path: source.to_string(),
