@@ -289,16 +289,7 @@ fn a_build_waits_for_another_build_filling_the_same_cache() {
     let (proxy, first) = hold_the_fill(&project, name, 4);
     let record_b = project.scratch.0.join("b.record.json");
     let second = faulted::start(&project.args(None, &record_b), &[], &project.scratch.0);
-    let a = first
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("A: {hung}\nrequests:\n{}", proxy.log_text()));
-    let b = second
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("B: {hung}"));
-    project.images.extend(stage_images(a.stdout.as_bytes()));
-    project.images.extend(stage_images(b.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
+    let (a, b) = finish_both(&mut project, proxy, first, second);
     assert_eq!(a.code, Some(0), "A: {}", a.stderr);
     assert_eq!(b.code, Some(0), "B: {}", b.stderr);
     assert!(
@@ -365,16 +356,7 @@ fn a_build_waiting_for_a_cache_fill_fills_it_when_the_filler_is_killed() {
         std::thread::sleep(Duration::from_millis(50));
     }
     filler.signal("KILL");
-    let a = filler
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("A: {hung}"));
-    let b = waiter
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("B: {hung}"));
-    project.images.extend(stage_images(a.stdout.as_bytes()));
-    project.images.extend(stage_images(b.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
+    let (_, b) = finish_both(&mut project, proxy, filler, waiter);
     assert_eq!(b.code, Some(0), "B: {}", b.stderr);
     assert_eq!(counted(&project), "300", "B's RUN saw the half-made cache");
 }
@@ -401,16 +383,7 @@ fn a_no_cache_build_during_another_builds_fill_waits_for_it() {
     let mut args = project.args(None, &record_c);
     args.push("--no-cache".to_string());
     let second = faulted::start(&args, &[], &project.scratch.0);
-    let a = first
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("A: {hung}\nrequests:\n{}", proxy.log_text()));
-    let c = second
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("C: {hung}"));
-    project.images.extend(stage_images(a.stdout.as_bytes()));
-    project.images.extend(stage_images(c.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
+    let (a, c) = finish_both(&mut project, proxy, first, second);
     let _ = support::docker_at(None, &["rmi", &seed]);
     assert_eq!(a.code, Some(0), "A: {}", a.stderr);
     assert_eq!(c.code, Some(0), "C: {}", c.stderr);
@@ -443,4 +416,24 @@ fn hold_the_fill(project: &Project, name: &str, secs: u64) -> (FaultProxy, fault
     );
     let started = start_until_held(project, &proxy, "the fill");
     (proxy, started)
+}
+
+/// Waits for two builds of `project` (the first through `proxy`), records the images they
+/// made for removal, and stops the proxy.
+fn finish_both(
+    project: &mut Project,
+    proxy: FaultProxy,
+    first: faulted::Started,
+    second: faulted::Started,
+) -> (faulted::Finished, faulted::Finished) {
+    let a = first
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("A: {hung}\nrequests:\n{}", proxy.log_text()));
+    let b = second
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("B: {hung}"));
+    project.images.extend(stage_images(a.stdout.as_bytes()));
+    project.images.extend(stage_images(b.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    (a, b)
 }
