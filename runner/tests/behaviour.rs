@@ -921,4 +921,26 @@ fn run_security_insecure_is_refused_without_the_entitlement() {
         !stderr.contains("[build] #1"),
         "nothing is built before the refusal: {stderr}"
     );
+    // A base image's ONBUILD trigger asks for it only when a stage builds on the image: it is
+    // refused then, before it runs.
+    let base = image_tag("insecure-onbuild");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nONBUILD RUN --security=insecure echo privileged\n"),
+    );
+    let built = run_runner(&["build", &dir.path_str(), "-t", &base, "--progress", "json"]);
+    assert_built(&built, "the base image with the trigger");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {base} AS child\nRUN echo after\n"),
+    );
+    let out = run_runner(&["build", &dir.path_str(), "--progress", "plain"]);
+    forget_cache_tags(None, &support::stage_images(&built.stdout));
+    remove_images(None, &[&base]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("stage child") && stderr.contains("--allow security.insecure"),
+        "{stderr}"
+    );
 }

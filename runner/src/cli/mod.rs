@@ -228,9 +228,9 @@ struct Prepared {
 
 /// Refuses a plan whose needed stages have a `RUN --security=insecure` unless `--allow
 /// security.insecure` grants it, as BuildKit refuses it ("entitlement security.insecure is not
-/// allowed"), before anything is built.
+/// allowed"), before anything is built (a base image's ONBUILD trigger is refused when it runs).
 fn check_entitlements(plan: &Plan, allow: &[String]) -> Result<()> {
-    if allow.iter().any(|a| a == "security.insecure") {
+    if allows_insecure(allow) {
         return Ok(());
     }
     for stage in plan.stages.iter().filter(|stage| stage.needed) {
@@ -245,7 +245,7 @@ fn check_entitlements(plan: &Plan, allow: &[String]) -> Result<()> {
                         stage: stage.display_name.clone(),
                         line: instruction.line,
                         source: crate::error::StepError::Invalid(
-                            "RUN --security=insecure runs privileged, which needs the entitlement security.insecure: pass --allow security.insecure (BuildKit: \"entitlement security.insecure is not allowed\")".to_string(),
+                            crate::steps::run::INSECURE_NOT_ALLOWED.to_string(),
                         ),
                     });
                 }
@@ -253,6 +253,11 @@ fn check_entitlements(plan: &Plan, allow: &[String]) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `--allow` grants `security.insecure`.
+fn allows_insecure(allow: &[String]) -> bool {
+    allow.iter().any(|a| a == "security.insecure")
 }
 
 /// The engine's platform, or `None` when it cannot be asked.
@@ -283,6 +288,7 @@ async fn prepare(inputs: Inputs) -> Result<Prepared> {
         network: common.network.clone().filter(|n| n != "default"),
         add_hosts: parse_add_hosts(&common.add_hosts)?,
         isolate_runs: common.isolate_runs,
+        allow_insecure: allows_insecure(&common.allow),
         record_file: common.record.clone(),
         report_file: common.report.clone(),
         output: common.output.clone(),

@@ -50,6 +50,8 @@ pub struct BuildOptions {
     pub add_hosts: Vec<String>,
     /// Run every RUN in its own fresh container instead of a per-stage keeper.
     pub isolate_runs: bool,
+    /// `--allow security.insecure`: `RUN --security=insecure` may run privileged.
+    pub allow_insecure: bool,
     /// `--record FILE`: where to write the build record (JSON).
     pub record_file: Option<PathBuf>,
     /// `--report FILE`: where to write the build report (HTML).

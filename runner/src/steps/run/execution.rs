@@ -48,6 +48,11 @@ pub(super) struct RunParts<'a> {
 }
 
 impl<'a> RunParts<'a> {
+    /// Whether the RUN asks to run privileged (`--security=insecure`).
+    pub(super) fn privileged(&self) -> bool {
+        self.security.as_deref() == Some("insecure")
+    }
+
     /// The parts of `instruction`, if it is a RUN.
     pub(super) fn of(instruction: &'a Instruction) -> Option<RunParts<'a>> {
         let Op::Run {
@@ -100,7 +105,7 @@ pub(super) fn execution_and_key(
             .clone()
             .filter(|n| n != "default")
             .or_else(|| ctx.options.network.clone()),
-        privileged: parts.security.as_deref() == Some("insecure"),
+        privileged: parts.privileged(),
         script,
     };
     let mount_labels: Vec<String> = parts

@@ -36,6 +36,9 @@ use crate::record::memory::KeyField;
 
 pub use self::execution::command_line;
 
+/// Why a `RUN --security=insecure` without `--allow security.insecure` is refused.
+pub const INSECURE_NOT_ALLOWED: &str = "RUN --security=insecure runs privileged, which needs the entitlement security.insecure: pass --allow security.insecure (BuildKit: \"entitlement security.insecure is not allowed\")";
+
 /// The key of a RUN with no mount in the stage's current state, worked out without the engine
 /// (to look a run of steps up ahead); `None` for a RUN with mounts, whose key needs the mounts
 /// resolved.
@@ -61,6 +64,10 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
             instruction.text
         ))));
     };
+    // Also a base image's ONBUILD trigger, which no check before the build could see.
+    if parts.privileged() && !ctx.options.allow_insecure {
+        return Err(fail(StepError::Invalid(INSECURE_NOT_ALLOWED.to_string())));
+    }
     let mount_specs = parts.mount_specs;
     let mounts = mounts::resolve(ctx, state, mount_specs)
         .await?
