@@ -11,6 +11,8 @@
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::values::go_quote;
+
 /// Where variables come from.
 pub trait Lookup {
     /// The value of `name`, or `None` when it is not defined.
@@ -41,7 +43,7 @@ impl Lookup for NoVars {
 /// An expansion error, worded as BuildKit words it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExpandError {
-    /// The message, e.g. `syntax error: missing '}'`.
+    /// The message, e.g. `failed to process "${A": syntax error: missing '}'`.
     pub message: String,
 }
 
@@ -52,6 +54,16 @@ impl std::fmt::Display for ExpandError {
 }
 
 impl std::error::Error for ExpandError {}
+
+impl ExpandError {
+    /// The error as BuildKit's lexer returns it for a whole word: `failed to process "<word>": `
+    /// before the message (`shell.Lex.process`), so the user sees which word broke.
+    fn of_word(self, word: &str) -> ExpandError {
+        ExpandError {
+            message: format!("failed to process {}: {}", go_quote(word), self.message),
+        }
+    }
+}
 
 fn err<T>(message: impl Into<String>) -> Result<T, ExpandError> {
     Err(ExpandError {
@@ -152,7 +164,9 @@ impl Lexer {
             });
         }
         let mut state = State::new(self, word, vars);
-        let (result, _) = state.process_stop_on(None, self.raw_escapes)?;
+        let (result, _) = state
+            .process_stop_on(None, self.raw_escapes)
+            .map_err(|e| e.of_word(word))?;
         Ok(Expanded {
             word: Cow::Owned(result),
             matched: state.matched,
@@ -167,7 +181,9 @@ impl Lexer {
         }
         let mut state = State::new(self, text, vars);
         state.split = true;
-        let (_, words) = state.process_stop_on(None, self.raw_escapes)?;
+        let (_, words) = state
+            .process_stop_on(None, self.raw_escapes)
+            .map_err(|e| e.of_word(text))?;
         Ok(words)
     }
 }
@@ -820,26 +836,28 @@ mod tests {
     #[test]
     fn expansion_errors_use_buildkit_wording() {
         let env = vars(&[("e", "")]);
-        assert_eq!(word("${a", &env).unwrap_err(), "syntax error: missing '}'");
+        // The whole word is named first, as BuildKit's `Lex.process` wraps every error.
         assert_eq!(
-            word("${}", &env).unwrap_err(),
-            "syntax error: bad substitution"
+            word("${a", &env).unwrap_err(),
+            "failed to process \"${a\": syntax error: missing '}'"
         );
+        for (input, message) in [
+            ("${}", "syntax error: bad substitution"),
+            ("${a:#x}", "unsupported modifier (:#) in substitution"),
+            ("${a?}", "a: is not allowed to be unset"),
+            ("${e:?must be set}", "e: must be set"),
+            ("${a b}", "unsupported modifier ( ) in substitution"),
+        ] {
+            assert_eq!(
+                word(input, &env).unwrap_err(),
+                format!("failed to process \"{input}\": {message}")
+            );
+        }
         assert_eq!(
-            word("${a:#x}", &env).unwrap_err(),
-            "unsupported modifier (:#) in substitution"
-        );
-        assert_eq!(
-            word("${a?}", &env).unwrap_err(),
-            "a: is not allowed to be unset"
-        );
-        assert_eq!(
-            word("${e:?must be set}", &env).unwrap_err(),
-            "e: must be set"
-        );
-        assert_eq!(
-            word("${a b}", &env).unwrap_err(),
-            "unsupported modifier ( ) in substitution"
+            expand_words("ok \"${a\tb\"", &env, '\\')
+                .unwrap_err()
+                .message,
+            "failed to process \"ok \\\"${a\\tb\\\"\": unsupported modifier (\t) in substitution"
         );
     }
 

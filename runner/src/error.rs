@@ -158,12 +158,10 @@ pub enum StepError {
     /// The instruction asks for something the runner cannot do, with the reason and the fix.
     #[error("{0}")]
     Invalid(String),
-    /// A word could not be expanded.
-    #[error("cannot expand {word:?}")]
+    /// A word could not be expanded (the source names the word, as BuildKit does).
+    #[error("variable expansion failed")]
     Expand {
-        /// The word as written.
-        word: String,
-        /// The expander's message (BuildKit's wording).
+        /// The expander's message (BuildKit's wording: `failed to process "<word>": …`).
         #[source]
         source: planner::expand::ExpandError,
     },

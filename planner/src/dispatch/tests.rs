@@ -69,11 +69,21 @@ fn a_stage_arg_with_a_required_value_fails() {
     let outcome = plan_with("FROM alpine\nARG A=${B:?required}\n", &Options::default());
     assert!(outcome.plan.is_none());
     assert_eq!(outcome.diagnostics[0].code, "ExpansionError");
-    assert_eq!(outcome.diagnostics[0].message, "B: required");
-    // Words split on spaces first, as in BuildKit: the message cannot hold one.
+    assert_eq!(
+        outcome.diagnostics[0].message,
+        "failed to process \"${B:?required}\": B: required"
+    );
+    // Words split on spaces first, as in BuildKit: the message cannot hold one, and the error
+    // names the half word.
     assert_eq!(
         error_of("FROM alpine\nARG A=${B:?is required}\n"),
-        "syntax error: missing '}'"
+        "failed to process \"${B:?is\": syntax error: missing '}'"
+    );
+    // EXPOSE splits its words before expanding them, as this engine's BuildKit reports
+    // (`failed to process "${PORTS:-80": syntax error: missing '}'`).
+    assert_eq!(
+        error_of("FROM alpine\nEXPOSE ${PORTS:-80 81}\n"),
+        "failed to process \"${PORTS:-80\": syntax error: missing '}'"
     );
     // A build argument for the ARG itself is not expanded at all.
     let options = Options {

@@ -135,12 +135,8 @@ impl Ctx {
         word: &str,
         vars: &BTreeMap<String, String>,
     ) -> std::result::Result<String, StepError> {
-        planner::expand::expand_word(word, vars, self.plan.escape).map_err(|source| {
-            StepError::Expand {
-                word: word.to_string(),
-                source,
-            }
-        })
+        planner::expand::expand_word(word, vars, self.plan.escape)
+            .map_err(|source| StepError::Expand { source })
     }
 
     /// Inspects an external image, pulling it when the engine does not have it.

@@ -70,10 +70,8 @@ pub fn apply(
 ) -> Result<Vec<String>, StepError> {
     let vars = args.scope(config);
     let expand = |word: &str| {
-        planner::expand::expand_word(word, &vars, escape).map_err(|source| StepError::Expand {
-            word: word.to_string(),
-            source,
-        })
+        planner::expand::expand_word(word, &vars, escape)
+            .map_err(|source| StepError::Expand { source })
     };
     let mut resolved: Vec<String> = Vec::new();
     match &instruction.op {
@@ -118,13 +116,8 @@ pub fn apply(
         }
         Op::Expose { ports } => {
             for word in ports {
-                let words =
-                    planner::expand::expand_words(word, &vars, escape).map_err(|source| {
-                        StepError::Expand {
-                            word: word.clone(),
-                            source,
-                        }
-                    })?;
+                let words = planner::expand::expand_words(word, &vars, escape)
+                    .map_err(|source| StepError::Expand { source })?;
                 for spec in words {
                     for port in exposed_ports(&spec).map_err(StepError::Invalid)? {
                         resolved.push(port.clone());
@@ -230,10 +223,7 @@ fn arg_value(
     if let Some(default) = default {
         return planner::expand::expand_word(default, scope, escape)
             .map(Some)
-            .map_err(|source| StepError::Expand {
-                word: default.to_string(),
-                source,
-            });
+            .map_err(|source| StepError::Expand { source });
     }
     // The last global ARG of that name with a value; one without a value keeps what came before
     // (a predefined `TARGETOS` stays), as current BuildKit's buildMetaArgs reads them.

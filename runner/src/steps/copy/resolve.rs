@@ -89,12 +89,7 @@ pub(super) async fn resolve(
         let body = if heredoc.expand {
             match planner::expand::Lexer::heredoc().process_word(&heredoc.body, &vars) {
                 Ok(expanded) => expanded.word.into_owned(),
-                Err(source) => {
-                    return Ok(Err(StepError::Expand {
-                        word: format!("<<{}", heredoc.name),
-                        source,
-                    }))
-                }
+                Err(source) => return Ok(Err(StepError::Expand { source })),
             }
         } else {
             heredoc.body.clone()
