@@ -175,7 +175,7 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> 
             return finish(sink, None);
         }
     };
-    epoch::check(&file, &meta, &options.build_args, &lexer, &mut sink);
+    let source_date_epoch = epoch::check(&file, &meta, &options.build_args, &lexer, &mut sink);
     let graph = graph::build(&mut file, &meta, &lexer, text, &mut sink);
     let targets = target::resolve_targets(&file, &options.targets, &mut sink);
     let needed = target::needed_stages(&graph, &targets);
@@ -224,6 +224,7 @@ pub fn run(text: &str, options: &Options, files: &ContextFiles, check: bool) -> 
         directives: directives.into_iter().map(|d| (d.name, d.value)).collect(),
         diagnostics: Vec::new(),
         dockerfile: options.dockerfile.clone(),
+        source_date_epoch,
     };
     crate::leak_checks::check(text, &plan, &mut sink);
     finish(sink, Some(plan))

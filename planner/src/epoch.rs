@@ -19,23 +19,29 @@ use crate::values::{check_digest, parse_int};
 
 const NAME: &str = "SOURCE_DATE_EPOCH";
 
-/// Checks the `SOURCE_DATE_EPOCH` value, if one is set.
+/// Checks the `SOURCE_DATE_EPOCH` value, if one is set, and returns it when it is a number of
+/// seconds (BuildKit then dates the image and its new history entries with it). A value of
+/// `context` or a stage name is resolved from a source at build time, which the planner does
+/// not read: it is checked but not returned.
 pub fn check(
     file: &Dockerfile,
     meta: &MetaArgs,
     build_args: &BTreeMap<String, String>,
     lexer: &Lexer,
     sink: &mut Sink,
-) {
+) -> Option<i64> {
     let value = match build_args.get(NAME) {
         Some(given) => given.as_str(),
         None => match meta.env.get(NAME) {
             Some(global) if !global.is_empty() => global.as_str(),
-            _ => return,
+            _ => return None,
         },
     };
-    if value.is_empty() || parse_int(value, 64).is_ok() || value == "context" {
-        return;
+    if let Ok(seconds) = parse_int(value, 64) {
+        return Some(seconds);
+    }
+    if value.is_empty() || value == "context" {
+        return None;
     }
     let Some(stage) = file.stages.iter().find(|stage| {
         stage
@@ -49,7 +55,7 @@ pub fn check(
             "InvalidSourceDateEpoch",
             message,
         ));
-        return;
+        return None;
     };
     // BuildKit deletes SOURCE_DATE_EPOCH from the variables the stage is read with.
     let env = StageVars {
@@ -59,6 +65,7 @@ pub fn check(
     if let Err(message) = check_source_stage(stage, env, build_args, lexer) {
         sink.error("InvalidSourceDateEpoch", message, stage.span);
     }
+    None
 }
 
 /// The variables the source stage is read with: the global ARGs without `SOURCE_DATE_EPOCH`

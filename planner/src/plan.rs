@@ -66,6 +66,11 @@ pub struct Plan {
     /// one). A runner finds `<Dockerfile>.dockerignore` next to it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dockerfile: Option<String>,
+    /// `SOURCE_DATE_EPOCH` in seconds, when the build argument (or a global ARG's value) is a
+    /// number: the image and its new history entries are dated with it, as in BuildKit. Absent
+    /// when unset, or when it names a source (`context`, a stage) resolved at build time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_date_epoch: Option<i64>,
 }
 
 fn default_escape() -> char {

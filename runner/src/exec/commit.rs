@@ -127,14 +127,18 @@ pub async fn looked_up(
 /// layer written).
 pub async fn finish_target(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     let config_json = serde_json::to_string(&state.config).unwrap_or_default();
-    state.key = state
+    let epoch = ctx.plan.source_date_epoch;
+    let mut key = state
         .key
         .step("final-image")
         .text("config", &config_json)
         .text("os", &state.platform.os)
         .text("architecture", &state.platform.architecture)
-        .text("variant", &state.platform.variant)
-        .finish();
+        .text("variant", &state.platform.variant);
+    if let Some(seconds) = epoch {
+        key = key.text("source-date-epoch", &seconds.to_string());
+    }
+    state.key = key.finish();
     state.insight.final_image_key = Some(state.key.as_str().to_string());
     if let Some(image) = ctx.cache.lookup(&state.key).await? {
         state.image = Some(image);
@@ -145,13 +149,24 @@ pub async fn finish_target(ctx: &Ctx, state: &mut StageState) -> Result<()> {
         Some(image) => {
             let info = ctx.engine.inspect_image(image).await?;
             let diff_ids = info.map(|i| i.diff_ids).unwrap_or_default();
-            let history = ctx.engine.image_history(image).await?;
+            let mut history = ctx.engine.image_history(image).await?;
+            if let Some(epoch) = epoch {
+                // The base image's entries stay as they are; the build's own are dated no later
+                // than the epoch (BuildKit's exporter, `patchImageConfig`).
+                let inherited = match &state.root_image {
+                    Some((id, _)) => ctx.engine.image_history(id).await?.len(),
+                    None => 0,
+                };
+                for item in history.iter_mut().skip(inherited) {
+                    item.created = item.created.min(epoch);
+                }
+            }
             let entries = history_entries(&history, diff_ids.len());
             (diff_ids, entries)
         }
         None => (Vec::new(), Vec::new()),
     };
-    let created = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+    let created = humantime::format_rfc3339_nanos(image_time(SystemTime::now(), epoch)).to_string();
     let mut history = history;
     history.push(HistoryEntry {
         created: created.clone(),
@@ -177,6 +192,17 @@ pub async fn finish_target(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     state.config_dirty = false;
     state.all_cached = false;
     Ok(())
+}
+
+/// The creation time of a new image: now, or `SOURCE_DATE_EPOCH` when that is earlier.
+fn image_time(now: SystemTime, epoch: Option<i64>) -> SystemTime {
+    match epoch {
+        // An epoch before 1970 dates the image 1970 (an image time is never earlier).
+        Some(seconds) => {
+            (SystemTime::UNIX_EPOCH + Duration::from_secs(seconds.max(0) as u64)).min(now)
+        }
+        None => now,
+    }
 }
 
 /// History entries for an image document from the engine's view of a committed image's
