@@ -311,6 +311,93 @@ fn labels_go_on_the_target_image_over_its_own_as_buildkit_sets_them_with_both_ba
     remove_images(None, &[&image, &reference, &via_llb]);
 }
 
+/// The image's `Created` and every history entry's time (seconds, oldest first), as the engine
+/// stores them.
+fn image_times(reference: &str) -> (String, Vec<i64>) {
+    let created = docker(&["image", "inspect", "--format", "{{.Created}}", reference]);
+    let history =
+        support::engine_get(None, &format!("/images/{reference}/history")).expect("image history");
+    let mut times: Vec<i64> = history
+        .as_array()
+        .expect("history list")
+        .iter()
+        .map(|entry| entry["Created"].as_i64().expect("Created seconds"))
+        .collect();
+    times.reverse();
+    (created.trim().to_string(), times)
+}
+
+#[test]
+fn source_date_epoch_dates_the_image_and_its_new_history_with_both_backends_as_buildkit_does() {
+    require_engine();
+    let dir = TempDir::new("epoch");
+    let nonce = support::nonce();
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "ARG SOURCE_DATE_EPOCH\n\
+             FROM {BASE} AS base\n\
+             RUN echo {nonce} > /built\n\
+             \n\
+             FROM base\n\
+             ENV STAGE=final\n\
+             RUN echo final > /final\n"
+        ),
+    );
+    let context = dir.path_str();
+    let (_, base_times) = image_times(BASE);
+    let build = |tag: &str, extra: &[&str]| {
+        let mut args = vec!["build", context.as_str(), "--progress", "json", "-t", tag];
+        args.extend_from_slice(extra);
+        let out = run_runner(&args);
+        assert_built(&out, "a build with SOURCE_DATE_EPOCH");
+        out
+    };
+    let image = image_tag("epoch");
+    let first = build(&image, &["--build-arg", "SOURCE_DATE_EPOCH=1700000001"]);
+    let (created, times) = image_times(&image);
+    assert_eq!(created, "2023-11-14T22:13:21Z");
+    // The base image's entries keep their times; the build's own are the epoch.
+    assert!(times.len() > base_times.len(), "{times:?}");
+    assert_eq!(times[..base_times.len()], base_times[..]);
+    assert!(
+        times[base_times.len()..]
+            .iter()
+            .all(|&t| t == 1_700_000_001),
+        "{times:?}"
+    );
+    // Another epoch is another image (not the cached one); none gives the build's time.
+    let second = build(&image, &["--build-arg", "SOURCE_DATE_EPOCH=1600000000"]);
+    assert_eq!(image_times(&image).0, "2020-09-13T12:26:40Z");
+    let third = build(&image, &[]);
+    let (now_created, _) = image_times(&image);
+    assert!(now_created.as_str() > "2026", "{now_created}");
+    // The BuildKit backend dates the same way.
+    let via_llb = image_tag("epoch-llb");
+    build(
+        &via_llb,
+        &[
+            "--backend",
+            "buildkit",
+            "--build-arg",
+            "SOURCE_DATE_EPOCH=1700000001",
+        ],
+    );
+    let (llb_created, llb_times) = image_times(&via_llb);
+    assert_eq!(llb_created, "2023-11-14T22:13:21Z");
+    assert!(
+        llb_times[base_times.len()..]
+            .iter()
+            .all(|&t| t == 1_700_000_001),
+        "{llb_times:?}"
+    );
+    let mut images = stage_images(&first.stdout);
+    images.extend(stage_images(&second.stdout));
+    images.extend(stage_images(&third.stdout));
+    forget_cache_tags(None, &images);
+    remove_images(None, &[&image, &via_llb]);
+}
+
 #[test]
 fn the_build_network_and_added_hosts_reach_the_runs_as_buildkit_gives_them() {
     require_engine();

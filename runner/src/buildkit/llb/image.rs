@@ -280,6 +280,19 @@ impl Image {
         serde_json::to_vec(self).unwrap_or_default()
     }
 
+    /// Dates the image and the history entries this build made (those without a time; a base
+    /// image's keep theirs) with `SOURCE_DATE_EPOCH`, as the frontend's `commitToHistory` and
+    /// the exporter do when it is set.
+    pub fn date_new_entries(&mut self, seconds: i64) {
+        let at = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_secs(seconds.max(0) as u64);
+        let time = serde_json::Value::String(humantime::format_rfc3339(at).to_string());
+        for entry in self.history.iter_mut().filter(|h| h.created.is_none()) {
+            entry.created = Some(time.clone());
+        }
+        self.created = Some(time);
+    }
+
     /// Appends a history entry as the frontend's `commitToHistory` does; `with_state` adds the
     /// ` # buildkit` suffix of steps that ran through LLB.
     pub fn commit_to_history(&mut self, message: &str, with_layer: bool, with_state: bool) {

@@ -30,14 +30,14 @@ pub fn translate(input: &TranslateInput<'_>) -> Result<Translation, TranslateErr
             })?;
         // `--label` values go on the last target's config only, over its own labels (the
         // frontend sets them on the target after every instruction).
-        let image_config = if Some(&stage) == input.plan.targets.last() && !input.labels.is_empty()
-        {
-            let mut image = state.image.clone();
+        let mut image = state.image.clone();
+        if Some(&stage) == input.plan.targets.last() {
             image.config.labels.extend(input.labels.clone());
-            image.to_json()
-        } else {
-            state.image.to_json()
-        };
+        }
+        if let Some(seconds) = input.plan.source_date_epoch {
+            image.date_new_entries(seconds);
+        }
+        let image_config = image.to_json();
         targets.push(TargetBuild {
             stage,
             definition: encoded.definition(state.root),
