@@ -180,6 +180,10 @@ pub const CODES: &[CodeInfo] = &[
     error("InvalidPlatform", "A platform is not os/arch[/variant]"),
     error("InvalidPort", "An EXPOSE port or range is not valid"),
     error(
+        "InvalidSignal",
+        "The STOPSIGNAL is neither a signal name nor a non-zero number",
+    ),
+    error(
         "InvalidSource",
         "A COPY source is a URL or a git repository, which only ADD can fetch",
     ),

@@ -34,7 +34,7 @@ mod values;
 pub use args::{validate_reference, Platform};
 pub use dispatch::http_file_name;
 pub use target::suggest_stage_name;
-pub use values::check_digest;
+pub use values::{check_digest, check_signal};
 #[cfg(feature = "wasm")]
 pub mod wasm;
 

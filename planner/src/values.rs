@@ -199,6 +199,39 @@ pub fn parse_int(value: &str, bits: u32) -> Result<i64, IntError> {
     })
 }
 
+/// moby's `signal.ParseSignal`: a positive number or a known name, with or without `SIG`.
+pub fn check_signal(signal: &str) -> Result<(), String> {
+    if let Ok(number) = signal.parse::<i64>() {
+        // `strconv.Atoi` then only 0 refused: moby takes any other number.
+        return if number != 0 {
+            Ok(())
+        } else {
+            Err(format!("Invalid signal: {signal}"))
+        };
+    }
+    let name = signal.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    const NAMES: [&str; 33] = [
+        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
+        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
+        "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU",
+    ];
+    let realtime = name
+        .strip_prefix("RTMIN")
+        .or_else(|| name.strip_prefix("RTMAX"))
+        .is_some_and(|rest| {
+            rest.is_empty()
+                || rest
+                    .strip_prefix(['+', '-'])
+                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| (1..=15).contains(&n)))
+        });
+    if NAMES.contains(&name) || name == "XFSZ" || realtime {
+        Ok(())
+    } else {
+        Err(format!("Invalid signal: {signal}"))
+    }
+}
+
 /// Go's `strconv.Quote` for the texts these errors show (printable ASCII as is, the rest
 /// escaped).
 pub fn go_quote(text: &str) -> String {
@@ -363,6 +396,28 @@ fn is_digest_shape(value: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signals_like_moby_parse_signal() {
+        for good in [
+            "SIGKILL",
+            "term",
+            "9",
+            "-1",
+            "SIGRTMIN+3",
+            "RTMAX-15",
+            "sigwinch",
+        ] {
+            assert_eq!(check_signal(good), Ok(()), "{good}");
+        }
+        for bad in ["NOPE", "0", "SIGRTMIN+16", "[\"SIGTERM\"]", ""] {
+            assert_eq!(
+                check_signal(bad),
+                Err(format!("Invalid signal: {bad}")),
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn durations_like_go() {

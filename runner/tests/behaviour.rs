@@ -1031,3 +1031,31 @@ fn run_security_insecure_is_refused_without_the_entitlement() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_stopsignal_from_the_base_images_env_is_checked_when_the_build_runs_with_both_backends() {
+    require_engine();
+    let dir = TempDir::new("stopsignal");
+    let context = dir.path_str();
+    let base = image_tag("stopsignal-base");
+    dir.write("Dockerfile", &format!("FROM {BASE}\nENV S=NOTASIGNAL\n"));
+    assert_built(
+        &run_runner(&["build", &context, "-t", &base]),
+        "the base with ENV S",
+    );
+    // The planner cannot know S; the runner sees BuildKit's error at the instruction's line.
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {base}\nRUN true\nSTOPSIGNAL $S\n"),
+    );
+    for backend in ["engine", "buildkit"] {
+        let out = run_runner(&["build", &context, "--backend", backend]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{backend}: {stderr}");
+        assert!(
+            stderr.contains("line 3") && stderr.contains("Invalid signal: NOTASIGNAL"),
+            "{backend}: {stderr}"
+        );
+    }
+    remove_images(None, &[&base]);
+}

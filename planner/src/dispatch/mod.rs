@@ -343,7 +343,15 @@ impl Dispatcher<'_, '_> {
                 self.expand(user, place)?;
             }
             Op::Stopsignal { signal } => {
-                self.expand(signal, place)?;
+                let expanded = self.expand(signal, place)?;
+                // A word with a variable may take its value from the base image's ENV, known
+                // only when the build runs; the runner checks it then.
+                if !signal.contains('$') {
+                    if let Err(message) = crate::values::check_signal(&expanded) {
+                        self.sink.error("InvalidSignal", message, place.span);
+                        return Err(Failed);
+                    }
+                }
             }
             Op::Volume { paths } => {
                 let mut expanded = Vec::with_capacity(paths.len());

@@ -307,3 +307,26 @@ fn a_long_chain_shares_one_environment() {
     }
     assert!(plain(&text).is_empty());
 }
+
+#[test]
+fn a_stopsignal_that_is_no_signal_fails_as_in_buildkit() {
+    assert_eq!(
+        error_of("FROM alpine\nSTOPSIGNAL NOTASIGNAL\n"),
+        "Invalid signal: NOTASIGNAL"
+    );
+    assert_eq!(error_of("FROM alpine\nSTOPSIGNAL 0\n"), "Invalid signal: 0");
+    assert_eq!(
+        error_of("FROM alpine\nARG S=SIGNOPE\nSTOPSIGNAL SIGTERM\nSTOPSIGNAL [\"SIGTERM\"]\n"),
+        // Quotes are removed by the expansion first, as BuildKit's `ProcessWord` does.
+        "Invalid signal: [SIGTERM]"
+    );
+    // A signal from a variable is checked when the build runs (the base image's ENV may set it).
+    for good in [
+        "STOPSIGNAL SIGRTMIN+3",
+        "STOPSIGNAL 9",
+        "ARG S=NOPE\nSTOPSIGNAL $S",
+    ] {
+        let outcome = plan_with(&format!("FROM alpine\n{good}\n"), &Options::default());
+        assert!(outcome.plan.is_some(), "{good}: {:?}", outcome.diagnostics);
+    }
+}

@@ -161,6 +161,7 @@ pub fn apply(
         }
         Op::Stopsignal { signal } => {
             config.stop_signal = expand(signal)?;
+            planner::check_signal(&config.stop_signal).map_err(StepError::Invalid)?;
             resolved.push(config.stop_signal.clone());
         }
         Op::Healthcheck {

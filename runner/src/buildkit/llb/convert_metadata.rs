@@ -11,9 +11,7 @@ use planner::plan::{Command, HealthTest, Op};
 use super::image::{Empty, HealthConfig, Image};
 use super::state::StageState;
 use super::translator::{Step, Translator};
-use super::values::{
-    check_signal, duration_flag, go_duration, go_quote, go_quote_list, parse_port_specs,
-};
+use super::values::{duration_flag, go_duration, go_quote, go_quote_list, parse_port_specs};
 use super::words::{expand_word, expand_words};
 
 /// Applies a metadata instruction.
@@ -125,7 +123,7 @@ pub fn convert_metadata(
         }
         Op::Stopsignal { signal } => {
             let signal = expand(signal, state)?;
-            check_signal(&signal)?;
+            planner::check_signal(&signal)?;
             state.image.config.stop_signal = signal.clone();
             state
                 .image

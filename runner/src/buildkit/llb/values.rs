@@ -177,38 +177,6 @@ pub fn parse_port_range(text: &str) -> Option<(u16, u16)> {
     }
 }
 
-/// moby's `signal.ParseSignal`: a positive number or a known name, with or without `SIG`.
-pub fn check_signal(signal: &str) -> Result<(), String> {
-    if let Ok(number) = signal.parse::<i64>() {
-        return if number > 0 {
-            Ok(())
-        } else {
-            Err(format!("Invalid signal: {signal}"))
-        };
-    }
-    let name = signal.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    const NAMES: [&str; 33] = [
-        "ABRT", "ALRM", "BUS", "CHLD", "CLD", "CONT", "FPE", "HUP", "ILL", "INT", "IO", "IOT",
-        "KILL", "PIPE", "POLL", "PROF", "PWR", "QUIT", "SEGV", "STKFLT", "STOP", "SYS", "TERM",
-        "TRAP", "TSTP", "TTIN", "TTOU", "URG", "USR1", "USR2", "VTALRM", "WINCH", "XCPU",
-    ];
-    let realtime = name
-        .strip_prefix("RTMIN")
-        .or_else(|| name.strip_prefix("RTMAX"))
-        .is_some_and(|rest| {
-            rest.is_empty()
-                || rest
-                    .strip_prefix(['+', '-'])
-                    .is_some_and(|n| n.parse::<u8>().is_ok_and(|n| (1..=15).contains(&n)))
-        });
-    if NAMES.contains(&name) || name == "XFSZ" || realtime {
-        Ok(())
-    } else {
-        Err(format!("Invalid signal: {signal}"))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,11 +203,6 @@ mod tests {
         assert_eq!(parse_go_duration("5"), None);
         assert!(duration_flag("interval", Some("1us")).is_err());
         assert_eq!(go_duration(90_000_000_000), "1m30s");
-        assert!(check_signal("SIGKILL").is_ok());
-        assert!(check_signal("term").is_ok());
-        assert!(check_signal("9").is_ok());
-        assert!(check_signal("SIGRTMIN+3").is_ok());
-        assert!(check_signal("NOPE").is_err());
         assert_eq!(
             go_quote_list(&["/bin/sh".into(), "-c".into(), "echo \"hi\"".into()]),
             r#"["/bin/sh" "-c" "echo \"hi\""]"#
