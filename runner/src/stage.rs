@@ -289,8 +289,9 @@ async fn start_state(
                 )),
             })?;
             inherited = result.keeper.lock().ok().and_then(|mut k| k.take());
-            // A stage built on another inherits its ARGs (BuildKit does the same).
-            args = result.args.clone();
+            // A stage built on another inherits its ARGs (BuildKit does the same), under the
+            // parent's ENV again.
+            args = result.args.inherited_under(&result.config);
             ran_run = result.ran_run;
             insight.image_size = result.lineage.image_size;
             insight.layers = result.lineage.layers;

@@ -110,6 +110,15 @@ impl StageArgs {
         self.over_env.remove(name);
     }
 
+    /// The ARGs a stage built on this one starts with: the same values, but the base's `Env`
+    /// (`config`) is applied over them again, as BuildKit re-applies the image's ENV to a stage's
+    /// state, so an ARG that won over an ENV of its name in the parent no longer does.
+    pub fn inherited_under(&self, config: &ImageConfig) -> StageArgs {
+        let mut args = self.clone();
+        args.over_env.retain(|name| config.env_get(name).is_none());
+        args
+    }
+
     /// The variables visible to word expansion: the ARGs, then the ENV over them, then the
     /// ARGs set after an ENV of their name over that.
     pub fn scope(&self, config: &ImageConfig) -> BTreeMap<String, String> {
