@@ -895,6 +895,12 @@ export interface Plan {
     [k: string]: string | undefined;
   };
   /**
+   * `SOURCE_DATE_EPOCH` in seconds, when the build argument (or a global ARG's value) is a
+   * number: the image and its new history entries are dated with it, as in BuildKit. Absent
+   * when unset, or when it names a source (`context`, a stage) resolved at build time.
+   */
+  source_date_epoch?: number | null;
+  /**
    * Every stage of the Dockerfile in file order, needed or not.
    */
   stages: Stage[];

@@ -182,21 +182,17 @@ fn apply_args(
     let mut parts = Vec::new();
     for decl in args {
         let name = expand_word(&decl.name, &state.env, escape)?;
-        let default = match &decl.default {
-            Some(default) => Some(expand_word(default, &state.env, escape)?),
-            None => None,
+        // The frontend's `dispatchArg`: a build argument is taken as given and the default is
+        // then never expanded (so `${FOO:?…}` in it cannot fail); the history shows the value.
+        let value = match (t.input.build_args.get(&name), &decl.default) {
+            (Some(given), _) => Some(given.clone()),
+            (None, Some(default)) => Some(expand_word(default, &state.env, escape)?),
+            (None, None) => meta_arg(t, &name),
         };
-        parts.push(match &default {
-            Some(default) => format!("{name}={default}"),
+        parts.push(match &value {
+            Some(value) => format!("{name}={value}"),
             None => name.clone(),
         });
-        let value = t
-            .input
-            .build_args
-            .get(&name)
-            .cloned()
-            .or(default)
-            .or_else(|| meta_arg(t, &name));
         if let Some(value) = &value {
             state.env_add(&name, value);
         }
