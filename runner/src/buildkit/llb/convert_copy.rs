@@ -40,6 +40,8 @@ struct Request<'a> {
     dest: String,
     chown: Option<String>,
     chmod: Option<String>,
+    /// `--checksum`, expanded and checked as a digest.
+    checksum: Option<String>,
     /// `--chmod` as an octal mode (-1: none) or a symbolic one.
     mode: i32,
     mode_str: String,
@@ -143,6 +145,10 @@ fn expand_request<'a>(
     }
     let chown = expand_optional(&spec.chown)?;
     let chmod = expand_optional(&spec.chmod)?;
+    let checksum = expand_optional(&spec.checksum)?;
+    if let Some(checksum) = &checksum {
+        planner::check_digest(checksum)?;
+    }
     let (mode, mode_str) = chmod_fields(t, chmod.as_deref())?;
     if (spec.parents || !spec.exclude.is_empty()) && spec.from.is_some() && !t.has_cap(CAP_PATTERNS)
     {
@@ -162,6 +168,7 @@ fn expand_request<'a>(
         owner: chown.as_deref().map(|c| chown_opt(c, base_input)),
         chown,
         chmod,
+        checksum,
         mode,
         mode_str,
     })
@@ -187,7 +194,7 @@ fn source_action(
             request.keyword
         ));
     }
-    if spec.checksum.is_some() {
+    if request.checksum.is_some() {
         return Err("--checksum requires an HTTP(S) source".to_string());
     }
     let mut copy = pb::FileActionCopy {
@@ -356,7 +363,7 @@ fn url_action(
     let mut attrs =
         std::collections::BTreeMap::from([("http.filename".to_string(), filename.clone())]);
     let mut caps = vec!["source.http"];
-    if let Some(checksum) = &spec.checksum {
+    if let Some(checksum) = &request.checksum {
         if !t.has_cap("source.http.checksum") {
             return Err(
                 "ADD --checksum needs a BuildKit with source.http.checksum (v0.10 or later); this daemon lacks it: use --backend engine"

@@ -262,6 +262,35 @@ fn add_url_is_an_http_source() {
         http.attrs["http.checksum"],
         "sha256:abababababababababababababababababababababababababababababababab"
     );
+    // A checksum from an ENV is expanded first (testAddChecksum's DigestFromEnv) and checked.
+    let digest = format!("sha256:{}", "cd".repeat(32));
+    let from_env = build(
+        &format!("FROM busybox\nENV DIGEST={digest} LINK=https://example.com/foo\nADD --checksum=${{DIGEST}} ${{LINK}} /tmp/foo\n"),
+        &Setup::default(),
+    );
+    let (_, http) = from_env
+        .sources()
+        .into_iter()
+        .find(|(_, s)| s.identifier == "https://example.com/foo")
+        .expect("the expanded URL");
+    assert_eq!(http.attrs["http.checksum"], digest);
+    // A digest the planner cannot see (the base image's ENV) is checked when translated.
+    let parent = r#"{"architecture":"amd64","os":"linux",
+        "config":{"Env":["PATH=/bin","DIGEST=sha256:nothex"]},
+        "rootfs":{"type":"layers","diff_ids":["sha256:1"]}}"#;
+    let err = try_build(
+        "FROM parent\nADD --checksum=${DIGEST} https://example.com/foo /x\n",
+        &Setup {
+            images: &[("parent", parent)],
+            ..Setup::default()
+        },
+    )
+    .err()
+    .expect("a bad digest");
+    assert_eq!(
+        (err.line, err.message.as_str()),
+        (2, "invalid checksum digest length")
+    );
     let copy = copies(&built.files()[0].1).remove(0);
     assert_eq!(copy.src, "/tool.tgz");
     assert!(
