@@ -43,15 +43,6 @@ pub enum RunnerError {
         #[source]
         source: EngineError,
     },
-    /// A base image is neither present locally nor pullable.
-    #[error("image \"{image}\" is not present on the engine and could not be pulled")]
-    ImageUnavailable {
-        /// The image reference.
-        image: String,
-        /// The pull error.
-        #[source]
-        source: EngineError,
-    },
     /// The plan cannot be performed as given.
     #[error("plan {origin}")]
     Plan {
@@ -183,6 +174,16 @@ pub enum StepError {
     /// A blocking worker task failed.
     #[error("a worker task failed")]
     Worker(#[source] tokio::task::JoinError),
+    /// An image the instruction uses (`FROM`, `COPY --from`, a mount's `from=`) is neither on
+    /// the engine nor pullable.
+    #[error("image \"{image}\" is not present on the engine and could not be pulled")]
+    ImageUnavailable {
+        /// The image reference.
+        image: String,
+        /// The pull error.
+        #[source]
+        source: EngineError,
+    },
 }
 
 /// Why the target's files could not be written.

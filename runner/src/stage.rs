@@ -307,7 +307,14 @@ async fn start_state(
             )
         }
         Source::Image { image } => {
-            let info = ctx.ensure_image(&stage.display_name, image).await?;
+            let info = ctx
+                .ensure_image(&stage.display_name, image)
+                .await?
+                .map_err(|source| RunnerError::Instruction {
+                    stage: stage.display_name.clone(),
+                    line: stage.location.line,
+                    source,
+                })?;
             let platform = ImagePlatform {
                 os: info.os.clone(),
                 architecture: info.architecture.clone(),

@@ -711,14 +711,31 @@ fn a_missing_base_image_that_cannot_be_pulled_is_an_error_naming_it() {
     require_engine();
     let dir = TempDir::new("nopull");
     let missing = image_tag("not-there");
-    dir.write("Dockerfile", &format!("FROM {missing} AS x\nRUN true\n"));
-    let out = run_runner(&["build", &dir.path_str(), "--progress", "plain"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("image \"{missing}\" is not present")),
-        "{stderr}"
-    );
+    // The error names the stage and the line that uses the image, as BuildKit's source map
+    // does (testErrorsSourceMap): a FROM, a COPY --from and a mount's from=.
+    for (dockerfile, place) in [
+        (
+            format!("FROM {missing} AS x\nRUN true\n"),
+            "stage x, line 1",
+        ),
+        (
+            format!("FROM {BASE}\nENV foo=bar\nCOPY --from={missing} foo bar\n"),
+            "stage stage-0, line 3",
+        ),
+        (
+            format!("FROM {BASE} AS m\nRUN true\nRUN --mount=from={missing},target=/m true\n"),
+            "stage m, line 3",
+        ),
+    ] {
+        dir.write("Dockerfile", &dockerfile);
+        let out = run_runner(&["build", &dir.path_str(), "--progress", "plain"]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(
+            stderr.contains(&format!("{place}: image \"{missing}\" is not present")),
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

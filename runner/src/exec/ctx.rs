@@ -140,33 +140,36 @@ impl Ctx {
     }
 
     /// Inspects an external image, pulling it when the engine does not have it.
-    pub async fn ensure_image(&self, stage: &str, reference: &str) -> Result<ImageInfo> {
+    ///
+    /// An image that is neither there nor pullable is the instruction's error (the caller adds
+    /// its stage and line); other engine failures are the outer error.
+    pub async fn ensure_image(
+        &self,
+        stage: &str,
+        reference: &str,
+    ) -> Result<std::result::Result<ImageInfo, StepError>> {
         if let Some(info) = self.engine.inspect_image(reference).await? {
-            return Ok(info);
+            return Ok(Ok(info));
         }
         self.progress.note(stage, &format!("pulling {reference}"));
         let progress = self.progress.clone();
         let stage_name = stage.to_string();
         let mut report = move |line: String| progress.note(&stage_name, &line);
-        self.engine
-            .pull_image(reference, &mut report)
-            .await
-            .map_err(|source| RunnerError::ImageUnavailable {
-                image: reference.to_string(),
-                source,
-            })?;
-        self.engine
-            .inspect_image(reference)
-            .await?
-            .ok_or_else(|| RunnerError::ImageUnavailable {
-                image: reference.to_string(),
-                source: crate::engine::EngineError {
-                    op: format!("inspect {reference} after pulling it"),
-                    source: crate::engine::EngineCause::Protocol(
-                        "the pull finished but the engine does not list the image".to_string(),
-                    ),
-                },
+        let unavailable = |source| StepError::ImageUnavailable {
+            image: reference.to_string(),
+            source,
+        };
+        if let Err(source) = self.engine.pull_image(reference, &mut report).await {
+            return Ok(Err(unavailable(source)));
+        }
+        Ok(self.engine.inspect_image(reference).await?.ok_or_else(|| {
+            unavailable(crate::engine::EngineError {
+                op: format!("inspect {reference} after pulling it"),
+                source: crate::engine::EngineCause::Protocol(
+                    "the pull finished but the engine does not list the image".to_string(),
+                ),
             })
+        }))
     }
 
     /// The build's never-started holder container of `image` (created on first use, once even

@@ -188,7 +188,10 @@ pub(super) async fn resolve(
                     resolved.from_ran_run = dep.ran_run;
                 }
                 Source::Image { image } => {
-                    let info = ctx.ensure_image(&state.name, image).await?;
+                    let info = match ctx.ensure_image(&state.name, image).await? {
+                        Ok(info) => info,
+                        Err(unavailable) => return Ok(Err(unavailable)),
+                    };
                     resolved.origin = format!("image:{}", info.id);
                     resolved.origin_parts = vec![KeyPart {
                         label: format!("image:{image}"),

@@ -45,7 +45,10 @@ pub(super) async fn source_image(
                 ))))
             }
         },
-        Source::Image { image } => Some(ctx.ensure_image(&state.name, image).await?.id),
+        Source::Image { image } => match ctx.ensure_image(&state.name, image).await? {
+            Ok(info) => Some(info.id),
+            Err(unavailable) => return Ok(Err(unavailable)),
+        },
         Source::Scratch => None,
     }))
 }
