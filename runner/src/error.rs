@@ -180,9 +180,9 @@ pub enum StepError {
     ImageUnavailable {
         /// The image reference.
         image: String,
-        /// The pull error.
+        /// The pull error (boxed: it is much larger than the other variants).
         #[source]
-        source: EngineError,
+        source: Box<EngineError>,
     },
 }
 

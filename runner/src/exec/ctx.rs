@@ -157,7 +157,7 @@ impl Ctx {
         let mut report = move |line: String| progress.note(&stage_name, &line);
         let unavailable = |source| StepError::ImageUnavailable {
             image: reference.to_string(),
-            source,
+            source: Box::new(source),
         };
         if let Err(source) = self.engine.pull_image(reference, &mut report).await {
             return Ok(Err(unavailable(source)));
