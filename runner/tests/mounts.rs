@@ -101,7 +101,12 @@ fn mounts_are_visible_to_the_run_and_absent_from_the_image() {
         "{}",
         String::from_utf8_lossy(&missing.stderr)
     );
-    assert!(String::from_utf8_lossy(&missing.stderr).contains("--secret id=tok"));
+    // BuildKit's words first (testSecretRequiredWithoutValue), then the fix.
+    let missing = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        missing.contains("secret tok: not found") && missing.contains("--secret id=tok"),
+        "{missing}"
+    );
 }
 
 /// The runner's cache-mount volumes of cache `id` on the engine (found by the label the runner

@@ -435,7 +435,7 @@ fn container_piece(
 
 fn not_found(path: &str) -> StepError {
     StepError::Invalid(format!(
-        "COPY --from source {path} does not exist in the source image"
+        "COPY --from source \"{path}\": not found in the source image"
     ))
 }
 

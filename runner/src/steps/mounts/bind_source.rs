@@ -107,7 +107,7 @@ pub(super) async fn image_content(
     let holder = ctx.source_holder(image).await?;
     if ctx.engine.stat_path(&holder, &path).await?.is_none() {
         return Ok(Err(StepError::Invalid(format!(
-            "bind source {source:?} does not exist in the source image"
+            "bind source {source:?}: not found in the source image"
         ))));
     }
     // As COPY --from takes it: the image's own files where a holder shows the engine's

@@ -301,7 +301,7 @@ pub async fn resolve(
                 let Some(source) = ctx.options.secrets.get(&id) else {
                     if required {
                         return Ok(Err(StepError::Invalid(format!(
-                            "secret \"{id}\" is required; pass --secret id={id},src=FILE (or env=VAR)"
+                            "secret {id}: not found; the mount is required: pass --secret id={id},src=FILE (or env=VAR)"
                         ))));
                     }
                     continue;
