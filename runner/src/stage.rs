@@ -17,6 +17,7 @@ use planner::plan::{Instruction, Op, Source, Stage};
 use planner::Plan;
 
 use crate::error::{Result, RunnerError, StepError};
+use crate::exec::base_image::without_volumes;
 use crate::exec::cache::Key;
 use crate::exec::commit::finish_target;
 use crate::exec::ctx::Ctx;
@@ -263,7 +264,7 @@ async fn start_state(
     insight.memory = ctx.memory_of(&insight.identity).await;
     let mut root_image = None;
     let mut base_stage = None;
-    let (image, mut config, key, platform) = match &stage.base {
+    let (mut image, mut config, key, platform) = match &stage.base {
         // BuildKit's empty image: WorkingDir "/" (PATH is added below).
         Source::Scratch => {
             insight.image_size = Some(0);
@@ -353,6 +354,11 @@ async fn start_state(
             )
         }
     };
+    // The stage's containers start from an image without the base's volumes (the config keeps
+    // them for the final image).
+    if let Some(base) = image.as_deref().filter(|_| !config.volumes.is_empty()) {
+        image = Some(without_volumes(ctx, base).await?);
+    }
     // ONBUILD triggers of an external base run first; a stage base's triggers are already in
     // the plan (as instructions with `onbuild_from`).
     let triggers = match &stage.base {

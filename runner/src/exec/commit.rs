@@ -4,9 +4,10 @@
 //! Input: the stage state (its key already advanced to the step's key), a container to commit.
 //! Output: the stage's new image, recorded in the cache under the step's key.
 //! Invariant: a cache hit replaces the image and nothing else; a commit always writes the
-//! stage's whole config; a target's final image carries exactly the stage's config, written
-//! as BuildKit writes it (see [`crate::image_config::image_json`]), and is itself cached so a
-//! warm build returns the same image.
+//! stage's whole config but its `Volumes` (no container is created from an image with volumes,
+//! see [`super::base_image`]); a target's final image carries exactly the stage's config,
+//! written as BuildKit writes it (see [`crate::image_config::image_json`]), and is itself cached
+//! so a warm build returns the same image.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,7 +19,8 @@ use crate::engine::HistoryItem;
 use crate::error::Result;
 use crate::image_config::{image_json, HistoryEntry, ImageFrame};
 
-/// Commits `container` with the stage's config as the result of the current key.
+/// Commits `container` with the stage's config (but its volumes) as the result of the current
+/// key.
 pub async fn commit_step(
     ctx: &Ctx,
     state: &mut StageState,
@@ -49,10 +51,11 @@ async fn commit(
 ) -> Result<()> {
     let committing = Instant::now();
     let comment = format!("stageplan: {}", instruction.text);
-    let image = ctx
-        .engine
-        .commit(container, &state.config, &comment)
-        .await?;
+    // The stage's volumes stay in its in-memory config, for the final image: a container made
+    // from this image must write to the image's filesystem, not into anonymous volumes.
+    let mut config = state.config.clone();
+    config.volumes.clear();
+    let image = ctx.engine.commit(container, &config, &comment).await?;
     if store {
         ctx.cache.store(&state.key, &image).await?;
     }
@@ -208,7 +211,7 @@ fn image_time(now: SystemTime, epoch: Option<i64>) -> SystemTime {
 /// History entries for an image document from the engine's view of a committed image's
 /// history: an entry is a layer when it has a size, and never more layers than the image has
 /// (the engine refuses a history naming more layers than the image holds).
-fn history_entries(items: &[HistoryItem], n_layers: usize) -> Vec<HistoryEntry> {
+pub(super) fn history_entries(items: &[HistoryItem], n_layers: usize) -> Vec<HistoryEntry> {
     let mut layers_left = n_layers;
     items
         .iter()
@@ -233,7 +236,7 @@ fn history_entries(items: &[HistoryItem], n_layers: usize) -> Vec<HistoryEntry> 
 /// A `docker save` archive holding only the image document and a manifest naming one layer
 /// file per diff id; the files themselves are left out, since the engine already has every
 /// layer and loads a layer's file only when it lacks the layer.
-fn save_archive(document: &[u8], diff_ids: &[String]) -> Vec<u8> {
+pub(super) fn save_archive(document: &[u8], diff_ids: &[String]) -> Vec<u8> {
     use sha2::{Digest, Sha256};
     let digest = hex::encode(Sha256::digest(document));
     let config_name = format!("{digest}.json");
