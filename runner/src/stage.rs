@@ -85,10 +85,14 @@ pub async fn run_stage(
         state.step += 1;
         state.executed = false;
         state.insight.begin_step(ctx.recorder.now_ms());
-        let defer = is_batchable(instruction) && next_write_is_batchable(&all, position);
+        // A step is left uncommitted for the next one only when that one can start at once:
+        // a step that must first wait for another stage would hold finished work in a
+        // container for that long, and an interrupted build would lose it.
+        let ready = |i: &Instruction| stage_deps_ready(i, &state.deps, &dep_futures);
+        let defer = is_batchable(instruction) && next_write_is_batchable(&all, position, &ready);
         if defer {
             // Its result is committed (and cached) with the last step of its run.
-            let last = *copy_run(&all, position).last().unwrap_or(&position);
+            let last = *copy_run(&all, position, &ready).last().unwrap_or(&position);
             state.insight.step.committed_with =
                 Some((state.step + (last - position), all[last].line));
         }
@@ -501,21 +505,42 @@ fn is_metadata(instruction: &Instruction) -> bool {
 }
 
 /// Whether the next instruction after `position` that touches the filesystem is a COPY, ADD
-/// or WORKDIR.
-fn next_write_is_batchable(all: &[&Instruction], position: usize) -> bool {
+/// or WORKDIR that can start at once (`ready`: every stage it reads has finished).
+fn next_write_is_batchable(
+    all: &[&Instruction],
+    position: usize,
+    ready: &dyn Fn(&Instruction) -> bool,
+) -> bool {
     all[position + 1..]
         .iter()
         .find(|i| !is_metadata(i))
-        .is_some_and(|i| is_batchable(i))
+        .is_some_and(|i| is_batchable(i) && ready(i))
+}
+
+/// Whether every stage `instruction` reads has finished (its result is known or its future
+/// has completed), so the step would not wait.
+fn stage_deps_ready(
+    instruction: &Instruction,
+    known: &HashMap<usize, Arc<StageResult>>,
+    futures: &HashMap<usize, StageFuture>,
+) -> bool {
+    instruction_stage_deps(instruction).iter().all(|needed| {
+        known.contains_key(needed) || futures.get(needed).is_none_or(|f| f.peek().is_some())
+    })
 }
 
 /// The run of COPY/ADD/WORKDIR steps starting at `position` (metadata between them included):
-/// the positions up to the last of them before a RUN.
-fn copy_run(all: &[&Instruction], position: usize) -> Vec<usize> {
+/// the positions up to the last of them before a RUN or before one that would wait for
+/// another stage (`ready`).
+fn copy_run(
+    all: &[&Instruction],
+    position: usize,
+    ready: &dyn Fn(&Instruction) -> bool,
+) -> Vec<usize> {
     let mut run = vec![position];
     let mut last_copy = 0;
     for (offset, instruction) in all[position + 1..].iter().enumerate() {
-        if is_batchable(instruction) {
+        if is_batchable(instruction) && ready(instruction) {
             run.push(position + 1 + offset);
             last_copy = run.len();
         } else if is_metadata(instruction) {

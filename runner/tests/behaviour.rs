@@ -1076,3 +1076,69 @@ fn a_stopsignal_from_the_base_images_env_is_checked_when_the_build_runs_with_bot
     }
     remove_images(None, &[&base]);
 }
+
+#[test]
+fn a_copy_done_before_an_interrupt_is_cached_though_the_next_copy_waits_for_another_stage() {
+    require_engine();
+    let dir = TempDir::new("copy-then-wait");
+    let nonce = support::nonce();
+    dir.write("src/a", &nonce);
+    dir.write("src/b", "b\n");
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE} AS slow\n\
+             ARG SLEEP=60\n\
+             RUN sleep $SLEEP\n\
+             FROM {BASE} AS final\n\
+             COPY src/ /src/\n\
+             COPY --from=slow /bin/busybox /slow-busybox\n"
+        ),
+    );
+    let mut child = spawn_build(&dir, &["--progress", "plain"]);
+    let pid = child.id();
+    // Interrupt once the first COPY says it is done (the second one waits for `slow`).
+    let stderr = child.stderr.take().expect("stderr");
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    let reader = std::thread::spawn(move || {
+        use std::io::BufRead;
+        let mut seen = String::new();
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if line.starts_with("[final] #1 done") {
+                let _ = done_tx.send(());
+            }
+            seen.push_str(&line);
+            seen.push('\n');
+        }
+        seen
+    });
+    done_rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the first COPY finished");
+    let killed = Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    let first = reader.join().expect("reader");
+    assert_eq!(status.code(), Some(130), "{first}");
+    // The next build takes that COPY from the cache.
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "--progress",
+        "plain",
+        "--build-arg",
+        "SLEEP=0",
+    ]);
+    assert_built(&out, "the build after the interrupt");
+    let second = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        second.contains("[final] #1 CACHED COPY src/ /src/"),
+        "{second}"
+    );
+}
