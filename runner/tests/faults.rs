@@ -250,6 +250,129 @@ fn a_failing_step_with_mounts_leaves_nothing_and_no_secret_on_disk() {
     let _ = std::fs::remove_file(secret);
 }
 
+/// The files under the engine's container directory whose content holds `text`, and the log
+/// files of the containers whose name starts with `prefix` (`docker inspect`'s `LogPath`, empty
+/// for a container without a log) that hold it.
+fn engine_files_holding(text: &str, prefix: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let listed = docker(&["ps", "-a", "-q", "--filter", &format!("name=^/{prefix}")]);
+    for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+        let inspected = docker(&["inspect", "-f", "{{.LogPath}}", id]);
+        let log_path = String::from_utf8_lossy(&inspected.stdout)
+            .trim()
+            .to_string();
+        if !log_path.is_empty()
+            && std::fs::read(&log_path)
+                .is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(text))
+        {
+            found.push(format!("log of container {id}: {log_path}"));
+        }
+    }
+    let grep = Command::new("grep")
+        .args(["-r", "-l", "-s", "-F", text, "/var/lib/docker/containers"])
+        .output()
+        .expect("grep");
+    found.extend(
+        String::from_utf8_lossy(&grep.stdout)
+            .lines()
+            .map(str::to_string),
+    );
+    found
+}
+
+/// Waits until the runner runs a container whose id is not in `seen`; returns its id.
+fn wait_for_new_container(prefix: &str, seen: &[String], child: &mut Child) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let out = docker(&["ps", "-q", "--filter", &format!("name=^/{prefix}")]);
+        let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+        if let Some(id) = listed
+            .split_whitespace()
+            .find(|id| !seen.iter().any(|s| s == id))
+        {
+            return id.to_string();
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the runner exited early ({status})");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the build never started a container"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_run_that_prints_its_secrets_leaves_them_in_no_container_log() {
+    require_engine();
+    // The RUN prints both secrets (a file and an environment variable) and goes on running: its
+    // output streams to the runner, and the engine's disk never holds it.
+    let file_text = format!("file-canary-{}", std::process::id());
+    let env_text = format!("env-canary-{}", std::process::id());
+    let dockerfile = "FROM stageplan-test/busybox:1\n\
+        RUN --mount=type=secret,id=token cat /run/secrets/token; echo; sleep 4; echo done\n\
+        RUN --mount=type=secret,id=token --mount=type=secret,id=envtoken,env=TOKEN sh -c 'echo \"$TOKEN\"; cat /run/secrets/token; echo; sleep 4; echo done'\n";
+    let ctx = Context::new("printed", dockerfile);
+    let secret = secret_file("printed", &file_text);
+    let mut child = runner(&[
+        "build",
+        ctx.path(),
+        "--no-cache",
+        "--progress",
+        "plain",
+        "--secret",
+        &format!("id=token,src={}", secret.display()),
+        "--secret",
+        "id=envtoken,env=STAGEPLAN_FAULTS_ENV_SECRET",
+    ])
+    .env("STAGEPLAN_FAULTS_ENV_SECRET", &env_text)
+    .spawn()
+    .expect("runner");
+    let prefix = identity_prefix(child.id());
+    // While each RUN runs (it sleeps 4 s after printing), its container's log holds nothing.
+    let mut seen = Vec::new();
+    for step in 1..=2 {
+        seen.push(wait_for_new_container(&prefix, &seen, &mut child));
+        let until = Instant::now() + Duration::from_millis(2500);
+        while Instant::now() < until {
+            for text in [&file_text, &env_text] {
+                let found = engine_files_holding(text, &prefix);
+                assert!(
+                    found.is_empty(),
+                    "step {step}: the secret is on the engine's disk: {found:?}"
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    let out = child.wait_with_output().expect("wait");
+    let shown = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let _ = std::fs::remove_file(secret);
+    assert_eq!(out.status.code(), Some(0), "{shown}");
+    // The output still reaches the runner, line by line.
+    assert_eq!(
+        shown.matches(&format!("| {file_text}")).count(),
+        2,
+        "{shown}"
+    );
+    assert_eq!(
+        shown.matches(&format!("| {env_text}")).count(),
+        1,
+        "{shown}"
+    );
+    assert_eq!(shown.matches("| done").count(), 2, "{shown}");
+    for text in [&file_text, &env_text] {
+        let found = engine_files_holding(text, &prefix);
+        assert!(found.is_empty(), "after the build: {found:?}");
+    }
+    assert_eq!(debris(&prefix), Vec::<String>::new());
+}
+
 #[test]
 fn a_killed_runners_debris_is_swept_by_the_next_runner_of_its_namespace() {
     require_engine();

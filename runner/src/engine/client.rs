@@ -146,6 +146,12 @@ impl Engine {
         containers::logs(&self.docker, id)
     }
 
+    /// Attaches to a created container's stdout and stderr before it starts (the way to read
+    /// a container created with [`ContainerSpec::unlogged`]); the stream ends when it exits.
+    pub async fn attach(&self, id: &str) -> EngineResult<LogStream> {
+        containers::attach(&self.docker, id).await
+    }
+
     /// Waits until a started container is no longer running; returns its exit code.
     pub async fn wait_container(&self, id: &str) -> EngineResult<i64> {
         containers::wait_container(&self.docker, id).await

@@ -10,11 +10,12 @@ use std::collections::HashMap;
 
 use bollard::exec::{StartExecOptions, StartExecResults};
 use bollard::models::{
-    ContainerCreateBody, ExecConfig, HostConfig, Mount, MountType, MountVolumeOptions,
+    ContainerCreateBody, ExecConfig, HostConfig, HostConfigLogConfig, Mount, MountType,
+    MountVolumeOptions,
 };
 use bollard::query_parameters::{
-    CommitContainerOptions, CreateContainerOptions, ListContainersOptions, LogsOptions,
-    RemoveContainerOptions, WaitContainerOptions,
+    AttachContainerOptions, CommitContainerOptions, CreateContainerOptions, ListContainersOptions,
+    LogsOptions, RemoveContainerOptions, WaitContainerOptions,
 };
 use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
@@ -53,6 +54,10 @@ pub struct ContainerSpec {
     pub privileged: bool,
     /// Keep stdin open (without attaching), so a `read` in the process blocks forever.
     pub open_stdin: bool,
+    /// Created with the `none` log driver: the engine stores nothing the container's process
+    /// writes (no log file under its data root), and its output can only be read by
+    /// [`attach`]ing before the start. For a RUN that sees a secret.
+    pub unlogged: bool,
 }
 
 /// One mount of a container.
@@ -112,6 +117,10 @@ pub(super) async fn create_container(
         mounts: (!mounts.is_empty()).then_some(mounts),
         tmpfs: (!tmpfs.is_empty()).then_some(tmpfs),
         privileged: spec.privileged.then_some(true),
+        log_config: spec.unlogged.then(|| HostConfigLogConfig {
+            typ: Some("none".to_string()),
+            config: None,
+        }),
         ..HostConfig::default()
     };
     let body = ContainerCreateBody {
@@ -157,6 +166,28 @@ pub(super) fn logs(docker: &Docker, id: &str) -> LogStream {
             .logs(id, Some(options))
             .filter_map(|item| std::future::ready(log_chunk(item))),
     )
+}
+/// Attaches to a created container's stdout and stderr, to be called before it starts: the
+/// stream carries everything the process writes from its start and ends when it exits. The
+/// output travels over the API connection only, so this reads a container created with
+/// [`ContainerSpec::unlogged`], whose output the engine does not store.
+pub(super) async fn attach(docker: &Docker, id: &str) -> EngineResult<LogStream> {
+    let options = AttachContainerOptions {
+        stream: true,
+        stdout: true,
+        stderr: true,
+        ..AttachContainerOptions::default()
+    };
+    let attached = docker
+        .attach_container(id, Some(options))
+        .await
+        .map_err(|e| EngineError::api("attach to container", e))?;
+    // Nothing is written to the process's standard input.
+    drop(attached.input);
+    let stream = attached
+        .output
+        .filter_map(|item| std::future::ready(log_chunk(item)));
+    Ok(Box::pin(stream))
 }
 /// Waits until a started container is no longer running; returns its exit code.
 pub(super) async fn wait_container(docker: &Docker, id: &str) -> EngineResult<i64> {

@@ -6,7 +6,7 @@
 
 use crate::check::{fault_case, fault_case_in, Expect};
 use crate::project::{
-    dockerfile_with_a_late_loud_first_run, dockerfile_with_a_quiet_first_run, Project,
+    dockerfile, dockerfile_with_a_late_loud_first_run, dockerfile_with_a_quiet_first_run, Project,
 };
 use crate::support::fault_proxy::{Fault, Rule};
 
@@ -89,11 +89,21 @@ fn an_exec_output_stream_cut_before_the_process_writes_more() {
     );
 }
 
+/// The standard Dockerfile whose RUN in a fresh container has no secret (its output is read
+/// through the container's logs).
+fn dockerfile_without_the_secret(nonce: &str) -> String {
+    dockerfile(nonce)
+        .replace("--mount=type=secret,id=token ", "")
+        .replace("wc -c < /run/secrets/token", "echo 0")
+}
+
 #[test]
 fn a_run_output_stream_cut_mid_stream() {
-    // The logs of the RUN with the secret (a fresh container) break before their end; the
-    // process's result is the container's exit code, which the runner still waits for.
-    let run = fault_case(
+    // The logs of a RUN in a fresh container break before their end; the process's result is
+    // the container's exit code, which the runner still waits for.
+    let project = Project::with_dockerfile("logs-cut", dockerfile_without_the_secret);
+    let run = fault_case_in(
+        project,
         "logs-cut",
         vec![Rule::at(
             "GET",
@@ -108,6 +118,41 @@ fn a_run_output_stream_cut_mid_stream() {
     );
     assert!(
         run.stdout.contains("the output stream broke"),
+        "the cut is noted: {}",
+        run.stdout
+    );
+}
+
+/// The standard Dockerfile whose RUN with the secret prints a line and goes on for two seconds.
+fn dockerfile_with_a_slow_secret_run(nonce: &str) -> String {
+    dockerfile(nonce).replace(
+        "date > /cache/stamp'",
+        "date > /cache/stamp && echo started && sleep 2'",
+    )
+}
+
+#[test]
+fn a_secret_run_output_stream_cut_while_the_process_runs() {
+    // The RUN with the secret runs unlogged and its output comes through an attach, which is
+    // cut at once; the process goes on, and the runner waits for its exit code.
+    let project = Project::with_dockerfile("attach-cut", dockerfile_with_a_slow_secret_run);
+    let run = fault_case_in(
+        project,
+        "attach-cut",
+        vec![Rule::at(
+            "POST",
+            "/containers/*/attach",
+            1,
+            Fault::CutResponse(0),
+        )],
+        Expect {
+            code: 0,
+            words: &[],
+        },
+    );
+    assert!(
+        run.stdout
+            .contains("output stream ended before the process did"),
         "the cut is noted: {}",
         run.stdout
     );

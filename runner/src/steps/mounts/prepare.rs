@@ -42,6 +42,9 @@ pub struct Prepared {
     pub secret_env: Vec<String>,
     /// File targets the engine creates as empty mount points; removed before the commit.
     pub file_targets: Vec<String>,
+    /// Whether the RUN has a secret mount (file or environment variable): its output may show
+    /// the secret, so the engine must not store it (see [`Prepared::holds_secrets`]).
+    has_secret: bool,
     volumes: Vec<String>,
     host_files: Vec<PathBuf>,
     /// The `--ssh` agents' sockets served to the RUN (stopped when dropped).
@@ -70,6 +73,12 @@ impl Prepared {
     /// config).
     pub fn needs_exec(&self) -> bool {
         !self.secrets_in_container.is_empty() || !self.secret_env.is_empty()
+    }
+
+    /// Whether the RUN sees a secret, so that what it prints may hold one: its container is
+    /// created with no log (the engine's log file is on its disk) and its output read by attach.
+    pub fn holds_secrets(&self) -> bool {
+        self.has_secret
     }
 }
 
@@ -213,6 +222,7 @@ async fn prepare_into(
                 });
             }
             Resolved::Secret(secret) => {
+                prepared.has_secret = true;
                 if let Some(name) = &secret.env {
                     prepared.secret_env.push(format!(
                         "{name}={}",

@@ -6,7 +6,9 @@
 //! Output: the stage's new image, committed.
 //! Invariant: the container is removed on every path (before the RUN's temporary volumes, which
 //! an engine refuses to remove while in use); a secret written here goes through a process's
-//! standard input into a tmpfs, never onto the engine's disk or into a commit.
+//! standard input into a tmpfs, never onto the engine's disk or into a commit; the container of
+//! a RUN with a secret mount has no log (the `none` driver), so nothing it prints is stored on
+//! the engine's disk: its output is read by an attach made before the start.
 
 use std::time::Instant;
 
@@ -14,7 +16,8 @@ use planner::plan::Instruction;
 
 use super::execution::Execution;
 use super::process::{
-    collect_output, exec_exit, exec_step, step_failed, user_refused, without_engine_hostname,
+    attached_exit, collect_output, exec_exit, exec_step, step_failed, user_refused,
+    without_engine_hostname,
 };
 use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError, StepError};
@@ -77,6 +80,9 @@ pub(super) async fn run_in_container(
         mounts: prepared.mounts.clone(),
         privileged: execution.privileged,
         open_stdin: as_exec,
+        // What a RUN that sees a secret prints may hold it: the engine keeps no log of it
+        // (its log file is on the engine's disk and outlives a killed runner until the sweep).
+        unlogged: prepared.holds_secrets(),
         ..ContainerSpec::default()
     };
     // File mounts the image lacks leave an empty mount point behind; find them in the image
@@ -99,6 +105,12 @@ pub(super) async fn run_in_container(
     }
     let id = ctx.create_container(spec).await?;
     let outcome = async {
+        // An unlogged container's output is only on an attach made before its start.
+        let attached = if !as_exec && prepared.holds_secrets() {
+            Some(ctx.engine.attach(&id).await?)
+        } else {
+            None
+        };
         let running = Instant::now();
         ctx.engine
             .start_container(&id)
@@ -118,8 +130,17 @@ pub(super) async fn run_in_container(
             )
             .await?;
         } else {
-            let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
-            let code = ctx.engine.wait_container(&id).await?;
+            let code = match attached {
+                Some(output) => {
+                    let tail = collect_output(ctx, &state.name, output).await;
+                    (attached_exit(ctx, &state.name, &id).await?, tail)
+                }
+                None => {
+                    let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
+                    (ctx.engine.wait_container(&id).await?, tail)
+                }
+            };
+            let (code, tail) = code;
             if code != 0 {
                 return Err(step_failed(state, instruction, &execution.argv, code, tail));
             }

@@ -98,6 +98,26 @@ pub(super) async fn exec_exit(ctx: &Ctx, stage: &str, exec_id: &str) -> Result<(
     }
 }
 
+/// How long a container's process may go on after its attached output stream ended before the
+/// end counts as a break (the engine ends the stream when the process exits).
+const STREAM_END_GRACE: Duration = Duration::from_secs(1);
+
+/// The exit code of a started container whose attached output stream has ended. A stream that
+/// ended while the process still ran (its connection broke) is noted, and the process is
+/// waited for: its exit code is the step's result, only the rest of its output is lost.
+pub(super) async fn attached_exit(ctx: &Ctx, stage: &str, container: &str) -> Result<i64> {
+    let waited = ctx.engine.wait_container(container);
+    tokio::pin!(waited);
+    if let Ok(code) = tokio::time::timeout(STREAM_END_GRACE, &mut waited).await {
+        return Ok(code?);
+    }
+    ctx.progress.note(
+        stage,
+        "the output stream ended before the process did (its connection to the engine broke?); waiting for the process, whose further output is not shown",
+    );
+    Ok(waited.await?)
+}
+
 /// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
 /// in every process's environment (BuildKit's RUN has none: a shell sets its own, unexported),
 /// unless the step's own environment defines it. Only for containers known to have `/bin/sh`
