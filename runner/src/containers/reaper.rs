@@ -4,7 +4,7 @@
 //! Output: objects named `stageplan-tmp-<boot>-<pidns>-<pid>-<start>-<n>` (see
 //! [`RunnerIdentity`]); [`Reaper::remove`] for one, [`Reaper::shutdown`] for all of them on
 //! failure or interrupt, [`Reaper::sweep_dead`] at start-up for the debris of runners that were
-//! killed.
+//! killed (with the cache volumes they left half filled).
 //! Invariant: an engine request that creates an object runs in its own task, so dropping the
 //! build (an interrupt) cannot abandon a half-made object: [`Reaper::shutdown`] refuses new
 //! objects, waits for every creation in flight, then removes everything this process made.
@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
 
+use super::cache_volumes;
 use super::identity::{RunnerIdentity, TEMP_PREFIX};
 use crate::engine::{ContainerSpec, Engine, EngineError, EngineResult};
 
@@ -290,7 +291,8 @@ impl Reaper {
     }
 
     /// Removes the containers and volumes of runners that provably died (see
-    /// [`RunnerIdentity::proves_dead`]); returns how many.
+    /// [`RunnerIdentity::proves_dead`]), and the cache volumes they were filling and never
+    /// marked ready (see [`cache_volumes::sweep_dead_fills`]); returns how many.
     pub async fn sweep_dead(&self) -> EngineResult<usize> {
         if self.inner.identity.is_none() {
             return Ok(0);
@@ -309,6 +311,9 @@ impl Reaper {
                 swept += 1;
             }
         }
+        // After the containers, the dead runners' fill holders among them: a cache volume is
+        // refused while one mounts it.
+        swept += cache_volumes::sweep_dead_fills(engine, |filler| self.proves_dead(filler)).await?;
         for dir in [PathBuf::from("/dev/shm"), std::env::temp_dir()] {
             swept += self.sweep_dead_in(&dir);
         }

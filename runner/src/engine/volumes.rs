@@ -1,4 +1,4 @@
-//! Named volumes: create, remove, list by name prefix (with creation times).
+//! Named volumes: create, remove, list by name prefix (with creation times and labels).
 //!
 //! Input: volume names.
 //! Output: nothing but success, or the names found.
@@ -75,9 +75,11 @@ pub struct VolumeListing {
     pub name: String,
     /// When it was made, when the engine says.
     pub created: Option<std::time::SystemTime>,
+    /// Its labels.
+    pub labels: HashMap<String, String>,
 }
 
-/// The volumes whose name starts with `prefix`, with their creation times.
+/// The volumes whose name starts with `prefix`, with their creation times and labels.
 pub(super) async fn list_volumes_made(
     docker: &Docker,
     prefix: &str,
@@ -100,6 +102,7 @@ pub(super) async fn list_volumes_made(
                 .as_deref()
                 .and_then(|text| humantime::parse_rfc3339_weak(text).ok()),
             name: volume.name,
+            labels: volume.labels,
         })
         .collect())
 }

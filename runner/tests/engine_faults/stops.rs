@@ -278,6 +278,89 @@ fn a_runner_killed_while_filling_a_cache_leaves_nothing_a_later_build_takes_as_f
     assert_eq!(counted(&project), "300", "the RUN saw a half-made cache");
 }
 
+/// The names of the volumes listed with `docker volume ls` and `filter`.
+fn volumes_with(filter: &str) -> Vec<String> {
+    let out = support::docker_at(None, &["volume", "ls", "-q", "--filter", filter]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// Whether volume `name` exists.
+fn volume_exists(name: &str) -> bool {
+    support::docker_at(None, &["volume", "inspect", name])
+        .status
+        .success()
+}
+
+#[test]
+fn the_next_runner_sweeps_the_cache_a_killed_runner_was_filling() {
+    // The fill of a `from=` cache is held and the runner SIGKILLed: its cache volume stays,
+    // unfilled and never marked ready. The next runner's start-up sweep, building an unrelated
+    // project, removes it; cache volumes without a filler (an older runner's) and those a live
+    // runner fills are kept.
+    support::require_engine();
+    let name = "swept-cache-fill";
+    let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
+    let live_filler = format!("{}cache", faulted::identity_prefix(std::process::id()));
+    let kept_old = format!("stageplan-cache-{}-old", support::prefix());
+    let kept_live = format!("stageplan-cache-{}-live", support::prefix());
+    support::docker(&["volume", "create", &kept_old]);
+    support::docker(&[
+        "volume",
+        "create",
+        "--label",
+        &format!("stageplan.cache.filler={live_filler}"),
+        &kept_live,
+    ]);
+    let (proxy, started) = hold_the_fill(&project, name, 600);
+    let dead_filler = format!("{}cache", started.prefix);
+    started.signal("KILL");
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    drop(proxy);
+    let cache_id = format!("label=stageplan.cache.id={}", project.nonce);
+    let left = volumes_with(&cache_id);
+    let filled_by_dead = volumes_with(&format!("label=stageplan.cache.filler={dead_filler}"));
+    sweep_with_a_next_runner(name);
+    let after = volumes_with(&cache_id);
+    let markers_after: Vec<String> = left
+        .iter()
+        .map(|volume| format!("{volume}-ready"))
+        .filter(|marker| volume_exists(marker))
+        .collect();
+    let (old_kept, live_kept) = (volume_exists(&kept_old), volume_exists(&kept_live));
+    let _ = support::docker_at(None, &["volume", "rm", "-f", &kept_old, &kept_live]);
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed runner left its cache volume: {left:?}"
+    );
+    assert_eq!(
+        filled_by_dead, left,
+        "it names the killed runner as its filler"
+    );
+    assert_eq!(
+        after,
+        Vec::<String>::new(),
+        "the half-filled cache volume was swept"
+    );
+    assert_eq!(
+        markers_after,
+        Vec::<String>::new(),
+        "no ready marker either"
+    );
+    assert!(
+        old_kept,
+        "a cache volume without a filler label (an older runner's) is kept"
+    );
+    assert!(live_kept, "a cache volume a live runner fills is kept");
+}
+
 #[test]
 fn a_build_waits_for_another_build_filling_the_same_cache() {
     // Build A's fill of a `from=` cache takes 4 s (held); build B starts meanwhile on the real

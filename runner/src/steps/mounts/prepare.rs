@@ -17,6 +17,8 @@ use super::bind_source::BindContent;
 use super::fill::{fill_volume, fill_volume_bytes, FILL_DIR};
 use super::resolve::{Mounts, Resolved, Secret, SshAgent};
 use super::ssh::{self, Proxy};
+pub use crate::containers::cache_volumes::ready_marker;
+use crate::containers::cache_volumes::{CACHE_FILLER_LABEL, READY_FOR_LABEL};
 use crate::engine::MountSpec;
 use crate::error::{Result, StepError};
 use crate::exec::ctx::{reap_error, Ctx};
@@ -268,22 +270,8 @@ async fn prepare_into(
     Ok(Ok(()))
 }
 
-/// The label on a cache volume naming the runner that made it and fills it (a name made with
-/// that runner's object prefix).
-pub const CACHE_FILLER_LABEL: &str = "stageplan.cache.filler";
-
-/// The label on a cache volume's ready marker naming the cache volume.
-const READY_FOR_LABEL: &str = "stageplan.cache.ready-for";
-
 /// How long a build waits for another runner to finish filling a cache volume.
 const FILL_WAIT: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// The empty volume that marks cache volume `volume` as filled. It is made once the fill is
-/// complete, so a cache volume without it is being filled by another build or was left half
-/// filled by a runner that died, and is never used as it is.
-pub fn ready_marker(volume: &str) -> String {
-    format!("{volume}-ready")
-}
 
 async fn mark_ready(ctx: &Ctx, volume: &str) -> Result<()> {
     ctx.engine

@@ -16,14 +16,12 @@ use planner::plan::Mount;
 use sha2::{Digest, Sha256};
 
 use super::bind_source::{bind_content, image_content, source_image, BindContent};
+pub use crate::containers::cache_volumes::CACHE_VOLUME_PREFIX;
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
 use crate::exec::stage_state::StageState;
 use crate::fs::tar as tarx;
-
-/// The name prefix of the named volumes behind `RUN --mount=type=cache`, kept between builds.
-pub const CACHE_VOLUME_PREFIX: &str = "stageplan-cache-";
 
 /// The label on a cache volume that holds the cache's `id` (its target when no id is given):
 /// `docker volume ls --filter label=stageplan.cache.id=ID` finds a cache's volumes.
