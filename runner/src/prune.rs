@@ -11,7 +11,9 @@
 //! needs or a container uses stays, and a volume a container uses stays; deleting an entry's
 //! tag deletes its image and the untagged parents only it held. A build running beside a prune
 //! keeps what it needs when `until` is left alone: its images are in its containers and its
-//! fresh entries inside the two minutes spared.
+//! fresh entries inside the two minutes spared; and without `all`, the stage memories are read
+//! again before each deletion, so an entry a build that finished during the prune remembers
+//! stays.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
@@ -103,6 +105,12 @@ pub async fn prune(
     let sizes = engine.list_images(None, true).await?;
     let own_size = own_sizes(&sizes);
     for tag in &doomed {
+        // The deletions take a while, and a build that finished meanwhile has written memories
+        // naming the entries it used: they are looked at again before each deletion.
+        if !options.all && still_in_use(engine, tag).await? {
+            summary.kept_in_use += 1;
+            continue;
+        }
         match engine.delete_image(tag).await? {
             Deletion::Done { deleted } => {
                 summary.entries_removed += 1;
@@ -135,6 +143,13 @@ pub async fn prune(
         }
     }
     Ok(summary)
+}
+
+/// Whether a stage memory names the entry `tag` now (read from the engine again).
+async fn still_in_use(engine: &Engine, tag: &str) -> EngineResult<bool> {
+    let records = engine.list_images(Some(RECORD_REPO), false).await?;
+    let key = tag.trim_start_matches(&format!("{CACHE_REPO}:"));
+    Ok(keys_in_memories(&records).contains(key))
 }
 
 /// The keys every stage memory names: its steps', its final image's, and its parent stage's.
