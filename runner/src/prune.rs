@@ -12,7 +12,7 @@
 //! tag deletes its image and the untagged parents only it held. A build running beside a prune
 //! keeps what it needs when `until` is left alone: its images are in its containers and its
 //! fresh entries inside the two minutes spared; and without `all`, the stage memories are read
-//! again before each deletion, so an entry a build that finished during the prune remembers
+//! again (at most a second old) before each deletion, so an entry a build that finished during the prune remembers
 //! stays.
 
 use std::collections::{BTreeSet, HashMap};
@@ -72,10 +72,10 @@ pub async fn prune(
         engine.list_images(Some(RECORD_REPO), false),
         engine.list_images(Some(CACHE_REPO), false),
     )?;
-    let live = match options.all {
+    let mut remembered = MemoryView::new(match options.all {
         true => BTreeSet::new(),
         false => keys_in_memories(&records),
-    };
+    });
     // `--until` says how recent is spared; without it, what was made in the last minutes is
     // spared: a build still running has not written its memories, and a step it has just
     // committed may not be in a container yet.
@@ -85,7 +85,10 @@ pub async fn prune(
     let mut doomed = Vec::new();
     for entry in &entries {
         for tag in cache_tags(entry) {
-            if live.contains(tag.trim_start_matches(&format!("{CACHE_REPO}:"))) {
+            if remembered
+                .keys
+                .contains(tag.trim_start_matches(&format!("{CACHE_REPO}:")))
+            {
                 summary.kept_in_use += 1;
             } else if entry.created > made_before {
                 summary.kept_recent += 1;
@@ -106,8 +109,9 @@ pub async fn prune(
     let own_size = own_sizes(&sizes);
     for tag in &doomed {
         // The deletions take a while, and a build that finished meanwhile has written memories
-        // naming the entries it used: they are looked at again before each deletion.
-        if !options.all && still_in_use(engine, tag).await? {
+        // naming the entries it used: they are read again (at most every REREAD) before a
+        // deletion. Reading them costs an image listing, as long as a deletion on a large store.
+        if !options.all && remembered.names(engine, tag).await? {
             summary.kept_in_use += 1;
             continue;
         }
@@ -145,11 +149,33 @@ pub async fn prune(
     Ok(summary)
 }
 
-/// Whether a stage memory names the entry `tag` now (read from the engine again).
-async fn still_in_use(engine: &Engine, tag: &str) -> EngineResult<bool> {
-    let records = engine.list_images(Some(RECORD_REPO), false).await?;
-    let key = tag.trim_start_matches(&format!("{CACHE_REPO}:"));
-    Ok(keys_in_memories(&records).contains(key))
+/// How old the keys the stage memories name may be when prune decides on a deletion.
+const REREAD: Duration = Duration::from_secs(1);
+
+/// The keys the stage memories name, read again from the engine when older than [`REREAD`].
+struct MemoryView {
+    keys: BTreeSet<String>,
+    read_at: std::time::Instant,
+}
+
+impl MemoryView {
+    fn new(keys: BTreeSet<String>) -> MemoryView {
+        MemoryView {
+            keys,
+            read_at: std::time::Instant::now(),
+        }
+    }
+
+    /// Whether a stage memory names the entry `tag` (as of at most [`REREAD`] ago).
+    async fn names(&mut self, engine: &Engine, tag: &str) -> EngineResult<bool> {
+        if self.read_at.elapsed() >= REREAD {
+            let records = engine.list_images(Some(RECORD_REPO), false).await?;
+            self.keys = keys_in_memories(&records);
+            self.read_at = std::time::Instant::now();
+        }
+        let key = tag.trim_start_matches(&format!("{CACHE_REPO}:"));
+        Ok(self.keys.contains(key))
+    }
 }
 
 /// The keys every stage memory names: its steps', its final image's, and its parent stage's.
