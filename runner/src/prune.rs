@@ -12,8 +12,8 @@
 //! tag deletes its image and the untagged parents only it held. A build running beside a prune
 //! keeps what it needs when `until` is left alone: its images are in its containers and its
 //! fresh entries inside the two minutes spared; and without `all`, the stage memories are read
-//! again (at most a second old) before each deletion, so an entry a build that finished during the prune remembers
-//! stays.
+//! again (at most a second old) before each deletion, so an entry a build that finished during
+//! the prune remembers stays.
 
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
