@@ -4,12 +4,18 @@
 //!
 //! Input: the stage state (image, config) and a RUN's argv.
 //! Output: the RUN's exit code and output, the keeper's filesystem committed as the step's image.
-//! Invariant: a RUN sees exactly what a fresh container would: the keeper is recreated whenever
-//! the stage's image changed by anything but its own commit, every exec gets the step's Env,
-//! WorkingDir and User, and a RUN that leaves processes behind retires the keeper so the next
-//! RUN starts clean. Stages whose image has no `/bin/sh` fall back to one container per RUN.
-//! A keeper's commits are cumulative (each holds every change since the keeper started), so a
-//! keeper is also retired once those changes pass [`MAX_CUMULATIVE_BYTES`].
+//! Invariant: a RUN sees exactly what a fresh container would, and its commit holds exactly
+//! what it would in one: the keeper is recreated whenever the stage's image changed by anything
+//! but its own commit, every exec gets the step's Env, WorkingDir and User, the processes a RUN
+//! leaves are killed when it exits (the exec's script, `steps/run/wrapper.rs`), a keeper that
+//! still runs one of them is never committed ([`settle`]), and a RUN that changed what a commit
+//! leaves out (the engine's /etc/hosts, /etc/resolv.conf and /etc/hostname, /dev, the mode or
+//! owner of `/`) retires the keeper so the next RUN starts clean. Stages whose image has no
+//! `/bin/sh` fall back to one container per RUN. A keeper's commits are cumulative (each holds
+//! every change since the keeper started), so a keeper is also retired once those changes pass
+//! [`MAX_CUMULATIVE_BYTES`].
+
+use std::time::{Duration, Instant};
 
 use super::ctx::Ctx;
 use super::stage_state::{LiveContainer, StageState};
@@ -24,6 +30,43 @@ pub const KEEP_ALIVE: &str = "read _";
 /// from, it is retired: every commit of a keeper writes all its changes again, so a big change
 /// must not be re-committed by every later step.
 pub const MAX_CUMULATIVE_BYTES: u64 = 32 * 1024 * 1024;
+
+/// How long [`settle`] waits for killed processes to leave a keeper: a process killed with
+/// SIGKILL is gone within milliseconds unless it is freeing much memory.
+const SETTLE_GRACE: Duration = Duration::from_secs(2);
+
+/// What a RUN's exec left running in the keeper, judged before its commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    /// Only the keeper's own process runs: the filesystem is the RUN's exact result.
+    Quiet,
+    /// Processes the RUN started still run (another user's, which the RUN's user could not
+    /// kill): the filesystem may hold what they wrote after the RUN ended, so it must not be
+    /// committed.
+    Survivors,
+    /// The keeper has no process left or the engine cannot list them: nothing the RUN started
+    /// can still write (the exec killed what it could), but the keeper is not reused.
+    Unknown,
+}
+
+/// Waits until the keeper `keeper_id` runs only its own process again after a RUN's exec
+/// (whose script killed what the RUN left), at most [`SETTLE_GRACE`].
+pub async fn settle(ctx: &Ctx, keeper_id: &str) -> Settled {
+    let deadline = Instant::now() + SETTLE_GRACE;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match ctx.engine.process_count(keeper_id).await {
+            Ok(1) => return Settled::Quiet,
+            // A keeper that died, or an engine that cannot tell (`docker top` needs `ps` on the
+            // engine's host).
+            Ok(0) | Err(_) => return Settled::Unknown,
+            Ok(_) if Instant::now() >= deadline => return Settled::Survivors,
+            Ok(_) => {}
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(200));
+    }
+}
 
 /// Returns the id of a keeper whose filesystem equals the stage's current image, creating and
 /// starting one when needed; `None` when the image cannot run one (no `/bin/sh`).
@@ -76,22 +119,23 @@ pub async fn ensure(ctx: &Ctx, state: &mut StageState) -> Result<Option<String>>
     Ok(Some(id))
 }
 
-/// After a committed RUN: the keeper now equals `state.image`, unless the RUN left processes
-/// running, in which case the keeper is retired.
+/// After a RUN committed from the keeper: the keeper goes on when `reusable` (it is
+/// [`Settled::Quiet`] and the RUN changed nothing a commit leaves out), else it is retired.
+pub async fn after_run(ctx: &Ctx, state: &mut StageState, reusable: bool) -> Result<()> {
+    if !reusable {
+        retire(ctx, state);
+        return Ok(());
+    }
+    after_commit(ctx, state).await
+}
+
+/// After a commit of the keeper (a RUN's, judged by [`after_run`] first, or a COPY's, which
+/// starts no process): the keeper now equals `state.image`, unless its cumulative changes grew
+/// too big.
 pub async fn after_commit(ctx: &Ctx, state: &mut StageState) -> Result<()> {
     let Some(keeper) = state.keeper.clone() else {
         return Ok(());
     };
-    // Processes left behind (or an engine that cannot tell): start the next RUN afresh.
-    if ctx
-        .engine
-        .process_count(&keeper.id)
-        .await
-        .map_or(true, |n| n > 1)
-    {
-        retire(ctx, state);
-        return Ok(());
-    }
     let size = match &state.image {
         Some(image) => ctx
             .engine

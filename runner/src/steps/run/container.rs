@@ -17,8 +17,8 @@ use planner::plan::Instruction;
 use super::execution::Execution;
 use super::process::{
     attached_exit, collect_output, exec_exit, exec_step, step_failed, user_refused,
-    without_engine_hostname,
 };
+use super::wrapper::without_engine_hostname;
 use crate::engine::ContainerSpec;
 use crate::error::{Result, RunnerError, StepError};
 use crate::exec::commit::{commit_intermediate, commit_step};
@@ -120,6 +120,8 @@ pub(super) async fn run_in_container(
             for secret in &prepared.secrets_in_container {
                 write_secret(ctx, state, instruction, &id, secret).await?;
             }
+            // The exec kills what the RUN leaves running, so nothing writes into the commit
+            // after the RUN (the container is removed afterwards: what else it changed is moot).
             exec_step(
                 ctx,
                 state,
@@ -130,17 +132,18 @@ pub(super) async fn run_in_container(
             )
             .await?;
         } else {
-            let code = match attached {
+            let (code, tail) = match attached {
                 Some(output) => {
-                    let tail = collect_output(ctx, &state.name, output).await;
+                    let tail = collect_output(ctx, &state.name, output, None).await.tail;
                     (attached_exit(ctx, &state.name, &id).await?, tail)
                 }
                 None => {
-                    let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id)).await;
+                    let tail = collect_output(ctx, &state.name, ctx.engine.logs(&id), None)
+                        .await
+                        .tail;
                     (ctx.engine.wait_container(&id).await?, tail)
                 }
             };
-            let (code, tail) = code;
             if code != 0 {
                 return Err(step_failed(state, instruction, &execution.argv, code, tail));
             }
@@ -201,7 +204,7 @@ async fn write_secret(
             Some(&secret.content),
         )
         .await?;
-    let tail = collect_output(ctx, &state.name, output).await;
+    let tail = collect_output(ctx, &state.name, output, None).await.tail;
     let (code, _) = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 {
         return Err(RunnerError::Instruction {

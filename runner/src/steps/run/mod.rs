@@ -11,26 +11,28 @@
 //! and temporary mount is removed on every path.
 //!
 //! This module chooses the way; `execution.rs` works out what a RUN executes and its key,
-//! `process.rs` runs an exec and reads its output and exit code, `container.rs` runs a RUN in a
-//! fresh container with its mounts.
+//! `process.rs` runs an exec and reads its output and exit code, `wrapper.rs` writes the shell
+//! scripts a RUN's argv runs under, `container.rs` runs a RUN in a fresh container with its
+//! mounts.
 
 mod container;
 mod execution;
 mod process;
+mod wrapper;
 
 use std::time::Instant;
 
 use planner::plan::Instruction;
 
 use self::container::run_in_container;
-use self::execution::{execution_and_key, RunParts};
+use self::execution::{execution_and_key, Execution, RunParts};
 use self::process::exec_step;
 use super::mounts;
 use crate::error::{Result, RunnerError, StepError};
 use crate::exec::cache::Key;
 use crate::exec::commit::{cached_or_started, commit_step};
 use crate::exec::ctx::Ctx;
-use crate::exec::keeper;
+use crate::exec::keeper::{self, Settled};
 use crate::exec::stage_state::StageState;
 use crate::record::memory::KeyField;
 
@@ -103,19 +105,11 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         && execution.network == ctx.options.network
         && !execution.privileged
         && execution.script.is_none();
-    if state.keeper_enabled && keeper_fits {
-        if let Some(keeper_id) = keeper::ensure(ctx, state).await? {
-            let running = Instant::now();
-            let outcome = exec_step(ctx, state, instruction, &keeper_id, &execution, &[]).await;
-            state.insight.step.clock.add_execute(running.elapsed());
-            return match outcome {
-                Ok(()) => {
-                    commit_step(ctx, state, &keeper_id, instruction).await?;
-                    keeper::after_commit(ctx, state).await
-                }
-                Err(e) => Err(e),
-            };
-        }
+    if state.keeper_enabled
+        && keeper_fits
+        && run_in_keeper(ctx, state, instruction, &execution).await?
+    {
+        return Ok(());
     }
     let filling = Instant::now();
     let mut prepared = mounts::prepare(ctx, &state.name, mounts, execution.script.as_ref())
@@ -125,4 +119,42 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
     let result = run_in_container(ctx, state, instruction, &execution, &mut prepared).await;
     mounts::release(ctx, prepared).await;
     result
+}
+
+/// Runs the RUN as an exec in the stage's keeper and commits the keeper as its result. `false`
+/// when the RUN must run in a fresh container instead: the image cannot run a keeper, or
+/// processes the RUN started outlived it in the keeper (another user's, which the RUN's user
+/// cannot kill), so the keeper's files may hold what they wrote after the RUN; that keeper is
+/// retired uncommitted, and the stage's later RUNs go to fresh containers too.
+async fn run_in_keeper(
+    ctx: &Ctx,
+    state: &mut StageState,
+    instruction: &Instruction,
+    execution: &Execution,
+) -> Result<bool> {
+    let Some(keeper_id) = keeper::ensure(ctx, state).await? else {
+        return Ok(false);
+    };
+    let running = Instant::now();
+    let outcome = exec_step(ctx, state, instruction, &keeper_id, execution, &[]).await;
+    let settled = if outcome.is_ok() {
+        keeper::settle(ctx, &keeper_id).await
+    } else {
+        Settled::Unknown
+    };
+    state.insight.step.clock.add_execute(running.elapsed());
+    let report = outcome?;
+    if settled == Settled::Survivors {
+        keeper::retire(ctx, state);
+        state.keeper_enabled = false;
+        ctx.progress.note(
+            &state.name,
+            "processes the RUN started outlived it in the keeper (another user's, which its user cannot stop); running it again in a fresh container, where they end with it as in BuildKit",
+        );
+        return Ok(false);
+    }
+    commit_step(ctx, state, &keeper_id, instruction).await?;
+    let reusable = settled == Settled::Quiet && !report.changed_outside_image;
+    keeper::after_run(ctx, state, reusable).await?;
+    Ok(true)
 }

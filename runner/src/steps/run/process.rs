@@ -1,11 +1,11 @@
-//! A RUN's process: the exec in a started container, the argv wrapper that drops the engine's
-//! `HOSTNAME`, the output of an exec or a container streamed line by line to the progress sink,
-//! the exit code, and the failure that names the code and the last lines of output.
+//! A RUN's process: the exec in a started container (under [`in_exec`]), the output of an exec
+//! or a container streamed line by line to the progress sink, the exit code, and the failure
+//! that names the code and the last lines of output.
 //!
 //! Input: a started container (a keeper, or a fresh container that holds secrets), the
 //! [`Execution`], the stage state for names in messages.
-//! Output: `Ok` when the process exits 0, otherwise [`RunnerError::StepFailed`] (or
-//! [`RunnerError::OutputBroke`] when the output stream broke before a failing exit).
+//! Output: an [`ExecReport`] when the process exits 0, otherwise [`RunnerError::StepFailed`]
+//! (or [`RunnerError::OutputBroke`] when the output stream broke before a failing exit).
 //! Invariant: the step's result is the process's exit code, never the state of its output
 //! stream: a broken stream is noted and the process is waited for.
 
@@ -16,6 +16,7 @@ use futures_util::StreamExt;
 use planner::plan::Instruction;
 
 use super::execution::Execution;
+use super::wrapper::{in_exec, STATE_CHANGED_MARKER};
 use crate::engine::{LogChunk, LogStream};
 use crate::error::{Result, RunnerError};
 use crate::exec::ctx::Ctx;
@@ -25,8 +26,18 @@ use crate::progress::Stream;
 /// How many lines of output a failure message shows.
 const TAIL_LINES: usize = 12;
 
+/// What a RUN that ran as an exec left in its container, besides its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ExecReport {
+    /// The RUN changed what a commit leaves out and a fresh container starts without (the
+    /// engine's files, `/dev`, the mode or owner of `/`), or its output stream broke before the
+    /// script could say it did not: the container must not run another RUN.
+    pub changed_outside_image: bool,
+}
+
 /// Runs the RUN as an exec in the started container `container` (a keeper, or a fresh
-/// container that holds secrets); fails with the exit code and the last lines of output.
+/// container that holds secrets), under [`in_exec`]: the processes it leaves are killed when it
+/// exits. Fails with the exit code and the last lines of output.
 pub(super) async fn exec_step(
     ctx: &Ctx,
     state: &StageState,
@@ -34,11 +45,11 @@ pub(super) async fn exec_step(
     container: &str,
     execution: &Execution,
     secret_env: &[String],
-) -> Result<()> {
+) -> Result<ExecReport> {
     let mut env = execution.env.clone();
     env.extend(secret_env.iter().cloned());
     let user = Some(execution.user.as_str()).filter(|u| !u.is_empty());
-    let argv = without_engine_hostname(&execution.argv, &env);
+    let argv = in_exec(&execution.argv, &env);
     let (exec_id, output) = ctx
         .engine
         .exec(
@@ -51,7 +62,8 @@ pub(super) async fn exec_step(
         )
         .await
         .map_err(|e| user_refused(state, instruction, &execution.user, e))?;
-    let tail = collect_output(ctx, &state.name, output).await;
+    let collected = collect_output(ctx, &state.name, output, Some(STATE_CHANGED_MARKER)).await;
+    let tail = collected.tail;
     let (code, stream_broke) = exec_exit(ctx, &state.name, &exec_id).await?;
     if code != 0 && stream_broke {
         return Err(RunnerError::OutputBroke {
@@ -71,7 +83,9 @@ pub(super) async fn exec_step(
     if code != 0 {
         return Err(step_failed(state, instruction, &execution.argv, code, tail));
     }
-    Ok(())
+    Ok(ExecReport {
+        changed_outside_image: collected.marker_seen || stream_broke,
+    })
 }
 
 /// The exit code of an exec whose output stream has ended, and whether the stream ended while
@@ -116,35 +130,6 @@ pub(super) async fn attached_exit(ctx: &Ctx, stage: &str, container: &str) -> Re
         "the output stream ended before the process did (its connection to the engine broke?); waiting for the process, whose further output is not shown",
     );
     Ok(waited.await?)
-}
-
-/// The argv that runs `argv` in a container without the `HOSTNAME` variable the engine puts
-/// in every process's environment (BuildKit's RUN has none: a shell sets its own, unexported),
-/// unless the step's own environment defines it. Only for containers known to have `/bin/sh`
-/// (a keeper, a container kept alive by it, an image that has one). The wrapping shell also exports `PWD` and
-/// `SHLVL` of its own: it unsets them and puts back the step's values, and `exec` replaces it,
-/// so the step's process gets exactly `argv` and the step's environment.
-pub(super) fn without_engine_hostname(argv: &[String], env: &[String]) -> Vec<String> {
-    if env.iter().any(|pair| pair.starts_with("HOSTNAME=")) {
-        return argv.to_vec();
-    }
-    let mut script = "unset HOSTNAME PWD SHLVL;".to_string();
-    for name in ["PWD", "SHLVL"] {
-        let prefix = format!("{name}=");
-        if let Some(value) = env.iter().rev().find_map(|pair| pair.strip_prefix(&prefix)) {
-            let quoted = value.replace('\'', "'\\''");
-            script.push_str(&format!(" export {name}='{quoted}';"));
-        }
-    }
-    script.push_str(" exec \"$@\"");
-    let mut wrapped = vec![
-        "/bin/sh".to_string(),
-        "-c".to_string(),
-        script,
-        "sh".to_string(),
-    ];
-    wrapped.extend(argv.iter().cloned());
-    wrapped
 }
 
 /// The engine's refusal to run a process as a USER the image does not have, as the step's own
@@ -210,13 +195,28 @@ pub(super) fn step_failed(
     }
 }
 
+/// A process's output as [`collect_output`] saw it.
+pub(super) struct Collected {
+    /// The last lines, for a failure message.
+    pub tail: Vec<String>,
+    /// Whether a line of standard error ended with the marker asked for.
+    pub marker_seen: bool,
+}
+
 /// Streams a process's output to the progress sink, line by line; returns the last lines for a
-/// failure message.
+/// failure message. With `marker`, a line of standard error that ends with it is shown without
+/// it (and not at all when nothing else is left), and noted in [`Collected::marker_seen`].
 ///
 /// A stream that breaks ends the output, with a note: the output only informs, the step's
 /// result is the process's exit code, which the caller asks for next (and waits for).
-pub(super) async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) -> Vec<String> {
+pub(super) async fn collect_output(
+    ctx: &Ctx,
+    stage: &str,
+    mut logs: LogStream,
+    marker: Option<&str>,
+) -> Collected {
     let mut tail: VecDeque<String> = VecDeque::new();
+    let mut marker_seen = false;
     let mut partial = [String::new(), String::new()];
     while let Some(chunk) = logs.next().await {
         let (which, bytes) = match chunk {
@@ -239,13 +239,18 @@ pub(super) async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) 
         partial[which].push_str(&String::from_utf8_lossy(&bytes));
         while let Some(newline) = partial[which].find('\n') {
             let line: String = partial[which].drain(..=newline).collect();
-            emit_line(
-                ctx,
-                stage,
-                which,
-                line.trim_end_matches(['\n', '\r']),
-                &mut tail,
-            );
+            let mut line = line.trim_end_matches(['\n', '\r']);
+            if let Some(before) = marker
+                .filter(|_| which == 1)
+                .and_then(|m| line.strip_suffix(m))
+            {
+                marker_seen = true;
+                if before.is_empty() {
+                    continue;
+                }
+                line = before;
+            }
+            emit_line(ctx, stage, which, line, &mut tail);
         }
     }
     for (which, rest) in partial.iter().enumerate() {
@@ -253,7 +258,10 @@ pub(super) async fn collect_output(ctx: &Ctx, stage: &str, mut logs: LogStream) 
             emit_line(ctx, stage, which, rest, &mut tail);
         }
     }
-    tail.into_iter().collect()
+    Collected {
+        tail: tail.into_iter().collect(),
+        marker_seen,
+    }
 }
 
 fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeque<String>) {
@@ -266,35 +274,5 @@ fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeq
     tail.push_back(line.to_string());
     if tail.len() > TAIL_LINES {
         tail.pop_front();
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_engine_hostname_is_unset_unless_the_step_defines_it() {
-        let argv: Vec<String> = vec!["/bin/sh".into(), "-c".into(), "env".into()];
-        let wrapped = without_engine_hostname(&argv, &["PATH=/bin".to_string()]);
-        assert_eq!(
-            wrapped,
-            [
-                "/bin/sh",
-                "-c",
-                "unset HOSTNAME PWD SHLVL; exec \"$@\"",
-                "sh",
-                "/bin/sh",
-                "-c",
-                "env"
-            ]
-        );
-        let env = ["SHLVL=3".to_string(), "PWD=/it's".to_string()];
-        assert_eq!(
-            without_engine_hostname(&argv, &env)[2],
-            "unset HOSTNAME PWD SHLVL; export PWD='/it'\\''s'; export SHLVL='3'; exec \"$@\""
-        );
-        let own = without_engine_hostname(&argv, &["HOSTNAME=mine".to_string()]);
-        assert_eq!(own, argv);
     }
 }
