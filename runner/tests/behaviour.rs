@@ -18,32 +18,13 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use support::{
-    assert_built, docker, docker_at, forget_cache_tags, image_tag, remove_images, require_engine,
-    run_runner, runner_bin, stage_images, write_plan, TempDir, BASE,
+    assert_built, docker, forget_cache_tags, image_tag, remove_images, require_engine, run_runner,
+    runner_bin, stage_images, write_plan, TempDir, BASE,
 };
 
-/// The containers of the runner process `pid`: names starting with `stageplan-` that carry the
-/// pid as one of their dash-separated parts (the runner names its temporary containers
-/// `stageplan-<pid>-<n>`; the check also accepts more parts around the pid).
+/// The containers of the runner process `pid`, running or not.
 fn runner_containers(pid: u32) -> Vec<String> {
-    let out = docker_at(
-        None,
-        &[
-            "ps",
-            "-a",
-            "--filter",
-            "name=^/stageplan-",
-            "--format",
-            "{{.Names}}",
-        ],
-    );
-    let pid = pid.to_string();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|name| name.starts_with("stageplan-") && !name.starts_with("stageplan-rt-"))
-        .filter(|name| name.split('-').any(|part| part == pid))
-        .map(str::to_string)
-        .collect()
+    support::containers_of_runner(pid, true)
 }
 
 /// Starts `runner build DIR` with `args` after it, output piped.

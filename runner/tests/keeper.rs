@@ -17,28 +17,6 @@ use support::{
     require_engine, runner_bin, stage_images, TempDir, BASE,
 };
 
-/// The running containers of the runner process `pid` (the runner names its temporary
-/// containers `stageplan-<…>-<pid>-<…>`).
-fn running_containers(pid: u32) -> Vec<String> {
-    let out = docker_at(
-        None,
-        &[
-            "ps",
-            "--filter",
-            "name=^/stageplan-",
-            "--format",
-            "{{.Names}}",
-        ],
-    );
-    let pid = pid.to_string();
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|name| !name.starts_with("stageplan-rt-"))
-        .filter(|name| name.split('-').any(|part| part == pid))
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn a_process_that_outlives_a_run_in_the_keeper_never_reaches_its_image() {
     require_engine();
@@ -68,11 +46,13 @@ fn a_process_that_outlives_a_run_in_the_keeper_never_reaches_its_image() {
     // The keeper, once the RUN as nobody has written its pid.
     let started = Instant::now();
     let keeper = loop {
-        let found = running_containers(pid).into_iter().find(|name| {
-            docker_at(None, &["exec", name, "test", "-s", "/tmp/top"])
-                .status
-                .success()
-        });
+        let found = support::containers_of_runner(pid, false)
+            .into_iter()
+            .find(|name| {
+                docker_at(None, &["exec", name, "test", "-s", "/tmp/top"])
+                    .status
+                    .success()
+            });
         if let Some(name) = found {
             break name;
         }

@@ -115,6 +115,25 @@ pub fn engine_get(host: Option<&str>, path: &str) -> Result<serde_json::Value, S
     serde_json::from_str(body).map_err(|e| format!("GET {path}: bad JSON: {e}"))
 }
 
+/// The containers of the runner process `pid` (`all`: stopped ones too): names starting with
+/// `stageplan-` that carry the pid as one of their dash-separated parts (the runner names its
+/// temporary containers `stageplan-<…>-<pid>-<…>`), the tests' own `stageplan-rt-` ones left out.
+pub fn containers_of_runner(pid: u32, all: bool) -> Vec<String> {
+    let mut args = vec!["ps"];
+    if all {
+        args.push("-a");
+    }
+    args.extend(["--filter", "name=^/stageplan-", "--format", "{{.Names}}"]);
+    let out = docker_at(None, &args);
+    let pid = pid.to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|name| name.starts_with("stageplan-") && !name.starts_with("stageplan-rt-"))
+        .filter(|name| name.split('-').any(|part| part == pid))
+        .map(str::to_string)
+        .collect()
+}
+
 /// The runner binary cargo built for this test crate.
 pub fn runner_bin() -> &'static str {
     env!("CARGO_BIN_EXE_runner")
