@@ -664,3 +664,53 @@ fn what_a_killed_runner_left_beside_an_output_and_from_standard_input_is_swept()
         "the killed runner's temporary digest file is still beside the digest cache"
     );
 }
+
+#[test]
+fn a_failed_run_that_printed_its_secret_keeps_it_out_of_the_error_the_record_and_the_report() {
+    require_engine();
+    let text = format!("printed-canary-{}", std::process::id());
+    let dockerfile = "FROM stageplan-test/busybox:1\n\
+        RUN --mount=type=secret,id=token echo \"token is $(cat /run/secrets/token)\"; exit 3\n";
+    let ctx = Context::new("printed-fail", dockerfile);
+    let secret = secret_file("printed-fail", &format!("{text}\n"));
+    let record =
+        std::env::temp_dir().join(format!("stageplan-faults-rec-{}.json", std::process::id()));
+    let report = record.with_extension("html");
+    let out = runner(&[
+        "build",
+        ctx.path(),
+        "--no-cache",
+        "--progress",
+        "plain",
+        "--secret",
+        &format!("id=token,src={}", secret.display()),
+        "--record",
+        record.to_str().expect("utf-8 path"),
+        "--report",
+        report.to_str().expect("utf-8 path"),
+    ])
+    .output()
+    .expect("run the runner");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let written = [
+        std::fs::read_to_string(&record).unwrap_or_default(),
+        std::fs::read_to_string(&report).unwrap_or_default(),
+    ];
+    let _ = std::fs::remove_file(&secret);
+    let _ = std::fs::remove_file(&record);
+    let _ = std::fs::remove_file(&report);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let error = &stderr[stderr.find("error:").expect("an error line")..];
+    assert!(error.contains("token is ****"), "{error}");
+    assert!(
+        !error.contains(&text),
+        "the error holds the secret: {error}"
+    );
+    for (file, content) in ["--record", "--report"].iter().zip(&written) {
+        assert!(
+            content.contains("token is ****"),
+            "{file} lacks the masked line"
+        );
+        assert!(!content.contains(&text), "{file} holds the secret");
+    }
+}

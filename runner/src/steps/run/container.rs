@@ -145,7 +145,14 @@ pub(super) async fn run_in_container(
                 }
             };
             if code != 0 {
-                return Err(step_failed(state, instruction, &execution.argv, code, tail));
+                return Err(step_failed(
+                    ctx,
+                    state,
+                    instruction,
+                    &execution.argv,
+                    code,
+                    tail,
+                ));
             }
         }
         state.insight.step.clock.add_execute(running.elapsed());

@@ -81,7 +81,14 @@ pub(super) async fn exec_step(
         }
     }
     if code != 0 {
-        return Err(step_failed(state, instruction, &execution.argv, code, tail));
+        return Err(step_failed(
+            ctx,
+            state,
+            instruction,
+            &execution.argv,
+            code,
+            tail,
+        ));
     }
     Ok(ExecReport {
         changed_outside_image: collected.marker_seen || stream_broke,
@@ -173,7 +180,10 @@ fn unknown_user(
     }
 }
 
+/// The error of a RUN that exited `code`, with its last lines of output; any text of the build's
+/// secrets in them is masked, since the error also goes into `--record` and `--report` files.
 pub(super) fn step_failed(
+    ctx: &Ctx,
     state: &StageState,
     instruction: &Instruction,
     argv: &[String],
@@ -183,7 +193,17 @@ pub(super) fn step_failed(
     let tail = if tail.is_empty() {
         String::new()
     } else {
-        format!("\nlast lines of output:\n  {}", tail.join("\n  "))
+        let secrets: Vec<Vec<u8>> = ctx
+            .options
+            .secrets
+            .values()
+            .filter_map(|source| source.read().ok())
+            .collect();
+        let lines: Vec<String> = tail
+            .iter()
+            .map(|line| mask_secrets(line, &secrets))
+            .collect();
+        format!("\nlast lines of output:\n  {}", lines.join("\n  "))
     };
     RunnerError::StepFailed {
         stage: state.name.clone(),
@@ -193,6 +213,28 @@ pub(super) fn step_failed(
         code,
         tail,
     }
+}
+
+/// `line` with every text of `secrets` replaced by `****`: each secret whole and each of its
+/// lines (a key file's lines come out one output line each), longest first, blank ones skipped.
+fn mask_secrets(line: &str, secrets: &[Vec<u8>]) -> String {
+    let mut needles: Vec<&str> = Vec::new();
+    for secret in secrets {
+        let Ok(text) = std::str::from_utf8(secret) else {
+            continue;
+        };
+        needles.push(text.trim());
+        needles.extend(text.lines().map(str::trim));
+    }
+    needles.retain(|needle| !needle.is_empty());
+    needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
+    let mut masked = line.to_string();
+    for needle in needles {
+        if masked.contains(needle) {
+            masked = masked.replace(needle, "****");
+        }
+    }
+    masked
 }
 
 /// A process's output as [`collect_output`] saw it.
@@ -274,5 +316,26 @@ fn emit_line(ctx: &Ctx, stage: &str, which: usize, line: &str, tail: &mut VecDeq
     tail.push_back(line.to_string());
     if tail.len() > TAIL_LINES {
         tail.pop_front();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_masked_whole_and_line_by_line() {
+        let secrets = vec![
+            b"s3cr3t-token\n".to_vec(),
+            b"-----BEGIN KEY-----\nAAAABBBB\n-----END KEY-----\n".to_vec(),
+            b"\n".to_vec(),
+            vec![0xff, 0xfe],
+        ];
+        assert_eq!(
+            mask_secrets("token=s3cr3t-token and s3cr3t-token", &secrets),
+            "token=**** and ****"
+        );
+        assert_eq!(mask_secrets("  AAAABBBB", &secrets), "  ****");
+        assert_eq!(mask_secrets("nothing here", &secrets), "nothing here");
     }
 }
