@@ -181,7 +181,7 @@ pub const CODES: &[CodeInfo] = &[
     error("InvalidPort", "An EXPOSE port or range is not valid"),
     error(
         "InvalidSignal",
-        "The STOPSIGNAL is neither a signal name nor a non-zero number",
+        "STOPSIGNAL is not a signal name or number",
     ),
     error(
         "InvalidSource",
