@@ -18,11 +18,11 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::{Duration, SystemTime};
 
+use crate::containers::cache_volumes::{ready_marker, CACHE_VOLUME_PREFIX};
 use crate::engine::{Deletion, Engine, EngineResult, ImageListing};
 use crate::exec::cache::CACHE_REPO;
 use crate::record::memory::RECORD_REPO;
 use crate::record::store::memory_in_labels;
-use crate::steps::mounts::{ready_marker, CACHE_VOLUME_PREFIX};
 
 /// What to remove.
 #[derive(Debug, Clone, Default)]

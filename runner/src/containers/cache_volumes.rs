@@ -52,11 +52,10 @@ pub async fn sweep_dead_fills(
         if now.and_then(|labels| labels.get(CACHE_FILLER_LABEL).cloned()) != Some(filler.clone()) {
             continue;
         }
-        let marker = ready_marker(&volume.name);
         if engine
-            .list_volumes_by_prefix(&marker)
+            .volume_labels(&ready_marker(&volume.name))
             .await?
-            .contains(&marker)
+            .is_some()
         {
             continue;
         }

@@ -30,5 +30,5 @@ mod prepare;
 mod resolve;
 mod ssh;
 
-pub use prepare::{prepare, ready_marker, release, Prepared, PIPES_DIR};
-pub use resolve::{resolve, Mounts, Secret, CACHE_BASE_LABEL, CACHE_ID_LABEL, CACHE_VOLUME_PREFIX};
+pub use prepare::{prepare, release, Prepared, PIPES_DIR};
+pub use resolve::{resolve, Mounts, Secret, CACHE_BASE_LABEL, CACHE_ID_LABEL};

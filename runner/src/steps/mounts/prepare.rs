@@ -17,8 +17,7 @@ use super::bind_source::BindContent;
 use super::fill::{fill_volume, fill_volume_bytes, FILL_DIR};
 use super::resolve::{Mounts, Resolved, Secret, SshAgent};
 use super::ssh::{self, Proxy};
-pub use crate::containers::cache_volumes::ready_marker;
-use crate::containers::cache_volumes::{CACHE_FILLER_LABEL, READY_FOR_LABEL};
+use crate::containers::cache_volumes::{ready_marker, CACHE_FILLER_LABEL, READY_FOR_LABEL};
 use crate::engine::MountSpec;
 use crate::error::{Result, StepError};
 use crate::exec::ctx::{reap_error, Ctx};
@@ -173,11 +172,7 @@ async fn prepare_into(
                 if ctx.cache_mount_needs_emptying(&volume).await {
                     // The marker goes first: a cache volume without it is never used as is.
                     let marker = ready_marker(&volume);
-                    let was_ready = ctx
-                        .engine
-                        .list_volumes_by_prefix(&volume)
-                        .await?
-                        .contains(&marker);
+                    let was_ready = ctx.engine.volume_labels(&marker).await?.is_some();
                     ctx.engine.remove_volume(&marker).await?;
                     match ctx.engine.remove_volume(&volume).await {
                         Ok(()) => {}

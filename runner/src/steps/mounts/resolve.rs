@@ -16,7 +16,7 @@ use planner::plan::Mount;
 use sha2::{Digest, Sha256};
 
 use super::bind_source::{bind_content, image_content, source_image, BindContent};
-pub use crate::containers::cache_volumes::CACHE_VOLUME_PREFIX;
+use crate::containers::cache_volumes::CACHE_VOLUME_PREFIX;
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
 use crate::exec::ctx::Ctx;
