@@ -199,10 +199,8 @@ pub(super) fn step_failed(
             .values()
             .filter_map(|source| source.read().ok())
             .collect();
-        let lines: Vec<String> = tail
-            .iter()
-            .map(|line| mask_secrets(line, &secrets))
-            .collect();
+        let needles = secret_texts(&secrets);
+        let lines: Vec<String> = tail.iter().map(|line| mask(line, &needles)).collect();
         format!("\nlast lines of output:\n  {}", lines.join("\n  "))
     };
     RunnerError::StepFailed {
@@ -215,26 +213,25 @@ pub(super) fn step_failed(
     }
 }
 
-/// `line` with every text of `secrets` replaced by `****`: each secret whole and each of its
-/// lines (a key file's lines come out one output line each), longest first, blank ones skipped.
-fn mask_secrets(line: &str, secrets: &[Vec<u8>]) -> String {
-    let mut needles: Vec<&str> = Vec::new();
-    for secret in secrets {
-        let Ok(text) = std::str::from_utf8(secret) else {
-            continue;
-        };
-        needles.push(text.trim());
-        needles.extend(text.lines().map(str::trim));
+/// The texts to mask for `secrets`: each secret whole and each of its lines (a key file's lines
+/// come out one output line each), trimmed, blank ones and non-UTF-8 secrets left out, longest
+/// first (so a whole secret is masked before its lines).
+fn secret_texts(secrets: &[Vec<u8>]) -> Vec<&str> {
+    let mut texts: Vec<&str> = Vec::new();
+    for text in secrets.iter().filter_map(|s| std::str::from_utf8(s).ok()) {
+        texts.push(text.trim());
+        texts.extend(text.lines().map(str::trim));
     }
-    needles.retain(|needle| !needle.is_empty());
-    needles.sort_by_key(|needle| std::cmp::Reverse(needle.len()));
-    let mut masked = line.to_string();
-    for needle in needles {
-        if masked.contains(needle) {
-            masked = masked.replace(needle, "****");
-        }
-    }
-    masked
+    texts.retain(|text| !text.is_empty());
+    texts.sort_by_key(|text| std::cmp::Reverse(text.len()));
+    texts
+}
+
+/// `line` with every one of `texts` replaced by `****`.
+fn mask(line: &str, texts: &[&str]) -> String {
+    texts
+        .iter()
+        .fold(line.to_string(), |line, text| line.replace(text, "****"))
 }
 
 /// A process's output as [`collect_output`] saw it.
@@ -331,11 +328,12 @@ mod tests {
             b"\n".to_vec(),
             vec![0xff, 0xfe],
         ];
+        let texts = secret_texts(&secrets);
         assert_eq!(
-            mask_secrets("token=s3cr3t-token and s3cr3t-token", &secrets),
+            mask("token=s3cr3t-token and s3cr3t-token", &texts),
             "token=**** and ****"
         );
-        assert_eq!(mask_secrets("  AAAABBBB", &secrets), "  ****");
-        assert_eq!(mask_secrets("nothing here", &secrets), "nothing here");
+        assert_eq!(mask("  AAAABBBB", &texts), "  ****");
+        assert_eq!(mask("nothing here", &texts), "nothing here");
     }
 }
