@@ -265,15 +265,7 @@ fn a_runner_killed_while_filling_a_cache_leaves_nothing_a_later_build_takes_as_f
     support::require_engine();
     let name = "killed-cache-fill";
     let mut project = Project::with_dockerfile(name, crate::project::seeded_cache_dockerfile);
-    let (proxy, started) = hold_the_fill(&project, name, 600);
-    std::thread::sleep(Duration::from_millis(300));
-    started.signal("KILL");
-    let run = started
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
-    project.images.extend(stage_images(run.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
+    kill_during_the_fill(&mut project, name);
     project.build_direct();
     assert_eq!(counted(&project), "300", "the RUN saw a half-made cache");
 }
@@ -314,15 +306,7 @@ fn the_next_runner_sweeps_the_cache_a_killed_runner_was_filling() {
         &format!("stageplan.cache.filler={live_filler}"),
         &kept_live,
     ]);
-    let (proxy, started) = hold_the_fill(&project, name, 600);
-    let dead_filler = format!("{}cache", started.prefix);
-    started.signal("KILL");
-    let run = started
-        .finish_or_hang()
-        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
-    project.images.extend(stage_images(run.stdout.as_bytes()));
-    project.images.extend(proxy.images_made());
-    drop(proxy);
+    let dead_filler = format!("{}cache", kill_during_the_fill(&mut project, name));
     let cache_id = format!("label=stageplan.cache.id={}", project.nonce);
     // One listing of the volume with its filler label: the runners of tests running beside
     // this one sweep dead runners' volumes too, and may do it before the sweep asked for below
@@ -502,6 +486,21 @@ fn a_no_cache_build_during_another_builds_fill_waits_for_it() {
         "300",
         "the --no-cache build's RUN saw A's half-made cache"
     );
+}
+
+/// Starts a build of `project` with its cache fill held (see [`hold_the_fill`]), SIGKILLs the
+/// runner during the fill and waits for it; returns the killed runner's object prefix.
+fn kill_during_the_fill(project: &mut Project, name: &str) -> String {
+    let (proxy, started) = hold_the_fill(project, name, 600);
+    let prefix = started.prefix.clone();
+    std::thread::sleep(Duration::from_millis(300));
+    started.signal("KILL");
+    let run = started
+        .finish_or_hang()
+        .unwrap_or_else(|hung| panic!("{hung}\nrequests:\n{}", proxy.log_text()));
+    project.images.extend(stage_images(run.stdout.as_bytes()));
+    project.images.extend(proxy.images_made());
+    prefix
 }
 
 /// Starts a build of `project` through a proxy that holds its first archive upload (a cache
