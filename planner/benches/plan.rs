@@ -9,6 +9,12 @@
 
 use std::hint::black_box;
 
+/// The allocator the `planner` binary uses (its default feature `mimalloc`); build the benchmark
+/// with `--no-default-features --features cli` to measure the system allocator.
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 
 const TYPICAL: &str = r#"# syntax=docker/dockerfile:1

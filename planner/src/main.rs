@@ -21,6 +21,13 @@ use cli::input::{
 };
 use planner::graph::{render, GraphFormat};
 
+/// Planning is bound by allocation (a plan owns every word of the file as its own string);
+/// mimalloc plans the 300-stage benchmark file in about two thirds of the system allocator's
+/// time (docs/benchmarks.md).
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "planner",
