@@ -96,6 +96,7 @@ pub struct Ctx {
     memory_reads: std::sync::Mutex<HashMap<String, MemoryRead>>,
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
     cache_volume_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    cache_sharing_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
 }
 
 impl Ctx {
@@ -126,6 +127,7 @@ impl Ctx {
             memory_reads: std::sync::Mutex::new(HashMap::new()),
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
             cache_volume_locks: std::sync::Mutex::new(HashMap::new()),
+            cache_sharing_locks: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -259,6 +261,18 @@ impl Ctx {
     /// fill it one at a time.
     pub fn cache_volume_lock(&self, name: &str) -> Arc<Mutex<()>> {
         self.cache_volume_locks
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(name.to_string())
+            .or_default()
+            .clone()
+    }
+
+    /// The `sharing=locked` lock of cache volume `name` within this build: a RUN that mounts
+    /// the cache so holds it from before the cache is prepared until its container is gone, so
+    /// such RUNs use the cache one at a time, as BuildKit's locked cache mounts.
+    pub fn cache_sharing_lock(&self, name: &str) -> Arc<Mutex<()>> {
+        self.cache_sharing_locks
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .entry(name.to_string())

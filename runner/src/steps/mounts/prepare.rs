@@ -162,6 +162,7 @@ async fn prepare_into(
                 target,
                 volume,
                 read_only,
+                locked: _,
                 owner,
                 mode,
                 seed,

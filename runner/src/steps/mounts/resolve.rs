@@ -42,6 +42,28 @@ pub struct Mounts {
     pub(super) mounts: Vec<Resolved>,
 }
 
+impl Mounts {
+    /// The cache volumes the RUN mounts with `sharing=locked`, sorted and each once: the locks
+    /// it takes, in the order every RUN takes them.
+    pub fn locked_caches(&self) -> Vec<String> {
+        let mut volumes: Vec<String> = self
+            .mounts
+            .iter()
+            .filter_map(|mount| match mount {
+                Resolved::Cache {
+                    volume,
+                    locked: true,
+                    ..
+                } => Some(volume.clone()),
+                _ => None,
+            })
+            .collect();
+        volumes.sort();
+        volumes.dedup();
+        volumes
+    }
+}
+
 /// One mount of a RUN, resolved (what `prepare` turns into a container mount).
 pub(super) enum Resolved {
     Bind {
@@ -54,6 +76,8 @@ pub(super) enum Resolved {
         target: String,
         volume: String,
         read_only: bool,
+        /// `sharing=locked`: the RUNs of the build that mount this volume run one at a time.
+        locked: bool,
         owner: (u64, u64),
         mode: u32,
         /// With `from=`: what a new cache starts with (the source directory, root included);
@@ -222,6 +246,18 @@ pub async fn resolve(
                     Err(e) => return Ok(Err(e)),
                 };
                 let read_only = flag("ro") || flag("readonly");
+                // BuildKit's `sharing`: `locked` steps take the cache one at a time.
+                let locked = match options.get("sharing").map(|s| s.to_ascii_lowercase()) {
+                    None => false,
+                    Some(sharing) if sharing == "shared" || sharing == "private" => false,
+                    Some(sharing) if sharing == "locked" => true,
+                    Some(_) => {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "unsupported sharing value {:?}: use shared, private or locked",
+                            options["sharing"]
+                        ))))
+                    }
+                };
                 let mut identity = format!("{id}\0{uid}\0{gid}\0{mode:o}");
                 let mut key_part =
                     format!("cache\0{target}\0{id}\0{uid}\0{gid}\0{mode:o}\0{read_only}");
@@ -251,6 +287,7 @@ pub async fn resolve(
                     target,
                     volume: format!("{CACHE_VOLUME_PREFIX}{}", &digest[..16]),
                     read_only,
+                    locked,
                     owner: (uid, gid),
                     mode,
                     seed,

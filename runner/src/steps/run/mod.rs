@@ -91,6 +91,26 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         return Ok(());
     }
     let waiting = Instant::now();
+    // `sharing=locked` caches: taken before the job slot (a RUN waiting for a cache holds
+    // none), in one order (sorted), and held until the RUN's container and mounts are gone.
+    let mut _locked = Vec::new();
+    for volume in mounts.locked_caches() {
+        let lock = ctx.cache_sharing_lock(&volume);
+        let guard = match lock.clone().try_lock_owned() {
+            Ok(guard) => guard,
+            Err(_) => {
+                ctx.progress.note(
+                    &state.name,
+                    &format!(
+                        "line {}: waiting for a cache mount (sharing=locked) another step is using",
+                        instruction.line
+                    ),
+                );
+                lock.lock_owned().await
+            }
+        };
+        _locked.push(guard);
+    }
     let _permit = match &ctx.jobs {
         Some(jobs) => Some(
             jobs.clone()
