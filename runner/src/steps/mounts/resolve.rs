@@ -308,20 +308,29 @@ pub async fn resolve(
             }
             "secret" => {
                 let env = options.get("env").cloned();
-                let id = options.get("id").cloned().or_else(|| {
-                    target
-                        .as_deref()
-                        .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
-                });
+                // BuildKit's dispatchSecret: `source=` names the secret over `id=`; with
+                // neither (or both empty), the target's base name does.
+                let id = source
+                    .clone()
+                    .filter(|s| !s.is_empty())
+                    .or_else(|| options.get("id").filter(|id| !id.is_empty()).cloned())
+                    .or_else(|| {
+                        target
+                            .as_deref()
+                            .map(|t| t.rsplit('/').next().unwrap_or(t).to_string())
+                    });
                 let Some(id) = id else {
                     return Ok(Err(StepError::Invalid(
-                        "a secret mount needs id= or target=".to_string(),
+                        "a secret mount needs id=, source= or target=".to_string(),
                     )));
                 };
                 let target = match (&target, &env) {
                     (Some(t), _) => Some(t.clone()),
                     (None, Some(_)) => None,
-                    (None, None) => Some(format!("/run/secrets/{id}")),
+                    (None, None) => Some(format!(
+                        "/run/secrets/{}",
+                        id.rsplit('/').next().unwrap_or(&id)
+                    )),
                 };
                 let (mode, (uid, gid)) = match mode_and_owner(0o400) {
                     Ok(found) => found,
