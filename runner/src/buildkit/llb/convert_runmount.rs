@@ -111,7 +111,7 @@ pub fn run_mounts(
             Some(target) => expand(target)?,
             None => String::new(),
         };
-        let flag = |name: &str| options.get(name).map(|v| v != "false");
+        let flag = |name: &str| -> Result<Option<bool>, String> { mount_flag(&options, name) };
         let number = |name: &str, radix: u32| -> Result<Option<u32>, String> {
             match options.get(name) {
                 None => Ok(None),
@@ -166,10 +166,16 @@ pub fn run_mounts(
             }
         };
         let readonly_default = kind == "bind";
-        let readonly = if flag("rw").unwrap_or(false) || flag("readwrite").unwrap_or(false) {
-            false
-        } else {
-            flag("ro").or(flag("readonly")).unwrap_or(readonly_default)
+        // As `ro`/`readonly` say, else as `rw`/`readwrite` say, else the type's default.
+        let readonly = match (
+            flag("ro")?,
+            flag("readonly")?,
+            flag("rw")?,
+            flag("readwrite")?,
+        ) {
+            (None, None, None, None) => readonly_default,
+            (None, None, rw, readwrite) => !(rw.unwrap_or(false) || readwrite.unwrap_or(false)),
+            (ro, readonly, _, _) => ro.unwrap_or(false) || readonly.unwrap_or(false),
         };
         let mut selector = String::new();
         let source_root = join(&["/", &source_path]);
@@ -250,6 +256,20 @@ pub fn run_mounts(
     Ok(out)
 }
 
+/// A boolean mount option as BuildKit's parseMount reads it (Go's `strconv.ParseBool`; a bare
+/// key is `true` in the plan); `None` when absent.
+fn mount_flag(
+    options: &std::collections::BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<bool>, String> {
+    match options.get(name).map(String::as_str) {
+        None => Ok(None),
+        Some("1" | "t" | "T" | "true" | "TRUE" | "True") => Ok(Some(true)),
+        Some("0" | "f" | "F" | "false" | "FALSE" | "False") => Ok(Some(false)),
+        Some(other) => Err(format!("invalid value for {name}: {other}")),
+    }
+}
+
 /// A secret mount (and/or environment variable), BuildKit's `dispatchSecret`.
 #[allow(clippy::too_many_arguments)]
 fn add_secret(
@@ -277,9 +297,7 @@ fn add_secret(
             id = env.clone();
         }
     }
-    let required = options
-        .get("required")
-        .is_some_and(|value| value != "false");
+    let required = mount_flag(options, "required")?.unwrap_or(false);
     let optional = !required;
     if let Some(name) = &env {
         out.secret_env.push(pb::SecretEnv {
@@ -348,9 +366,7 @@ fn add_ssh(
     // As written: the frontend leaves the id empty when none is given, and the session takes
     // an empty id as `default`.
     let id = options.get("id").cloned().unwrap_or_default();
-    let required = options
-        .get("required")
-        .is_some_and(|value| value != "false");
+    let required = mount_flag(options, "required")?.unwrap_or(false);
     out.mounts.push(RunMount::served(
         target,
         MountKind::Ssh(pb::SshOpt {

@@ -186,7 +186,24 @@ pub async fn resolve(
             Ok(s) => s,
             Err(e) => return Ok(Err(e)),
         };
-        let flag = |name: &str| options.get(name).is_some_and(|v| v != "false");
+        // A boolean option as BuildKit's parseMount reads it (`strconv.ParseBool`): `1`, `t`,
+        // `true`… or `0`, `f`, `false`…; a bare key is `true` in the plan.
+        let flag = |name: &str| -> std::result::Result<bool, StepError> {
+            options.get(name).map_or(Ok(false), |text| {
+                parse_bool(text)
+                    .ok_or_else(|| StepError::Invalid(format!("invalid value for {name}: {text}")))
+            })
+        };
+        // Read-only as `ro`/`readonly` say, else as `rw`/`readwrite` say, else `default`.
+        let read_only_or = |default: bool| -> std::result::Result<bool, StepError> {
+            if options.contains_key("ro") || options.contains_key("readonly") {
+                return Ok(flag("ro")? || flag("readonly")?);
+            }
+            if options.contains_key("rw") || options.contains_key("readwrite") {
+                return Ok(!(flag("rw")? || flag("readwrite")?));
+            }
+            Ok(default)
+        };
         let number =
             |name: &str, default: u64, radix: u32| -> std::result::Result<u64, StepError> {
                 match options.get(name) {
@@ -212,7 +229,10 @@ pub async fn resolve(
                     Ok(target) => target,
                     Err(e) => return Ok(Err(e)),
                 };
-                let read_only = !(flag("rw") || flag("readwrite"));
+                let read_only = match read_only_or(true) {
+                    Ok(read_only) => read_only,
+                    Err(e) => return Ok(Err(e)),
+                };
                 let source = source.unwrap_or_else(|| "/".to_string());
                 let (content, is_file, digest) =
                     match bind_content(ctx, state, spec.from.as_ref(), &source).await? {
@@ -245,7 +265,10 @@ pub async fn resolve(
                     Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
-                let read_only = flag("ro") || flag("readonly");
+                let read_only = match read_only_or(false) {
+                    Ok(read_only) => read_only,
+                    Err(e) => return Ok(Err(e)),
+                };
                 // BuildKit's `sharing`: `locked` steps take the cache one at a time.
                 let locked = match options.get("sharing").map(|s| s.to_ascii_lowercase()) {
                     None => false,
@@ -336,7 +359,10 @@ pub async fn resolve(
                     Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
-                let required = flag("required");
+                let required = match flag("required") {
+                    Ok(required) => required,
+                    Err(e) => return Ok(Err(e)),
+                };
                 mounts.key_parts.push(format!(
                     "secret\0{id}\0{}\0{}\0{mode:o}\0{uid}\0{gid}",
                     target.as_deref().unwrap_or(""),
@@ -389,7 +415,10 @@ pub async fn resolve(
                     Ok(found) => found,
                     Err(e) => return Ok(Err(e)),
                 };
-                let required = flag("required");
+                let required = match flag("required") {
+                    Ok(required) => required,
+                    Err(e) => return Ok(Err(e)),
+                };
                 mounts.key_parts.push(format!(
                     "ssh\0{id}\0{target}\0{mode:o}\0{uid}\0{gid}\0{required}"
                 ));
@@ -458,6 +487,16 @@ async fn cache_seed(
     Ok(Ok((Some(content), name, digest)))
 }
 
+/// A boolean as Go's `strconv.ParseBool` reads it, which BuildKit's parseMount uses; `None`
+/// for anything else.
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Some(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Some(false),
+        _ => None,
+    }
+}
+
 /// A tmpfs `size=`: bytes, or with a k/m/g suffix (binary units, as BuildKit reads it).
 fn parse_size(text: &str) -> std::result::Result<i64, StepError> {
     let lower = text.to_ascii_lowercase();
@@ -486,5 +525,18 @@ mod tests {
         assert_eq!(parse_size("1G").unwrap(), 1 << 30);
         assert_eq!(parse_size("2kb").unwrap(), 2048);
         assert!(parse_size("big").is_err());
+    }
+
+    #[test]
+    fn booleans_read_like_go_parse_bool() {
+        for text in ["1", "t", "T", "true", "TRUE", "True"] {
+            assert_eq!(parse_bool(text), Some(true), "{text}");
+        }
+        for text in ["0", "f", "F", "false", "FALSE", "False"] {
+            assert_eq!(parse_bool(text), Some(false), "{text}");
+        }
+        for text in ["", "yes", "tRue", "maybe"] {
+            assert_eq!(parse_bool(text), None, "{text}");
+        }
     }
 }
