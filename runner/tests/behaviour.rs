@@ -1031,6 +1031,37 @@ fn run_security_insecure_is_refused_without_the_entitlement() {
 }
 
 #[test]
+fn a_solve_the_daemon_refuses_fails_with_its_reason_on_the_buildkit_backend() {
+    // With --allow security.insecure the BuildKit backend asks the daemon for the entitlement;
+    // the engine scripts/setup.sh starts does not grant it to its builder, so the daemon
+    // refuses the whole solve before it begins. The error must be that refusal, not what the
+    // gateway then says ("no such job": the refused solve made none).
+    require_engine();
+    let dir = TempDir::new("insecure-refused");
+    dir.write(
+        "Dockerfile",
+        &format!("FROM {BASE}\nRUN --security=insecure true\n"),
+    );
+    let out = run_runner(&[
+        "build",
+        &dir.path_str(),
+        "--backend",
+        "buildkit",
+        "--allow",
+        "security.insecure",
+        "--progress",
+        "plain",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("entitlement security.insecure is not allowed")
+            && !stderr.contains("no such job"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn a_stopsignal_from_the_base_images_env_is_checked_when_the_build_runs_with_both_backends() {
     require_engine();
     let dir = TempDir::new("stopsignal");

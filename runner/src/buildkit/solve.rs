@@ -310,6 +310,14 @@ fn finish(
             });
         }
     }
+    // A solve the daemon refused before it began (an entitlement its configuration does not
+    // grant, …) never made the job the gateway's calls name, so they only say "no such job":
+    // the refusal is the cause.
+    if let (Err(gateway_error), Ok(Err(refusal))) = (&gateway_result, &solved) {
+        if gateway_error.to_string().contains("no such job") {
+            return Err(BuildkitError::call("Control.Solve", refusal.clone()));
+        }
+    }
     gateway_result?;
     returned?;
     let response = solved
