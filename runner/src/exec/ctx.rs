@@ -97,6 +97,29 @@ pub struct Ctx {
     emptied_cache_mounts: Mutex<BTreeSet<String>>,
     cache_volume_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
     cache_sharing_locks: std::sync::Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    cache_users: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+/// A RUN's use of a cache volume (see [`Ctx::claim_cache_volume`]); ends when dropped.
+pub struct CacheClaim {
+    /// The volume the RUN mounts.
+    pub volume: String,
+    users: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+}
+
+impl Drop for CacheClaim {
+    fn drop(&mut self) {
+        let mut users = self
+            .users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = users.get_mut(&self.volume) {
+            *count -= 1;
+            if *count == 0 {
+                users.remove(&self.volume);
+            }
+        }
+    }
 }
 
 impl Ctx {
@@ -128,6 +151,7 @@ impl Ctx {
             emptied_cache_mounts: Mutex::new(BTreeSet::new()),
             cache_volume_locks: std::sync::Mutex::new(HashMap::new()),
             cache_sharing_locks: std::sync::Mutex::new(HashMap::new()),
+            cache_users: Arc::default(),
         }
     }
 
@@ -278,6 +302,32 @@ impl Ctx {
             .entry(name.to_string())
             .or_default()
             .clone()
+    }
+
+    /// A RUN's use of cache volume `name` until the claim drops: `name` itself, or with
+    /// `private` the first of `name`, `name-2`, `name-3`… that no other RUN of the build uses
+    /// now.
+    pub fn claim_cache_volume(&self, name: &str, private: bool) -> CacheClaim {
+        let mut users = self
+            .cache_users
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let volume = if private {
+            (1..)
+                .map(|n| match n {
+                    1 => name.to_string(),
+                    n => format!("{name}-{n}"),
+                })
+                .find(|candidate| !users.contains_key(candidate))
+                .unwrap_or_else(|| name.to_string())
+        } else {
+            name.to_string()
+        };
+        *users.entry(volume.clone()).or_default() += 1;
+        CacheClaim {
+            volume,
+            users: self.cache_users.clone(),
+        }
     }
 
     /// With `--no-cache`, whether the cache-mount volume `name` still has to be emptied in this

@@ -163,6 +163,7 @@ async fn prepare_into(
                 volume,
                 read_only,
                 locked: _,
+                private: _,
                 owner,
                 mode,
                 seed,

@@ -19,7 +19,7 @@ use super::bind_source::{bind_content, image_content, source_image, BindContent}
 use crate::containers::cache_volumes::CACHE_VOLUME_PREFIX;
 use crate::error::{Result, StepError};
 use crate::exec::container_fs;
-use crate::exec::ctx::Ctx;
+use crate::exec::ctx::{CacheClaim, Ctx};
 use crate::exec::stage_state::StageState;
 use crate::fs::tar as tarx;
 
@@ -64,6 +64,27 @@ impl Mounts {
     }
 }
 
+impl Mounts {
+    /// Claims the RUN's cache volumes for as long as the returned claims live: a `private`
+    /// cache's mount is pointed at a volume of the cache that no other RUN of the build uses now,
+    /// as BuildKit gives a private cache's concurrent users caches of their own (kept for
+    /// later builds, as its are).
+    pub fn claim_caches(&mut self, ctx: &Ctx) -> Vec<CacheClaim> {
+        let mut claims = Vec::new();
+        for mount in &mut self.mounts {
+            if let Resolved::Cache {
+                volume, private, ..
+            } = mount
+            {
+                let claim = ctx.claim_cache_volume(volume, *private);
+                volume.clone_from(&claim.volume);
+                claims.push(claim);
+            }
+        }
+        claims
+    }
+}
+
 /// One mount of a RUN, resolved (what `prepare` turns into a container mount).
 pub(super) enum Resolved {
     Bind {
@@ -78,6 +99,9 @@ pub(super) enum Resolved {
         read_only: bool,
         /// `sharing=locked`: the RUNs of the build that mount this volume run one at a time.
         locked: bool,
+        /// `sharing=private`: the RUN takes a volume of the cache no other RUN of the build
+        /// uses at the time (`volume` itself, or `volume-2`, `volume-3`…).
+        private: bool,
         owner: (u64, u64),
         mode: u32,
         /// With `from=`: what a new cache starts with (the source directory, root included);
@@ -269,11 +293,14 @@ pub async fn resolve(
                     Ok(read_only) => read_only,
                     Err(e) => return Ok(Err(e)),
                 };
-                // BuildKit's `sharing`: `locked` steps take the cache one at a time.
-                let locked = match options.get("sharing").map(|s| s.to_ascii_lowercase()) {
-                    None => false,
-                    Some(sharing) if sharing == "shared" || sharing == "private" => false,
-                    Some(sharing) if sharing == "locked" => true,
+                // BuildKit's `sharing`: `locked` steps take the cache one at a time, a
+                // `private` one gets a cache no other step of the build uses at the time.
+                let (locked, private) = match options.get("sharing").map(|s| s.to_ascii_lowercase())
+                {
+                    None => (false, false),
+                    Some(sharing) if sharing == "shared" => (false, false),
+                    Some(sharing) if sharing == "private" => (false, true),
+                    Some(sharing) if sharing == "locked" => (true, false),
                     Some(_) => {
                         return Ok(Err(StepError::Invalid(format!(
                             "unsupported sharing value {:?}: use shared, private or locked",
@@ -311,6 +338,7 @@ pub async fn resolve(
                     volume: format!("{CACHE_VOLUME_PREFIX}{}", &digest[..16]),
                     read_only,
                     locked,
+                    private,
                     owner: (uid, gid),
                     mode,
                     seed,

@@ -71,7 +71,7 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
         return Err(fail(StepError::Invalid(INSECURE_NOT_ALLOWED.to_string())));
     }
     let mount_specs = parts.mount_specs;
-    let mounts = mounts::resolve(ctx, state, mount_specs)
+    let mut mounts = mounts::resolve(ctx, state, mount_specs)
         .await?
         .map_err(&fail)?;
     let (mut execution, key) = execution_and_key(ctx, state, parts, &mounts.key_parts);
@@ -131,6 +131,7 @@ pub async fn perform(ctx: &Ctx, state: &mut StageState, instruction: &Instructio
     {
         return Ok(());
     }
+    let _claims = mounts.claim_caches(ctx);
     let filling = Instant::now();
     let mut prepared = mounts::prepare(ctx, &state.name, mounts, execution.script.as_ref())
         .await?
