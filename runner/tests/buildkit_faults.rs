@@ -102,6 +102,49 @@ fn cancelling_stops_the_build_on_the_daemon() {
     );
 }
 
+/// Cancels a build of `case` once a process whose command line holds `marker` runs.
+fn cancel_when_running(case: &Case, marker: &str) {
+    let watched = marker.to_string();
+    let cancel = async move {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while !process_running(&watched) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        "SIGINT"
+    };
+    let result = build_ours_until(case, cancel);
+    assert!(
+        matches!(
+            result,
+            Err(BuildFailure::Build(BuildkitError::Interrupted {
+                signal: "SIGINT"
+            }))
+        ),
+        "expected an interrupted build, got {result:?}"
+    );
+}
+
+#[test]
+fn a_build_started_right_after_a_cancelled_one_runs_its_steps_afresh() {
+    // Ctrl-C and the same command again: the second build must not join the cancelled
+    // build's steps while the daemon is still tearing them down (it failed with "exit code:
+    // 137: context canceled" about one time in three when the cancelled build returned
+    // before the daemon had discarded it).
+    for round in 0..6 {
+        let marker = format!("rerun{}x{round}", std::process::id());
+        let case = Case::new(&format!("rerun-{round}")).dockerfile(&format!(
+            "FROM stageplan-test/busybox:1\nRUN echo {marker} && sleep 3 && echo {marker} > /done\n"
+        ));
+        cancel_when_running(&case, &marker);
+        let rebuilt = buildkit_support::build_ours(&case);
+        assert!(
+            rebuilt.is_ok(),
+            "round {round}: the build after the cancelled one failed: {rebuilt:?}"
+        );
+        assert_eq!(case.read_from_image("/done").trim(), marker);
+    }
+}
+
 #[test]
 fn an_unreachable_engine_is_a_clear_error() {
     let address = runner::buildkit::transport::hijack::EngineAddress::parse(

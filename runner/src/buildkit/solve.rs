@@ -8,7 +8,8 @@
 //! starts; `Control.Solve` runs without a definition, so this client acts as the frontend
 //! through `LlbBridge` (resolve the base images, translate, solve, `Return` with the image
 //! config); every started build ends with one `Return`; a cancellation drops the solve request,
-//! which makes BuildKit cancel the build and stop its processes.
+//! which makes BuildKit cancel the build and stop its processes, and returns once the daemon has
+//! discarded the build (or after `CANCEL_GRACE`), so that the next build does not join it.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -110,12 +111,18 @@ pub async fn build(
     let build_ref = session::random_id();
     let status: SharedStatus = Arc::new(Mutex::new(StatusState::default()));
 
-    let status_task = tokio::spawn(follow_status(
-        channel.clone(),
-        build_ref.clone(),
-        status.clone(),
-        progress.clone(),
+    // Shared: awaited when the build ends, and after a cancellation (the daemon ends the
+    // status stream once it has discarded the build).
+    let status_task = futures_util::FutureExt::shared(futures_util::FutureExt::map(
+        tokio::spawn(follow_status(
+            channel.clone(),
+            build_ref.clone(),
+            status.clone(),
+            progress.clone(),
+        )),
+        |_| (),
     ));
+    let status_ended = status_task.clone();
     let (exporter, exporter_attrs) = match &options.output {
         // As `docker build --output`: the files instead of an image, through the session.
         Some(_) => ("tar".to_string(), Default::default()),
@@ -133,6 +140,7 @@ pub async fn build(
     };
     let mut control = control_client(channel.clone());
     let solve_task = tokio::spawn(async move { control.solve(solve_request).await });
+    let solve_abort = solve_task.abort_handle();
     let gateway = Gateway::new(channel.clone(), &build_ref)?;
     let frontend = FrontendRun {
         gateway: &gateway,
@@ -147,7 +155,7 @@ pub async fn build(
         status: &status,
         progress,
     };
-    let outcome = async {
+    let mut outcome = Box::pin(async {
         let gateway_result = frontend.run().await;
         let returned = match &gateway_result {
             Ok((ref_id, config)) => gateway.return_result(ref_id, config.clone()).await,
@@ -155,25 +163,33 @@ pub async fn build(
         };
         let solved = solve_task.await;
         // The status stream ends with the build; its last messages name what failed.
-        let _ = status_task.await;
+        status_task.await;
         status::lock(&status).flush(progress);
         let finished = finish(gateway_result, returned, solved, &status, progress);
         let exported = written.lock().ok().and_then(|mut slot| slot.take());
         with_export(finished, options.output.as_ref(), exported)
-    };
-    tokio::pin!(outcome);
-    tokio::select! {
+    });
+    let signal = tokio::select! {
         result = &mut outcome => {
             drop(session);
-            result
+            return result;
         }
-        signal = cancel => {
-            // Dropping the pending calls cancels the solve on the daemon.
-            drop(session);
-            Err(BuildkitError::Interrupted { signal })
-        }
-    }
+        signal = cancel => signal,
+    };
+    // Dropping the frontend's pending calls and the solve request cancels the build on the
+    // daemon. The daemon is given a moment to discard it (its status stream ends then): a build
+    // of the same steps started right after would otherwise join the cancelled build's steps,
+    // still being torn down, and fail with "context canceled" (the Docker CLI waits for the
+    // cancelled solve to return as well).
+    drop(outcome);
+    solve_abort.abort();
+    let _ = tokio::time::timeout(CANCEL_GRACE, status_ended).await;
+    drop(session);
+    Err(BuildkitError::Interrupted { signal })
 }
+
+/// How long a cancelled build waits for the daemon to discard it.
+const CANCEL_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the frontend side of a build needs.
 struct FrontendRun<'a> {
