@@ -412,6 +412,84 @@ fn the_output_tar_holds_what_buildkit_tar_exporter_writes() {
     }
 }
 
+/// The names in `dir` other than the test runner's own output files.
+fn written_beside(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !name.starts_with("runner-"))
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_tar_export_through_buildkit_stopped_part_way_leaves_no_partial_tar() {
+    require_engine();
+    let dir = TempDir::new("bk-tar-stopped");
+    // Big enough that the export is still streaming when the signal comes.
+    dir.write(
+        "Dockerfile",
+        &format!(
+            "FROM {BASE}\nRUN echo {} > /nonce && dd if=/dev/zero of=/big bs=1M count=200 2>/dev/null\n",
+            support::nonce()
+        ),
+    );
+    let outputs = TempDir::new("bk-tar-stopped-out");
+    let dest = outputs.0.join("rootfs.tar");
+    let args: Vec<String> = [
+        "build".to_string(),
+        dir.path_str(),
+        "--backend".to_string(),
+        "buildkit".to_string(),
+        "--progress".to_string(),
+        "plain".to_string(),
+        "-o".to_string(),
+        format!("type=tar,dest={}", dest.display()),
+    ]
+    .to_vec();
+    // Started, and signalled once the tar is being received beside its file.
+    let receiving = |signal: &str| {
+        let started = support::faulted::start(&args, &[], &outputs.0);
+        let waited = std::time::Instant::now();
+        while written_beside(&outputs.0).is_empty() {
+            assert!(waited.elapsed().as_secs() < 120, "the export never started");
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        started.signal(signal);
+        started.finish()
+    };
+    // Stopped by a signal: the task receiving the tar may outlive the build, but the partial
+    // tar goes before the runner exits.
+    let stopped = receiving("TERM");
+    assert_eq!(stopped.code, Some(130), "{}", stopped.stderr);
+    assert_eq!(
+        written_beside(&outputs.0),
+        Vec::<String>::new(),
+        "a partial tar stayed after SIGTERM"
+    );
+    // Killed: the partial tar stays, named for the killed runner, and the next runner exporting
+    // there removes it.
+    let killed = receiving("KILL");
+    let left = written_beside(&outputs.0);
+    assert!(
+        left.len() == 1 && left[0].starts_with(&killed.prefix),
+        "the killed runner's partial tar is named for it: {left:?} ({})",
+        killed.prefix
+    );
+    // The daemon is given a moment to discard the killed client's build, which nothing waited
+    // for.
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let next = support::faulted::run(&args, &outputs.0);
+    assert_eq!(next.code, Some(0), "{}", next.stderr);
+    assert_eq!(
+        written_beside(&outputs.0),
+        vec!["rootfs.tar".to_string()],
+        "the killed runner's partial tar is still beside the output"
+    );
+}
+
 #[test]
 fn a_tar_export_stopped_part_way_leaves_no_partial_tar() {
     require_engine();

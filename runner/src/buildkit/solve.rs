@@ -166,16 +166,21 @@ pub async fn build(
         status_task.await;
         status::lock(&status).flush(progress);
         let finished = finish(gateway_result, returned, solved, &status, progress);
-        let exported = written.lock().ok().and_then(|mut slot| slot.take());
+        let exported = written.take_written();
         with_export(finished, options.output.as_ref(), exported)
     });
     let signal = tokio::select! {
         result = &mut outcome => {
+            // What the export left unfinished (a failed build) goes before the runner exits.
+            written.stop();
             drop(session);
             return result;
         }
         signal = cancel => signal,
     };
+    // A partial tar goes at once, and none is renamed into place after the signal (the task
+    // receiving it may go on until the daemon stops sending, and outlive the session).
+    written.stop();
     // Dropping the frontend's pending calls and the solve request cancels the build on the
     // daemon. The daemon is given a moment to discard it (its status stream ends then): a build
     // of the same steps started right after would otherwise join the cancelled build's steps,

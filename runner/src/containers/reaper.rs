@@ -324,30 +324,40 @@ impl Reaper {
     /// died left there (a partial `--output` tar beside its destination, a context read from
     /// standard input); returns how many.
     pub fn sweep_dead_in(&self, dir: &Path) -> usize {
-        if self.inner.identity.is_none() {
-            return 0;
+        match &self.inner.identity {
+            Some(me) => sweep_dead_in(me, dir),
+            None => 0,
         }
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        let mut swept = 0;
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if !self.proves_dead(&name) {
-                continue;
-            }
-            let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
-            let removed = if is_dir {
-                std::fs::remove_dir_all(entry.path())
-            } else {
-                std::fs::remove_file(entry.path())
-            };
-            if removed.is_ok() {
-                swept += 1;
-            }
-        }
-        swept
     }
+}
+
+/// [`Reaper::sweep_dead_in`] for code with no engine at hand (the BuildKit backend's export):
+/// removes what runners which provably died left in host directory `dir`; returns how many.
+pub fn sweep_dead_files_in(dir: &Path) -> usize {
+    RunnerIdentity::current().map_or(0, |me| sweep_dead_in(me, dir))
+}
+
+fn sweep_dead_in(me: &RunnerIdentity, dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut swept = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !RunnerIdentity::from_name(&name).is_some_and(|owner| me.proves_dead(&owner)) {
+            continue;
+        }
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        let removed = if is_dir {
+            std::fs::remove_dir_all(entry.path())
+        } else {
+            std::fs::remove_file(entry.path())
+        };
+        if removed.is_ok() {
+            swept += 1;
+        }
+    }
+    swept
 }
 
 /// How long [`Reaper::shutdown`] waits for the creations and removals in flight.
