@@ -52,6 +52,9 @@ pub enum PlanError {
     /// Something in the plan's stage graph is inconsistent.
     #[error("{0}")]
     Graph(String),
+    /// `SOURCE_DATE_EPOCH` is a time no image can carry.
+    #[error("SOURCE_DATE_EPOCH is {0}, a time after the year 9999, which an image's creation time cannot hold (BuildKit fails to write it too); give the seconds since 1970 of a date up to 9999-12-31 (at most {LATEST_EPOCH})")]
+    Epoch(i64),
     /// The stages depend on each other in a circle.
     #[error("dependency cycle: {0}; a stage cannot need itself (check COPY --from and RUN --mount from=)")]
     Cycle(String),
@@ -124,12 +127,19 @@ fn unknown_field(
     }
 }
 
-/// Checks the stage graph of a plan.
+/// The latest `SOURCE_DATE_EPOCH` an image's time can hold: 9999-12-31T23:59:59Z (RFC 3339
+/// times, and Go's JSON times in BuildKit's image config, have four-digit years).
+pub const LATEST_EPOCH: i64 = 253_402_300_799;
+
+/// Checks the stage graph of a plan, and the time its images are dated with.
 pub fn check(plan: &Plan) -> Result<(), PlanError> {
     let n = plan.stages.len();
     let graph = |message: String| PlanError::Graph(message);
     if plan.targets.is_empty() {
         return Err(graph("the plan has no targets".to_string()));
+    }
+    if let Some(seconds) = plan.source_date_epoch.filter(|s| *s > LATEST_EPOCH) {
+        return Err(PlanError::Epoch(seconds));
     }
     for (i, stage) in plan.stages.iter().enumerate() {
         if stage.index != i {
@@ -322,6 +332,19 @@ mod tests {
         assert!(
             parse(&value.to_string()).is_ok(),
             "an explicit null optional is fine"
+        );
+    }
+
+    #[test]
+    fn a_source_date_epoch_after_the_year_9999_is_refused() {
+        let mut value = plan_json(TWO);
+        value["source_date_epoch"] = serde_json::json!(LATEST_EPOCH);
+        assert!(parse(&value.to_string()).is_ok());
+        value["source_date_epoch"] = serde_json::json!(i64::MAX);
+        let err = parse(&value.to_string()).unwrap_err().to_string();
+        assert!(
+            err.contains("year 9999") && err.contains("253402300799"),
+            "{err}"
         );
     }
 

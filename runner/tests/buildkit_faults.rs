@@ -146,6 +146,45 @@ fn a_build_started_right_after_a_cancelled_one_runs_its_steps_afresh() {
 }
 
 #[test]
+fn a_source_date_epoch_after_the_year_9999_is_refused_before_anything_is_built() {
+    // An image's time has a four-digit year (BuildKit fails to write a later one into the
+    // image config); the backend panicked formatting it, after resolving the base image.
+    let late = (runner::plan_check::LATEST_EPOCH + 1).to_string();
+    let case = Case::new("epoch-9999")
+        .dockerfile("FROM stageplan-test/busybox:1\nRUN true\n")
+        .build_arg("SOURCE_DATE_EPOCH", &late);
+    let says_what_to_do = |text: &str| {
+        assert!(
+            text.contains(&format!("SOURCE_DATE_EPOCH is {late}"))
+                && text.contains("year 9999")
+                && text.contains("253402300799")
+                && !text.contains("panicked"),
+            "{text}"
+        );
+    };
+    match build_ours_until(&case, std::future::pending::<&'static str>()) {
+        Err(BuildFailure::Build(error)) => {
+            assert_eq!(error.exit_code(), 2, "{error}");
+            says_what_to_do(&buildkit_support::error_chain(&error));
+        }
+        other => panic!("expected the plan to be refused, got {other:?}"),
+    }
+    // The command line, on both backends: a usage error, never a panic.
+    for backend in ["buildkit", "engine"] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_runner"))
+            .arg("build")
+            .arg(case.dir())
+            .args(["--backend", backend, "--progress", "plain"])
+            .args(["--build-arg", &format!("SOURCE_DATE_EPOCH={late}")])
+            .output()
+            .expect("run the runner");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{backend}: {stderr}");
+        says_what_to_do(&stderr);
+    }
+}
+
+#[test]
 fn an_unreachable_engine_is_a_clear_error() {
     let address = runner::buildkit::transport::hijack::EngineAddress::parse(
         "unix:///nonexistent/docker.sock",
