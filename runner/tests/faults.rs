@@ -586,6 +586,64 @@ fn a_signal_stops_a_runner_waiting_for_standard_input_that_never_ends() {
 }
 
 #[test]
+fn a_signal_while_a_context_from_standard_input_is_unpacked_leaves_no_copy_of_it() {
+    require_engine();
+    // Many small files: unpacking them takes seconds.
+    let source = Context::new(
+        "stdin-unpacked",
+        "FROM stageplan-test/busybox:1\nCOPY files /files\n",
+    );
+    let files = source.0.join("files");
+    std::fs::create_dir_all(&files).expect("files dir");
+    for n in 0..20_000 {
+        std::fs::write(files.join(format!("f{n}")), n.to_string()).expect("file");
+    }
+    let archive = Command::new("tar")
+        .args(["cf", "-", "-C", source.path(), "."])
+        .output()
+        .expect("tar");
+    // The runner's own temporary directory, to see what it leaves there.
+    let tmp = Context::new("stdin-unpacked-tmp", "unused");
+    std::fs::remove_file(tmp.0.join("Dockerfile")).expect("an empty directory");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_runner"))
+        .args(["build", "-", "--progress", "plain"])
+        .env("TMPDIR", tmp.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runner");
+    let mut input = child.stdin.take().expect("stdin");
+    let bytes = archive.stdout;
+    let feeder = std::thread::spawn(move || {
+        let _ = std::io::Write::write_all(&mut input, &bytes);
+    });
+    let prefix = identity_prefix(child.id());
+    let left = || -> Vec<String> {
+        std::fs::read_dir(&tmp.0)
+            .expect("read the temporary directory")
+            .flatten()
+            .map(|entry| entry.file_name().to_string_lossy().into_owned())
+            .collect()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !left().iter().any(|name| name.starts_with(&prefix)) {
+        assert!(Instant::now() < deadline, "the context was never unpacked");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(child.id(), "TERM");
+    let out = child.wait_with_output().expect("wait");
+    let _ = feeder.join();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert_eq!(
+        left(),
+        Vec::<String>::new(),
+        "the copy of the context from standard input stayed: {stderr}"
+    );
+}
+
+#[test]
 fn what_a_killed_runner_left_beside_an_output_and_from_standard_input_is_swept() {
     require_engine();
     let slow = Context::new(

@@ -99,15 +99,23 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
     };
     // Read on a blocking thread, so that a signal stops the runner also while it waits for a
     // Dockerfile or context on standard input (or a FIFO) that does not end.
-    let reading = tokio::task::spawn_blocking(move || {
+    let mut reading = tokio::task::spawn_blocking(move || {
         read_inputs(build_args, cli.plan, cli.common, build_platform)
     });
     let inputs = tokio::select! {
-        read = reading => read.map_err(|e| RunnerError::io(
+        read = &mut reading => read.map_err(|e| RunnerError::io(
             "reading the build's inputs",
             std::io::Error::other(e.to_string()),
         ))??,
-        signal = signals.recv() => return Err(RunnerError::Interrupted { signal }),
+        signal = signals.recv() => {
+            // A context archive being unpacked from standard input stops at its next read, and
+            // its directory goes as the reading ends (a read of standard input that does not
+            // end has made no directory: it is not waited for).
+            if stdin_input::stop() {
+                let _ = tokio::time::timeout(STOP_GRACE, reading).await;
+            }
+            return Err(RunnerError::Interrupted { signal });
+        }
     };
     check_entitlements(&inputs.plan, &inputs.common.allow)?;
     if inputs.common.backend == Backend::Buildkit {
@@ -147,6 +155,9 @@ pub async fn run(cli: Cli, early: EarlySignals) -> Result<i32> {
         }
     }
 }
+
+/// How long a signal waits for the reading of the build's inputs to end.
+const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// What a successful build leaves besides its image: the id on standard output (unless the
 /// progress is JSON, which carries it, or the output is a tar there) and in the `--iidfile`.

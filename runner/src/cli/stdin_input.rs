@@ -6,7 +6,8 @@
 //! a Dockerfile (the build then has an empty context).
 //! Output: the Dockerfile's text, and for a context of `-` a temporary context directory.
 //! Invariant: the temporary directory is removed when its [`StdinContext`] is dropped (the build
-//! ends, fails or is stopped by a signal), and is named like the runner's other temporary
+//! ends, fails or is stopped by a signal; a signal while the archive is being unpacked stops the
+//! unpacking at its next read, see [`stop`]), and is named like the runner's other temporary
 //! objects, so the next runner sweeps it after a SIGKILL; archive entries cannot be written outside it (the tar
 //! crate's `unpack` refuses such paths); standard input is read once.
 
@@ -19,6 +20,51 @@ use crate::steps::add_source::{archive_kind, Compression};
 
 /// The name under which errors and warnings show a Dockerfile read from standard input.
 pub(super) const STDIN_NAME: &str = "<stdin>";
+
+/// Whether a signal stopped the runner while it read its inputs (on a blocking thread, which
+/// the runner does not wait for without end), and whether a context directory was made.
+static READING: std::sync::Mutex<Reading> = std::sync::Mutex::new(Reading {
+    stopped: false,
+    made: false,
+});
+
+struct Reading {
+    /// No context directory is made any more, and an archive being unpacked fails at its next
+    /// read, so that its directory is removed at once.
+    stopped: bool,
+    /// A context directory was made: the reading must be waited for, for it to be removed.
+    made: bool,
+}
+
+fn reading() -> std::sync::MutexGuard<'static, Reading> {
+    READING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Stops reading a context from standard input (see [`READING`]); returns whether a context
+/// directory was made, which goes when the reading ends.
+pub(super) fn stop() -> bool {
+    let mut reading = reading();
+    reading.stopped = true;
+    reading.made
+}
+
+fn stopped() -> std::io::Error {
+    std::io::Error::other("the runner was stopped by a signal")
+}
+
+/// A reader that fails once the runner is stopped.
+struct Stoppable<R>(R);
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if reading().stopped {
+            return Err(stopped());
+        }
+        self.0.read(buf)
+    }
+}
 
 /// A context directory made from standard input, removed when dropped.
 pub(super) struct StdinContext {
@@ -102,10 +148,18 @@ fn make_dir(shown: &'static str) -> Result<StdinContext> {
         None => format!("stageplan-stdin-context-{}-{nanos}", std::process::id()),
     };
     let dir = std::env::temp_dir().join(name);
+    let mut reading = reading();
+    if reading.stopped {
+        return Err(RunnerError::io(
+            format!("making {}", dir.display()),
+            stopped(),
+        ));
+    }
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&dir)
         .map_err(|e| RunnerError::io(format!("making {}", dir.display()), e))?;
+    reading.made = true;
     Ok(StdinContext { dir, shown })
 }
 
@@ -127,7 +181,7 @@ fn unpack(bytes: &[u8], compression: Compression, dir: &Path) -> Result<()> {
             Box::new(std::io::Cursor::new(output))
         }
     };
-    let mut archive = tar::Archive::new(reader);
+    let mut archive = tar::Archive::new(Stoppable(reader));
     archive.set_preserve_permissions(true);
     archive.set_preserve_mtime(true);
     archive.set_overwrite(true);
