@@ -96,3 +96,24 @@ fn record_and_report_are_refused_with_the_buildkit_backend() {
     }
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn a_dockerfile_that_is_not_utf8_is_refused_naming_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("stageplan-cli-{}-latin1", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("context");
+    // "café" in Latin-1, as an editor with another encoding saves it.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        b"FROM stageplan-test/busybox:1\nRUN echo caf\xe9 > /menu\n",
+    )
+    .expect("Dockerfile");
+    let (code, stderr) = runner(&["build", dir.to_str().unwrap()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("Dockerfile:2:13: byte 0xe9 is not UTF-8 text")
+            && stderr.contains("save the Dockerfile as UTF-8")
+            && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}

@@ -52,8 +52,9 @@ pub(super) fn read_inputs(
             let (dir, source) = dockerfile_source(&args, &mut stdin_context)?;
             let (plan, dockerfile) = match source {
                 DockerfileSource::File { path, shown } => {
-                    let text = std::fs::read_to_string(&path)
+                    let bytes = std::fs::read(&path)
                         .map_err(|e| RunnerError::io(format!("reading {shown}"), e))?;
+                    let text = stdin_input::dockerfile_text(bytes, &shown)?;
                     let recorded = Some(path.display().to_string());
                     let plan =
                         plan_text(&text, &shown, recorded, &args, &build_args, &build_platform)?;
@@ -113,7 +114,7 @@ fn dockerfile_source(
     if args.dir != Path::new("-") {
         let source = if file_from_stdin {
             let bytes = stdin_input::read_all("the Dockerfile")?;
-            DockerfileSource::Text(stdin_input::dockerfile_text(bytes)?)
+            DockerfileSource::Text(stdin_input::dockerfile_text(bytes, STDIN_NAME)?)
         } else {
             let path = match &args.file {
                 Some(file) => file.clone(),

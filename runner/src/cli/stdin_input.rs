@@ -99,13 +99,21 @@ pub(super) fn read_all(what: &str) -> Result<Vec<u8>> {
     Ok(bytes)
 }
 
-/// The Dockerfile text of `-f -`.
-pub(super) fn dockerfile_text(bytes: Vec<u8>) -> Result<String> {
-    String::from_utf8(bytes).map_err(|_| {
-        RunnerError::Usage(
-            "the Dockerfile on standard input is not UTF-8 text; pass a Dockerfile with -f -"
-                .to_string(),
-        )
+/// A Dockerfile's text; bytes that are not UTF-8 are refused naming the file, the line and the
+/// column of the first one (BuildKit's parser passes such bytes through; the planner reads text).
+pub(super) fn dockerfile_text(bytes: Vec<u8>, shown: &str) -> Result<String> {
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        let start = valid.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+        let column = String::from_utf8_lossy(&valid[start..]).chars().count() + 1;
+        let byte = e.as_bytes()[valid.len()];
+        RunnerError::Dockerfile {
+            file: shown.to_string(),
+            errors: format!(
+                "{shown}:{line}:{column}: byte 0x{byte:02x} is not UTF-8 text; save the Dockerfile as UTF-8 (non-ASCII text such as é must be UTF-8 encoded)"
+            ),
+        }
     })
 }
 
@@ -130,7 +138,10 @@ pub(super) fn context(bytes: Vec<u8>) -> Result<FromStdin> {
         None => {
             let context =
                 make_dir("(none: the Dockerfile came on standard input, with no context)")?;
-            Ok(FromStdin::Dockerfile(context, dockerfile_text(bytes)?))
+            Ok(FromStdin::Dockerfile(
+                context,
+                dockerfile_text(bytes, STDIN_NAME)?,
+            ))
         }
     }
 }
@@ -238,6 +249,21 @@ mod tests {
         };
         assert_eq!(text, "FROM busybox\nRUN true\n");
         assert_eq!(std::fs::read_dir(context.dir()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_dockerfile_that_is_not_utf8_names_the_line_and_column_of_its_first_bad_byte() {
+        let error = dockerfile_text(
+            b"FROM busybox\nRUN echo \xc3\xa9\xff\n".to_vec(),
+            STDIN_NAME,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.contains("<stdin>:2:11: byte 0xff is not UTF-8 text"),
+            "{error}"
+        );
+        assert!(context(b"FROM busybox\nRUN \xfe\n".to_vec()).is_err());
     }
 
     #[test]
