@@ -327,13 +327,43 @@ pub fn content_digest<R: Read>(input: R) -> Result<String, TarError> {
 
 /// The content of the first regular file in a tar (a single-file download).
 pub fn first_file(input: &[u8]) -> Result<Option<Vec<u8>>, TarError> {
+    Ok(first_file_entry(input)?.map(|file| file.data))
+}
+
+/// A regular file read from a tar: its content and what its header says of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileEntry {
+    /// The content.
+    pub data: Vec<u8>,
+    /// Permission and special bits (`mode & 0o7777`).
+    pub mode: u32,
+    /// Owner uid and gid.
+    pub owner: (u64, u64),
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
+}
+
+/// The first regular file in a tar, with its mode, owner and modification time.
+pub fn first_file_entry(input: &[u8]) -> Result<Option<FileEntry>, TarError> {
     let mut archive = Archive::new(input);
     for entry in archive.entries().map_err(TarError::Read)? {
         let mut entry = entry.map_err(TarError::Read)?;
-        if entry.header().entry_type() == EntryType::Regular {
+        let header = entry.header();
+        if header.entry_type() == EntryType::Regular {
+            let mode = header.mode().map_err(TarError::Read)? & 0o7777;
+            let owner = (
+                header.uid().map_err(TarError::Read)?,
+                header.gid().map_err(TarError::Read)?,
+            );
+            let mtime = header.mtime().map_err(TarError::Read)?;
             let mut data = Vec::new();
             entry.read_to_end(&mut data).map_err(TarError::Read)?;
-            return Ok(Some(data));
+            return Ok(Some(FileEntry {
+                data,
+                mode,
+                owner,
+                mtime,
+            }));
         }
     }
     Ok(None)
@@ -383,6 +413,20 @@ mod tests {
         sym.set_size(0);
         builder.append_link(&mut sym, "out/c", "../etc/x").unwrap();
         builder.into_inner().unwrap()
+    }
+
+    #[test]
+    fn first_file_entry_keeps_mode_owner_and_time() {
+        let file = first_file_entry(&sample()).unwrap().unwrap();
+        assert_eq!(
+            file,
+            FileEntry {
+                data: b"hi".to_vec(),
+                mode: 0o644,
+                owner: (1000, 1000),
+                mtime: 0,
+            }
+        );
     }
 
     #[test]

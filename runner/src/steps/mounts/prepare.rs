@@ -58,14 +58,15 @@ impl Prepared {
         !self.volumes.is_empty()
     }
 
-    /// Binds host file `host` read-only at `target` (an empty mount point the RUN leaves
-    /// behind is removed later). A socket bound read-only still takes connections.
-    fn bind_file(&mut self, host: &std::path::Path, target: String) {
+    /// Binds host file `host` at `target`, read-only unless `read_only` is false (an empty
+    /// mount point the RUN leaves behind is removed later). A socket bound read-only still
+    /// takes connections.
+    fn bind_file(&mut self, host: &std::path::Path, target: String, read_only: bool) {
         self.file_targets.push(target.clone());
         self.mounts.push(MountSpec::Bind {
             source: host.to_string_lossy().into_owned(),
             target,
-            read_only: true,
+            read_only,
         });
     }
 
@@ -144,7 +145,9 @@ async fn prepare_into(
                         Ok(host) => host,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.bind_file(&host, target);
+                    // The copy is the RUN's own: with `rw` it takes the writes, which go
+                    // when it is removed, as BuildKit discards a writable bind's writes.
+                    prepared.bind_file(&host, target, read_only);
                     continue;
                 }
                 let volume = ctx.create_volume().await?;
@@ -236,7 +239,7 @@ async fn prepare_into(
                         Ok(path) => path,
                         Err(e) => return Ok(Err(e)),
                     };
-                    prepared.bind_file(&path, target);
+                    prepared.bind_file(&path, target, true);
                 } else {
                     let dir = target
                         .rsplit_once('/')
@@ -447,7 +450,7 @@ fn ssh_socket(
         ))
     })?;
     prepared.ssh_proxies.push(proxy);
-    prepared.bind_file(&path, agent.target);
+    prepared.bind_file(&path, agent.target, true);
     Ok(())
 }
 
@@ -484,7 +487,18 @@ fn secret_host_file(
     Ok(path)
 }
 
-/// Copies a single-file bind source to a temporary host file.
+/// What a single-file bind shows of its source besides the content: BuildKit binds the file
+/// itself, so its mode, owner (root for a context file) and modification time are seen.
+struct FileShown {
+    mode: u32,
+    /// `None`: left as written (the runner's own user; root for a runner run as root, which is
+    /// what a context file shows).
+    owner: Option<(u64, u64)>,
+    mtime: std::time::SystemTime,
+}
+
+/// Copies a single-file bind source to a temporary host file, with the source's mode, owner
+/// and modification time.
 async fn host_copy(
     ctx: &Ctx,
     content: BindContent,
@@ -492,18 +506,32 @@ async fn host_copy(
 ) -> Result<std::result::Result<PathBuf, StepError>> {
     let path = ctx.reaper.host_file(&std::env::temp_dir());
     prepared.host_files.push(path.clone());
-    let bytes = match content {
+    let (bytes, shown) = match content {
         BindContent::Context(set) => match set.entries.first() {
-            Some(entry) => match std::fs::read(&entry.path) {
-                Ok(bytes) => bytes,
-                Err(e) => {
-                    return Ok(Err(StepError::Invalid(format!(
-                        "cannot read {}: {e}",
-                        entry.path.display()
-                    ))))
+            Some(entry) => {
+                let read = std::fs::read(&entry.path).and_then(|bytes| {
+                    let meta = std::fs::metadata(&entry.path)?;
+                    Ok((bytes, meta))
+                });
+                match read {
+                    Ok((bytes, meta)) => {
+                        use std::os::unix::fs::PermissionsExt;
+                        let shown = FileShown {
+                            mode: meta.permissions().mode() & 0o7777,
+                            owner: None,
+                            mtime: meta.modified().unwrap_or(std::time::UNIX_EPOCH),
+                        };
+                        (bytes, Some(shown))
+                    }
+                    Err(e) => {
+                        return Ok(Err(StepError::Invalid(format!(
+                            "cannot read {}: {e}",
+                            entry.path.display()
+                        ))))
+                    }
                 }
-            },
-            None => Vec::new(),
+            }
+            None => (Vec::new(), None),
         },
         BindContent::Image(piece) => {
             let (bytes, producer) = piece::stream(
@@ -522,21 +550,52 @@ async fn host_copy(
                 (_, Uploaded::Producer(e)) => return Ok(Err(StepError::Tar(e))),
                 (_, Uploaded::Worker(e)) | (Err(e), _) => return Ok(Err(StepError::Worker(e))),
                 (Ok(Err(e)), _) => return Ok(Err(StepError::Tar(tarx::TarError::Read(e)))),
-                (Ok(Ok(archive)), _) => tarx::first_file(&archive)
-                    .ok()
-                    .flatten()
-                    .unwrap_or_default(),
+                (Ok(Ok(archive)), _) => match tarx::first_file_entry(&archive).ok().flatten() {
+                    Some(file) => {
+                        let shown = FileShown {
+                            mode: file.mode,
+                            owner: Some(file.owner),
+                            mtime: std::time::UNIX_EPOCH
+                                + std::time::Duration::from_secs(file.mtime),
+                        };
+                        (file.data, Some(shown))
+                    }
+                    None => (Vec::new(), None),
+                },
             }
         }
-        BindContent::Empty => Vec::new(),
+        BindContent::Empty => (Vec::new(), None),
     };
-    if let Err(e) = std::fs::write(&path, bytes) {
+    if let Err(e) = write_shown(&path, &bytes, shown.as_ref()) {
         return Ok(Err(StepError::Invalid(format!(
             "cannot write {}: {e}",
             path.display()
         ))));
     }
     Ok(Ok(path))
+}
+
+/// Writes `bytes` to `path` and gives it what `shown` says: the modification time while the
+/// file is open, then the owner (a chown clears the setuid and setgid bits) and the mode. An
+/// owner the runner's user cannot give is left as it is (a runner not run as root owns its
+/// copies).
+fn write_shown(
+    path: &std::path::Path,
+    bytes: &[u8],
+    shown: Option<&FileShown>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut file = std::fs::File::create(path)?;
+    std::io::Write::write_all(&mut file, bytes)?;
+    let Some(shown) = shown else {
+        return Ok(());
+    };
+    file.set_modified(shown.mtime)?;
+    drop(file);
+    if let Some((uid, gid)) = shown.owner {
+        let _ = std::os::unix::fs::chown(path, Some(uid as u32), Some(gid as u32));
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(shown.mode))
 }
 
 /// Removes the temporary volumes and host files of a RUN.
