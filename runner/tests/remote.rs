@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use std::collections::BTreeMap;
 
+use support::snapshot::filesystem_with_contents;
+
 use support::{
     assert_built, docker_at, filesystem, forget_cache_tags, image_tag, prefix, remove_images,
     require_engine, run_runner, stage_images, write_plan, TempDir, BASE, DOCKER,
@@ -132,15 +134,29 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
 
     let dir = TempDir::new("remote");
     dir.write("in.txt", "from the context\n");
+    dir.write("run.sh", "#!/bin/sh\necho from run.sh\n");
+    std::fs::set_permissions(
+        dir.0.join("run.sh"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod run.sh");
+    // Single-file binds (from the context and from a stage, over a file the image has, and
+    // rw), which a remote engine cannot bind from the runner's host: the RUN sees each file
+    // with its own mode and owner, and the image keeps neither the files nor the writes.
     dir.write(
         "Dockerfile",
         &format!(
             "FROM {BASE} AS build\n\
              COPY in.txt /src/\n\
-             RUN mkdir /out && cp /src/in.txt /out/ && echo built > /out/stamp\n\
+             RUN mkdir /out && cp /src/in.txt /out/ && echo built > /out/stamp \\\n\
+             \x20&& printf '#!/bin/sh\\necho tool\\n' > /out/tool && chmod 750 /out/tool && chown 7:8 /out/tool\n\
              \n\
              FROM {BASE} AS final\n\
              COPY --from=build /out/ /app/\n\
+             RUN --mount=type=bind,source=run.sh,target=/usr/local/bin/run.sh \\\n\
+             \x20--mount=type=bind,from=build,source=/out/tool,target=/app/stamp \\\n\
+             \x20run.sh > /app/ran && /app/stamp >> /app/ran && stat -c '%a %u %g' /app/stamp >> /app/ran\n\
+             RUN --mount=type=bind,source=in.txt,target=/app/in.txt,rw echo more >> /app/in.txt && cat /app/in.txt > /app/rw\n\
              CMD [\"cat\", \"/app/stamp\"]\n"
         ),
     );
@@ -176,11 +192,21 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
         "json",
     ]);
     assert_built(&local, "the build on the local engine");
-    let remote_files = filesystem(Some(&engine.host), &image);
+    let mut contents = BTreeMap::new();
+    let remote_files = filesystem_with_contents(Some(&engine.host), &image, Some(&mut contents));
     let local_files = filesystem(None, &image);
     forget_cache_tags(None, &stage_images(&local.stdout));
     remove_images(None, &[&image]);
     assert!(remote_files.contains_key("app/stamp"), "{remote_files:?}");
+    let text = |path: &str| String::from_utf8_lossy(&contents[path]).into_owned();
+    assert_eq!(text("app/ran"), "from run.sh\ntool\n750 7 8\n");
+    assert_eq!(text("app/rw"), "from the context\nmore\n");
+    assert_eq!(text("app/stamp"), "built\n");
+    assert_eq!(text("app/in.txt"), "from the context\n");
+    assert!(
+        !remote_files.contains_key("usr/local/bin/run.sh"),
+        "{remote_files:?}"
+    );
     assert_eq!(remote_files, local_files);
     drop(engine);
 }

@@ -5,7 +5,9 @@
 //! Output: [`Mounts`]: the cache-key parts, and after [`prepare`] the container mounts plus
 //! what to clean up.
 //! `bind` = a temporary volume filled with the source (context, stage or image), or for a file
-//! source a read-only bind of a temporary host copy (local engine); `cache` = a named volume
+//! source a bind of a temporary host copy with the file's mode, owner and time, read-only unless
+//! `rw` (local engine), or the file written into the running container and removed before the
+//! commit (remote engine); `cache` = a named volume
 //! `stageplan-cache-<hash of id>` kept between builds, created with its `uid`/`gid`/`mode`, or
 //! with `from=` filled with that stage's or image's source directory, one volume per id and base
 //! image (removed again when the build fails or stops before it is filled; emptied once by a
@@ -17,8 +19,9 @@
 //! `--ssh` agent, bound at the target (local engine; an optional mount with no agent is left
 //! out, as in BuildKit).
 //! Invariant: a mount's content never enters a commit: volumes, tmpfs and binds are outside
-//! the container's writable layer, and the empty files a file mount leaves are removed before
-//! the commit; every temporary volume and host file is removed on every path.
+//! the container's writable layer, and the empty files a file mount leaves (and on a remote
+//! engine the files placed for single-file binds) are removed before the commit; every
+//! temporary volume and host file is removed on every path.
 //!
 //! The work is split in phases: [`resolve`] (options, sources and key parts, in
 //! `resolve.rs`, with a bind mount's source in `bind_source.rs`), then on a cache miss
@@ -30,5 +33,5 @@ mod prepare;
 mod resolve;
 mod ssh;
 
-pub use prepare::{prepare, release, Prepared, PIPES_DIR};
+pub use prepare::{prepare, release, PlacedFile, Prepared, PIPES_DIR};
 pub use resolve::{resolve, Mounts, Secret, CACHE_BASE_LABEL, CACHE_ID_LABEL};

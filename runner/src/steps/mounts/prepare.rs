@@ -41,6 +41,9 @@ pub struct Prepared {
     pub secrets_in_container: Vec<Secret>,
     /// Secret environment variables (`NAME=value`), given to the process only.
     pub secret_env: Vec<String>,
+    /// Single-file binds on a remote engine (which cannot bind a file of the runner's host):
+    /// written into the running container before the RUN and removed before the commit.
+    pub files_in_container: Vec<PlacedFile>,
     /// File targets the engine creates as empty mount points; removed before the commit.
     pub file_targets: Vec<String>,
     /// Whether the RUN has a secret mount (file or environment variable): its output may show
@@ -74,7 +77,9 @@ impl Prepared {
     /// or secret environment variables, which must never be part of a container's stored
     /// config).
     pub fn needs_exec(&self) -> bool {
-        !self.secrets_in_container.is_empty() || !self.secret_env.is_empty()
+        !self.secrets_in_container.is_empty()
+            || !self.secret_env.is_empty()
+            || !self.files_in_container.is_empty()
     }
 
     /// Whether the RUN sees a secret, so that what it prints may hold one: its container is
@@ -82,6 +87,21 @@ impl Prepared {
     pub fn holds_secrets(&self) -> bool {
         self.has_secret
     }
+}
+
+/// A single-file bind mount placed into the RUN's container on a remote engine: the file's
+/// content, mode, owner and modification time, at `target` (absolute).
+pub struct PlacedFile {
+    /// Where the RUN sees the file.
+    pub target: String,
+    /// The file's content.
+    pub content: Vec<u8>,
+    /// Permission and special bits.
+    pub mode: u32,
+    /// Owner uid and gid.
+    pub owner: (u64, u64),
+    /// Modification time, seconds since the epoch.
+    pub mtime: u64,
 }
 
 /// Prepares the container mounts of a RUN: fills temporary volumes, creates cache volumes,
@@ -137,9 +157,28 @@ async fn prepare_into(
             } => {
                 if is_file {
                     if !ctx.engine.is_local() {
-                        return Ok(Err(StepError::Invalid(format!(
-                            "a bind mount of a single file ({target}) needs a local engine; mount its directory instead"
-                        ))));
+                        // A remote engine cannot bind a file of this host: the file is written
+                        // into the RUN's container and removed before the commit.
+                        let (content, shown) = match file_source(ctx, content).await? {
+                            Ok(found) => found,
+                            Err(e) => return Ok(Err(e)),
+                        };
+                        prepared.files_in_container.push(PlacedFile {
+                            target,
+                            content,
+                            mode: shown.as_ref().map_or(0o644, |shown| shown.mode),
+                            owner: shown
+                                .as_ref()
+                                .and_then(|shown| shown.owner)
+                                .unwrap_or((0, 0)),
+                            mtime: shown
+                                .as_ref()
+                                .and_then(|shown| {
+                                    shown.mtime.duration_since(std::time::UNIX_EPOCH).ok()
+                                })
+                                .map_or(0, |since| since.as_secs()),
+                        });
+                        continue;
                     }
                     let host = match host_copy(ctx, content, prepared).await? {
                         Ok(host) => host,
@@ -506,7 +545,26 @@ async fn host_copy(
 ) -> Result<std::result::Result<PathBuf, StepError>> {
     let path = ctx.reaper.host_file(&std::env::temp_dir());
     prepared.host_files.push(path.clone());
-    let (bytes, shown) = match content {
+    let (bytes, shown) = match file_source(ctx, content).await? {
+        Ok(found) => found,
+        Err(e) => return Ok(Err(e)),
+    };
+    if let Err(e) = write_shown(&path, &bytes, shown.as_ref()) {
+        return Ok(Err(StepError::Invalid(format!(
+            "cannot write {}: {e}",
+            path.display()
+        ))));
+    }
+    Ok(Ok(path))
+}
+
+/// The content of a single-file bind source and what the RUN sees of it besides (`None` for
+/// nothing: an empty file).
+async fn file_source(
+    ctx: &Ctx,
+    content: BindContent,
+) -> Result<std::result::Result<(Vec<u8>, Option<FileShown>), StepError>> {
+    Ok(Ok(match content {
         BindContent::Context(set) => match set.entries.first() {
             Some(entry) => {
                 let read = std::fs::read(&entry.path).and_then(|bytes| {
@@ -565,14 +623,7 @@ async fn host_copy(
             }
         }
         BindContent::Empty => (Vec::new(), None),
-    };
-    if let Err(e) = write_shown(&path, &bytes, shown.as_ref()) {
-        return Ok(Err(StepError::Invalid(format!(
-            "cannot write {}: {e}",
-            path.display()
-        ))));
-    }
-    Ok(Ok(path))
+    }))
 }
 
 /// Writes `bytes` to `path` and gives it what `shown` says: the modification time while the

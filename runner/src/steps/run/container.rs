@@ -1,6 +1,8 @@
 //! A RUN in a fresh container: created from the stage's image with the RUN's mounts, run as
-//! its own command or, when secrets must be written through it, kept alive and run as an exec;
-//! committed; the empty mount points of file mounts removed from the result.
+//! its own command or, when secrets or single-file binds (remote engine) must be written
+//! through it, kept alive and run as an exec (the placed files removed, and what the image had
+//! at their targets put back, before the commit); committed; the empty mount points of file
+//! mounts removed from the result.
 //!
 //! Input: the [`Execution`], the [`Prepared`] mounts, the stage state.
 //! Output: the stage's new image, committed.
@@ -26,7 +28,7 @@ use crate::exec::ctx::Ctx;
 use crate::exec::holders::create_holder;
 use crate::exec::keeper;
 use crate::exec::stage_state::StageState;
-use crate::steps::mounts::{Prepared, Secret};
+use crate::steps::mounts::{PlacedFile, Prepared, Secret};
 
 /// Runs the RUN in a fresh container with its mounts; commits it; removes it on every path.
 pub(super) async fn run_in_container(
@@ -120,6 +122,9 @@ pub(super) async fn run_in_container(
             for secret in &prepared.secrets_in_container {
                 write_secret(ctx, state, instruction, &id, secret).await?;
             }
+            for file in &prepared.files_in_container {
+                place_file(ctx, state, instruction, &id, file).await?;
+            }
             // The exec kills what the RUN leaves running, so nothing writes into the commit
             // after the RUN (the container is removed afterwards: what else it changed is moot).
             exec_step(
@@ -131,6 +136,11 @@ pub(super) async fn run_in_container(
                 &prepared.secret_env,
             )
             .await?;
+            // Last placed, first taken away: the files go before the commit, and a file the
+            // image had at a target comes back.
+            for file in prepared.files_in_container.iter().rev() {
+                take_file_away(ctx, state, instruction, &id, file).await?;
+            }
         } else {
             let (code, tail) = match attached {
                 Some(output) => {
@@ -220,6 +230,106 @@ async fn write_secret(
             source: StepError::Invalid(format!(
                 "cannot place secret \"{}\" at {target} (the image needs /bin/sh, cat, chown and chmod for secrets on a remote engine): {}",
                 secret.id,
+                tail.join(" ")
+            )),
+        });
+    }
+    Ok(())
+}
+
+/// Where a file the image has at a single-file bind's target waits while the RUN sees the bound
+/// file (remote engine).
+const SET_ASIDE: &str = ".stageplan-bind-set-aside";
+
+/// Writes a single-file bind's file into the running container at its target (a remote engine
+/// cannot bind a file of the runner's host), through the standard input of a root process,
+/// with its mode, owner and modification time; a file the image has there is set aside, and
+/// missing parent directories are made (they stay, as a bind's mount point's do in BuildKit).
+async fn place_file(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    file: &PlacedFile,
+) -> Result<()> {
+    let script = format!(
+        "set -e; t=\"$1\"; \
+         if [ -e \"$t\" ] || [ -L \"$t\" ]; then mv -f \"$t\" \"$t{SET_ASIDE}\"; fi; \
+         d=\"${{t%/*}}\"; if [ -n \"$d\" ]; then mkdir -p \"$d\"; fi; \
+         cat > \"$t\"; chown {}:{} \"$t\"; chmod {:o} \"$t\"; \
+         touch -c -d @{} \"$t\" 2>/dev/null || true",
+        file.owner.0, file.owner.1, file.mode, file.mtime
+    );
+    file_exec(
+        ctx,
+        state,
+        instruction,
+        container,
+        file,
+        script,
+        Some(&file.content),
+        "place",
+    )
+    .await
+}
+
+/// Removes a placed file before the commit and puts back what the image had at its target.
+async fn take_file_away(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    file: &PlacedFile,
+) -> Result<()> {
+    let script = format!(
+        "t=\"$1\"; rm -f \"$t\" && \
+         if [ -e \"$t{SET_ASIDE}\" ] || [ -L \"$t{SET_ASIDE}\" ]; then mv -f \"$t{SET_ASIDE}\" \"$t\"; fi"
+    );
+    file_exec(
+        ctx,
+        state,
+        instruction,
+        container,
+        file,
+        script,
+        None,
+        "remove",
+    )
+    .await
+}
+
+/// Runs `script` as root in the RUN's container with the file's target as `$1`.
+#[allow(clippy::too_many_arguments)]
+async fn file_exec(
+    ctx: &Ctx,
+    state: &StageState,
+    instruction: &Instruction,
+    container: &str,
+    file: &PlacedFile,
+    script: String,
+    input: Option<&[u8]>,
+    what: &str,
+) -> Result<()> {
+    let argv = vec![
+        "/bin/sh".to_string(),
+        "-c".to_string(),
+        script,
+        "sh".to_string(),
+        file.target.clone(),
+    ];
+    let (exec_id, output) = ctx
+        .engine
+        .exec(container, &argv, &[], Some("/"), Some("0"), input)
+        .await?;
+    let tail = collect_output(ctx, &state.name, output, None).await.tail;
+    let (code, _) = exec_exit(ctx, &state.name, &exec_id).await?;
+    if code != 0 {
+        return Err(RunnerError::Instruction {
+            stage: state.name.clone(),
+            line: instruction.line,
+            source: StepError::Invalid(format!(
+                "cannot {what} the file bound at {} (a single-file bind mount on a remote engine needs /bin/sh, cat, mkdir, mv, chown and chmod in the image): {}",
+                file.target,
                 tail.join(" ")
             )),
         });
