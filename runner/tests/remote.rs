@@ -142,7 +142,12 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
     .expect("chmod run.sh");
     // Single-file binds (from the context and from a stage, over a file the image has, and
     // rw), which a remote engine cannot bind from the runner's host: the RUN sees each file
-    // with its own mode and owner, and the image keeps neither the files nor the writes.
+    // with its own mode and owner, and the image keeps neither the files nor the writes. A
+    // secret in a directory the image has: the RUN still sees that directory's files, and what
+    // it writes there stays.
+    let secrets = TempDir::new("remote-secret");
+    secrets.write("token", "s3cret\n");
+    let secret_arg = format!("id=token,src={}", secrets.0.join("token").display());
     dir.write(
         "Dockerfile",
         &format!(
@@ -157,6 +162,8 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
              \x20--mount=type=bind,from=build,source=/out/tool,target=/app/stamp \\\n\
              \x20run.sh > /app/ran && /app/stamp >> /app/ran && stat -c '%a %u %g' /app/stamp >> /app/ran\n\
              RUN --mount=type=bind,source=in.txt,target=/app/in.txt,rw echo more >> /app/in.txt && cat /app/in.txt > /app/rw\n\
+             RUN --mount=type=secret,id=token,target=/app/.token \\\n\
+             \x20cat /app/stamp > /app/beside-secret && wc -c < /app/.token > /app/token-size\n\
              CMD [\"cat\", \"/app/stamp\"]\n"
         ),
     );
@@ -178,6 +185,8 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
         &image,
         "--engine",
         &engine.host,
+        "--secret",
+        &secret_arg,
         "--progress",
         "plain",
     ]);
@@ -188,6 +197,8 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
         &context,
         "-t",
         &image,
+        "--secret",
+        &secret_arg,
         "--progress",
         "json",
     ]);
@@ -203,6 +214,9 @@ fn a_second_engine_on_a_loopback_tcp_port_builds_the_same_plan() {
     assert_eq!(text("app/rw"), "from the context\nmore\n");
     assert_eq!(text("app/stamp"), "built\n");
     assert_eq!(text("app/in.txt"), "from the context\n");
+    assert_eq!(text("app/beside-secret"), "built\n");
+    assert_eq!(text("app/token-size"), "7\n");
+    assert!(!remote_files.contains_key("app/.token"), "{remote_files:?}");
     assert!(
         !remote_files.contains_key("usr/local/bin/run.sh"),
         "{remote_files:?}"

@@ -26,7 +26,7 @@ pub const CACHE_REPO: &str = "stageplan-cache";
 
 /// The cache format: bump it whenever a step's behaviour changes for the same inputs (a fix
 /// in how COPY sets owners, say), so images made by the old behaviour are never reused.
-pub const CACHE_FORMAT: u32 = 9;
+pub const CACHE_FORMAT: u32 = 10;
 
 /// A step key: 64 hex digits.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -13,8 +13,9 @@
 //! image (removed again when the build fails or stops before it is filled; emptied once by a
 //! `--no-cache` build); `tmpfs` = tmpfs (with `size`); `secret` = a
 //! file in memory: on a local engine a host file under `/dev/shm` (memory, never the engine's
-//! disk) bound read-only, on a remote engine a tmpfs the file is written into through the
-//! running container; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
+//! disk) bound read-only, on a remote engine written through the running container into a
+//! tmpfs at the target's directory when the image lacks it, else into the container's
+//! `/dev/shm` and linked at the target; mode 0400 and owner 0:0 unless `mode`/`uid`/`gid` say otherwise, or an
 //! environment variable with `env=`; `ssh` = a socket of the runner's own, passed through to the
 //! `--ssh` agent, bound at the target (local engine; an optional mount with no agent is left
 //! out, as in BuildKit).

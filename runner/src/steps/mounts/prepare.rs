@@ -280,22 +280,9 @@ async fn prepare_into(
                     };
                     prepared.bind_file(&path, target, true);
                 } else {
-                    let dir = target
-                        .rsplit_once('/')
-                        .map(|(d, _)| if d.is_empty() { "/" } else { d })
-                        .unwrap_or("/")
-                        .to_string();
-                    if !prepared
-                        .mounts
-                        .iter()
-                        .any(|m| matches!(m, MountSpec::Tmpfs { target, .. } if *target == dir))
-                    {
-                        prepared.mounts.push(MountSpec::Tmpfs {
-                            target: dir,
-                            size: 0,
-                            mode: Some(0o755),
-                        });
-                    }
+                    // Written into the container's own /dev/shm (memory) through the running
+                    // container, with a symbolic link at the target: a tmpfs at the target's
+                    // directory would hide what the image has there and take the RUN's writes.
                     prepared.secrets_in_container.push(secret);
                 }
             }

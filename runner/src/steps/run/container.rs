@@ -21,7 +21,7 @@ use super::process::{
     attached_exit, collect_output, exec_exit, exec_step, step_failed, user_refused,
 };
 use super::wrapper::without_engine_hostname;
-use crate::engine::ContainerSpec;
+use crate::engine::{ContainerSpec, MountSpec};
 use crate::error::{Result, RunnerError, StepError};
 use crate::exec::commit::{commit_intermediate, commit_step};
 use crate::exec::ctx::Ctx;
@@ -39,6 +39,7 @@ pub(super) async fn run_in_container(
     prepared: &mut Prepared,
 ) -> Result<()> {
     let as_exec = prepared.needs_exec();
+    let secret_links = secret_places(ctx, state, prepared).await?;
     // Started with its own command, the step runs under the wrapper that drops the engine's
     // HOSTNAME when the image has a `/bin/sh` to run it.
     let has_shell = match (&state.image, as_exec) {
@@ -119,8 +120,9 @@ pub(super) async fn run_in_container(
             .await
             .map_err(|e| user_refused(state, instruction, &execution.user, e))?;
         if as_exec {
-            for secret in &prepared.secrets_in_container {
-                write_secret(ctx, state, instruction, &id, secret).await?;
+            for (index, secret) in prepared.secrets_in_container.iter().enumerate() {
+                let link = secret_links.get(index).copied().unwrap_or(false);
+                write_secret(ctx, state, instruction, &id, secret, index, link).await?;
             }
             for file in &prepared.files_in_container {
                 place_file(ctx, state, instruction, &id, file).await?;
@@ -139,7 +141,17 @@ pub(super) async fn run_in_container(
             // Last placed, first taken away: the files go before the commit, and a file the
             // image had at a target comes back.
             for file in prepared.files_in_container.iter().rev() {
-                take_file_away(ctx, state, instruction, &id, file).await?;
+                take_file_away(ctx, state, instruction, &id, &file.target).await?;
+            }
+            for (secret, link) in prepared
+                .secrets_in_container
+                .iter()
+                .zip(&secret_links)
+                .rev()
+            {
+                if let (Some(target), true) = (&secret.target, *link) {
+                    take_file_away(ctx, state, instruction, &id, target).await?;
+                }
             }
         } else {
             let (code, tail) = match attached {
@@ -187,22 +199,89 @@ pub(super) async fn run_in_container(
     remove_stubs(ctx, state, instruction, &stubs).await
 }
 
-/// Writes a secret into the tmpfs of a running container, through the process's standard
-/// input (it never touches the engine's disk), with its mode and owner.
+/// Where each secret written through the container (remote engine) goes: a secret whose
+/// target's directory the image lacks is written into a tmpfs mounted there (added to the
+/// RUN's mounts; it hides nothing); one whose directory the image has is written into the
+/// container's `/dev/shm` and linked at its target (`true`), since a tmpfs there would hide
+/// the directory's files and take the RUN's writes into it.
+async fn secret_places(
+    ctx: &Ctx,
+    state: &StageState,
+    prepared: &mut Prepared,
+) -> Result<Vec<bool>> {
+    let mut links = Vec::new();
+    if prepared.secrets_in_container.is_empty() {
+        return Ok(links);
+    }
+    let holder = match &state.image {
+        Some(image) => Some(ctx.source_holder(image).await?),
+        None => None,
+    };
+    for secret in &prepared.secrets_in_container {
+        let Some(target) = &secret.target else {
+            links.push(false);
+            continue;
+        };
+        let dir = match target.rsplit_once('/') {
+            Some((dir, _)) if !dir.is_empty() => dir.to_string(),
+            _ => "/".to_string(),
+        };
+        let exists = match &holder {
+            Some(holder) => ctx.engine.stat_path(holder, &dir).await?.is_some(),
+            None => false,
+        };
+        let tmpfs_there = prepared
+            .mounts
+            .iter()
+            .any(|m| matches!(m, MountSpec::Tmpfs { target, .. } if *target == dir));
+        if exists && !tmpfs_there {
+            links.push(true);
+        } else {
+            if !tmpfs_there {
+                prepared.mounts.push(MountSpec::Tmpfs {
+                    target: dir,
+                    size: 0,
+                    mode: Some(0o755),
+                });
+            }
+            links.push(false);
+        }
+    }
+    Ok(links)
+}
+
+/// Writes a secret into the running container through the standard input of a root process
+/// (it never touches the engine's disk), with its mode and owner: into the tmpfs at its
+/// target's directory, or with `link` into the container's `/dev/shm` (memory), linked at its
+/// target, a file the image has there set aside and missing parent directories made (they
+/// stay, as a mount point's do in BuildKit).
 async fn write_secret(
     ctx: &Ctx,
     state: &StageState,
     instruction: &Instruction,
     container: &str,
     secret: &Secret,
+    index: usize,
+    link: bool,
 ) -> Result<()> {
     let Some(target) = &secret.target else {
         return Ok(());
     };
-    let script = format!(
-        "umask 077 && cat > \"$1\" && chown {}:{} \"$1\" && chmod {:o} \"$1\"",
-        secret.owner.0, secret.owner.1, secret.mode
-    );
+    let script = if link {
+        format!(
+            "set -e; t=\"$1\"; s=/dev/shm/.stageplan-secret-{index}; \
+             (umask 077 && cat > \"$s\"); chown {}:{} \"$s\"; chmod {:o} \"$s\"; \
+             if [ -e \"$t\" ] || [ -L \"$t\" ]; then mv -f \"$t\" \"$t{SET_ASIDE}\"; fi; \
+             d=\"${{t%/*}}\"; if [ -n \"$d\" ]; then mkdir -p \"$d\"; fi; \
+             ln -s \"$s\" \"$t\"",
+            secret.owner.0, secret.owner.1, secret.mode
+        )
+    } else {
+        format!(
+            "umask 077 && cat > \"$1\" && chown {}:{} \"$1\" && chmod {:o} \"$1\"",
+            secret.owner.0, secret.owner.1, secret.mode
+        )
+    };
     let argv = vec![
         "/bin/sh".to_string(),
         "-c".to_string(),
@@ -228,7 +307,7 @@ async fn write_secret(
             stage: state.name.clone(),
             line: instruction.line,
             source: StepError::Invalid(format!(
-                "cannot place secret \"{}\" at {target} (the image needs /bin/sh, cat, chown and chmod for secrets on a remote engine): {}",
+                "cannot place secret \"{}\" at {target} (the image needs /bin/sh, cat, chown, chmod, mkdir, mv and ln for secrets on a remote engine): {}",
                 secret.id,
                 tail.join(" ")
             )),
@@ -237,8 +316,8 @@ async fn write_secret(
     Ok(())
 }
 
-/// Where a file the image has at a single-file bind's target waits while the RUN sees the bound
-/// file (remote engine).
+/// Where a file the image has at the target of a single-file bind or a linked secret waits
+/// while the RUN sees the mounted file (remote engine).
 const SET_ASIDE: &str = ".stageplan-bind-set-aside";
 
 /// Writes a single-file bind's file into the running container at its target (a remote engine
@@ -265,7 +344,7 @@ async fn place_file(
         state,
         instruction,
         container,
-        file,
+        &file.target,
         script,
         Some(&file.content),
         "place",
@@ -273,13 +352,14 @@ async fn place_file(
     .await
 }
 
-/// Removes a placed file before the commit and puts back what the image had at its target.
+/// Removes a placed file (or a secret's link) before the commit and puts back what the image
+/// had at its target.
 async fn take_file_away(
     ctx: &Ctx,
     state: &StageState,
     instruction: &Instruction,
     container: &str,
-    file: &PlacedFile,
+    target: &str,
 ) -> Result<()> {
     let script = format!(
         "t=\"$1\"; rm -f \"$t\" && \
@@ -290,7 +370,7 @@ async fn take_file_away(
         state,
         instruction,
         container,
-        file,
+        target,
         script,
         None,
         "remove",
@@ -298,14 +378,14 @@ async fn take_file_away(
     .await
 }
 
-/// Runs `script` as root in the RUN's container with the file's target as `$1`.
+/// Runs `script` as root in the RUN's container with `target` as `$1`.
 #[allow(clippy::too_many_arguments)]
 async fn file_exec(
     ctx: &Ctx,
     state: &StageState,
     instruction: &Instruction,
     container: &str,
-    file: &PlacedFile,
+    target: &str,
     script: String,
     input: Option<&[u8]>,
     what: &str,
@@ -315,7 +395,7 @@ async fn file_exec(
         "-c".to_string(),
         script,
         "sh".to_string(),
-        file.target.clone(),
+        target.to_string(),
     ];
     let (exec_id, output) = ctx
         .engine
@@ -328,8 +408,7 @@ async fn file_exec(
             stage: state.name.clone(),
             line: instruction.line,
             source: StepError::Invalid(format!(
-                "cannot {what} the file bound at {} (a single-file bind mount on a remote engine needs /bin/sh, cat, mkdir, mv, chown and chmod in the image): {}",
-                file.target,
+                "cannot {what} the file mounted at {target} (a file mount on a remote engine needs /bin/sh, cat, mkdir, mv, chown and chmod in the image): {}",
                 tail.join(" ")
             )),
         });
